@@ -1,0 +1,135 @@
+"""Identity domain: who a person is and how to reach them. Restricted access.
+
+This app may import `surveys`; `surveys` never imports it (tests/test_boundaries.py).
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from surveys.models import Assignment, Participant
+from surveys.models.study import validate_time_zone
+
+from .crypto import EncryptedTextField
+
+
+class Patient(models.Model):
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+
+    # Encrypted at rest (patients/crypto.py); history rows hold the same ciphertext.
+    name = EncryptedTextField(_("name"))
+    email = EncryptedTextField(_("email"), blank=True)
+    phone = EncryptedTextField(_("phone (E.164)"), blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="fr")
+    preferred_channel = models.CharField(_("preferred channel"), max_length=8, choices=Channel.choices, default=Channel.SMS)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("patient")
+
+    def __str__(self) -> str:
+        # Never the name: __str__ ends up in logs, admin messages and errors.
+        return f"Patient #{self.pk}"
+
+    def clean(self) -> None:
+        if self.preferred_channel == self.Channel.SMS and not self.phone:
+            raise ValidationError({"phone": _("A phone number is needed to reach this patient by SMS.")})
+        if self.preferred_channel == self.Channel.EMAIL and not self.email:
+            raise ValidationError({"email": _("An email address is needed to reach this patient by email.")})
+
+
+class Enrollment(models.Model):
+    """The only link from a person to a study pseudonym."""
+
+    class ConsentMethod(models.TextChoices):
+        WRITTEN = "written", _("Written consent")
+        ELECTRONIC = "electronic", _("Electronic consent")
+        NON_OPPOSITION = "non_opposition", _("Non-opposition (oral, recorded)")
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="enrollment")
+    consent_method = models.CharField(_("consent"), max_length=16, choices=ConsentMethod.choices)
+    consent_document_version = models.CharField(_("information notice version"), max_length=40, blank=True)
+    consent_recorded_at = models.DateTimeField(_("consent recorded at"))
+    consent_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    enrolled_at = models.DateTimeField(_("enrolled at"))
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("enrolment")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(withdrawn_at__isnull=True) | models.Q(withdrawn_at__gte=models.F("enrolled_at")),
+                name="enrollment_withdrawn_after_enrolled",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Enrolment of {self.participant.pseudonym}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.participant.study_id
+
+
+class Message(models.Model):
+    """One invitation or reminder to send, and what became of it."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", _("Invitation")
+        REMINDER = "reminder", _("Reminder")
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="messages")
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # 0 for the invitation, 1..5 for reminders: with the unique constraint below
+    # a message can be planned once per assignment, whatever retries happen.
+    sequence = models.PositiveSmallIntegerField(default=0)
+    scheduled_at = models.DateTimeField(_("send at"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
+    provider_id = models.CharField(_("provider id"), max_length=128, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("message")
+        ordering = ["scheduled_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "sequence"], name="message_once_per_assignment_sequence"),
+            models.CheckConstraint(
+                condition=models.Q(kind="invitation", sequence=0) | models.Q(kind="reminder", sequence__gte=1),
+                name="message_sequence_matches_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="message_status_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.sequence} · {self.assignment_id}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.enrollment.participant.study_id

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def _sqlite_wal(sender, connection, **kwargs) -> None:
+    # WAL lets the demo's web server read while the Celery worker writes.
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL;")
+            cursor.execute("PRAGMA synchronous=NORMAL;")
+
+
+class SurveysConfig(AppConfig):
+    name = "surveys"
+    verbose_name = "Research (pseudonymous)"
+
+    def ready(self) -> None:
+        connection_created.connect(_sqlite_wal, dispatch_uid="surveys_sqlite_wal")

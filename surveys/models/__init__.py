@@ -1,0 +1,22 @@
+"""Research domain: everything here is pseudonymous. Never import `patients`."""
+
+from .participant import Assignment, Participant, Response
+from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
+from .schedule import Timepoint
+from .study import Site, Study, StudyMembership
+
+__all__ = [
+    "AnswerOption",
+    "Assignment",
+    "EnableCondition",
+    "Item",
+    "Participant",
+    "Questionnaire",
+    "QuestionnaireVersion",
+    "Response",
+    "Section",
+    "Site",
+    "Study",
+    "StudyMembership",
+    "Timepoint",
+]

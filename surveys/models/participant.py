@@ -1,0 +1,115 @@
+"""Participants (pseudonyms only), their assignments and responses."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .questionnaire import QuestionnaireVersion
+from .schedule import Timepoint
+from .study import Site, Study
+
+
+class Participant(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        COMPLETED = "completed", _("Completed follow-up")
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
+    pseudonym = models.CharField(_("pseudonym"), max_length=40)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="participants")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("participant")
+        ordering = ["study", "pseudonym"]
+        constraints = [models.UniqueConstraint(fields=["study", "pseudonym"], name="pseudonym_unique_in_study")]
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.study_id
+
+    def clean(self) -> None:
+        if self.site_id and self.study_id and self.site.study_id != self.study_id:
+            raise ValidationError({"site": _("This site belongs to another study.")})
+
+
+class Assignment(models.Model):
+    """One participant × one timepoint: when it opens and closes, and where it stands."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        OPEN = "open", _("Open")
+        COMPLETED = "completed", _("Completed")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="assignments")
+    timepoint = models.ForeignKey(Timepoint, on_delete=models.PROTECT, related_name="assignments")
+    occurrence = models.PositiveIntegerField(default=1, help_text=_("1 for single timepoints; n for repeats."))
+    due_at = models.DateTimeField(_("opens at"))
+    expires_at = models.DateTimeField(_("closes at"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
+    # SHA-256 of the link token; the token itself is only ever in the message sent.
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["token_hash"])
+
+    class Meta:
+        verbose_name = _("assignment")
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "timepoint", "occurrence"], name="assignment_unique_per_timepoint"
+            ),
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("due_at")), name="assignment_window"),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"], name="assignment_status_due")]
+
+    def __str__(self) -> str:
+        return f"{self.participant.pseudonym} · {self.timepoint.code}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.participant.study_id
+
+
+class Response(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+
+    # One response per assignment, enforced by the database: a double submit
+    # can only ever update this row, never create a second one.
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="response")
+    version = models.ForeignKey(QuestionnaireVersion, on_delete=models.PROTECT, related_name="responses")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    answers = models.JSONField(_("answers by linkId"), default=dict, blank=True)
+    scores = models.JSONField(_("scores"), default=dict, blank=True)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("response")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="in_progress", submitted_at__isnull=True)
+                | models.Q(status="completed", submitted_at__isnull=False),
+                name="response_submitted_iff_completed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment} ({self.get_status_display()})"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.assignment.participant.study_id

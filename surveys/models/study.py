@@ -1,0 +1,109 @@
+from zoneinfo import available_timezones
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+
+
+def validate_languages(value: list) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(_("List at least one language, e.g. [\"fr\", \"en\"]."))
+    unknown = [code for code in value if code not in LANGUAGE_CODES]
+    if unknown:
+        raise ValidationError(
+            _("Unknown language(s): %(codes)s. Known: %(known)s."),
+            params={"codes": ", ".join(map(str, unknown)), "known": ", ".join(LANGUAGE_CODES)},
+        )
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(_("Unknown time zone %(tz)s (use an IANA name such as Europe/Paris)."), params={"tz": value})
+
+
+def default_languages() -> list[str]:
+    return ["fr", "en"]
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active (enrolling)")
+        CLOSED = "closed", _("Closed")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True, help_text=_("Short code, e.g. PRIM-01."))
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    languages = models.JSONField(_("languages"), default=default_languages, validators=[validate_languages])
+    fallback_language = models.CharField(_("fallback language"), max_length=8, choices=settings.LANGUAGES, default="fr")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("study")
+        verbose_name_plural = _("studies")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.title}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.pk
+
+    def clean(self) -> None:
+        if isinstance(self.languages, list) and self.fallback_language not in self.languages:
+            raise ValidationError({"fallback_language": _("The fallback language must be one of the study's languages.")})
+
+
+class Site(models.Model):
+    """A recruiting practice or centre (REDCap's data access group)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sites")
+    code = models.SlugField(_("code"), max_length=32)
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        verbose_name = _("site")
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="site_code_unique_in_study")]
+        ordering = ["study", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.study_id
+
+
+class StudyMembership(models.Model):
+    """A staff user's role in one study. Rights follow from roles: see surveys/rules.py."""
+
+    class Role(models.TextChoices):
+        DESIGNER = "designer", _("Designer")
+        INVESTIGATOR = "investigator", _("Investigator")
+        DATA_MANAGER = "data_manager", _("Data manager")
+        REVIEWER = "reviewer", _("Reviewer")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("study membership")
+        constraints = [models.UniqueConstraint(fields=["user", "study", "role"], name="membership_unique_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.study.code} · {self.get_role_display()}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.study_id
