@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` and `make test`. See README.md.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
+
+.PHONY: install migrate demo run test lint lock clean
+
+$(STAMP): requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+# Web server + a real Celery worker with beat, on the embedded defaults.
+run: demo
+	$(PY) manage.py run_demo
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+# Re-resolve dependencies from requirements*.in into the lock file.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet -r requirements.in -r requirements-dev.in
+	.lockenv/bin/pip freeze --exclude-editable > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) var

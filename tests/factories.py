@@ -1,0 +1,121 @@
+"""The one place that builds test data. Plain functions with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from surveys.models import (
+    AnswerOption,
+    Assignment,
+    EnableCondition,
+    Item,
+    Participant,
+    Questionnaire,
+    Section,
+    Study,
+    StudyMembership,
+    Timepoint,
+)
+
+_seq = itertools.count(1)
+
+
+def user(*, username: str | None = None, staff: bool = True, superuser: bool = False, password: str = "pw-123456789"):
+    username = username or f"user{next(_seq)}"
+    User = get_user_model()
+    u = User.objects.create_user(username=username, email=f"{username}@example.org", password=password)
+    u.is_staff = staff or superuser
+    u.is_superuser = superuser
+    u.save()
+    return u
+
+
+def study(*, code: str | None = None, languages: list[str] | None = None, **kw) -> Study:
+    return Study.objects.create(
+        code=code or f"st{next(_seq)}", title=kw.pop("title", "Study"), languages=languages or ["fr", "en"], **kw
+    )
+
+
+def member(*, user, study: Study, role: str) -> StudyMembership:
+    return StudyMembership.objects.create(user=user, study=study, role=role)
+
+
+def questionnaire(*, study: Study | None = None, code: str | None = None, **kw) -> Questionnaire:
+    return Questionnaire.objects.create(
+        study=study or globals()["study"](),
+        code=code or f"q{next(_seq)}",
+        title_fr=kw.pop("title_fr", "Questionnaire"),
+        title_en=kw.pop("title_en", "Questionnaire"),
+        **kw,
+    )
+
+
+def section(*, questionnaire: Questionnaire, link_id: str, order: int = 0, **kw) -> Section:
+    return Section.objects.create(
+        questionnaire=questionnaire, link_id=link_id, order=order,
+        title_fr=kw.pop("title_fr", f"Page {link_id}"), title_en=kw.pop("title_en", f"Page {link_id}"), **kw,
+    )
+
+
+def item(*, questionnaire: Questionnaire, link_id: str, type: str = "single", order: int | None = None,
+         options: list[tuple[str, str, str, float | None]] | None = None, **kw) -> Item:
+    """`options` is a list of (code, label_fr, label_en, score)."""
+    if order is None:
+        order = questionnaire.items.count() + 1
+    it = Item.objects.create(
+        questionnaire=questionnaire, link_id=link_id, type=type, order=order,
+        text_fr=kw.pop("text_fr", f"Question {link_id}"), text_en=kw.pop("text_en", f"Question {link_id}"), **kw,
+    )
+    for i, (code, fr, en, score) in enumerate(options or []):
+        AnswerOption.objects.create(
+            item=it, order=i, code=code, label_fr=fr, label_en=en, score=None if score is None else Decimal(str(score))
+        )
+    return it
+
+
+YES_NO_SOMETIMES = [("a0", "Jamais", "Never", 0), ("a1", "Parfois", "Sometimes", 1), ("a2", "Souvent", "Often", 2)]
+
+
+def condition(*, item: Item, question: str, operator: str = "=", answer: str = "") -> EnableCondition:
+    return EnableCondition.objects.create(item=item, question=question, operator=operator, answer=answer)
+
+
+def valid_questionnaire(*, study: Study | None = None, code: str | None = None) -> Questionnaire:
+    """A small draft that passes publish validation, with one conditional item."""
+    q = questionnaire(study=study, code=code)
+    s1 = section(questionnaire=q, link_id="p1", order=1)
+    item(questionnaire=q, link_id="mood", section=s1, options=YES_NO_SOMETIMES, required=True)
+    follow = item(questionnaire=q, link_id="why", type="long_text", section=s1, max_length=500)
+    condition(item=follow, question="mood", operator="=", answer="a2")
+    item(questionnaire=q, link_id="pain", type="nrs", section=s1, min_value=0, max_value=10)
+    return q
+
+
+def published_version(*, study: Study | None = None, by=None):
+    from surveys.services import questionnaire_publish
+
+    return questionnaire_publish(questionnaire=valid_questionnaire(study=study), by=by)
+
+
+def timepoint(*, version, code: str | None = None, offset: int = 0, window: int = 7, **kw) -> Timepoint:
+    return Timepoint.objects.create(
+        study=version.questionnaire.study, version=version, code=code or f"t{next(_seq)}",
+        label=kw.pop("label", "Timepoint"), offset=offset, window=window, **kw,
+    )
+
+
+def participant(*, study: Study, pseudonym: str | None = None, **kw) -> Participant:
+    return Participant.objects.create(study=study, pseudonym=pseudonym or f"P-{next(_seq):05d}", **kw)
+
+
+def assignment(*, participant: Participant, timepoint: Timepoint, due_at=None, **kw) -> Assignment:
+    due_at = due_at or timezone.now()
+    return Assignment.objects.create(
+        participant=participant, timepoint=timepoint, due_at=due_at,
+        expires_at=kw.pop("expires_at", due_at + timedelta(days=timepoint.window)), **kw,
+    )
