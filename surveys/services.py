@@ -37,3 +37,11 @@ def questionnaire_publish(*, questionnaire: Questionnaire, by: AbstractBaseUser 
 def questionnaire_draft_from_version(*, version: QuestionnaireVersion, by: AbstractBaseUser | None) -> Questionnaire:
     """Replace the questionnaire's draft rows with the content of a published version."""
     raise NotImplementedError
+
+
+def assignment_issue_token(*, assignment) -> str:
+    """Give the assignment a new unguessable link token; store only its hash; return the token.
+
+    The patient URL is reverse("surveys:respond", args=[token]) i.e. /s/<token>.
+    """
+    raise NotImplementedError
