@@ -41,3 +41,12 @@ def redis_url() -> str:
 def make(db) -> Callable:
     """Factories of test data: `make.study()`, `make.questionnaire(study=...)`..."""
     return factories
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Assertions read English messages; French is covered by tests that switch on purpose."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
