@@ -1,5 +1,6 @@
 """Participants (pseudonyms only), their assignments and responses."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,9 @@ class Participant(models.Model):
     pseudonym = models.CharField(_("pseudonym"), max_length=40)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="participants")
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Copied from the enrolment so that patient pages speak the patient's
+    # language without reaching into the identity domain.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="fr")
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -92,6 +96,8 @@ class Response(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
     answers = models.JSONField(_("answers by linkId"), default=dict, blank=True)
     scores = models.JSONField(_("scores"), default=dict, blank=True)
+    # Index of the first page not yet saved: where a patient resumes.
+    next_page = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
