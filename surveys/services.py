@@ -9,17 +9,32 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
-from . import fhir
-from .models import AnswerOption, Assignment, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
+from . import fhir, rendering
+from .models import (
+    AnswerOption,
+    Assignment,
+    EnableCondition,
+    Item,
+    Questionnaire,
+    QuestionnaireVersion,
+    Response,
+    Section,
+)
 from .validation import Problem, definition_problems
 
 __all__ = [
     "Problem",
     "PublishError",
+    "ResponseClosed",
+    "ResponseIncomplete",
     "assignment_issue_token",
     "questionnaire_draft_from_version",
     "questionnaire_publish",
+    "response_missing",
+    "response_save_page",
+    "response_submit",
     "token_hash",
 ]
 
@@ -146,3 +161,75 @@ def assignment_issue_token(*, assignment: Assignment) -> str:
     Assignment.objects.filter(pk=assignment.pk).update(token_hash=token_hash(token))
     assignment.token_hash = token_hash(token)
     return token
+
+
+# --- patient responses -----------------------------------------------------------------------
+
+class ResponseClosed(Exception):
+    """The response was already submitted: nothing more may change it."""
+
+
+class ResponseIncomplete(Exception):
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__(", ".join(missing))
+
+
+def _locked_response(assignment: Assignment) -> Response:
+    # get_or_create inside the transaction relies on the one-to-one unique
+    # constraint: two tabs racing to create the row end with one row.
+    response, _created = Response.objects.get_or_create(
+        assignment=assignment, defaults={"version_id": assignment.timepoint.version_id}
+    )
+    return Response.objects.select_for_update().get(pk=response.pk)
+
+
+@transaction.atomic
+def response_save_page(*, assignment: Assignment, answers: dict, page_index: int, advance: bool) -> Response:
+    """Merge one page's answers into the response and drop answers that became hidden.
+
+    `advance` moves the resume point past this page (only when the page was complete).
+    """
+    response = _locked_response(assignment)
+    if response.status == Response.Status.COMPLETED:
+        raise ResponseClosed()
+    merged = {**response.answers, **answers}
+    merged = {k: v for k, v in merged.items() if v not in (None, "", [])}
+    response.answers = rendering.prune_answers(response.version.definition, merged)
+    if advance:
+        response.next_page = max(response.next_page, page_index + 1)
+    response._change_reason = "patient saved a page"
+    response.save()
+    Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.PLANNED).update(status=Assignment.Status.OPEN)
+    return response
+
+
+def response_missing(*, response: Response) -> list[str]:
+    """linkIds of required questions that are shown and unanswered."""
+    definition = response.version.definition
+    shown = rendering.enabled_ids(definition, response.answers)
+    return [
+        node["linkId"]
+        for node in fhir.iter_items(definition.get("item", []))
+        if node.get("required") and node.get("type") not in ("group", "display")
+        and node["linkId"] in shown and response.answers.get(node["linkId"]) in (None, "", [])
+    ]
+
+
+@transaction.atomic
+def response_submit(*, assignment: Assignment) -> Response:
+    """Complete the response. Idempotent: a second submit returns the completed response unchanged."""
+    response = _locked_response(assignment)
+    if response.status == Response.Status.COMPLETED:
+        return response
+    missing = response_missing(response=response)
+    if missing:
+        raise ResponseIncomplete(missing)
+    response.status = Response.Status.COMPLETED
+    response.submitted_at = timezone.now()
+    response._change_reason = "patient submitted"
+    response.save()
+    Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
+        status=Assignment.Status.COMPLETED
+    )
+    return response

@@ -1,2 +1,10 @@
 from django.urls import path
-urlpatterns: list = []
+
+from . import views
+
+app_name = "surveys"
+
+urlpatterns = [
+    # Short on purpose: base URL + /s/ + 22-character token fits in one SMS segment.
+    path("s/<str:token>", views.respond, name="respond"),
+]

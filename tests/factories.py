@@ -17,6 +17,7 @@ from surveys.models import (
     Participant,
     Questionnaire,
     Section,
+    Site,
     Study,
     StudyMembership,
     Timepoint,
@@ -119,3 +120,44 @@ def assignment(*, participant: Participant, timepoint: Timepoint, due_at=None, *
         participant=participant, timepoint=timepoint, due_at=due_at,
         expires_at=kw.pop("expires_at", due_at + timedelta(days=timepoint.window)), **kw,
     )
+
+
+def response(*, assignment: Assignment, status: str = "in_progress", answers: dict | None = None, **kw):
+    from surveys.models import Response
+
+    if status == "completed":
+        kw.setdefault("submitted_at", timezone.now())
+    return Response.objects.create(
+        assignment=assignment, version=kw.pop("version", assignment.timepoint.version), status=status,
+        answers=answers or {}, **kw,
+    )
+
+
+def patient(*, name: str = "Jeanne Martin", phone: str = "+33612345678", **kw):
+    from patients.models import Patient
+
+    return Patient.objects.create(name=name, phone=phone, **kw)
+
+
+def enrollment(*, patient, participant: Participant, **kw):
+    from patients.models import Enrollment
+
+    now = timezone.now()
+    return Enrollment.objects.create(
+        patient=patient, participant=participant, consent_method=kw.pop("consent_method", "written"),
+        consent_recorded_at=kw.pop("consent_recorded_at", now), enrolled_at=kw.pop("enrolled_at", now), **kw,
+    )
+
+
+def open_link(*, study: Study | None = None, version=None, **assignment_kw) -> tuple[str, Assignment]:
+    """An open assignment of a published version and its patient link token."""
+    from surveys.services import assignment_issue_token
+
+    version = version or published_version(study=study)
+    tp = timepoint(version=version)
+    a = assignment(participant=participant(study=version.questionnaire.study), timepoint=tp, **assignment_kw)
+    return assignment_issue_token(assignment=a), a
+
+
+def site(*, study: Study, code: str | None = None, name: str = "Practice") -> Site:
+    return Site.objects.create(study=study, code=code or f"site{next(_seq)}", name=name)

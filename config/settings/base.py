@@ -119,6 +119,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# DatabaseScheduler.setup_schedule() writes these entries into its
+# PeriodicTask table at every beat start (update_or_create by name), so they
+# live in code yet show in the admin; disabling one there is kept.
+CELERY_BEAT_SCHEDULE = {
+    "assignments-refresh-status": {
+        "task": "surveys.tasks.assignments_refresh_status",
+        "schedule": 60.0,
+        # A tick not run within the minute is dropped: the next one does the same work.
+        "options": {"expire_seconds": 55},
+    },
+}
 
 # --- Auth -----------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -207,6 +218,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_tokens": {"()": "config.logging.RedactLinkTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+    },
+    # runserver's request log goes through the same redacting handler.
+    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

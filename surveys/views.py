@@ -1,0 +1,156 @@
+"""Patient pages: thin views over surveys.access, surveys.rendering and surveys.services."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from . import rendering, services
+from .access import LinkState, access_assignment_by_token, response_of
+from .fhir import definition_languages
+
+LANG_COOKIE = "ressenti_lang"
+# HTTP status of each page that is not a questionnaire page. None of them shows any data.
+STATE_STATUS = {
+    LinkState.UNKNOWN: 404,
+    LinkState.NOT_YET_OPEN: 200,
+    LinkState.EXPIRED: 410,
+    LinkState.COMPLETED: 200,
+    LinkState.WITHDRAWN: 410,
+    LinkState.CANCELLED: 410,
+}
+
+
+def _language(request: HttpRequest, preferred: str | None, available: list[str]) -> str:
+    for candidate in (request.GET.get("lang"), request.COOKIES.get(LANG_COOKIE), preferred,
+                      translation.get_language_from_request(request)):
+        if candidate in available:
+            return candidate
+    return available[0]
+
+
+def _state_page(request: HttpRequest, state: LinkState, language: str) -> HttpResponse:
+    with translation.override(language):
+        return render(request, "patient/state.html", {"state": state.value, "language": language},
+                      status=STATE_STATUS[state])
+
+
+def _url(token: str, page: int | str | None = None) -> str:
+    url = reverse("surveys:respond", args=[token])
+    return f"{url}?p={page}" if page is not None else url
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def respond(request: HttpRequest, token: str) -> HttpResponse:
+    access = access_assignment_by_token(token, now=timezone.now())
+    if access.state is not LinkState.OPEN:
+        if request.method == "POST" and access.assignment is not None:
+            # A repeated or late POST (double tap, back button, second tab): answer with
+            # the page for the link's state, through a GET, and change nothing.
+            return HttpResponseRedirect(_url(token))
+        language = _language(request, access.language, ["fr", "en"])
+        return _state_page(request, access.state, language)
+
+    assignment = access.assignment
+    response = response_of(assignment)
+    definition = response.version.definition if response else assignment.timepoint.version.definition
+    language = _language(request, access.language, definition_languages(definition))
+    if "lang" in request.GET:
+        # Remember the switch, then drop it from the address bar.
+        redirect = HttpResponseRedirect(_url(token, request.GET.get("p")))
+        redirect.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+        return redirect
+
+    pages = rendering.build_pages(definition, language)
+    answers = response.answers if response else {}
+    resume = min(response.next_page if response else 0, len(pages))
+
+    with translation.override(language):
+        if request.method == "POST":
+            return _post(request, token, assignment, definition, pages, answers, language)
+        requested = request.GET.get("p")
+        if requested == "review" or (requested is None and resume >= len(pages)):
+            return _review(request, token, response, definition, pages, language)
+        index = resume if requested is None else _page_index(requested, resume, len(pages))
+        context = rendering.page_context(definition=definition, pages=pages, index=index, language=language,
+                                         answers=answers)
+        return render(request, "patient/page.html", {**context, "token": token})
+
+
+def _page_index(requested: str, resume: int, count: int) -> int:
+    try:
+        index = int(requested) - 1
+    except ValueError:
+        return min(resume, count - 1)
+    # Patients may go back freely, but not skip ahead of what they have saved.
+    return max(0, min(index, resume, count - 1))
+
+
+def _post(request, token, assignment, definition, pages, answers, language) -> HttpResponse:
+    action = request.POST.get("action", "next")
+    if action == "submit":
+        try:
+            services.response_submit(assignment=assignment)
+        except services.ResponseIncomplete:
+            return HttpResponseRedirect(_url(token, "review"))
+        return HttpResponseRedirect(_url(token))
+    index = _page_index(request.POST.get("page", "1"), len(pages), len(pages))
+    fields = rendering.page_fields(definition, pages[index], language, answers)
+    page_answers, errors, raw = rendering.parse_page(fields, request.POST)
+    valid = {k: v for k, v in page_answers.items() if k not in errors}
+    # Save what parsed even when the page has errors or the patient goes back: nothing typed is lost.
+    merged = {**answers, **valid}
+    shown_after = rendering.enabled_ids(definition, merged)
+    shown_before = set(request.POST.get("shown", "").split())
+    if action != "back":
+        errors |= {k: v for k, v in rendering.required_errors(
+            rendering.page_fields(definition, pages[index], language, merged), merged).items() if k not in errors}
+    # Without JavaScript a follow-up question appears only after the answer that reveals it is sent:
+    # show the page again rather than skipping a question the patient never saw.
+    revealed = [f.link_id for f in fields if f.is_question and f.link_id in shown_after - shown_before]
+    complete = not errors and not revealed
+    try:
+        services.response_save_page(assignment=assignment, answers=valid, page_index=index,
+                                    advance=complete and action != "back")
+    except services.ResponseClosed:
+        return HttpResponseRedirect(_url(token))
+    if action == "back":
+        return HttpResponseRedirect(_url(token, max(index, 1)))
+    if errors or revealed:
+        for key in revealed:
+            errors.pop(key, None)
+        context = rendering.page_context(
+            definition=definition, pages=pages, index=index, language=language, answers=merged, errors=errors,
+            raw={k: v for k, v in raw.items() if k in errors},
+            notice="revealed" if revealed and not errors else "",
+        )
+        return render(request, "patient/page.html", {**context, "token": token}, status=200 if not errors else 422)
+    if index + 1 >= len(pages):
+        return HttpResponseRedirect(_url(token, "review"))
+    return HttpResponseRedirect(_url(token, index + 2))
+
+
+def _review(request, token, response, definition, pages, language) -> HttpResponse:
+    answers = response.answers if response else {}
+    missing = set(services.response_missing(response=response)) if response else set()
+    summary = []
+    for number, page in enumerate(pages, start=1):
+        fields = [f for f in rendering.page_fields(definition, page, language, answers) if f.is_question and f.shown]
+        rows = []
+        for f in fields:
+            labels = dict(f.options)
+            values = f.value if isinstance(f.value, list) else ([] if f.value is None else [f.value])
+            shown_values = [labels.get(str(v).lower() if isinstance(v, bool) else str(v), str(v)) for v in values]
+            rows.append({"field": f, "answer": ", ".join(shown_values), "missing": f.link_id in missing})
+        summary.append({"number": number, "title": page.title, "rows": rows})
+    return render(request, "patient/review.html", {
+        "token": token, "title": rendering.title_of(definition, language), "summary": summary,
+        "missing_count": len(missing), "language": language, "page_count": len(pages),
+    })

@@ -1,0 +1,150 @@
+"""Patient link pages through the Django test client (the browser tests cover the same in Chromium)."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from surveys.models import Assignment, Participant, Response
+
+
+def url(token: str, page=None) -> str:
+    base = reverse("surveys:respond", args=[token])
+    return f"{base}?p={page}" if page else base
+
+
+def test_link_token_is_short_and_stored_hashed(make):
+    token, a = make.open_link()
+    a.refresh_from_db()
+    assert len(token) >= 22  # 16 random bytes = 128 bits
+    assert token not in a.token_hash and len(a.token_hash) == 64
+    assert len("https://ressenti.example.fr" + url(token)) <= 160
+
+
+def test_open_link_shows_first_page_with_every_question(client, make):
+    token, _a = make.open_link()
+    page = client.get(url(token))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Question mood" in html and "Question pain" in html
+    # The follow-up depends on an answer not given yet: in the page, but hidden.
+    assert 'id="q-f-why" hidden' in html
+    assert "checked" not in html  # nothing pre-selected
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "text"),
+    [
+        ({"expires_at": timezone.now() - timedelta(minutes=1), "due_at": timezone.now() - timedelta(days=2)}, 410,
+         "This questionnaire is closed"),
+        ({"due_at": timezone.now() + timedelta(days=2), "expires_at": timezone.now() + timedelta(days=9)}, 200,
+         "Not open yet"),
+        ({"status": Assignment.Status.CANCELLED}, 410, "no longer available"),
+    ],
+)
+def test_closed_links_show_a_kind_page_without_data(client, make, change, status, text):
+    token, a = make.open_link()
+    Assignment.objects.filter(pk=a.pk).update(**change)
+    page = client.get(url(token), HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == status
+    html = page.content.decode()
+    assert text in html
+    assert "Question" not in html and a.participant.pseudonym not in html
+
+
+def test_unknown_and_withdrawn_links(client, make):
+    assert client.get(url("x" * 22), HTTP_ACCEPT_LANGUAGE="en").status_code == 404
+    token, a = make.open_link()
+    Participant.objects.filter(pk=a.participant_id).update(status=Participant.Status.WITHDRAWN)
+    assert client.get(url(token)).status_code == 410
+
+
+def test_required_error_is_linked_to_its_field_and_keeps_typed_text(client, make):
+    token, _a = make.open_link()
+    page = client.post(url(token), {"page": "1", "action": "next", "pain": "12", "shown": "mood pain"})
+    assert page.status_code == 422
+    html = page.content.decode()
+    assert 'aria-describedby="f-mood-err"' in html  # fieldset of the missing choice
+    assert "Answer this question to continue." in html
+    assert "Enter a number between 0 and 10." in html
+    assert 'href="#f-pain"' in html  # error summary links to the field
+
+
+def test_invalid_text_is_kept_in_the_form(client, make):
+    token, _a = make.open_link()
+    long = "fatigue " * 70
+    page = client.post(url(token), {"page": "1", "mood": "a2", "why": long, "pain": "1", "shown": "mood why pain"})
+    html = page.content.decode()
+    assert "Write at most 500 characters (you wrote 559)." in html
+    assert long.strip() in html
+    assert 'aria-describedby="f-why-err"' in html and 'aria-invalid="true"' in html
+
+
+def test_page_in_french_by_participant_language(client, make):
+    token, a = make.open_link()
+    Participant.objects.filter(pk=a.participant_id).update(language="fr")
+    html = client.get(url(token)).content.decode()
+    assert '<html lang="fr">' in html
+
+
+def test_without_javascript_a_revealed_question_is_shown_before_moving_on(client, make):
+    token, a = make.open_link()
+    first = client.post(url(token), {"page": "1", "action": "next", "mood": "a2", "pain": "3", "shown": "p1 mood pain"})
+    # "why" appears when mood = a2: the page comes back with it instead of skipping it.
+    assert first.status_code == 200
+    assert 'id="q-f-why" hidden' not in first.content.decode()
+    second = client.post(url(token), {"page": "1", "action": "next", "mood": "a2", "pain": "3", "why": "tired",
+                                      "shown": "mood why pain"})
+    assert second.status_code == 302 and second["Location"].endswith("?p=review")
+    assert Response.objects.get(assignment=a).answers == {"mood": "a2", "why": "tired", "pain": 3}
+
+
+def test_answers_of_items_that_become_hidden_are_discarded(client, make):
+    token, a = make.open_link()
+    client.post(url(token), {"page": "1", "mood": "a2", "pain": "3", "why": "tired", "shown": "mood why pain"})
+    client.post(url(token), {"page": "1", "mood": "a0", "pain": "3", "why": "tired", "shown": "mood why pain"})
+    assert Response.objects.get(assignment=a).answers == {"mood": "a0", "pain": 3}
+
+
+def test_submit_twice_makes_one_completed_response(client, make):
+    token, a = make.open_link()
+    client.post(url(token), {"page": "1", "mood": "a1", "pain": "0", "shown": "mood pain"})
+    for _ in range(2):
+        done = client.post(url(token), {"action": "submit"})
+        assert done.status_code == 302
+    assert Response.objects.filter(assignment=a).count() == 1
+    response = Response.objects.get(assignment=a)
+    assert response.status == Response.Status.COMPLETED and response.answers == {"mood": "a1", "pain": 0}
+    a.refresh_from_db()
+    assert a.status == Assignment.Status.COMPLETED
+    # A late resubmission of a page (back button) changes nothing.
+    client.post(url(token), {"page": "1", "mood": "a2", "pain": "9", "shown": "mood pain"})
+    assert Response.objects.get(assignment=a).answers == {"mood": "a1", "pain": 0}
+    assert "Thank you" in client.get(url(token), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_submit_with_a_missing_required_answer_goes_back_to_review(client, make):
+    token, a = make.open_link()
+    client.post(url(token), {"page": "1", "action": "back", "pain": "4", "shown": "mood pain"})
+    assert client.post(url(token), {"action": "submit"})["Location"].endswith("?p=review")
+    review = client.get(url(token, "review")).content.decode()
+    assert "Not answered (required)" in review
+    assert Response.objects.get(assignment=a).status == Response.Status.IN_PROGRESS
+
+
+def test_resume_opens_first_unsaved_page(client, make):
+    version = make.published_version()
+    q = version.questionnaire
+    page2 = make.section(questionnaire=q, link_id="p2", order=2)
+    make.item(questionnaire=q, link_id="sleep", type="yes_no", section=page2, required=True)
+    from surveys.services import questionnaire_publish
+
+    v2 = questionnaire_publish(questionnaire=q, by=None)
+    token, _a = make.open_link(version=v2)
+    client.post(url(token), {"page": "1", "mood": "a1", "pain": "2", "shown": "mood pain"})
+    # A new browser (no cookies) opens the same link: it lands on page 2.
+    from django.test import Client
+
+    again = Client().get(url(token)).content.decode()
+    assert "Question sleep" in again and "Question mood" not in again
