@@ -199,7 +199,8 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
     },
 }
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# Only the admin preview is framed, by its own page; that view opts in (xframe_options_sameorigin).
+X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
