@@ -1,0 +1,605 @@
+"""The research half of the demo: a study, two published questionnaires, a schedule, staff accounts.
+
+Used by `manage.py load_demo` (patients/management/commands/load_demo.py,
+which adds the identity half) and `manage.py run_demo`. Everything is keyed on
+codes and usernames and only written when it differs, so loading the demo
+again changes nothing and adds no history rows. The drafts of the demo
+questionnaires are reset to the content below on every load; publishing
+identical content returns the version already published.
+
+This module is in the research domain: it never imports `patients`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from .models import (
+    AnswerOption,
+    Assignment,
+    EnableCondition,
+    Item,
+    Participant,
+    Questionnaire,
+    QuestionnaireVersion,
+    Section,
+    Site,
+    Study,
+    StudyMembership,
+    Timepoint,
+)
+from .services import assignment_issue_token, questionnaire_publish
+
+STUDY_CODE = "demo-soins-primaires"
+SITE_CODE = "martin"
+
+# Fixed, printed, reset on every load: they only ever exist in a demo database
+# (load_demo refuses to run with DEBUG off unless forced).
+SUPERUSER = "admin"
+STAFF_ROLES = [
+    StudyMembership.Role.DESIGNER,
+    StudyMembership.Role.INVESTIGATOR,
+    StudyMembership.Role.DATA_MANAGER,
+    StudyMembership.Role.REVIEWER,
+]
+
+
+def demo_password(username: str) -> str:
+    return f"demo-{username.replace('_', '-')}-2026"
+
+
+# --- Questionnaire content ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    code: str
+    label_fr: str
+    label_en: str
+    score: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    question: str
+    operator: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    link_id: str
+    type: str
+    text_fr: str
+    text_en: str
+    help_fr: str = ""
+    help_en: str = ""
+    required: bool = False
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+    max_length: int | None = None
+    options: tuple[OptionSpec, ...] = ()
+    conditions: tuple[ConditionSpec, ...] = ()
+    enable_behavior: str = Item.EnableBehavior.ALL
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    link_id: str
+    title_fr: str
+    title_en: str
+    items: tuple[ItemSpec, ...]
+
+
+@dataclass(frozen=True)
+class QuestionnaireSpec:
+    code: str
+    kind: str
+    title_fr: str
+    title_en: str
+    intro_fr: str
+    intro_en: str
+    sections: tuple[SectionSpec, ...]
+
+
+PHQ9_STEM_FR = "Au cours des 2 dernières semaines, selon quelle fréquence avez-vous été gêné(e) par les problèmes suivants ?"
+PHQ9_STEM_EN = "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+
+# Codes start with a letter (they become export values); the digit is the
+# standard PHQ-9 value, and the score carries it for computation.
+PHQ9_FREQUENCY = (
+    OptionSpec("a0", "Jamais", "Not at all", Decimal(0)),
+    OptionSpec("a1", "Plusieurs jours", "Several days", Decimal(1)),
+    OptionSpec("a2", "Plus de la moitié du temps", "More than half the days", Decimal(2)),
+    OptionSpec("a3", "Presque tous les jours", "Nearly every day", Decimal(3)),
+)
+
+# The nine PHQ-9 items (public domain; Pfizer's English and French versions).
+PHQ9_ITEMS = [
+    ("Peu d'intérêt ou de plaisir à faire les choses", "Little interest or pleasure in doing things"),
+    ("Être triste, déprimé(e) ou désespéré(e)", "Feeling down, depressed, or hopeless"),
+    (
+        "Difficultés à s'endormir ou à rester endormi(e), ou dormir trop",
+        "Trouble falling or staying asleep, or sleeping too much",
+    ),
+    ("Se sentir fatigué(e) ou manquer d'énergie", "Feeling tired or having little energy"),
+    ("Avoir peu d'appétit ou manger trop", "Poor appetite or overeating"),
+    (
+        "Avoir une mauvaise opinion de soi-même, ou avoir le sentiment d'être nul(le), "
+        "ou d'avoir déçu sa famille ou s'être déçu(e) soi-même",
+        "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
+    ),
+    (
+        "Avoir du mal à se concentrer, par exemple, pour lire le journal ou regarder la télévision",
+        "Trouble concentrating on things, such as reading the newspaper or watching television",
+    ),
+    (
+        "Bouger ou parler si lentement que les autres auraient pu le remarquer. Ou au contraire, être si "
+        "agité(e) que vous avez eu du mal à tenir en place par rapport à d'habitude",
+        "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
+        "fidgety or restless that you have been moving around a lot more than usual",
+    ),
+    (
+        "Penser qu'il vaudrait mieux mourir ou envisager de vous faire du mal d'une manière ou d'une autre",
+        "Thoughts that you would be better off dead or of hurting yourself in some way",
+    ),
+]
+
+
+def _phq9_item(number: int) -> ItemSpec:
+    text_fr, text_en = PHQ9_ITEMS[number - 1]
+    return ItemSpec(
+        link_id=f"phq9_{number}", type=Item.Type.SINGLE, text_fr=text_fr, text_en=text_en,
+        required=True, options=PHQ9_FREQUENCY,
+    )
+
+
+# Asked, as on the paper form, only of those who checked off at least one problem.
+PHQ9_DIFFICULTY = ItemSpec(
+    link_id="phq9_10",
+    type=Item.Type.SINGLE,
+    text_fr=(
+        "Si vous avez coché au moins un des problèmes évoqués, à quel point ce(s) problème(s) a-t-il "
+        "(ont-ils) rendu votre travail, vos tâches à la maison ou votre capacité à vous entendre avec les "
+        "autres difficile(s) ?"
+    ),
+    text_en=(
+        "If you checked off any problems, how difficult have these problems made it for you to do your "
+        "work, take care of things at home, or get along with other people?"
+    ),
+    options=(
+        OptionSpec("d0", "Pas du tout difficile(s)", "Not difficult at all"),
+        OptionSpec("d1", "Assez difficile(s)", "Somewhat difficult"),
+        OptionSpec("d2", "Très difficile(s)", "Very difficult"),
+        OptionSpec("d3", "Extrêmement difficile(s)", "Extremely difficult"),
+    ),
+    conditions=tuple(ConditionSpec(f"phq9_{n}", "!=", "a0") for n in range(1, 10)),
+    enable_behavior=Item.EnableBehavior.ANY,
+)
+
+PHQ9 = QuestionnaireSpec(
+    code="phq9",
+    kind=Questionnaire.Kind.PROM,
+    title_fr="PHQ-9 — Questionnaire sur la santé du patient",
+    title_en="PHQ-9 — Patient Health Questionnaire",
+    intro_fr=PHQ9_STEM_FR,
+    intro_en=PHQ9_STEM_EN,
+    sections=(
+        SectionSpec("phq9_p1", PHQ9_STEM_FR, PHQ9_STEM_EN, tuple(_phq9_item(n) for n in range(1, 6))),
+        SectionSpec(
+            "phq9_p2", PHQ9_STEM_FR, PHQ9_STEM_EN, (*(_phq9_item(n) for n in range(6, 10)), PHQ9_DIFFICULTY)
+        ),
+    ),
+)
+
+VISIT = QuestionnaireSpec(
+    code="visite",
+    kind=Questionnaire.Kind.PREM,
+    title_fr="Votre dernière consultation",
+    title_en="Your last visit",
+    intro_fr="Quelques questions sur votre dernière consultation chez votre médecin généraliste (2 minutes).",
+    intro_en="A few questions about your last visit to your general practitioner (2 minutes).",
+    sections=(
+        SectionSpec(
+            "visit_p1", "La consultation", "The visit",
+            (
+                ItemSpec(
+                    "visit_date", Item.Type.DATE,
+                    "Date de votre dernière consultation", "Date of your last visit",
+                    help_fr="Une date approximative suffit.", help_en="An approximate date is fine.",
+                    required=True,
+                ),
+                ItemSpec(
+                    "visit_reason", Item.Type.SHORT_TEXT,
+                    "En quelques mots, quel était le motif de la consultation ?",
+                    "In a few words, what was the main reason for the visit?",
+                    help_fr="Facultatif. N'indiquez ni nom ni coordonnées.",
+                    help_en="Optional. Please do not give names or contact details.",
+                    max_length=100,
+                ),
+                ItemSpec(
+                    "visit_wait", Item.Type.SINGLE,
+                    "Combien de temps avez-vous attendu en salle d'attente ?",
+                    "How long did you wait in the waiting room?",
+                    required=True,
+                    options=(
+                        OptionSpec("w1", "Moins de 15 minutes", "Less than 15 minutes"),
+                        OptionSpec("w2", "De 15 à 30 minutes", "15 to 30 minutes"),
+                        OptionSpec("w3", "De 30 minutes à 1 heure", "30 minutes to 1 hour"),
+                        OptionSpec("w4", "Plus d'une heure", "More than 1 hour"),
+                    ),
+                ),
+                ItemSpec(
+                    "visit_explain", Item.Type.YES_NO,
+                    "Le médecin vous a-t-il expliqué les choses clairement ?",
+                    "Did the doctor explain things clearly?",
+                    required=True,
+                ),
+            ),
+        ),
+        SectionSpec(
+            "visit_p2", "Votre avis", "Your opinion",
+            (
+                ItemSpec(
+                    "visit_overall", Item.Type.VAS,
+                    "Dans l'ensemble, comment évaluez-vous cette consultation ?",
+                    "Overall, how would you rate this visit?",
+                    help_fr="0 = la pire expérience possible, 100 = la meilleure.",
+                    help_en="0 = the worst possible experience, 100 = the best.",
+                    required=True, min_value=Decimal(0), max_value=Decimal(100),
+                ),
+                ItemSpec(
+                    "visit_recommend", Item.Type.NRS,
+                    "Quelle est la probabilité que vous recommandiez ce cabinet à un proche ?",
+                    "How likely are you to recommend this practice to a friend or family member?",
+                    help_fr="0 = pas du tout probable, 10 = extrêmement probable.",
+                    help_en="0 = not at all likely, 10 = extremely likely.",
+                    required=True, min_value=Decimal(0), max_value=Decimal(10),
+                ),
+                ItemSpec(
+                    "visit_improve", Item.Type.LONG_TEXT,
+                    "Qu'est-ce qui aurait pu être mieux ?",
+                    "What could have been better?",
+                    max_length=2000,
+                    conditions=(ConditionSpec("visit_recommend", "<", "7"),),
+                ),
+            ),
+        ),
+    ),
+)
+
+QUESTIONNAIRES = (PHQ9, VISIT)
+
+
+# --- Schedule ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimepointSpec:
+    code: str
+    label: str
+    questionnaire: str
+    offset: int
+    window: int
+    reminders: tuple[int, ...]
+    channels: tuple[str, ...]
+    send_time: time | None = None
+    unit: str = Timepoint.Unit.DAYS
+
+
+TIMEPOINTS = (
+    TimepointSpec("baseline", "Inclusion (J0)", "phq9", offset=0, window=7, reminders=(2, 5), channels=("sms", "email")),
+    TimepointSpec(
+        "visit_d1", "Lendemain de la consultation (J1)", "visite", offset=1, window=14, reminders=(3, 7),
+        channels=("email", "sms"), send_time=time(18, 0),
+    ),
+    TimepointSpec(
+        "m3", "Suivi à 3 mois (M3)", "phq9", offset=90, window=14, reminders=(3, 7),
+        channels=("sms", "email"), send_time=time(18, 0),
+    ),
+)
+
+# Participants of the demo; patients/demo.py gives each one a (fictional) person.
+PSEUDONYMS = ("DEMO-0001", "DEMO-0002", "DEMO-0003")
+
+
+# --- Writing without duplicates or needless history -------------------------------------
+
+
+def _upsert(model: type[models.Model], *, lookup: dict, values: dict, create_only: dict | None = None):
+    """Fetch by `lookup`; create it, or write only the fields of `values` that differ."""
+    obj = model.objects.filter(**lookup).first()
+    if obj is None:
+        obj = model(**lookup, **values, **(create_only or {}))
+        obj.full_clean()
+        obj.save()
+        return obj
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    if changed:
+        for name in changed:
+            setattr(obj, name, values[name])
+        obj.full_clean()
+        obj.save()
+    return obj
+
+
+def _draft_load(*, study: Study, spec: QuestionnaireSpec) -> Questionnaire:
+    """Make the questionnaire's draft rows exactly the spec (extra draft rows are removed)."""
+    questionnaire = _upsert(
+        Questionnaire,
+        lookup={"study": study, "code": spec.code},
+        values={
+            "kind": spec.kind, "title_fr": spec.title_fr, "title_en": spec.title_en,
+            "intro_fr": spec.intro_fr, "intro_en": spec.intro_en,
+        },
+    )
+    item_order = 0
+    section_codes, item_codes = [], []
+    for section_order, section_spec in enumerate(spec.sections, start=1):
+        section = _upsert(
+            Section,
+            lookup={"questionnaire": questionnaire, "link_id": section_spec.link_id},
+            values={"order": section_order, "title_fr": section_spec.title_fr, "title_en": section_spec.title_en},
+        )
+        section_codes.append(section.link_id)
+        for item_spec in section_spec.items:
+            item_order += 1
+            item = _upsert(
+                Item,
+                lookup={"questionnaire": questionnaire, "link_id": item_spec.link_id},
+                values={
+                    "section": section, "order": item_order, "type": item_spec.type,
+                    "text_fr": item_spec.text_fr, "text_en": item_spec.text_en,
+                    "help_fr": item_spec.help_fr, "help_en": item_spec.help_en,
+                    "required": item_spec.required, "min_value": item_spec.min_value,
+                    "max_value": item_spec.max_value, "max_length": item_spec.max_length,
+                    "enable_behavior": item_spec.enable_behavior,
+                },
+            )
+            item_codes.append(item.link_id)
+            _options_load(item=item, options=item_spec.options)
+            _conditions_load(item=item, conditions=item_spec.conditions)
+    questionnaire.items.exclude(link_id__in=item_codes).delete()
+    questionnaire.sections.exclude(link_id__in=section_codes).delete()
+    return questionnaire
+
+
+def _options_load(*, item: Item, options: Iterable[OptionSpec]) -> None:
+    codes = []
+    for order, option in enumerate(options, start=1):
+        _upsert(
+            AnswerOption,
+            lookup={"item": item, "code": option.code},
+            values={"order": order, "label_fr": option.label_fr, "label_en": option.label_en, "score": option.score},
+        )
+        codes.append(option.code)
+    item.options.exclude(code__in=codes).delete()
+
+
+def _conditions_load(*, item: Item, conditions: Iterable[ConditionSpec]) -> None:
+    keep = []
+    for condition in conditions:
+        row = _upsert(
+            EnableCondition,
+            lookup={"item": item, "question": condition.question, "operator": condition.operator,
+                    "answer": condition.answer},
+            values={},
+        )
+        keep.append(row.pk)
+    item.conditions.exclude(pk__in=keep).delete()
+
+
+# --- The research half of the demo ------------------------------------------------------
+
+
+@dataclass
+class DemoResearch:
+    study: Study
+    site: Site
+    versions: dict[str, QuestionnaireVersion]
+    timepoints: list[Timepoint]
+    users: dict[str, models.Model]  # username -> user
+    passwords: dict[str, str] = field(default_factory=dict)  # username -> password
+
+
+def demo_research_load() -> DemoResearch:
+    """Create or bring back the demo study, its questionnaires, schedule and staff accounts."""
+    with transaction.atomic():
+        study = _upsert(
+            Study,
+            lookup={"code": STUDY_CODE},
+            values={
+                "title": "Ressenti en soins primaires — étude de démonstration",
+                "description": (
+                    "Étude fictive pour essayer Ressenti : dépression (PHQ-9) à l'inclusion et à 3 mois, "
+                    "expérience de la consultation le lendemain. Aucune donnée réelle."
+                ),
+                "languages": ["fr", "en"],
+                "fallback_language": "fr",
+                "time_zone": "Europe/Paris",
+                "status": Study.Status.ACTIVE,
+            },
+        )
+        site = _upsert(Site, lookup={"study": study, "code": SITE_CODE}, values={"name": "Cabinet du Dr Martin"})
+        users, passwords = _staff_load(study=study)
+
+        versions = {}
+        for spec in QUESTIONNAIRES:
+            questionnaire = _draft_load(study=study, spec=spec)
+            versions[spec.code] = questionnaire_publish(questionnaire=questionnaire, by=users["designer"])
+
+        timepoints = []
+        for order, tp in enumerate(TIMEPOINTS, start=1):
+            timepoints.append(
+                _upsert(
+                    Timepoint,
+                    lookup={"study": study, "code": tp.code},
+                    values={
+                        "label": tp.label, "order": order, "version": versions[tp.questionnaire],
+                        "unit": tp.unit, "offset": tp.offset, "window": tp.window,
+                        "reminders": list(tp.reminders), "send_time": tp.send_time, "channels": list(tp.channels),
+                    },
+                )
+            )
+    return DemoResearch(study=study, site=site, versions=versions, timepoints=timepoints, users=users,
+                        passwords=passwords)
+
+
+def _staff_load(*, study: Study) -> tuple[dict, dict]:
+    User = get_user_model()
+    users, passwords = {}, {}
+    for username in [SUPERUSER, *STAFF_ROLES]:
+        username = str(username)
+        user = _upsert(
+            User,
+            lookup={"username": username},
+            values={
+                "email": f"{username.replace('_', '.')}@demo.example.org",
+                "is_staff": True,
+                "is_superuser": username == SUPERUSER,
+                "is_active": True,
+            },
+            create_only={"password": "!"},  # unusable until set just below
+        )
+        passwords[username] = demo_password(username)
+        user.set_password(passwords[username])
+        user.save(update_fields=["password"])
+        users[username] = user
+        if username != SUPERUSER:
+            _upsert(StudyMembership, lookup={"user": user, "study": study, "role": username}, values={})
+    _lockouts_clear(list(users))
+    return users, passwords
+
+
+def _lockouts_clear(usernames: list[str]) -> None:
+    # A demo account locked out by django-axes would make the printed password a lie.
+    if "axes" not in settings.INSTALLED_APPS:
+        return
+    from axes.models import AccessAttempt
+    from axes.utils import reset
+
+    for username in AccessAttempt.objects.filter(username__in=usernames).values_list("username", flat=True).distinct():
+        reset(username=username)
+
+
+def demo_participant_load(*, research: DemoResearch, pseudonym: str, language: str) -> Participant:
+    return _upsert(
+        Participant,
+        lookup={"study": research.study, "pseudonym": pseudonym},
+        values={"site": research.site, "language": language},
+        create_only={"status": Participant.Status.ACTIVE},
+    )
+
+
+def demo_assignments_plan(*, participant: Participant, enrolled_at: datetime, now: datetime | None = None) -> list:
+    """One assignment per timepoint, from the enrolment instant: open if already due, else planned.
+
+    An existing assignment keeps its status (the worker or the patient moved
+    it on); a planned or open one follows the schedule if it changed.
+    """
+    now = now or timezone.now()
+    assignments = []
+    for timepoint in participant.study.timepoints.order_by("order", "offset"):
+        due_at = enrolled_at + timedelta(**{timepoint.unit: timepoint.offset})
+        expires_at = due_at + timedelta(**{timepoint.unit: timepoint.window})
+        lookup = {"participant": participant, "timepoint": timepoint, "occurrence": 1}
+        existing = Assignment.objects.filter(**lookup).first()
+        if existing is not None and existing.status not in (Assignment.Status.PLANNED, Assignment.Status.OPEN):
+            assignments.append(existing)
+            continue
+        status = Assignment.Status.OPEN if due_at <= now else Assignment.Status.PLANNED
+        assignments.append(
+            _upsert(
+                Assignment, lookup=lookup, values={"due_at": due_at, "expires_at": expires_at},
+                create_only={"status": status},
+            )
+        )
+    return assignments
+
+
+# --- Where to click -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoAccess:
+    admin_url: str
+    patient_url: str | None
+    patient_pseudonym: str | None
+    patient_timepoint: str | None
+    credentials: list[tuple[str, str, str]]  # (username, password, role)
+
+
+def demo_access(*, site_url: str | None = None, issue_link: bool = True) -> DemoAccess | None:
+    """Where to click: the admin, the demo accounts, and a fresh patient link for one open assignment.
+
+    Issuing a link token replaces the previous one: links printed earlier for
+    that assignment stop working. Returns None when no demo is loaded.
+    """
+    study = Study.objects.filter(code=STUDY_CODE).first()
+    if study is None:
+        return None
+    site_url = (site_url or settings.SITE_URL).rstrip("/")
+    credentials = [(SUPERUSER, demo_password(SUPERUSER), "superuser")] + [
+        (str(role), demo_password(str(role)), str(role.label)) for role in STAFF_ROLES
+    ]
+    # The first patient's baseline when still open; otherwise any open demo assignment.
+    assignment = (
+        Assignment.objects.filter(
+            participant__study=study, participant__pseudonym__in=PSEUDONYMS, status=Assignment.Status.OPEN
+        )
+        .select_related("participant", "timepoint")
+        .order_by("participant__pseudonym", "due_at", "id")
+        .first()
+    )
+    patient_url = pseudonym = timepoint = None
+    if assignment is not None:
+        pseudonym, timepoint = assignment.participant.pseudonym, assignment.timepoint.code
+        if issue_link:
+            token = assignment_issue_token(assignment=assignment)
+            patient_url = site_url + reverse("surveys:respond", args=[token])
+    return DemoAccess(
+        admin_url=site_url + reverse("admin:index"),
+        patient_url=patient_url,
+        patient_pseudonym=pseudonym,
+        patient_timepoint=timepoint,
+        credentials=credentials,
+    )
+
+
+def demo_access_print(*, access: DemoAccess | None, write: Callable[[str], object]) -> None:
+    if access is None:
+        write("No demo loaded: run `manage.py load_demo` first.")
+        return
+    write("")
+    write(f"Staff admin:   {access.admin_url}")
+    if access.patient_url:
+        write(f"Patient link:  {access.patient_url}")
+        write(f"               ({access.patient_pseudonym}, timepoint {access.patient_timepoint}; "
+              "a new link each time, earlier ones stop working)")
+    elif access.patient_pseudonym is None:
+        write("Patient link:  none (no open demo assignment left)")
+    write("")
+    width = max(len(username) for username, _pw, _role in access.credentials)
+    pw_width = max(len(pw) for _u, pw, _role in access.credentials)
+    write(f"  {'username':<{width}}  {'password':<{pw_width}}  role")
+    for username, password, role in access.credentials:
+        write(f"  {username:<{width}}  {password:<{pw_width}}  {role}")
+    write("")
+
+
+def broker_folders_ensure() -> None:
+    """Kombu's filesystem transport expects its folders to exist (var/celery-*)."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
