@@ -598,8 +598,9 @@ def demo_access_print(*, access: DemoAccess | None, write: Callable[[str], objec
 
 
 def broker_folders_ensure() -> None:
-    """Kombu's filesystem transport expects its folders to exist (var/celery-*)."""
+    """Kombu's filesystem transport expects its folders to exist (var/celery-*); Redis needs none."""
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
-        if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
+    for key, value in options.items():
+        # data_folder_in / _out, processed_folder, control_folder
+        if "folder" in key and isinstance(value, str | Path) and value:
+            Path(value).mkdir(parents=True, exist_ok=True)
