@@ -1,0 +1,91 @@
+"""Admin of identities: investigators of the person's studies only (patients/rules.py).
+
+Names appear on the patient's own page, never in a list: a changelist is what
+gets screen-shared and printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from surveys.admin import StudyScopedAdmin, StudyScopedInline
+
+from .models import Enrollment, Message, Patient
+
+# Identity rows are kept for the study's audit trail; withdrawal is recorded, not deleted.
+NO_DELETE = frozenset({"delete"})
+
+ENROLLMENT_FIELDS = (
+    "participant",
+    "consent_method",
+    "consent_document_version",
+    "consent_recorded_at",
+    "consent_recorded_by",
+    "enrolled_at",
+    "withdrawn_at",
+)
+
+
+class EnrollmentInline(StudyScopedInline, admin.StackedInline):
+    model = Enrollment
+    denied_actions = NO_DELETE
+    fields = ENROLLMENT_FIELDS
+    readonly_fields = ("consent_recorded_by",)
+    # A patient without an enrolment belongs to no study and would vanish from
+    # the investigator's view: the first enrolment is entered with the patient.
+    min_num = 1
+    extra = 0
+
+
+@admin.register(Patient)
+class PatientAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    study_path = "enrollments__participant__study"
+    study_path_many = True
+    denied_actions = NO_DELETE
+    list_display = ("__str__", "language", "preferred_channel", "time_zone", "created_at")
+    list_filter = ("language", "preferred_channel")
+    fields = ("name", "email", "phone", "time_zone", "language", "preferred_channel")
+    inlines = [EnrollmentInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # Who recorded the consent is whoever entered it here.
+        for inline_form in formset.forms:
+            instance = inline_form.instance
+            if formset.model is Enrollment and instance.pk is None and instance.consent_recorded_by_id is None:
+                instance.consent_recorded_by = request.user
+        super().save_formset(request, form, formset, change)
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    study_path = "participant__study"
+    denied_actions = NO_DELETE
+    list_display = ("participant", "consent_method", "enrolled_at", "withdrawn_at")
+    list_filter = ("consent_method",)
+    list_select_related = ("participant",)
+    search_fields = ("participant__pseudonym",)
+    fields = ("patient", *ENROLLMENT_FIELDS)
+    readonly_fields = ("consent_recorded_by",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Enrollment | None = None) -> tuple[str, ...]:
+        # The link person ↔ pseudonym is set once; a mistake is fixed by withdrawing.
+        return ("consent_recorded_by", "patient", "participant") if obj is not None else ("consent_recorded_by",)
+
+    def save_model(self, request: HttpRequest, obj: Enrollment, form: Any, change: bool) -> None:
+        if obj.pk is None and obj.consent_recorded_by_id is None:
+            obj.consent_recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Message)
+class MessageAdmin(StudyScopedAdmin, admin.ModelAdmin):
+    study_path = "enrollment__participant__study"
+    denied_actions = NO_DELETE
+    list_display = ("kind", "sequence", "channel", "status", "scheduled_at", "sent_at", "attempts")
+    list_filter = ("status", "kind", "channel")
+    list_select_related = ("enrollment__participant",)
+    search_fields = ("enrollment__participant__pseudonym", "provider_id")

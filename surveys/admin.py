@@ -1,0 +1,581 @@
+"""Admin of the research domain, including the questionnaire designer.
+
+Every admin here is study-scoped (StudyScopedAdmin): lists, object pages and
+foreign-key choices only ever show the studies the user belongs to, and every
+permission question goes to surveys/rules.py through `user.has_perm(perm, obj)`.
+Writes go through services (publish, copy into draft); the views stay thin.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Max, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import fhir
+from .models import (
+    AnswerOption,
+    Assignment,
+    EnableCondition,
+    Item,
+    Participant,
+    Questionnaire,
+    QuestionnaireVersion,
+    Response,
+    Section,
+    Site,
+    Study,
+    StudyMembership,
+    Timepoint,
+)
+from .rendering import build_pages, render_preview
+from .rules import roles_for
+from .selectors import studies_for_user
+from .services import PublishError, questionnaire_draft_from_version, questionnaire_publish
+
+READ_ONLY = frozenset({"add", "change", "delete"})
+
+
+# --- the study-scoped base -------------------------------------------------------------------
+
+
+class StudyScopedMixin:
+    """Shared by model admins and inlines: permission names and foreign-key choices."""
+
+    model: type[models.Model]
+    admin_site: admin.AdminSite
+    # Actions refused to everyone, superusers included: they would break an
+    # invariant (a published version is frozen, a response is the patient's).
+    denied_actions: frozenset[str] = frozenset()
+
+    def perm_name(self, action: str) -> str:
+        return f"{self.model._meta.app_label}.{action}_{self.model._meta.model_name}"
+
+    def allows(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
+        if action in self.denied_actions:
+            return False
+        return request.user.has_perm(self.perm_name(action), obj)
+
+    def roles_granting(self, *actions: str) -> set[str]:
+        return {role for action in actions for role in roles_for(self.perm_name(action))}
+
+    def get_field_queryset(self, db: str | None, db_field: models.Field, request: HttpRequest) -> QuerySet | None:
+        # Choices only offer rows of the studies where the user may edit this model.
+        queryset = super().get_field_queryset(db, db_field, request)  # type: ignore[misc]
+        related = db_field.remote_field.model
+        if queryset is None:
+            queryset = related._default_manager.using(db).all()
+        if request.user.is_superuser:
+            return queryset
+        studies = studies_for_user(user=request.user, roles=self.roles_granting("add", "change"))
+        related_admin = self.admin_site._registry.get(related)
+        if isinstance(related_admin, StudyScopedAdmin):
+            return related_admin.scope(queryset, studies)
+        if related is get_user_model():
+            return queryset.filter(study_memberships__study__in=studies).distinct()
+        return queryset
+
+
+class StudyScopedAdmin(StudyScopedMixin):
+    """Base of every model admin: querysets, object pages and permissions follow study roles."""
+
+    # Lookup from this model to its Study ("pk" for Study itself).
+    study_path: str = "study"
+    # True when study_path crosses a to-many relation (a patient has several enrolments).
+    study_path_many: bool = False
+
+    def scope(self, queryset: QuerySet, studies: QuerySet[Study]) -> QuerySet:
+        lookup = {f"{self.study_path}__in": studies}
+        if self.study_path_many:
+            return queryset.filter(pk__in=queryset.model._default_manager.filter(**lookup).values("pk"))
+        return queryset.filter(**lookup)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return queryset
+        return self.scope(queryset, studies_for_user(user=request.user, roles=self.roles_granting("view", "change")))
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        # An object of another study is "not found", never "exists but forbidden".
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is None:
+            raise Http404(_("No such object in your studies."))
+        return obj
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allows(request, "view", obj) or self.allows(request, "change", obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.allows(request, "add")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allows(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allows(request, "delete", obj)
+
+
+class StudyScopedInline(StudyScopedMixin):
+    """Inline rows are judged against the parent object's study (the same study)."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allows(request, "view", obj) or self.allows(request, "change", obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allows(request, "add", obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allows(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allows(request, "delete", obj)
+
+
+class ReadOnlyAdmin(StudyScopedAdmin):
+    """For rows written only by services: every field shown, none editable."""
+
+    denied_actions = READ_ONLY
+    hidden_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        own = [f.name for f in self.model._meta.concrete_fields if not f.primary_key and f.name not in self.hidden_fields]
+        return own + [name for name in super().get_readonly_fields(request, obj) if name not in own]  # type: ignore[misc]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_readonly_fields(request, obj)
+
+
+def pretty_json(value: Any) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# --- frozen codes ------------------------------------------------------------------------------
+
+
+class FrozenCodeForm(forms.ModelForm):
+    """Codes become export columns: once a row exists its code field is disabled."""
+
+    frozen_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name in self.frozen_fields:
+                if name in self.fields:
+                    self.fields[name].disabled = True
+
+
+class SectionForm(FrozenCodeForm):
+    frozen_fields = ("link_id",)
+
+
+class OptionForm(FrozenCodeForm):
+    frozen_fields = ("code",)
+
+
+class ItemForm(FrozenCodeForm):
+    frozen_fields = ("link_id",)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        section = cleaned.get("section")
+        questionnaire_id = getattr(cleaned.get("questionnaire"), "pk", None) or self.instance.questionnaire_id
+        if section is not None and questionnaire_id and section.questionnaire_id != questionnaire_id:
+            self.add_error("section", _("Choose a section of this questionnaire."))
+        return cleaned
+
+
+SMALL_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 32})}}
+
+
+# --- study, sites, memberships --------------------------------------------------------------------
+
+
+@admin.register(Study)
+class StudyAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    study_path = "pk"
+    list_display = ("code", "title", "status", "fallback_language", "time_zone")
+    list_filter = ("status",)
+    search_fields = ("code", "title")
+
+
+@admin.register(Site)
+class SiteAdmin(StudyScopedAdmin, admin.ModelAdmin):
+    list_display = ("code", "name", "study")
+    list_filter = (("study", RelatedOnlyFieldListFilter),)
+    search_fields = ("code", "name")
+
+
+@admin.register(StudyMembership)
+class StudyMembershipAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    list_display = ("user", "study", "role", "created_at")
+    list_filter = (("study", RelatedOnlyFieldListFilter), "role")
+    search_fields = ("user__username", "user__email")
+
+
+# --- questionnaire designer ---------------------------------------------------------------------
+
+
+class SectionInline(StudyScopedInline, admin.TabularInline):
+    model = Section
+    form = SectionForm
+    fields = ("order", "link_id", "title_fr", "title_en")
+    ordering = ("order", "id")
+    extra = 0
+
+
+class ItemInline(StudyScopedInline, admin.TabularInline):
+    model = Item
+    form = ItemForm
+    fields = ("order", "section", "link_id", "type", "text_fr", "text_en", "required", "edit_link")
+    readonly_fields = ("edit_link",)
+    ordering = ("order", "id")
+    formfield_overrides = SMALL_TEXT
+    extra = 0
+
+    def get_formset(self, request: HttpRequest, obj: Questionnaire | None = None, **kwargs: Any):
+        formset = super().get_formset(request, obj, **kwargs)
+        section = formset.form.base_fields.get("section")
+        if section is not None:
+            # The form class is built per request, so narrowing its field is safe.
+            section.queryset = obj.sections.all() if obj is not None else Section.objects.none()
+        return formset
+
+    @admin.display(description=_("options & conditions"))
+    def edit_link(self, obj: Item) -> str:
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:surveys_item_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("edit options & conditions"))
+
+
+@admin.register(Questionnaire)
+class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    change_form_template = "admin/surveys/questionnaire/change_form.html"
+    list_display = ("code", "title_fr", "study", "kind", "latest_version")
+    list_filter = (("study", RelatedOnlyFieldListFilter), "kind")
+    search_fields = ("code", "title_fr", "title_en")
+    fields = ("study", "code", "kind", "title_fr", "title_en", "intro_fr", "intro_en", "one_item_per_page")
+    inlines = [SectionInline, ItemInline]
+    actions = ["publish_selected"]
+    save_on_top = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(latest_number=Max("versions__number"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> tuple[str, ...]:
+        # Versions and timepoints hang on the questionnaire: it never changes study.
+        return ("study",) if obj is not None else ()
+
+    @admin.display(description=_("latest version"), ordering="latest_number")
+    def latest_version(self, obj: Questionnaire) -> str:
+        return f"v{obj.latest_number}" if obj.latest_number else "—"
+
+    # -- custom views --
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        custom = [
+            path("<int:pk>/preview/", view(self.preview_view), name="surveys_questionnaire_preview"),
+            # The one page of the site that may be framed, and only by the preview page (same origin).
+            path(
+                "<int:pk>/preview/frame/",
+                view(xframe_options_sameorigin(self.preview_frame_view)),
+                name="surveys_questionnaire_preview_frame",
+            ),
+            path("<int:pk>/publish/", view(self.publish_view), name="surveys_questionnaire_publish"),
+            path(
+                "<int:pk>/versions/<int:version_id>/copy-into-draft/",
+                view(self.copy_into_draft_view),
+                name="surveys_questionnaire_copy_into_draft",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        questionnaire = self.get_object(request, unquote(object_id))
+        context = {
+            "can_preview": self.has_view_permission(request, questionnaire),
+            "can_publish": self.has_change_permission(request, questionnaire),
+            "published_versions": questionnaire.versions.select_related("published_by"),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _visible_questionnaire(self, request: HttpRequest, pk: int, action: str) -> Questionnaire:
+        questionnaire = get_object_or_404(
+            Questionnaire.objects.select_related("study").filter(study__in=studies_for_user(user=request.user)), pk=pk
+        )
+        if not request.user.has_perm(f"surveys.{action}_questionnaire", questionnaire):
+            raise PermissionDenied
+        return questionnaire
+
+    def _change_url(self, questionnaire: Questionnaire) -> str:
+        return reverse("admin:surveys_questionnaire_change", args=[questionnaire.pk])
+
+    @staticmethod
+    def _preview_language(request: HttpRequest, questionnaire: Questionnaire) -> str:
+        languages = list(questionnaire.study.languages)
+        asked = request.GET.get("lang", "")
+        return asked if asked in languages else questionnaire.study.fallback_language
+
+    @staticmethod
+    def _preview_page(request: HttpRequest) -> int:
+        try:
+            return max(int(request.GET.get("page", "1")), 1)
+        except ValueError:
+            return 1
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        questionnaire = self._visible_questionnaire(request, pk, "view")
+        language = self._preview_language(request, questionnaire)
+        page_count = max(len(build_pages(fhir.definition_from_draft(questionnaire), language)), 1)
+        page = min(self._preview_page(request), page_count)
+        names = dict(settings.LANGUAGES)
+
+        def here(lang: str, number: int) -> str:
+            return "?" + urlencode({"lang": lang, "page": number})
+
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": questionnaire,
+            "title": _("Preview of %(questionnaire)s") % {"questionnaire": questionnaire},
+            "language": language,
+            "languages": [(code, names.get(code, code), here(code, page)) for code in questionnaire.study.languages],
+            "page": page,
+            "page_count": page_count,
+            "previous_url": here(language, page - 1) if page > 1 else "",
+            "next_url": here(language, page + 1) if page < page_count else "",
+            "frame_url": reverse("admin:surveys_questionnaire_preview_frame", args=[questionnaire.pk])
+            + here(language, page),
+        }
+        return TemplateResponse(request, "admin/surveys/questionnaire/preview.html", context)
+
+    def preview_frame_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        questionnaire = self._visible_questionnaire(request, pk, "view")
+        return render_preview(
+            request,
+            definition=fhir.definition_from_draft(questionnaire),
+            language=self._preview_language(request, questionnaire),
+            page=self._preview_page(request),
+        )
+
+    def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        questionnaire = self._visible_questionnaire(request, pk, "change")
+        self._publish(request, questionnaire)
+        return HttpResponseRedirect(self._change_url(questionnaire))
+
+    def _publish(self, request: HttpRequest, questionnaire: Questionnaire, *, name_it: bool = False) -> None:
+        """Publish through the service and say what happened; nothing is written on problems."""
+        prefix = f"{questionnaire} — " if name_it else ""
+        known = set(questionnaire.versions.values_list("pk", flat=True))
+        try:
+            version = questionnaire_publish(questionnaire=questionnaire, by=request.user)
+        except PublishError as error:
+            for problem in error.problems:
+                self.message_user(request, f"{prefix}{problem.where}: {problem.message}", messages.ERROR)
+            return
+        if version.pk in known:
+            self.message_user(
+                request,
+                prefix
+                + _("Nothing changed since version %(number)s: no new version was published.")
+                % {"number": version.number},
+                messages.INFO,
+            )
+        else:
+            self.message_user(
+                request, prefix + _("Published version %(number)s.") % {"number": version.number}, messages.SUCCESS
+            )
+
+    @admin.action(description=_("Publish selected questionnaires"), permissions=["change"])
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Questionnaire]) -> None:
+        for questionnaire in queryset.select_related("study"):
+            if not request.user.has_perm("surveys.change_questionnaire", questionnaire):
+                self.message_user(
+                    request,
+                    _("%(questionnaire)s: you may not publish it.") % {"questionnaire": questionnaire},
+                    messages.ERROR,
+                )
+                continue
+            self._publish(request, questionnaire, name_it=True)
+
+    def copy_into_draft_view(self, request: HttpRequest, pk: int, version_id: int) -> HttpResponse:
+        questionnaire = self._visible_questionnaire(request, pk, "change")
+        version = get_object_or_404(QuestionnaireVersion, pk=version_id, questionnaire=questionnaire)
+        if request.method == "POST":
+            questionnaire_draft_from_version(version=version, by=request.user)
+            self.message_user(
+                request,
+                _("The draft now holds the content of version %(number)s.") % {"number": version.number},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(self._change_url(questionnaire))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": questionnaire,
+            "version": version,
+            "title": _("Copy version %(number)s into the draft?") % {"number": version.number},
+        }
+        return TemplateResponse(request, "admin/surveys/questionnaire/copy_into_draft.html", context)
+
+
+@admin.register(Section)
+class SectionAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    study_path = "questionnaire__study"
+    form = SectionForm
+    list_display = ("link_id", "title_fr", "questionnaire", "order")
+    list_filter = (("questionnaire", RelatedOnlyFieldListFilter),)
+    search_fields = ("link_id", "title_fr", "title_en")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Section | None = None) -> tuple[str, ...]:
+        return ("questionnaire", "link_id") if obj is not None else ()
+
+
+class AnswerOptionInline(StudyScopedInline, admin.TabularInline):
+    model = AnswerOption
+    form = OptionForm
+    fields = ("code", "label_fr", "label_en", "score", "order")
+    ordering = ("order", "id")
+    extra = 0
+
+
+class EnableConditionInline(StudyScopedInline, admin.TabularInline):
+    model = EnableCondition
+    fields = ("question", "operator", "answer")
+    extra = 0
+
+
+@admin.register(Item)
+class ItemAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    study_path = "questionnaire__study"
+    form = ItemForm
+    list_display = ("link_id", "questionnaire", "section", "type", "order", "required")
+    list_filter = (("questionnaire", RelatedOnlyFieldListFilter), "type")
+    search_fields = ("link_id", "text_fr", "text_en")
+    fieldsets = (
+        (None, {"fields": ("questionnaire", "section", "order", "link_id", "type", "required")}),
+        (_("Texts"), {"fields": ("text_fr", "text_en", "help_fr", "help_en")}),
+        (_("Answer limits"), {"fields": ("min_value", "max_value", "max_length")}),
+        (_("Display conditions"), {"fields": ("enable_behavior",)}),
+    )
+    inlines = [AnswerOptionInline, EnableConditionInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> tuple[str, ...]:
+        return ("questionnaire", "link_id") if obj is not None else ()
+
+    def get_form(self, request: HttpRequest, obj: Item | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        section = form.base_fields.get("section")
+        if section is not None and obj is not None:
+            section.queryset = obj.questionnaire.sections.all()
+        return form
+
+
+@admin.register(AnswerOption)
+class AnswerOptionAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    study_path = "item__questionnaire__study"
+    form = OptionForm
+    list_display = ("code", "label_fr", "item", "score", "order")
+    search_fields = ("code", "label_fr", "label_en", "item__link_id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AnswerOption | None = None) -> tuple[str, ...]:
+        return ("item", "code") if obj is not None else ()
+
+
+@admin.register(EnableCondition)
+class EnableConditionAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    study_path = "item__questionnaire__study"
+    list_display = ("item", "question", "operator", "answer")
+    search_fields = ("item__link_id", "question")
+
+
+@admin.register(QuestionnaireVersion)
+class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
+    study_path = "questionnaire__study"
+    # Published versions are frozen (the model refuses too); they come from questionnaire_publish.
+    denied_actions = READ_ONLY
+    list_display = ("questionnaire", "number", "published_at", "published_by", "short_hash")
+    list_filter = (("questionnaire__study", RelatedOnlyFieldListFilter),)
+    list_select_related = ("questionnaire__study", "published_by")
+    fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "definition_json")
+    readonly_fields = fields
+
+    @admin.display(description=_("content hash"))
+    def short_hash(self, obj: QuestionnaireVersion) -> str:
+        return obj.content_hash[:12]
+
+    @admin.display(description=_("definition (FHIR Questionnaire)"))
+    def definition_json(self, obj: QuestionnaireVersion) -> str:
+        return pretty_json(obj.definition)
+
+
+# --- schedule, participants, responses --------------------------------------------------------------
+
+
+@admin.register(Timepoint)
+class TimepointAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    list_display = ("code", "label", "study", "version", "offset", "unit", "window")
+    list_filter = (("study", RelatedOnlyFieldListFilter),)
+    search_fields = ("code", "label")
+
+
+@admin.register(Participant)
+class ParticipantAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    # Research data outlives a withdrawal: participants are withdrawn, never deleted.
+    denied_actions = frozenset({"delete"})
+    list_display = ("pseudonym", "study", "site", "status", "created_at")
+    list_filter = (("study", RelatedOnlyFieldListFilter), "status")
+    search_fields = ("pseudonym",)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    study_path = "participant__study"
+    hidden_fields = ("token_hash",)
+    list_display = ("participant", "timepoint", "occurrence", "due_at", "expires_at", "status")
+    list_filter = ("status", ("participant__study", RelatedOnlyFieldListFilter))
+    list_select_related = ("participant", "timepoint")
+    search_fields = ("participant__pseudonym",)
+
+
+@admin.register(Response)
+class ResponseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    study_path = "assignment__participant__study"
+    list_display = ("assignment", "version", "status", "started_at", "submitted_at")
+    list_filter = ("status", ("assignment__participant__study", RelatedOnlyFieldListFilter))
+    list_select_related = ("assignment__participant", "assignment__timepoint", "version__questionnaire__study")
+    search_fields = ("assignment__participant__pseudonym",)
+    hidden_fields = ("answers", "scores")
+    readonly_fields = ("answers_json", "scores_json")
+
+    @admin.display(description=_("answers by linkId"))
+    def answers_json(self, obj: Response) -> str:
+        return pretty_json(obj.answers)
+
+    @admin.display(description=_("scores"))
+    def scores_json(self, obj: Response) -> str:
+        return pretty_json(obj.scores)
