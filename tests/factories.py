@@ -161,3 +161,36 @@ def open_link(*, study: Study | None = None, version=None, **assignment_kw) -> t
 
 def site(*, study: Study, code: str | None = None, name: str = "Practice") -> Site:
     return Site.objects.create(study=study, code=code or f"site{next(_seq)}", name=name)
+
+
+def every_type_questionnaire(*, study: Study | None = None, one_item_per_page: bool = False) -> Questionnaire:
+    """Two pages covering every item type, with a follow-up shown only for 'often'."""
+    q = questionnaire(study=study, one_item_per_page=one_item_per_page,
+                      intro_fr="Merci de répondre.", intro_en="Thank you for answering.")
+    p1 = section(questionnaire=q, link_id="p1", order=1, title_fr="Votre humeur", title_en="Your mood")
+    p2 = section(questionnaire=q, link_id="p2", order=2, title_fr="Votre santé", title_en="Your health")
+    item(questionnaire=q, link_id="intro", type="display", section=p1,
+         text_fr="Pensez aux 7 derniers jours.", text_en="Think of the last 7 days.")
+    item(questionnaire=q, link_id="mood", section=p1, options=YES_NO_SOMETIMES, required=True,
+         text_fr="Vous êtes-vous senti triste ?", text_en="Have you felt sad?")
+    why = item(questionnaire=q, link_id="why", type="long_text", section=p1, max_length=500,
+               text_fr="Qu'est-ce qui vous a rendu triste ?", text_en="What made you sad?")
+    condition(item=why, question="mood", operator="=", answer="a2")
+    item(questionnaire=q, link_id="help", type="multiple", section=p1,
+         options=[("fam", "Famille", "Family", None), ("gp", "Médecin", "Doctor", None), ("none", "Personne", "Nobody", None)],
+         text_fr="Qui vous aide ?", text_en="Who helps you?", help_fr="Plusieurs réponses possibles.",
+         help_en="You may choose several.")
+    item(questionnaire=q, link_id="smoker", type="yes_no", section=p1, text_fr="Fumez-vous ?", text_en="Do you smoke?")
+    item(questionnaire=q, link_id="cigs", type="integer", section=p2, min_value=0, max_value=100,
+         text_fr="Cigarettes par jour", text_en="Cigarettes a day")
+    item(questionnaire=q, link_id="weight", type="decimal", section=p2, min_value=20, max_value=300,
+         text_fr="Votre poids (kg)", text_en="Your weight (kg)")
+    item(questionnaire=q, link_id="pain", type="nrs", section=p2, min_value=0, max_value=10, required=True,
+         text_fr="Votre douleur (0 = aucune, 10 = maximale)", text_en="Your pain (0 = none, 10 = worst)")
+    item(questionnaire=q, link_id="health", type="vas", section=p2, min_value=0, max_value=100,
+         text_fr="Votre santé aujourd'hui (0 à 100)", text_en="Your health today (0 to 100)")
+    item(questionnaire=q, link_id="visit", type="date", section=p2,
+         text_fr="Date de votre dernière visite", text_en="Date of your last visit")
+    item(questionnaire=q, link_id="drug", type="short_text", section=p2, max_length=80,
+         text_fr="Votre traitement principal", text_en="Your main treatment")
+    return q
