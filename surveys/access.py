@@ -36,7 +36,8 @@ def access_assignment_by_token(token: str, *, now: datetime) -> LinkAccess:
     if not token or len(token) > 64:
         return LinkAccess(LinkState.UNKNOWN)
     assignment = (
-        Assignment.objects.select_related("participant", "timepoint__version")
+        # One query for everything a page needs, whatever the questionnaire's size.
+        Assignment.objects.select_related("participant", "timepoint__version", "response__version")
         .filter(token_hash=token_hash(token))
         .first()
     )
@@ -58,4 +59,7 @@ def access_assignment_by_token(token: str, *, now: datetime) -> LinkAccess:
 
 
 def response_of(assignment: Assignment) -> Response | None:
-    return Response.objects.filter(assignment=assignment).first()
+    try:
+        return assignment.response
+    except Response.DoesNotExist:
+        return None
