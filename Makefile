@@ -13,6 +13,11 @@ $(STAMP): requirements.lock
 	$(PY) -m pip install --quiet --no-deps -r requirements.lock
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+# axe-core for the browser tests' accessibility checks (test tooling only).
+node_modules/.package-lock.json: package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the browser tests (apt-get install -y npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+
 install: $(STAMP)
 
 migrate: install
@@ -25,7 +30,7 @@ demo: migrate
 run: demo
 	$(PY) manage.py run_demo
 
-test: install
+test: install node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
