@@ -48,8 +48,6 @@ PATIENTS = (
         Patient.Channel.SMS, Enrollment.ConsentMethod.NON_OPPOSITION,
     ),
 )
-assert tuple(p.pseudonym for p in PATIENTS) == research_demo.PSEUDONYMS
-
 CONSENT_NOTICE_VERSION = "demo-2026-01"
 
 
@@ -62,10 +60,11 @@ class DemoLoaded:
 def demo_load(*, now: datetime | None = None) -> DemoLoaded:
     """Load (or bring back) the whole demo: research part, patients, enrolments, assignments."""
     now = now or timezone.now()
-    research = research_demo.demo_research_load()
-    investigator = research.users["investigator"]
     enrollments = []
+    # All or nothing: a failure half-way leaves the database as it was.
     with transaction.atomic():
+        research = research_demo.demo_research_load()
+        investigator = research.users["investigator"]
         for spec in PATIENTS:
             participant = research_demo.demo_participant_load(
                 research=research, pseudonym=spec.pseudonym, language=spec.language

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from patients import demo as patients_demo
 from patients.models import Enrollment, Patient
 from surveys import demo
 from surveys.models import (
@@ -86,6 +87,10 @@ def test_load_demo_twice_duplicates_nothing():
     assert first["surveys.Participant"] == first["patients.Patient"] == first["patients.Enrollment"] == 3
     assert first["surveys.Assignment"] == 9
     assert first["surveys.StudyMembership"] == 4
+
+
+def test_every_demo_participant_has_a_demo_person():
+    assert tuple(spec.pseudonym for spec in patients_demo.PATIENTS) == demo.PSEUDONYMS
 
 
 @pytest.mark.django_db
