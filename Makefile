@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
 
-.PHONY: install migrate demo run test lint lock clean
+.PHONY: install migrate demo run test lint lock messages clean
 
 $(STAMP): requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -43,6 +43,12 @@ lock:
 	.lockenv/bin/pip install --quiet -r requirements.in -r requirements-dev.in
 	.lockenv/bin/pip freeze --exclude-editable > requirements.lock
 	rm -rf .lockenv
+
+# Extract strings, fill French from locale/fr_translations.py, compile (needs gettext).
+messages: install
+	$(PY) manage.py makemessages -l fr -i ".venv/*" -i "node_modules/*" -i "bench/*" -i "tests/*"
+	$(PY) locale/apply_translations.py
+	$(PY) manage.py compilemessages -l fr -i ".venv" -i "node_modules"
 
 clean:
 	rm -rf $(VENV) var

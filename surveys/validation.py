@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .fhir import (
     EXT_MAX,
@@ -26,7 +27,7 @@ T = Item.Type
 ORDERED_TYPES = {T.INTEGER, T.DECIMAL, T.NRS, T.VAS, T.DATE}
 SCALE_TYPES = {T.NRS, T.VAS}
 CHOICE_TYPES = {T.SINGLE, T.MULTIPLE}
-LANGUAGE_NAMES = {"fr": "French", "en": "English"}
+LANGUAGE_NAMES = {"fr": gettext_lazy("French"), "en": gettext_lazy("English")}
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Problem:
 
 
 def _lang_name(code: str) -> str:
-    return _(LANGUAGE_NAMES.get(code, code))
+    return str(LANGUAGE_NAMES.get(code, code))
 
 
 def _missing_translations(node: dict, key: str, languages: list[str], base: str) -> list[str]:

@@ -50,3 +50,11 @@ def english_messages():
 
     with translation.override("en"):
         yield
+
+
+@pytest.fixture
+def client():
+    """A browser that asks for English, like the messages the assertions read."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")

@@ -149,13 +149,14 @@ def enrollment(*, patient, participant: Participant, **kw):
     )
 
 
-def open_link(*, study: Study | None = None, version=None, **assignment_kw) -> tuple[str, Assignment]:
-    """An open assignment of a published version and its patient link token."""
+def open_link(*, study: Study | None = None, version=None, language: str = "en", **assignment_kw) -> tuple[str, Assignment]:
+    """An open assignment of a published version and its patient link token (English-speaking patient)."""
     from surveys.services import assignment_issue_token
 
     version = version or published_version(study=study)
     tp = timepoint(version=version)
-    a = assignment(participant=participant(study=version.questionnaire.study), timepoint=tp, **assignment_kw)
+    p = participant(study=version.questionnaire.study, language=language)
+    a = assignment(participant=p, timepoint=tp, **assignment_kw)
     return assignment_issue_token(assignment=a), a
 
 

@@ -85,7 +85,18 @@ def test_page_in_french_by_participant_language(client, make):
     token, a = make.open_link()
     Participant.objects.filter(pk=a.participant_id).update(language="fr")
     html = client.get(url(token)).content.decode()
-    assert '<html lang="fr">' in html
+    assert '<html lang="fr">' in html and "Vérifier mes réponses" in html and "(obligatoire)" in html
+    errors = client.post(url(token), {"page": "1", "shown": "mood pain"}).content.decode()
+    assert "Répondez à cette question pour continuer." in errors
+
+
+def test_language_can_be_switched_on_the_page_and_is_remembered(client, make):
+    token, a = make.open_link()
+    Participant.objects.filter(pk=a.participant_id).update(language="fr")
+    switched = client.get(url(token) + "?lang=en")
+    assert switched.status_code == 302 and "lang" not in switched["Location"]
+    html = client.get(switched["Location"]).content.decode()
+    assert '<html lang="en">' in html and "Check my answers" in html
 
 
 def test_without_javascript_a_revealed_question_is_shown_before_moving_on(client, make):

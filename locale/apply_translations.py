@@ -1,0 +1,30 @@
+"""Fill locale/fr/LC_MESSAGES/django.po from locale/fr_translations.py and list what is missing."""
+
+import sys
+from pathlib import Path
+
+import polib
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fr_translations import FR, FR_PLURAL  # noqa: E402
+
+po = polib.pofile(str(Path(__file__).parent / "fr" / "LC_MESSAGES" / "django.po"))
+po.metadata["Language"] = "fr"
+po.metadata["Plural-Forms"] = "nplurals=2; plural=(n > 1);"
+missing = []
+for entry in po:
+    if entry.msgid_plural:
+        forms = FR_PLURAL.get(entry.msgid)
+        if forms:
+            entry.msgstr_plural = {0: forms[0], 1: forms[1]}
+        else:
+            missing.append(entry.msgid)
+    elif entry.msgid in FR:
+        entry.msgstr = FR[entry.msgid]
+    elif not entry.msgstr:
+        missing.append(entry.msgid)
+    if "fuzzy" in entry.flags:
+        entry.flags.remove("fuzzy")
+po.save()
+print("\n".join(f"missing: {m}" for m in missing) or "all translated")
+sys.exit(1 if missing else 0)
