@@ -144,3 +144,16 @@ FR_PLURAL = {
     "One required question is not answered yet": [
         "Une question obligatoire n'a pas encore de réponse", "%(n)s questions obligatoires n'ont pas encore de réponse"],
 }
+
+FR.update({
+    "None: the link alone opens the questionnaire": "Aucune : le lien suffit à ouvrir le questionnaire",
+    "Year of birth, asked before any question is shown": "Année de naissance, demandée avant toute question",
+    "second check on patient links": "seconde vérification des liens patients",
+    "For phones that may be shared: the patient confirms their year of birth first.": "Pour les téléphones partagés : le patient confirme d'abord son année de naissance.",
+    "Confirm it is you": "Confirmez votre identité",
+    "Too many attempts. For your security, please try again in 15 minutes.": "Trop d'essais. Pour votre sécurité, réessayez dans 15 minutes.",
+    "This questionnaire is personal. To open it, please enter your year of birth.": "Ce questionnaire est personnel. Pour l'ouvrir, indiquez votre année de naissance.",
+    "Year of birth": "Année de naissance", "For example 1956": "Par exemple 1956",
+    "This year does not match. Please check it and try again.": "Cette année ne correspond pas. Vérifiez-la et réessayez.",
+    "Continue": "Continuer",
+})

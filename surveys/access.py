@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
 
 from .models import Assignment, Participant, Response
 from .services import token_hash
@@ -37,7 +43,7 @@ def access_assignment_by_token(token: str, *, now: datetime) -> LinkAccess:
         return LinkAccess(LinkState.UNKNOWN)
     assignment = (
         # One query for everything a page needs, whatever the questionnaire's size.
-        Assignment.objects.select_related("participant", "timepoint__version", "response__version")
+        Assignment.objects.select_related("participant__study", "timepoint__version", "response__version")
         .filter(token_hash=token_hash(token))
         .first()
     )
@@ -63,3 +69,75 @@ def response_of(assignment: Assignment) -> Response | None:
         return assignment.response
     except Response.DoesNotExist:
         return None
+
+
+# --- optional second check (year of birth) -------------------------------------------------
+
+CHECK_COOKIE_SALT = "ressenti.link-check"
+CHECK_COOKIE_AGE = 12 * 3600
+
+
+class CheckResult(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    LOCKED = "locked"
+
+
+def link_check_digest(*, participant: Participant, birth_year: int) -> str:
+    """Keyed digest of the year of birth: the research database never holds the year itself,
+    and without LINK_CHECK_KEY (kept outside the database) the digest reveals nothing."""
+    message = f"{participant.study_id}:{participant.pseudonym}:{birth_year}".encode()
+    return hmac.new(settings.LINK_CHECK_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_cookie_name(assignment: Assignment) -> str:
+    return f"ressenti_ok_{assignment.pk}"
+
+
+def link_check_needed(assignment: Assignment, cookies: dict) -> bool:
+    if assignment.participant.study.link_check == "none":
+        return False
+    signed = cookies.get(check_cookie_name(assignment))
+    if signed:
+        try:
+            return signing.loads(signed, salt=CHECK_COOKIE_SALT, max_age=CHECK_COOKIE_AGE) != assignment.pk
+        except signing.BadSignature:
+            return True
+    return True
+
+
+def check_cookie_value(assignment: Assignment) -> str:
+    return signing.dumps(assignment.pk, salt=CHECK_COOKIE_SALT)
+
+
+def _attempt_keys(assignment: Assignment, ip: str) -> list[tuple[str, int]]:
+    return [
+        (f"linkcheck:link:{assignment.pk}", settings.LINK_CHECK_MAX_PER_LINK),
+        (f"linkcheck:ip:{ip}", settings.LINK_CHECK_MAX_PER_IP),
+    ]
+
+
+def link_check_locked(assignment: Assignment, ip: str) -> bool:
+    return any((cache.get(key) or 0) >= limit for key, limit in _attempt_keys(assignment, ip))
+
+
+def link_check_attempt(assignment: Assignment, *, answer: str, ip: str) -> CheckResult:
+    """Compare the answer with the stored digest, counting failures per link and per IP address."""
+    if link_check_locked(assignment, ip):
+        return CheckResult.LOCKED
+    participant = assignment.participant
+    try:
+        year = int(answer.strip())
+    except ValueError:
+        year = -1
+    expected = participant.link_check_digest
+    if expected and hmac.compare_digest(expected, link_check_digest(participant=participant, birth_year=year)):
+        return CheckResult.PASSED
+    for key, _limit in _attempt_keys(assignment, ip):
+        # add() starts the window; incr() never extends it, so a lock lasts LINK_CHECK_WINDOW at most.
+        if not cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW)
+    return CheckResult.LOCKED if link_check_locked(assignment, ip) else CheckResult.FAILED

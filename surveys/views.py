@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -11,6 +12,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from . import rendering, services
+from . import access as link_access
 from .access import LinkState, access_assignment_by_token, response_of
 from .fhir import definition_languages
 
@@ -68,6 +70,10 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         redirect.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
         return redirect
 
+    if link_access.link_check_needed(assignment, request.COOKIES):
+        with translation.override(language):
+            return _link_check(request, token, assignment, language)
+
     pages = rendering.build_pages(definition, language)
     answers = response.answers if response else {}
     resume = min(response.next_page if response else 0, len(pages))
@@ -82,6 +88,36 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         context = rendering.page_context(definition=definition, pages=pages, index=index, language=language,
                                          answers=answers)
         return render(request, "patient/page.html", {**context, "token": token})
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The patient's address, behind NUM_PROXIES trusted reverse proxies."""
+    proxies = settings.NUM_PROXIES
+    if proxies:
+        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _link_check(request: HttpRequest, token: str, assignment, language: str) -> HttpResponse:
+    """Ask the year of birth before showing any question (studies that require it)."""
+    context = {"language": language, "title": "", "error": ""}
+    ip = client_ip(request)
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "check":
+        result = link_access.link_check_attempt(assignment, answer=request.POST.get("birth_year", ""), ip=ip)
+        if result is link_access.CheckResult.PASSED:
+            redirect = HttpResponseRedirect(_url(token))
+            redirect.set_cookie(link_access.check_cookie_name(assignment), link_access.check_cookie_value(assignment),
+                                max_age=link_access.CHECK_COOKIE_AGE, path=_url(token), httponly=True,
+                                samesite="Lax", secure=request.is_secure())
+            return redirect
+        context["error"] = "locked" if result is link_access.CheckResult.LOCKED else "wrong"
+        status = 429 if result is link_access.CheckResult.LOCKED else 422
+    elif link_access.link_check_locked(assignment, ip):
+        context["error"], status = "locked", 429
+    return render(request, "patient/check.html", context, status=status)
 
 
 def _page_index(requested: str, resume: int, count: int) -> int:

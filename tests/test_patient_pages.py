@@ -159,3 +159,48 @@ def test_resume_opens_first_unsaved_page(client, make):
 
     again = Client().get(url(token)).content.decode()
     assert "Question sleep" in again and "Question mood" not in again
+
+
+def _with_birth_year_check(a, year: int) -> None:
+    from surveys.access import link_check_digest
+    from surveys.models import Study
+
+    Study.objects.filter(pk=a.participant.study_id).update(link_check="birth_year")
+    a.participant.refresh_from_db()
+    Participant.objects.filter(pk=a.participant_id).update(
+        link_check_digest=link_check_digest(participant=a.participant, birth_year=year))
+
+
+def test_year_of_birth_is_asked_before_any_question(client, make):
+    token, a = make.open_link()
+    _with_birth_year_check(a, 1956)
+    first = client.get(url(token)).content.decode()
+    assert "Year of birth" in first and "Question mood" not in first
+    wrong = client.post(url(token), {"action": "check", "birth_year": "1957"})
+    assert wrong.status_code == 422 and "does not match" in wrong.content.decode()
+    right = client.post(url(token), {"action": "check", "birth_year": "1956"})
+    assert right.status_code == 302
+    assert "Question mood" in client.get(url(token)).content.decode()
+    # The pass is tied to this link: another browser is asked again.
+    from django.test import Client
+
+    assert "Year of birth" in Client(HTTP_ACCEPT_LANGUAGE="en").get(url(token)).content.decode()
+
+
+def test_year_of_birth_attempts_are_limited_per_link_and_per_address(client, make, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.LINK_CHECK_MAX_PER_LINK = 3
+    settings.LINK_CHECK_MAX_PER_IP = 5
+    token, a = make.open_link()
+    _with_birth_year_check(a, 1956)
+    statuses = [client.post(url(token), {"action": "check", "birth_year": str(1900 + i)}).status_code for i in range(4)]
+    assert statuses == [422, 422, 429, 429]
+    # Locked even with the right year, until the window passes.
+    assert client.post(url(token), {"action": "check", "birth_year": "1956"}).status_code == 429
+    # Another link from the same address: two more tries before the address is locked too.
+    other, b = make.open_link(study=a.participant.study)
+    _with_birth_year_check(b, 1960)
+    assert [client.post(url(other), {"action": "check", "birth_year": "1"}).status_code for _ in range(2)] == [422, 429]
+    cache.clear()

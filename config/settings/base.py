@@ -171,6 +171,15 @@ FIELD_ENCRYPTION_KEYS = env.list(
     default=["pFSvM3VEHkAlwLeKWw3b9rQ0XWqMzO2KuXxfoN2E6WU="],
 )
 
+# Key of the digest that checks a patient's year of birth on a link (surveys.access).
+LINK_CHECK_KEY = env("LINK_CHECK_KEY", default="insecure-local-link-check-key")
+# Attempts allowed at that check per link and per IP address, per LINK_CHECK_WINDOW seconds.
+LINK_CHECK_MAX_PER_LINK = env.int("LINK_CHECK_MAX_PER_LINK", default=5)
+LINK_CHECK_MAX_PER_IP = env.int("LINK_CHECK_MAX_PER_IP", default=30)
+LINK_CHECK_WINDOW = env.int("LINK_CHECK_WINDOW", default=900)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use the socket address).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 # --- I18n -------------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]

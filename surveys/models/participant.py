@@ -24,8 +24,11 @@ class Participant(models.Model):
     # Copied from the enrolment so that patient pages speak the patient's
     # language without reaching into the identity domain.
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="fr")
+    # Keyed digest of the year of birth for the optional link check (surveys.access); the
+    # year itself stays in the identity domain. Set at enrolment.
+    link_check_digest = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["link_check_digest"])
 
     class Meta:
         verbose_name = _("participant")

@@ -41,7 +41,15 @@ class Study(models.Model):
     languages = models.JSONField(_("languages"), default=default_languages, validators=[validate_languages])
     fallback_language = models.CharField(_("fallback language"), max_length=8, choices=settings.LANGUAGES, default="fr")
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
+    class LinkCheck(models.TextChoices):
+        NONE = "none", _("None: the link alone opens the questionnaire")
+        BIRTH_YEAR = "birth_year", _("Year of birth, asked before any question is shown")
+
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    link_check = models.CharField(
+        _("second check on patient links"), max_length=16, choices=LinkCheck.choices, default=LinkCheck.NONE,
+        help_text=_("For phones that may be shared: the patient confirms their year of birth first."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

@@ -167,3 +167,23 @@ def test_visual_analogue_scale_works_by_keyboard(phone, link):
     page.get_by_role("radiogroup", name="Your pain").get_by_label("0", exact=True).check()
     page.get_by_role("button", name="Check my answers").click()
     assert Response.objects.get(assignment=assignment).answers["health"] == 3
+
+
+def test_year_of_birth_check_page(phone, link):
+    from surveys.access import link_check_digest
+    from surveys.models import Participant, Study
+
+    url, assignment = link
+    participant = assignment.participant
+    Study.objects.filter(pk=participant.study_id).update(link_check="birth_year")
+    Participant.objects.filter(pk=participant.pk).update(
+        link_check_digest=link_check_digest(participant=participant, birth_year=1948))
+    page = phone()
+    page.goto(url)
+    page.get_by_label("Year of birth").fill("1949")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("This year does not match.")).to_be_visible()
+    check_page(page, "birth-year-check-error", javascript=phone.javascript)
+    page.get_by_label("Year of birth").fill("1948")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("Have you felt sad?")).to_be_visible()
