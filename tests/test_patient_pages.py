@@ -204,3 +204,17 @@ def test_year_of_birth_attempts_are_limited_per_link_and_per_address(client, mak
     _with_birth_year_check(b, 1960)
     assert [client.post(url(other), {"action": "check", "birth_year": "1"}).status_code for _ in range(2)] == [422, 429]
     cache.clear()
+
+
+def test_one_item_per_screen_option_puts_each_question_on_its_own_page(client, make):
+    from surveys.services import questionnaire_publish
+
+    version = questionnaire_publish(questionnaire=make.every_type_questionnaire(one_item_per_page=True), by=None)
+    token, _a = make.open_link(version=version)
+    first = client.get(url(token)).content.decode()
+    # The display text travels with the first question; 10 questions make 10 screens.
+    assert "Think of the last 7 days." in first and "Have you felt sad?" in first
+    assert "Who helps you?" not in first
+    assert "Page 1 of 10" in first
+    second = client.post(url(token), {"page": "1", "mood": "a0", "shown": "intro mood"})
+    assert second["Location"].endswith("?p=2")

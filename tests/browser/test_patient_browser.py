@@ -187,3 +187,35 @@ def test_year_of_birth_check_page(phone, link):
     page.get_by_label("Year of birth").fill("1948")
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_text("Have you felt sad?")).to_be_visible()
+
+
+TARGETS_TOO_SMALL = """() => {
+  const small = [];
+  for (const el of document.querySelectorAll('a, button, label.opt, label.pt, input:not([type=radio]):not([type=checkbox]):not([type=hidden]), textarea')) {
+    if (el.classList.contains('skip')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // hidden follow-up
+    if (r.height < 44 || r.width < 44) small.push(`${el.tagName} ${el.textContent.trim().slice(0, 30)} ${r.width}x${r.height}`);
+  }
+  return small;
+}"""
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_pages_reflow_without_sideways_scrolling_and_targets_are_44px(browser, live_server, link, width):
+    url, _assignment = link
+    # 320 CSS px is WCAG's reflow width; it is also what a 640 px wide screen shows at 200% zoom.
+    ctx = browser.new_context(viewport={"width": width, "height": 640}, base_url=live_server.url)
+    page = ctx.new_page()
+    try:
+        page.goto(url)
+        for step in ("page 1", "page 2", "review"):
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, step
+            assert page.evaluate(TARGETS_TOO_SMALL) == [], step
+            if step == "page 1":
+                answer_page_one(page, mood="Never")
+            elif step == "page 2":
+                page.get_by_role("radiogroup", name="Your pain").get_by_label("2", exact=True).check()
+                page.get_by_role("button", name="Check my answers").click()
+    finally:
+        ctx.close()
