@@ -24,7 +24,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo --no-link
 
 # Web server + a real Celery worker with beat, on the embedded defaults.
 run: demo

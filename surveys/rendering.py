@@ -195,6 +195,18 @@ def enabled_ids(definition: dict, answers: dict) -> set[str]:
     return enabled
 
 
+def visible_page(definition: dict, pages: list[PageSpec], answers: dict, start: int, step: int) -> int | None:
+    """The first page from `start` in direction `step` that shows anything for these answers.
+    Pages whose every item is hidden are skipped, as if they did not exist."""
+    shown = enabled_ids(definition, answers)
+    index = start
+    while 0 <= index < len(pages):
+        if any(node.get("linkId") in shown for node in pages[index].nodes):
+            return index
+        index += step
+    return None
+
+
 def prune_answers(definition: dict, answers: dict) -> dict:
     """Drop answers of items that are hidden now: they would mislead the analysis."""
     shown = enabled_ids(definition, answers)

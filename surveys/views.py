@@ -82,7 +82,9 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             return _post(request, token, assignment, definition, pages, answers, language)
         requested = request.GET.get("p")
-        if requested == "review" or (requested is None and resume >= len(pages)):
+        if requested is None:
+            resume = rendering.visible_page(definition, pages, answers, resume, 1)
+        if requested == "review" or resume is None:
             return _review(request, token, response, definition, pages, language)
         index = resume if requested is None else _page_index(requested, resume, len(pages))
         context = rendering.page_context(definition=definition, pages=pages, index=index, language=language,
@@ -153,12 +155,13 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
     revealed = [f.link_id for f in fields if f.is_question and f.link_id in shown_after - shown_before]
     complete = not errors and not revealed
     try:
-        services.response_save_page(assignment=assignment, answers=valid, page_index=index,
-                                    advance=complete and action != "back")
+        saved = services.response_save_page(assignment=assignment, answers=valid, page_index=index,
+                                            advance=complete and action != "back")
     except services.ResponseClosed:
         return HttpResponseRedirect(_url(token))
     if action == "back":
-        return HttpResponseRedirect(_url(token, max(index, 1)))
+        previous = rendering.visible_page(definition, pages, saved.answers, index - 1, -1)
+        return HttpResponseRedirect(_url(token, (previous or 0) + 1))
     if errors or revealed:
         for key in revealed:
             errors.pop(key, None)
@@ -168,9 +171,10 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
             notice="revealed" if revealed and not errors else "",
         )
         return render(request, "patient/page.html", {**context, "token": token}, status=200 if not errors else 422)
-    if index + 1 >= len(pages):
+    following = rendering.visible_page(definition, pages, saved.answers, index + 1, 1)
+    if following is None:
         return HttpResponseRedirect(_url(token, "review"))
-    return HttpResponseRedirect(_url(token, index + 2))
+    return HttpResponseRedirect(_url(token, following + 1))
 
 
 def _review(request, token, response, definition, pages, language) -> HttpResponse:

@@ -216,5 +216,16 @@ def test_one_item_per_screen_option_puts_each_question_on_its_own_page(client, m
     assert "Think of the last 7 days." in first and "Have you felt sad?" in first
     assert "Who helps you?" not in first
     assert "Page 1 of 10" in first
-    second = client.post(url(token), {"page": "1", "mood": "a0", "shown": "intro mood"})
+    second = client.post(url(token), {"page": "1", "mood": "a2", "shown": "intro mood"})
     assert second["Location"].endswith("?p=2")
+
+
+def test_pages_whose_questions_are_all_hidden_are_skipped(client, make):
+    from surveys.services import questionnaire_publish
+
+    version = questionnaire_publish(questionnaire=make.every_type_questionnaire(one_item_per_page=True), by=None)
+    token, a = make.open_link(version=version)
+    # "why" (page 2) shows only for "often": answering "never" goes straight to page 3.
+    assert client.post(url(token), {"page": "1", "mood": "a0", "shown": "intro mood"})["Location"].endswith("?p=3")
+    assert client.post(url(token), {"page": "3", "action": "back", "shown": "help"})["Location"].endswith("?p=1")
+    assert client.post(url(token), {"page": "1", "mood": "a2", "shown": "intro mood"})["Location"].endswith("?p=2")
