@@ -198,7 +198,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.skipif(not os.environ.get("RESSENTI_SLOW_TESTS"), reason="slow (~20 s): set RESSENTI_SLOW_TESTS=1")
+@pytest.mark.skipif(
+    not (os.environ.get("RESSENTI_SLOW_TESTS") or os.environ.get("CI")), reason="slow (~20 s): set RESSENTI_SLOW_TESTS=1"
+)
 def test_run_demo_serves_then_stops_both_processes_on_sigterm(tmp_path):
     port = _free_port()
     env = {

@@ -1,7 +1,13 @@
 """Production: every secret from the environment, HTTPS only, no defaults that leak."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import REDIS_URL, env
+
+if not REDIS_URL:
+    # Without it the broker would silently be the demo's file-based one.
+    raise ImproperlyConfigured("Set the REDIS_URL environment variable (Celery broker and cache).")
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
