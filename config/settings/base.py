@@ -86,6 +86,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'ressenti.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo database and the embedded broker live in var/, which a fresh clone lacks.
+    VAR_DIR.mkdir(exist_ok=True)
     # Wait on a busy database instead of failing when the worker and the web
     # server write at the same moment.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
