@@ -157,3 +157,15 @@ FR.update({
     "This year does not match. Please check it and try again.": "Cette année ne correspond pas. Vérifiez-la et réessayez.",
     "Continue": "Continuer",
 })
+
+FR.update({
+    "participants": "participants", "assignments": "questionnaires attendus", "responses": "réponses",
+    "questionnaires": "questionnaires", "sections / pages": "sections / pages", "items": "items",
+    "answer options": "options de réponse", "display conditions": "conditions d'affichage",
+    "published versions": "versions publiées", "timepoints": "temps de mesure", "sites": "sites",
+    "study memberships": "rôles dans les études", "patients": "patients", "enrolments": "inclusions",
+    "messages": "messages", "Research (pseudonymous)": "Recherche (pseudonymisée)",
+    "Identities (restricted)": "Identités (accès restreint)",
+    "Ressenti — study administration": "Ressenti — administration des études",
+    "Studies, questionnaires and participants": "Études, questionnaires et participants",
+})

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PatientsConfig(AppConfig):
     name = "patients"
-    verbose_name = "Identities (restricted)"
+    verbose_name = _("Identities (restricted)")

@@ -32,6 +32,7 @@ class Patient(models.Model):
 
     class Meta:
         verbose_name = _("patient")
+        verbose_name_plural = _("patients")
 
     def __str__(self) -> str:
         # Never the name: __str__ ends up in logs, admin messages and errors.
@@ -66,6 +67,7 @@ class Enrollment(models.Model):
 
     class Meta:
         verbose_name = _("enrolment")
+        verbose_name_plural = _("enrolments")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(withdrawn_at__isnull=True) | models.Q(withdrawn_at__gte=models.F("enrolled_at")),
@@ -117,6 +119,7 @@ class Message(models.Model):
 
     class Meta:
         verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["scheduled_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["assignment", "sequence"], name="message_once_per_assignment_sequence"),

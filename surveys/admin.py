@@ -579,3 +579,8 @@ class ResponseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     @admin.display(description=_("scores"))
     def scores_json(self, obj: Response) -> str:
         return pretty_json(obj.scores)
+
+
+admin.site.site_header = _("Ressenti — study administration")
+admin.site.site_title = "Ressenti"
+admin.site.index_title = _("Studies, questionnaires and participants")

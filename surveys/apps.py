@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.utils.translation import gettext_lazy as _
 
 
 def _sqlite_wal(sender, connection, **kwargs) -> None:
@@ -12,7 +13,7 @@ def _sqlite_wal(sender, connection, **kwargs) -> None:
 
 class SurveysConfig(AppConfig):
     name = "surveys"
-    verbose_name = "Research (pseudonymous)"
+    verbose_name = _("Research (pseudonymous)")
 
     def ready(self) -> None:
         connection_created.connect(_sqlite_wal, dispatch_uid="surveys_sqlite_wal")

@@ -32,6 +32,7 @@ class Participant(models.Model):
 
     class Meta:
         verbose_name = _("participant")
+        verbose_name_plural = _("participants")
         ordering = ["study", "pseudonym"]
         constraints = [models.UniqueConstraint(fields=["study", "pseudonym"], name="pseudonym_unique_in_study")]
 
@@ -70,6 +71,7 @@ class Assignment(models.Model):
 
     class Meta:
         verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
         ordering = ["due_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -108,6 +110,7 @@ class Response(models.Model):
 
     class Meta:
         verbose_name = _("response")
+        verbose_name_plural = _("responses")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status="in_progress", submitted_at__isnull=True)

@@ -65,6 +65,7 @@ class Questionnaire(models.Model):
 
     class Meta:
         verbose_name = _("questionnaire")
+        verbose_name_plural = _("questionnaires")
         constraints = [models.UniqueConstraint(fields=["study", "code"], name="questionnaire_code_unique_in_study")]
         ordering = ["study", "code"]
 
@@ -90,6 +91,7 @@ class Section(FrozenCodeMixin, models.Model):
 
     class Meta:
         verbose_name = _("section / page")
+        verbose_name_plural = _("sections / pages")
         ordering = ["questionnaire", "order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["questionnaire", "link_id"], name="section_code_unique_in_questionnaire")
@@ -145,6 +147,7 @@ class Item(FrozenCodeMixin, models.Model):
 
     class Meta:
         verbose_name = _("item")
+        verbose_name_plural = _("items")
         ordering = ["questionnaire", "order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["questionnaire", "link_id"], name="item_code_unique_in_questionnaire"),
@@ -179,6 +182,7 @@ class AnswerOption(FrozenCodeMixin, models.Model):
 
     class Meta:
         verbose_name = _("answer option")
+        verbose_name_plural = _("answer options")
         ordering = ["item", "order", "id"]
         constraints = [models.UniqueConstraint(fields=["item", "code"], name="option_code_unique_in_item")]
 
@@ -217,6 +221,7 @@ class EnableCondition(models.Model):
 
     class Meta:
         verbose_name = _("display condition")
+        verbose_name_plural = _("display conditions")
         ordering = ["item", "id"]
 
     def __str__(self) -> str:
@@ -255,6 +260,7 @@ class QuestionnaireVersion(models.Model):
 
     class Meta:
         verbose_name = _("published version")
+        verbose_name_plural = _("published versions")
         ordering = ["questionnaire", "-number"]
         get_latest_by = "number"
         constraints = [

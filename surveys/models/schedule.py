@@ -58,6 +58,7 @@ class Timepoint(models.Model):
 
     class Meta:
         verbose_name = _("timepoint")
+        verbose_name_plural = _("timepoints")
         ordering = ["study", "order", "offset"]
         constraints = [
             models.UniqueConstraint(fields=["study", "code"], name="timepoint_code_unique_in_study"),

@@ -79,6 +79,7 @@ class Site(models.Model):
 
     class Meta:
         verbose_name = _("site")
+        verbose_name_plural = _("sites")
         constraints = [models.UniqueConstraint(fields=["study", "code"], name="site_code_unique_in_study")]
         ordering = ["study", "code"]
 
@@ -107,6 +108,7 @@ class StudyMembership(models.Model):
 
     class Meta:
         verbose_name = _("study membership")
+        verbose_name_plural = _("study memberships")
         constraints = [models.UniqueConstraint(fields=["user", "study", "role"], name="membership_unique_role")]
 
     def __str__(self) -> str:
