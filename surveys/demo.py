@@ -192,8 +192,8 @@ PHQ9 = QuestionnaireSpec(
     kind=Questionnaire.Kind.PROM,
     title_fr="PHQ-9 — Questionnaire sur la santé du patient",
     title_en="PHQ-9 — Patient Health Questionnaire",
-    intro_fr=PHQ9_STEM_FR,
-    intro_en=PHQ9_STEM_EN,
+    intro_fr="10 questions, environ 2 minutes. Il n'y a pas de bonne ou de mauvaise réponse.",
+    intro_en="10 questions, about 2 minutes. There are no right or wrong answers.",
     sections=(
         SectionSpec("phq9_p1", PHQ9_STEM_FR, PHQ9_STEM_EN, tuple(_phq9_item(n) for n in range(1, 6))),
         SectionSpec(
