@@ -95,6 +95,10 @@ def demo_load(*, now: datetime | None = None) -> DemoLoaded:
                         setattr(patient, name, values[name])
                     patient.full_clean()
                     patient.save()
+            if participant.consented_at is None:
+                # The research-side fact that patient pages and beat check before opening anything.
+                participant.consented_at = enrollment.consent_recorded_at
+                participant.save(update_fields=["consented_at"])
             research_demo.demo_assignments_plan(participant=participant, enrolled_at=enrollment.enrolled_at, now=now)
             enrollments.append(enrollment)
     return DemoLoaded(research=research, enrollments=enrollments)

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from surveys.models import Assignment, Participant
+from surveys.models import Assignment, ConsentNotice, Participant
 from surveys.models.study import validate_time_zone
 
 from .crypto import EncryptedTextField
@@ -24,11 +24,16 @@ class Patient(models.Model):
     name = EncryptedTextField(_("name"))
     email = EncryptedTextField(_("email"), blank=True)
     phone = EncryptedTextField(_("phone (E.164)"), blank=True)
+    birth_date = EncryptedTextField(_("date of birth (YYYY-MM-DD)"), blank=True)
+    # Keyed digests (patients.identity.blind_index) of the normalised email and phone: they find
+    # duplicates without decrypting every row, and reveal nothing without BLIND_INDEX_KEY.
+    email_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    phone_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="fr")
     preferred_channel = models.CharField(_("preferred channel"), max_length=8, choices=Channel.choices, default=Channel.SMS)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["email_digest", "phone_digest"])
 
     class Meta:
         verbose_name = _("patient")
@@ -49,20 +54,35 @@ class Enrollment(models.Model):
     """The only link from a person to a study pseudonym."""
 
     class ConsentMethod(models.TextChoices):
+        PENDING = "pending", _("Pending: the patient will consent from their link")
         WRITTEN = "written", _("Written consent")
         ELECTRONIC = "electronic", _("Electronic consent")
         NON_OPPOSITION = "non_opposition", _("Non-opposition (oral, recorded)")
 
+    class WithdrawnBy(models.TextChoices):
+        INVESTIGATOR = "investigator", _("Investigator")
+        PATIENT = "patient", _("Patient, from a link")
+
+    class WithdrawalData(models.TextChoices):
+        KEEP = "keep", _("Keep the data already collected")
+        DELETE = "delete", _("Delete the data already collected")
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
     participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="enrollment")
-    consent_method = models.CharField(_("consent"), max_length=16, choices=ConsentMethod.choices)
+    consent_method = models.CharField(_("consent"), max_length=16, choices=ConsentMethod.choices,
+                                      default=ConsentMethod.PENDING)
     consent_document_version = models.CharField(_("information notice version"), max_length=40, blank=True)
-    consent_recorded_at = models.DateTimeField(_("consent recorded at"))
+    consent_recorded_at = models.DateTimeField(_("consent recorded at"), null=True, blank=True)
     consent_recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     enrolled_at = models.DateTimeField(_("enrolled at"))
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.CharField(_("withdrawn by"), max_length=16, choices=WithdrawnBy.choices, blank=True)
+    withdrawal_data = models.CharField(_("data at withdrawal"), max_length=8, choices=WithdrawalData.choices,
+                                       blank=True)
+    # How many responses a withdrawal erased: the audit shows that deletion happened, never what.
+    responses_deleted = models.PositiveIntegerField(default=0)
     history = HistoricalRecords()
 
     class Meta:
@@ -77,6 +97,61 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"Enrolment of {self.participant.pseudonym}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.participant.study_id
+
+
+class ConsentRecord(models.Model):
+    """A signed notice: immutable, with a hash over what was shown and what was signed."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="consent_records")
+    notice = models.ForeignKey(ConsentNotice, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(_("consent"), max_length=16, choices=Enrollment.ConsentMethod.choices)
+    typed_name = EncryptedTextField(_("name typed by the patient"), blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    record_hash = models.CharField(_("record hash (SHA-256)"), max_length=64)
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"Consent record #{self.pk}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.enrollment.participant.study_id
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("A consent record cannot be changed once signed.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("A consent record cannot be deleted.")
+
+
+class ReidentificationEvent(models.Model):
+    """Each time a staff member looked up who is behind a pseudonym: who, when and why."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=300)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("re-identification")
+        verbose_name_plural = _("re-identifications")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"Re-identification of {self.participant.pseudonym}"
 
     @property
     def study_id_for_rules(self) -> int:

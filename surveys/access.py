@@ -20,6 +20,7 @@ class LinkState(enum.Enum):
     OPEN = "open"
     UNKNOWN = "unknown"
     NOT_YET_OPEN = "not_yet_open"
+    NEEDS_CONSENT = "needs_consent"
     EXPIRED = "expired"
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
@@ -57,6 +58,10 @@ def access_assignment_by_token(token: str, *, now: datetime) -> LinkAccess:
         state = LinkState.CANCELLED
     elif assignment.status == Assignment.Status.EXPIRED or now >= assignment.expires_at:
         state = LinkState.EXPIRED
+    elif assignment.participant.study.consent_required and assignment.participant.consented_at is None:
+        # Same rule as scheduling.MAY_OPEN: nothing is answered before consent is recorded, and
+        # the patient may consent from the link before the questionnaire opens.
+        state = LinkState.NEEDS_CONSENT
     elif now < assignment.due_at:
         state = LinkState.NOT_YET_OPEN
     else:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 
-from .models import Assignment
+from .models import Assignment, Participant, Timepoint
+
+# An assignment may open only for a participant who is active and, where the study
+# requires it, has consented: the one place that says so, used by beat and by patient links.
+MAY_OPEN = Q(participant__status=Participant.Status.ACTIVE) & (
+    Q(participant__study__consent_required=False) | Q(participant__consented_at__isnull=False)
+)
 
 
 def assignments_refresh(*, now: datetime) -> dict[str, int]:
@@ -25,7 +32,32 @@ def assignments_refresh(*, now: datetime) -> dict[str, int]:
         ).update(status=Status.EXPIRED)
         # expires_at > now: a planned assignment whose whole window passed (the
         # worker was down) goes straight to expired above, never briefly open.
-        opened = Assignment.objects.filter(status=Status.PLANNED, due_at__lte=now, expires_at__gt=now).update(
+        due = Assignment.objects.filter(MAY_OPEN, status=Status.PLANNED, due_at__lte=now, expires_at__gt=now)
+        # UPDATE cannot join; select the ids, then update them under the same status guard.
+        opened = Assignment.objects.filter(pk__in=list(due.values_list("pk", flat=True)), status=Status.PLANNED).update(
             status=Status.OPEN
         )
     return {"opened": opened, "expired": expired}
+
+
+def timepoint_window(timepoint: Timepoint, anchor: datetime) -> tuple[datetime, datetime]:
+    unit = timedelta(days=1) if timepoint.unit == Timepoint.Unit.DAYS else timedelta(hours=1)
+    due = anchor + timepoint.offset * unit
+    return due, due + timepoint.window * unit
+
+
+@transaction.atomic
+def assignments_plan(*, participant: Participant, anchor: datetime) -> list[Assignment]:
+    """One assignment per timepoint of the study, counted from `anchor` (the enrolment).
+
+    Idempotent: planning twice keeps the existing rows (unique participant × timepoint ×
+    occurrence)."""
+    planned = []
+    for timepoint in Timepoint.objects.filter(study_id=participant.study_id).order_by("order", "offset"):
+        due, expires = timepoint_window(timepoint, anchor)
+        assignment, _created = Assignment.objects.get_or_create(
+            participant=participant, timepoint=timepoint, occurrence=1,
+            defaults={"due_at": due, "expires_at": expires},
+        )
+        planned.append(assignment)
+    return planned

@@ -11,8 +11,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from . import rendering, services
 from . import access as link_access
+from . import rendering, services
 from .access import LinkState, access_assignment_by_token, response_of
 from .fhir import definition_languages
 
@@ -52,6 +52,9 @@ def _url(token: str, page: int | str | None = None) -> str:
 @require_http_methods(["GET", "POST"])
 def respond(request: HttpRequest, token: str) -> HttpResponse:
     access = access_assignment_by_token(token, now=timezone.now())
+    if access.state is LinkState.NEEDS_CONSENT:
+        # The consent page belongs to the identity domain (it records a signed name); named, not imported.
+        return HttpResponseRedirect(reverse("patients:consent", args=[token]))
     if access.state is not LinkState.OPEN:
         if request.method == "POST" and access.assignment is not None:
             # A repeated or late POST (double tap, back button, second tab): answer with

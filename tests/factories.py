@@ -111,6 +111,8 @@ def timepoint(*, version, code: str | None = None, offset: int = 0, window: int 
 
 
 def participant(*, study: Study, pseudonym: str | None = None, **kw) -> Participant:
+    """A participant who has consented (pass consented_at=None for one who has not)."""
+    kw.setdefault("consented_at", timezone.now())
     return Participant.objects.create(study=study, pseudonym=pseudonym or f"P-{next(_seq):05d}", **kw)
 
 

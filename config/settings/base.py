@@ -173,6 +173,18 @@ FIELD_ENCRYPTION_KEYS = env.list(
     default=["pFSvM3VEHkAlwLeKWw3b9rQ0XWqMzO2KuXxfoN2E6WU="],
 )
 
+# Keyed digests of normalised email and phone, to find duplicates without decrypting
+# (patients/identity.py). Kept apart from FIELD_ENCRYPTION_KEYS and SECRET_KEY.
+BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="insecure-local-blind-index-key")
+# Per-study keys for pseudonyms derived from an external identifier (surveys/pseudonyms.py),
+# as "STUDYCODE=key,OTHER=key2". Outside the database on purpose: with the key, the same person
+# gets the same pseudonym within a study; without it, pseudonyms cannot be linked across studies.
+PSEUDONYM_KEYS = dict(item.split("=", 1) for item in env.list("PSEUDONYM_KEYS", default=[]) if "=" in item)
+# Phone numbers typed without a country code are read as numbers of this region.
+PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="FR")
+# Staff who can see identities (investigators) must sign in with a second factor (config/mfa.py).
+RESSENTI_REQUIRE_MFA = env.bool("RESSENTI_REQUIRE_MFA", default=False)
+
 # Key of the digest that checks a patient's year of birth on a link (surveys.access).
 LINK_CHECK_KEY = env("LINK_CHECK_KEY", default="insecure-local-link-check-key")
 # Attempts allowed at that check per link and per IP address, per LINK_CHECK_WINDOW seconds.

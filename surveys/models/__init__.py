@@ -1,5 +1,6 @@
 """Research domain: everything here is pseudonymous. Never import `patients`."""
 
+from .consent import ConsentNotice, EligibilityRule
 from .participant import Assignment, Participant, Response
 from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
 from .schedule import Timepoint
@@ -8,6 +9,8 @@ from .study import Site, Study, StudyMembership
 __all__ = [
     "AnswerOption",
     "Assignment",
+    "ConsentNotice",
+    "EligibilityRule",
     "EnableCondition",
     "Item",
     "Participant",

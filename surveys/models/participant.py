@@ -27,6 +27,10 @@ class Participant(models.Model):
     # Keyed digest of the year of birth for the optional link check (surveys.access); the
     # year itself stays in the identity domain. Set at enrolment.
     link_check_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # Research-side facts about consent and withdrawal (the record itself is in `patients`):
+    # questionnaires stay closed until consented_at is set when the study requires consent.
+    consented_at = models.DateTimeField(_("consent recorded at"), null=True, blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["link_check_digest"])
 

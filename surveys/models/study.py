@@ -2,6 +2,7 @@ from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -45,7 +46,36 @@ class Study(models.Model):
         NONE = "none", _("None: the link alone opens the questionnaire")
         BIRTH_YEAR = "birth_year", _("Year of birth, asked before any question is shown")
 
+    class PseudonymMode(models.TextChoices):
+        RANDOM = "random", _("Random")
+        EXTERNAL_ID = "external_id", _("Derived from an external identifier (HMAC-SHA-256, study key)")
+
+    class LegalBasis(models.TextChoices):
+        CONSENT = "consent", _("Consent")
+        NON_OPPOSITION = "non_opposition", _("Non-opposition (French reference methodology)")
+
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    pseudonym_prefix = models.CharField(
+        _("pseudonym prefix"), max_length=6, default="ST01",
+        validators=[RegexValidator(r"^[A-Z0-9]{2,6}$", _("2 to 6 capital letters or digits, e.g. ST01."))],
+    )
+    pseudonym_mode = models.CharField(
+        _("pseudonyms"), max_length=16, choices=PseudonymMode.choices, default=PseudonymMode.RANDOM,
+        help_text=_("Derived pseudonyms let the study link to a health-data warehouse; the identifier itself "
+                    "is never stored and the key lives outside the database (PSEUDONYM_KEYS)."),
+    )
+    legal_basis = models.CharField(_("legal basis"), max_length=16, choices=LegalBasis.choices,
+                                   default=LegalBasis.CONSENT)
+    consent_required = models.BooleanField(
+        _("consent before questionnaires"), default=True,
+        help_text=_("No questionnaire opens before consent (or non-opposition) is recorded."),
+    )
+    screening_version = models.ForeignKey(
+        "surveys.QuestionnaireVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("eligibility questionnaire"),
+    )
+    screening_token = models.CharField(max_length=32, blank=True, editable=False,
+                                       help_text="Public pre-screening link /e/<token>; empty: no self-screening.")
     link_check = models.CharField(
         _("second check on patient links"), max_length=16, choices=LinkCheck.choices, default=LinkCheck.NONE,
         help_text=_("For phones that may be shared: the patient confirms their year of birth first."),
@@ -103,6 +133,9 @@ class StudyMembership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships")
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    # Investigators limited to one site see only that site's participants (REDCap's data access groups).
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="memberships",
+                             verbose_name=_("only this site"))
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
