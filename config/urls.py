@@ -6,5 +6,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("surveys.urls")),
+    path("", include("patients.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

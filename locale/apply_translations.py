@@ -1,12 +1,19 @@
-"""Fill locale/fr/LC_MESSAGES/django.po from locale/fr_translations.py and list what is missing."""
+"""Fill locale/fr/LC_MESSAGES/django.po from locale/fr_*.py (dicts FR and FR_PLURAL) and list what is missing."""
 
+import importlib
 import sys
 from pathlib import Path
 
 import polib
 
-sys.path.insert(0, str(Path(__file__).parent))
-from fr_translations import FR, FR_PLURAL  # noqa: E402
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+FR: dict[str, str] = {}
+FR_PLURAL: dict[str, list[str]] = {}
+for module_path in sorted(HERE.glob("fr_*.py")):
+    module = importlib.import_module(module_path.stem)
+    FR.update(getattr(module, "FR", {}))
+    FR_PLURAL.update(getattr(module, "FR_PLURAL", {}))
 
 po = polib.pofile(str(Path(__file__).parent / "fr" / "LC_MESSAGES" / "django.po"))
 po.metadata["Language"] = "fr"
