@@ -584,3 +584,6 @@ class ResponseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 admin.site.site_header = _("Ressenti — study administration")
 admin.site.site_title = "Ressenti"
 admin.site.index_title = _("Studies, questionnaires and participants")
+
+# Information notices and eligibility rules have their admin in their own module.
+from . import admin_consent  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Admin of information notices and eligibility rules (see surveys/admin.py)."""
