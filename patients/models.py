@@ -32,6 +32,9 @@ class Patient(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="fr")
     preferred_channel = models.CharField(_("preferred channel"), max_length=8, choices=Channel.choices, default=Channel.SMS)
+    # Set by an inbound "STOP" SMS or a bounced address: that channel is never used again.
+    sms_opted_out_at = models.DateTimeField(_("SMS opt-out"), null=True, blank=True)
+    email_undeliverable_at = models.DateTimeField(_("email undeliverable"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["email_digest", "phone_digest"])
 
@@ -184,12 +187,15 @@ class Message(models.Model):
     # 0 for the invitation, 1..5 for reminders: with the unique constraint below
     # a message can be planned once per assignment, whatever retries happen.
     sequence = models.PositiveSmallIntegerField(default=0)
+    # 0 for the planned send; n for the n-th manual resend (an audited staff action).
+    resend = models.PositiveSmallIntegerField(default=0)
     scheduled_at = models.DateTimeField(_("send at"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
     provider_id = models.CharField(_("provider id"), max_length=128, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -197,7 +203,12 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         ordering = ["scheduled_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["assignment", "sequence"], name="message_once_per_assignment_sequence"),
+            # The guard against double sends: one row per assignment × sequence × channel × resend, so
+            # a second beat, a retried task or a double click finds the row taken. The channel is part
+            # of it for the email fallback after a permanent SMS failure.
+            models.UniqueConstraint(
+                fields=["assignment", "sequence", "channel", "resend"], name="message_once_per_send"
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind="invitation", sequence=0) | models.Q(kind="reminder", sequence__gte=1),
                 name="message_sequence_matches_kind",

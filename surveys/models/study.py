@@ -1,3 +1,4 @@
+import datetime as dt
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -76,6 +77,10 @@ class Study(models.Model):
     )
     screening_token = models.CharField(max_length=32, blank=True, editable=False,
                                        help_text="Public pre-screening link /e/<token>; empty: no self-screening.")
+    # Messages go out only inside this window of the patient's local day (patients/sendtime.py).
+    send_window_start = models.TimeField(_("send messages from"), default=dt.time(9, 0))
+    send_window_end = models.TimeField(_("send messages until"), default=dt.time(19, 0))
+    send_on_sundays = models.BooleanField(_("send on Sundays"), default=False)
     link_check = models.CharField(
         _("second check on patient links"), max_length=16, choices=LinkCheck.choices, default=LinkCheck.NONE,
         help_text=_("For phones that may be shared: the patient confirms their year of birth first."),
