@@ -205,6 +205,11 @@ def enrollment_create(
         consent_recorded_at=now if consented else None, consent_recorded_by=by if consented else None,
         enrolled_at=now,
     )
+    if consented:
+        # Consent collected by staff is kept as an immutable record on its notice, like e-consent.
+        from .consent import consent_record_staff  # consent.py builds on this module
+
+        consent_record_staff(enrollment=enrollment, version=data.notice_version.strip(), by=by, now=now)
     assignments_plan(participant=participant, anchor=now)
     return enrollment
 

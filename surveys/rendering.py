@@ -373,3 +373,8 @@ def page_context(*, definition: dict, pages: list[PageSpec], index: int, languag
         "notice": notice,
         "shown_ids": " ".join(f.link_id for f in fields if f.shown),
     }
+
+
+# Public name of the enableWhen comparison: eligibility rules (surveys/screening.py) compare
+# answers with exactly the same semantics as display conditions.
+condition_met = _condition_met

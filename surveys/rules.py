@@ -124,6 +124,9 @@ PERMISSIONS: Matrix = {
     },
     "assignment": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     "response": {"view": (DATA_MANAGER, INVESTIGATOR), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
+    # Information notices are immutable (consent records point to them): a new text is a new version.
+    "consentnotice": {"view": ANY_ROLE, "add": (DESIGNER,), "change": NOBODY, "delete": NOBODY},
+    "eligibilityrule": _DESIGN,
 }
 
 _roles_for_perm: dict[str, tuple[str, ...]] = {}

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -7,4 +7,5 @@ app_name = "surveys"
 urlpatterns = [
     # Short on purpose: base URL + /s/ + 22-character token fits in one SMS segment.
     path("s/<str:token>", views.respond, name="respond"),
+    path("", include("surveys.screening_urls")),
 ]

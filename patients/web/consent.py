@@ -1,3 +1,254 @@
-"""URL patterns of this part of the patients app (see patients/urls.py)."""
+"""Patient consent pages: e-consent from a questionnaire link, and consent plus self-enrolment
+after pre-screening. Thin views over patients/consent.py; the screening state (eligible or not)
+comes from surveys/screening.py's signed cookie, the answers themselves never reach here."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from surveys import screening
+from surveys.access import LinkState, access_assignment_by_token
+from surveys.models import Assignment, ConsentNotice, Study
+from surveys.services import assignment_issue_token
+
+from ..consent import consent_problems, consent_record, enrollment_self_create, notice_current
+from ..enrolment import EnrolmentData, EnrolmentInvalid
+from ..models import Enrollment, Patient
+
+LANG_COOKIE = "ressenti_lang"  # the same cookie as the questionnaire pages (surveys/views.py)
+Method = Enrollment.ConsentMethod
+
+
+def _language(request: HttpRequest, preferred: str | None, study: Study) -> str:
+    available = list(study.languages)
+    for candidate in (request.GET.get("lang"), request.COOKIES.get(LANG_COOKIE), preferred,
+                      translation.get_language_from_request(request), study.fallback_language):
+        if candidate in available:
+            return candidate
+    return available[0]
+
+
+def _lang_redirect(url: str, language: str) -> HttpResponse:
+    redirect = HttpResponseRedirect(url)
+    redirect.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+    return redirect
+
+
+def _posted_notice(request: HttpRequest, study: Study) -> ConsentNotice | None:
+    """The notice the patient had on screen (a hidden field): the one they consent to."""
+    try:
+        return ConsentNotice.objects.filter(study=study, pk=int(request.POST.get("notice", ""))).first()
+    except ValueError:
+        return None
+
+
+def _consent_form(request: HttpRequest, study: Study, notice: ConsentNotice) -> tuple[str, str, dict[str, str]]:
+    """(method, typed name, problems) from a POST of the consent form."""
+    non_opposition = study.legal_basis == Study.LegalBasis.NON_OPPOSITION
+    method = Method.NON_OPPOSITION if non_opposition else Method.ELECTRONIC
+    typed_name = request.POST.get("typed_name", "")
+    problems = consent_problems(study=study, method=method, agreed=request.POST.get("agree") == "yes",
+                                typed_name=typed_name)
+    return method, typed_name, problems
+
+
+def _render_consent(request: HttpRequest, *, study: Study, notice: ConsentNotice | None, language: str,
+                    token: str, screening_step: bool, problems: dict[str, str] | None = None,
+                    typed_name: str = "", agreed: bool = False) -> HttpResponse:
+    problems = problems or {}
+    context = {
+        "study": study, "notice": notice, "language": language, "token": token, "screening_step": screening_step,
+        "non_opposition": study.legal_basis == Study.LegalBasis.NON_OPPOSITION,
+        "problems": problems, "typed_name": typed_name, "agreed": agreed,
+        "title": notice.title if notice else study.title,
+    }
+    status = 422 if problems else (200 if notice else 503)
+    return render(request, "patient/consent.html", context, status=status)
+
+
+# --- e-consent from a questionnaire link ---------------------------------------------------------------
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest, token: str) -> HttpResponse:
+    now = timezone.now()
+    access = access_assignment_by_token(token, now=now)
+    questionnaire = reverse("surveys:respond", args=[token])
+    if access.state is not LinkState.NEEDS_CONSENT:
+        # Consent already recorded (a second POST, a second tab), or a link that is closed:
+        # the questionnaire page says what applies, and nothing changes here.
+        return HttpResponseRedirect(questionnaire)
+    participant = access.assignment.participant
+    study = participant.study
+    language = _language(request, participant.language, study)
+    if "lang" in request.GET:
+        return _lang_redirect(reverse("patients:consent", args=[token]), language)
+    enrollment = Enrollment.objects.filter(participant=participant).first()
+    with translation.override(language):
+        if enrollment is None:
+            return render(request, "patient/state.html", {"state": "unknown", "language": language}, status=404)
+        if request.method == "POST":
+            notice = _posted_notice(request, study)
+            if notice is None:
+                return HttpResponseRedirect(reverse("patients:consent", args=[token]))
+            method, typed_name, problems = _consent_form(request, study, notice)
+            if problems:
+                return _render_consent(request, study=study, notice=notice, language=language, token=token,
+                                       screening_step=False, problems=problems, typed_name=typed_name,
+                                       agreed=request.POST.get("agree") == "yes")
+            consent_record(enrollment=enrollment, notice=notice, method=method, typed_name=typed_name, by=None,
+                           now=now)
+            return HttpResponseRedirect(questionnaire)
+        return _render_consent(request, study=study, notice=notice_current(study=study, language=language),
+                               language=language, token=token, screening_step=False)
+
+
+# --- after pre-screening: consent, self-enrolment, first link ---------------------------------------------
+
+
+def _screening_url(token: str) -> str:
+    return reverse("surveys:screening", args=[token])
+
+
+def _with_state(response: HttpResponse, request: HttpRequest, study: Study, token: str, state: dict) -> HttpResponse:
+    response.set_cookie(
+        screening.COOKIE, screening.state_cookie(study=study, state=state), max_age=screening.COOKIE_AGE,
+        path=_screening_url(token), httponly=True, samesite="Lax", secure=request.is_secure(),
+    )
+    return response
+
+
+def _eligible_study(request: HttpRequest, token: str) -> tuple[Study | None, dict]:
+    study = screening.study_by_screening_token(token)
+    if study is None:
+        return None, {}
+    return study, screening.state_load(cookies=request.COOKIES, study=study)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def screening_consent(request: HttpRequest, token: str) -> HttpResponse:
+    study, state = _eligible_study(request, token)
+    if study is None or not state.get("ok"):
+        # Not (or no longer) known to be eligible: the questionnaire starts again.
+        return HttpResponseRedirect(_screening_url(token))
+    if state.get("done"):
+        return HttpResponseRedirect(reverse("patients:screening_done", args=[token]))
+    language = _language(request, None, study)
+    here = reverse("patients:screening_consent", args=[token])
+    if "lang" in request.GET:
+        return _lang_redirect(here, language)
+    with translation.override(language):
+        if request.method == "POST":
+            notice = _posted_notice(request, study)
+            if notice is None:
+                return HttpResponseRedirect(here)
+            method, typed_name, problems = _consent_form(request, study, notice)
+            if problems:
+                return _render_consent(request, study=study, notice=notice, language=language, token=token,
+                                       screening_step=True, problems=problems, typed_name=typed_name,
+                                       agreed=request.POST.get("agree") == "yes")
+            # Kept on the patient's own browser until the enrolment form is sent: nothing is stored
+            # for someone who stops here.
+            given = {"n": notice.pk, "m": method, "name": " ".join(typed_name.split())}
+            return _with_state(HttpResponseRedirect(reverse("patients:screening_enrol", args=[token])),
+                               request, study, token, {**state, "consent": given})
+        notice = notice_current(study=study, language=language)
+        return _render_consent(request, study=study, notice=notice, language=language, token=token,
+                               screening_step=True, typed_name=state.get("consent", {}).get("name", ""),
+                               agreed=bool(state.get("consent")))
+
+
+ENROL_FIELDS = ("name", "phone", "email", "preferred_channel", "language", "birth_date")
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
+    study, state = _eligible_study(request, token)
+    if study is None or not state.get("ok"):
+        return HttpResponseRedirect(_screening_url(token))
+    if state.get("done"):
+        return HttpResponseRedirect(reverse("patients:screening_done", args=[token]))
+    given = state.get("consent") or {}
+    notice = ConsentNotice.objects.filter(study=study, pk=given.get("n")).first() if given else None
+    if notice is None:
+        return HttpResponseRedirect(reverse("patients:screening_consent", args=[token]))
+    language = _language(request, None, study)
+    here = reverse("patients:screening_enrol", args=[token])
+    if "lang" in request.GET:
+        return _lang_redirect(here, language)
+    values = {"name": given.get("name", ""), "phone": "", "email": "", "preferred_channel": Patient.Channel.SMS,
+              "language": language, "birth_date": ""}
+    problems: dict[str, str] = {}
+    with translation.override(language):
+        if request.method == "POST":
+            values = {key: request.POST.get(key, "").strip() for key in ENROL_FIELDS}
+            data = EnrolmentData(
+                name=values["name"], phone=values["phone"], email=values["email"],
+                preferred_channel=values["preferred_channel"], language=values["language"],
+                birth_date=values["birth_date"], time_zone=study.time_zone,
+            )
+            now = timezone.now()
+            try:
+                enrollment = enrollment_self_create(study=study, data=data, notice=notice, method=given["m"],
+                                                    typed_name=given.get("name", ""), now=now)
+            except EnrolmentInvalid as invalid:
+                problems = invalid.problems
+            else:
+                link = _first_link(enrollment, now=now)
+                # The link goes to the patient's browser only, as it would in a message.
+                return _with_state(HttpResponseRedirect(reverse("patients:screening_done", args=[token])),
+                                   request, study, token, {"done": 1, "link": link})
+        return render(request, "patient/screening_enrol.html", {
+            "study": study, "language": language, "title": study.title, "values": values,
+            "problems": problems, "fields": ENROL_FIELDS,
+            "languages": [(code, name) for code, name in settings.LANGUAGES if code in study.languages],
+            "ask_birth_date": study.link_check == Study.LinkCheck.BIRTH_YEAR,
+        }, status=422 if problems else 200)
+
+
+def _first_link(enrollment: Enrollment, *, now) -> str:
+    """A link to the first questionnaire if it is open now; empty when it opens later (a message will say)."""
+    first = (
+        Assignment.objects.filter(participant=enrollment.participant,
+                                  status__in=[Assignment.Status.PLANNED, Assignment.Status.OPEN])
+        .order_by("due_at", "pk").first()
+    )
+    if first is None or not (first.due_at <= now < first.expires_at):
+        return ""
+    return assignment_issue_token(assignment=first)
+
+
+@never_cache
+@require_GET
+def screening_done(request: HttpRequest, token: str) -> HttpResponse:
+    study, state = _eligible_study(request, token)
+    if study is None or not state.get("done"):
+        return HttpResponseRedirect(_screening_url(token))
+    language = _language(request, None, study)
+    link = state.get("link") or ""
+    with translation.override(language):
+        return render(request, "patient/screening_done.html", {
+            "study": study, "language": language, "title": study.title,
+            "link": reverse("surveys:respond", args=[link]) if link else "",
+        })
+
+
+urlpatterns = [
+    path("s/<str:token>/consent", consent, name="consent"),
+    path("e/<str:token>/consent", screening_consent, name="screening_consent"),
+    path("e/<str:token>/enrol", screening_enrol, name="screening_enrol"),
+    path("e/<str:token>/done", screening_done, name="screening_done"),
+]

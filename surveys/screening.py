@@ -1,0 +1,177 @@
+"""Pre-screening: a study's eligibility questionnaire and its inclusion / exclusion rules.
+
+Research side only. Nothing here knows or stores who answers: the answers travel between
+pages in a signed cookie on the patient's own browser, and a patient who is not eligible
+leaves no row anywhere. A patient who is eligible goes on to the identity domain
+(patients/web/consent.py: consent, then self-enrolment), which reads the same cookie.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from django.core import signing
+from django.utils.translation import gettext as _
+
+from . import fhir
+from .models import ConsentNotice, EligibilityRule, Study
+from .rendering import condition_met, enabled_ids, prune_answers
+
+OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "exists")
+FALSE_WORDS = {"false", "0", "no", "non", "faux"}
+
+COOKIE = "ressenti_screen"
+COOKIE_SALT = "ressenti.screening"
+# Long enough to read a notice and fill a form, short enough that a shared device forgets.
+COOKIE_AGE = 2 * 3600
+
+
+class ScreeningUnavailable(Exception):
+    """The study cannot offer a public pre-screening link (the message says why)."""
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+
+def rule_condition(rule: EligibilityRule) -> dict:
+    """The rule as an enableWhen condition, so that rendering.condition_met compares it."""
+    if rule.operator == "exists":
+        return {"question": rule.question, "operator": "exists",
+                "answerBoolean": rule.answer.strip().lower() not in FALSE_WORDS}
+    return {"question": rule.question, "operator": rule.operator, "answerString": rule.answer.strip()}
+
+
+def rule_holds(*, rule: EligibilityRule, answers: dict) -> bool:
+    return condition_met(rule_condition(rule), answers.get(rule.question))
+
+
+def eligibility_evaluate(*, rules: Iterable[EligibilityRule], answers: dict) -> bool:
+    """Eligible = every inclusion rule holds and no exclusion rule holds.
+
+    An unanswered (or hidden) question meets no comparison: an inclusion rule on it fails,
+    an exclusion rule on it does not apply.
+    """
+    rules = list(rules)
+    inclusions = [r for r in rules if r.kind == EligibilityRule.Kind.INCLUSION]
+    exclusions = [r for r in rules if r.kind == EligibilityRule.Kind.EXCLUSION]
+    return all(rule_holds(rule=r, answers=answers) for r in inclusions) and not any(
+        rule_holds(rule=r, answers=answers) for r in exclusions
+    )
+
+
+def study_eligibility(*, study: Study, answers: dict) -> bool:
+    """Evaluate the study's rules on answers to its eligibility questionnaire (hidden items dropped)."""
+    definition = study.screening_version.definition if study.screening_version_id else {}
+    return eligibility_evaluate(rules=study.eligibility_rules.all(), answers=prune_answers(definition, answers))
+
+
+def rule_problems(*, study: Study | None, question: str, operator: str, answer: str) -> dict[str, str]:
+    """What is wrong with a rule, by field (the admin form shows them). Writes nothing."""
+    problems: dict[str, str] = {}
+    if operator not in OPERATORS:
+        problems["operator"] = _("Unknown operator %(op)s (use one of %(ops)s).") % {
+            "op": operator, "ops": " ".join(OPERATORS)}
+    elif operator != "exists" and not answer.strip():
+        problems["answer"] = _("Give the answer to compare with.")
+    if study is not None:
+        if not study.screening_version_id:
+            problems["question"] = _("This study has no eligibility questionnaire yet: choose one on the study first.")
+        else:
+            questions = {
+                node["linkId"]: node for node in fhir.iter_items(study.screening_version.definition.get("item", []))
+                if node.get("type") not in ("group", "display")
+            }
+            if question not in questions:
+                problems["question"] = _("%(code)s is not a question of the eligibility questionnaire (%(known)s).") % {
+                    "code": question, "known": ", ".join(questions) or "—"}
+            elif operator in ("=", "!=") and questions[question].get("answerOption"):
+                codes = [fhir.option_code(o) for o in questions[question]["answerOption"]]
+                if answer.strip() not in codes:
+                    problems["answer"] = _("%(answer)s is not an option code of %(code)s (%(known)s).") % {
+                        "answer": answer, "code": question, "known": ", ".join(codes)}
+    return problems
+
+
+# --- the public link --------------------------------------------------------------------------------
+
+
+def screening_link_problems(*, study: Study) -> list[str]:
+    problems = []
+    if not study.screening_version_id:
+        problems.append(_("choose an eligibility questionnaire first"))
+    if study.pseudonym_mode == Study.PseudonymMode.EXTERNAL_ID:
+        problems.append(_("pseudonyms derived from an identifier need an investigator to enrol"))
+    if not ConsentNotice.objects.filter(study=study).exists():
+        problems.append(_("add an information notice first"))
+    return problems
+
+
+def screening_link_open(*, study: Study) -> str:
+    """Give the study a public pre-screening token (keeps an existing one) and return it."""
+    problems = screening_link_problems(study=study)
+    if problems:
+        raise ScreeningUnavailable(_("%(study)s: %(problems)s.") % {"study": study.code, "problems": "; ".join(problems)})
+    if not study.screening_token:
+        study.screening_token = secrets.token_urlsafe(12)
+        study._change_reason = "pre-screening link created"
+        study.save(update_fields=["screening_token"])
+    return study.screening_token
+
+
+def screening_link_close(*, study: Study) -> None:
+    if study.screening_token:
+        study.screening_token = ""
+        study._change_reason = "pre-screening link removed"
+        study.save(update_fields=["screening_token"])
+
+
+def study_by_screening_token(token: str) -> Study | None:
+    """The study behind a public pre-screening link, if it is enrolling."""
+    if not token or len(token) > 32:
+        return None
+    return (
+        Study.objects.select_related("screening_version")
+        .filter(screening_token=token, status=Study.Status.ACTIVE, screening_version__isnull=False)
+        .first()
+    )
+
+
+# --- state kept on the patient's browser ----------------------------------------------------------------
+
+
+def state_load(*, cookies: dict, study: Study) -> dict:
+    """The screening state of this study from the signed cookie: {} when absent, stale or forged.
+
+    Keys: "a" answers by linkId, "n" first page not yet done; "ok" once eligible; "consent"
+    (notice, method, typed name) once consent is given; "done"/"link" after enrolment.
+    """
+    raw = cookies.get(COOKIE)
+    if not raw:
+        return {}
+    try:
+        state = signing.loads(raw, salt=COOKIE_SALT, max_age=COOKIE_AGE)
+    except signing.BadSignature:
+        return {}
+    if not isinstance(state, dict) or state.get("s") != study.pk:
+        return {}
+    return state
+
+
+def state_cookie(*, study: Study, state: dict[str, Any]) -> str:
+    return signing.dumps({**state, "s": study.pk}, salt=COOKIE_SALT, compress=True)
+
+
+def state_passed(*, cookies: dict, study: Study) -> bool:
+    return bool(state_load(cookies=cookies, study=study).get("ok"))
+
+
+def missing_answers(*, definition: dict, answers: dict) -> list[str]:
+    """linkIds of required questions shown and unanswered (as services.response_missing)."""
+    shown = enabled_ids(definition, answers)
+    return [
+        node["linkId"] for node in fhir.iter_items(definition.get("item", []))
+        if node.get("required") and node.get("type") not in ("group", "display")
+        and node["linkId"] in shown and answers.get(node["linkId"]) in (None, "", [])
+    ]
