@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "config.mfa.RequireMFAMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -184,6 +185,8 @@ PSEUDONYM_KEYS = dict(item.split("=", 1) for item in env.list("PSEUDONYM_KEYS", 
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="FR")
 # Staff who can see identities (investigators) must sign in with a second factor (config/mfa.py).
 RESSENTI_REQUIRE_MFA = env.bool("RESSENTI_REQUIRE_MFA", default=False)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Ressenti"
 
 # Key of the digest that checks a patient's year of birth on a link (surveys.access).
 LINK_CHECK_KEY = env("LINK_CHECK_KEY", default="insecure-local-link-check-key")

@@ -1,0 +1,154 @@
+"""Two-factor sign-in for staff who can see identities, and lockout after failed sign-ins."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.core.cache import cache
+from django.urls import reverse
+
+from surveys.models import StudyMembership
+
+PASSWORD = "pw-123456789"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # allauth counts failed sign-ins and used TOTP codes in the cache, which outlives a test.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def mfa_required(settings):
+    settings.RESSENTI_REQUIRE_MFA = True
+
+
+def staff_member(make, role: str):
+    study = make.study()
+    user = make.user()
+    StudyMembership.objects.create(user=user, study=study, role=role)
+    return user
+
+
+def patient_admin_page(make, investigator) -> str:
+    """The admin page of a patient enrolled in the investigator's study."""
+    study = investigator.study_memberships.get().study
+    enrollment = make.enrollment(patient=make.patient(), participant=make.participant(study=study))
+    return reverse("admin:patients_patient_change", args=[enrollment.patient_id])
+
+
+def sign_in(client, user, password: str = PASSWORD, next_url: str = "/admin/"):
+    return client.post(f"{reverse('account_login')}?next={next_url}", {"login": user.username, "password": password})
+
+
+def current_code(secret: str) -> str:
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def test_investigator_without_totp_is_sent_to_activation_and_cannot_reach_a_patient(make, client, mfa_required):
+    investigator = staff_member(make, "investigator")
+    page = patient_admin_page(make, investigator)
+    assert sign_in(client, investigator).status_code == 302
+    activation = reverse("mfa_activate_totp")
+    for path in ("/admin/", page, reverse("patients:staff_reidentify", args=[1])):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith(activation), path
+
+    # allauth's own pages stay open: it asks the password again (adding a factor is a sensitive
+    # change), then shows the secret; the code computed from it activates TOTP.
+    asked = client.get(activation)
+    assert asked["Location"].startswith(reverse("account_reauthenticate"))
+    client.post(asked["Location"], {"password": PASSWORD})
+    assert client.get(activation).status_code == 200
+    secret = client.session["mfa.totp.secret"]
+    client.post(activation, {"code": current_code(secret)})
+    assert Authenticator.objects.filter(user=investigator, type=Authenticator.Type.TOTP).exists()
+    assert client.get(page).status_code == 200
+
+
+def test_activating_totp_then_signing_in_asks_the_code(make, client, mfa_required):
+    investigator = staff_member(make, "investigator")
+    page = patient_admin_page(make, investigator)
+    secret = generate_totp_secret()
+    TOTP.activate(investigator, secret)
+
+    asked = sign_in(client, investigator, next_url=page)
+    assert asked.status_code == 302 and asked["Location"] == reverse("mfa_authenticate")
+    # Password alone is not a sign-in.
+    assert "_auth_user_id" not in client.session
+    assert client.get(page, follow=True).redirect_chain[-1][0] == reverse("mfa_authenticate")
+
+    wrong = client.post(reverse("mfa_authenticate"), {"code": "000000" if current_code(secret) != "000000" else "111111"})
+    assert wrong.status_code == 200 and "_auth_user_id" not in client.session
+
+    passed = client.post(reverse("mfa_authenticate"), {"code": current_code(secret)})
+    assert passed.status_code == 302 and passed["Location"] == page
+    assert client.get(page).status_code == 200
+
+
+def test_admin_login_goes_through_allauth_so_the_second_factor_is_asked(db, client):
+    response = client.get(reverse("admin:login") + "?next=/admin/patients/patient/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_login") + "?next=%2Fadmin%2Fpatients%2Fpatient%2F"
+    # A next pointing elsewhere is not followed.
+    assert "evil" not in client.get(reverse("admin:login") + "?next=https://evil.example/")["Location"]
+
+
+def test_superusers_are_held_to_the_same_rule(make, client, mfa_required):
+    admin = make.user(superuser=True)
+    client.force_login(admin)
+    assert client.get("/admin/")["Location"].startswith(reverse("mfa_activate_totp"))
+
+
+@pytest.mark.parametrize("role", ["designer", "data_manager", "reviewer"])
+def test_staff_who_cannot_see_identities_are_not_forced(make, client, mfa_required, role):
+    user = staff_member(make, role)
+    assert sign_in(client, user).status_code == 302
+    assert client.get("/admin/").status_code == 200
+    assert not Authenticator.objects.filter(user=user).exists()
+
+
+def test_with_the_setting_off_nothing_changes(make, client, settings):
+    settings.RESSENTI_REQUIRE_MFA = False
+    investigator = staff_member(make, "investigator")
+    page = patient_admin_page(make, investigator)
+    client.force_login(investigator)
+    assert client.get("/admin/").status_code == 200
+    assert client.get(page).status_code == 200
+
+
+def test_logout_stays_reachable_before_activation(make, client, mfa_required):
+    investigator = staff_member(make, "investigator")
+    client.force_login(investigator)
+    client.post(reverse("admin:logout"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_production_requires_mfa():
+    source = (pytest.importorskip("config.settings").__path__[0] + "/production.py")
+    with open(source, encoding="utf-8") as handle:
+        assert "RESSENTI_REQUIRE_MFA = True" in handle.read()
+
+
+def test_five_failed_sign_ins_lock_the_account(make, client, settings):
+    from axes.models import AccessAttempt
+
+    settings.AXES_ENABLED = True
+    # allauth's own limit on failed sign-ins (5 per key in 5 minutes) would answer first: switch
+    # it off here so that this test proves django-axes' lockout.
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": False}
+    user = staff_member(make, "designer")
+    for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert sign_in(client, user, password="wrong-password").status_code == 200
+    # The fifth failure locks: axes answers with its lockout page from then on.
+    assert sign_in(client, user, password="wrong-password").status_code == 429
+    assert AccessAttempt.objects.get(username=user.username).failures_since_start == settings.AXES_FAILURE_LIMIT
+    locked = sign_in(client, user)
+    assert locked.status_code == 429 and "_auth_user_id" not in client.session
+    # Another account from the same address is not locked (username and address together).
+    assert sign_in(client, staff_member(make, "designer")).status_code == 302
