@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
-from django.core.cache import cache
 from django.urls import reverse
 
 from surveys.models import StudyMembership
@@ -16,11 +16,10 @@ PASSWORD = "pw-123456789"
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
-    # allauth counts failed sign-ins and used TOTP codes in the cache, which outlives a test.
-    cache.clear()
-    yield
-    cache.clear()
+def own_address(client):
+    # allauth limits sign-ins per IP address in the cache, which parallel test workers share
+    # (Redis): each test signs in from an address of its own.
+    client.defaults["REMOTE_ADDR"] = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
 
 
 @pytest.fixture
