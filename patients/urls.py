@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("patients.web.enrolment")),
     path("", include("patients.web.consent")),
     path("", include("patients.web.withdrawal")),
+    path("", include("patients.webhooks")),
 ]

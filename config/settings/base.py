@@ -258,3 +258,25 @@ LOGGING = {
     "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- SMS (issue 5: patients/sms/, patients/webhooks.py) ------------------------------------
+# Which backend sends SMS (patients.sms.get_backend): console (prints, the default: nothing
+# leaves the machine), file (JSON lines in SMS_FILE_PATH, for the demo and real-worker tests),
+# locmem (tests) or twilio.
+SMS_BACKEND = env("SMS_BACKEND", default="patients.sms.console.ConsoleBackend")
+SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(VAR_DIR / "sms.log"))
+# The name an SMS is signed with. Study-independent on purpose: a phone may be shared, so an
+# SMS never names a study, a questionnaire or a condition (patients/messaging_text.py).
+RESSENTI_SMS_SENDER_NAME = env("RESSENTI_SMS_SENDER_NAME", default="Cabinet médical")
+# Twilio (patients.sms.twilio.TwilioBackend). TWILIO_FROM is a number, an alphanumeric sender ID
+# or a Messaging Service SID (MG...). The auth token also checks the signature of Twilio's
+# webhooks (inbound STOP, delivery status), whose URLs are built from SITE_URL.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env("TWILIO_FROM", default="")
+# Where Twilio posts delivery status; empty: SITE_URL + /hooks/twilio/status.
+TWILIO_STATUS_CALLBACK_URL = env("TWILIO_STATUS_CALLBACK_URL", default="")
+# Another host for Twilio's REST API: the fake provider of the tests and the benchmark.
+TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
+# Seconds to wait for Twilio's answer; past it the send counts as a temporary failure.
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)

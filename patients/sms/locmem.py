@@ -1,0 +1,29 @@
+"""In-process backend for tests, like Django's locmem email backend: `patients.sms.locmem.outbox`."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+
+from . import SmsResult
+
+
+@dataclass(frozen=True)
+class SentSms:
+    to: str
+    body: str
+    idempotency_key: str
+    provider_id: str
+
+
+outbox: list[SentSms] = []
+_lock = threading.Lock()
+
+
+class LocmemBackend:
+    def send_sms(self, *, to: str, body: str, idempotency_key: str) -> SmsResult:
+        provider_id = f"locmem-{uuid.uuid4().hex}"
+        with _lock:
+            outbox.append(SentSms(to=to, body=body, idempotency_key=idempotency_key, provider_id=provider_id))
+        return SmsResult(provider_id=provider_id, status="sent", provider_status="stored")
