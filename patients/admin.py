@@ -1,7 +1,9 @@
 """Admin of identities: investigators of the person's studies only (patients/rules.py).
 
 Names appear on the patient's own page, never in a list: a changelist is what
-gets screen-shared and printed.
+gets screen-shared and printed. The blind-index digests (email_digest, phone_digest)
+are never shown: they are not editable, so no form or list includes them.
+Investigators limited to one site see only that site's rows (surveys/rules.py).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from surveys.admin import StudyScopedAdmin, StudyScopedInline
+from surveys.admin import ReadOnlyAdmin, StudyScopedAdmin, StudyScopedInline
 
-from .models import Enrollment, Message, Patient
+from .models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent
 
 # Identity rows are kept for the study's audit trail; withdrawal is recorded, not deleted.
 NO_DELETE = frozenset({"delete"})
@@ -48,7 +50,7 @@ class PatientAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
     denied_actions = NO_DELETE
     list_display = ("__str__", "language", "preferred_channel", "time_zone", "created_at")
     list_filter = ("language", "preferred_channel")
-    fields = ("name", "email", "phone", "time_zone", "language", "preferred_channel")
+    fields = ("name", "email", "phone", "birth_date", "time_zone", "language", "preferred_channel")
     inlines = [EnrollmentInline]
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
@@ -89,3 +91,24 @@ class MessageAdmin(StudyScopedAdmin, admin.ModelAdmin):
     list_filter = ("status", "kind", "channel")
     list_select_related = ("enrollment__participant",)
     search_fields = ("enrollment__participant__pseudonym", "provider_id")
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """Signed notices: immutable (the model refuses changes too), read by investigators."""
+
+    study_path = "enrollment__participant__study"
+    list_display = ("enrollment", "notice", "method", "recorded_at", "recorded_by")
+    list_filter = ("method",)
+    list_select_related = ("enrollment__participant", "notice__study", "recorded_by")
+    search_fields = ("enrollment__participant__pseudonym",)
+
+
+@admin.register(ReidentificationEvent)
+class ReidentificationEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """The audit of who looked up the person behind a pseudonym, when and why."""
+
+    study_path = "participant__study"
+    list_display = ("participant", "user", "reason", "at")
+    list_select_related = ("participant", "user")
+    search_fields = ("participant__pseudonym", "user__username")

@@ -48,7 +48,7 @@ from .models import (
 )
 from .rendering import build_pages, render_preview
 from .rules import roles_for
-from .selectors import studies_for_user
+from .selectors import rows_for_user, studies_for_user
 from .services import PublishError, questionnaire_draft_from_version, questionnaire_publish
 
 READ_ONLY = frozenset({"add", "change", "delete"})
@@ -85,10 +85,11 @@ class StudyScopedMixin:
             queryset = related._default_manager.using(db).all()
         if request.user.is_superuser:
             return queryset
-        studies = studies_for_user(user=request.user, roles=self.roles_granting("add", "change"))
+        roles = self.roles_granting("add", "change")
         related_admin = self.admin_site._registry.get(related)
         if isinstance(related_admin, StudyScopedAdmin):
-            return related_admin.scope(queryset, studies)
+            return related_admin.scope_for_user(queryset, user=request.user, roles=roles)
+        studies = studies_for_user(user=request.user, roles=roles)
         if related is get_user_model():
             return queryset.filter(study_memberships__study__in=studies).distinct()
         return queryset
@@ -108,11 +109,14 @@ class StudyScopedAdmin(StudyScopedMixin):
             return queryset.filter(pk__in=queryset.model._default_manager.filter(**lookup).values("pk"))
         return queryset.filter(**lookup)
 
+    def scope_for_user(self, queryset: QuerySet, *, user: Any, roles: set[str]) -> QuerySet:
+        """Rows of the user's studies for `roles`, and of their site only if their membership
+        is limited to one (surveys/selectors.py, for models bound to sites in surveys/rules.py)."""
+        return rows_for_user(queryset, user=user, roles=roles, study_path=self.study_path, many=self.study_path_many)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)  # type: ignore[misc]
-        if request.user.is_superuser:
-            return queryset
-        return self.scope(queryset, studies_for_user(user=request.user, roles=self.roles_granting("view", "change")))
+        return self.scope_for_user(queryset, user=request.user, roles=self.roles_granting("view", "change"))
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         # An object of another study is "not found", never "exists but forbidden".
@@ -216,6 +220,33 @@ class StudyAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
     list_display = ("code", "title", "status", "fallback_language", "time_zone")
     list_filter = ("status",)
     search_fields = ("code", "title")
+
+    # Investigators' way to their enrolment and import pages. Named URLs only: surveys never
+    # imports the identity app (tests/test_boundaries.py).
+    def _patient_links(self, request: HttpRequest):
+        @admin.display(description=_("patients"))
+        def patient_links(obj: Study) -> str:
+            if obj.pk is None or not request.user.has_perm("patients.add_enrollment", obj):
+                return "—"
+            return format_html(
+                '<a href="{}">{}</a> · <a href="{}">{}</a>',
+                reverse("patients:enrol", args=[obj.code]), _("Enrol a patient"),
+                reverse("patients:import", args=[obj.code]), _("Import patients"),
+            )
+
+        return patient_links
+
+    def get_list_display(self, request: HttpRequest):
+        shown = list(super().get_list_display(request))
+        if request.user.has_perm("patients.add_enrollment"):
+            shown.append(self._patient_links(request))
+        return shown
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and request.user.has_perm("patients.add_enrollment", obj):
+            fields.append(self._patient_links(request))
+        return fields
 
 
 @admin.register(Site)

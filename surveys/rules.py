@@ -16,16 +16,26 @@ published version, editing a response) are refused by the admin itself, see
 
 The matrix lives in PERMISSIONS below; patients/rules.py registers its own
 models through `register_model_permissions` and never redefines a predicate.
+
+Sites (REDCap's data access groups): a membership with a site (StudyMembership.site)
+reaches only that site's rows of the models registered with `register_site_scope`
+(participants and everything hanging from them: assignments, responses, patients,
+enrolments, messages...). For those models a permission holds when the user has the
+role in the object's study *and* the membership is for all sites or for the object's
+site; querysets are narrowed the same way by surveys.selectors.rows_for_user, which
+reads the same registry. Other models (questionnaires, timepoints) ignore sites.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import rules
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
 
-from surveys.models import StudyMembership
+from surveys.models import Assignment, Participant, Response, Site, StudyMembership
 
 Role = StudyMembership.Role
 
@@ -59,14 +69,68 @@ def study_ids_of(obj: object) -> set[int]:
     return set() if study_id is None else {study_id}
 
 
-def _roles_by_study(user: AbstractBaseUser | AnonymousUser) -> frozenset[tuple[int, str]]:
+@dataclass(frozen=True)
+class SiteScope:
+    """How to find the study and the site of a row: Django lookups from the model."""
+
+    study_path: str
+    site_path: str
+    # True when the paths cross a to-many relation (a patient has several enrolments).
+    many: bool = False
+
+
+_site_scopes: dict[type, SiteScope] = {}
+
+
+def register_site_scope(model: type, *, study_path: str, site_path: str, many: bool = False) -> None:
+    """Declare that rows of `model` belong to a site: members limited to a site reach only its rows."""
+    _site_scopes[model] = SiteScope(study_path=study_path, site_path=site_path, many=many)
+
+
+def site_scope_of(model: type) -> SiteScope | None:
+    return _site_scopes.get(model)
+
+
+def _follow(obj: object, path: str) -> int | None:
+    *hops, last = path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop)
+        if obj is None:
+            return None
+    return getattr(obj, "pk" if last == "pk" else f"{last}_id")
+
+
+def places_of(obj: object) -> set[tuple[int, int | None]] | None:
+    """The (study id, site id) pairs `obj` belongs to; None for models that are not site-bound."""
+    scope = _site_scopes.get(type(obj))
+    if scope is None:
+        return None
+    if scope.many:
+        if getattr(obj, "pk", None) is None:
+            return set()
+        rows = type(obj)._default_manager.filter(pk=obj.pk).values_list(scope.study_path, scope.site_path)
+        return {(study_id, site_id) for study_id, site_id in rows if study_id is not None}
+    try:
+        study_id = _follow(obj, scope.study_path)
+        site_id = _follow(obj, scope.site_path)
+    except ObjectDoesNotExist:  # an unsaved row not linked yet belongs nowhere
+        return set()
+    return set() if study_id is None else {(study_id, site_id)}
+
+
+def memberships_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[tuple[int, str, int | None]]:
+    """{(study id, role, site id or None for all sites)} of an active user, cached on the user object."""
     if not user.is_authenticated or not user.is_active:
         return frozenset()
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        cached = frozenset(StudyMembership.objects.filter(user=user).values_list("study_id", "role"))
+        cached = frozenset(StudyMembership.objects.filter(user=user).values_list("study_id", "role", "site_id"))
         setattr(user, _CACHE_ATTR, cached)
     return cached
+
+
+def _roles_by_study(user: AbstractBaseUser | AnonymousUser) -> frozenset[tuple[int, str]]:
+    return frozenset((study_id, role) for study_id, role, _site in memberships_of(user))
 
 
 def forget_roles(user: AbstractBaseUser) -> None:
@@ -83,11 +147,19 @@ def has_role(*roles: str, study_ids_of: StudyIdsOf = study_ids_of) -> rules.Pred
         raise ValueError(f"Unknown study roles: {sorted(unknown)}")
 
     def check(user: AbstractBaseUser | AnonymousUser, obj: object = None) -> bool:
-        held = _roles_by_study(user)
+        held = [(study_id, site_id) for study_id, role, site_id in memberships_of(user) if role in wanted]
         if obj is None:
-            return any(role in wanted for _study_id, role in held)
-        studies = study_ids_of(obj)
-        return any(study_id in studies and role in wanted for study_id, role in held)
+            return bool(held)
+        places = places_of(obj)
+        if places is None:
+            studies = study_ids_of(obj)
+            return any(study_id in studies for study_id, _site in held)
+        # A member for all sites (site None) passes for any site of the study, others for theirs only.
+        return any(
+            study_id == place_study and (site_id is None or site_id == place_site)
+            for study_id, site_id in held
+            for place_study, place_site in places
+        )
 
     return rules.Predicate(check, name=f"has_role({', '.join(sorted(wanted)) or '-'})")
 
@@ -159,3 +231,11 @@ def roles_for(perm: str) -> tuple[str, ...]:
 register_model_permissions("surveys", PERMISSIONS)
 # Module permission (`user.has_module_perms("surveys")`): shows the app in the admin index.
 rules.set_perm("surveys", is_superuser | has_role(*ANY_ROLE))
+
+
+# Rows of a participant belong to the participant's site; a member limited to a site
+# also sees and edits that one site only.
+register_site_scope(Participant, study_path="study", site_path="site")
+register_site_scope(Assignment, study_path="participant__study", site_path="participant__site")
+register_site_scope(Response, study_path="assignment__participant__study", site_path="assignment__participant__site")
+register_site_scope(Site, study_path="study", site_path="pk")
