@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from django.conf import settings
@@ -197,14 +196,12 @@ def test_ten_thousand_rows_import_completely(make):
     study = scheduled_study(make)
     lines = [f"Patient {i},+3361{i:07d},p{i}@example.org,fr,written" for i in range(10_000)]
     rows = import_read(filename="big.csv", content=csv_bytes(HEADER, *lines, sep=";"))
-    started = time.perf_counter()
+    # Completeness only: speed is measured by bench/import_patients.py.
     result = import_run(study=study, rows=rows, by=None, now=timezone.now())
-    elapsed = time.perf_counter() - started
     assert (result.enrolled, result.assignments) == (10_000, 20_000)
     assert Enrollment.objects.filter(participant__study=study).count() == 10_000
     assert Assignment.objects.filter(participant__study=study, status="planned").count() == 20_000
     assert Participant.objects.filter(study=study).values("pseudonym").distinct().count() == 10_000
-    assert elapsed < 180, f"10,000 rows took {elapsed:.0f} s"  # bench/import_patients.py measures it
 
 
 def test_import_command_dry_run_then_import(make, tmp_path, capsys):
