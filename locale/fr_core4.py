@@ -43,3 +43,9 @@ FR = {
     "No questionnaire opens before consent (or non-opposition) is recorded.": "Aucun questionnaire ne s'ouvre avant que le consentement (ou la non-opposition) soit enregistré.",
     "eligibility questionnaire": "questionnaire d'éligibilité", "only this site": "uniquement ce site",
 }
+
+FR.update({
+    "SMS opt-out": "désinscription SMS", "email undeliverable": "e-mail non distribuable",
+    "send messages from": "envoyer les messages à partir de", "send messages until": "envoyer les messages jusqu'à",
+    "send on Sundays": "envoyer le dimanche", "delivered at": "remis le",
+})
