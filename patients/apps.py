@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class PatientsConfig(AppConfig):
     name = "patients"
     verbose_name = _("Identities (restricted)")
+
+    def ready(self) -> None:
+        from surveys import signals
+
+        from . import receivers
+
+        signals.response_completed.connect(receivers.on_response_completed, dispatch_uid="patients_completed")
+        signals.assignments_expired.connect(receivers.on_assignments_expired, dispatch_uid="patients_expired")
+        signals.assignments_replanned.connect(receivers.on_assignments_replanned, dispatch_uid="patients_replanned")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from surveys import demo as research_demo
 
+from .messages import messages_plan
 from .models import Enrollment, Patient
 
 
@@ -100,5 +101,6 @@ def demo_load(*, now: datetime | None = None) -> DemoLoaded:
                 participant.consented_at = enrollment.consent_recorded_at
                 participant.save(update_fields=["consented_at"])
             research_demo.demo_assignments_plan(participant=participant, enrolled_at=enrollment.enrolled_at, now=now)
+            messages_plan(enrollment=enrollment, assignments=participant.assignments.all(), now=now)
             enrollments.append(enrollment)
     return DemoLoaded(research=research, enrollments=enrollments)

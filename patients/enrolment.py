@@ -22,6 +22,7 @@ from surveys.models import Assignment, Participant, Site, Study
 from surveys.scheduling import assignments_plan
 
 from .identity import blind_index, email_normalise, phone_normalise
+from .messages import messages_plan
 from .models import Enrollment, Patient
 
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
@@ -211,6 +212,7 @@ def enrollment_create(
 
         consent_record_staff(enrollment=enrollment, version=data.notice_version.strip(), by=by, now=now)
     assignments_plan(participant=participant, anchor=now)
+    messages_plan(enrollment=enrollment, assignments=participant.assignments.all(), now=now)
     return enrollment
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 
+from . import signals
 from .models import Assignment, Participant, Timepoint
 
 # An assignment may open only for a participant who is active and, where the study
@@ -27,9 +28,16 @@ def assignments_refresh(*, now: datetime) -> dict[str, int]:
     """
     Status = Assignment.Status
     with transaction.atomic():
-        expired = Assignment.objects.filter(
-            status__in=[Status.PLANNED, Status.OPEN], expires_at__lte=now
-        ).update(status=Status.EXPIRED)
+        closing = list(
+            Assignment.objects.filter(status__in=[Status.PLANNED, Status.OPEN], expires_at__lte=now)
+            .values_list("pk", flat=True)
+        )
+        expired = Assignment.objects.filter(pk__in=closing, status__in=[Status.PLANNED, Status.OPEN]).update(
+            status=Status.EXPIRED
+        )
+        if closing:
+            # Same transaction: the messages of a closed window are cancelled with it (patients).
+            signals.assignments_expired.send(sender=Assignment, assignment_ids=closing)
         # expires_at > now: a planned assignment whose whole window passed (the
         # worker was down) goes straight to expired above, never briefly open.
         due = Assignment.objects.filter(MAY_OPEN, status=Status.PLANNED, due_at__lte=now, expires_at__gt=now)

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import fhir, rendering
+from . import fhir, rendering, signals
 from .models import (
     AnswerOption,
     Assignment,
@@ -232,4 +232,6 @@ def response_submit(*, assignment: Assignment) -> Response:
     Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
         status=Assignment.Status.COMPLETED
     )
+    # Inside this transaction: the pending reminders are cancelled with the completion, or neither happens.
+    signals.response_completed.send(sender=Assignment, assignment_id=assignment.pk)
     return response
