@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from surveys import pseudonyms
 from surveys.access import link_check_digest
 from surveys.models import Assignment, Participant, Site, Study
+from surveys.models.study import known_time_zones
 from surveys.scheduling import assignments_plan
 
 from .identity import blind_index, email_normalise, phone_normalise
@@ -61,13 +61,15 @@ def _existing_digests(study: Study) -> tuple[set[str], set[str]]:
 
 
 def enrolment_problems(
-    *, study: Study, data: EnrolmentData, known: tuple[set[str], set[str]] | None = None
+    *, study: Study, data: EnrolmentData, known: tuple[set[str], set[str]] | None = None,
+    sites: dict[str, Site] | None = None,
 ) -> dict[str, str]:
     """Every problem with this person's data, by field; fills data.cleaned. Writes nothing.
 
-    `known` (email and phone digests already in the study) lets a bulk import check
-    thousands of rows against one read instead of one query per row; the import adds
-    each accepted row's digests to it, so duplicates inside the file are caught too.
+    `known` (email and phone digests already in the study) and `sites` (the study's sites by
+    code) let a bulk import check thousands of rows against one read instead of queries per
+    row; the import adds each accepted row's digests to `known`, so duplicates inside the file
+    are caught too.
     """
     problems: dict[str, str] = {}
     cleaned: dict = {}
@@ -108,7 +110,7 @@ def enrolment_problems(
             "value": data.language, "known": ", ".join(study.languages)}
     cleaned["language"] = language
     time_zone = data.time_zone.strip() or study.time_zone
-    if time_zone not in available_timezones():
+    if time_zone not in known_time_zones():
         problems["time_zone"] = _("Unknown time zone %(value)s (e.g. Europe/Paris).") % {"value": data.time_zone}
     cleaned["time_zone"] = time_zone
 
@@ -123,7 +125,8 @@ def enrolment_problems(
 
     cleaned["site"] = None
     if data.site.strip():
-        cleaned["site"] = Site.objects.filter(study=study, code=data.site.strip()).first()
+        code = data.site.strip()
+        cleaned["site"] = sites.get(code) if sites is not None else Site.objects.filter(study=study, code=code).first()
         if cleaned["site"] is None:
             problems["site"] = _("Unknown site %(value)s.") % {"value": data.site}
 

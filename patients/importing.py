@@ -171,6 +171,7 @@ class _Checked:
 
 def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None) -> _Checked:
     known = _existing_digests(study)  # one read for the whole file
+    sites = {site.code: site for site in study.sites.all()}
     first_line_of: dict[tuple[str, str], int] = {}
     problems: list[RowProblem] = []
     for row in rows:
@@ -182,7 +183,7 @@ def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None) -
                 problems.append(RowProblem(row.line, "site", _(
                     "You may only enrol patients at site %(site)s.") % {"site": only_site.code}))
                 continue
-        found = enrolment_problems(study=study, data=data, known=known)
+        found = enrolment_problems(study=study, data=data, known=known, sites=sites)
         cleaned = data.cleaned
         for field, key, message in (
             ("phone", cleaned.get("phone_digest"), _("Same phone number as line %(line)s.")),

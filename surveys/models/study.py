@@ -1,4 +1,5 @@
 import datetime as dt
+from functools import cache
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -22,8 +23,14 @@ def validate_languages(value: list) -> None:
         )
 
 
+@cache
+def known_time_zones() -> frozenset[str]:
+    # zoneinfo reads the time-zone files on every call (milliseconds): once per process is enough.
+    return frozenset(available_timezones())
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in available_timezones():
+    if value not in known_time_zones():
         raise ValidationError(_("Unknown time zone %(tz)s (use an IANA name such as Europe/Paris)."), params={"tz": value})
 
 
