@@ -29,6 +29,7 @@ from twilio.request_validator import (
 )
 
 from .identity import blind_index, phone_normalise
+from .messages import contact_mark_opted_out
 from .models import Message, Patient
 from .sms import OPTED_OUT_CODES, RECIPIENT_CODES, sms_failed_permanently
 
@@ -90,16 +91,9 @@ def sms_opt_out(*, phone: str, now) -> list[int]:
     except ValidationError:  # a short code or an unparsable sender: nobody of ours has it
         return []
     with transaction.atomic():
-        patients = list(Patient.objects.select_for_update().filter(phone_digest=digest).order_by("pk"))
-        for patient in patients:
-            if patient.sms_opted_out_at is None:
-                patient.sms_opted_out_at = now
-                patient._change_reason = "Inbound SMS opt-out keyword"
-                # save(), not update(): the patient history records when and why.
-                patient.save(update_fields=["sms_opted_out_at"])
-        cancelled = Message.objects.filter(
-            enrollment__patient__in=patients, channel=Message.Channel.SMS, status__in=PENDING
-        ).update(status=Message.Status.CANCELLED, last_error="SMS opt-out (STOP)", updated_at=now)
+        patients = list(Patient.objects.filter(phone_digest=digest).order_by("pk"))
+        # One rule for every opt-out: flag, cancel pending SMS, re-route by email where allowed.
+        cancelled = sum(contact_mark_opted_out(patient=patient, channel="sms", now=now) for patient in patients)
     if patients:
         logger.info("SMS opt-out: patient(s) %s, %d pending SMS cancelled", [p.pk for p in patients], cancelled)
     else:

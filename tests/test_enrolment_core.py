@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, EnrolmentInvalid, enrolment_problems, enrollment_create
+from patients.enrolment import EnrolmentData, EnrolmentInvalid, enrollment_create, enrolment_problems
 from patients.models import Enrollment
 from surveys import pseudonyms
 

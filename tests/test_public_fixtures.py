@@ -4,7 +4,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from django.test import RequestFactory
 
 from surveys import rendering

@@ -87,7 +87,7 @@ def test_inbound_stop_opts_out_cancels_pending_sms_and_logs_no_number(make, clie
     assert f"[{patient.pk}]" in caplog.text and "2 pending SMS cancelled" in caplog.text
     assert "612345678" not in caplog.text and "6 12 34" not in caplog.text
     # The history says when and why.
-    assert patient.history.first().history_change_reason == "Inbound SMS opt-out keyword"
+    assert patient.history.first().history_change_reason == "sms opted out"
 
 
 def test_inbound_stop_opts_out_every_patient_with_that_number(make, client, twilio_settings):

@@ -67,10 +67,13 @@ def followed(make) -> Followed:
 
 
 def message(enrollment: Enrollment, assignment: Assignment, *, sequence: int, status: str) -> Message:
-    return Message.objects.create(
-        enrollment=enrollment, assignment=assignment, channel="sms", sequence=sequence, status=status,
-        kind="invitation" if sequence == 0 else "reminder", scheduled_at=timezone.now(),
+    """The message of that send in the given state (enrolment may already have planned the row)."""
+    row, _created = Message.objects.update_or_create(
+        assignment=assignment, sequence=sequence, channel="sms", resend=0,
+        defaults={"enrollment": enrollment, "status": status, "scheduled_at": timezone.now(),
+                  "kind": "invitation" if sequence == 0 else "reminder"},
     )
+    return row
 
 
 def test_withdrawal_cancels_future_assignments_and_unsent_messages_at_once(followed, make):
