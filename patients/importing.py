@@ -32,6 +32,7 @@ from surveys.scheduling import timepoint_window
 
 from .consent import record_hash_of
 from .enrolment import EnrolmentData, _existing_digests, enrolment_problems
+from .messages import messages_plan
 from .models import ConsentRecord, Enrollment, Patient
 
 # Column headers, in the order a template file shows them; `name` and `consent_method`
@@ -306,4 +307,10 @@ def import_run(
         for timepoint, due, expires in windows
     ]
     bulk_create_with_history(assignments, Assignment, **history)
+    # Invitations and reminders, by the same rules as a single enrolment (patients.messages).
+    by_participant: dict[int, list[Assignment]] = {}
+    for assignment in Assignment.objects.filter(participant__in=participants).only("pk", "participant_id"):
+        by_participant.setdefault(assignment.participant_id, []).append(assignment)
+    for enrollment in enrollments:
+        messages_plan(enrollment=enrollment, assignments=by_participant.get(enrollment.participant_id, []), now=now)
     return ImportResult(enrolled=len(enrollments), assignments=len(assignments))

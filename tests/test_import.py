@@ -269,3 +269,18 @@ def test_import_page_is_for_investigators_of_the_study_only(client, make):
     assert client.get(reverse("patients:import", args=[study.code])).status_code == 404
     make.member(user=user, study=study, role="data_manager")
     assert client.get(reverse("patients:import", args=[study.code])).status_code == 404
+
+
+def test_imported_patients_get_their_invitations_planned(make):
+    from patients.models import Message
+
+    version = make.published_version()
+    study = version.questionnaire.study
+    study.consent_required = False
+    study.save()
+    make.timepoint(version=version, code="t0", reminders=[2])
+    rows = import_read(filename="p.csv", content=(
+        "name,phone,consent_method\nAnne Un,06 11 22 33 44,written\nBruno Deux,06 11 22 33 55,written\n").encode())
+    import_run(study=study, rows=rows, by=None, now=timezone.now())
+    assert Message.objects.filter(kind="invitation").count() == 2
+    assert Message.objects.filter(kind="reminder").count() == 2
