@@ -49,3 +49,7 @@ FR.update({
     "send messages from": "envoyer les messages à partir de", "send messages until": "envoyer les messages jusqu'à",
     "send on Sundays": "envoyer le dimanche", "delivered at": "remis le",
 })
+
+FR.update({
+    "We cannot register these details. If you already take part, use the link in your messages; otherwise ask the practice.": "Nous ne pouvons pas enregistrer ces coordonnées. Si vous participez déjà, utilisez le lien de vos messages ; sinon, adressez-vous au cabinet.",
+})

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from surveys import pseudonyms
 from surveys.access import link_check_digest
@@ -26,6 +27,8 @@ from .messages import messages_plan
 from .models import Enrollment, Patient
 
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
+DUPLICATE_PHONE = gettext_lazy("Another patient of this study has this phone number.")
+DUPLICATE_EMAIL = gettext_lazy("Another patient of this study has this email address.")
 
 
 @dataclass
@@ -155,9 +158,9 @@ def enrolment_problems(
     cleaned["email_digest"] = blind_index(cleaned["email"])
     cleaned["phone_digest"] = blind_index(cleaned["phone"])
     if cleaned["phone_digest"] and cleaned["phone_digest"] in phones:
-        problems.setdefault("phone", _("Another patient of this study has this phone number."))
+        problems.setdefault("phone", str(DUPLICATE_PHONE))
     if cleaned["email_digest"] and cleaned["email_digest"] in emails:
-        problems.setdefault("email", _("Another patient of this study has this email address."))
+        problems.setdefault("email", str(DUPLICATE_EMAIL))
     data.cleaned = cleaned
     return problems
 

@@ -230,3 +230,22 @@ def test_notices_are_read_only_once_saved_in_the_admin(client, make):
         "study": study.pk, "kind": "inclusion", "question": "nope", "operator": "=", "answer": "x"})
     assert rule_add.status_code == 200 and "is not a question of the eligibility questionnaire" in (
         rule_add.content.decode())
+
+
+def test_the_public_form_never_confirms_that_a_number_takes_part(client, make):
+    study, token = screening_study(make)
+    from django.utils import timezone
+
+    from patients.enrolment import EnrolmentData, enrollment_create
+
+    enrollment_create(study=study, data=EnrolmentData(name="Already In", phone="06 12 34 56 78",
+                                                      consent_method="written"), by=None, now=timezone.now())
+    answer(client, token, age=30, pregnant=False)
+    client.post(reverse("patients:screening_consent", args=[token]),
+                {"notice": ConsentNotice.objects.get().pk, "agree": "yes", "typed_name": "Someone Else"})
+    page = client.post(reverse("patients:screening_enrol", args=[token]),
+                       {"name": "Someone Else", "phone": "0612345678", "preferred_channel": "sms", "language": "en"})
+    html = page.content.decode()
+    assert page.status_code == 422
+    assert "We cannot register these details." in html and "Another patient" not in html
+    assert Enrollment.objects.count() == 1

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,7 +20,7 @@ from surveys.models import Assignment, ConsentNotice, Study
 from surveys.services import assignment_issue_token
 
 from ..consent import consent_problems, consent_record, enrollment_self_create, notice_current
-from ..enrolment import EnrolmentData, EnrolmentInvalid
+from ..enrolment import DUPLICATE_EMAIL, DUPLICATE_PHONE, EnrolmentData, EnrolmentInvalid
 from ..models import Enrollment, Patient
 
 LANG_COOKIE = "ressenti_lang"  # the same cookie as the questionnaire pages (surveys/views.py)
@@ -205,7 +206,7 @@ def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
                 enrollment = enrollment_self_create(study=study, data=data, notice=notice, method=given["m"],
                                                     typed_name=given.get("name", ""), now=now)
             except EnrolmentInvalid as invalid:
-                problems = invalid.problems
+                problems = _without_enumeration(invalid.problems)
             else:
                 link = _first_link(enrollment, now=now)
                 # The link goes to the patient's browser only, as it would in a message.
@@ -252,3 +253,12 @@ urlpatterns = [
     path("e/<str:token>/enrol", screening_enrol, name="screening_enrol"),
     path("e/<str:token>/done", screening_done, name="screening_done"),
 ]
+
+
+def _without_enumeration(problems: dict[str, str]) -> dict[str, str]:
+    """On the public form, "this number is already enrolled" would tell anyone holding the
+    link who takes part: say instead what to do, without confirming anything."""
+    vague = _("We cannot register these details. If you already take part, use the link in your messages; "
+              "otherwise ask the practice.")
+    return {field: vague if message in (str(DUPLICATE_PHONE), str(DUPLICATE_EMAIL)) else message
+            for field, message in problems.items()}
