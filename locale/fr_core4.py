@@ -53,3 +53,5 @@ FR.update({
 FR.update({
     "We cannot register these details. If you already take part, use the link in your messages; otherwise ask the practice.": "Nous ne pouvons pas enregistrer ces coordonnées. Si vous participez déjà, utilisez le lien de vos messages ; sinon, adressez-vous au cabinet.",
 })
+
+FR.update({"Stop taking part in the study": "Arrêter de participer à l'étude"})

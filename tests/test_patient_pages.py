@@ -229,3 +229,10 @@ def test_pages_whose_questions_are_all_hidden_are_skipped(client, make):
     assert client.post(url(token), {"page": "1", "mood": "a0", "shown": "intro mood"})["Location"].endswith("?p=3")
     assert client.post(url(token), {"page": "3", "action": "back", "shown": "help"})["Location"].endswith("?p=1")
     assert client.post(url(token), {"page": "1", "mood": "a2", "shown": "intro mood"})["Location"].endswith("?p=2")
+
+
+def test_every_questionnaire_page_offers_to_stop_taking_part(client, make):
+    token, _a = make.open_link()
+    withdraw = reverse("patients:withdraw", args=[token])
+    assert f'href="{withdraw}"' in client.get(url(token)).content.decode()
+    assert f'href="{withdraw}"' in client.get(url(token, "review")).content.decode()
