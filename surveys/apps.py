@@ -17,3 +17,7 @@ class SurveysConfig(AppConfig):
 
     def ready(self) -> None:
         connection_created.connect(_sqlite_wal, dispatch_uid="surveys_sqlite_wal")
+        from . import signals, triggers
+
+        # A submitted answer may start follow-ups (date answers, logic triggers), in its transaction.
+        signals.response_completed.connect(triggers.on_response_completed, dispatch_uid="surveys_triggers")

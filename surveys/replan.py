@@ -16,7 +16,14 @@ instant exactly when that timepoint was not edited, and at least an hour off whe
 milliseconds after that instant by enrollment_create, seconds by a large import) is taken,
 if it is within ANCHOR_TOLERANCE of it; otherwise created_at itself is the anchor. For the
 same reason a due or closing time that differs by less than ANCHOR_TOLERANCE is no change.
-Only first occurrences are considered: repeating timepoints need their own rule here.
+Only assignments of timepoints counted from enrolment serve to recover it.
+
+Repeating timepoints: every occurrence 1..repeat_count is compared and created alike.
+Timepoints counted from a date answer or planned by a trigger (surveys/triggers.py) take
+their anchor from the participant's completed responses, as the trigger did: the earliest
+submitted one that gives an anchor (the date answered; the submission meeting the
+condition). Without such a response they have nothing to plan. Occurrences beyond a
+lowered repeat_count are left as they are (not cancelled).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -32,8 +40,9 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from . import signals
-from .models import Assignment, Participant, Study, Timepoint
-from .scheduling import timepoint_window
+from .models import Assignment, Participant, Response, Study, Timepoint
+from .scheduling import timepoint_windows
+from .triggers import response_anchor
 
 # Less than the smallest real edit (one hour), more than the gap between the enrolment instant
 # and Participant.created_at.
@@ -70,7 +79,8 @@ def _offset(timepoint: Timepoint) -> timedelta:
 
 def participant_anchor(*, participant: Participant, assignments: list[Assignment]) -> datetime:
     """The instant this participant's schedule counts from (see the module docstring)."""
-    candidates = [a.due_at - _offset(a.timepoint) for a in assignments if a.occurrence == 1]
+    candidates = [a.due_at - _offset(a.timepoint) for a in assignments
+                  if a.occurrence == 1 and a.timepoint.planned_at_enrolment]
     near = [c for c in candidates if abs(c - participant.created_at) < ANCHOR_TOLERANCE]
     if not near:
         return participant.created_at
@@ -91,26 +101,43 @@ def schedule_replan_preview(*, study: Study, now: datetime | None = None) -> lis
     for assignment in Assignment.objects.filter(participant__in=participants).select_related("timepoint"):
         by_participant[assignment.participant_id].append(assignment)
 
+    waiting = [tp for tp in timepoints if not tp.planned_at_enrolment]
+    responses: dict[int, list[Response]] = defaultdict(list)
+    if waiting:
+        for response in (Response.objects.filter(assignment__participant__in=participants,
+                                                 status=Response.Status.COMPLETED)
+                         .select_related("assignment").order_by("submitted_at", "pk")):
+            responses[response.assignment.participant_id].append(response)
+    local_days = ZoneInfo(study.time_zone)
+
     changes = []
     for participant in participants:
         assignments = by_participant[participant.pk]
-        anchor = participant_anchor(participant=participant, assignments=assignments)
+        enrolment = participant_anchor(participant=participant, assignments=assignments)
         existing = {(a.timepoint_id, a.occurrence): a for a in assignments}
         for timepoint in timepoints:
-            due, expires = timepoint_window(timepoint, anchor)
-            current = existing.get((timepoint.pk, 1))
-            common = {"participant_id": participant.pk, "pseudonym": participant.pseudonym,
-                      "timepoint_id": timepoint.pk, "timepoint_code": timepoint.code, "occurrence": 1,
-                      "new_due_at": due, "new_expires_at": expires}
-            if current is None:
-                if expires > now:
-                    changes.append(Change(assignment_id=None, old_due_at=None, old_expires_at=None, **common))
-            elif current.status == Assignment.Status.PLANNED and (
-                _differs(current.due_at, due) or _differs(current.expires_at, expires)
-            ):
-                changes.append(Change(assignment_id=current.pk, old_due_at=current.due_at,
-                                      old_expires_at=current.expires_at, **common))
-    changes.sort(key=lambda c: (c.pseudonym, c.new_due_at, c.timepoint_code))
+            if timepoint.planned_at_enrolment:
+                anchor, zone = enrolment, None
+            else:
+                anchor = next((a for a in (response_anchor(timepoint=timepoint, response=r, time_zone=study.time_zone)
+                                           for r in responses[participant.pk]) if a is not None), None)
+                zone = local_days if timepoint.anchor == Timepoint.Anchor.ANSWER else None
+                if anchor is None:
+                    continue
+            for occurrence, due, expires in timepoint_windows(timepoint, anchor, local_days=zone):
+                current = existing.get((timepoint.pk, occurrence))
+                common = {"participant_id": participant.pk, "pseudonym": participant.pseudonym,
+                          "timepoint_id": timepoint.pk, "timepoint_code": timepoint.code, "occurrence": occurrence,
+                          "new_due_at": due, "new_expires_at": expires}
+                if current is None:
+                    if expires > now:
+                        changes.append(Change(assignment_id=None, old_due_at=None, old_expires_at=None, **common))
+                elif current.status == Assignment.Status.PLANNED and (
+                    _differs(current.due_at, due) or _differs(current.expires_at, expires)
+                ):
+                    changes.append(Change(assignment_id=current.pk, old_due_at=current.due_at,
+                                          old_expires_at=current.expires_at, **common))
+    changes.sort(key=lambda c: (c.pseudonym, c.new_due_at, c.timepoint_code, c.occurrence))
     return changes
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
+from simple_history.utils import bulk_create_with_history
 
 from . import signals
 from .models import Assignment, Participant, Timepoint
@@ -48,24 +51,112 @@ def assignments_refresh(*, now: datetime) -> dict[str, int]:
     return {"opened": opened, "expired": expired}
 
 
+def _unit(timepoint: Timepoint) -> timedelta:
+    return timedelta(days=1) if timepoint.unit == Timepoint.Unit.DAYS else timedelta(hours=1)
+
+
+def occurrence_window(
+    timepoint: Timepoint, anchor: datetime, occurrence: int = 1, *, local_days: ZoneInfo | None = None,
+) -> tuple[datetime, datetime]:
+    """(opens, closes) of occurrence `occurrence` (1-based) of a timepoint counted from `anchor`.
+
+    Occurrence k opens `offset + (k - 1) × repeat_every` units after the anchor and stays open
+    `window` units. Counted in elapsed time (a day is 24 h) — except with `local_days`, used
+    for a date answer: then days are calendar days in that zone, so "30 days after the date
+    of surgery" opens at 00:00 local time on the 30th day, on either side of a DST change.
+    """
+    start = timepoint.offset + (occurrence - 1) * (timepoint.repeat_every or 0)
+    if local_days is not None and timepoint.unit == Timepoint.Unit.DAYS:
+        wall = anchor.astimezone(local_days).replace(tzinfo=None)
+        due = (wall + timedelta(days=start)).replace(tzinfo=local_days).astimezone(UTC)
+        closes = (wall + timedelta(days=start + timepoint.window)).replace(tzinfo=local_days).astimezone(UTC)
+        return due, closes
+    due = anchor + start * _unit(timepoint)
+    return due, due + timepoint.window * _unit(timepoint)
+
+
 def timepoint_window(timepoint: Timepoint, anchor: datetime) -> tuple[datetime, datetime]:
-    unit = timedelta(days=1) if timepoint.unit == Timepoint.Unit.DAYS else timedelta(hours=1)
-    due = anchor + timepoint.offset * unit
-    return due, due + timepoint.window * unit
+    """The first occurrence (kept for callers that plan single timepoints)."""
+    return occurrence_window(timepoint, anchor, 1)
+
+
+def timepoint_windows(timepoint: Timepoint, anchor: datetime, *, local_days: ZoneInfo | None = None
+                      ) -> list[tuple[int, datetime, datetime]]:
+    """(occurrence, opens, closes) for every occurrence, 1..repeat_count."""
+    return [(k, *occurrence_window(timepoint, anchor, k, local_days=local_days))
+            for k in range(1, (timepoint.repeat_count or 1) + 1)]
+
+
+Wanted = tuple[Timepoint, int, datetime, datetime]  # timepoint, occurrence, opens, closes
+
+
+def assignments_ensure(
+    *, wanted: dict[int, list[Wanted]], by: AbstractBaseUser | None = None, reason: str = "planned",
+) -> tuple[dict[int, list[Assignment]], list[Assignment]]:
+    """Create the wanted assignments (by participant id) that do not exist yet.
+
+    Returns (every wanted assignment by participant, existing or new, in the order wanted;
+    the new ones). Idempotent on the unique participant × timepoint × occurrence: an existing
+    row is kept as it is. The participants are locked first, so two planners of the same
+    participant (enrolment and a trigger, two submissions) take turns and never both insert.
+    Must run inside a transaction.
+    """
+    ids = sorted(wanted)
+    if not ids:
+        return {}, []
+    list(Participant.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    timepoint_ids = {tp.pk for rows in wanted.values() for tp, *_rest in rows}
+    existing = {
+        (a.participant_id, a.timepoint_id, a.occurrence): a
+        for a in Assignment.objects.filter(participant_id__in=ids, timepoint_id__in=timepoint_ids)
+    }
+    new = [
+        Assignment(participant_id=pid, timepoint=tp, occurrence=k, due_at=due, expires_at=closes)
+        for pid in ids for tp, k, due, closes in wanted[pid]
+        if (pid, tp.pk, k) not in existing
+    ]
+    if new:
+        new = bulk_create_with_history(new, Assignment, batch_size=1000, default_user=by,
+                                       default_change_reason=reason)
+        for assignment in new:
+            existing[(assignment.participant_id, assignment.timepoint_id, assignment.occurrence)] = assignment
+    planned = {pid: [existing[(pid, tp.pk, k)] for tp, k, _due, _closes in wanted[pid]] for pid in ids}
+    return planned, new
+
+
+def enrolment_timepoints(study_id: int) -> list[Timepoint]:
+    """The timepoints planned at enrolment: counted from it, not waiting for an answer or a trigger."""
+    return [tp for tp in Timepoint.objects.filter(study_id=study_id).order_by("order", "offset", "pk")
+            if tp.planned_at_enrolment]
+
+
+@transaction.atomic
+def assignments_plan_many(
+    *, anchors: list[tuple[Participant, datetime]], by: AbstractBaseUser | None = None,
+) -> dict[int, list[Assignment]]:
+    """assignments_plan for many participants of one study at once (import, benchmark): a few
+    queries in all instead of a few per participant. Returns the assignments by participant id."""
+    if not anchors:
+        return {}
+    studies = {p.study_id for p, _anchor in anchors}
+    if len(studies) != 1:
+        raise ValueError(f"Plan one study at a time (got studies {sorted(studies)}).")
+    timepoints = enrolment_timepoints(studies.pop())
+    wanted = {
+        participant.pk: [(tp, k, due, closes) for tp in timepoints for k, due, closes in timepoint_windows(tp, anchor)]
+        for participant, anchor in anchors
+    }
+    planned, _new = assignments_ensure(wanted=wanted, by=by, reason="planned at enrolment")
+    return planned
 
 
 @transaction.atomic
 def assignments_plan(*, participant: Participant, anchor: datetime) -> list[Assignment]:
-    """One assignment per timepoint of the study, counted from `anchor` (the enrolment).
+    """The assignments of every timepoint counted from `anchor` (the enrolment), each occurrence
+    of a repeating one included (weekly × 12 = 12 assignments, each with its window).
 
+    Timepoints counted from a date answer or waiting for a trigger are not planned here: the
+    submission that brings the answer plans them (surveys/triggers.py).
     Idempotent: planning twice keeps the existing rows (unique participant × timepoint ×
     occurrence)."""
-    planned = []
-    for timepoint in Timepoint.objects.filter(study_id=participant.study_id).order_by("order", "offset"):
-        due, expires = timepoint_window(timepoint, anchor)
-        assignment, _created = Assignment.objects.get_or_create(
-            participant=participant, timepoint=timepoint, occurrence=1,
-            defaults={"due_at": due, "expires_at": expires},
-        )
-        planned.append(assignment)
-    return planned
+    return assignments_plan_many(anchors=[(participant, anchor)]).get(participant.pk, [])
