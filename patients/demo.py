@@ -49,7 +49,7 @@ PATIENTS = (
         Patient.Channel.SMS, Enrollment.ConsentMethod.NON_OPPOSITION,
     ),
 )
-CONSENT_NOTICE_VERSION = "demo-2026-01"
+CONSENT_NOTICE_VERSION = research_demo.NOTICE_VERSION
 
 
 @dataclass

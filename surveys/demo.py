@@ -27,6 +27,7 @@ from django.utils import timezone
 from .models import (
     AnswerOption,
     Assignment,
+    ConsentNotice,
     EnableCondition,
     Item,
     Participant,
@@ -412,6 +413,22 @@ class DemoResearch:
     passwords: dict[str, str] = field(default_factory=dict)  # username -> password
 
 
+NOTICE_VERSION = "demo-2026-01"
+NOTICE = {
+    "fr": ("Note d'information — étude Ressenti (démonstration)", (
+        "Cette étude fictive montre comment Ressenti recueille vos réponses à des questionnaires de santé.\n\n"
+        "Vos réponses sont enregistrées sous un pseudonyme ; votre nom et vos coordonnées sont chiffrés et "
+        "seuls les investigateurs de l'étude peuvent les voir.\n\n"
+        "Vous pouvez arrêter à tout moment, depuis n'importe quel message, et choisir de garder ou d'effacer "
+        "vos réponses.")),
+    "en": ("Information notice — Ressenti study (demo)", (
+        "This fictional study shows how Ressenti collects your answers to health questionnaires.\n\n"
+        "Your answers are kept under a pseudonym; your name and contact details are encrypted and only the "
+        "study's investigators can see them.\n\n"
+        "You may stop at any time, from any message, and choose to keep or erase your answers.")),
+}
+
+
 def demo_research_load() -> DemoResearch:
     """Create or bring back the demo study, its questionnaires, schedule and staff accounts."""
     with transaction.atomic():
@@ -432,6 +449,11 @@ def demo_research_load() -> DemoResearch:
         )
         site = _upsert(Site, lookup={"study": study, "code": SITE_CODE}, values={"name": "Cabinet du Dr Martin"})
         users, passwords = _staff_load(study=study)
+        for language, (title, text) in NOTICE.items():
+            # Notices are immutable: create once, never update.
+            if not ConsentNotice.objects.filter(study=study, version=NOTICE_VERSION, language=language).exists():
+                ConsentNotice.objects.create(study=study, version=NOTICE_VERSION, language=language, title=title,
+                                             text=text)
 
         versions = {}
         for spec in QUESTIONNAIRES:
