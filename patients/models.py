@@ -175,6 +175,9 @@ class Message(models.Model):
     class Status(models.TextChoices):
         PLANNED = "planned", _("Planned")
         QUEUED = "queued", _("Queued")
+        # Handed to the provider, answer not recorded yet (patients/dispatch.py): a send task
+        # that finds a row here long after the provider's timeout knows the outcome is unknown.
+        SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
@@ -222,3 +225,37 @@ class Message(models.Model):
     @property
     def study_id_for_rules(self) -> int:
         return self.enrollment.participant.study_id
+
+
+class MessageResend(models.Model):
+    """A staff member sent a message again: who, when and why. Immutable, the audit of a resend.
+
+    Message rows have no history on purpose (a row per send is its own log); the resend itself
+    is a new Message row (resend n+1), and this row says who asked for it and why.
+    """
+
+    original = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="resend_record")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=300)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("message resend")
+        verbose_name_plural = _("message resends")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"Resend #{self.pk} of message {self.original_id}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.message.enrollment.participant.study_id
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("A resend record cannot be changed.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("A resend record cannot be deleted.")

@@ -105,7 +105,11 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # A task taken by a worker that dies (acks_late) goes back to the queue after this many
+    # seconds. Keep it above MESSAGES_RETRY_MAX_SECONDS: a retry waiting longer than this in a
+    # worker's memory would be handed to a second worker too (harmless, the send claim is
+    # conditional, but wasteful). Tests of worker crashes lower it.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Kombu's filesystem transport: a real broker that needs no server, shared
@@ -135,6 +139,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "surveys.tasks.assignments_refresh_status",
         "schedule": 60.0,
         # A tick not run within the minute is dropped: the next one does the same work.
+        "options": {"expire_seconds": 55},
+    },
+    "messages-dispatch-due": {
+        "task": "patients.tasks.messages_dispatch_due",
+        "schedule": 60.0,
+        # Same: a late tick is dropped, the next one claims whatever is due by then.
         "options": {"expire_seconds": 55},
     },
 }
@@ -280,3 +290,24 @@ TWILIO_STATUS_CALLBACK_URL = env("TWILIO_STATUS_CALLBACK_URL", default="")
 TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
 # Seconds to wait for Twilio's answer; past it the send counts as a temporary failure.
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+
+# --- Sending (patients/dispatch.py, patients/tasks.py) -----------------------------------------
+# Messages claimed per beat tick (one send task each); what is left waits for the next minute.
+MESSAGES_DISPATCH_BATCH = env.int("MESSAGES_DISPATCH_BATCH", default=1000)
+# Attempts at one message before it is marked failed and shown to the study team.
+MESSAGES_SEND_MAX_ATTEMPTS = env.int("MESSAGES_SEND_MAX_ATTEMPTS", default=6)
+# Exponential backoff between attempts: base × 2^(attempt-1), at most the max, with full jitter;
+# a provider's Retry-After (HTTP 429) is waited at least.
+MESSAGES_RETRY_BASE_SECONDS = env.float("MESSAGES_RETRY_BASE_SECONDS", default=30.0)
+MESSAGES_RETRY_MAX_SECONDS = env.float("MESSAGES_RETRY_MAX_SECONDS", default=600.0)
+# Longest a provider call can take (above TWILIO_TIMEOUT and EMAIL_TIMEOUT): a message still
+# "sending" after that was being sent by a worker that died, and its outcome is unknown.
+MESSAGES_SEND_TIMEOUT = env.float("MESSAGES_SEND_TIMEOUT", default=120.0)
+# A message "queued" this long with no progress lost its send task (the broker was down when it
+# was handed over, or the task died): it goes back to "planned" and the next tick claims it again.
+# Above MESSAGES_RETRY_MAX_SECONDS, so a message waiting for its retry is not taken for lost.
+MESSAGES_QUEUED_TIMEOUT = env.float("MESSAGES_QUEUED_TIMEOUT", default=900.0)
+# The Celery queue of send tasks (empty: the default queue).
+MESSAGES_SEND_QUEUE = env("MESSAGES_SEND_QUEUE", default="")
+# Seconds an SMTP connection may block (Django's default is forever).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)

@@ -1,5 +1,7 @@
 """pytest settings: fast hashing, in-process email, the same stores as configured."""
 
+import os
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -7,3 +9,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 AXES_ENABLED = False
 WHITENOISE_AUTOREFRESH = True
+# Sends in-process into patients.sms.locmem.outbox. A worker subprocess of a test is pointed at the
+# fake Twilio through the environment (tests.fakes.twilio_server.fake_twilio_env), which wins.
+SMS_BACKEND = os.environ.get("SMS_BACKEND") or "patients.sms.locmem.LocmemBackend"

@@ -1,0 +1,45 @@
+"""Celery tasks of the identity domain: thin wrappers around patients/dispatch.py, taking ids.
+
+acks_late (also the project default) + reject_on_worker_lost: a task whose worker dies is handed
+to another worker; the service makes that second delivery safe (a conditional claim, and a
+message found half-sent is never sent again).
+
+Retries: the service records each failed attempt on the row (attempts, last_error) and says
+when to come back; the cap is MESSAGES_SEND_MAX_ATTEMPTS counted on the row, not Celery's
+per-delivery retry counter, so a redelivered or re-enqueued task does not start counting again.
+Database errors before anything was sent (PostgreSQL restarting) are retried by Celery with
+backoff: Django's fixup drops the broken connection before the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from . import dispatch
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def messages_dispatch_due() -> dict[str, int]:
+    """Beat, every minute (CELERY_BEAT_SCHEDULE): claim the due messages and enqueue their sends."""
+    report = dispatch.messages_dispatch(now=timezone.now())
+    return {"claimed": len(report.claimed), "enqueued": report.enqueued, "released": report.released}
+
+
+@shared_task(
+    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=60, retry_jitter=True,
+    max_retries=30,
+)
+def message_send(self, message_id: int) -> str:
+    outcome = dispatch.message_send(message_id=message_id, now=timezone.now())
+    if outcome.retry_in is not None:
+        # The row's attempt count caps provider errors (module docstring); max_retries (30) only
+        # bounds a task that keeps coming back for other reasons (the messages_recover_stale net).
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
