@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("patients.web.consent")),
     path("", include("patients.web.withdrawal")),
     path("", include("patients.webhooks")),
+    path("", include("patients.web.outbox")),
 ]

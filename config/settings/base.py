@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "anymail",
     "surveys",
     "patients",
 ]
@@ -252,6 +253,11 @@ REST_FRAMEWORK = {
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ressenti <no-reply@localhost>")
+# django-anymail: provider settings come as ANYMAIL_<ESP>_... environment variables, which anymail
+# reads itself. Its tracking webhooks (/hooks/anymail/<esp>/tracking/, patients/tracking.py) check
+# HTTP basic auth "user:password" against ANYMAIL_WEBHOOK_SECRET; without it a forged "bounced"
+# could close a patient's address: set it wherever the webhooks are reachable (production).
+ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="")}
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
