@@ -8,4 +8,5 @@ urlpatterns = [
     # Short on purpose: base URL + /s/ + 22-character token fits in one SMS segment.
     path("s/<str:token>", views.respond, name="respond"),
     path("", include("surveys.screening_urls")),
+    path("", include("surveys.replan_views")),
 ]
