@@ -21,6 +21,8 @@ from patients.outbox import (
     redact,
 )
 from surveys.models import Assignment, Site, StudyMembership
+from tests.conftest import need_service
+from tests.test_concurrency import run_together
 
 S = Message.Status
 NAME, PHONE, EMAIL = "Jeanne Martin", "+33612345678", "jeanne.martin@example.org"
@@ -424,3 +426,27 @@ def test_errors_are_shown_in_words_without_numbers_or_addresses(stored, shown):
 def test_redaction_keeps_error_codes():
     assert redact("Attempt 3: SMTP error 451 (gave up after 6 attempts)") == (
         "Attempt 3: SMTP error 451 (gave up after 6 attempts)")
+
+
+@pytest.fixture
+def postgres_only(transactional_db):
+    # SQLite serialises writers: only PostgreSQL shows what the row locks do under concurrent clicks.
+    need_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL=postgres://...")
+
+
+def test_simultaneous_resends_of_one_message_make_one_new_row(make, postgres_only, world):
+    investigator = staff(make, world.study, "investigator")
+    original = world.invitation(world.north_enrollment)
+
+    def resend(i: int):
+        try:
+            return message_resend(message=original, by=investigator, reason=f"click {i}").resend
+        except ResendRefused as refused:
+            return str(refused)
+
+    results = run_together(6, resend)
+
+    assert sorted(results, key=str)[0] == 1 and results.count(1) == 1, results
+    assert all(r == 1 or "already waiting" in r for r in results), results
+    assert Message.objects.filter(assignment=original.assignment, sequence=0, channel="sms").count() == 2
+    assert MessageResend.objects.count() == 1
