@@ -38,12 +38,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicaltimepoint',
             name='trigger_operator',
-            field=models.CharField(blank=True, choices=[('=', '='), ('!=', '≠'), ('<', '<'), ('>', '>'), ('<=', '≤'), ('>=', '≥')], max_length=2, verbose_name='condition'),
+            field=models.CharField(blank=True, choices=[('=', '='), ('!=', '≠'), ('<', '<'), ('>', '>'), ('<=', '≤'), ('>=', '≥')], max_length=2, verbose_name='trigger condition'),
         ),
         migrations.AddField(
             model_name='historicaltimepoint',
             name='trigger_value',
-            field=models.CharField(blank=True, max_length=40, verbose_name='value'),
+            field=models.CharField(blank=True, max_length=40, verbose_name='trigger value'),
         ),
         migrations.AddField(
             model_name='timepoint',
@@ -73,12 +73,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='timepoint',
             name='trigger_operator',
-            field=models.CharField(blank=True, choices=[('=', '='), ('!=', '≠'), ('<', '<'), ('>', '>'), ('<=', '≤'), ('>=', '≥')], max_length=2, verbose_name='condition'),
+            field=models.CharField(blank=True, choices=[('=', '='), ('!=', '≠'), ('<', '<'), ('>', '>'), ('<=', '≤'), ('>=', '≥')], max_length=2, verbose_name='trigger condition'),
         ),
         migrations.AddField(
             model_name='timepoint',
             name='trigger_value',
-            field=models.CharField(blank=True, max_length=40, verbose_name='value'),
+            field=models.CharField(blank=True, max_length=40, verbose_name='trigger value'),
         ),
         migrations.AddConstraint(
             model_name='timepoint',

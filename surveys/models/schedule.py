@@ -100,8 +100,8 @@ class Timepoint(models.Model):
         help_text=_('"answer:<linkId>" or "score:<name>", e.g. answer:pain. The offset then counts from '
                     "the submission that meets the condition; it is planned once."),
     )
-    trigger_operator = models.CharField(_("condition"), max_length=2, choices=Operator.choices, blank=True)
-    trigger_value = models.CharField(_("value"), max_length=40, blank=True)
+    trigger_operator = models.CharField(_("trigger condition"), max_length=2, choices=Operator.choices, blank=True)
+    trigger_value = models.CharField(_("trigger value"), max_length=40, blank=True)
     history = HistoricalRecords()
 
     class Meta:
