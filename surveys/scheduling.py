@@ -133,6 +133,7 @@ def enrolment_timepoints(study_id: int) -> list[Timepoint]:
 @transaction.atomic
 def assignments_plan_many(
     *, anchors: list[tuple[Participant, datetime]], by: AbstractBaseUser | None = None,
+    reason: str = "planned at enrolment",
 ) -> dict[int, list[Assignment]]:
     """assignments_plan for many participants of one study at once (import, benchmark): a few
     queries in all instead of a few per participant. Returns the assignments by participant id."""
@@ -146,7 +147,7 @@ def assignments_plan_many(
         participant.pk: [(tp, k, due, closes) for tp in timepoints for k, due, closes in timepoint_windows(tp, anchor)]
         for participant, anchor in anchors
     }
-    planned, _new = assignments_ensure(wanted=wanted, by=by, reason="planned at enrolment")
+    planned, _new = assignments_ensure(wanted=wanted, by=by, reason=reason)
     return planned
 
 
