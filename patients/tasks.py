@@ -16,12 +16,21 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from celery.signals import task_prerun
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
 from . import dispatch
 
 logger = logging.getLogger(__name__)
+
+
+@task_prerun.connect(dispatch_uid="patients.tasks.database_health_check")
+def _database_health_check(**kwargs) -> None:
+    # Connections are reused across tasks (CELERY_DB_REUSE_MAX): like Django before a request, drop one
+    # that is too old or broke (errors_occurred) and have the next query check the rest
+    # (CONN_HEALTH_CHECKS), so a connection cut by a database restart is replaced, not used.
+    close_old_connections()
 
 
 @shared_task(ignore_result=True)

@@ -125,6 +125,11 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_ACKS_LATE = True
+# Celery's Django fixup closes the database connection after every task unless told to reuse it;
+# a new PostgreSQL connection per task costs about as much as sending an SMS. Reused for this many
+# tasks, with Django's health check before each task (patients/tasks.py), so a database restart
+# costs one reconnect, not a failed task.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
