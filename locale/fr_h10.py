@@ -134,6 +134,10 @@ FR = {
     "Opens (new)": "Ouverture (nouvelle)",
     "Closes (new)": "Fermeture (nouvelle)",
     "Back to the timepoints": "Retour aux temps de mesure",
+    # Suggested for surveys/admin.py (TimepointAdmin.save_model message, StudyAdmin outbox link)
+    'Enrolled patients keep their dates until the change is applied: <a href="{}">review and apply it</a>.':
+        'Les patients inclus gardent leurs dates tant que le changement n\'est pas appliqué : '
+        '<a href="{}">le vérifier et l\'appliquer</a>.',
 }
 
 FR_PLURAL = {
