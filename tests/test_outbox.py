@@ -192,6 +192,9 @@ def test_filters_by_status_timepoint_and_channel(make, client, world):
     assert "t30" in upcoming_t30.split("Upcoming messages")[1]
     assert "Reminder 1" not in upcoming_t30.split("Upcoming messages")[1]  # t30 has no reminder
     assert "No message matches." in page(client, world.url(), status="delivered")
+    # A status that is still to come shows the upcoming list, whatever "when" says.
+    planned = page(client, world.url(), status="planned", when="")
+    assert "Upcoming messages" in planned and "Reminder 1" in planned
     # Nonsense filters are ignored rather than failing.
     assert north in page(client, world.url(), status="nope", channel="fax", timepoint="x", page="999")
 

@@ -29,6 +29,7 @@ from ..outbox import (
     REASON_MAX,
     RESEND_PERM,
     RESENDABLE,
+    WAITING,
     ResendRefused,
     message_error_text,
     message_kind_label,
@@ -75,10 +76,12 @@ def _filters(request: HttpRequest, study: Study) -> dict:
     status = request.GET.get("status", "")
     channel = request.GET.get("channel", "")
     timepoint = request.GET.get("timepoint", "")
+    status = status if status in Message.Status.values else ""
     timepoints = list(Timepoint.objects.filter(study=study).order_by("order", "offset", "code"))
     return {
-        "upcoming": request.GET.get("when") == "upcoming",
-        "status": status if status in Message.Status.values else "",
+        # A status says which list it is in: "planned" is upcoming, "failed" is past.
+        "upcoming": status in WAITING if status else request.GET.get("when") == "upcoming",
+        "status": status,
         "channel": channel if channel in Message.Channel.values else "",
         "timepoint": next((tp for tp in timepoints if str(tp.pk) == timepoint), None),
         "timepoints": timepoints,
