@@ -17,7 +17,7 @@ import logging
 
 from celery import shared_task
 from celery.signals import task_prerun
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
 from . import dispatch
@@ -26,10 +26,13 @@ logger = logging.getLogger(__name__)
 
 
 @task_prerun.connect(dispatch_uid="patients.tasks.database_health_check")
-def _database_health_check(**kwargs) -> None:
+def _database_health_check(sender=None, **kwargs) -> None:
     # Connections are reused across tasks (CELERY_DB_REUSE_MAX): like Django before a request, drop one
     # that is too old or broke (errors_occurred) and have the next query check the rest
     # (CONN_HEALTH_CHECKS), so a connection cut by a database restart is replaced, not used.
+    # Not for a task run eagerly (.apply(), tests): it runs inside its caller's transaction.
+    if getattr(getattr(sender, "request", None), "is_eager", False) or connection.in_atomic_block:
+        return
     close_old_connections()
 
 

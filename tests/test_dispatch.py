@@ -393,3 +393,24 @@ def test_send_settings_have_sane_defaults():
 
     assert live.MESSAGES_RETRY_MAX_SECONDS < live.MESSAGES_QUEUED_TIMEOUT
     assert dispatch.max_attempts() >= 2
+
+
+# --- the tasks --------------------------------------------------------------------------------------
+
+
+def test_beat_runs_the_dispatch_every_minute():
+    from config.celery import app
+    from patients import tasks
+
+    entry = app.conf.beat_schedule["messages-dispatch-due"]
+    assert entry["task"] == tasks.messages_dispatch_due.name and entry["schedule"] == 60.0
+    assert tasks.message_send.acks_late and tasks.message_send.reject_on_worker_lost
+
+
+def test_the_send_task_sends_through_the_service(make):
+    from patients.tasks import message_send as task
+
+    message = claimed(make)
+
+    assert task.apply(args=[message.pk]).get() == S.SENT
+    assert len(locmem.outbox) == 1
