@@ -9,7 +9,7 @@ class PatientsConfig(AppConfig):
     def ready(self) -> None:
         from surveys import signals
 
-        from . import receivers
+        from . import receivers, tracking  # noqa: F401  (tracking connects to anymail's signal on import)
 
         signals.response_completed.connect(receivers.on_response_completed, dispatch_uid="patients_completed")
         signals.assignments_expired.connect(receivers.on_assignments_expired, dispatch_uid="patients_expired")

@@ -573,6 +573,13 @@ class TimepointAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
     list_filter = (("study", RelatedOnlyFieldListFilter),)
     search_fields = ("code", "label")
 
+    def save_model(self, request: HttpRequest, obj: Timepoint, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Enrolled patients keep their dates until a designer has seen and applied the change.
+        messages.info(request, format_html(
+            _('Enrolled patients keep their dates until the change is applied: <a href="{}">review and apply it</a>.'),
+            reverse("surveys:schedule_replan", args=[obj.study.code])))
+
 
 @admin.register(Participant)
 class ParticipantAdmin(StudyScopedAdmin, SimpleHistoryAdmin):

@@ -15,6 +15,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 LINK_CHECK_KEY = env("LINK_CHECK_KEY")
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY")
+# Without it anymail accepts unsigned tracking posts: a forged "bounced" could close an address.
+ANYMAIL = {**ANYMAIL, "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET")}  # noqa: F405
 RESSENTI_REQUIRE_MFA = True
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
