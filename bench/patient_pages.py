@@ -41,7 +41,7 @@ def setup_data() -> dict:
     call_command("collectstatic", "--noinput", verbosity=0)
     from django.test import Client
 
-    from surveys.services import assignment_issue_token, questionnaire_publish
+    from surveys.services import assignment_link_token, questionnaire_publish
     from tests import factories
 
     run = str(int(time.time()))
@@ -52,7 +52,7 @@ def setup_data() -> dict:
     tokens = []
     for _ in range(CLIENTS + 2):
         a = factories.assignment(participant=factories.participant(study=study, language="fr"), timepoint=tp)
-        tokens.append(assignment_issue_token(assignment=a))
+        tokens.append(assignment_link_token(assignment=a))
 
     # Queries per page, for this questionnaire and for one five times larger.
     big = factories.questionnaire(study=study)
@@ -61,7 +61,7 @@ def setup_data() -> dict:
         factories.item(questionnaire=big, link_id=f"q{i}", section=page, options=factories.YES_NO_SOMETIMES)
     big_version = questionnaire_publish(questionnaire=big, by=None)
     big_a = factories.assignment(participant=factories.participant(study=study), timepoint=factories.timepoint(version=big_version))
-    big_token = assignment_issue_token(assignment=big_a)
+    big_token = assignment_link_token(assignment=big_a)
     client = Client()
     counts = {}
     for label, token in (("every-type page (6 items)", tokens[-1]), ("50-item page", big_token)):

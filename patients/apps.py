@@ -9,8 +9,11 @@ class PatientsConfig(AppConfig):
     def ready(self) -> None:
         from surveys import signals
 
-        from . import receivers, tracking  # noqa: F401  (tracking connects to anymail's signal on import)
+        from . import dispatch, receivers, tracking  # noqa: F401  (tracking connects to anymail's signal on import)
+        from .sms import sms_failed_permanently
 
         signals.response_completed.connect(receivers.on_response_completed, dispatch_uid="patients_completed")
         signals.assignments_expired.connect(receivers.on_assignments_expired, dispatch_uid="patients_expired")
         signals.assignments_replanned.connect(receivers.on_assignments_replanned, dispatch_uid="patients_replanned")
+        # A late "undelivered" from Twilio with a bad-number code: the same send goes by email.
+        sms_failed_permanently.connect(dispatch.on_sms_failed_permanently, dispatch_uid="patients_sms_fallback")

@@ -66,7 +66,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from surveys.models import Assignment, Participant
-from surveys.services import assignment_issue_token
+from surveys.services import assignment_link_token
 
 from .messages import (
     CancelReason,
@@ -326,7 +326,7 @@ def _claim_for_send(message_id: int, now: datetime) -> tuple[Message | None, str
         message.status, message.updated_at = Status.SENDING, now
         # The link goes out with this message: a new token, whose hash only is stored (an earlier
         # message's link of the same assignment stops working; the latest message always works).
-        token = assignment_issue_token(assignment=message.assignment)
+        token = assignment_link_token(assignment=message.assignment)
     return message, token, None
 
 

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from .sms.gsm import GSM7, SINGLE_GSM7, SegmentInfo, sms_segments
 
 KINDS = ("invitation", "reminder")
-# A link token is 22 characters (surveys.services.assignment_issue_token).
+# A link token is 22 characters (surveys.services.assignment_link_token).
 TOKEN_LENGTH = 22
 # The only variables an SMS template may use (see the module docstring).
 SMS_VARIABLES = frozenset({"sender", "link", "withdraw_link"})

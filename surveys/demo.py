@@ -39,7 +39,7 @@ from .models import (
     StudyMembership,
     Timepoint,
 )
-from .services import assignment_issue_token, questionnaire_publish
+from .services import assignment_link_token, questionnaire_publish
 
 STUDY_CODE = "demo-soins-primaires"
 SITE_CODE = "martin"
@@ -562,10 +562,8 @@ class DemoAccess:
 
 
 def demo_access(*, site_url: str | None = None, issue_link: bool = True) -> DemoAccess | None:
-    """Where to click: the admin, the demo accounts, and a fresh patient link for one open assignment.
-
-    Issuing a link token replaces the previous one: links printed earlier for
-    that assignment stop working. Returns None when no demo is loaded.
+    """Where to click: the admin, the demo accounts, and the patient link of one open assignment
+    (the same link its messages carry). Returns None when no demo is loaded.
     """
     study = Study.objects.filter(code=STUDY_CODE).first()
     if study is None:
@@ -587,7 +585,7 @@ def demo_access(*, site_url: str | None = None, issue_link: bool = True) -> Demo
     if assignment is not None:
         pseudonym, timepoint = assignment.participant.pseudonym, assignment.timepoint.code
         if issue_link:
-            token = assignment_issue_token(assignment=assignment)
+            token = assignment_link_token(assignment=assignment)
             patient_url = site_url + reverse("surveys:respond", args=[token])
     return DemoAccess(
         admin_url=site_url + reverse("admin:index"),
@@ -606,8 +604,7 @@ def demo_access_print(*, access: DemoAccess | None, write: Callable[[str], objec
     write(f"Staff admin:   {access.admin_url}")
     if access.patient_url:
         write(f"Patient link:  {access.patient_url}")
-        write(f"               ({access.patient_pseudonym}, timepoint {access.patient_timepoint}; "
-              "a new link each time, earlier ones stop working)")
+        write(f"               ({access.patient_pseudonym}, timepoint {access.patient_timepoint})")
     elif access.patient_pseudonym is None:
         write("Patient link:  none (no open demo assignment left)")
     write("")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import secrets
+import hmac
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from . import fhir, rendering, signals
@@ -29,7 +30,8 @@ __all__ = [
     "PublishError",
     "ResponseClosed",
     "ResponseIncomplete",
-    "assignment_issue_token",
+    "assignment_link_revoke",
+    "assignment_link_token",
     "questionnaire_draft_from_version",
     "questionnaire_publish",
     "response_missing",
@@ -151,16 +153,29 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def assignment_issue_token(*, assignment: Assignment) -> str:
-    """Give the assignment a new unguessable link token; store only its hash; return the token.
+def assignment_link_token(*, assignment: Assignment) -> str:
+    """The assignment's link token, the same in every message: an invitation's link keeps working
+    after a reminder. Derived with HMAC-SHA-256 from LINK_TOKEN_KEY (outside the database), so the
+    database, which holds only the token's SHA-256, cannot give it back.
 
-    16 random bytes = 128 bits, 22 URL-safe characters: `https://host/s/` plus
-    the token stays far inside one 160-character SMS segment.
+    16 bytes = 128 bits, 22 URL-safe characters: `https://host/s/` plus the token stays far
+    inside one 160-character SMS segment.
     """
-    token = secrets.token_urlsafe(16)
-    Assignment.objects.filter(pk=assignment.pk).update(token_hash=token_hash(token))
-    assignment.token_hash = token_hash(token)
+    message = f"{assignment.pk}:{assignment.token_version}".encode()
+    raw = hmac.new(settings.LINK_TOKEN_KEY.encode(), message, hashlib.sha256).digest()[:16]
+    token = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    digest = token_hash(token)
+    if assignment.token_hash != digest:
+        Assignment.objects.filter(pk=assignment.pk).update(token_hash=digest)
+        assignment.token_hash = digest
     return token
+
+
+def assignment_link_revoke(*, assignment: Assignment) -> str:
+    """Give the assignment a new link (a message went to a wrong number): earlier links stop working."""
+    Assignment.objects.filter(pk=assignment.pk).update(token_version=models.F("token_version") + 1)
+    assignment.refresh_from_db(fields=["token_version"])
+    return assignment_link_token(assignment=assignment)
 
 
 # --- patient responses -----------------------------------------------------------------------

@@ -153,13 +153,13 @@ def enrollment(*, patient, participant: Participant, **kw):
 
 def open_link(*, study: Study | None = None, version=None, language: str = "en", **assignment_kw) -> tuple[str, Assignment]:
     """An open assignment of a published version and its patient link token (English-speaking patient)."""
-    from surveys.services import assignment_issue_token
+    from surveys.services import assignment_link_token
 
     version = version or published_version(study=study)
     tp = timepoint(version=version)
     p = participant(study=version.questionnaire.study, language=language)
     a = assignment(participant=p, timepoint=tp, **assignment_kw)
-    return assignment_issue_token(assignment=a), a
+    return assignment_link_token(assignment=a), a
 
 
 def site(*, study: Study, code: str | None = None, name: str = "Practice") -> Site:

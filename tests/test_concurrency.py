@@ -62,11 +62,11 @@ def test_simultaneous_first_saves_and_submits_make_one_response(postgres, make):
 
 def test_two_tabs_on_different_pages_keep_both_answers(postgres, make):
     q = make.every_type_questionnaire()
-    from surveys.services import assignment_issue_token, questionnaire_publish
+    from surveys.services import assignment_link_token, questionnaire_publish
 
     version = questionnaire_publish(questionnaire=q, by=None)
     a = make.assignment(participant=make.participant(study=q.study), timepoint=make.timepoint(version=version))
-    url = f"/s/{assignment_issue_token(assignment=a)}"
+    url = f"/s/{assignment_link_token(assignment=a)}"
     Client().post(url, {"page": "1", "mood": "a0", "shown": "intro mood help smoker"})
     pages = {
         0: {"page": "1", "mood": "a1", "smoker": "true", "shown": "intro mood help smoker"},

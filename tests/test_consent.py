@@ -12,7 +12,7 @@ from patients.models import ConsentRecord, Enrollment
 from patients.services import encrypted_fields_rotate
 from surveys.models import Assignment, ConsentNotice
 from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_issue_token
+from surveys.services import assignment_link_token
 
 
 def notice(study, *, version="1.0", language="en", title="About the study", text="Why.\n\nWhat we ask."):
@@ -30,7 +30,7 @@ def enrolled(make, *, legal_basis="consent", language="en", **study_kw):
         by=None, now=timezone.now() - timedelta(minutes=1),
     )
     assignment = enrollment.participant.assignments.get()
-    return enrollment, assignment_issue_token(assignment=assignment), assignment
+    return enrollment, assignment_link_token(assignment=assignment), assignment
 
 
 def consent_url(token):

@@ -280,7 +280,7 @@ def test_imported_patients_get_their_invitations_planned(make):
     study.save()
     make.timepoint(version=version, code="t0", reminders=[2])
     rows = import_read(filename="p.csv", content=(
-        "name,phone,consent_method\nAnne Un,06 11 22 33 44,written\nBruno Deux,06 11 22 33 55,written\n").encode())
+        b"name,phone,consent_method\nAnne Un,06 11 22 33 44,written\nBruno Deux,06 11 22 33 55,written\n"))
     import_run(study=study, rows=rows, by=None, now=timezone.now())
     assert Message.objects.filter(kind="invitation").count() == 2
     assert Message.objects.filter(kind="reminder").count() == 2

@@ -16,7 +16,7 @@ from patients.messaging_text import (
 )
 from patients.sms.gsm import GSM7, sms_segments
 
-TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # 22 characters, like assignment_issue_token
+TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # 22 characters, like assignment_link_token
 
 
 @pytest.mark.parametrize("site_url", ["http://127.0.0.1:8000", "https://ressenti.chu-nantes.fr"])

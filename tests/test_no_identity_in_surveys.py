@@ -14,7 +14,7 @@ from django.utils import timezone
 from patients.enrolment import EnrolmentData, enrollment_create
 from patients.withdrawal import enrollment_withdraw
 from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_issue_token, response_save_page, response_submit
+from surveys.services import assignment_link_token, response_save_page, response_submit
 
 PEOPLE = [
     # name, email as typed, phone as typed, E.164, birth date as typed, ISO
@@ -89,7 +89,7 @@ def test_no_surveys_table_holds_a_name_email_phone_or_birth_date(make):
     assignments_refresh(now=timezone.now())
     for enrollment in enrollments:
         first = enrollment.participant.assignments.get(timepoint__code="t0")
-        assignment_issue_token(assignment=first)
+        assignment_link_token(assignment=first)
         # Patients type free text too; here, nothing of who they are.
         response_save_page(assignment=first, answers={"mood": "a2", "why": "tired all week", "pain": 4},
                            page_index=0, advance=True)

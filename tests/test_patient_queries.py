@@ -3,7 +3,7 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from surveys.services import assignment_issue_token, questionnaire_publish
+from surveys.services import assignment_link_token, questionnaire_publish
 
 
 def link_to_questionnaire_with(make, n_items: int) -> str:
@@ -13,7 +13,7 @@ def link_to_questionnaire_with(make, n_items: int) -> str:
         make.item(questionnaire=q, link_id=f"q{i}", section=page, options=make.YES_NO_SOMETIMES)
     version = questionnaire_publish(questionnaire=q, by=None)
     a = make.assignment(participant=make.participant(study=q.study), timepoint=make.timepoint(version=version))
-    return f"/s/{assignment_issue_token(assignment=a)}"
+    return f"/s/{assignment_link_token(assignment=a)}"
 
 
 def queries(client, method: str, url: str, data=None) -> int:

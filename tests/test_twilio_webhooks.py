@@ -253,3 +253,15 @@ def test_end_to_end_send_then_signed_callbacks_mark_the_message_delivered(make, 
         assert [code for _sid, _status, code in fake.callback_results] == [204, 204]
     invitation.refresh_from_db()
     assert invitation.status == "delivered" and invitation.delivered_at is not None
+
+
+def test_a_late_undelivered_sms_is_sent_again_by_email(make, client, twilio_settings):
+    # The receiver connected in patients/apps.py plans the same invitation on the other channel.
+    _patient, (invitation, *_rest) = enrolled(make)
+    sid = with_provider_id(invitation)
+    status(client, sid, "undelivered", code=30003)
+    fallback = Message.objects.filter(assignment=invitation.assignment, sequence=0, channel="email")
+    assert fallback.count() == 1 and fallback.get().status == "planned"
+    # A repeated callback plans nothing more.
+    status(client, sid, "undelivered", code=30003)
+    assert fallback.count() == 1

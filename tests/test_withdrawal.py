@@ -18,7 +18,7 @@ from patients.models import Enrollment, Message
 from patients.withdrawal import enrollment_withdraw
 from surveys.models import Assignment, Participant, Response, StudyMembership
 from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_issue_token, response_save_page, response_submit
+from surveys.services import assignment_link_token, response_save_page, response_submit
 from surveys.withdrawal import participant_withdraw
 
 S = Assignment.Status
@@ -38,7 +38,7 @@ class Followed:
         return self.enrollment.participant
 
     def token(self, assignment: Assignment) -> str:
-        return assignment_issue_token(assignment=assignment)
+        return assignment_link_token(assignment=assignment)
 
 
 @pytest.fixture
@@ -268,7 +268,7 @@ def test_patient_page_asks_the_year_of_birth_first_when_the_study_does(make, cli
         study=study, data=EnrolmentData(name="Jeanne Martin", phone="0612345678", birth_date="03/02/1951",
                                         consent_method="written"), by=None, now=timezone.now(),
     )
-    url = reverse("patients:withdraw", args=[assignment_issue_token(assignment=enrollment.participant.assignments.get())])
+    url = reverse("patients:withdraw", args=[assignment_link_token(assignment=enrollment.participant.assignments.get())])
     wrong = client.post(url, {"action": "check", "birth_year": "1960"})
     assert wrong.status_code == 422
     assert client.post(url, {"data": "delete"}).status_code == 200  # the check again, not a withdrawal

@@ -204,6 +204,10 @@ RESSENTI_REQUIRE_MFA = env.bool("RESSENTI_REQUIRE_MFA", default=False)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Ressenti"
 
+# Key from which patient link tokens are derived (surveys.services.assignment_link_token): the same
+# link in every message of an assignment, and nothing in the database that gives it back.
+LINK_TOKEN_KEY = env("LINK_TOKEN_KEY", default="insecure-local-link-token-key")
+
 # Key of the digest that checks a patient's year of birth on a link (surveys.access).
 LINK_CHECK_KEY = env("LINK_CHECK_KEY", default="insecure-local-link-check-key")
 # Attempts allowed at that check per link and per IP address, per LINK_CHECK_WINDOW seconds.

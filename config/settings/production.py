@@ -14,6 +14,7 @@ SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 LINK_CHECK_KEY = env("LINK_CHECK_KEY")
+LINK_TOKEN_KEY = env("LINK_TOKEN_KEY")
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY")
 # Without it anymail accepts unsigned tracking posts: a forged "bounced" could close an address.
 ANYMAIL = {**ANYMAIL, "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET")}  # noqa: F405

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from surveys import screening
 from surveys.access import LinkState, access_assignment_by_token
 from surveys.models import Assignment, ConsentNotice, Study
-from surveys.services import assignment_issue_token
+from surveys.services import assignment_link_token
 
 from ..consent import consent_problems, consent_record, enrollment_self_create, notice_current
 from ..enrolment import DUPLICATE_EMAIL, DUPLICATE_PHONE, EnrolmentData, EnrolmentInvalid
@@ -229,7 +229,7 @@ def _first_link(enrollment: Enrollment, *, now) -> str:
     )
     if first is None or not (first.due_at <= now < first.expires_at):
         return ""
-    return assignment_issue_token(assignment=first)
+    return assignment_link_token(assignment=first)
 
 
 @never_cache

@@ -70,8 +70,10 @@ class Assignment(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
     # SHA-256 of the link token; the token itself is only ever in the message sent.
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    # Bumped to revoke a link (surveys.services.assignment_link_revoke): the token is derived from it.
+    token_version = models.PositiveSmallIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["token_hash"])
+    history = HistoricalRecords(excluded_fields=["token_hash", "token_version"])
 
     class Meta:
         verbose_name = _("assignment")

@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from surveys.models import Assignment, Response
-from surveys.services import assignment_issue_token, questionnaire_publish
+from surveys.services import assignment_link_token, questionnaire_publish
 from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser
@@ -20,7 +20,7 @@ def link(make):
     tp = make.timepoint(version=version)
     participant = make.participant(study=version.questionnaire.study, language="en")
     assignment = make.assignment(participant=participant, timepoint=tp)
-    return f"/s/{assignment_issue_token(assignment=assignment)}", assignment
+    return f"/s/{assignment_link_token(assignment=assignment)}", assignment
 
 
 def answer_page_one(page, *, mood: str, why: str | None = None) -> None:

@@ -7,7 +7,7 @@ from patients.enrolment import EnrolmentData, enrollment_create
 from patients.models import Enrollment
 from surveys.models import Assignment, Participant, Response
 from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_issue_token, response_save_page, response_submit
+from surveys.services import assignment_link_token, response_save_page, response_submit
 from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ def links(make):
     first, second = enrollment.participant.assignments.order_by("timepoint__code")
     response_save_page(assignment=first, answers={"mood": "a0"}, page_index=0, advance=True)
     response_submit(assignment=first)
-    return enrollment, assignment_issue_token(assignment=first), assignment_issue_token(assignment=second)
+    return enrollment, assignment_link_token(assignment=first), assignment_link_token(assignment=second)
 
 
 def test_leave_the_study_and_delete_the_answers(phone, links):
