@@ -12,6 +12,7 @@ This module is in the research domain: it never imports `patients`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -445,6 +446,11 @@ def demo_research_load() -> DemoResearch:
                 "fallback_language": "fr",
                 "time_zone": "Europe/Paris",
                 "status": Study.Status.ACTIVE,
+                # The demo sends at any hour, so `make run` shows messages flowing whenever it is tried;
+                # a real study keeps the default 09:00-19:00, no Sundays.
+                "send_window_start": dt.time(0, 0),
+                "send_window_end": dt.time(23, 59),
+                "send_on_sundays": True,
             },
         )
         site = _upsert(Site, lookup={"study": study, "code": SITE_CODE}, values={"name": "Cabinet du Dr Martin"})
