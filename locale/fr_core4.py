@@ -55,3 +55,11 @@ FR.update({
 })
 
 FR.update({"Stop taking part in the study": "Arrêter de participer à l'étude"})
+
+FR.update({
+    "SMS template": "modèle de SMS", "SMS templates": "modèles de SMS",
+    "Use {{ sender }}, {{ link }} and {{ withdraw_link }}; nothing that names the study.": "Utilisez {{ sender }}, {{ link }} et {{ withdraw_link }} ; rien qui nomme l'étude.",
+    "An SMS template holds text and {{ variables }} only, no {% tags %}.": "Un modèle de SMS contient du texte et des {{ variables }} seulement, pas de {% balises %}.",
+    "length with the longest link": "longueur avec le lien le plus long",
+    "%(units)s characters (%(encoding)s), %(segments)s SMS": "%(units)s caractères (%(encoding)s), %(segments)s SMS",
+})

@@ -8,15 +8,19 @@ Investigators limited to one site see only that site's rows (surveys/rules.py).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.admin import ReadOnlyAdmin, StudyScopedAdmin, StudyScopedInline
 
-from .models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent
+from .messaging_text import shipped_sms_template, sms_template_check
+from .models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent, SmsTemplate
 
 # Identity rows are kept for the study's audit trail; withdrawal is recorded, not deleted.
 NO_DELETE = frozenset({"delete"})
@@ -112,3 +116,58 @@ class ReidentificationEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("participant", "user", "reason", "at")
     list_select_related = ("participant", "user")
     search_fields = ("participant__pseudonym", "user__username")
+
+
+class SmsTemplateForm(forms.ModelForm):
+    class Meta:
+        model = SmsTemplate
+        fields = ("study", "kind", "language", "text")
+        widgets = {"text": forms.Textarea(attrs={"rows": 4, "cols": 60})}
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"].strip()
+        # Plain text and the three variables only: a tag could pull in other templates or data.
+        if re.search(r"{%|{#", text):
+            raise forms.ValidationError(_("An SMS template holds text and {{ variables }} only, no {% tags %}."))
+        check = sms_template_check(text)
+        if check.problems:
+            raise forms.ValidationError(list(check.problems))
+        self.check = check
+        return text
+
+
+@admin.register(SmsTemplate)
+class SmsTemplateAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+    """The study's SMS wording, counted the way GSM-7 counts it, with the longest link a patient can get."""
+
+    form = SmsTemplateForm
+    list_display = ("study", "kind", "language", "length")
+    list_filter = ("kind", "language")
+
+    @admin.display(description=_("length with the longest link"))
+    def length(self, obj: SmsTemplate) -> str:
+        return segments_text(sms_template_check(obj.text))
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("text", shipped_sms_template(kind=initial.get("kind", "invitation"),
+                                                        language=initial.get("language", "fr")))
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: SmsTemplate, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        check = getattr(form, "check", None)
+        if check is None:
+            return
+        # Over one segment or outside GSM-7 costs more and may arrive in pieces: say so, do not refuse.
+        level = messages.WARNING if check.warnings else messages.SUCCESS
+        for text in (segments_text(check), *check.warnings):
+            self.message_user(request, text, level)
+
+
+def segments_text(check) -> str:
+    info = check.segments
+    if info is None:
+        return "—"
+    return _("%(units)s characters (%(encoding)s), %(segments)s SMS") % {
+        "units": info.units, "encoding": info.encoding, "segments": info.segments}

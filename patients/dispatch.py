@@ -75,8 +75,8 @@ from .messages import (
     contact_mark_undeliverable,
     message_fallback,
 )
-from .messaging_text import email_render, message_links, sms_render
-from .models import Message, Patient
+from .messaging_text import email_render, message_language, message_links, sms_render
+from .models import Message, Patient, SmsTemplate
 from .sms import SmsError, SmsPermanentError, SmsTemporaryError, get_backend
 
 logger = logging.getLogger(__name__)
@@ -417,7 +417,12 @@ def _prepare(message: Message, token: str) -> _Prepared:
     patient = message.enrollment.patient
     links = message_links(token=token)
     if message.channel == Message.Channel.SMS:
-        body = sms_render(kind=message.kind, language=patient.language, link=links.link, withdraw_link=links.withdraw)
+        language = message_language(patient.language)
+        # The study's own wording when it has one (checked when saved), else the shipped text.
+        own = SmsTemplate.objects.filter(study_id=message.assignment.participant.study_id, kind=message.kind,
+                                         language=language).values_list("text", flat=True).first()
+        body = sms_render(kind=message.kind, language=language, link=links.link, withdraw_link=links.withdraw,
+                          template=own)
         return _Prepared(message, patient, sms_body=body)
     rendered = email_render(kind=message.kind, language=patient.language, link=links.link,
                             withdraw_link=links.withdraw, expires_at=message.assignment.expires_at,

@@ -259,3 +259,29 @@ class MessageResend(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("A resend record cannot be deleted.")
+
+
+class SmsTemplate(models.Model):
+    """A study's own wording of an SMS, per kind and language (the shipped text otherwise).
+
+    Checked when saved (patients/admin.py, patients.messaging_text.sms_template_check): only the
+    sender and the two links may appear, and the length is counted the way GSM-7 counts it."""
+
+    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="sms_templates")
+    kind = models.CharField(_("kind"), max_length=16, choices=Message.Kind.choices)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    text = models.TextField(
+        _("text"), help_text=_("Use {{ sender }}, {{ link }} and {{ withdraw_link }}; nothing that names the study."))
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("SMS template")
+        verbose_name_plural = _("SMS templates")
+        constraints = [models.UniqueConstraint(fields=["study", "kind", "language"], name="sms_template_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.study.code} {self.kind} ({self.language})"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.study_id

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import rules
 
 from surveys.rules import (
+    ANY_ROLE,
+    DESIGNER,
     INVESTIGATOR,
     NOBODY,
     has_role,
@@ -55,6 +57,8 @@ register_model_permissions(
         "message": _IDENTITY,
         "consentrecord": _AUDIT,
         "reidentificationevent": _AUDIT,
+        # Study design: wording of SMS, edited by designers, read by the whole study team.
+        "smstemplate": {"view": ANY_ROLE, "add": (DESIGNER,), "change": (DESIGNER,), "delete": (DESIGNER,)},
     },
 )
-rules.set_perm("patients", rules.is_superuser | has_role(INVESTIGATOR))
+rules.set_perm("patients", rules.is_superuser | has_role(INVESTIGATOR, DESIGNER))

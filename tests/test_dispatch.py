@@ -414,3 +414,15 @@ def test_the_send_task_sends_through_the_service(make):
 
     assert task.apply(args=[message.pk]).get() == S.SENT
     assert len(locmem.outbox) == 1
+
+
+def test_a_study_wording_of_the_sms_is_used_when_it_has_one(make):
+    from patients.models import SmsTemplate
+
+    message = claimed(make)
+    patient = message.enrollment.patient
+    SmsTemplate.objects.create(study_id=message.assignment.participant.study_id, kind=message.kind,
+                               language=patient.language, text="Cabinet Rose {{ link }} stop: {{ withdraw_link }}")
+    message_send(message_id=message.pk)
+    (sms,) = locmem.outbox
+    assert sms.body.startswith("Cabinet Rose http") and "/withdraw" in sms.body
