@@ -96,29 +96,6 @@ def main() -> None:
         "dry_run_s": measure("dry run (import_check)", dry_run),
         "import_s": measure("import (import_run)", full_import),
     }
-    # What the one validation place spends listing the time zones (zoneinfo walks the tzdata
-    # files on every call): the share a cached set would save.
-    from zoneinfo import available_timezones
-
-    started = time.perf_counter()
-    for _ in range(100):
-        available_timezones()
-    results["time_zone_listing_per_row_ms"] = (time.perf_counter() - started) * 10
-    print(f"  zoneinfo.available_timezones()      {results['time_zone_listing_per_row_ms']:.2f} ms per call "
-          f"(once per row)", flush=True)
-
-    if os.environ.get("BENCH_CACHED_TIME_ZONES"):
-        # Projection of the proposed change in patients/enrolment.py (a cached frozenset of
-        # the time zones): patched here only, for this measurement.
-        import patients.enrolment as enrolment
-
-        zones = frozenset(available_timezones())
-        enrolment.available_timezones = lambda: zones
-        results["with_cached_time_zones"] = {
-            "dry_run_s": measure("dry run, time zones cached", dry_run),
-            "import_s": measure("import, time zones cached", full_import),
-        }
-
     payload = {
         "rows": ROWS,
         "database": connection.vendor,
@@ -132,13 +109,6 @@ def main() -> None:
         },
         "import_over_baseline": round(results["import_s"] / results["baseline_bulk_create_s"], 1),
     }
-    if "with_cached_time_zones" in results:
-        cached = results["with_cached_time_zones"]
-        payload["with_cached_time_zones"] = {
-            "dry_run_s": round(cached["dry_run_s"], 3), "import_s": round(cached["import_s"], 3),
-            "rows_per_second": {"dry_run": round(ROWS / cached["dry_run_s"]), "import": round(ROWS / cached["import_s"])},
-            "import_over_baseline": round(cached["import_s"] / results["baseline_bulk_create_s"], 1),
-        }
     out = ROOT / "bench" / "results" / "import_patients.json"
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"written {out.relative_to(ROOT)}")
