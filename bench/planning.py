@@ -11,9 +11,9 @@ are bulk-created first; that setup is timed and reported but is not part of any 
    history rows through simple-history's bulk_create_with_history, messages with plain
    bulk_create), in batches of 2,000 enrolments. Row values are computed before the clock
    starts (same pure functions as the services): only the inserts are timed.
-2. bulk planner: surveys.scheduling.assignments_plan_many + a bulk messages planner written
-   here (messages_plan_many: the rules of patients.messages.messages_plan, one query set per
-   batch instead of per enrolment), 2,000 enrolments per transaction; timed in full.
+2. bulk planner: surveys.scheduling.assignments_plan_many + patients.messages.messages_plan_many
+   (the rules of messages_plan, one query set per batch instead of per enrolment; what the
+   import uses), 2,000 enrolments per transaction; timed in full.
 3. services: per enrolment, in its own transaction, as enrollment_create does:
    surveys.scheduling.assignments_plan + patients.messages.messages_plan. If this exceeds
    BENCH_SERVICE_BUDGET seconds (default 600), or after BENCH_SERVICE_SAMPLE enrolments, it
@@ -60,41 +60,6 @@ def log(label: str, seconds: float, rows: int, unit: str = "rows") -> None:
     print(f"  {label:<44} {seconds:8.2f} s  {rows / seconds:9.0f} {unit}/s  ({rows} {unit})", flush=True)
 
 
-def messages_plan_many(*, enrollments, assignments_by_participant, now):
-    """patients.messages.messages_plan for many enrolments at once (new ones: nothing planned yet).
-
-    Same rules (withdrawn or inactive: nothing; channel_choose; message_times; ignore
-    conflicts on the unique key), without the per-enrolment reads: a proposal for import
-    and for re-planning many patients.
-    """
-    from patients.messages import REACHABLE_ASSIGNMENTS, channel_choose, message_times
-    from patients.models import Message
-    from surveys.models import Participant
-
-    ids = [a.pk for rows in assignments_by_participant.values() for a in rows]
-    taken = set(Message.objects.filter(assignment_id__in=ids, resend=0).exclude(status=Message.Status.CANCELLED)
-                .values_list("assignment_id", "sequence"))
-    new = []
-    for enrollment in enrollments:
-        participant, patient = enrollment.participant, enrollment.patient
-        if enrollment.withdrawn_at is not None or participant.status != Participant.Status.ACTIVE:
-            continue
-        for assignment in assignments_by_participant.get(participant.pk, []):
-            if assignment.status not in REACHABLE_ASSIGNMENTS or assignment.expires_at <= now:
-                continue
-            channel = channel_choose(patient=patient, allowed=assignment.timepoint.channels)
-            if channel is None:
-                continue
-            for sequence, at in message_times(assignment=assignment, timepoint=assignment.timepoint,
-                                              patient=patient, study=participant.study, now=now):
-                if (assignment.pk, sequence) not in taken:
-                    new.append(Message(enrollment=enrollment, assignment=assignment, channel=channel,
-                                       sequence=sequence, scheduled_at=at,
-                                       kind=Message.Kind.REMINDER if sequence else Message.Kind.INVITATION))
-    Message.objects.bulk_create(new, ignore_conflicts=True, batch_size=5000)
-    return len(new)
-
-
 def main() -> None:  # noqa: C901 - one linear script
     import django
 
@@ -104,7 +69,7 @@ def main() -> None:  # noqa: C901 - one linear script
     from simple_history.utils import bulk_create_with_history
 
     call_command("migrate", verbosity=0)
-    from patients.messages import channel_choose, message_times, messages_plan
+    from patients.messages import channel_choose, message_times, messages_plan, messages_plan_many
     from patients.models import Enrollment, Message, Patient
     from surveys.models import Assignment, Participant
     from surveys.scheduling import assignments_plan, assignments_plan_many, enrolment_timepoints, timepoint_windows

@@ -63,3 +63,5 @@ FR.update({
     "length with the longest link": "longueur avec le lien le plus long",
     "%(units)s characters (%(encoding)s), %(segments)s SMS": "%(units)s caractères (%(encoding)s), %(segments)s SMS",
 })
+
+FR.update({"When": "Quand", "Only after an answer (logic trigger)": "Seulement après une réponse (déclencheur)"})

@@ -27,12 +27,12 @@ from simple_history.utils import bulk_create_with_history
 
 from surveys import pseudonyms
 from surveys.access import link_check_digest
-from surveys.models import Assignment, ConsentNotice, Participant, Site, Study, Timepoint
-from surveys.scheduling import timepoint_window
+from surveys.models import ConsentNotice, Participant, Site, Study
+from surveys.scheduling import assignments_plan_many
 
 from .consent import record_hash_of
 from .enrolment import EnrolmentData, _existing_digests, enrolment_problems
-from .messages import messages_plan
+from .messages import messages_plan_many
 from .models import ConsentRecord, Enrollment, Patient
 
 # Column headers, in the order a template file shows them; `name` and `consent_method`
@@ -298,19 +298,11 @@ def import_run(
         if notice is not None
     ], batch_size=BATCH)
 
-    # The same schedule as surveys.scheduling.assignments_plan, written in bulk.
-    timepoints = list(Timepoint.objects.filter(study=study).order_by("order", "offset"))
-    windows = [(timepoint, *timepoint_window(timepoint, now)) for timepoint in timepoints]
-    assignments = [
-        Assignment(participant=participant, timepoint=timepoint, occurrence=1, due_at=due, expires_at=expires)
-        for participant in participants
-        for timepoint, due, expires in windows
-    ]
-    bulk_create_with_history(assignments, Assignment, **history)
-    # Invitations and reminders, by the same rules as a single enrolment (patients.messages).
-    by_participant: dict[int, list[Assignment]] = {}
-    for assignment in Assignment.objects.filter(participant__in=participants).only("pk", "participant_id"):
-        by_participant.setdefault(assignment.participant_id, []).append(assignment)
-    for enrollment in enrollments:
-        messages_plan(enrollment=enrollment, assignments=by_participant.get(enrollment.participant_id, []), now=now)
-    return ImportResult(enrolled=len(enrollments), assignments=len(assignments))
+    # The schedule and the messages by the same rules as a single enrolment, in bulk.
+    by_participant = assignments_plan_many(anchors=[(participant, now) for participant in participants],
+                                           by=by, reason="import")
+    for enrollment, participant, patient in zip(enrollments, participants, patients, strict=True):
+        enrollment.participant, enrollment.patient = participant, patient
+        participant.study = study
+    messages_plan_many(enrollments=enrollments, assignments_by_participant=by_participant, now=now)
+    return ImportResult(enrolled=len(enrollments), assignments=sum(map(len, by_participant.values())))

@@ -120,15 +120,32 @@ def messages_plan(
     strangers = [a.pk for a in rows if a.participant_id != enrollment.participant_id]
     if strangers:
         raise ValueError(f"Assignments {strangers} belong to another participant than enrolment {enrollment.pk}.")
-    participant, patient = enrollment.participant, enrollment.patient
-    if enrollment.withdrawn_at is None and participant.status == Participant.Status.ACTIVE:
-        taken = set(
-            Message.objects.filter(assignment_id__in=ids, resend=0)
-            .exclude(status=Message.Status.CANCELLED)
-            .values_list("assignment_id", "sequence")
-        )
-        new = []
-        for assignment in rows:
+    messages_plan_many(enrollments=[enrollment], assignments_by_participant={enrollment.participant_id: rows},
+                       now=now)
+    return list(
+        Message.objects.filter(assignment_id__in=ids, resend=0).exclude(status=Message.Status.CANCELLED)
+        .order_by("scheduled_at", "assignment_id", "sequence")
+    )
+
+
+def messages_plan_many(
+    *, enrollments: Iterable[Enrollment], assignments_by_participant: dict[int, list[Assignment]], now: datetime
+) -> int:
+    """The rules of messages_plan for many enrolments at once (an import, a re-plan): one read of
+    what is taken, one bulk insert. Enrolments come with patient and participant.study loaded and
+    assignments with their timepoint. Returns the number of rows proposed."""
+    ids = [a.pk for rows in assignments_by_participant.values() for a in rows]
+    taken = set(
+        Message.objects.filter(assignment_id__in=ids, resend=0)
+        .exclude(status=Message.Status.CANCELLED)
+        .values_list("assignment_id", "sequence")
+    )
+    new = []
+    for enrollment in enrollments:
+        participant, patient = enrollment.participant, enrollment.patient
+        if enrollment.withdrawn_at is not None or participant.status != Participant.Status.ACTIVE:
+            continue
+        for assignment in assignments_by_participant.get(participant.pk, []):
             if assignment.status not in REACHABLE_ASSIGNMENTS or assignment.expires_at <= now:
                 continue
             channel = channel_choose(patient=patient, allowed=assignment.timepoint.channels)
@@ -143,11 +160,8 @@ def messages_plan(
                         enrollment=enrollment, assignment=assignment, channel=channel, sequence=sequence,
                         kind=Message.Kind.REMINDER if sequence else Message.Kind.INVITATION, scheduled_at=at,
                     ))
-        Message.objects.bulk_create(new, ignore_conflicts=True)
-    return list(
-        Message.objects.filter(assignment_id__in=ids, resend=0).exclude(status=Message.Status.CANCELLED)
-        .order_by("scheduled_at", "assignment_id", "sequence")
-    )
+    Message.objects.bulk_create(new, ignore_conflicts=True, batch_size=5000)
+    return len(new)
 
 
 @transaction.atomic

@@ -569,7 +569,16 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
 
 @admin.register(Timepoint)
 class TimepointAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
-    list_display = ("code", "label", "study", "version", "offset", "unit", "window")
+    list_display = ("code", "label", "study", "version", "offset", "unit", "window", "repeat_count", "anchor",
+                    "trigger_item")
+    fieldsets = (
+        (None, {"fields": ("study", "code", "label", "order", "version")}),
+        (_("When"), {"fields": ("anchor", "anchor_item", "unit", "offset", "window", "repeat_every",
+                                "repeat_count")}),
+        (_("Only after an answer (logic trigger)"), {"fields": ("trigger_item", "trigger_operator", "trigger_value"),
+                                                      "classes": ("collapse",)}),
+        (_("Messages"), {"fields": ("reminders", "send_time", "channels")}),
+    )
     list_filter = (("study", RelatedOnlyFieldListFilter),)
     search_fields = ("code", "label")
 

@@ -248,3 +248,11 @@ def test_item_page_edits_options_and_conditions(client, make, designer):
     why.refresh_from_db()
     assert why.help_en == "Take your time"
     assert why.conditions.get().answer == "a1"
+
+
+def test_timepoint_form_shows_repeats_anchors_and_triggers(client, make, designer):
+    page = client.get(reverse("admin:surveys_timepoint_add"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    for field in ("repeat_every", "repeat_count", "anchor_item", "trigger_item", "trigger_operator", "reminders"):
+        assert f'name="{field}"' in html, field
