@@ -315,6 +315,53 @@ def parse_page(fields: list[Field], data) -> tuple[dict, dict[str, str], dict[st
     return answers, errors, raw_values
 
 
+@dataclass
+class PageSubmission:
+    """One posted page, read: what parsed, every answer after it, and what to say."""
+
+    valid: dict  # this page's answers that parsed (saved even when others did not: nothing typed is lost)
+    merged: dict  # all answers after this page, those of hidden items dropped
+    errors: dict[str, str]
+    raw: dict[str, list[str]]
+    # Questions this answer revealed on the same page, which the patient has not seen yet (no JavaScript).
+    revealed: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors and not self.revealed
+
+    @property
+    def shown_errors(self) -> dict[str, str]:
+        # A question just revealed is shown as new, not as an error.
+        return {k: v for k, v in self.errors.items() if k not in self.revealed}
+
+    def page_again(self, *, definition: dict, pages: list[PageSpec], index: int, language: str) -> dict:
+        """Context to show the same page again, keeping what was typed."""
+        errors = self.shown_errors
+        return page_context(definition=definition, pages=pages, index=index, language=language, answers=self.merged,
+                            errors=errors, raw={k: v for k, v in self.raw.items() if k in errors},
+                            notice="revealed" if self.revealed and not errors else "")
+
+
+def page_submission(*, definition: dict, page: PageSpec, language: str, answers: dict, post,
+                    check_required: bool) -> PageSubmission:
+    """Read one page's POST against the answers so far (questionnaire and pre-screening alike)."""
+    fields = page_fields(definition, page, language, answers)
+    page_answers, errors, raw = parse_page(fields, post)
+    valid = {k: v for k, v in page_answers.items() if k not in errors}
+    merged = prune_answers(definition, {**answers, **valid})
+    if check_required:
+        after = required_errors(page_fields(definition, page, language, merged), merged)
+        errors |= {k: v for k, v in after.items() if k not in errors}
+    # Without JavaScript a follow-up appears only once the answer revealing it is sent: the page
+    # comes back with it rather than skipping a question the patient never saw. The form posts
+    # the questions it showed.
+    shown_before = set(post.get("shown", "").split())
+    newly_shown = enabled_ids(definition, merged) - shown_before
+    revealed = [f.link_id for f in fields if f.is_question and f.link_id in newly_shown]
+    return PageSubmission(valid=valid, merged=merged, errors=errors, raw=raw, revealed=revealed)
+
+
 def required_errors(fields: list[Field], answers: dict) -> dict[str, str]:
     return {
         f.link_id: _("Answer this question to continue.")

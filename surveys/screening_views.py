@@ -98,29 +98,16 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
     resume = min(state.get("n", 0), len(pages))
     index = _page_index(request.POST.get("page", "1"), len(pages), len(pages))
     index = min(index, resume)
-    fields = rendering.page_fields(definition, pages[index], language, answers)
-    page_answers, errors, raw = rendering.parse_page(fields, request.POST)
-    valid = {k: v for k, v in page_answers.items() if k not in errors}
-    merged = rendering.prune_answers(definition, {**answers, **valid})
-    shown_after = rendering.enabled_ids(definition, merged)
-    shown_before = set(request.POST.get("shown", "").split())
-    if action != "back":
-        errors |= {k: v for k, v in rendering.required_errors(
-            rendering.page_fields(definition, pages[index], language, merged), merged).items() if k not in errors}
-    revealed = [f.link_id for f in fields if f.is_question and f.link_id in shown_after - shown_before]
-    complete = not errors and not revealed
-    new_state = {"a": merged, "n": max(resume, index + 1) if complete and action != "back" else resume}
+    sub = rendering.page_submission(definition=definition, page=pages[index], language=language, answers=answers,
+                                    post=request.POST, check_required=action != "back")
+    merged = sub.merged
+    new_state = {"a": merged, "n": max(resume, index + 1) if sub.complete and action != "back" else resume}
     if action == "back":
         previous = rendering.visible_page(definition, pages, merged, index - 1, -1)
         return _with_state(HttpResponseRedirect(_url(token, (previous or 0) + 1)), request, study, token, new_state)
-    if errors or revealed:
-        for key in revealed:
-            errors.pop(key, None)
-        context = rendering.page_context(
-            definition=definition, pages=pages, index=index, language=language, answers=merged, errors=errors,
-            raw={k: v for k, v in raw.items() if k in errors}, notice="revealed" if revealed and not errors else "",
-        )
-        return _with_state(render(request, "patient/page.html", context, status=422 if errors else 200),
+    if not sub.complete:
+        context = sub.page_again(definition=definition, pages=pages, index=index, language=language)
+        return _with_state(render(request, "patient/page.html", context, status=422 if sub.shown_errors else 200),
                            request, study, token, new_state)
     following = rendering.visible_page(definition, pages, merged, index + 1, 1)
     target = _url(token, "review") if following is None else _url(token, following + 1)

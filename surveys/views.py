@@ -75,7 +75,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
 
     if link_access.link_check_needed(assignment, request.COOKIES):
         with translation.override(language):
-            return _link_check(request, token, assignment, language)
+            return link_check_page(request, token, assignment, language, back_to=_url(token))
 
     pages = rendering.build_pages(definition, language)
     answers = response.answers if response else {}
@@ -105,15 +105,17 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _link_check(request: HttpRequest, token: str, assignment, language: str) -> HttpResponse:
-    """Ask the year of birth before showing any question (studies that require it)."""
+def link_check_page(request: HttpRequest, token: str, assignment, language: str, *, back_to: str) -> HttpResponse:
+    """Ask the year of birth before showing anything of this link (studies that require it);
+    on success go to `back_to` with a pass cookie valid for every page of the link."""
     context = {"language": language, "title": "", "error": ""}
     ip = client_ip(request)
     status = 200
     if request.method == "POST" and request.POST.get("action") == "check":
         result = link_access.link_check_attempt(assignment, answer=request.POST.get("birth_year", ""), ip=ip)
         if result is link_access.CheckResult.PASSED:
-            redirect = HttpResponseRedirect(_url(token))
+            redirect = HttpResponseRedirect(back_to)
+            # Path /s/<token> covers the questionnaire and the link's other pages (withdrawal).
             redirect.set_cookie(link_access.check_cookie_name(assignment), link_access.check_cookie_value(assignment),
                                 max_age=link_access.CHECK_COOKIE_AGE, path=_url(token), httponly=True,
                                 samesite="Lax", secure=request.is_secure())
@@ -143,37 +145,20 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
             return HttpResponseRedirect(_url(token, "review"))
         return HttpResponseRedirect(_url(token))
     index = _page_index(request.POST.get("page", "1"), len(pages), len(pages))
-    fields = rendering.page_fields(definition, pages[index], language, answers)
-    page_answers, errors, raw = rendering.parse_page(fields, request.POST)
-    valid = {k: v for k, v in page_answers.items() if k not in errors}
-    # Save what parsed even when the page has errors or the patient goes back: nothing typed is lost.
-    merged = {**answers, **valid}
-    shown_after = rendering.enabled_ids(definition, merged)
-    shown_before = set(request.POST.get("shown", "").split())
-    if action != "back":
-        errors |= {k: v for k, v in rendering.required_errors(
-            rendering.page_fields(definition, pages[index], language, merged), merged).items() if k not in errors}
-    # Without JavaScript a follow-up question appears only after the answer that reveals it is sent:
-    # show the page again rather than skipping a question the patient never saw.
-    revealed = [f.link_id for f in fields if f.is_question and f.link_id in shown_after - shown_before]
-    complete = not errors and not revealed
+    sub = rendering.page_submission(definition=definition, page=pages[index], language=language, answers=answers,
+                                    post=request.POST, check_required=action != "back")
     try:
-        saved = services.response_save_page(assignment=assignment, answers=valid, page_index=index,
-                                            advance=complete and action != "back")
+        saved = services.response_save_page(assignment=assignment, answers=sub.valid, page_index=index,
+                                            advance=sub.complete and action != "back")
     except services.ResponseClosed:
         return HttpResponseRedirect(_url(token))
     if action == "back":
         previous = rendering.visible_page(definition, pages, saved.answers, index - 1, -1)
         return HttpResponseRedirect(_url(token, (previous or 0) + 1))
-    if errors or revealed:
-        for key in revealed:
-            errors.pop(key, None)
-        context = rendering.page_context(
-            definition=definition, pages=pages, index=index, language=language, answers=merged, errors=errors,
-            raw={k: v for k, v in raw.items() if k in errors},
-            notice="revealed" if revealed and not errors else "",
-        )
-        return render(request, "patient/page.html", {**context, "token": token}, status=200 if not errors else 422)
+    if not sub.complete:
+        context = sub.page_again(definition=definition, pages=pages, index=index, language=language)
+        return render(request, "patient/page.html", {**context, "token": token},
+                      status=422 if sub.shown_errors else 200)
     following = rendering.visible_page(definition, pages, saved.answers, index + 1, 1)
     if following is None:
         return HttpResponseRedirect(_url(token, "review"))

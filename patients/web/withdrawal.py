@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 from surveys import access as link_access
 from surveys.access import LinkState, access_assignment_by_token
 from surveys.models import Assignment, Participant
-from surveys.views import LANG_COOKIE, client_ip
+from surveys.views import LANG_COOKIE, link_check_page
 
 from ..models import Enrollment
 from ..reidentify import REASON_MAX, investigator_may_act, participant_reidentify
@@ -65,7 +65,7 @@ def patient_withdraw(request: HttpRequest, token: str) -> HttpResponse:
         if link_access.link_check_needed(assignment, request.COOKIES):
             # Studies that ask the year of birth before showing a questionnaire ask it here too:
             # whoever holds a forwarded link must not be able to erase someone's answers.
-            return _patient_link_check(request, token, assignment, language)
+            return link_check_page(request, token, assignment, language, back_to=request.get_full_path())
         context = {"language": language, "token": token, "data": DATA_CHOICES[0], "error": "",
                    "questionnaire_open": access.state is LinkState.OPEN}
         if request.method == "POST":
@@ -86,26 +86,6 @@ def _patient_done(request: HttpRequest, participant: Participant, language: str)
     enrollment = Enrollment.objects.filter(participant=participant).only("withdrawal_data").first()
     deleted = enrollment is not None and enrollment.withdrawal_data == Enrollment.WithdrawalData.DELETE
     return render(request, "patient/withdraw_done.html", {"language": language, "deleted": deleted})
-
-
-def _patient_link_check(request: HttpRequest, token: str, assignment: Assignment, language: str) -> HttpResponse:
-    context = {"language": language, "title": "", "error": ""}
-    ip = client_ip(request)
-    status = 200
-    if request.method == "POST" and request.POST.get("action") == "check":
-        result = link_access.link_check_attempt(assignment, answer=request.POST.get("birth_year", ""), ip=ip)
-        if result is link_access.CheckResult.PASSED:
-            redirect = HttpResponseRedirect(request.get_full_path())
-            # The questionnaire's own cookie: its path (/s/<token>) covers this page too.
-            redirect.set_cookie(link_access.check_cookie_name(assignment), link_access.check_cookie_value(assignment),
-                                max_age=link_access.CHECK_COOKIE_AGE, path=reverse("surveys:respond", args=[token]),
-                                httponly=True, samesite="Lax", secure=request.is_secure())
-            return redirect
-        context["error"] = "locked" if result is link_access.CheckResult.LOCKED else "wrong"
-        status = 429 if result is link_access.CheckResult.LOCKED else 422
-    elif link_access.link_check_locked(assignment, ip):
-        context["error"], status = "locked", 429
-    return render(request, "patient/check.html", context, status=status)
 
 
 # --- staff: /staff/participants/<id>/... -------------------------------------------------------------
