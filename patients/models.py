@@ -267,7 +267,7 @@ class SmsTemplate(models.Model):
     Checked when saved (patients/admin.py, patients.messaging_text.sms_template_check): only the
     sender and the two links may appear, and the length is counted the way GSM-7 counts it."""
 
-    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="sms_templates")
+    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(_("kind"), max_length=16, choices=Message.Kind.choices)
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
     text = models.TextField(

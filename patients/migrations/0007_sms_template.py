@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('invitation', 'Invitation'), ('reminder', 'Reminder')], max_length=16, verbose_name='kind')),
                 ('language', models.CharField(choices=[('fr', 'Français'), ('en', 'English')], max_length=8, verbose_name='language')),
                 ('text', models.TextField(help_text='Use {{ sender }}, {{ link }} and {{ withdraw_link }}; nothing that names the study.', verbose_name='text')),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_templates', to='surveys.study')),
+                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='surveys.study')),
             ],
             options={
                 'verbose_name': 'SMS template',
