@@ -442,10 +442,14 @@ def test_simultaneous_resends_of_one_message_make_one_new_row(make, postgres_onl
     original = world.invitation(world.north_enrollment)
 
     def resend(i: int):
-        try:
-            return message_resend(message=original, by=investigator, reason=f"click {i}").resend
-        except ResendRefused as refused:
-            return str(refused)
+        from django.utils import translation
+
+        # Threads do not inherit the test's active language.
+        with translation.override("en"):
+            try:
+                return message_resend(message=original, by=investigator, reason=f"click {i}").resend
+            except ResendRefused as refused:
+                return str(refused)
 
     results = run_together(6, resend)
 
