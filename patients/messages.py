@@ -270,6 +270,19 @@ def _channel_close(*, patient: Patient, channel: str, event: str, note: str, now
     return cancelled
 
 
+def contact_sms_opt_in(*, patient: Patient) -> bool:
+    """The patient texted START after a STOP: SMS may be used again for what is planned from now on
+    (messages already cancelled or re-routed stay as they are). Returns whether anything changed."""
+    locked = Patient.objects.select_for_update().get(pk=patient.pk)
+    if locked.sms_opted_out_at is None:
+        return False
+    locked.sms_opted_out_at = None
+    locked._change_reason = "sms opted in again"
+    locked.save(update_fields=["sms_opted_out_at"])
+    patient.sms_opted_out_at = None
+    return True
+
+
 def contact_mark_undeliverable(*, patient: Patient, channel: str, reason: str = "", now: datetime | None = None) -> int:
     """A bounce or complaint says this address cannot be used: never write to it again.
 

@@ -29,7 +29,7 @@ from twilio.request_validator import (
 )
 
 from .identity import blind_index, phone_normalise
-from .messages import contact_mark_opted_out
+from .messages import contact_mark_opted_out, contact_sms_opt_in
 from .models import Message, Patient
 from .sms import OPTED_OUT_CODES, RECIPIENT_CODES, sms_failed_permanently
 
@@ -41,6 +41,8 @@ OPT_OUT_KEYWORDS = frozenset({
     "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT",
     "ARRET", "ARRETER", "DESABONNER", "DESINSCRIRE", "DESINSCRIPTION", "STOP SMS",
 })
+# Twilio's default opt-in keywords: a patient who sent STOP can take SMS back.
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP"})
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 PENDING = (Message.Status.PLANNED, Message.Status.QUEUED)
@@ -101,6 +103,19 @@ def sms_opt_out(*, phone: str, now) -> list[int]:
     return [p.pk for p in patients]
 
 
+def sms_opt_in(*, phone: str) -> list[int]:
+    """Every patient with this number takes SMS back (START). Returns their ids (for the log)."""
+    try:
+        digest = blind_index(phone_normalise(phone))
+    except ValidationError:
+        return []
+    with transaction.atomic():
+        changed = [p.pk for p in Patient.objects.filter(phone_digest=digest).order_by("pk")
+                   if contact_sms_opt_in(patient=p)]
+    logger.info("SMS opt-in: patient(s) %s", changed)
+    return changed
+
+
 def message_status_update(*, provider_id: str, twilio_status: str, error_code: int | None, now) -> Message | None:
     """Apply a Twilio status callback; a status behind the one recorded is ignored."""
     target = TWILIO_STATUS.get(twilio_status.lower())
@@ -144,8 +159,11 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not signature_valid(request):
         logger.warning("Twilio inbound webhook with a missing or bad signature refused")
         return HttpResponseForbidden("Bad signature")
-    if is_opt_out(request.POST.get("Body", ""), request.POST.get("OptOutType", "")):
+    body, opt_out_type = request.POST.get("Body", ""), request.POST.get("OptOutType", "")
+    if is_opt_out(body, opt_out_type):
         sms_opt_out(phone=request.POST.get("From", ""), now=timezone.now())
+    elif opt_out_type.upper() == "START" or normalise_keyword(body) in OPT_IN_KEYWORDS:
+        sms_opt_in(phone=request.POST.get("From", ""))
     # Any other reply is not read by anyone: patients reach the team by the study's contacts.
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 

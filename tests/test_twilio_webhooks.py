@@ -265,3 +265,19 @@ def test_a_late_undelivered_sms_is_sent_again_by_email(make, client, twilio_sett
     # A repeated callback plans nothing more.
     status(client, sid, "undelivered", code=30003)
     assert fallback.count() == 1
+
+
+def test_start_after_stop_takes_sms_back_for_what_comes_next(make, client, twilio_settings):
+    patient, (invitation, *_rest) = enrolled(make)
+    signed_post(client, "patients:twilio_inbound", {"From": PHONE, "Body": "STOP"})
+    assert Patient.objects.get(pk=patient.pk).sms_opted_out_at is not None
+    signed_post(client, "patients:twilio_inbound", {"From": PHONE, "Body": "start"})
+    patient.refresh_from_db()
+    assert patient.sms_opted_out_at is None
+    assert patient.history.first().history_change_reason == "sms opted in again"
+    # What was cancelled by the STOP stays cancelled.
+    assert Message.objects.get(pk=invitation.pk).status == "cancelled"
+    # A START with a bad signature changes nothing.
+    signed_post(client, "patients:twilio_inbound", {"From": PHONE, "Body": "STOP"})
+    assert signed_post(client, "patients:twilio_inbound", {"From": PHONE, "Body": "START"}, token="x").status_code == 403
+    assert Patient.objects.get(pk=patient.pk).sms_opted_out_at is not None
