@@ -56,7 +56,8 @@ class EnrolmentInvalid(Exception):
         super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
 
 
-def _existing_digests(study: Study) -> tuple[set[str], set[str]]:
+def existing_digests(study: Study) -> tuple[set[str], set[str]]:
+    """(email digests, phone digests) of the patients enrolled in the study and not withdrawn."""
     enrolled = Enrollment.objects.filter(participant__study=study, withdrawn_at__isnull=True)
     emails = set(enrolled.exclude(patient__email_digest="").values_list("patient__email_digest", flat=True))
     phones = set(enrolled.exclude(patient__phone_digest="").values_list("patient__phone_digest", flat=True))
@@ -154,7 +155,7 @@ def enrolment_problems(
                 if Participant.objects.filter(study=study, pseudonym=cleaned["pseudonym"]).exists():
                     problems["external_id"] = _("This person is already enrolled in this study.")
 
-    emails, phones = known if known is not None else _existing_digests(study)
+    emails, phones = known if known is not None else existing_digests(study)
     cleaned["email_digest"] = blind_index(cleaned["email"])
     cleaned["phone_digest"] = blind_index(cleaned["phone"])
     if cleaned["phone_digest"] and cleaned["phone_digest"] in phones:

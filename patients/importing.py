@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from surveys.models import ConsentNotice, Participant, Site, Study
 from surveys.scheduling import assignments_plan_many
 
 from .consent import record_hash_of
-from .enrolment import EnrolmentData, _existing_digests, enrolment_problems
+from .enrolment import EnrolmentData, enrolment_problems, existing_digests
 from .messages import messages_plan_many
 from .models import ConsentRecord, Enrollment, Patient
 
@@ -171,7 +170,7 @@ class _Checked:
 
 
 def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None) -> _Checked:
-    known = _existing_digests(study)  # one read for the whole file
+    known = existing_digests(study)  # one read for the whole file
     sites = {site.code: site for site in study.sites.all()}
     first_line_of: dict[tuple[str, str], int] = {}
     problems: list[RowProblem] = []
@@ -209,17 +208,6 @@ def import_check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | N
     `only_site`: the importing investigator is limited to that site; rows without a
     site go there and rows for another site are refused."""
     return _check(study=study, rows=rows, only_site=only_site).problems
-
-
-def _pseudonym_random(study: Study, taken: set[str]) -> str:
-    # In memory against one read of the study's pseudonyms, instead of one query per row
-    # (pseudonyms.pseudonym_new); the unique constraint stays the final guard.
-    while True:
-        symbols = "".join(secrets.choice(pseudonyms.SYMBOLS) for _ in range(pseudonyms.DATA_LENGTH))
-        candidate = pseudonyms._format(study.pseudonym_prefix, symbols)
-        if candidate not in taken:
-            taken.add(candidate)
-            return candidate
 
 
 def _notice_given(study: Study, notices: list[ConsentNotice], *, version: str, language: str) -> ConsentNotice | None:
@@ -262,7 +250,7 @@ def import_run(
         ))
         consented = c["consent_method"] != Enrollment.ConsentMethod.PENDING
         participant = Participant(
-            study=study, pseudonym=c.get("pseudonym") or _pseudonym_random(study, taken), site=c["site"],
+            study=study, pseudonym=c.get("pseudonym") or pseudonyms.pseudonym_random(study=study, taken=taken), site=c["site"],
             language=c["language"], consented_at=now if consented else None,
         )
         if study.link_check == Study.LinkCheck.BIRTH_YEAR:

@@ -86,9 +86,23 @@ def pseudonym_from_external_id(*, study: Study, external_id: str) -> str:
     return _format(study.pseudonym_prefix, symbols)
 
 
+def _random_candidate(study: Study) -> str:
+    return _format(study.pseudonym_prefix, "".join(secrets.choice(SYMBOLS) for _ in range(DATA_LENGTH)))
+
+
 def pseudonym_new(*, study: Study) -> str:
     """A random pseudonym not yet used in the study (the unique constraint is the final guard)."""
     while True:
-        candidate = _format(study.pseudonym_prefix, "".join(secrets.choice(SYMBOLS) for _ in range(DATA_LENGTH)))
+        candidate = _random_candidate(study)
         if not Participant.objects.filter(study=study, pseudonym=candidate).exists():
+            return candidate
+
+
+def pseudonym_random(*, study: Study, taken: set[str]) -> str:
+    """pseudonym_new for many at once (an import): checked against `taken`, one read of the study's
+    pseudonyms, instead of a query per candidate; the new one is added to `taken`."""
+    while True:
+        candidate = _random_candidate(study)
+        if candidate not in taken:
+            taken.add(candidate)
             return candidate
