@@ -31,6 +31,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import fhir
+from .admin_forms import QuestionnaireForm
 from .models import (
     AnswerOption,
     Assignment,
@@ -305,7 +306,13 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
     list_display = ("code", "title_fr", "study", "kind", "latest_version")
     list_filter = (("study", RelatedOnlyFieldListFilter), "kind")
     search_fields = ("code", "title_fr", "title_en")
-    fields = ("study", "code", "kind", "title_fr", "title_en", "intro_fr", "intro_en", "one_item_per_page")
+    form = QuestionnaireForm
+    fieldsets = (
+        (None, {"fields": ("study", "code", "kind", "title_fr", "title_en", "intro_fr", "intro_en",
+                           "one_item_per_page", "source_format")}),
+        (_("Scores and alerts"), {"fields": ("rules", "safety_message_fr", "safety_message_en")}),
+        (_("Library instrument and licence"), {"fields": ("instrument", "licence_reference")}),
+    )
     inlines = [SectionInline, ItemInline]
     actions = ["publish_selected"]
     save_on_top = True
@@ -315,7 +322,7 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> tuple[str, ...]:
         # Versions and timepoints hang on the questionnaire: it never changes study.
-        return ("study",) if obj is not None else ()
+        return ("study", "source_format") if obj is not None else ("source_format",)
 
     @admin.display(description=_("latest version"), ordering="latest_number")
     def latest_version(self, obj: Questionnaire) -> str:
@@ -632,5 +639,5 @@ admin.site.site_header = _("Ressenti — study administration")
 admin.site.site_title = "Ressenti"
 admin.site.index_title = _("Studies, questionnaires and participants")
 
-# Information notices and eligibility rules have their admin in their own module.
-from . import admin_consent  # noqa: E402,F401
+# Admins and views that live in their own modules (notices, alerts, imports, library) register on import.
+from . import admin_alerts, admin_consent, admin_imports, admin_library  # noqa: E402, F401

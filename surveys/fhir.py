@@ -12,6 +12,7 @@ so that other FHIR tools read the file correctly.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from decimal import Decimal
@@ -23,6 +24,17 @@ EXT_ITEM_TYPE = "urn:ressenti:fhir:extension:item-type"
 EXT_KIND = "urn:ressenti:fhir:extension:questionnaire-kind"
 EXT_ONE_PER_PAGE = "urn:ressenti:fhir:extension:one-item-per-page"
 EXT_INTRO = "urn:ressenti:fhir:extension:introduction"
+# Rules frozen with each version (written from the draft's fields, read by
+# surveys.scoring and surveys.alerts): scores/alerts JSON, safety message, instrument.
+EXT_RULES = "urn:ressenti:fhir:extension:rules"
+EXT_SAFETY = "urn:ressenti:fhir:extension:safety-message"
+EXT_INSTRUMENT = "urn:ressenti:fhir:extension:instrument"
+EXT_LICENCE_REF = "urn:ressenti:fhir:extension:licence-reference"
+# Written from draft fields, so an imported definition's copies are replaced, not doubled.
+DRAFT_EXTENSIONS = frozenset({
+    "urn:ressenti:fhir:extension:questionnaire-kind", "urn:ressenti:fhir:extension:one-item-per-page",
+    EXT_RULES, EXT_SAFETY, EXT_INSTRUMENT, EXT_LICENCE_REF,
+})
 EXT_TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 EXT_ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 EXT_MIN = "http://hl7.org/fhir/StructureDefinition/minValue"
@@ -130,6 +142,20 @@ def option_code(option: dict) -> str:
     return ""
 
 
+def rules_of(definition: dict) -> dict:
+    """The scoring and alert rules frozen in a definition ({"scores": [...], "alerts": [...]}), or {}."""
+    raw = ext_value(definition, EXT_RULES)
+    return json.loads(raw) if raw else {}
+
+
+def safety_message(definition: dict, language: str) -> str:
+    """The safety message (helplines) to show a patient when an alert asks for it, or ""."""
+    for ext in definition.get("extension", ()):
+        if ext.get("url") == EXT_SAFETY:
+            return localized(ext, "valueString", language, definition.get("language", language))
+    return ""
+
+
 def content_hash(definition: dict) -> str:
     """SHA-256 of the definition without its version label: same content, same hash."""
     body = {k: v for k, v in definition.items() if k not in ("version", "date", "meta")}
@@ -229,11 +255,42 @@ def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str,
     return node
 
 
+def _put_draft_extensions(definition: dict, questionnaire: Questionnaire, languages: list[str], base: str) -> None:
+    exts = [e for e in definition.get("extension", []) if e.get("url") not in DRAFT_EXTENSIONS]
+    exts += [
+        {"url": EXT_KIND, "valueCode": questionnaire.kind},
+        {"url": EXT_ONE_PER_PAGE, "valueBoolean": questionnaire.one_item_per_page},
+    ]
+    if questionnaire.rules:
+        text = json.dumps(questionnaire.rules, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        exts.append({"url": EXT_RULES, "valueString": text})
+    safety: dict[str, Any] = {}
+    _put_text(safety, "text", questionnaire, "safety_message", languages, base)
+    if safety:
+        exts.append({"url": EXT_SAFETY, "valueString": safety.get("text", ""),
+                     **({"_valueString": safety["_text"]} if "_text" in safety else {})})
+    if questionnaire.instrument:
+        exts.append({"url": EXT_INSTRUMENT, "valueCode": questionnaire.instrument})
+    if questionnaire.licence_reference:
+        exts.append({"url": EXT_LICENCE_REF, "valueString": questionnaire.licence_reference})
+    definition["extension"] = exts
+
+
 def definition_from_draft(questionnaire: Questionnaire) -> dict:
-    """The FHIR Questionnaire that publishing this draft would freeze (no version number yet)."""
+    """The FHIR Questionnaire that publishing this draft would freeze (no version number yet).
+
+    An imported draft is its imported definition, kept whole; a designed one is built from its rows.
+    Either way the rules, safety message and instrument come from the draft's fields.
+    """
     study = questionnaire.study
     languages = list(study.languages)
     base = study.fallback_language
+    if questionnaire.source_definition:
+        definition = copy.deepcopy(questionnaire.source_definition)
+        definition.pop("version", None)
+        definition.setdefault("language", base)
+        _put_draft_extensions(definition, questionnaire, languages, definition["language"])
+        return definition
     sections = list(questionnaire.sections.all())
     items = list(questionnaire.items.select_related("section").prefetch_related("options", "conditions"))
     fhir_types = {row.link_id: FHIR_TYPE.get(row.type, "string") for row in items}
@@ -248,11 +305,8 @@ def definition_from_draft(questionnaire: Questionnaire) -> dict:
         "status": "active",
         "language": base,
         "subjectType": ["Patient"],
-        "extension": [
-            {"url": EXT_KIND, "valueCode": questionnaire.kind},
-            {"url": EXT_ONE_PER_PAGE, "valueBoolean": questionnaire.one_item_per_page},
-        ],
     }
+    _put_draft_extensions(definition, questionnaire, languages, base)
     _put_text(definition, "title", questionnaire, "title", languages, base)
     intro: dict[str, Any] = {}
     _put_text(intro, "text", questionnaire, "intro", languages, base)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 from django.utils import timezone
 
-from . import fhir, rendering, signals
+from . import alerts, fhir, library, rendering, scoring, signals
 from .models import (
     AnswerOption,
     Assignment,
@@ -57,7 +57,13 @@ def questionnaire_publish(*, questionnaire: Questionnaire, by: AbstractBaseUser 
     # they are new and take the same number.
     questionnaire = Questionnaire.objects.select_for_update().select_related("study").get(pk=questionnaire.pk)
     definition = fhir.definition_from_draft(questionnaire)
-    problems = definition_problems(definition, languages=list(questionnaire.study.languages))
+    languages = list(questionnaire.study.languages)
+    problems = (
+        definition_problems(definition, languages=languages)
+        + scoring.scoring_problems(definition, languages=languages)
+        + alerts.alert_problems(definition, languages=languages)
+        + library.licence_problems(definition)
+    )
     if problems:
         raise PublishError(problems)
     digest = fhir.content_hash(definition)
@@ -242,8 +248,10 @@ def response_submit(*, assignment: Assignment) -> Response:
         raise ResponseIncomplete(missing)
     response.status = Response.Status.COMPLETED
     response.submitted_at = timezone.now()
+    response.scores = scoring.scores_compute(response.version.definition, response.answers)
     response._change_reason = "patient submitted"
     response.save()
+    alerts.alerts_raise(response=response)
     Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
         status=Assignment.Status.COMPLETED
     )

@@ -1,5 +1,6 @@
 """Research domain: everything here is pseudonymous. Never import `patients`."""
 
+from .alerts import Alert, ScoreRecomputation
 from .consent import ConsentNotice, EligibilityRule
 from .participant import Assignment, Participant, Response
 from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
@@ -7,6 +8,7 @@ from .schedule import Timepoint
 from .study import Site, Study, StudyMembership
 
 __all__ = [
+    "Alert",
     "AnswerOption",
     "Assignment",
     "ConsentNotice",
@@ -17,6 +19,7 @@ __all__ = [
     "Questionnaire",
     "QuestionnaireVersion",
     "Response",
+    "ScoreRecomputation",
     "Section",
     "Site",
     "Study",

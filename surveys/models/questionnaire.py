@@ -59,6 +59,27 @@ class Questionnaire(models.Model):
     one_item_per_page = models.BooleanField(
         _("one item per screen"), default=False, help_text=_("ePRO good practice for symptom diaries.")
     )
+    # Scoring and alert rules (surveys.scoring, surveys.alerts): declarative JSON,
+    # frozen into the definition at publish so each version keeps its own rules.
+    rules = models.JSONField(
+        _("scores and alerts"), default=dict, blank=True,
+        help_text=_("Scoring and alert rules (JSON). See docs/scoring.md for the format."),
+    )
+    safety_message_fr = models.TextField(
+        _("safety message (French)"), blank=True,
+        help_text=_("Shown at the end of the questionnaire when an alert asks for it, e.g. helpline numbers."),
+    )
+    safety_message_en = models.TextField(_("safety message (English)"), blank=True)
+    # Library instrument this questionnaire is (surveys.library); licensed ones need a licence reference to publish.
+    instrument = models.CharField(_("library instrument"), max_length=40, blank=True)
+    licence_reference = models.CharField(
+        _("licence reference"), max_length=200, blank=True,
+        help_text=_("Licence agreement number or reference, required to publish a licensed instrument."),
+    )
+    # An imported FHIR definition is kept whole (nested groups, unknown extensions):
+    # when set, it is the draft's content instead of the item rows.
+    source_definition = models.JSONField(_("imported definition"), null=True, blank=True, editable=False)
+    source_format = models.CharField(_("imported from"), max_length=16, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

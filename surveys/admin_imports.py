@@ -1,0 +1,1 @@
+"""Admin views (filled by a helper)."""

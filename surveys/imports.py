@@ -1,0 +1,141 @@
+"""Questionnaire imports: every format parses into FHIR definitions, then one service creates the drafts.
+
+A parser never writes; `questionnaire_import` writes all of a file's
+questionnaires or none. The admin (upload, preview, confirm) and the
+`import_questionnaire` command both go through `import_parse` then
+`questionnaire_import`, so the rules live here once.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import import_module
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import fhir
+from .models import Questionnaire, Study
+from .validation import Problem
+
+
+@dataclass
+class ImportedQuestionnaire:
+    """One questionnaire found in a file: its code in the study and its FHIR definition.
+
+    Rules (scores, alerts), safety message and instrument ride in the
+    definition's extensions (fhir.EXT_RULES, ...), as in a published version.
+    """
+
+    code: str
+    definition: dict
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    questionnaires: list[ImportedQuestionnaire] = field(default_factory=list)
+    # Any problem means nothing is imported.
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.questionnaires)
+
+
+# format -> (label, "module.function" taking (content: bytes, *, study: Study) -> ImportResult)
+FORMATS: dict[str, tuple[str, str]] = {
+    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.fhir_io.questionnaire_parse"),
+    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.redcap.dictionary_parse"),
+}
+
+
+def _parser(format_: str) -> Callable[..., ImportResult]:
+    module, name = FORMATS[format_][1].rsplit(".", 1)
+    return getattr(import_module(module), name)
+
+
+def import_parse(*, format_: str, content: bytes, study: Study) -> ImportResult:
+    """Parse a file; adds a problem for each questionnaire code the study already uses."""
+    if format_ not in FORMATS:
+        return ImportResult(problems=[Problem(_("file"), _("unknown format %(format)s") % {"format": format_})])
+    result = _parser(format_)(content, study=study)
+    taken = set(study.questionnaires.values_list("code", flat=True))
+    for found in result.questionnaires:
+        if found.code in taken:
+            result.problems.append(Problem(
+                _("questionnaire %(code)s") % {"code": found.code},
+                _("the study already has a questionnaire with this code"),
+            ))
+    if not result.questionnaires and not result.problems:
+        result.problems.append(Problem(_("file"), _("no questionnaire found")))
+    return result
+
+
+class ImportRefused(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(map(str, problems)))
+
+
+def _draft_fields(definition: dict, study: Study) -> dict:
+    """Draft fields read back from a definition's own extensions and texts."""
+    base = definition.get("language") or study.fallback_language
+    fields: dict = {}
+    for lang in ("fr", "en"):
+        fields[f"title_{lang}"] = fhir.text_in(definition, "title", lang, base)[:200]
+        safety = next((e for e in definition.get("extension", ()) if e.get("url") == fhir.EXT_SAFETY), None)
+        fields[f"safety_message_{lang}"] = fhir.text_in(safety, "valueString", lang, base) if safety else ""
+    fields["kind"] = fhir.ext_value(definition, fhir.EXT_KIND, Questionnaire.Kind.PROM)
+    fields["one_item_per_page"] = bool(fhir.ext_value(definition, fhir.EXT_ONE_PER_PAGE, False))
+    fields["rules"] = fhir.rules_of(definition)
+    fields["instrument"] = fhir.ext_value(definition, fhir.EXT_INSTRUMENT, "") or ""
+    return fields
+
+
+@transaction.atomic
+def questionnaire_import(
+    *, study: Study, result: ImportResult, format_: str, by: AbstractBaseUser | None
+) -> list[Questionnaire]:
+    """Create one draft per questionnaire of a parsed file, all or none.
+
+    Raises ImportRefused (nothing written) when the result has problems.
+    """
+    if not result.ok:
+        raise ImportRefused(result.problems or [Problem(_("file"), _("no questionnaire found"))])
+    created = []
+    for found in result.questionnaires:
+        definition = copy.deepcopy(found.definition)
+        fields = _draft_fields(definition, study)
+        # The draft's fields become the single place for these; the kept definition holds the rest.
+        definition["extension"] = [
+            e for e in definition.get("extension", []) if e.get("url") not in fhir.DRAFT_EXTENSIONS
+        ]
+        if not definition["extension"]:
+            del definition["extension"]
+        questionnaire = Questionnaire(
+            study=study, code=found.code, source_definition=definition, source_format=format_, **fields
+        )
+        questionnaire._change_reason = f"imported ({format_})"
+        questionnaire.save()
+        created.append(questionnaire)
+    return created
+
+
+def definition_json(content: bytes) -> tuple[dict | None, list[Problem]]:
+    """Decode a JSON file, or say where it is broken."""
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return None, [Problem(_("file"), _("is not UTF-8 text"))]
+    except json.JSONDecodeError as exc:
+        return None, [Problem(_("line %(line)s, column %(col)s") % {"line": exc.lineno, "col": exc.colno},
+                              _("invalid JSON: %(msg)s") % {"msg": exc.msg})]
+    if not isinstance(data, dict):
+        return None, [Problem(_("file"), _("a JSON object is expected"))]
+    return data, []
