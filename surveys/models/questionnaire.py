@@ -22,6 +22,11 @@ code_validator = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
     _("Use a letter, then letters, digits or _ (40 characters at most)."),
 )
+# Option codes are values, not column names: REDCap's numeric codes (0, 1, -99) are kept as they are.
+option_code_validator = RegexValidator(
+    r"^-?[A-Za-z0-9_]{1,39}$",
+    _("Use letters, digits or _, optionally after a minus sign (40 characters at most)."),
+)
 
 
 class FrozenCodeMixin:
@@ -195,7 +200,7 @@ class Item(FrozenCodeMixin, models.Model):
 class AnswerOption(FrozenCodeMixin, models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="options")
     order = models.PositiveIntegerField(_("order"), default=0)
-    code = models.CharField(_("code"), max_length=40, validators=[code_validator])
+    code = models.CharField(_("code"), max_length=40, validators=[option_code_validator])
     label_fr = models.CharField(_("label (French)"), max_length=300, blank=True)
     label_en = models.CharField(_("label (English)"), max_length=300, blank=True)
     score = models.DecimalField(_("score"), max_digits=8, decimal_places=3, null=True, blank=True)
