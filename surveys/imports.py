@@ -54,9 +54,21 @@ FORMATS: dict[str, tuple[str, str]] = {
     "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.redcap.dictionary_parse"),
 }
 
+# Exports of a published version: format -> (label, "module.function" taking (version) -> str, media type, extension)
+EXPORTS: dict[str, tuple[str, str, str, str]] = {
+    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.fhir_io.questionnaire_export_text",
+             "application/fhir+json", "json"),
+    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.redcap.dictionary_export", "text/csv", "csv"),
+}
+
 
 def _parser(format_: str) -> Callable[..., ImportResult]:
     module, name = FORMATS[format_][1].rsplit(".", 1)
+    return getattr(import_module(module), name)
+
+
+def exporter(format_: str) -> Callable[..., str]:
+    module, name = EXPORTS[format_][1].rsplit(".", 1)
     return getattr(import_module(module), name)
 
 
