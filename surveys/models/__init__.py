@@ -3,7 +3,6 @@
 from .alerts import Alert, ScoreRecomputation
 from .api import ApiToken
 from .consent import ConsentNotice, EligibilityRule
-from .exports import ExportJob
 from .participant import Assignment, Participant, Response
 from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
 from .schedule import Timepoint
@@ -17,7 +16,6 @@ __all__ = [
     "ConsentNotice",
     "EligibilityRule",
     "EnableCondition",
-    "ExportJob",
     "Item",
     "Participant",
     "Questionnaire",
