@@ -24,6 +24,15 @@ from .models import Item
 T = Item.Type
 QUESTION_TYPES = set(T.values) - {T.DISPLAY}
 NUMBER_TYPES = {T.INTEGER, T.DECIMAL, T.NRS, T.VAS}
+EXT_CALCULATED = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
+
+
+def not_asked(node: dict) -> bool:
+    """A read-only or calculated item (imported FHIR): kept in the definition, never put to a patient.
+    Nothing here evaluates FHIRPath, and a read-only value is not the patient's to give."""
+    if node.get("type") == "group":
+        return False
+    return bool(node.get("readOnly")) or any(e.get("url") == EXT_CALCULATED for e in node.get("extension", ()))
 
 
 @dataclass
@@ -91,8 +100,12 @@ def _questions(nodes: list[dict]) -> list[dict]:
     out = []
     for node in nodes:
         if node.get("type") == "group":
+            if node.get("text"):
+                # A group inside a page shows its title as a text, hidden with the group.
+                keep = ("linkId", "text", "_text", "enableWhen", "enableBehavior")
+                out.append({"type": "display", **{k: node[k] for k in keep if k in node}})
             out.extend(_questions(node.get("item", [])))
-        elif not (node.get("type") == "display" and fhir.item_control(node) == "help"):
+        elif not (node.get("type") == "display" and fhir.item_control(node) == "help") and not not_asked(node):
             out.append(node)
     return out
 
@@ -107,7 +120,7 @@ def build_pages(definition: dict, language: str) -> list[PageSpec]:
                 pages.append(PageSpec("", loose))
                 loose = []
             pages.append(PageSpec(fhir.localized(node, "text", language, base), _questions(node.get("item", []))))
-        else:
+        elif not not_asked(node):
             loose.append(node)
     if loose:
         pages.append(PageSpec("", loose))
@@ -187,7 +200,7 @@ def enabled_ids(definition: dict, answers: dict) -> set[str]:
             ]
             behaviour = node.get("enableBehavior", "all")
             on = parent_enabled and (not results or (any(results) if behaviour == "any" else all(results)))
-            if on:
+            if on and not not_asked(node):
                 enabled.add(link_id)
             walk(node.get("item", []), on)
 
