@@ -24,13 +24,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import fhir
+from . import fhir, scoring
 from .admin_forms import QuestionnaireForm
 from .models import (
     AnswerOption,
@@ -559,8 +560,10 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
     list_display = ("questionnaire", "number", "published_at", "published_by", "short_hash")
     list_filter = (("questionnaire__study", RelatedOnlyFieldListFilter),)
     list_select_related = ("questionnaire__study", "published_by")
-    fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "definition_json")
+    fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "score_recomputations",
+              "definition_json")
     readonly_fields = fields
+    actions = ["recompute_scores"]
 
     @admin.display(description=_("content hash"))
     def short_hash(self, obj: QuestionnaireVersion) -> str:
@@ -569,6 +572,38 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("definition (FHIR Questionnaire)"))
     def definition_json(self, obj: QuestionnaireVersion) -> str:
         return pretty_json(obj.definition)
+
+    # -- score recomputation (surveys.scoring.scores_recompute), audited by ScoreRecomputation rows --
+
+    def has_recompute_permission(self, request: HttpRequest) -> bool:
+        # Whoever may change a questionnaire may recompute its versions' scores (checked per study below).
+        return request.user.has_perm("surveys.change_questionnaire")
+
+    @admin.action(description=_("Recompute scores"), permissions=["recompute"])
+    def recompute_scores(self, request: HttpRequest, queryset: QuerySet[QuestionnaireVersion]) -> None:
+        for version in queryset.select_related("questionnaire__study"):
+            if not request.user.has_perm("surveys.change_questionnaire", version.questionnaire):
+                self.message_user(request, _("%(version)s: you may not recompute its scores.")
+                                  % {"version": version}, messages.ERROR)
+                continue
+            audit = scoring.scores_recompute(version=version, by=request.user, reason=str(_("admin action")))
+            self.message_user(
+                request,
+                _("%(version)s: scores of %(responses)s completed response(s) recomputed, %(changed)s changed.")
+                % {"version": version, "responses": audit.responses, "changed": audit.changed},
+                messages.SUCCESS,
+            )
+
+    @admin.display(description=_("score recomputations"))
+    def score_recomputations(self, obj: QuestionnaireVersion) -> str:
+        rows = obj.recomputations.select_related("by")[:20]
+        if not rows:
+            return "—"
+        return format_html_join(
+            "", "<div>{} — {} — {}: {} / {} ({})</div>",
+            ((f"{r.at:%Y-%m-%d %H:%M}", r.by or "—", r.reason or "—", r.changed, r.responses, _("changed / recomputed"))
+             for r in rows),
+        )
 
 
 # --- schedule, participants, responses --------------------------------------------------------------
@@ -619,20 +654,40 @@ class AssignmentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 @admin.register(Response)
 class ResponseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     study_path = "assignment__participant__study"
-    list_display = ("assignment", "version", "status", "started_at", "submitted_at")
+    list_display = ("assignment", "version", "status", "started_at", "submitted_at", "scores_short")
     list_filter = ("status", ("assignment__participant__study", RelatedOnlyFieldListFilter))
     list_select_related = ("assignment__participant", "assignment__timepoint", "version__questionnaire__study")
     search_fields = ("assignment__participant__pseudonym",)
     hidden_fields = ("answers", "scores")
-    readonly_fields = ("answers_json", "scores_json")
+    readonly_fields = ("answers_json", "scores_table")
 
     @admin.display(description=_("answers by linkId"))
     def answers_json(self, obj: Response) -> str:
         return pretty_json(obj.answers)
 
     @admin.display(description=_("scores"))
-    def scores_json(self, obj: Response) -> str:
-        return pretty_json(obj.scores)
+    def scores_short(self, obj: Response) -> str:
+        rows = scoring.score_rows(obj.version.definition, obj.scores or {}, language=get_language() or "en")
+        return "; ".join(
+            f"{r['name']} {'—' if r['value'] is None else r['value']}" + (f" ({r['band']})" if r["band"] else "")
+            for r in rows
+        ) or "—"
+
+    @admin.display(description=_("scores"))
+    def scores_table(self, obj: Response) -> str:
+        rows = scoring.score_rows(obj.version.definition, obj.scores or {}, language=get_language() or "en")
+        if not rows:
+            return "—"
+        head = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("score"), _("value"), _("raw"), _("band"), _("answered"), _("note"),
+        )
+        body = format_html_join(
+            "", "<tr><td>{} <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((r["label"], r["name"], "—" if r["value"] is None else r["value"], "—" if r["raw"] is None else r["raw"],
+              r["band"] or "—", r["answered"], r["note"]) for r in rows),
+        )
+        return format_html("<table>{}{}</table>", head, body)
 
 
 admin.site.site_header = _("Ressenti — study administration")
