@@ -17,6 +17,11 @@ from surveys.scoring import scores_recompute
 class Command(BaseCommand):
     help = "Recompute the stored scores of a questionnaire's completed responses (audited)."
 
+    def add_base_argument(self, parser, *args, **kwargs) -> None:
+        # Here --version is the questionnaire version, not Django's own version banner.
+        if "--version" not in args:
+            super().add_base_argument(parser, *args, **kwargs)
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("study", help="Study code.")
         parser.add_argument("questionnaire", help="Questionnaire code within the study.")
