@@ -242,12 +242,20 @@ class StudyAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
         shown = list(super().get_list_display(request))
         if request.user.has_perm("patients.add_enrollment"):
             shown.append(self._patient_links(request))
+        if request.user.has_perm("surveys.view_alert"):
+            from .admin_alerts import open_alerts_link  # that module imports this one
+
+            shown.append(open_alerts_link(request))
         return shown
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and request.user.has_perm("patients.add_enrollment", obj):
             fields.append(self._patient_links(request))
+        if obj is not None and request.user.has_perm("surveys.view_alert", obj):
+            from .admin_alerts import open_alerts_link
+
+            fields.append(open_alerts_link(request))
         return fields
 
 

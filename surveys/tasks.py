@@ -18,3 +18,33 @@ def assignments_refresh_status() -> dict[str, int]:
     counts = assignments_refresh(now=timezone.now())
     logger.info("assignments refreshed: %(opened)d opened, %(expired)d expired", counts)
     return counts
+
+
+# --- alerts (surveys/alerts.py) ---------------------------------------------------------------
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def alerts_notify_task(alert_ids: list[int]) -> dict[str, int]:
+    """Enqueued when a submit that raised alerts commits: e-mail them to the investigators.
+
+    Safe to run twice (redelivery, a second worker): each alert is claimed before its e-mail is
+    sent. A failed send is not retried here; its claim is released and alerts_sweep sends it.
+    """
+    from .alerts import alerts_notify
+
+    report = alerts_notify(alert_ids=alert_ids, now=timezone.now())
+    return {"sent": len(report.sent), "failed": len(report.failed), "skipped": report.skipped}
+
+
+@shared_task(ignore_result=True)
+def alerts_sweep() -> dict[str, int]:
+    """Beat, every minute: e-mail the alerts never notified (broker down at commit, failed sends)."""
+    from .alerts import alerts_notify, alerts_unnotified
+
+    now = timezone.now()
+    pending = alerts_unnotified(now=now)
+    if not pending:
+        return {"sent": 0, "failed": 0, "skipped": 0}
+    report = alerts_notify(alert_ids=pending, now=now)
+    logger.info("alerts sweep: %d e-mailed, %d failed, %d skipped", len(report.sent), len(report.failed),
+                report.skipped)
+    return {"sent": len(report.sent), "failed": len(report.failed), "skipped": report.skipped}

@@ -9,4 +9,5 @@ urlpatterns = [
     path("s/<str:token>", views.respond, name="respond"),
     path("", include("surveys.screening_urls")),
     path("", include("surveys.replan_views")),
+    path("", include("surveys.alert_views")),
 ]

@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from . import access as link_access
-from . import rendering, services
+from . import alerts, rendering, services
 from .access import LinkState, access_assignment_by_token, response_of
 from .fhir import definition_languages
 
@@ -36,10 +36,20 @@ def _language(request: HttpRequest, preferred: str | None, available: list[str])
     return available[0]
 
 
-def _state_page(request: HttpRequest, state: LinkState, language: str) -> HttpResponse:
+def _state_page(request: HttpRequest, state: LinkState, language: str, safety: str = "") -> HttpResponse:
     with translation.override(language):
-        return render(request, "patient/state.html", {"state": state.value, "language": language},
-                      status=STATE_STATUS[state])
+        return render(request, "patient/state.html", {"state": state.value, "language": language,
+                                                      "safety_message": safety}, status=STATE_STATUS[state])
+
+
+def _safety_message(request: HttpRequest, access: link_access.LinkAccess, language: str) -> str:
+    """The safety message (helplines) of a completed response whose alert asks for it, as HTML.
+    Not for a link whose study asks the year of birth and whose check was not passed: on a shared
+    phone the message alone would tell that an answer raised an alert."""
+    if access.state is not LinkState.COMPLETED or link_access.link_check_needed(access.assignment, request.COOKIES):
+        return ""
+    text = alerts.response_safety_message(response=response_of(access.assignment), language=language)
+    return alerts.safety_message_html(text) if text else ""
 
 
 def _url(token: str, page: int | str | None = None) -> str:
@@ -61,7 +71,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
             # the page for the link's state, through a GET, and change nothing.
             return HttpResponseRedirect(_url(token))
         language = _language(request, access.language, ["fr", "en"])
-        return _state_page(request, access.state, language)
+        return _state_page(request, access.state, language, _safety_message(request, access, language))
 
     assignment = access.assignment
     response = response_of(assignment)

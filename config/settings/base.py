@@ -153,6 +153,12 @@ CELERY_BEAT_SCHEDULE = {
         # Same: a late tick is dropped, the next one claims whatever is due by then.
         "options": {"expire_seconds": 55},
     },
+    "alerts-sweep": {
+        "task": "surveys.tasks.alerts_sweep",
+        "schedule": 60.0,
+        # Alerts whose e-mail was never sent (broker down at commit, failed send); a late tick is dropped.
+        "options": {"expire_seconds": 55},
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------
@@ -261,6 +267,8 @@ REST_FRAMEWORK = {
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Folder of django.core.mail.backends.filebased.EmailBackend (one file per e-mail; tests read it).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ressenti <no-reply@localhost>")
 # django-anymail: provider settings come as ANYMAIL_<ESP>_... environment variables, which anymail
 # reads itself. Its tracking webhooks (/hooks/anymail/<esp>/tracking/, patients/tracking.py) check

@@ -6,7 +6,8 @@ from .base import *  # noqa: F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In-process (mail.outbox); a worker subprocess of a test writes files instead (TEST_EMAIL_BACKEND).
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND") or "django.core.mail.backends.locmem.EmailBackend"
 AXES_ENABLED = False
 WHITENOISE_AUTOREFRESH = True
 # Sends in-process into patients.sms.locmem.outbox. A worker subprocess of a test is pointed at the
