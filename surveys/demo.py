@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from . import fhir, library
 from .models import (
     AnswerOption,
     Assignment,
@@ -112,6 +113,8 @@ class QuestionnaireSpec:
     intro_fr: str
     intro_en: str
     sections: tuple[SectionSpec, ...]
+    # A library instrument (surveys/instruments/) whose scoring and alert rules and safety message the draft takes.
+    instrument: str = ""
 
 
 PHQ9_STEM_FR = "Au cours des 2 dernières semaines, selon quelle fréquence avez-vous été gêné(e) par les problèmes suivants ?"
@@ -194,6 +197,7 @@ PHQ9 = QuestionnaireSpec(
     kind=Questionnaire.Kind.PROM,
     title_fr="PHQ-9 — Questionnaire sur la santé du patient",
     title_en="PHQ-9 — Patient Health Questionnaire",
+    instrument="phq9",
     intro_fr="10 questions, environ 2 minutes. Il n'y a pas de bonne ou de mauvaise réponse.",
     intro_en="10 questions, about 2 minutes. There are no right or wrong answers.",
     sections=(
@@ -335,6 +339,19 @@ def _upsert(model: type[models.Model], *, lookup: dict, values: dict, create_onl
     return obj
 
 
+def _instrument_fields(code: str) -> dict:
+    """Rules, safety message and instrument code of a library instrument; the demo's item codes are the library's."""
+    if not code:
+        return {"rules": {}, "safety_message_fr": "", "safety_message_en": "", "instrument": ""}
+    definition = library.instrument_definition(code)
+    return {
+        "rules": fhir.rules_of(definition),
+        "safety_message_fr": fhir.safety_message(definition, "fr"),
+        "safety_message_en": fhir.safety_message(definition, "en"),
+        "instrument": code,
+    }
+
+
 def _draft_load(*, study: Study, spec: QuestionnaireSpec) -> Questionnaire:
     """Make the questionnaire's draft rows exactly the spec (extra draft rows are removed)."""
     questionnaire = _upsert(
@@ -342,7 +359,7 @@ def _draft_load(*, study: Study, spec: QuestionnaireSpec) -> Questionnaire:
         lookup={"study": study, "code": spec.code},
         values={
             "kind": spec.kind, "title_fr": spec.title_fr, "title_en": spec.title_en,
-            "intro_fr": spec.intro_fr, "intro_en": spec.intro_en,
+            "intro_fr": spec.intro_fr, "intro_en": spec.intro_en, **_instrument_fields(spec.instrument),
         },
     )
     item_order = 0

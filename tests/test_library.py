@@ -295,3 +295,21 @@ def test_the_post_needs_a_csrf_token(make):
     response = browser.post(reverse(LIBRARY), {"instrument": "phq9", "study": study.pk})
     assert response.status_code == 403
     assert not study.questionnaires.exists()
+
+
+# --- the demo shares the library's PHQ-9 rules -------------------------------------------------
+
+
+def test_demo_phq9_scores_and_alerts_with_the_library_rules(db):
+    from surveys import demo
+
+    version = demo.demo_research_load().versions["phq9"]
+    library_phq9 = library.instrument_definition("phq9")
+    assert fhir.rules_of(version.definition) == fhir.rules_of(library_phq9)
+    for lang in LANGUAGES:
+        assert fhir.safety_message(version.definition, lang) == fhir.safety_message(library_phq9, lang)
+    assert fhir.ext_value(version.definition, fhir.EXT_INSTRUMENT) == "phq9"
+    given = {f"phq9_{n}": "a2" for n in range(1, 10)}
+    assert scoring.scores_compute(version.definition, given) == scoring.scores_compute(library_phq9, given)
+    # Loading again publishes nothing new.
+    assert demo.demo_research_load().versions["phq9"].pk == version.pk
