@@ -7,6 +7,7 @@ here, each named by score or alert and item, rather than at publish time.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -16,6 +17,10 @@ from django.utils.translation import gettext_lazy as _
 
 from . import alerts, fhir, scoring
 from .models import Questionnaire, Study
+
+# Draft fields written into the definition that the rules are checked against.
+DRAFT_VALUES = frozenset({"code", "kind", "title_fr", "title_en", "intro_fr", "intro_en", "one_item_per_page", "rules",
+                          "safety_message_fr", "safety_message_en", "instrument", "licence_reference"})
 
 
 class RulesField(forms.JSONField):
@@ -35,19 +40,19 @@ class RulesField(forms.JSONField):
         return super().to_python(value)
 
 
-def definition_with_rules(*, questionnaire: Questionnaire, study: Study, rules: Any) -> dict:
-    """The definition the draft would publish, carrying `rules` instead of the saved ones."""
-    if questionnaire.pk:
-        definition = fhir.definition_from_draft(questionnaire)
-    else:
+def definition_with_values(*, questionnaire: Questionnaire, study: Study, values: dict[str, Any]) -> dict:
+    """The definition the draft would publish once these form values are saved (rules, safety message...).
+
+    Built on an unsaved copy, so the checks see what the designer typed and the database is untouched.
+    """
+    draft = copy.copy(questionnaire)
+    for name, value in values.items():
+        setattr(draft, name, value)
+    draft.study = study
+    if draft.pk is None and not draft.source_definition:
         # A new draft has no items yet: every item a rule names is unknown.
-        definition = {"resourceType": "Questionnaire", "language": study.fallback_language, "item": []}
-    extensions = [e for e in definition.get("extension", []) if e.get("url") != fhir.EXT_RULES]
-    if rules:
-        text = json.dumps(rules, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        extensions.append({"url": fhir.EXT_RULES, "valueString": text})
-    definition["extension"] = extensions
-    return definition
+        draft.source_definition = {"resourceType": "Questionnaire", "item": []}
+    return fhir.definition_from_draft(draft)
 
 
 class QuestionnaireForm(forms.ModelForm):
@@ -77,7 +82,8 @@ class QuestionnaireForm(forms.ModelForm):
         if study is None:
             return cleaned
         languages = list(study.languages)
-        definition = definition_with_rules(questionnaire=self.instance, study=study, rules=cleaned["rules"])
+        values = {name: value for name, value in cleaned.items() if name in DRAFT_VALUES}
+        definition = definition_with_values(questionnaire=self.instance, study=study, values=values)
         problems = scoring.scoring_problems(definition, languages=languages)
         problems += alerts.alert_problems(definition, languages=languages)
         if problems:

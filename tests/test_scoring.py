@@ -444,6 +444,33 @@ def test_form_checks_an_imported_draft_against_its_imported_definition(make):
     assert bad.errors["rules"] == ["score total: item q1 does not exist"]
 
 
+def test_form_checks_alerts_with_the_safety_message_as_typed(make):
+    q = phq_draft(make)
+    alert = {"code": "item9", "label": {"fr": "Item 9", "en": "Item 9"},
+             "when": {"answer": "q9", "operator": ">", "value": 0}, "safety_message": True}
+    rules = json.dumps({"scores": [rule(items=NINE)], "alerts": [alert]})
+    without = form_for(q, rules)
+    assert not without.is_valid()
+    assert any(e.startswith("alert item9: ") for e in without.errors["rules"])
+    typed = form_for(q, rules)
+    typed.data = {**typed.data, "safety_message_fr": "Appelez le 3114.", "safety_message_en": "Call 3114."}
+    assert typed.is_valid(), typed.errors
+    q.refresh_from_db()
+    assert q.rules == {} and q.safety_message_fr == ""  # checking saved nothing
+
+
+def test_form_of_a_new_draft_knows_no_item_yet(make):
+    study = make.study()
+    data = {"study": study.pk, "code": "fresh", "kind": "PROM", "title_fr": "Q", "title_en": "Q",
+            "rules": json.dumps({"scores": [rule(items=["q1"])]})}
+    form = QuestionnaireForm(data=data)
+    assert not form.is_valid()
+    assert form.errors["rules"] == ["score total: item q1 does not exist"]
+    form = QuestionnaireForm(data={**data, "rules": ""})
+    assert form.is_valid(), form.errors
+    assert form.save().rules == {}
+
+
 def test_designer_sees_rule_problems_on_the_admin_change_page(client, make):
     study = make.study()
     user = make.user()
