@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("surveys.screening_urls")),
     path("", include("surveys.replan_views")),
     path("", include("surveys.alert_views")),
+    path("", include("surveys.exports.views")),
 ]

@@ -3,6 +3,7 @@
 from .alerts import Alert, ScoreRecomputation
 from .api import ApiToken
 from .consent import ConsentNotice, EligibilityRule
+from .exports import ExportJob
 from .participant import Assignment, Participant, Response
 from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
 from .schedule import Timepoint
@@ -16,6 +17,7 @@ __all__ = [
     "ConsentNotice",
     "EligibilityRule",
     "EnableCondition",
+    "ExportJob",
     "Item",
     "Participant",
     "Questionnaire",
