@@ -33,6 +33,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import fhir, scoring
 from .admin_forms import QuestionnaireForm
+from .imports import EXPORTS, exporter
 from .models import (
     AnswerOption,
     Assignment,
@@ -312,6 +313,7 @@ class ItemInline(StudyScopedInline, admin.TabularInline):
 @admin.register(Questionnaire)
 class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
     change_form_template = "admin/surveys/questionnaire/change_form.html"
+    change_list_template = "admin/surveys/questionnaire/change_list.html"
     list_display = ("code", "title_fr", "study", "kind", "latest_version")
     list_filter = (("study", RelatedOnlyFieldListFilter), "kind")
     search_fields = ("code", "title_fr", "title_en")
@@ -331,7 +333,41 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> tuple[str, ...]:
         # Versions and timepoints hang on the questionnaire: it never changes study.
-        return ("study", "source_format") if obj is not None else ("source_format",)
+        return ("study", "source_format", "imported_items") if obj is not None else ("source_format",)
+
+    # -- imported drafts: the kept definition is the content, rows do not apply (surveys/admin_imports.py) --
+
+    def get_fieldsets(self, request: HttpRequest, obj: Questionnaire | None = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.source_definition:
+            fieldsets = [*fieldsets, (_("Items"), {"fields": ("imported_items",)})]
+        return fieldsets
+
+    def get_inlines(self, request: HttpRequest, obj: Questionnaire | None = None):
+        return [] if obj is not None and obj.source_definition else super().get_inlines(request, obj)
+
+    @admin.display(description=_("items"))
+    def imported_items(self, obj: Questionnaire) -> str:
+        if not obj.source_definition:
+            return "—"
+        return format_html(
+            '<p class="help">{}</p><p><a class="button" href="{}">{}</a> <a class="button" href="{}">{}</a></p>',
+            _("Imported (%(format)s): the items come from the imported definition, kept whole, not from editable "
+              "rows. Preview it as patients will see it; to edit the items, copy them into editable rows.")
+            % {"format": obj.source_format or "?"},
+            reverse("admin:surveys_questionnaire_preview", args=[obj.pk]), _("Preview as patient"),
+            reverse("admin:surveys_questionnaire_copy_into_rows", args=[obj.pk]), _("Copy into editable rows"),
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        context = {
+            "can_import_questionnaires": admin_imports.design_studies(request.user).exists(),
+            "can_import_responses": admin_imports.response_import_studies(request.user).exists(),
+            **(extra_context or {}),
+        }
+        if context["can_import_questionnaires"]:
+            context.setdefault("library_url", admin_imports.library_url())
+        return super().changelist_view(request, extra_context=context)
 
     @admin.display(description=_("latest version"), ordering="latest_number")
     def latest_version(self, obj: Questionnaire) -> str:
@@ -356,7 +392,8 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
                 name="surveys_questionnaire_copy_into_draft",
             ),
         ]
-        return custom + super().get_urls()
+        # Import pages, and "copy into editable rows" for imported drafts (surveys/admin_imports.py).
+        return custom + admin_imports.questionnaire_admin_urls(self) + super().get_urls()
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         questionnaire = self.get_object(request, unquote(object_id))
@@ -569,7 +606,7 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
     list_filter = (("questionnaire__study", RelatedOnlyFieldListFilter),)
     list_select_related = ("questionnaire__study", "published_by")
     fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "score_recomputations",
-              "definition_json")
+              "exports", "definition_json")
     readonly_fields = fields
     actions = ["recompute_scores"]
 
@@ -580,6 +617,29 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("definition (FHIR Questionnaire)"))
     def definition_json(self, obj: QuestionnaireVersion) -> str:
         return pretty_json(obj.definition)
+
+    # -- exports of the version (surveys.imports.EXPORTS: FHIR, REDCap...) --
+
+    @admin.display(description=_("export"))
+    def exports(self, obj: QuestionnaireVersion) -> str:
+        return format_html_join(" ", '<a class="button" href="{}" download>{}</a>', (
+            (reverse("admin:surveys_questionnaireversion_export", args=[obj.pk, key]), label)
+            for key, (label, *_rest) in EXPORTS.items()))
+
+    def get_urls(self) -> list:
+        export = path("<int:pk>/export/<str:format_>/", self.admin_site.admin_view(self.export_view),
+                      name="surveys_questionnaireversion_export")
+        return [export, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest, pk: int, format_: str) -> HttpResponse:
+        version = get_object_or_404(self.get_queryset(request).select_related("questionnaire__study"), pk=pk)
+        if format_ not in EXPORTS or not self.has_view_permission(request, version):
+            raise Http404
+        _label, _path, media_type, extension = EXPORTS[format_]
+        response = HttpResponse(exporter(format_)(version), content_type=f"{media_type}; charset=utf-8")
+        name = f"{version.questionnaire.study.code}-{version.questionnaire.code}-v{version.number}.{extension}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     # -- score recomputation (surveys.scoring.scores_recompute), audited by ScoreRecomputation rows --
 

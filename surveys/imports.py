@@ -9,7 +9,9 @@ questionnaires or none. The admin (upload, preview, confirm) and the
 from __future__ import annotations
 
 import copy
+import inspect
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -72,11 +74,25 @@ def exporter(format_: str) -> Callable[..., str]:
     return getattr(import_module(module), name)
 
 
-def import_parse(*, format_: str, content: bytes, study: Study) -> ImportResult:
-    """Parse a file; adds a problem for each questionnaire code the study already uses."""
+def import_parse(*, format_: str, content: bytes, study: Study, code: str = "", language: str = "") -> ImportResult:
+    """Parse a file; adds a problem for each questionnaire code the study already uses.
+
+    `code` replaces the code of a file's only questionnaire; `language` (the language of the
+    file's texts when it does not say) goes to parsers that take it.
+    """
     if format_ not in FORMATS:
         return ImportResult(problems=[Problem(_("file"), _("unknown format %(format)s") % {"format": format_})])
-    result = _parser(format_)(content, study=study)
+    parser = _parser(format_)
+    options = {"language": language} if language and "language" in inspect.signature(parser).parameters else {}
+    result = parser(content, study=study, **options)
+    if code:
+        if len(result.questionnaires) != 1:
+            result.problems.append(Problem(_("code"), _("a code can be given only for a file with one questionnaire")))
+        elif not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", code):
+            result.problems.append(Problem(_("code"), _("%(code)s: use letters, digits, - or _ (40 at most)")
+                                           % {"code": code}))
+        else:
+            result.questionnaires[0].code = code
     taken = set(study.questionnaires.values_list("code", flat=True))
     for found in result.questionnaires:
         if found.code in taken:

@@ -1,0 +1,65 @@
+"""manage.py import_questionnaire <study> <file> --format fhir|redcap [--code CODE] [--language fr|en] [--dry-run]
+
+The same parsers and all-or-nothing import as the admin's "Import a questionnaire" page
+(surveys.imports). Every problem is printed with where it is; the exit status is 1 when
+there are any, and nothing is written then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from surveys.imports import FORMATS, ImportRefused, import_parse, questionnaire_import
+from surveys.models import Study
+
+
+class Command(BaseCommand):
+    help = "Import questionnaires from a FHIR or REDCap file as drafts of a study: all or none."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("study", help="study code")
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--format", required=True, choices=sorted(FORMATS), dest="format_")
+        parser.add_argument("--code", default="", help="code of the questionnaire (a file with one questionnaire)")
+        parser.add_argument("--language", default="", choices=["", *(c for c, _n in settings.LANGUAGES)],
+                            help="language of the texts when the file does not say")
+        parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+        parser.add_argument("--user", help="user name recorded as having imported")
+
+    def handle(self, *args, study: str, file: Path, format_: str, code: str, language: str, dry_run: bool,
+               user: str | None, **options) -> None:
+        target = Study.objects.filter(code=study).first()
+        if target is None:
+            raise CommandError(f"No study with code {study!r}.")
+        by = None
+        if user:
+            by = get_user_model().objects.filter(username=user).first()
+            if by is None:
+                raise CommandError(f"No user {user!r}.")
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
+        result = import_parse(format_=format_, content=content, study=target, code=code, language=language)
+        for found in result.questionnaires:
+            self.stdout.write(f"{found.code}: {found.definition.get('title', '')}")
+            for warning in found.warnings:
+                self.stdout.write(f"  warning: {warning.where}: {warning.message}")
+        try:
+            if not result.ok:
+                raise ImportRefused(result.problems)
+            if dry_run:
+                self.stdout.write(f"{len(result.questionnaires)} questionnaire(s) ready to import "
+                                  "(dry run: nothing written).")
+                return
+            created = questionnaire_import(study=target, result=result, format_=format_, by=by)
+        except ImportRefused as refused:
+            for problem in refused.problems:
+                self.stderr.write(f"{problem.where}: {problem.message}")
+            raise CommandError(f"{len(refused.problems)} problem(s): nothing was imported.") from None
+        self.stdout.write(self.style.SUCCESS(
+            f"Imported {len(created)} draft(s) into {target.code}: {', '.join(q.code for q in created)}."))
