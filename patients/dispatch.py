@@ -469,9 +469,14 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
 
 def _record_sent(message: Message, provider_id: str, provider_status: str) -> SendOutcome:
     now = timezone.now()
-    Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-        status=Status.SENT, provider_id=provider_id[:128], sent_at=now, attempts=F("attempts") + 1,
-        last_error="", updated_at=now)
+    with transaction.atomic():
+        sent = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+            status=Status.SENT, provider_id=provider_id[:128], sent_at=now, attempts=F("attempts") + 1,
+            last_error="", updated_at=now)
+        if sent:
+            # The research side keeps the channel that first reached the patient (exports report it).
+            Assignment.objects.filter(pk=message.assignment_id, invitation_channel="").update(
+                invitation_channel=message.channel)
     logger.info("message %s sent by %s (%s)", message.pk, message.channel, provider_status or "accepted")
     return SendOutcome(Status.SENT, detail=provider_status)
 

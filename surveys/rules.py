@@ -239,3 +239,22 @@ register_site_scope(Participant, study_path="study", site_path="site")
 register_site_scope(Assignment, study_path="participant__study", site_path="participant__site")
 register_site_scope(Response, study_path="assignment__participant__study", site_path="assignment__participant__site")
 register_site_scope(Site, study_path="study", site_path="pk")
+
+
+# Research exports (surveys/exports): data managers of the study, and its investigators when
+# Study.investigators_can_export says so. Without obj: may export some study. Which participants
+# an export then holds follows the member's site (surveys.exports.access.export_sites).
+EXPORT_STUDY = "surveys.export_study"
+
+
+@rules.predicate
+def _investigator_may_export(user: AbstractBaseUser | AnonymousUser, study: object = None) -> bool:
+    if study is None:
+        from surveys.models import Study
+
+        studies = [study_id for study_id, role, _site in memberships_of(user) if role == INVESTIGATOR]
+        return bool(studies) and Study.objects.filter(pk__in=studies, investigators_can_export=True).exists()
+    return bool(getattr(study, "investigators_can_export", False)) and has_role(INVESTIGATOR).test(user, study)
+
+
+rules.set_perm(EXPORT_STUDY, is_superuser | has_role(DATA_MANAGER) | _investigator_may_export)

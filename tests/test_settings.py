@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "FIELD_ENC", "LINK_CHECK", "LINK_TOKEN", "REDIS_URL", "BLIND_INDEX", "ANYMAIL_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "FIELD_ENC", "LINK_CHECK", "LINK_TOKEN", "REDIS_URL", "BLIND_INDEX", "ANYMAIL_", "EXPORT_"))}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
                           capture_output=True, text=True, timeout=120)
 
@@ -27,6 +27,7 @@ PRODUCTION_ENV = {
     "BLIND_INDEX_KEY": "a-third-long-random-secret-for-blind-indexes",
     "ANYMAIL_WEBHOOK_SECRET": "user:a-webhook-secret",
     "LINK_TOKEN_KEY": "a-fourth-long-random-secret-for-link-tokens",
+    "EXPORT_DATE_SHIFT_KEY": "a-fifth-long-random-secret-for-export-date-shifts",
 }
 
 
@@ -39,7 +40,7 @@ def test_production_settings_pass_check_deploy():
 def test_production_refuses_to_start_without_its_secrets():
     for missing in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "DJANGO_ALLOWED_HOSTS", "LINK_CHECK_KEY",
                     "REDIS_URL", "BLIND_INDEX_KEY", "ANYMAIL_WEBHOOK_SECRET",
-                    "LINK_TOKEN_KEY"):
+                    "LINK_TOKEN_KEY", "EXPORT_DATE_SHIFT_KEY"):
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
         result = run_manage("check", env=env)
         assert result.returncode != 0

@@ -16,6 +16,7 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 LINK_CHECK_KEY = env("LINK_CHECK_KEY")
 LINK_TOKEN_KEY = env("LINK_TOKEN_KEY")
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY")
+EXPORT_DATE_SHIFT_KEY = env("EXPORT_DATE_SHIFT_KEY")
 # Without it anymail accepts unsigned tracking posts: a forged "bounced" could close an address.
 ANYMAIL = {**ANYMAIL, "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET")}  # noqa: F405
 RESSENTI_REQUIRE_MFA = True

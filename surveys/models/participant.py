@@ -72,6 +72,9 @@ class Assignment(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     # Bumped to revoke a link (surveys.services.assignment_link_revoke): the token is derived from it.
     token_version = models.PositiveSmallIntegerField(default=1, editable=False)
+    # Channel of the first message that reached the provider for this assignment ("sms", "email"),
+    # written by patients/dispatch.py: exports report it without reading the identity side.
+    invitation_channel = models.CharField(_("invited by"), max_length=8, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["token_hash", "token_version"])
 

@@ -92,6 +92,11 @@ class Study(models.Model):
         _("second check on patient links"), max_length=16, choices=LinkCheck.choices, default=LinkCheck.NONE,
         help_text=_("For phones that may be shared: the patient confirms their year of birth first."),
     )
+    # Data managers export; investigators only when the study says so (surveys.rules "surveys.export_study").
+    investigators_can_export = models.BooleanField(
+        _("investigators may export"), default=False,
+        help_text=_("Data managers can always export the study's data, by pseudonym; tick to let investigators too."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
