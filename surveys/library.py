@@ -130,6 +130,17 @@ def _library_parts(definition: dict) -> dict[str, list[dict]]:
     return parts
 
 
+def _texts_of(parts: list[dict]) -> dict[str, str]:
+    """{language: text} of repeated parts, each holding `lang` and `content` (as the translation extension)."""
+    found: dict[str, str] = {}
+    for part in parts:
+        inner = {p.get("url"): p for p in part.get("extension", ())}
+        lang, content = _value(inner.get("lang")), _value(inner.get("content"))
+        if lang and content:
+            found[lang] = content
+    return found
+
+
 def _value(part: dict | None) -> str:
     if not part:
         return ""
@@ -168,8 +179,6 @@ def instrument_from_definition(code: str, definition: dict) -> Instrument:
         raise broken(f"the rules extension ({fhir.EXT_RULES}) is not valid JSON: {exc}") from exc
     title = _texts(definition, "title", base)
     licence_text = _texts(definition, "copyright", base)
-    requirement_part = parts.get("requirement", [None])[0]
-    missing_part = parts.get("missing-data", [None])[0]
     instrument = Instrument(
         code=code,
         title=title,
@@ -181,8 +190,8 @@ def instrument_from_definition(code: str, definition: dict) -> Instrument:
         source=tuple(_value(p) for p in parts.get("source", ()) if _value(p)),
         publisher=definition.get("publisher", ""),
         description=definition.get("description", ""),
-        missing_data=_texts(missing_part, "valueString", base) if missing_part else {},
-        requirement=_texts(requirement_part, "valueString", base) if requirement_part else {},
+        missing_data=_texts_of(parts.get("missing-data", [])),
+        requirement=_texts_of(parts.get("requirement", [])),
         item_count=_count_questions(definition),
         rules=rules if isinstance(rules, dict) else {},
     )
