@@ -42,15 +42,22 @@ def access_study_alerts(request: HttpRequest, code: str) -> Study:
 def _rows(request: HttpRequest, alerts: list[Alert]) -> list[dict]:
     language = translation.get_language() or "fr"
     rows = []
+    # Labels and titles are read from each version's definition once, not once per alert.
+    texts: dict[tuple[int, str], tuple[str, str]] = {}
     for alert in alerts:
         version = alert.response.version
-        definition = version.definition
-        base = definition.get("language", language)
+        key = (version.pk, alert.rule)
+        if key not in texts:
+            definition = version.definition
+            base = definition.get("language", language)
+            texts[key] = (rule_label(definition, alert.rule, language),
+                          fhir.localized(definition, "title", language, base) or version.questionnaire.code)
+        label, title = texts[key]
         rows.append({
             "alert": alert,
             "pseudonym": alert.response.assignment.participant.pseudonym,
-            "label": rule_label(definition, alert.rule, language),
-            "questionnaire": fhir.localized(definition, "title", language, base) or version.questionnaire.code,
+            "label": label,
+            "questionnaire": title,
             "version": version.number,
             "timepoint": alert.response.assignment.timepoint.code,
             "may_acknowledge": alert.acknowledged_at is None and request.user.has_perm(ACK_PERM, alert),
