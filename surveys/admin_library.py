@@ -92,7 +92,7 @@ def _row(instrument, language: str) -> dict:
         "items": instrument.item_count,
         "publisher": instrument.publisher,
         "licence_holder": instrument.licence_holder,
-        "licence_text": instrument.licence_text_in(language),
+        "licence": instrument.licence_in(language),
         "licence_url": instrument.licence_url,
         "source": instrument.source,
         "scores": instrument.scores_in(language),

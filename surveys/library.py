@@ -55,8 +55,8 @@ class LibraryError(Exception):
 class Instrument:
     code: str
     title: dict[str, str]
-    licence: str  # FREE or LICENSED
-    licence_text: dict[str, str]  # the copyright notice, per language
+    licence: dict[str, str]  # the licence / copyright notice, per language
+    free: bool  # False: licensed, metadata only
     licence_holder: str
     licence_url: str
     version: str
@@ -70,12 +70,8 @@ class Instrument:
     rules: dict = field(default_factory=dict)
 
     @property
-    def free(self) -> bool:
-        return self.licence == FREE
-
-    @property
     def licensed(self) -> bool:
-        return self.licence == LICENSED
+        return not self.free
 
     @property
     def canonical(self) -> str:
@@ -88,8 +84,8 @@ class Instrument:
     def title_in(self, language: str) -> str:
         return self.in_language(self.title, language)
 
-    def licence_text_in(self, language: str) -> str:
-        return self.in_language(self.licence_text, language)
+    def licence_in(self, language: str) -> str:
+        return self.in_language(self.licence, language)
 
     def requirement_in(self, language: str) -> str:
         return self.in_language(self.requirement, language)
@@ -170,20 +166,19 @@ def instrument_from_definition(code: str, definition: dict) -> Instrument:
     parts = _library_parts(definition)
     if not parts:
         raise broken(f"no library extension ({EXT_LIBRARY})")
-    licence = _value(parts.get("licence", [None])[0])
-    if licence not in (FREE, LICENSED):
-        raise broken(f"library licence must be {FREE} or {LICENSED}, not {licence!r}")
+    kind = _value(parts.get("licence", [None])[0])
+    if kind not in (FREE, LICENSED):
+        raise broken(f"library licence must be {FREE} or {LICENSED}, not {kind!r}")
     try:
         rules = fhir.rules_of(definition)
     except (ValueError, TypeError) as exc:
         raise broken(f"the rules extension ({fhir.EXT_RULES}) is not valid JSON: {exc}") from exc
     title = _texts(definition, "title", base)
-    licence_text = _texts(definition, "copyright", base)
     instrument = Instrument(
         code=code,
         title=title,
-        licence=licence,
-        licence_text=licence_text,
+        licence=_texts(definition, "copyright", base),
+        free=kind == FREE,
         licence_holder=_value(parts.get("licence-holder", [None])[0]),
         licence_url=_value(parts.get("licence-url", [None])[0]),
         version=str(definition.get("version") or ""),
@@ -198,7 +193,7 @@ def instrument_from_definition(code: str, definition: dict) -> Instrument:
     for lang in LANGUAGES:
         if not instrument.title.get(lang):
             raise broken(f"title is missing in {lang}")
-        if not instrument.licence_text.get(lang):
+        if not instrument.licence.get(lang):
             raise broken(f"copyright (licence text) is missing in {lang}")
     for name in ("licence_holder", "licence_url", "version", "publisher"):
         if not getattr(instrument, name):

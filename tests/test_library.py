@@ -33,7 +33,7 @@ def test_every_instrument_file_loads_with_its_metadata():
     for instrument in found.values():
         for lang in LANGUAGES:
             assert instrument.title[lang], (instrument.code, lang)
-            assert instrument.licence_text[lang], (instrument.code, lang)
+            assert instrument.licence[lang], (instrument.code, lang)
         assert instrument.version and instrument.licence_holder and instrument.publisher
         assert instrument.licence_url.startswith("https://")
         assert instrument.source, instrument.code
@@ -46,8 +46,8 @@ def test_every_instrument_file_loads_with_its_metadata():
     assert any("Arch Intern Med. 2006" in s for s in found["gad7"].source)
     assert any("Med Care. 2003" in s for s in found["phq2"].source)
     assert any("Psychother Psychosom. 2015" in s for s in found["who5"].source)
-    assert "No permission required to reproduce, translate, display or distribute" in found["phq9"].licence_text["en"]
-    assert "free to use" in found["who5"].licence_text["en"]
+    assert "No permission required to reproduce, translate, display or distribute" in found["phq9"].licence["en"]
+    assert "free to use" in found["who5"].licence["en"]
 
 
 @pytest.mark.parametrize("code", FREE)
