@@ -1,12 +1,25 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from surveys.api.views import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     # Email providers' delivery and bounce webhooks (django-anymail), received in patients/tracking.py.
     path("hooks/anymail/", include("anymail.urls")),
+    # The API for programs (docs/api.md): research resources, then scheduled messages (identity side).
+    path("api/", include("surveys.api.urls")),
+    path("api/", include("patients.api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Swagger UI from our static files; its script is a separate request, so the CSP needs no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
+         name="api-docs"),
+    # Anything else under /api/ is a JSON 404 like the API's own, not an HTML page.
+    re_path(r"^api/", api_not_found),
+    path("", include("surveys.api.staff")),
     path("", include("surveys.urls")),
     path("", include("patients.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

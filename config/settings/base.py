@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and Redoc files served from our own static files: the API docs load nothing from elsewhere.
+    "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
     "phonenumber_field",
@@ -264,9 +266,48 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- DRF ----------------------------------------------------------------------------
+# The API for programs (surveys/api/, docs/api.md): personal tokens (or a signed-in session, for
+# the docs page), JSON only, cursor pages, strict filters, one error body, a rate per token.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "surveys.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["surveys.api.policies.StrictFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "surveys.api.policies.ApiPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["surveys.api.policies.ApiRateThrottle"],
+    "EXCEPTION_HANDLER": "surveys.api.policies.api_exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
+}
+# Requests per token (or signed-in user) and period ("300/minute", "10000/hour"; empty: no limit).
+# Counted in the cache: Redis when REDIS_URL is set, so every web process shares the count.
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="300/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ressenti API",
+    "DESCRIPTION": (
+        "Pseudonymous research data of the studies where you have a role: studies, questionnaire versions "
+        "(also as FHIR), participants, assignments, responses (also as FHIR), scores, exports and scheduled "
+        "messages. Send a personal token as `Authorization: Bearer rst_...`. Lists are paginated by cursor: "
+        "follow `next` until it is null. See docs/api.md."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Study.fallback_language and Participant.language share the choices of LANGUAGES.
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": LANGUAGES},
+    "PATH_CONVERTER_OVERRIDES": {
+        "api_id": {"type": "integer", "minimum": 1, "maximum": 999999999999999999},
+        "api_code": {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,40}$"},
+        "api_pseudonym": {"type": "string", "pattern": "^[-A-Za-z0-9_.*~$=]{1,40}$"},
+    },
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
