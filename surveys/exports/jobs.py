@@ -229,36 +229,43 @@ def _no_progress(*args, **kwargs) -> None:
     return None
 
 
-def export_stream(*, spec: ExportSpec, by) -> StreamedExport:
+def export_stream(*, spec: ExportSpec, by, chunk_size: int = CHUNK_SIZE) -> StreamedExport:
     """Start a streamed export: its audit row (running) and the iterator of its bytes."""
     spec.check()
     now = timezone.now()
     job = _job_create(spec=spec, by=by, mode=Mode.INLINE, status=Status.RUNNING, started_at=now, attempts=1,
                       claim=uuid.uuid4().hex)
     logger.info("export %s (%s, inline) started by user %s", job.pk, spec.format, job.requested_by_id)
-    return StreamedExport(job=job, spec=spec)
+    return StreamedExport(job=job, spec=spec, chunk_size=chunk_size)
 
 
 # --- background jobs ------------------------------------------------------------------------------
 
 
-def export_job_start(*, spec: ExportSpec, by) -> ExportJob:
-    """Create a background export (pending) and enqueue its task once the row is committed."""
+def export_job_start(*, spec: ExportSpec, by, broker=None) -> ExportJob:
+    """Create a background export (pending) and enqueue its task once the row is committed.
+
+    `broker`: a Celery connection to publish on instead of the configured one (tests of a dead broker)."""
     spec.check()
     job = _job_create(spec=spec, by=by, mode=Mode.ASYNC, status=Status.PENDING)
     job_id = job.pk
-    transaction.on_commit(lambda: export_job_enqueue(job_id=job_id))
+    transaction.on_commit(lambda: export_job_enqueue(job_id=job_id, broker=broker))
     logger.info("export %s (%s, job) requested by user %s", job.pk, spec.format, job.requested_by_id)
     return job
 
 
-def export_job_enqueue(*, job_id: int) -> bool:
+# A dead broker costs the request at most about a second and a half, then the sweep takes over.
+ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+def export_job_enqueue(*, job_id: int, broker=None) -> bool:
     """Hand the job to the broker; False (and the row left for the sweep) when the broker is down."""
     from .tasks import export_job_run  # the task module imports this one
 
     queue = settings.EXPORTS_QUEUE or None
     try:
-        export_job_run.apply_async(args=[job_id], queue=queue)
+        export_job_run.apply_async(args=[job_id], queue=queue, connection=broker,
+                                   retry_policy=ENQUEUE_RETRY_POLICY)
     except Exception as exc:  # any broker failure: the row stays pending, the sweep enqueues it later
         logger.warning("export %s: not enqueued (%s); the sweep will retry", job_id, _error_text(exc))
         return False

@@ -159,13 +159,13 @@ def exports_page(request: HttpRequest, code: str) -> HttpResponse:
         return _page(request, study, form, status=400)
     try:
         spec = export_spec_for_user(user=request.user, study_id=study.pk, **form.choices()).check()
-    except ExportSpecError as exc:
+        if export_is_small(spec=spec) and "background" not in request.POST:
+            return _streamed(spec, request)
+        job = export_job_start(spec=spec, by=request.user)
+    except ExportSpecError as exc:  # e.g. a questionnaire code the study does not have (any more)
         for field, text in exc.problems.items():
             form.add_error(field if field in form.fields else None, text)
         return _page(request, study, form, status=400)
-    if export_is_small(spec=spec) and "background" not in request.POST:
-        return _streamed(spec, request)
-    job = export_job_start(spec=spec, by=request.user)
     return HttpResponseRedirect(reverse("surveys:export_job", args=[study.code, job.pk]))
 
 
