@@ -378,3 +378,40 @@ MESSAGES_QUEUED_TIMEOUT = env.float("MESSAGES_QUEUED_TIMEOUT", default=900.0)
 MESSAGES_SEND_QUEUE = env("MESSAGES_SEND_QUEUE", default="")
 # Seconds an SMTP connection may block (Django's default is forever).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- Exports (surveys/exports/jobs.py) ---------------------------------------------------------
+# Private folder of background export files: outside static and media, never served directly; files
+# leave only through the download view, which checks the permission again. Every worker must see
+# the same folder (a shared volume when workers run on other machines).
+EXPORTS_ROOT = env("EXPORTS_ROOT", default=str(VAR_DIR / "exports"))
+# Exports reading at most this many responses (surveys.exports.writers.export_count) stream from the
+# request (about a second of writing); larger ones run as a background job with a progress bar.
+EXPORTS_INLINE_MAX_RESPONSES = env.int("EXPORTS_INLINE_MAX_RESPONSES", default=5000)
+# Days a background export's file is kept; then a beat task deletes it and marks its row expired.
+EXPORTS_EXPIRE_DAYS = env.int("EXPORTS_EXPIRE_DAYS", default=7)
+# A running job whose worker wrote no heartbeat for this long lost its worker: it goes back to
+# pending (at most EXPORTS_MAX_ATTEMPTS runs, then failed). Heartbeats are written every second.
+EXPORTS_STALE_SECONDS = env.int("EXPORTS_STALE_SECONDS", default=120)
+EXPORTS_MAX_ATTEMPTS = env.int("EXPORTS_MAX_ATTEMPTS", default=3)
+# A pending job whose task was enqueued this long ago without starting is enqueued again (a task
+# lost with the broker); a second delivery is harmless, the job is claimed once.
+EXPORTS_REQUEUE_SECONDS = env.int("EXPORTS_REQUEUE_SECONDS", default=900)
+# Celery queue of export tasks (empty: the default queue); a queue of their own keeps a long export
+# from delaying message sends.
+EXPORTS_QUEUE = env("EXPORTS_QUEUE", default="")
+# Behind nginx: the internal location that maps to EXPORTS_ROOT (e.g. /protected-exports/); the
+# download view then answers with X-Accel-Redirect and nginx sends the file. Empty: Django streams it.
+EXPORTS_X_ACCEL_PREFIX = env("EXPORTS_X_ACCEL_PREFIX", default="")
+# exports.tasks is not an app's `tasks` module, which autodiscovery would find by itself.
+CELERY_IMPORTS = ["surveys.exports.tasks"]
+CELERY_BEAT_SCHEDULE["exports-sweep"] = {
+    "task": "surveys.exports.tasks.export_jobs_sweep",
+    "schedule": 60.0,
+    # A late tick is dropped: the next one sweeps the same rows.
+    "options": {"expire_seconds": 55},
+}
+CELERY_BEAT_SCHEDULE["exports-expire"] = {
+    "task": "surveys.exports.tasks.export_files_expire",
+    "schedule": 3600.0,
+    "options": {"expire_seconds": 3000},
+}
