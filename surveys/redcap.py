@@ -585,9 +585,10 @@ class _Import:
         if row.ftype in ("text", "notes") and (_IDENTITY_NAME.match(row.name.lower()) or _IDENTITY_LABEL.search(row.label)):
             return _("looks like an identity though not marked as an identifier: left out, since identities are "
                      "kept in the patient register")
+        if row.ftype == "file" and validation == "signature":
+            return _("a signature has no equivalent in Ressenti: left out")
         if row.ftype == "file":
-            what = _("a signature") if validation == "signature" else _("a file upload")
-            return _("%(what)s has no equivalent in Ressenti: left out") % {"what": what}
+            return _("a file upload has no equivalent in Ressenti: left out")
         if row.ftype == "sql":
             return _("a list filled by an SQL query has no equivalent in Ressenti: left out")
         return None
@@ -599,7 +600,7 @@ class _Import:
             for row in form.rows:
                 if row.section:
                     header, had_html = plain_text(row.section)
-                    self.text_warnings(form, row, row.section, had_html, _("section header"))
+                    self.text_warnings(form, row, row.section, had_html, "section")
                     pending_header = (header, row)
                 if row.ftype not in KNOWN_TYPES:
                     self.problem(row, _("unknown field type %(type)s") % {"type": row.ftype or _("(empty)")})
@@ -633,11 +634,22 @@ class _Import:
                 form.items.append((row, node))
 
     def text_warnings(self, form: _Form, row: Row, raw: str, had_html: bool, what: str) -> None:
+        """Say what became of HTML and piping in a text (what: "label", "note" or "section")."""
         if had_html:
-            self.warn(form, row, _("the HTML formatting of the %(what)s was removed") % {"what": what})
+            self.warn(form, row, {
+                "label": _("the HTML formatting of the label was removed"),
+                "note": _("the HTML formatting of the field note was removed"),
+                "section": _("the HTML formatting of the section header was removed"),
+            }[what])
         if _PIPING.search(raw):
-            self.warn(form, row, _("the %(what)s pipes another field's answer, which Ressenti does not do: it shows "
-                                   "the brackets as written") % {"what": what})
+            self.warn(form, row, {
+                "label": _("the label pipes another field's answer, which Ressenti does not do: it shows the brackets "
+                           "as written"),
+                "note": _("the field note pipes another field's answer, which Ressenti does not do: it shows the "
+                          "brackets as written"),
+                "section": _("the section header pipes another field's answer, which Ressenti does not do: it shows "
+                             "the brackets as written"),
+            }[what])
 
     def item_node(self, form: _Form, row: Row) -> dict | None:
         """The FHIR item of one field, or None after reporting why it cannot be one."""
@@ -684,7 +696,7 @@ class _Import:
         if validation != default_validation:
             redcap["validation"] = validation
         label, had_html = plain_text(row.label)
-        self.text_warnings(form, row, row.label, had_html, _("label"))
+        self.text_warnings(form, row, row.label, had_html, "label")
         if not label:
             self.problem(row, _("the field label is empty"))
             return None
@@ -727,7 +739,7 @@ class _Import:
                 return None
             node["answerOption"] = options
         help_text, had_html = plain_text(row.note)
-        self.text_warnings(form, row, row.note, had_html, _("field note"))
+        self.text_warnings(form, row, row.note, had_html, "note")
         if slider_labels:
             anchors = slider_help(plain_text(slider_labels)[0], low, high)
             help_text = "\n".join(t for t in (help_text, anchors) if t)
@@ -740,15 +752,19 @@ class _Import:
         """(min, max) as numbers of the item's kind, or (False, False) after reporting a problem."""
         whole = kind != T.DECIMAL
         values = []
-        for raw, what in ((row.vmin, _("minimum")), (row.vmax, _("maximum"))):
+        for raw, is_min in ((row.vmin, True), (row.vmax, False)):
             if not raw:
                 values.append(None)
                 continue
             value = _decimal(raw)
             if value is None or (whole and value != value.to_integral_value()):
-                expected = _("a whole number") if whole else _("a number")
-                self.problem(row, _("the %(what)s %(value)s is not %(expected)s")
-                             % {"what": what, "value": raw, "expected": expected})
+                if whole:
+                    message = (_("the minimum %(value)s is not a whole number") if is_min
+                               else _("the maximum %(value)s is not a whole number"))
+                else:
+                    message = (_("the minimum %(value)s is not a number") if is_min
+                               else _("the maximum %(value)s is not a number"))
+                self.problem(row, message % {"value": raw})
                 return False, False
             values.append(_number(value))
         low, high = values

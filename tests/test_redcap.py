@@ -244,6 +244,25 @@ def test_imported_definitions_pass_publish_validation_and_render(every_type):
     assert "Symptômes ressentis" in html and "0 = Aucune · 5 = Moyenne · 10 = Maximale" in html
 
 
+def test_imported_definitions_are_valid_fhir(every_type, study):
+    from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
+
+    definitions = dict(every_type[0])
+    definitions |= parse(public("survey-dictionary.csv"), study)[0]
+    for definition in definitions.values():
+        FhirQuestionnaire.model_validate(definition)
+
+
+def test_html_is_removed_and_piping_is_reported(study):
+    label = '<div class="rich-text-field-label"><p>Depuis le <b>[visit_date]</b>, avez-vous&nbsp;fumé ?</p></div>'
+    definitions, problems, warnings = parse(dictionary(RECORD, YESNO, field("q2", "yesno", label=label)), study)
+    assert problems == []
+    assert items(definitions["form_a"])["q2"]["text"] == "Depuis le [visit_date], avez-vous fumé ?"
+    assert "line 4, variable q2: the HTML formatting of the label was removed" in warnings
+    assert ("line 4, variable q2: the label pipes another field's answer, which Ressenti does not do: it shows the "
+            "brackets as written") in warnings
+
+
 def test_a_two_language_study_is_told_to_add_translations(make):
     study = make.study(languages=["fr", "en"], fallback_language="fr")
     definitions, problems, warnings = parse(dictionary(RECORD, YESNO), study)
