@@ -16,6 +16,10 @@ from surveys.models import QuestionnaireVersion
 class Command(BaseCommand):
     help = "Export a published questionnaire version as FHIR R4 JSON or a REDCap data dictionary."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # --version names the questionnaire version here, not the program's.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("study", help="study code")
         parser.add_argument("questionnaire", help="questionnaire code")
