@@ -212,6 +212,8 @@ def long_rows(row: ResponseRow, cat: QuestionnaireCatalogue, ctx: Context) -> It
         if item.is_choice:
             codes, other = _choice_codes(item, value)
             if codes:
+                # In the options' order, whatever order the answer was stored in.
+                codes.sort(key=item.option_order.index)
                 shown = [str(option_shown(item.options[c], ctx)) for c in codes]
                 yield [*meta, item.link_id, ";".join(shown) if item.is_multiple else shown[0]]
             if other and not exclude:
