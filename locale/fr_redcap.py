@@ -144,9 +144,12 @@ FR = {
     "the calculation %(calc)s is left out: %(reason)s (Ressenti computes sums and means of answers)":
         "le calcul %(calc)s est écarté : %(reason)s (Ressenti calcule des sommes et des moyennes de réponses)",
     "it has no equation": "il n'a pas d'équation",
+    "its name is longer than a score name may be (34 characters)":
+        "son nom est plus long qu'un nom de score ne peut l'être (34 caractères)",
     "round() takes a value and a whole number of decimal places":
         "round() prend une valeur et un nombre entier de décimales",
     "it multiplies fields together": "il multiplie des champs entre eux",
+    "it counts %(name)s twice": "il compte %(name)s deux fois",
     "REDCap's sum() skips blank fields; this score needs every item answered, since a missing answer is never counted "
     "as 0":
         "sum() de REDCap ignore les champs vides ; ce score demande toutes les réponses, car une réponse manquante "

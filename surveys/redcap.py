@@ -46,6 +46,8 @@ from . import fhir
 from .imports import ImportedQuestionnaire, ImportResult
 from .models import Item, Study
 from .models.questionnaire import code_validator, option_code_validator
+from .scoring import NAME_RE as SCORE_NAME_RE
+from .scoring import scoring_problems
 from .validation import LANGUAGE_NAMES, Problem, definition_problems
 
 T = Item.Type
@@ -223,7 +225,7 @@ def dictionary_rows(content: bytes) -> tuple[list[Row], list[Problem], list[Prob
                 continue
             if not any(c.strip() for c in cells):
                 continue
-            if len(cells) > len(keys):
+            if len(cells) > len(keys) and any(c.strip() for c in cells[len(keys):]):
                 problems.append(Problem(_("line %(line)s") % {"line": line},
                                         _("%(found)s cells where the header has %(expected)s (a comma outside quotes?)")
                                         % {"found": len(cells), "expected": len(keys)}))
@@ -940,6 +942,8 @@ class _Import:
     def score_rule(self, form: _Form, row: Row) -> tuple[dict, list[str]]:
         if not row.choices.strip():
             raise Unsupported(_("it has no equation"))
+        if not SCORE_NAME_RE.match(row.name):
+            raise Unsupported(_("its name is longer than a score name may be (34 characters)"))
         node = _Parser(row.choices).calc()
         notes: list[str] = []
         rule: dict[str, Any] = {}
@@ -994,6 +998,8 @@ class _Import:
                 raise Unsupported(_("it is not a sum or a mean of fields"))
             name, code = ref[1]
             target = self.known.get(name)
+            if name in items or name in scores:
+                raise Unsupported(_("it counts %(name)s twice") % {"name": name})
             if code is not None:
                 raise Unsupported(_("[%(name)s(%(code)s)] counts a checkbox choice") % {"name": name, "code": code})
             if target is None or target.form != form.name:
@@ -1102,7 +1108,8 @@ def dictionary_parse(content: bytes, *, study: Study) -> ImportResult:
             continue
         definition = work.definition(form)
         lines = {row.name: row for row, _node in form.items}
-        for found in definition_problems(definition, languages=[base]):
+        # The checks of publishing, so that what is imported can be published once translated.
+        for found in definition_problems(definition, languages=[base]) + scoring_problems(definition, languages=[base]):
             code = found.where.rsplit(" ", 1)[-1]
             where = lines[code].where if code in lines else _("form %(form)s") % {"form": form.name}
             result.problems.append(Problem(where, found.message))
@@ -1322,8 +1329,9 @@ def _export_row(node: dict, header: str, scopes: list[dict], form: str, base: st
     choices = ""
     if kind in CHOICE_KINDS:
         choices = " | ".join(
-            f"{fhir.option_code(o)}, {fhir.localized(o.get('valueCoding', {}), 'display', base, base)}".replace("|", "/")
-            for o in node.get("answerOption", [])
+            f"{code}, {label or code}".replace("|", "/")
+            for code, label in ((fhir.option_code(o), fhir.localized(o.get("valueCoding", {}), "display", base, base))
+                                for o in node.get("answerOption", []))
         )
     help_node = next((c for c in node.get("item", []) if fhir.item_control(c) == "help"), None)
     note = help_node.get("text", "") if help_node else ""

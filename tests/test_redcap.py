@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from django.test import RequestFactory
 
-from surveys import fhir, rendering
+from surveys import fhir, rendering, scoring
 from surveys.imports import ImportRefused, exporter, import_parse, questionnaire_import
 from surveys.models import Questionnaire
-from surveys.redcap import EXT_REDCAP, HEADER, KEYS, dictionary_export, dictionary_parse, redcap_facts
+from surveys.redcap import COLUMNS, EXT_REDCAP, HEADER, KEYS, dictionary_export, dictionary_parse, redcap_facts
 from surveys.services import questionnaire_publish
 from surveys.validation import definition_problems
 from tests.conftest import need_service
@@ -209,6 +209,21 @@ def test_calc_sums_and_means_become_score_rules(every_type):
     assert scores["phq_scaled"] == {"name": "phq_scaled", "label": {"fr": "Total x 25"}, "method": "sum",
                                     "scores": ["phq_total"], "transform": {"multiply": 25}, "round": 0}
     assert "phq_total" not in items(definitions["suivi"])  # a score, not a question
+
+
+def test_imported_score_rules_compute_what_redcap_calculated(every_type):
+    suivi = every_type[0]["suivi"]
+    assert scoring.scoring_problems(suivi, languages=["fr"]) == []
+
+    def values(answers):
+        return {name: score["value"] for name, score in scoring.scores_compute(suivi, answers).items()}
+
+    # Radio codes are the values REDCap adds; yes/no counts 1/0.
+    assert values({"phq_1": "2", "phq_2": "3", "happy": True}) == {
+        "phq_total": 5, "phq_mean": 2.5, "phq_avg": 2.5, "phq_sum": 6, "phq_scaled": 125}
+    # One answer missing: no sum (REDCap's "+" gives nothing either), mean() of what is answered.
+    assert values({"phq_1": "2", "happy": False}) == {
+        "phq_total": None, "phq_mean": 2, "phq_avg": None, "phq_sum": None, "phq_scaled": None}
 
 
 def test_identities_and_the_record_id_are_left_out_with_a_warning(every_type):
@@ -421,6 +436,9 @@ LEFT_OUT = [
     ("calc over text", field("t", "calc", choices="[label_only]"), "is left out: label_only has no numeric value"),
     ("calc bad division", field("m", "calc", choices="([smoker]+[smoker])/3"),
      "is left out: it divides by a number other than the count of its fields"),
+    ("calc long name", field("c" * 35, "calc", choices="[smoker]"),
+     "is left out: its name is longer than a score name may be (34 characters)"),
+    ("calc twice", field("twice", "calc", choices="[smoker]+[smoker]"), "is left out: it counts smoker twice"),
     ("calc other function", field("d", "calc", choices="datediff([smoker],'today','y')"),
      "is left out: the function datediff() has no equivalent"),
 ]
@@ -460,7 +478,7 @@ def test_codes_already_in_the_study_are_refused(make, study):
 
 
 def test_header_variants_and_encodings_are_accepted(study):
-    api = [api for _key, _header, api in __import__("surveys.redcap", fromlist=["COLUMNS"]).COLUMNS]
+    api = [api for _key, _header, api in COLUMNS]
     rows = (RECORD, YESNO)
     variants = {
         "REDCap header": dictionary(*rows),
@@ -469,6 +487,7 @@ def test_header_variants_and_encodings_are_accepted(study):
         "semicolons (spreadsheet in French)": dictionary(*rows, delimiter=";"),
         "older file without ranking and annotation": dictionary(*rows, header=HEADER[:16]).replace(b",,\n", b"\n"),
         "Windows line ends": dictionary(*rows).replace(b"\n", b"\r\n"),
+        "empty cells after the last column": dictionary(*rows).replace(b"\n", b",,\n").replace(b",,\n", b"\n", 1),
     }
     for name, content in variants.items():
         definitions, problems, _warnings = parse(content, study)
