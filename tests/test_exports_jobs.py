@@ -234,11 +234,12 @@ def test_a_job_whose_worker_died_goes_back_to_pending_and_the_next_run_leaves_on
     os.utime(part, (long_ago.timestamp(), long_ago.timestamp()))
     assert client_visible_download(job) is None  # a half file is never offered
 
-    report = export_jobs_sweep(now=timezone.now())
+    enqueued: list[int] = []
+    report = export_jobs_sweep(now=timezone.now(), enqueue=lambda pk: enqueued.append(pk) or True)
 
-    assert report.requeued == 1
+    assert (report.requeued, report.enqueued, enqueued) == (1, 1, [job.pk])  # handed to the broker at once
     job.refresh_from_db()
-    assert (job.status, job.claim, job.enqueued_at) == (S.PENDING, "", None)
+    assert (job.status, job.claim) == (S.PENDING, "")
     assert export_job_run(job_id=job.pk) == "done"
     assert export_files_expire(now=timezone.now()) == {"expired": 0, "orphans": 1}
     job.refresh_from_db()
@@ -448,3 +449,22 @@ def test_heartbeat_and_progress_reach_the_row_while_a_run_holds_it(make, transac
         time.sleep(0.5)
         with pytest.raises(jobs._ClaimLost):
             runner.progress(6, 10)
+
+
+def test_the_sweep_enqueues_jobs_the_broker_never_got_and_tasks_lost_long_ago(make, settings):
+    study = build(make, responses=1)
+    by = make.user()
+    never = export_job_start(spec=ExportSpec(study_id=study.pk), by=by)  # broker down at commit: no enqueued_at
+    lost = export_job_start(spec=ExportSpec(study_id=study.pk), by=by)
+    waiting = export_job_start(spec=ExportSpec(study_id=study.pk), by=by)
+    young = export_job_start(spec=ExportSpec(study_id=study.pk), by=by)
+    now = timezone.now()
+    ExportJob.objects.exclude(pk=young.pk).update(created_at=now - timedelta(hours=1))
+    ExportJob.objects.filter(pk=lost.pk).update(
+        enqueued_at=now - timedelta(seconds=settings.EXPORTS_REQUEUE_SECONDS + 1))
+    ExportJob.objects.filter(pk=waiting.pk).update(enqueued_at=now - timedelta(seconds=10))  # in the queue
+    enqueued: list[int] = []
+
+    report = export_jobs_sweep(now=now, enqueue=lambda pk: enqueued.append(pk) or True)
+
+    assert sorted(enqueued) == sorted([never.pk, lost.pk]) and report.enqueued == 2

@@ -426,9 +426,12 @@ class SweepReport:
                 "enqueued": self.enqueued}
 
 
-def export_jobs_sweep(*, now: datetime) -> SweepReport:
+def export_jobs_sweep(*, now: datetime, enqueue: Callable[[int], bool] | None = None) -> SweepReport:
     """Beat: running jobs whose worker died go back to pending (or fail past EXPORTS_MAX_ATTEMPTS);
-    streams whose request vanished are marked interrupted; pending jobs the broker never got are enqueued."""
+    streams whose request vanished are marked interrupted; pending jobs the broker never got are enqueued.
+
+    `enqueue(job_id) -> bool` hands a job to the broker (default export_job_enqueue)."""
+    enqueue = enqueue or (lambda job_id: export_job_enqueue(job_id=job_id))
     report = SweepReport()
     stale = now - timedelta(seconds=settings.EXPORTS_STALE_SECONDS)
     dead = ExportJob.objects.filter(mode=Mode.ASYNC, status=Status.RUNNING, heartbeat_at__lt=stale)
@@ -440,9 +443,10 @@ def export_jobs_sweep(*, now: datetime) -> SweepReport:
                 error=_("The worker stopped during this export %(n)s times (killed or out of memory); "
                         "it was not tried again. Start a new export, or ask the administrator to check "
                         "the workers.") % {"n": attempts})
-        else:
-            # Back to the start: the next run writes a new file under its own claim.
-            report.requeued += held.update(status=Status.PENDING, claim="", enqueued_at=None, heartbeat_at=None)
+        # Back to the start: the next run writes a new file under its own claim.
+        elif held.update(status=Status.PENDING, claim="", enqueued_at=None, heartbeat_at=None):
+            report.requeued += 1
+            report.enqueued += enqueue(job_id)
     report.abandoned = ExportJob.objects.filter(
         mode=Mode.INLINE, status=Status.RUNNING, started_at__lt=now - INLINE_ABANDONED,
     ).update(status=Status.INCOMPLETE, finished_at=now,
@@ -451,7 +455,7 @@ def export_jobs_sweep(*, now: datetime) -> SweepReport:
     waiting = ExportJob.objects.filter(mode=Mode.ASYNC, status=Status.PENDING).filter(
         Q(enqueued_at__isnull=True, created_at__lt=now - ENQUEUE_GRACE) | Q(enqueued_at__lt=requeue_before))
     for job_id in waiting.order_by("created_at").values_list("pk", flat=True):
-        report.enqueued += export_job_enqueue(job_id=job_id)
+        report.enqueued += enqueue(job_id)
     if report.requeued or report.failed or report.abandoned or report.enqueued:
         logger.info("export sweep: %s", report.to_dict())
     return report
