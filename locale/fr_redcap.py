@@ -9,6 +9,7 @@ FR = {
     "line %(line)s, variable %(name)s": "ligne %(line)s, variable %(name)s",
     "line 1, column %(n)s": "ligne 1, colonne %(n)s",
     "form %(form)s": "formulaire %(form)s",
+    "the study is not in %(lang)s": "l'étude n'est pas en %(lang)s",
     # the file and its header
     "is empty": "est vide",
     'is not UTF-8 text: save it as "CSV UTF-8"': "n'est pas un texte UTF-8 : enregistrez-le au format « CSV UTF-8 »",

@@ -40,6 +40,7 @@ from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from . import fhir
@@ -526,10 +527,10 @@ class _Form:
 
 
 class _Import:
-    def __init__(self, rows: list[Row], study: Study):
+    def __init__(self, rows: list[Row], study: Study, base: str):
         self.rows = rows
         self.study = study
-        self.base = study.fallback_language
+        self.base = base
         self.problems: list[Problem] = []
         self.known: dict[str, _Known] = {}
         self.forms: list[_Form] = []
@@ -617,7 +618,7 @@ class _Import:
                     continue
                 try:
                     code_validator(row.name)
-                except Exception:  # noqa: BLE001 - a ValidationError, reported with its line
+                except ValidationError:
                     self.problem(row, _("the variable name does not fit an item code: a letter, then letters, digits "
                                         "or _, 40 characters at most"))
                     continue
@@ -793,7 +794,7 @@ class _Import:
                 return None
             try:
                 option_code_validator(code)
-            except Exception:  # noqa: BLE001 - a ValidationError, reported with its line
+            except ValidationError:
                 self.problem(row, _("the choice code %(code)s does not fit an option code: letters, digits or _, "
                                     "optionally after a minus sign") % {"code": code})
                 return None
@@ -1080,15 +1081,20 @@ def redcap_facts(node: dict) -> dict[str, Any]:
     return {}
 
 
-def dictionary_parse(content: bytes, *, study: Study) -> ImportResult:
+def dictionary_parse(content: bytes, *, study: Study, language: str = "") -> ImportResult:
     """Read a REDCap data dictionary: one questionnaire per instrument, or the problems that stop the import.
 
-    Problems and warnings name the line (the header is line 1) and the variable.
+    `language` is the language of the file's texts (a dictionary does not say), by default the study's
+    fallback language. Problems and warnings name the line (the header is line 1) and the variable.
     """
+    base = language or study.fallback_language
+    if base not in study.languages:
+        return ImportResult(problems=[Problem(_("language"), _("the study is not in %(lang)s")
+                                              % {"lang": _lang_name(base)})])
     rows, problems, header_warnings = dictionary_rows(content)
     if problems:
         return ImportResult(problems=problems)
-    work = _Import(rows, study)
+    work = _Import(rows, study, base)
     work.group_forms()
     work.build_items()
     work.conditions()
@@ -1096,7 +1102,6 @@ def dictionary_parse(content: bytes, *, study: Study) -> ImportResult:
     if work.problems:
         return ImportResult(problems=sorted(work.problems, key=_line_of))
 
-    base = study.fallback_language
     others = [lang for lang in study.languages if lang != base]
     result = ImportResult()
     orphan_warnings: list[Problem] = list(header_warnings)

@@ -286,6 +286,21 @@ def test_a_two_language_study_is_told_to_add_translations(make):
             "translations before publishing") in warnings
 
 
+def test_the_language_of_the_texts_can_be_given(make):
+    study = make.study(languages=["fr", "en"], fallback_language="fr")
+    result = import_parse(format_="redcap", content=dictionary(RECORD, YESNO), study=study, language="en")
+    assert result.problems == []
+    (found,) = result.questionnaires
+    assert found.definition["language"] == "en"
+    assert ("form form_a: a REDCap dictionary holds one language: its texts are read as English; add the French "
+            "translations before publishing") in [str(w) for w in found.warnings]
+    (questionnaire,) = questionnaire_import(study=study, result=result, format_="redcap", by=None)
+    assert (questionnaire.title_en, questionnaire.title_fr) == ("Form a", "")
+    french_only = make.study(languages=["fr"], fallback_language="fr")
+    assert [str(p) for p in dictionary_parse(dictionary(RECORD, YESNO), study=french_only, language="en").problems] == [
+        "language: the study is not in English"]
+
+
 # --- public fixtures ------------------------------------------------------------------------------
 
 
@@ -520,6 +535,28 @@ def test_broken_files_are_reported(study):
 def test_line_numbers_count_lines_of_the_file_with_multiline_labels(study):
     content = dictionary(RECORD, field("q1", label="Première ligne\nseconde ligne"), field("q2", "radoi"))
     assert parse(content, study)[1] == ["line 5, variable q2: unknown field type radoi"]
+
+
+def test_commands_import_and_export_a_dictionary(study, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(dictionary(RECORD, YESNO, field("q2", branching="[smoker] = '1' or [x(1)] = '1'")))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_questionnaire", study.code, str(broken), "--format", "redcap", stdout=out, stderr=err)
+    assert "line 4, variable q2: branching logic" in err.getvalue()
+    assert Questionnaire.objects.count() == 0
+
+    call_command("import_questionnaire", study.code, str(DATA / "every-type.csv"), "--format", "redcap", stdout=out)
+    assert "warning: line 3, variable nom_patient: marked as an identifier" in out.getvalue()
+    assert set(study.questionnaires.values_list("code", flat=True)) == {"suivi", "humeur"}
+    questionnaire_publish(questionnaire=study.questionnaires.get(code="humeur"), by=None)
+    exported = tmp_path / "humeur.csv"
+    call_command("export_questionnaire", study.code, "humeur", "--format", "redcap", "--output", str(exported),
+                 stderr=io.StringIO())
+    assert [row["name"] for row in rows_of(exported.read_text(encoding="utf-8"))] == ["record_id", "mood", "mood_note"]
 
 
 # --- export ---------------------------------------------------------------------------------------------
