@@ -559,6 +559,32 @@ def test_commands_import_and_export_a_dictionary(study, tmp_path):
     assert [row["name"] for row in rows_of(exported.read_text(encoding="utf-8"))] == ["record_id", "mood", "mood_note"]
 
 
+def test_admin_upload_preview_then_confirm(make, client, study):
+    import re
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    user = make.user()
+    make.member(user=user, study=study, role="designer")
+    client.force_login(user)
+    url = "/admin/surveys/questionnaire/import/"
+    broken = dictionary(RECORD, YESNO, field("q2", branching="datediff([smoker], 'today', 'y') > 1"))
+    page = client.post(url, {"action": "check", "study": study.pk, "format": "redcap",
+                             "file": SimpleUploadedFile("broken.csv", broken, "text/csv")})
+    assert page.status_code == 400
+    assert "line 4, variable q2" in page.content.decode() and 'name="token"' not in page.content.decode()
+    page = client.post(url, {"action": "check", "study": study.pk, "format": "redcap",
+                             "file": SimpleUploadedFile("every-type.csv", (DATA / "every-type.csv").read_bytes())})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "line 3, variable nom_patient: marked as an identifier" in html
+    assert Questionnaire.objects.count() == 0  # a preview writes nothing
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    done = client.post(url, {"action": "import", "token": token})
+    assert done.status_code == 302
+    assert set(study.questionnaires.values_list("code", flat=True)) == {"suivi", "humeur"}
+
+
 # --- export ---------------------------------------------------------------------------------------------
 
 
@@ -580,6 +606,8 @@ def test_round_trip_import_publish_export_import_gives_the_same_items(make, stud
     first, versions = import_and_publish(study, (DATA / "every-type.csv").read_bytes())
     assert exporter("redcap") is dictionary_export
     for found, version in zip(first.questionnaires, versions, strict=True):
+        # The same version is valid FHIR too: the REDCap extension is a plain complex extension.
+        exporter("fhir")(version)
         text = dictionary_export(version)
         again = dictionary_parse(text.encode(), study=make.study(languages=["fr"], fallback_language="fr"))
         assert again.problems == []
