@@ -1112,7 +1112,7 @@ def dictionary_parse(content: bytes, *, study: Study, language: str = "") -> Imp
                                            _("no question is left to import: the instrument is left out")))
             continue
         definition = work.definition(form)
-        lines = {row.name: row for row, _node in form.items}
+        lines = {row.name: row for row in form.rows}
         # The checks of publishing, so that what is imported can be published once translated.
         for found in definition_problems(definition, languages=[base]) + scoring_problems(definition, languages=[base]):
             code = found.where.rsplit(" ", 1)[-1]
