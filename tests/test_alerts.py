@@ -632,3 +632,9 @@ def test_safety_message_html_escapes_and_links_phone_numbers():
     assert html == ('<p>Appelez le <a href="tel:3114">3114</a> (24h/24).<br>&lt;b&gt;SOS&lt;/b&gt; : '
                     '<a href="tel:0972394050">09 72 39 40 50</a>, le 15/03 à 15h.</p>'
                     '<p>Urgence : <a href="tel:112">112</a></p>')
+
+
+def test_beat_sweeps_alerts_every_minute(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["alerts-sweep"]
+    assert entry["task"] == "surveys.tasks.alerts_sweep" and entry["schedule"] == 60.0
+    assert entry["task"] in celery_app.tasks
