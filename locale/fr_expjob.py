@@ -40,6 +40,7 @@ FR = {
     "The download never finished: the server stopped while sending it.":
         "Le téléchargement ne s’est jamais terminé : le serveur s’est arrêté pendant l’envoi.",
     # surveys/exports/views.py
+    "Export the data": "Exporter les données",
     "No such export among yours.": "Aucun export de ce numéro parmi les vôtres.",
     "Export the data of %(study)s": "Exporter les données de %(study)s",
     "Export %(id)s of %(study)s": "Export %(id)s de %(study)s",

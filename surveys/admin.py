@@ -247,6 +247,10 @@ class StudyAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
             from .admin_alerts import open_alerts_link  # that module imports this one
 
             shown.append(open_alerts_link(request))
+        if request.user.has_perm("surveys.export_study"):
+            from .exports.views import exports_link
+
+            shown.append(exports_link(request))
         return shown
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None):
@@ -257,6 +261,10 @@ class StudyAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
             from .admin_alerts import open_alerts_link
 
             fields.append(open_alerts_link(request))
+        if obj is not None and request.user.has_perm("surveys.export_study", obj):
+            from .exports.views import exports_link
+
+            fields.append(exports_link(request))
         return fields
 
 

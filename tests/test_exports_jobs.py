@@ -468,3 +468,12 @@ def test_the_sweep_enqueues_jobs_the_broker_never_got_and_tasks_lost_long_ago(ma
     report = export_jobs_sweep(now=now, enqueue=lambda pk: enqueued.append(pk) or True)
 
     assert sorted(enqueued) == sorted([never.pk, lost.pk]) and report.enqueued == 2
+
+
+def test_the_study_admin_links_to_the_export_page_for_those_who_may_export(make, client):
+    study = build(make, responses=0)
+    client.force_login(member(make, study, "data_manager"))
+    assert page(study) in client.get(reverse("admin:surveys_study_changelist")).content.decode()
+    assert page(study) in client.get(reverse("admin:surveys_study_change", args=[study.pk])).content.decode()
+    client.force_login(member(make, study, "designer"))
+    assert page(study) not in client.get(reverse("admin:surveys_study_changelist")).content.decode()

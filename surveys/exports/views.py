@@ -34,6 +34,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -241,6 +242,18 @@ def export_job_download(request: HttpRequest, code: str, pk: int) -> HttpRespons
     # RFC 9530 digest of the file: what the audit row recorded.
     response["Repr-Digest"] = "sha-256=:" + base64.b64encode(bytes.fromhex(job.sha256)).decode() + ":"
     return response
+
+
+def exports_link(request: HttpRequest):
+    """A column / read-only field of the study admin: the way to the export page."""
+
+    @admin.display(description=_("exports"))
+    def exports(obj: Study) -> str:
+        if obj.pk is None or not request.user.has_perm(EXPORT_STUDY, obj):
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("surveys:exports", args=[obj.code]), _("Export the data"))
+
+    return exports
 
 
 urlpatterns = [
