@@ -477,3 +477,19 @@ def test_the_study_admin_links_to_the_export_page_for_those_who_may_export(make,
     assert page(study) in client.get(reverse("admin:surveys_study_change", args=[study.pk])).content.decode()
     client.force_login(member(make, study, "designer"))
     assert page(study) not in client.get(reverse("admin:surveys_study_changelist")).content.decode()
+
+
+def test_the_expiry_task_spares_the_file_of_a_run_still_holding_its_job(make, exports_root, settings):
+    study = build(make, responses=1)
+    job = export_job_start(spec=ExportSpec(study_id=study.pk, format="sav"), by=make.user())
+    claim = "c" * 32
+    ExportJob.objects.filter(pk=job.pk).update(status=S.RUNNING, claim=claim, heartbeat_at=timezone.now())
+    # A .sav is written at the end: its .part stays empty and old while the run gathers the rows.
+    part = exports_root / str(study.pk) / f"{job.pk}-{claim}.sav.part"
+    part.parent.mkdir(parents=True)
+    part.touch()
+    long_ago = time.time() - settings.EXPORTS_STALE_SECONDS - 60
+    os.utime(part, (long_ago, long_ago))
+
+    assert export_files_expire(now=timezone.now()) == {"expired": 0, "orphans": 0}
+    assert part.exists()

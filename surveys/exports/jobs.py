@@ -476,15 +476,20 @@ def export_files_expire(*, now: datetime) -> dict[str, int]:
             path.unlink(missing_ok=True)
         expired += ExportJob.objects.filter(pk=job.pk, status=Status.DONE).update(status=Status.EXPIRED,
                                                                                   file_path="")
-    # Orphans: .part files of dead runs, files of runs that lost their claim. Old ones only: a
-    # running worker's .part is fresh (and its job's heartbeat would be stale before this is).
+    # Orphans: .part files of dead runs, files of runs that lost their claim. Never the file of a
+    # done job or the .part of a run still holding its job (a .sav is written only at the end, so
+    # its .part may stay old and empty for long); and only old ones, to spare a run just claimed.
     orphans = 0
     root = exports_root()
     if root.is_dir():
         kept = set(ExportJob.objects.exclude(file_path="").values_list("file_path", flat=True))
+        running = ExportJob.objects.filter(status=Status.RUNNING, mode=Mode.ASYNC).exclude(claim="")
+        held = tuple(f"{study_id}/{pk}-{claim}" for study_id, pk, claim in
+                     running.values_list("study_id", "pk", "claim"))
         old = (now - timedelta(seconds=settings.EXPORTS_STALE_SECONDS)).timestamp()
         for path in root.rglob("*"):
-            if not path.is_file() or path.relative_to(root).as_posix() in kept:
+            relative = path.relative_to(root).as_posix()
+            if not path.is_file() or relative in kept or (held and relative.startswith(held)):
                 continue
             try:
                 if path.stat().st_mtime < old:
