@@ -242,6 +242,7 @@ FR = {
         "QuestionnaireResponse FHIR R4 (NDJSON ou un Bundle en JSON)",
     "The file is larger than %(mb)s MB.": "Le fichier dépasse %(mb)s Mo.",
     "Copy into editable rows": "Copier en lignes modifiables",
+    "What would be lost": "Ce qui serait perdu",
     "Yes, copy into editable rows": "Oui, copier en lignes modifiables",
     "Or take a validated instrument from the library": "Ou prenez un instrument validé dans la bibliothèque",
     "What the file holds": "Ce que contient le fichier",

@@ -341,6 +341,9 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> tuple[str, ...]:
         # Versions and timepoints hang on the questionnaire: it never changes study.
+        if obj is not None and obj.source_definition:
+            # An imported draft's title and introduction are those of its kept definition.
+            return ("study", "source_format", "imported_items", "title_fr", "title_en")
         return ("study", "source_format", "imported_items") if obj is not None else ("source_format",)
 
     # -- imported drafts: the kept definition is the content, rows do not apply (surveys/admin_imports.py) --
@@ -348,7 +351,9 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Questionnaire | None = None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None and obj.source_definition:
-            fieldsets = [*fieldsets, (_("Items"), {"fields": ("imported_items",)})]
+            (name, main), *rest = fieldsets
+            fields = [f for f in main["fields"] if f not in ("intro_fr", "intro_en")]
+            fieldsets = [(name, {**main, "fields": fields}), (_("Items"), {"fields": ("imported_items",)}), *rest]
         return fieldsets
 
     def get_inlines(self, request: HttpRequest, obj: Questionnaire | None = None):
