@@ -265,3 +265,38 @@ def test_unknown_questionnaire_code_is_refused_by_name(make):
     with pytest.raises(ExportSpecError) as caught:
         write(ExportSpec(study_id=study.pk, questionnaires=["nope"]))
     assert "nope" in caught.value.problems["questionnaires"]
+
+
+def test_a_long_excel_export_past_the_sheet_limit_goes_on_to_another_sheet(make, monkeypatch):
+    from openpyxl import load_workbook
+
+    from surveys.exports import writers
+
+    study, *_ = build_study(make, participants=2)
+    monkeypatch.setattr(writers, "XLSX_MAX_ROWS", 10)
+    data, stats = write(ExportSpec(study_id=study.pk, format="long_xlsx"))
+    book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames[:2] == ["long", "long_2"]
+    sheets = [list(book[name].values) for name in book.sheetnames]
+    assert all(rows[0][0] == "pseudonym" and len(rows) <= 11 for rows in sheets)
+    assert sum(len(rows) - 1 for rows in sheets) == stats.rows
+
+
+def test_a_study_without_a_published_questionnaire_has_nothing_to_export(make):
+    study = make.study()
+    with pytest.raises(ExportSpecError) as caught:
+        write(ExportSpec(study_id=study.pk, format="sav"))
+    assert "questionnaires" in caught.value.problems
+    assert write(ExportSpec(study_id=study.pk, format="codebook_csv"))[0].startswith(b"questionnaire,variable")
+
+
+def test_the_file_name_says_study_questionnaire_and_format(make):
+    study, *_ = build_study(make)
+    q = study.questionnaires.get().code
+    for fmt, name in (("sav", f"exp-study_{q}_spss.sav"), ("dta", f"exp-study_{q}_stata.dta"),
+                      ("long_csv", "exp-study_long.csv"), ("wide_xlsx", "exp-study_wide.xlsx"),
+                      ("fhir_ndjson", "exp-study_fhir.ndjson"), ("codebook_html", "exp-study_codebook.html")):
+        spec = ExportSpec(study_id=study.pk, format=fmt)
+        assert export_filename(spec) == name
+        assert write(spec)[1].file_names == [name]
+    assert export_media_type(ExportSpec(study_id=study.pk, format="fhir_ndjson")) == "application/fhir+ndjson"

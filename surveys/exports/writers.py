@@ -29,12 +29,14 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from django.utils.translation import gettext as _
+
 from surveys.models import Study
 
 from .catalogue import QuestionnaireCatalogue, export_questionnaires, questionnaire_catalogue
 from .codebook import codebook_header, codebook_html_write, codebook_rows
 from .source import ResponseRow, responses_queryset, responses_stream
-from .spec import ExportSpec, ExportStats
+from .spec import ExportSpec, ExportSpecError, ExportStats
 from .statfiles import ColumnBuffers, statfile_write
 from .tables import Context, long_columns, long_rows, wide_columns, wide_values
 
@@ -238,9 +240,7 @@ def _wide_files(spec, ctx, cats, out, counter, stats, study: Study) -> None:
                 _statfile(spec, ctx, cat, binary, counter, stats, fmt, workdir)
 
         if len(cats) == 1:
-            cat = next(iter(cats.values()))
-            one(cat, out)
-            stats.file_names = [f"{study.code}_{cat.code}.{fmt}"]
+            one(next(iter(cats.values())), out)
             return
         stats.files = len(cats)
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -339,6 +339,8 @@ def export_write(*, spec: ExportSpec, out: BinaryIO, progress: Progress | None =
     study = Study.objects.get(pk=spec.study_id)
     ctx = Context(spec=spec, study=study)
     cats = {q.code: questionnaire_catalogue(q, languages=ctx.languages) for q in export_questionnaires(spec)}
+    if not cats and not spec.is_codebook:
+        raise ExportSpecError({"questionnaires": _("This study has no published questionnaire to export.")})
     stats = ExportStats(questionnaires=len(cats))
     sink = _CountingWriter(out)
     if spec.is_codebook:
