@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
 from surveys.api.base import StudyFilterSet, StudyScopedMixin, date_range, register_api_converters
+from surveys.api.serializers import ApiModelSerializer, UtcDateTimeField
 from surveys.api.views import DetailView, ListView
 from surveys.selectors import rows_for_user
 
@@ -26,14 +27,14 @@ from .outbox import OUTBOX_ROLES
 VIEW_MESSAGES = "surveys.view_assignment"
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(ApiModelSerializer):
     participant = serializers.CharField(source="enrollment.participant.pseudonym", read_only=True)
     site = serializers.CharField(source="enrollment.participant.site.code", read_only=True, allow_null=True,
                                  default=None)
     assignment = serializers.IntegerField(source="assignment_id", read_only=True)
     timepoint = serializers.CharField(source="assignment.timepoint.code", read_only=True)
     occurrence = serializers.IntegerField(source="assignment.occurrence", read_only=True)
-    planned_at = serializers.DateTimeField(source="scheduled_at", read_only=True,
+    planned_at = UtcDateTimeField(source="scheduled_at", read_only=True,
                                            help_text="When it is (or was) due to go out.")
 
     class Meta:

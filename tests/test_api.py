@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from surveys import fhir_io
 from surveys.api.tokens import api_token_create, api_token_revoke
 from surveys.models import ApiToken
 from tests.api_world import world_build
@@ -197,7 +198,6 @@ def test_versions_as_json_and_fhir(client, world):
     assert {i["linkId"] for i in detail["definition"]["item"][0]["item"]} >= {"mood", "pain"}
     assert_error(call(client, "/api/studies/alpha/versions/mood/2/", token), 404)
     assert_error(call(client, "/api/studies/alpha/versions/", token, questionnaire="nope"), 400, "invalid")
-    fhir_io = pytest.importorskip("surveys.fhir_io")
     response = call(client, "/api/studies/alpha/versions/mood/1/fhir/", token)
     assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
     assert data(response) == json.loads(json.dumps(fhir_io.questionnaire_export(world.version), default=str))
@@ -240,7 +240,8 @@ def test_responses_as_json_with_answers_and_scores(client, world):
     assert row["scores"]["total"]["value"] == 9 and row["scores"]["total"]["band"] == "high"
     assert (row["participant"], row["timepoint"], row["questionnaire"], row["version"]) == (
         "AL01-N0001", "baseline", "mood", 1)
-    assert row["submitted_at"]
+    # Instants in UTC, whatever the server's time zone.
+    assert row["submitted_at"].endswith("Z") and row["due_at"].endswith("Z")
     since = (timezone.now() - timedelta(hours=1)).isoformat()
     assert [r["id"] for r in results(client, url, token, submitted_after=since)] == [world.r_north.pk]
     assert results(client, url, token, submitted_before=since) == []
@@ -250,7 +251,6 @@ def test_responses_as_json_with_answers_and_scores(client, world):
 
 
 def test_response_as_fhir_questionnaire_response(client, world):
-    fhir_io = pytest.importorskip("surveys.fhir_io")
     response = call(client, f"/api/studies/alpha/responses/{world.r_north.pk}/fhir/", world.tokens["dm"])
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("application/fhir+json")

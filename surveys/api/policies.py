@@ -13,6 +13,7 @@ DRF reads these settings while defining APIView itself.
 
 from __future__ import annotations
 
+import logging
 import re
 from base64 import b64decode
 from typing import Any
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from rest_framework import exceptions
 from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from ..models import ApiToken
@@ -32,6 +34,8 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 PAGE_PARAMS = ("cursor", "page_size")
 MAX_ID = 2**63 - 1
+
+logger = logging.getLogger(__name__)
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -50,6 +54,13 @@ def api_exception_handler(exc: Exception, context: dict):
     """DRF's handler, with one body shape for every error (see ErrorSerializer)."""
     from rest_framework.views import exception_handler  # not at import: see the module's docstring
 
+    from ..fhir_io import FhirInvalid
+
+    if isinstance(exc, FhirInvalid):
+        # Stored data we cannot express as valid FHIR: our defect, reported as such (and logged), in
+        # the same body as every other error rather than as an HTML page.
+        logger.error("FHIR export refused by validation: %s", exc)
+        return Response({"status": 500, "code": "fhir_invalid", "detail": str(exc)}, status=500)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -87,6 +98,16 @@ class ApiPagination(CursorPagination):
     page_size = DEFAULT_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": self.cursor_query_param, "required": False, "in": "query", "schema": {"type": "string"},
+             "description": "Where a page starts: take it from the next or previous link of the page before."},
+            {"name": self.page_size_query_param, "required": False, "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size,
+                        "default": self.page_size},
+             "description": f"Rows per page, 1 to {self.max_page_size}."},
+        ]
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

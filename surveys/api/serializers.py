@@ -6,6 +6,9 @@ pseudonym) so that a script can join tables without ids; assignments and respons
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -14,13 +17,26 @@ from ..models import Assignment, Participant, QuestionnaireVersion, Response, Si
 from ..rules import memberships_of
 
 
-class SiteSerializer(serializers.ModelSerializer):
+class UtcDateTimeField(serializers.DateTimeField):
+    """Instants in UTC ("...Z"), whatever the server's time zone: one convention for every script."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default_timezone", dt.UTC)
+        super().__init__(*args, **kwargs)
+
+
+class ApiModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateTimeField: UtcDateTimeField}
+
+
+class SiteSerializer(ApiModelSerializer):
     class Meta:
         model = Site
         fields = ["code", "name"]
 
 
-class TimepointSerializer(serializers.ModelSerializer):
+class TimepointSerializer(ApiModelSerializer):
     questionnaire = serializers.CharField(source="version.questionnaire.code", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
 
@@ -30,7 +46,7 @@ class TimepointSerializer(serializers.ModelSerializer):
                   "repeat_every", "repeat_count"]
 
 
-class StudySerializer(serializers.ModelSerializer):
+class StudySerializer(ApiModelSerializer):
     languages = serializers.ListField(child=serializers.CharField())
     roles = serializers.SerializerMethodField(help_text="Your roles in this study.")
     sites = SiteSerializer(many=True, read_only=True, source="api_sites",
@@ -47,7 +63,7 @@ class StudySerializer(serializers.ModelSerializer):
         return sorted({role for study_id, role, _site in memberships_of(user) if study_id == study.pk})
 
 
-class VersionSerializer(serializers.ModelSerializer):
+class VersionSerializer(ApiModelSerializer):
     questionnaire = serializers.CharField(source="questionnaire.code", read_only=True)
     kind = serializers.CharField(source="questionnaire.kind", read_only=True, help_text="PROM or PREM.")
     title = serializers.SerializerMethodField()
@@ -73,7 +89,7 @@ class VersionDetailSerializer(VersionSerializer):
         fields = [*VersionSerializer.Meta.fields, "definition"]
 
 
-class ParticipantSerializer(serializers.ModelSerializer):
+class ParticipantSerializer(ApiModelSerializer):
     site = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
@@ -82,7 +98,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
         extra_kwargs = {"created_at": {"help_text": "When the participant was enrolled."}}
 
 
-class AssignmentSerializer(serializers.ModelSerializer):
+class AssignmentSerializer(ApiModelSerializer):
     participant = serializers.CharField(source="participant.pseudonym", read_only=True)
     site = serializers.CharField(source="participant.site.code", read_only=True, allow_null=True, default=None)
     timepoint = serializers.CharField(source="timepoint.code", read_only=True)
@@ -105,14 +121,14 @@ class AssignmentSerializer(serializers.ModelSerializer):
             return None
 
 
-class ResponseSerializer(serializers.ModelSerializer):
+class ResponseSerializer(ApiModelSerializer):
     assignment = serializers.IntegerField(source="assignment_id", read_only=True)
     participant = serializers.CharField(source="assignment.participant.pseudonym", read_only=True)
     site = serializers.CharField(source="assignment.participant.site.code", read_only=True, allow_null=True,
                                  default=None)
     timepoint = serializers.CharField(source="assignment.timepoint.code", read_only=True)
     occurrence = serializers.IntegerField(source="assignment.occurrence", read_only=True)
-    due_at = serializers.DateTimeField(source="assignment.due_at", read_only=True)
+    due_at = UtcDateTimeField(source="assignment.due_at", read_only=True)
     questionnaire = serializers.CharField(source="version.questionnaire.code", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
     answers = serializers.JSONField(read_only=True, help_text="Answers keyed by item code (linkId).")
@@ -136,7 +152,7 @@ class ScoreRowSerializer(serializers.Serializer):
     occurrence = serializers.IntegerField()
     questionnaire = serializers.CharField()
     version = serializers.IntegerField()
-    submitted_at = serializers.DateTimeField(allow_null=True)
+    submitted_at = UtcDateTimeField(allow_null=True)
     score = serializers.CharField(help_text="Name of the score (export column score_<name>).")
     value = serializers.FloatField(allow_null=True, help_text="Null when it could not be computed (see reason).")
     band = serializers.CharField(allow_null=True, help_text="Code of the band the value falls in, if any.")

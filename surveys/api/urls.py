@@ -3,7 +3,7 @@ the schema and its docs in config/urls.py."""
 
 from django.urls import path
 
-from . import views
+from . import exports, views
 from .base import register_api_converters
 
 register_api_converters()
@@ -27,4 +27,7 @@ urlpatterns = [
     path(STUDY + "responses/<api_id:id>/", views.ResponseDetail.as_view(), name="api-response"),
     path(STUDY + "responses/<api_id:id>/fhir/", views.ResponseFhir.as_view(), name="api-response-fhir"),
     path(STUDY + "scores/", views.ScoreList.as_view(), name="api-scores"),
+    path(STUDY + "exports/", exports.ExportList.as_view(), name="api-exports"),
+    path(STUDY + "exports/<api_id:id>/", exports.ExportDetail.as_view(), name="api-export"),
+    path(STUDY + "exports/<api_id:id>/download/", exports.ExportDownload.as_view(), name="api-export-download"),
 ]

@@ -15,6 +15,7 @@ from rest_framework import exceptions, generics
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response as ApiResponse
 
+from .. import fhir_io
 from ..models import Assignment, Participant, QuestionnaireVersion, Response, Site, Study, Timepoint
 from ..rules import ANY_ROLE
 from ..selectors import rows_for_user, studies_for_user
@@ -155,8 +156,6 @@ class VersionFhir(VersionObjectMixin, DetailView):
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
 
     def retrieve(self, request, *args, **kwargs):
-        from .. import fhir_io
-
         return ApiResponse(fhir_io.questionnaire_export(self.get_object()))
 
 
@@ -304,8 +303,6 @@ class ResponseFhir(StudyScopedMixin, DetailView):
         return _responses(self)
 
     def retrieve(self, request, *args, **kwargs):
-        from .. import fhir_io
-
         return ApiResponse(fhir_io.response_export(self.get_object()))
 
 
