@@ -23,6 +23,7 @@ FR = {
         "Les réponses FHIR portent des dates : choisissez des dates exactes ou décalées pour ce format.",
     "Unknown language %(value)s; choose one of %(known)s.": "Langue %(value)s inconnue ; choisissez parmi %(known)s.",
     "Unknown field.": "Champ inconnu.",
+    "This field is required.": "Ce champ est obligatoire.",
     # surveys/exports/catalogue.py
     "No published questionnaire %(codes)s in this study.": "Aucun questionnaire publié %(codes)s dans cette étude.",
     # surveys/exports/writers.py
