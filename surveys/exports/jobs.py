@@ -102,7 +102,7 @@ def export_is_small(*, spec: ExportSpec) -> bool:
 def _job_create(*, spec: ExportSpec, by, mode: str, **fields) -> ExportJob:
     return ExportJob.objects.create(
         study_id=spec.study_id, requested_by=by, mode=mode, spec=spec.to_dict(), format=spec.format,
-        file_name=export_filename(spec), **fields,
+        filename=export_filename(spec), **fields,
     )
 
 
@@ -158,7 +158,7 @@ class StreamedExport(Iterator[bytes]):
     def __init__(self, *, job: ExportJob, spec: ExportSpec, chunk_size: int = CHUNK_SIZE):
         self.job = job
         self.spec = spec
-        self.file_name = job.file_name
+        self.filename = job.filename
         self.media_type = export_media_type(spec)
         self._chunk_size = chunk_size
         self._digest = hashlib.sha256()
@@ -327,8 +327,8 @@ class _Runner:
             self.lost = True
 
 
-def _file_suffix(file_name: str) -> str:
-    suffix = "".join(Path(file_name).suffixes)[-16:]
+def _file_suffix(filename: str) -> str:
+    suffix = "".join(Path(filename).suffixes)[-16:]
     return "".join(ch for ch in suffix if ch.isalnum() or ch == ".") or ".bin"
 
 
@@ -368,7 +368,7 @@ def export_job_run(*, job_id: int) -> str:
         return "skipped"
     job = ExportJob.objects.get(pk=job_id)
     folder = exports_root() / str(job.study_id)
-    relative = f"{job.study_id}/{job.pk}-{claim}{_file_suffix(job.file_name)}"
+    relative = f"{job.study_id}/{job.pk}-{claim}{_file_suffix(job.filename)}"
     final = exports_root() / relative
     part = final.with_name(final.name + ".part")
     try:

@@ -141,7 +141,7 @@ def _page(request: HttpRequest, study: Study, form: ExportForm, *, status: int =
 def _streamed(spec: ExportSpec, request: HttpRequest) -> StreamingHttpResponse:
     stream = export_stream(spec=spec, by=request.user)
     response = StreamingHttpResponse(stream, content_type=stream.media_type)
-    response["Content-Disposition"] = content_disposition_header(True, stream.file_name)
+    response["Content-Disposition"] = content_disposition_header(True, stream.filename)
     # The audit row of this download: scripts (and tests) can look its hash up.
     response["X-Export-Id"] = str(stream.job.pk)
     return response
@@ -236,7 +236,7 @@ def export_job_download(request: HttpRequest, code: str, pk: int) -> HttpRespons
         response["X-Accel-Redirect"] = settings.EXPORTS_X_ACCEL_PREFIX.rstrip("/") + "/" + job.file_path
     else:
         response = FileResponse(path.open("rb"), content_type=media_type)
-    response["Content-Disposition"] = content_disposition_header(True, job.file_name)
+    response["Content-Disposition"] = content_disposition_header(True, job.filename)
     response["X-Export-Id"] = str(job.pk)
     # The file's SHA-256 as the audit row has it (not a Repr-Digest: gzip in transit would change that).
     response["X-Export-SHA256"] = job.sha256

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('rows', models.PositiveBigIntegerField(blank=True, null=True, verbose_name='rows')),
                 ('size_bytes', models.PositiveBigIntegerField(blank=True, null=True, verbose_name='size (bytes)')),
                 ('sha256', models.CharField(blank=True, max_length=64, verbose_name='SHA-256')),
-                ('file_name', models.CharField(blank=True, max_length=200, verbose_name='file name')),
+                ('filename', models.CharField(blank=True, max_length=200, verbose_name='file name')),
                 ('file_path', models.CharField(blank=True, editable=False, max_length=300)),
                 ('error', models.TextField(blank=True, verbose_name='error')),
                 ('downloads', models.PositiveIntegerField(default=0, verbose_name='downloads')),

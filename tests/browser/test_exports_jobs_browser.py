@@ -47,7 +47,7 @@ def test_the_job_page_shows_progress_then_the_download(phone, make, live_server,
     assert export_job_run(job_id=job.pk) == "done"
 
     # No click: the script's polling (or the page's own refresh without JavaScript) brings the link.
-    link = page.get_by_role("link", name=f"Download {ExportJob.objects.get(pk=job.pk).file_name}")
+    link = page.get_by_role("link", name=f"Download {ExportJob.objects.get(pk=job.pk).filename}")
     link.wait_for(timeout=15000)
     assert page.get_by_role("progressbar").count() == 0
     check_page(page, "export-job-done", javascript=phone.javascript)
