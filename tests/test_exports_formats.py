@@ -138,13 +138,15 @@ def test_xlsx_keeps_typed_text_as_text_never_a_formula(make):
     from openpyxl import load_workbook
 
     study, _q, _v, responses = build_study(make, participants=1)
-    responses[0].answers = {**responses[0].answers, "drug": '=HYPERLINK("http://x.invalid","y")'}
+    responses[0].answers = {**responses[0].answers, "drug": '=HYPERLINK("http://x.invalid","y")',
+                            "why": "line\x0bbreak from a phone"}
     responses[0].save()
     book = load_workbook(io.BytesIO(write(ExportSpec(study_id=study.pk, format="wide_xlsx"))[0]))
     sheet = book[book.sheetnames[0]]
     header, row = list(sheet.iter_rows(values_only=False))[:2]
     cell = row[[c.value for c in header].index("drug")]
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+    assert row[[c.value for c in header].index("why")].value == "linebreak from a phone"  # control character dropped
 
 
 @pytest.mark.parametrize("fmt", ["sav", "dta"])

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from django.utils.translation import gettext as _
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from surveys.models import Study
 
@@ -170,12 +172,17 @@ def _wide_csv_one(spec, ctx, cat, binary, counter, stats) -> None:
     text.detach()
 
 
-def _xlsx_cell(sheet, value: Any) -> Any:
-    from openpyxl.cell import WriteOnlyCell
+XLSX_MAX_TEXT = 32767  # characters Excel keeps in a cell
 
+
+def _xlsx_cell(sheet, value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)  # Excel has no time zones: local time of the study
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if not isinstance(value, str):
+        return value
+    # Control characters a patient's phone may send are not allowed in the file format.
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_MAX_TEXT]
+    if value[:1] in ("=", "+", "-", "@"):
         # Patients type text: it must stay text, never become a formula.
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
