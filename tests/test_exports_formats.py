@@ -210,6 +210,7 @@ def test_codebook_lists_every_variable_with_labels_options_versions_and_rules(ma
     assert "sum of mood" in by_name["score_total"]["rule"]
     assert "high: v1 2–2" in by_name["band_total"]["rule"]
     assert by_name["pseudonym"]["kind"] == "meta"
+    assert by_name["pain"]["rule"] == "range 0–10" and by_name["pain"]["value_type"] == "integer"
     html = write(ExportSpec(study_id=study.pk, format="codebook_html"))[0].decode()
     assert html.startswith("<!DOCTYPE html>") and "<code>help___gp</code>" in html and "Souvent" in html
 

@@ -60,6 +60,11 @@ def _rule(column: Column) -> str:
         return " | ".join(
             f"{band.code}: " + ", ".join(f"v{n} {limits}" for n, limits in sorted(band.limits.items()))
             for band in column.score.ordered_bands())
+    item = column.item
+    if column.kind == "item" and item and (item.minimum is not None or item.maximum is not None):
+        low = "" if item.minimum is None else item.minimum
+        high = "" if item.maximum is None else item.maximum
+        return f"range {low}–{high}"
     return ""
 
 
