@@ -55,7 +55,7 @@ def world_build() -> World:
     q.save()
     version = questionnaire_publish(questionnaire=q, by=None)
     baseline = make.timepoint(version=version, code="baseline", window=14)
-    m3 = make.timepoint(version=version, code="m3", offset=90, window=14)
+    m3 = make.timepoint(version=version, code="m3", offset=90, window=14, reminders=[3, 7])
     p_north = make.participant(study=alpha, pseudonym="AL01-N0001", site=north)
     p_south = make.participant(study=alpha, pseudonym="AL01-S0002", site=south)
     a_north = make.assignment(participant=p_north, timepoint=baseline, due_at=now - timedelta(days=2),

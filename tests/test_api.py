@@ -242,6 +242,8 @@ def test_responses_as_json_with_answers_and_scores(client, world):
         "AL01-N0001", "baseline", "mood", 1)
     # Instants in UTC, whatever the server's time zone.
     assert row["submitted_at"].endswith("Z") and row["due_at"].endswith("Z")
+    # Any offset ISO 8601 allows, even those PostgreSQL refuses (beyond ±15:59).
+    assert len(results(client, url, token, submitted_after="2000-01-01T00:00:00+21:28")) == 1
     since = (timezone.now() - timedelta(hours=1)).isoformat()
     assert [r["id"] for r in results(client, url, token, submitted_after=since)] == [world.r_north.pk]
     assert results(client, url, token, submitted_before=since) == []
@@ -384,3 +386,63 @@ def test_schema_and_docs_are_served_with_local_assets_only(client, world):
     script = client.get(script_url)
     assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
     assert b"SwaggerUIBundle" in script.content
+
+
+# --- scheduled messages --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def messages(world, make):
+    """Patients behind two participants of alpha, with the messages of their m3 and baseline assignments."""
+    from patients.messages import messages_plan
+    from patients.models import Message
+
+    m3_south = make.assignment(participant=world.p_south, timepoint=world.m3,
+                               due_at=timezone.now() + timedelta(days=89))
+    north = make.enrollment(patient=make.patient(name="Jeanne Nord", phone="+33639980091"),
+                            participant=world.p_north)
+    south = make.enrollment(patient=make.patient(name="Paul Sud", phone="+33639980092", email="paul.sud@example.org"),
+                            participant=world.p_south)
+    planned = messages_plan(enrollment=north, assignments=[world.a_north_m3])
+    planned += messages_plan(enrollment=south, assignments=[m3_south])
+    assert planned
+    sent = planned[0]
+    Message.objects.filter(pk=sent.pk).update(status=Message.Status.SENT, sent_at=timezone.now())
+    return {"north": [m for m in planned if m.enrollment_id == north.pk],
+            "south": [m for m in planned if m.enrollment_id == south.pk], "sent": sent}
+
+
+def test_messages_show_what_was_planned_and_sent_by_pseudonym(client, world, messages):
+    token = world.tokens["dm"]
+    rows = results(client, "/api/studies/alpha/messages/", token)
+    assert len(rows) == len(messages["north"]) + len(messages["south"])
+    assert set(rows[0]) == {"id", "participant", "site", "assignment", "timepoint", "occurrence", "kind", "sequence",
+                            "channel", "resend", "planned_at", "sent_at", "delivered_at", "status"}
+    text = json.dumps(rows)
+    for secret in ["Jeanne", "Nord", "Paul", "Sud", "paul.sud", "639980091", "639980092"]:
+        assert secret not in text
+    sent = data(call(client, f"/api/studies/alpha/messages/{messages['sent'].pk}/", token))
+    assert sent["status"] == "sent" and sent["sent_at"].endswith("Z") and sent["timepoint"] == "m3"
+    assert sent["kind"] == "invitation" and sent["sequence"] == 0
+    assert [r["id"] for r in results(client, "/api/studies/alpha/messages/", token, status="sent")] == [
+        messages["sent"].pk]
+    reminders = results(client, "/api/studies/alpha/messages/", token, kind="reminder")
+    assert reminders and all(r["sequence"] >= 1 for r in reminders)
+    assert {r["participant"] for r in results(client, "/api/studies/alpha/messages/", token,
+                                              participant="AL01-S0002")} == {"AL01-S0002"}
+    assert results(client, "/api/studies/alpha/messages/", token, timepoint="baseline") == []
+    later = (timezone.now() + timedelta(days=200)).isoformat()
+    assert results(client, "/api/studies/alpha/messages/", token, planned_after=later) == []
+    assert_error(call(client, "/api/studies/alpha/messages/", token, channel="pigeon"), 400)
+
+
+def test_messages_follow_site_scopes_and_roles(client, world, messages):
+    north_only = results(client, "/api/studies/alpha/messages/", world.tokens["dm_north"])
+    assert {r["participant"] for r in north_only} == {"AL01-N0001"}
+    south_message = messages["south"][0].pk
+    assert_error(call(client, f"/api/studies/alpha/messages/{south_message}/", world.tokens["dm_north"]), 404)
+    assert_error(call(client, "/api/studies/alpha/messages/", world.tokens["designer"]), 403)
+    assert_error(call(client, "/api/studies/alpha/messages/", world.tokens["dm_beta"]), 404)
+    # Investigators read them too (pseudonyms only here, as for everyone).
+    assert len(results(client, "/api/studies/alpha/messages/", world.tokens["investigator"])) == len(
+        messages["north"]) + len(messages["south"])

@@ -15,7 +15,9 @@ import json
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -41,8 +43,31 @@ CONFIG = schemathesis.Config.from_dict({
     "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "mode": "all", "database": "none"},
     "parameters": {"path.study": "alpha"},
 })
+
+
+class InTestWSGI:
+    """Django's WSGI application, minus closing the database connection at the end of each request
+    (as Django's test client does): the test's transaction holds the data the requests read."""
+
+    def __init__(self):
+        self.handler = WSGIHandler()
+
+    def __call__(self, environ, start_response):
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            response = self.handler(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                response.close()
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+
+
 schema = schemathesis.openapi.from_dict(_served_schema(), config=CONFIG)
-schema.app = WSGIHandler()
+schema.app = InTestWSGI()
 
 
 @pytest.fixture

@@ -114,6 +114,8 @@ class InstantField(IsoDateTimeField):
                 in_range = False
             if not in_range:
                 raise forms.ValidationError(_("Give an instant between the years 1900 and 2200."), code="invalid")
+            # In UTC: ISO 8601 allows offsets (up to ±24 h) that PostgreSQL refuses (beyond ±15:59).
+            result = result.astimezone(dt.UTC)
         return result
 
 
