@@ -83,12 +83,15 @@ class MessageRows(StudyScopedMixin):
 
 @extend_schema(summary="Scheduled messages: invitations and reminders, planned and sent", tags=["messages"])
 class MessageList(MessageRows, ListView):
+    """Invitations and reminders, planned and sent: pseudonym, assignment, timepoint, kind, channel, planned and
+    sent times, status. Never a phone number, an address or a text."""
+
     filterset_class = MessageFilter
 
 
 @extend_schema(summary="One scheduled message", tags=["messages"])
 class MessageDetail(MessageRows, DetailView):
-    pass
+    """One scheduled message."""
 
 
 register_api_converters()

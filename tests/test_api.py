@@ -329,6 +329,13 @@ def test_unknown_paths_under_api_are_json_404(client, world, path):
     assert_error(call(client, path, world.tokens["dm"]), 404, "not_found")
 
 
+def test_a_post_to_an_unknown_path_is_a_json_404_not_a_csrf_page(world):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/api/nothing/", HTTP_AUTHORIZATION=f"Bearer {world.tokens['dm']}")
+    assert_error(response, 404, "not_found")
+
+
 def test_unknown_ids_are_404(client, world):
     token = world.tokens["dm"]
     assert_error(call(client, "/api/studies/alpha/responses/999999999/", token), 404)

@@ -162,7 +162,8 @@ class ExportList(ExportRows, ListView):
 
 @extend_schema(summary="One export: its status and progress", tags=["exports"])
 class ExportDetail(ExportRows, DetailView):
-    pass
+    """One of your exports: status (pending, running, done, failed, expired), progress, and once done its rows,
+    size, SHA-256, expiry and download_url."""
 
 
 class LenientNegotiation(DefaultContentNegotiation):
@@ -191,6 +192,8 @@ UNAVAILABLE = {
     },
 )
 class ExportDownload(ExportRows, DetailView):
+    """The file of a finished export, as recorded in its audit row (Repr-Digest: its SHA-256)."""
+
     # The file is not rendered by DRF: whatever the client accepts, errors come back as JSON.
     content_negotiation_class = LenientNegotiation
 

@@ -7,7 +7,9 @@ found inside the rows the requester reaches, so another study's or another site'
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.http import JsonResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -84,6 +86,10 @@ class StudyFilter(filters.FilterSet):
 
 @extend_schema(summary="Studies where you have a role", tags=["studies"])
 class StudyList(ListView):
+    """The studies where you have a role (only those of the token's list, if it has one), with your roles, the sites
+    you reach and the timepoints.
+    """
+
     serializer_class = StudySerializer
     filterset_class = StudyFilter
 
@@ -93,6 +99,8 @@ class StudyList(ListView):
 
 @extend_schema(summary="One study: your roles, its sites and timepoints", tags=["studies"])
 class StudyDetail(DetailView):
+    """One study, as in the list."""
+
     serializer_class = StudySerializer
 
     def get_object(self):
@@ -114,6 +122,8 @@ class VersionFilter(StudyFilterSet):
 
 @extend_schema(summary="Published questionnaire versions", tags=["questionnaires"])
 class VersionList(StudyScopedMixin, ListView):
+    """Published versions of the study's questionnaires, each frozen once published."""
+
     perm = VIEW_VERSIONS
     model = QuestionnaireVersion
     serializer_class = VersionSerializer
@@ -145,6 +155,10 @@ class VersionObjectMixin(StudyScopedMixin):
 
 @extend_schema(summary="One published version, with its frozen definition", tags=["questionnaires"])
 class VersionDetail(VersionObjectMixin, DetailView):
+    """One version and its frozen definition: a FHIR R4 Questionnaire with our extensions (scoring rules, safety
+    message).
+    """
+
     serializer_class = VersionDetailSerializer
 
 
@@ -153,6 +167,8 @@ class VersionDetail(VersionObjectMixin, DetailView):
     responses={(200, "application/fhir+json"): OpenApiTypes.OBJECT},
 )
 class VersionFhir(VersionObjectMixin, DetailView):
+    """The version as a FHIR R4 Questionnaire (canonical url, version number), validated against FHIR R4."""
+
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
 
     def retrieve(self, request, *args, **kwargs):
@@ -174,6 +190,10 @@ class ParticipantFilter(StudyFilterSet):
 
 @extend_schema(summary="Participants, by pseudonym (never an identity)", tags=["participants"])
 class ParticipantList(StudyScopedMixin, ListView):
+    """Participants by pseudonym: site, status, language, consent, withdrawal and enrolment dates; never an identity.
+    A member limited to a site sees that site's only.
+    """
+
     perm = VIEW_PARTICIPANTS
     model = Participant
     serializer_class = ParticipantSerializer
@@ -185,6 +205,8 @@ class ParticipantList(StudyScopedMixin, ListView):
 
 @extend_schema(summary="One participant", tags=["participants"])
 class ParticipantDetail(StudyScopedMixin, DetailView):
+    """One participant, by pseudonym."""
+
     perm = VIEW_PARTICIPANTS
     model = Participant
     serializer_class = ParticipantSerializer
@@ -223,6 +245,8 @@ def _assignments(view: StudyScopedMixin):
 
 @extend_schema(summary="Assignments: one per participant, timepoint and occurrence", tags=["assignments"])
 class AssignmentList(StudyScopedMixin, ListView):
+    """One row per participant, timepoint and occurrence: when it opens and closes, its status, its response."""
+
     perm = VIEW_ASSIGNMENTS
     model = Assignment
     serializer_class = AssignmentSerializer
@@ -234,6 +258,8 @@ class AssignmentList(StudyScopedMixin, ListView):
 
 @extend_schema(summary="One assignment", tags=["assignments"])
 class AssignmentDetail(StudyScopedMixin, DetailView):
+    """One assignment."""
+
     perm = VIEW_ASSIGNMENTS
     model = Assignment
     serializer_class = AssignmentSerializer
@@ -271,6 +297,8 @@ def _responses(view: StudyScopedMixin):
 
 @extend_schema(summary="Responses with their answers and scores", tags=["responses"])
 class ResponseList(StudyScopedMixin, ListView):
+    """Responses, in progress and submitted: answers keyed by item code (linkId), scores computed at submission."""
+
     perm = VIEW_RESPONSES
     model = Response
     serializer_class = ResponseSerializer
@@ -282,6 +310,8 @@ class ResponseList(StudyScopedMixin, ListView):
 
 @extend_schema(summary="One response", tags=["responses"])
 class ResponseDetail(StudyScopedMixin, DetailView):
+    """One response."""
+
     perm = VIEW_RESPONSES
     model = Response
     serializer_class = ResponseSerializer
@@ -295,6 +325,10 @@ class ResponseDetail(StudyScopedMixin, DetailView):
     responses={(200, "application/fhir+json"): OpenApiTypes.OBJECT},
 )
 class ResponseFhir(StudyScopedMixin, DetailView):
+    """One response as a FHIR R4 QuestionnaireResponse: subject by pseudonym, questionnaire canonical URL and
+    version, nested answers, scores in an extension.
+    """
+
     perm = VIEW_RESPONSES
     model = Response
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
@@ -372,10 +406,9 @@ class ScoreList(StudyScopedMixin, ListView):
         return self.get_paginated_response(ScoreRowSerializer(rows, many=True).data)
 
 
+@csrf_exempt  # a POST to a wrong path is "not found", not a CSRF failure page
 def api_not_found(request, *args, **kwargs):
     """Any path under /api/ that no route serves: the API's error body, not an HTML page."""
-    from django.http import JsonResponse
-
     return JsonResponse(
         {"status": 404, "code": "not_found",
          "detail": _("No API resource at %(path)s. The list of resources is at /api/docs/.") % {"path": request.path}},
