@@ -273,6 +273,8 @@ class _Checker:
         if link_id in self.seen:
             self.problem(link_id, _("linkId %(code)s is used more than once (linkIds must be unique)")
                          % {"code": link_id})
+        # Conditions may only test earlier items: this one joins them once its own are checked.
+        self.conditions(node, link_id)
         self.seen[link_id] = node
         if fhir_type not in SUPPORTED_TYPES:
             self.problem(link_id, _("type %(type)s: answers of this type cannot be collected here (supported: "
@@ -281,7 +283,6 @@ class _Checker:
         ours = fhir.ext_value(node, fhir.EXT_ITEM_TYPE)
         if ours is not None and ours not in T.values:
             self.problem(link_id, _("extension item-type: unknown item type %(type)s") % {"type": ours})
-        self.conditions(node, link_id)
         if _has_ext(node, EXT_ENABLE_WHEN_EXPRESSION):
             self.problem(link_id, _("enableWhenExpression: display conditions written as expressions cannot be "
                                     "evaluated here; use enableWhen"))

@@ -254,6 +254,8 @@ def _with_item(**node: Any) -> dict:
     ({"type": "group", "repeats": True, "item": [{"linkId": "in", "type": "string", "text": "x"}]}, "repeats"),
     ({"type": "string", "enableWhen": [{"question": "nowhere", "operator": "=", "answerString": "x"}]},
      "enableWhen[0]: refers to nowhere"),
+    ({"type": "string", "enableWhen": [{"question": "odd", "operator": "exists", "answerBoolean": True}]},
+     "refers to odd, which is not an item before this one"),
     ({"type": "string", "enableWhen": [{"question": "mood", "operator": "=", "answerCoding": {"code": "meh"}}]},
      "has no option meh"),
     ({"type": "string", "enableWhen": [{"question": "mood", "operator": "=", "answerBoolean": True}]},

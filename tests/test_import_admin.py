@@ -245,3 +245,23 @@ def test_versions_of_other_studies_cannot_be_exported(make, client):
     member(make, client, make.study(), "designer")
     assert client.get(reverse("admin:surveys_questionnaireversion_export", args=[version.pk, "fhir"])
                       ).status_code == 404
+
+
+def test_redcap_dictionaries_go_through_the_same_page_and_command(make, client, tmp_path):
+    from django.core.management import call_command
+
+    from tests.conftest import need_service
+    from tests.test_fhir_questionnaire import FIXTURES
+
+    path = FIXTURES / "redcap" / "simple-dictionary.csv"
+    need_service("public fixtures", path.exists(), f"{path} is absent (set RESSENTI_PUBLIC_FIXTURES)")
+    study = make.study()
+    member(make, client, study, "designer")
+    preview = client.post(reverse(IMPORT), {"action": "check", "study": study.pk, "format": "redcap",
+                                            "file": SimpleUploadedFile("d.csv", path.read_bytes(), "text/csv")})
+    assert preview.status_code == 200, preview.context["problems"]
+    client.post(reverse(IMPORT), {"action": "import", "token": preview.context["token"]})
+    assert Questionnaire.objects.filter(study=study, source_format="redcap").exists()
+    other = make.study()
+    call_command("import_questionnaire", other.code, str(path), "--format", "redcap", "--dry-run")
+    assert not Questionnaire.objects.filter(study=other).exists()
