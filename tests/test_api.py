@@ -453,3 +453,32 @@ def test_messages_follow_site_scopes_and_roles(client, world, messages):
     # Investigators read them too (pseudonyms only here, as for everyone).
     assert len(results(client, "/api/studies/alpha/messages/", world.tokens["investigator"])) == len(
         messages["north"]) + len(messages["south"])
+
+
+def test_list_queries_do_not_grow_with_the_rows(client, world, make, messages):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from patients.messages import messages_plan
+
+    token = world.tokens["dm"]
+    paths = ["participants/", "assignments/", "responses/", "scores/", "messages/", "versions/"]
+
+    def counts() -> dict[str, int]:
+        found = {}
+        for path in paths:
+            with CaptureQueriesContext(connection) as queries:
+                assert call(client, f"/api/studies/alpha/{path}", token).status_code == 200
+            found[path] = len(queries)
+        return found
+
+    call(client, "/api/studies/", token)  # records the token's use (a write, once a minute)
+    before = counts()
+    for i in range(8):
+        p = make.participant(study=world.alpha, pseudonym=f"AL01-Q{i:04d}", site=world.south)
+        a = make.assignment(participant=p, timepoint=world.baseline)
+        make.response(assignment=a, status="completed", answers={"mood": "a1", "pain": 3},
+                      scores={"total": {"value": 4, "band": "low"}})
+        enrollment = make.enrollment(patient=make.patient(phone=f"+3363998{i:04d}"), participant=p)
+        messages_plan(enrollment=enrollment, assignments=[a])
+    assert counts() == before
