@@ -222,11 +222,9 @@ def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
     rules = raw["alerts"]
     if not isinstance(rules, list):
         return [Problem(_("alerts"), _('"alerts" must be a list of rules'))]
-    base = definition.get("language") or (languages[0] if languages else "fr")
     items = {str(n.get("linkId")): n for n in fhir.iter_items(definition.get("item", [])) if n.get("linkId")}
     score_rules = raw.get("scores", [])
     scores = {str(s.get("name")): s for s in score_rules if isinstance(s, dict)} if isinstance(score_rules, list) else {}
-    safety = next((e for e in definition.get("extension", ()) if e.get("url") == fhir.EXT_SAFETY), None)
     seen: set[str] = set()
 
     for number, rule in enumerate(rules, start=1):
@@ -260,7 +258,7 @@ def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
             add(_('"safety_message" must be true or false'))
         elif flag:
             for lang in languages:
-                if safety is None or not fhir.text_in(safety, "valueString", lang, base).strip():
+                if not fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True).strip():
                     add(_("shows the safety message, but the questionnaire has none in %(lang)s")
                         % {"lang": _lang_name(lang)})
         if "when" not in rule:

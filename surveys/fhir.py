@@ -148,12 +148,31 @@ def rules_of(definition: dict) -> dict:
     return json.loads(raw) if raw else {}
 
 
+def texts_extension(url: str, texts: dict[str, str]) -> dict | None:
+    """One of our texts in every language: a part per language code.
+
+    Not valueString + translations: FHIR validators refuse `_valueString` inside an extension.
+    """
+    parts = [{"url": lang, "valueString": text} for lang, text in texts.items() if text]
+    return {"url": url, "extension": parts} if parts else None
+
+
+def extension_text(definition: dict, url: str, language: str, *, exact: bool = False) -> str:
+    """The text of one of our text extensions in `language` (else the base language, unless `exact`), or ""."""
+    ext = next((e for e in definition.get("extension", ()) if e.get("url") == url), None)
+    if ext is None:
+        return ""
+    base = definition.get("language", language)
+    if "extension" in ext:
+        found = {part.get("url"): part.get("valueString") or "" for part in ext["extension"]}
+        return found.get(language, "") if exact else found.get(language) or found.get(base, "")
+    # Versions published before texts had a part per language.
+    return text_in(ext, "valueString", language, base) if exact else localized(ext, "valueString", language, base)
+
+
 def safety_message(definition: dict, language: str) -> str:
     """The safety message (helplines) to show a patient when an alert asks for it, or ""."""
-    for ext in definition.get("extension", ()):
-        if ext.get("url") == EXT_SAFETY:
-            return localized(ext, "valueString", language, definition.get("language", language))
-    return ""
+    return extension_text(definition, EXT_SAFETY, language)
 
 
 def content_hash(definition: dict) -> str:
@@ -255,6 +274,12 @@ def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str,
     return node
 
 
+def _field_texts(row: Any, field: str, languages: list[str], base: str) -> dict[str, str]:
+    """{language: text} of a row's per-language field, base language first."""
+    ordered = [base] + [lang for lang in languages if lang != base]
+    return {lang: getattr(row, f"{field}_{lang}", "") or "" for lang in ordered}
+
+
 def _put_draft_extensions(definition: dict, questionnaire: Questionnaire, languages: list[str], base: str) -> None:
     exts = [e for e in definition.get("extension", []) if e.get("url") not in DRAFT_EXTENSIONS]
     exts += [
@@ -264,11 +289,9 @@ def _put_draft_extensions(definition: dict, questionnaire: Questionnaire, langua
     if questionnaire.rules:
         text = json.dumps(questionnaire.rules, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         exts.append({"url": EXT_RULES, "valueString": text})
-    safety: dict[str, Any] = {}
-    _put_text(safety, "text", questionnaire, "safety_message", languages, base)
+    safety = texts_extension(EXT_SAFETY, _field_texts(questionnaire, "safety_message", languages, base))
     if safety:
-        exts.append({"url": EXT_SAFETY, "valueString": safety.get("text", ""),
-                     **({"_valueString": safety["_text"]} if "_text" in safety else {})})
+        exts.append(safety)
     if questionnaire.instrument:
         exts.append({"url": EXT_INSTRUMENT, "valueCode": questionnaire.instrument})
     if questionnaire.licence_reference:
@@ -308,11 +331,9 @@ def definition_from_draft(questionnaire: Questionnaire) -> dict:
     }
     _put_draft_extensions(definition, questionnaire, languages, base)
     _put_text(definition, "title", questionnaire, "title", languages, base)
-    intro: dict[str, Any] = {}
-    _put_text(intro, "text", questionnaire, "intro", languages, base)
+    intro = texts_extension(EXT_INTRO, _field_texts(questionnaire, "intro", languages, base))
     if intro:
-        definition["extension"].append({"url": EXT_INTRO, "valueString": intro.get("text", ""), **(
-            {"_valueString": intro["_text"]} if "_text" in intro else {})})
+        definition["extension"].append(intro)
 
     top: list[dict] = []
     groups: dict[int, dict] = {}

@@ -1191,10 +1191,8 @@ def questionnaire_rows_from_source(*, questionnaire: Questionnaire, by: Abstract
     questionnaire_draft_from_version(version=QuestionnaireVersion(questionnaire=questionnaire, definition=definition),
                                      by=by)
     questionnaire.refresh_from_db()
-    base = definition.get("language", questionnaire.study.fallback_language)
-    intro = next((e for e in definition.get("extension", ()) if e.get("url") == fhir.EXT_INTRO), None)
     for lang, _name in settings.LANGUAGES:
-        setattr(questionnaire, f"intro_{lang}", fhir.text_in(intro, "valueString", lang, base) if intro else "")
+        setattr(questionnaire, f"intro_{lang}", fhir.extension_text(definition, fhir.EXT_INTRO, lang, exact=True))
     questionnaire.source_definition = None
     questionnaire._change_reason = "imported definition copied into editable rows"
     questionnaire.save()

@@ -117,8 +117,7 @@ def _draft_fields(definition: dict, study: Study) -> dict:
     fields: dict = {}
     for lang in ("fr", "en"):
         fields[f"title_{lang}"] = fhir.text_in(definition, "title", lang, base)[:200]
-        safety = next((e for e in definition.get("extension", ()) if e.get("url") == fhir.EXT_SAFETY), None)
-        fields[f"safety_message_{lang}"] = fhir.text_in(safety, "valueString", lang, base) if safety else ""
+        fields[f"safety_message_{lang}"] = fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True)
     fields["kind"] = fhir.ext_value(definition, fhir.EXT_KIND, Questionnaire.Kind.PROM)
     fields["one_item_per_page"] = bool(fhir.ext_value(definition, fhir.EXT_ONE_PER_PAGE, False))
     fields["rules"] = fhir.rules_of(definition)

@@ -411,11 +411,7 @@ def page_context(*, definition: dict, pages: list[PageSpec], index: int, languag
             # Keep what was typed, even when it did not parse.
             f.value = raw[f.link_id] if f.kind == T.MULTIPLE else (raw[f.link_id][0] if raw[f.link_id] else None)
     error_fields = [f for f in fields if f.error]
-    base = definition.get("language", language)
-    intro = ""
-    intro_ext = next((e for e in definition.get("extension", ()) if e.get("url") == fhir.EXT_INTRO), None)
-    if intro_ext and index == 0:
-        intro = fhir.localized(intro_ext, "valueString", language, base)
+    intro = fhir.extension_text(definition, fhir.EXT_INTRO, language) if index == 0 else ""
     on_page = {f.link_id for f in fields}
     referenced = {c.get("question") for node in (pages[index].nodes if pages else []) for c in node.get("enableWhen", [])}
     return {

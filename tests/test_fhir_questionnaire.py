@@ -445,3 +445,19 @@ def test_export_questionnaire_command_writes_the_version(make, tmp_path):
     assert json.loads(out.read_text()) == fhir_io.questionnaire_export(version)
     with pytest.raises(CommandError, match="no version 9"):
         call_command("export_questionnaire", q.study.code, q.code, "--version", "9", "--format", "fhir")
+
+
+def test_export_with_introduction_safety_message_and_rules_in_two_languages_is_valid_fhir(make):
+    # Our text extensions hold a part per language: FHIR refuses translations inside an extension's value.
+    from surveys import library
+
+    study = make.study(languages=["fr", "en"])
+    questionnaire = library.instrument_import(study=study, code="who5", by=None)
+    questionnaire.safety_message_fr, questionnaire.safety_message_en = "Appelez le 3114.", "Call 3114."
+    questionnaire.save()
+    exported = fhir_io.questionnaire_export(questionnaire_publish(questionnaire=questionnaire, by=None))
+    assert fhir.extension_text(exported, fhir.EXT_SAFETY, "en") == "Call 3114."
+    # An imported draft keeps the file's introduction (WHO-5's, in both languages).
+    assert fhir.extension_text(exported, fhir.EXT_INTRO, "en", exact=True).startswith("Please indicate")
+    assert fhir.rules_of(exported)["scores"]
+    FhirQuestionnaire.model_validate(exported)

@@ -320,10 +320,4 @@ def test_library_files_are_valid_fhir_r4(code):
     from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 
     definition = library.instrument_definition(code)
-    # The safety message and introduction extensions carry their English in _valueString, the shape
-    # surveys.fhir.definition_from_draft writes for every questionnaire; the FHIR model refuses it there,
-    # which the FHIR export has to settle for all questionnaires alike. Everything else must validate.
-    for ext in definition.get("extension", []):
-        if ext["url"] in (fhir.EXT_SAFETY, fhir.EXT_INTRO):
-            ext.pop("_valueString", None)
     FhirQuestionnaire.model_validate(definition)
