@@ -15,7 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import alerts, fhir, scoring
+from . import alerts, fhir, library, scoring
 from .models import Questionnaire, Study
 
 # Draft fields written into the definition that the rules are checked against.
@@ -88,4 +88,8 @@ class QuestionnaireForm(forms.ModelForm):
         problems += alerts.alert_problems(definition, languages=languages)
         if problems:
             self.add_error("rules", [ValidationError(str(problem), code="rules") for problem in problems])
+        # Said now rather than at publish: a licensed instrument needs its licence reference.
+        for problem in library.licence_problems(definition):
+            field = "licence_reference" if "licence_reference" in self.fields else None
+            self.add_error(field, ValidationError(str(problem), code="licence"))
         return cleaned

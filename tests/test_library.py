@@ -321,3 +321,20 @@ def test_library_files_are_valid_fhir_r4(code):
 
     definition = library.instrument_definition(code)
     FhirQuestionnaire.model_validate(definition)
+
+
+def test_import_instrument_command_lists_adds_and_refuses(make, capsys):
+    from django.core.management import CommandError, call_command
+
+    study = make.study(languages=["fr", "en"])
+    call_command("import_instrument", study.code)
+    listed = capsys.readouterr().out
+    assert "gad7\tfree" in listed and "eq5d5l\tlicensed" in listed
+    call_command("import_instrument", study.code, "gad7", "--code", "anxiete")
+    assert study.questionnaires.get(code="anxiete").rules["scores"]
+    with pytest.raises(CommandError, match="Nothing was imported"):
+        call_command("import_instrument", study.code, "gad7", "--code", "anxiete")
+    assert "already has a questionnaire with this code" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="No study"):
+        call_command("import_instrument", "nope", "gad7")
+    assert study.questionnaires.count() == 1

@@ -574,3 +574,14 @@ def test_public_phq9_imported_as_a_draft_scores_at_submit(make):
     response = services.response_submit(assignment=assignment)
     assert response.scores["total"]["value"] is None
     assert response.scores["total"]["reason"] == "too_few_answers"
+
+
+def test_form_asks_for_the_licence_reference_of_a_licensed_instrument(make):
+    q = make.questionnaire()
+    form = form_for(q, "")
+    form.data = {**form.data, "instrument": "eq5d5l"}
+    assert not form.is_valid()
+    assert "licence reference" in " ".join(form.errors["licence_reference"])
+    form = form_for(q, "")
+    form.data = {**form.data, "instrument": "eq5d5l", "licence_reference": "EuroQol 12345"}
+    assert form.is_valid(), form.errors
