@@ -27,7 +27,7 @@ from surveys.api.tokens import SHOWN_CHARS, token_digest
 from surveys.models import ApiToken
 from tests.api_world import world_build
 
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 10
 # A fixed token, so that the configuration (built at collection) can carry it; the row is made per test.
 FUZZ_TOKEN = "rst_fuzzing-token-of-the-alpha-data-manager-0001"
 
