@@ -16,16 +16,19 @@ Measured, each in a fresh subprocess (so one run's memory cannot hide in another
 * the whole background job at 1M (surveys.exports.jobs.export_job_run: claim, heartbeat thread,
   export_write, fsync, SHA-256 read-back, rename, audit row).
 
-Memory, two ways:
-* `rss_*`: resource.getrusage(RUSAGE_SELF).ru_maxrss of the subprocess (peak resident set, the whole
-  process: Python, C libraries such as ReadStat and psycopg's buffers), before the export (after
-  Django, pandas, pyreadstat and openpyxl are imported) and at the end; `rss_growth_mb` is the
-  difference, what the export itself added at its peak;
+Memory, of the measuring subprocess:
+* `ru_maxrss_mb`: resource.getrusage(RUSAGE_SELF).ru_maxrss, the subprocess's lifetime peak resident
+  set (interpreter, Django, pandas, pyreadstat and openpyxl imported before the export included);
+* `rss_before_mb`, `rss_peak_mb`, `rss_growth_mb`: the export's own peak, whole process (C libraries
+  such as ReadStat and psycopg's buffers included): the kernel's high-water mark is reset just before
+  the export (writing 5 to /proc/self/clear_refs), VmRSS is read then, VmHWM after; growth = peak -
+  before;
 * `traced_peak_mb`: tracemalloc's peak of Python allocations (numpy buffers included) during the
-  export, in a second subprocess (tracemalloc slows Python down, so its times are not reported).
+  export, in a separate subprocess (tracemalloc slows Python down, so its times are not reported).
 
-Times are wall-clock seconds in the subprocess around the export call only. The database is warmed
-by one untimed COPY first. Run on its own database:
+Times are wall-clock seconds in the subprocess around the export call only, the best of BENCH_REPEAT
+runs (default 3; all are kept in `seconds_all`): the machine may be shared, and the best run is the
+one least disturbed. The database is warmed by one untimed COPY first. Run on its own database:
 
     createdb -h 127.0.0.1 -U postgres ressenti_bench_exports
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ressenti_bench_exports .venv/bin/python bench/exports.py
@@ -51,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 PARTICIPANTS = int(os.environ.get("BENCH_PARTICIPANTS", "10000"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 TIMEPOINTS = ("t0", "m1", "m3", "m6", "m12")
 ITEMS = tuple(f"i{n:02d}" for n in range(1, 21))
 OPTIONS = [(f"a{k}", f"Réponse {k}", f"Answer {k}", k) for k in range(5)]
@@ -153,10 +157,22 @@ def copy_sql(study_id: int) -> str:
     return COPY_SQL.format(items=items, study_id=int(study_id))
 
 
-def _rss_kb() -> int:
+def _ru_maxrss_kb() -> int:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def _reset_peak_rss() -> None:
+    # Linux ≥ 4.0: "5" resets the process's peak resident set size (VmHWM) to the current one.
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def measure(kind: str, study_id: int, trace: bool) -> dict:
@@ -185,7 +201,8 @@ def measure(kind: str, study_id: int, trace: bool) -> dict:
             spec = ExportSpec(study_id=study_id, format="wide_csv")
             settings.EXPORTS_ROOT = tmp  # the job's file goes to this run's folder
             job = jobs._job_create(spec=spec, by=user, mode=ExportJob.Mode.ASYNC, status=ExportJob.Status.PENDING)
-        rss_before = _rss_kb()
+        _reset_peak_rss()
+        rss_before = _status_kb("VmRSS")
         if trace:
             tracemalloc.start()
         started = time.perf_counter()
@@ -213,11 +230,12 @@ def measure(kind: str, study_id: int, trace: bool) -> dict:
             result["traced_peak_mb"] = round(peak / 2**20, 1)
         else:
             result["seconds"] = round(seconds, 2)
-        rss_after = _rss_kb()
+        rss_peak = _status_kb("VmHWM")
         if kind == "copy":
             rows = sum(1 for _line in path.open("rb")) - 1
     result.update(bytes=size, rows=rows, rss_before_mb=round(rss_before / 1024, 1),
-                  rss_peak_mb=round(rss_after / 1024, 1), rss_growth_mb=round((rss_after - rss_before) / 1024, 1))
+                  rss_peak_mb=round(rss_peak / 1024, 1), rss_growth_mb=round((rss_peak - rss_before) / 1024, 1),
+                  ru_maxrss_mb=round(_ru_maxrss_kb() / 1024, 1))
     return result
 
 
@@ -227,6 +245,14 @@ def run_measure(kind: str, study_id: int, *, trace: bool = False) -> dict:
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_best(kind: str, study_id: int) -> dict:
+    """The best of REPEAT timed runs (each in its own subprocess); memory of that run, every time kept."""
+    runs = [run_measure(kind, study_id) for _ in range(REPEAT)]
+    best = min(runs, key=lambda run: run["seconds"])
+    return {**best, "seconds_all": [run["seconds"] for run in runs],
+            "rss_growth_mb_max": max(run["rss_growth_mb"] for run in runs)}
 
 
 def main() -> None:
@@ -251,11 +277,12 @@ def main() -> None:
         cursor.execute("ANALYZE")
 
     results: dict = {}
+    load_before = os.getloadavg()
     for label, study_id in studies.items():
         run_measure("copy", study_id)  # warm the buffer cache, untimed
         runs = {}
         for kind in ("copy", "wide_csv", "sav"):
-            runs[kind] = run_measure(kind, study_id)
+            runs[kind] = run_best(kind, study_id)
             print(f"  {label} {kind:<9} {runs[kind]['seconds']:7.2f} s  {runs[kind]['bytes']:>11} bytes  "
                   f"rss +{runs[kind]['rss_growth_mb']} MB", flush=True)
         for kind in ("wide_csv", "sav"):
@@ -263,7 +290,7 @@ def main() -> None:
             runs[kind]["traced_peak_mb"] = traced["traced_peak_mb"]
             print(f"  {label} {kind:<9} traced peak {traced['traced_peak_mb']} MB", flush=True)
         if label == "1M":
-            runs["job_wide_csv"] = run_measure("job", study_id)
+            runs["job_wide_csv"] = run_best("job", study_id)
             print(f"  {label} job       {runs['job_wide_csv']['seconds']:7.2f} s", flush=True)
         for kind in ("wide_csv", "sav"):
             runs[f"ratio_{kind}_over_copy"] = round(runs[kind]["seconds"] / runs["copy"]["seconds"], 1)
@@ -286,9 +313,14 @@ def main() -> None:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "memory": "rss_*: ru_maxrss of the measuring subprocess (whole process, C libraries included), before "
-                  "the export (after imports) and at its end; rss_growth_mb = peak - before. traced_peak_mb: "
-                  "tracemalloc peak of Python allocations during the export (separate run, not timed).",
+        # The machine is shared: its 1-minute load average before and after the measurements.
+        "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "repeat": REPEAT,
+        "memory": "ru_maxrss_mb: ru_maxrss of the measuring subprocess (lifetime peak, imports included). "
+                  "rss_before_mb / rss_peak_mb: VmRSS just before the export and VmHWM after it, the high-water "
+                  "mark reset just before (/proc/self/clear_refs): the export's own peak, whole process, C "
+                  "libraries included; rss_growth_mb = peak - before. traced_peak_mb: tracemalloc peak of Python "
+                  "allocations during the export (separate run, not timed). seconds: best of `repeat` runs.",
         "setup_seconds_not_in_ratios": setup,
         "results": results,
         "memory_100k_vs_1M": growth,
