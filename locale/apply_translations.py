@@ -28,7 +28,11 @@ for entry in po:
             missing.append(entry.msgid)
     elif entry.msgid in FR:
         entry.msgstr = FR[entry.msgid]
-    elif not entry.msgstr:
+    else:
+        # The locale/fr_*.py files are the only source: anything else in the .po is
+        # makemessages' fuzzy guess from another msgid (often with other placeholders).
+        # English shows until a translation is written.
+        entry.msgstr = ""
         missing.append(entry.msgid)
     if "fuzzy" in entry.flags:
         entry.flags.remove("fuzzy")
