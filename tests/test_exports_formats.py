@@ -303,3 +303,20 @@ def test_the_file_name_says_study_questionnaire_and_format(make):
         assert export_filename(spec) == name
         assert write(spec)[1].file_names == [name]
     assert export_media_type(ExportSpec(study_id=study.pk, format="fhir_ndjson")) == "application/fhir+ndjson"
+
+
+def test_responses_in_progress_are_exported_with_their_status_unless_completed_only(make):
+    study, _q, _v, responses = build_study(make, participants=2)
+    started = responses[1]
+    started.status, started.submitted_at = "in_progress", None
+    started.answers = {"mood": "a0"}  # nothing else answered yet
+    started.save()
+    rows = {r["pseudonym"]: r for r in read_csv(write(ExportSpec(study_id=study.pk, format="wide_csv"))[0])}
+    partial = rows["EXP-0001"]
+    assert partial["status"] == "in_progress" and partial["submitted_at"] == ""
+    assert partial["completion_delay_hours"] == "" and partial["mood"] == "a0"
+    # Unanswered is empty, never 0: a number, a yes/no, and every column of a multiple choice.
+    assert partial["pain"] == "" and partial["smoker"] == ""
+    assert (partial["help___fam"], partial["help___gp"], partial["help___none"]) == ("", "", "")
+    done = read_csv(write(ExportSpec(study_id=study.pk, format="wide_csv", completed_only=True))[0])
+    assert [r["pseudonym"] for r in done] == ["EXP-0000"]
