@@ -99,16 +99,20 @@ class ColumnBuffers:
         import numpy as np
         import pandas as pd
 
+        # One column at a time: copy it into a numpy array of its own and free its buffer at once,
+        # so the table is never held twice. (A read-only view over the buffer would make pandas copy
+        # every column when building the frame, doubling the peak.)
         data = {}
-        for column, buffer in zip(self.columns, self.buffers, strict=True):
+        for index, column in enumerate(self.columns):
+            buffer, self.buffers[index] = self.buffers[index], None
             name = names[column.name]
             if column.value_type == "datetime":
-                seconds = np.frombuffer(buffer, dtype="float64") if len(buffer) else np.empty(0)
-                data[name] = pd.to_datetime(seconds, unit="s")
+                data[name] = pd.to_datetime(np.array(buffer, dtype="float64"), unit="s")
             elif isinstance(buffer, array):
-                data[name] = np.frombuffer(buffer, dtype="float64") if len(buffer) else np.empty(0)
+                data[name] = np.array(buffer, dtype="float64")
             else:
                 data[name] = pd.Series(buffer, dtype="object")
+            del buffer
         return pd.DataFrame(data, copy=False)
 
 
