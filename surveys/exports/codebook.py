@@ -14,21 +14,23 @@ from typing import TextIO
 from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .catalogue import QuestionnaireCatalogue
 from .statfiles import stat_names
 from .tables import Column, Context, wide_columns
 
+# English in the CSV codebook (read by programs as well as people), translated in the HTML one.
 TYPE_TEXT = {
-    "text": "text",
-    "integer": "integer",
-    "decimal": "decimal number",
-    "datetime": "date and time (ISO 8601, study time zone)",
-    "date": "date (YYYY-MM-DD)",
-    "day": "days since enrolment",
-    "code": "code (one of the options)",
-    "boolean": "yes/no (1 = yes, 0 = no)",
-    "binary": "0/1 (1 = chosen; empty = not asked or not answered)",
+    "text": gettext_noop("text"),
+    "integer": gettext_noop("integer"),
+    "decimal": gettext_noop("decimal number"),
+    "datetime": gettext_noop("date and time (ISO 8601, study time zone)"),
+    "date": gettext_noop("date (YYYY-MM-DD)"),
+    "day": gettext_noop("days since enrolment"),
+    "code": gettext_noop("code (one of the options)"),
+    "boolean": gettext_noop("yes/no (1 = yes, 0 = no)"),
+    "binary": gettext_noop("0/1 (1 = chosen; empty = not asked or not answered)"),
 }
 
 
@@ -119,7 +121,9 @@ def codebook_html_write(text: TextIO, cats: list[QuestionnaireCatalogue], ctx: C
                 + " / ".join(escape(labels.get(lang, "")) for lang in ctx.languages) + "</li>"
                 for code, number, labels in options) + "</ul>") if options else ""
             names = " / ".join(n for n in row[-2:] if n)
-            cells = [f"<code>{escape(column.name)}</code>", escape(column.kind), escape(row[4]),
+            with translation.override(ctx.language):
+                value_type = _(TYPE_TEXT.get(column.value_type, column.value_type))
+            cells = [f"<code>{escape(column.name)}</code>", escape(column.kind), escape(value_type),
                      *(escape(column.labels.get(lang, "")) for lang in ctx.languages), options_html,
                      escape(row[-4]), escape(row[-3]), f"<code>{escape(names)}</code>" if names else ""]
             text.write("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n")

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from surveys.models import Item, Study
 
@@ -79,19 +80,19 @@ def metadata_columns(ctx: Context) -> list[Column]:
     days = ctx.dates.as_days
     when = "day" if days else "datetime"
     spec = [
-        ("pseudonym", "text", "Participant pseudonym"),
-        ("site", "text", "Site code"),
-        ("questionnaire", "text", "Questionnaire code"),
-        ("version", "integer", "Questionnaire version answered"),
-        ("timepoint", "text", "Timepoint code"),
-        ("occurrence", "integer", "Occurrence of a repeating timepoint (1 otherwise)"),
-        ("due_day" if days else "due_at", when,
-         "Day the questionnaire opened, counted from enrolment" if days else "Date and time the questionnaire opened"),
-        ("submitted_day" if days else "submitted_at", when,
-         "Day of submission, counted from enrolment" if days else "Date and time of submission"),
-        ("completion_delay_hours", "decimal", "Hours from opening to submission"),
-        ("channel", "text", "Channel of the first message sent for this questionnaire (sms, email)"),
-        ("status", "text", "Response status (completed, in_progress)"),
+        ("pseudonym", "text", gettext_noop("Participant pseudonym")),
+        ("site", "text", gettext_noop("Site code")),
+        ("questionnaire", "text", gettext_noop("Questionnaire code")),
+        ("version", "integer", gettext_noop("Questionnaire version answered")),
+        ("timepoint", "text", gettext_noop("Timepoint code")),
+        ("occurrence", "integer", gettext_noop("Occurrence of a repeating timepoint (1 otherwise)")),
+        ("due_day", when, gettext_noop("Day the questionnaire opened, counted from enrolment")) if days else
+        ("due_at", when, gettext_noop("Date and time the questionnaire opened")),
+        ("submitted_day", when, gettext_noop("Day of submission, counted from enrolment")) if days else
+        ("submitted_at", when, gettext_noop("Date and time of submission")),
+        ("completion_delay_hours", "decimal", gettext_noop("Hours from opening to submission")),
+        ("channel", "text", gettext_noop("Channel of the first message sent for this questionnaire (sms, email)")),
+        ("status", "text", gettext_noop("Response status (completed, in_progress)")),
     ]
     return [Column(name=name, kind="meta", value_type=kind, labels=_meta_labels(text, ctx.languages))
             for name, kind, text in spec]
