@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import sys
 from array import array
 from collections.abc import Iterable
 from typing import Any
@@ -91,6 +92,9 @@ class ColumnBuffers:
                     buffer.append(NAN)
             elif kind == "date":
                 buffer.append(value if isinstance(value, dt.date) else None)
+            elif column.kind == "meta" and column.name != "pseudonym":
+                # Site, questionnaire, timepoint, channel, status: a few distinct values, one string each.
+                buffer.append(sys.intern("" if value is None else str(value)))
             else:
                 buffer.append("" if value is None else str(value))
         self.rows += 1
