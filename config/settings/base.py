@@ -222,11 +222,11 @@ LINK_CHECK_KEY = env("LINK_CHECK_KEY", default="insecure-local-link-check-key")
 LINK_CHECK_MAX_PER_LINK = env.int("LINK_CHECK_MAX_PER_LINK", default=5)
 LINK_CHECK_MAX_PER_IP = env.int("LINK_CHECK_MAX_PER_IP", default=30)
 LINK_CHECK_WINDOW = env.int("LINK_CHECK_WINDOW", default=900)
-# Reverse proxies in front of the app that append to X-Forwarded-For (0: use the socket address).
-NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # Key from which each participant's secret date shift in de-identified exports is derived
 # (surveys/exports/deid.py): the same shift in every export, never stored or shown.
 EXPORT_DATE_SHIFT_KEY = env("EXPORT_DATE_SHIFT_KEY", default="insecure-local-export-date-shift-key")
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use the socket address).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
 # --- I18n -------------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
