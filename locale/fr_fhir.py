@@ -240,7 +240,8 @@ FR = {
     "Format": "Format",
     "FHIR R4 QuestionnaireResponses (NDJSON or a Bundle in JSON)":
         "QuestionnaireResponse FHIR R4 (NDJSON ou un Bundle en JSON)",
-    "The file is larger than %(mb)s MB.": "Le fichier dépasse %(mb)s Mo.",
+    "The file is larger than %(size)s: import it with the management command instead.":
+        "Le fichier dépasse %(size)s : importez-le avec la commande de gestion.",
     "Copy into editable rows": "Copier en lignes modifiables",
     "What would be lost": "Ce qui serait perdu",
     "Yes, copy into editable rows": "Oui, copier en lignes modifiables",

@@ -265,3 +265,16 @@ def test_redcap_dictionaries_go_through_the_same_page_and_command(make, client, 
     other = make.study()
     call_command("import_questionnaire", other.code, str(path), "--format", "redcap", "--dry-run")
     assert not Questionnaire.objects.filter(study=other).exists()
+
+
+def test_a_file_too_large_for_the_confirm_step_points_to_the_command(make, client):
+    # The confirm step posts the file back in a signed field, under Django's request body limit.
+    from surveys.admin_imports import MAX_UPLOAD_BYTES
+
+    study = make.study(languages=["en"], fallback_language="en")
+    member(make, client, study, "designer")
+    big = {**rich(), "description": "x" * MAX_UPLOAD_BYTES}
+    page = check(client, study, big)
+    assert page.status_code == 400
+    assert "import it with the management command" in page.content.decode()
+    assert not Questionnaire.objects.filter(study=study).exists()
