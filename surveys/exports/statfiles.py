@@ -1,32 +1,38 @@
-"""SPSS .sav and Stata .dta files, through pyreadstat.
+"""SPSS .sav and Stata .dta files, written row by row (spss.py, stata.py).
 
-pyreadstat writes a whole DataFrame at once: a file cannot be appended to chunk by chunk. So the
-rows of one questionnaire are gathered column by column in compact buffers (8 bytes per number,
-date or time; text as Python strings) while the responses stream from the database, and the
-DataFrame is built from those buffers without copying them. Memory grows with the number of rows of
-one questionnaire × its columns (about 8 bytes a cell plus the text answers), not with the study:
-several questionnaires are written one after the other. docs/exports.md gives the measured limit.
+Both formats declare each text variable's width before the data, and the widest text is known only
+once every row has been read. So the rows of one questionnaire are first spooled, typed, to a
+temporary file (RowSpool: one marshalled tuple per row, the widest text of each column counted on
+the way), then written from the spool one case at a time. Memory stays flat however many rows
+there are: one row at a time, plus the dictionary; the disk holds the spool and the file.
 
 Values are numbers: a single choice is the option's number (catalogue.py: its own value for
 whole-number codes, else its order of first appearance) with value labels showing the option labels
 (or the codes, when the export asks for raw codes); yes/no is 1/0; bands are numbered the same way.
+Dates are date variables (SPSS DATE11, Stata %td), times datetime variables in the study's
+wall-clock time (SPSS DATETIME20, Stata %tc); missing numbers are system-missing (SPSS) or "."
+(Stata); missing text is empty text. Text is UTF-8 and never cut: SPSS text wider than 255 bytes
+is a very long string (segments), Stata text wider than 2045 bytes a strL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import marshal
 import re
-import sys
-from array import array
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .catalogue import QuestionnaireCatalogue
+from .spss import SavVariable, SavWriter
+from .stata import DtaVariable, DtaWriter
 from .tables import Column, Context
 
 NAN = float("nan")
 EPOCH = dt.datetime(1970, 1, 1)
+EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
 
 # Names each package refuses as variable names.
 SPSS_RESERVED = frozenset({"all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with"})
@@ -67,57 +73,53 @@ def stat_names(names: Iterable[str], fmt: str) -> dict[str, str]:
     return out
 
 
-class ColumnBuffers:
-    """The values of one questionnaire's wide table, column by column, in compact buffers."""
+class RowSpool:
+    """The rows of one questionnaire's wide table, typed, in a temporary file.
 
-    def __init__(self, columns: list[Column]):
+    A value is a float (NaN: missing) for numbers, days since 1970-01-01 for dates, seconds since
+    1970-01-01 (wall-clock time) for times, UTF-8 bytes for text. `widths` is the widest text of
+    each column, in bytes."""
+
+    def __init__(self, columns: list[Column], *, directory: str | None = None):
         self.columns = columns
-        self.buffers: list[Any] = []
-        for column in columns:
-            if column.value_type in NUMERIC or column.value_type == "datetime":
-                self.buffers.append(array("d"))
-            else:
-                self.buffers.append([])
+        self.kinds = [_kind(column) for column in columns]
+        self.widths = [0] * len(columns)
         self.rows = 0
+        self._file = tempfile.TemporaryFile(prefix="ressenti-rows-", dir=directory)
 
     def append(self, values: list[Any]) -> None:
-        for column, buffer, value in zip(self.columns, self.buffers, values, strict=True):
-            kind = column.value_type
+        typed: list[Any] = []
+        for index, (kind, value) in enumerate(zip(self.kinds, values, strict=True)):
             if kind == "datetime":
-                buffer.append(NAN if value is None else (value.replace(tzinfo=None) - EPOCH).total_seconds())
-            elif kind in NUMERIC:
-                try:
-                    buffer.append(NAN if value is None else float(value))
-                except (TypeError, ValueError):
-                    buffer.append(NAN)
+                typed.append(NAN if value is None else (value.replace(tzinfo=None) - EPOCH).total_seconds())
             elif kind == "date":
-                buffer.append(value if isinstance(value, dt.date) else None)
-            elif column.kind == "meta" and column.name != "pseudonym":
-                # Site, questionnaire, timepoint, channel, status: a few distinct values, one string each.
-                buffer.append(sys.intern("" if value is None else str(value)))
+                typed.append(float(value.toordinal() - EPOCH_DAY) if isinstance(value, dt.date) else NAN)
+            elif kind == "number":
+                try:
+                    typed.append(NAN if value is None else float(value))
+                except (TypeError, ValueError):
+                    typed.append(NAN)
             else:
-                buffer.append("" if value is None else str(value))
+                data = b"" if value is None else str(value).encode()
+                if len(data) > self.widths[index]:
+                    self.widths[index] = len(data)
+                typed.append(data)
+        marshal.dump(tuple(typed), self._file)
         self.rows += 1
 
-    def frame(self, names: dict[str, str]):
-        import numpy as np
-        import pandas as pd
+    def __iter__(self) -> Iterator[tuple]:
+        self._file.seek(0)
+        for _ in range(self.rows):
+            yield marshal.load(self._file)
 
-        # One column at a time: copy it into a numpy array of its own and free its buffer at once,
-        # so the table is never held twice. (A read-only view over the buffer would make pandas copy
-        # every column when building the frame, doubling the peak.)
-        data = {}
-        for index, column in enumerate(self.columns):
-            buffer, self.buffers[index] = self.buffers[index], None
-            name = names[column.name]
-            if column.value_type == "datetime":
-                data[name] = pd.to_datetime(np.array(buffer, dtype="float64"), unit="s")
-            elif isinstance(buffer, array):
-                data[name] = np.array(buffer, dtype="float64")
-            else:
-                data[name] = pd.Series(buffer, dtype="object")
-            del buffer
-        return pd.DataFrame(data, copy=False)
+    def close(self) -> None:
+        self._file.close()
+
+
+def _kind(column: Column) -> str:
+    if column.value_type in ("date", "datetime"):
+        return column.value_type
+    return "number" if column.value_type in NUMERIC else "string"
 
 
 def value_labels(column: Column, ctx: Context, fmt: str) -> dict[int, str] | None:
@@ -134,23 +136,23 @@ def value_labels(column: Column, ctx: Context, fmt: str) -> dict[int, str] | Non
 
 
 def statfile_write(*, path: str, fmt: str, cat: QuestionnaireCatalogue, columns: list[Column],
-                   buffers: ColumnBuffers, ctx: Context) -> None:
-    import pyreadstat
-
+                   spool: RowSpool, ctx: Context) -> None:
+    """Write the spooled rows to `path` as .sav or .dta, one row at a time."""
     names = stat_names([c.name for c in columns], fmt)
-    frame = buffers.frame(names)
     label_limit = LABEL_LIMITS[fmt]
-    labels = {names[c.name]: _cut(ctx.label(c.labels), label_limit) for c in columns}
-    value_sets = {}
-    for column in columns:
-        found = value_labels(column, ctx, fmt)
-        if found:
-            value_sets[names[column.name]] = found
     title = _cut(ctx.label(cat.titles), 80)
-    if fmt == "sav":
-        measures = {names[c.name]: ("nominal" if c.value_type in ("code", "boolean", "binary", "text") else "scale")
-                    for c in columns if c.value_type not in ("date", "datetime")}
-        pyreadstat.write_sav(frame, path, file_label=title, column_labels=labels,
-                             variable_value_labels=value_sets, variable_measure=measures)
-    else:
-        pyreadstat.write_dta(frame, path, file_label=title, column_labels=labels, variable_value_labels=value_sets)
+    variables: list[Any] = []
+    for column, kind, width in zip(columns, spool.kinds, spool.widths, strict=True):
+        labels = (value_labels(column, ctx, fmt) or {}) if kind == "number" else {}
+        common = {"name": names[column.name], "kind": kind, "width": max(width, 1) if kind == "string" else 0,
+                  "label": _cut(ctx.label(column.labels), label_limit), "value_labels": labels}
+        if fmt == "sav":
+            nominal = column.value_type in ("code", "boolean", "binary", "text")
+            variables.append(SavVariable(**common, measure="nominal" if nominal else "scale"))
+        else:
+            variables.append(DtaVariable(**common))
+    with open(path, "wb") as out:
+        writer = (SavWriter if fmt == "sav" else DtaWriter)(out, variables, label=title)
+        for row in spool:
+            writer.write(row)
+        writer.close()

@@ -3,8 +3,9 @@
 Every format streams the responses from the database (source.responses_stream) and writes as it
 reads: CSV row by row, Excel through openpyxl's write-only mode (rows go to temporary files, not
 memory), NDJSON line by line, zip entries as they are written (no seeking: `out` may be a pipe).
-.sav/.dta are the exception that pyreadstat imposes: one questionnaire's table is gathered in
-compact column buffers before its file is written (statfiles.py).
+.sav/.dta declare text widths and the row count before the data: one questionnaire's rows are
+spooled to a temporary file, then written row by row to a temporary .sav/.dta that is copied to
+`out` (statfiles.py, spss.py, stata.py); memory stays flat, the disk holds the rows twice.
 
 Wide formats make one table per questionnaire: CSV, .sav and .dta give one file, or a zip with one
 file per questionnaire when the export holds several; Excel gives one sheet per questionnaire.
@@ -39,7 +40,7 @@ from .catalogue import QuestionnaireCatalogue, export_questionnaires, questionna
 from .codebook import codebook_header, codebook_html_write, codebook_rows
 from .source import ResponseRow, responses_queryset, responses_stream
 from .spec import ExportSpec, ExportSpecError, ExportStats
-from .statfiles import ColumnBuffers, statfile_write
+from .statfiles import RowSpool, statfile_write
 from .tables import Context, long_columns, long_rows, wide_columns, wide_values
 
 Progress = Callable[[int, int], None]
@@ -224,13 +225,15 @@ def _xlsx(spec, ctx, cats, out, counter, stats, *, wide: bool) -> None:
 
 def _statfile(spec, ctx, cat, binary, counter, stats, fmt: str, workdir: str) -> None:
     columns = wide_columns(cat, ctx)
-    buffers = ColumnBuffers(columns)
-    for row, _cat in _stream(spec, {cat.code: cat}, counter):
-        buffers.append(wide_values(row, cat, columns, ctx, numeric=True))
-        stats.rows += 1
-    path = os.path.join(workdir, f"{cat.code}.{fmt}")
-    statfile_write(path=path, fmt=fmt, cat=cat, columns=columns, buffers=buffers, ctx=ctx)
-    del buffers
+    spool = RowSpool(columns, directory=workdir)
+    try:
+        for row, _cat in _stream(spec, {cat.code: cat}, counter):
+            spool.append(wide_values(row, cat, columns, ctx, numeric=True))
+            stats.rows += 1
+        path = os.path.join(workdir, f"{cat.code}.{fmt}")
+        statfile_write(path=path, fmt=fmt, cat=cat, columns=columns, spool=spool, ctx=ctx)
+    finally:
+        spool.close()
     with open(path, "rb") as source:
         shutil.copyfileobj(source, binary, 1024 * 1024)
     os.unlink(path)
