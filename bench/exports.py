@@ -1,4 +1,4 @@
-"""Export benchmark: 1,000,000 answers to wide CSV and SPSS .sav, against PostgreSQL's own COPY.
+"""Export benchmark: 1,000,000 answers to wide CSV, SPSS .sav and Stata .dta, against PostgreSQL's own COPY.
 
 Data: 10,000 participants × 5 timepoints × one questionnaire of 20 scored single-choice items =
 50,000 responses holding 1,000,000 answers (study `bench-exp-1m`), and a tenth of it (1,000
@@ -8,7 +8,7 @@ the rows when the counts match.
 
 Measured, each in a fresh subprocess (so one run's memory cannot hide in another's):
 
-* `export_write(spec=wide_csv)` and `export_write(spec=sav)` into a file, at 100k and 1M answers;
+* `export_write(spec=...)` for wide_csv, sav and dta into a file, at 100k and 1M answers;
 * PostgreSQL `COPY (SELECT …) TO STDOUT WITH (FORMAT csv, HEADER)` of the same rows (one per response:
   pseudonym, site, questionnaire, version, timepoint, occurrence, due and submitted times, delay,
   channel, status, the 20 items as stored codes, score and band), read with psycopg's `cursor.copy()`
@@ -59,6 +59,7 @@ TIMEPOINTS = ("t0", "m1", "m3", "m6", "m12")
 ITEMS = tuple(f"i{n:02d}" for n in range(1, 21))
 OPTIONS = [(f"a{k}", f"Réponse {k}", f"Answer {k}", k) for k in range(5)]
 BATCH = 5000
+STAT_KINDS = ("wide_csv", "sav", "dta")  # the formats measured against COPY
 ENROLLED = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 OFFSETS = {"t0": 0, "m1": 30, "m3": 90, "m6": 180, "m12": 365}
 RULES = {"scores": [{
@@ -281,18 +282,18 @@ def main() -> None:
     for label, study_id in studies.items():
         run_measure("copy", study_id)  # warm the buffer cache, untimed
         runs = {}
-        for kind in ("copy", "wide_csv", "sav"):
+        for kind in ("copy", *STAT_KINDS):
             runs[kind] = run_best(kind, study_id)
             print(f"  {label} {kind:<9} {runs[kind]['seconds']:7.2f} s  {runs[kind]['bytes']:>11} bytes  "
                   f"rss +{runs[kind]['rss_growth_mb']} MB", flush=True)
-        for kind in ("wide_csv", "sav"):
+        for kind in STAT_KINDS:
             traced = run_measure(kind, study_id, trace=True)
             runs[kind]["traced_peak_mb"] = traced["traced_peak_mb"]
             print(f"  {label} {kind:<9} traced peak {traced['traced_peak_mb']} MB", flush=True)
         if label == "1M":
             runs["job_wide_csv"] = run_best("job", study_id)
             print(f"  {label} job       {runs['job_wide_csv']['seconds']:7.2f} s", flush=True)
-        for kind in ("wide_csv", "sav"):
+        for kind in STAT_KINDS:
             runs[f"ratio_{kind}_over_copy"] = round(runs[kind]["seconds"] / runs["copy"]["seconds"], 1)
         results[label] = {"participants": sizes[label], "responses": sizes[label] * len(TIMEPOINTS),
                           "answers": sizes[label] * len(TIMEPOINTS) * len(ITEMS), **runs}
@@ -303,7 +304,7 @@ def main() -> None:
             "rss_growth_mb_100k": small[kind]["rss_growth_mb"], "rss_growth_mb_1M": large[kind]["rss_growth_mb"],
             "traced_peak_mb_100k": small[kind]["traced_peak_mb"], "traced_peak_mb_1M": large[kind]["traced_peak_mb"],
         }
-        for kind in ("wide_csv", "sav")
+        for kind in STAT_KINDS
     }
     payload = {
         "what": "10,000 participants x 5 timepoints x 20 items = 1,000,000 answers (50,000 responses); "
