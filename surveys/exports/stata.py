@@ -66,6 +66,9 @@ class DtaWriter:
                  created: dt.datetime | None = None):
         self.out = out
         self.variables = list(variables)
+        if len(self.variables) > 32767:
+            # Format 118's limit (Stata/MP reads wider files only in format 119).
+            raise ValueError(f"{len(self.variables)} variables: a .dta file (format 118) holds at most 32,767")
         self.rows = 0
         self._start = out.tell()
         self._strls: BinaryIO | None = None
