@@ -20,6 +20,8 @@ po.metadata["Language"] = "fr"
 po.metadata["Plural-Forms"] = "nplurals=2; plural=(n > 1);"
 missing = []
 for entry in po:
+    if entry.obsolete:  # no longer in the code: kept by makemessages as #~, never compiled
+        continue
     if entry.msgid_plural:
         forms = FR_PLURAL.get(entry.msgid)
         if forms:
