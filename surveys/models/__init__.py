@@ -6,6 +6,7 @@ from .consent import ConsentNotice, EligibilityRule
 from .exports import ExportJob
 from .participant import Assignment, Participant, Response
 from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
+from .review import ItemFeedback, Panel, PanelMember, PublishOverride, ReviewRound, ReviewSubmission
 from .schedule import Timepoint
 from .study import Site, Study, StudyMembership
 
@@ -19,10 +20,16 @@ __all__ = [
     "EnableCondition",
     "ExportJob",
     "Item",
+    "ItemFeedback",
+    "Panel",
+    "PanelMember",
     "Participant",
+    "PublishOverride",
     "Questionnaire",
     "QuestionnaireVersion",
     "Response",
+    "ReviewRound",
+    "ReviewSubmission",
     "ScoreRecomputation",
     "Section",
     "Site",

@@ -97,6 +97,12 @@ class Study(models.Model):
         _("investigators may export"), default=False,
         help_text=_("Data managers can always export the study's data, by pseudonym; tick to let investigators too."),
     )
+    # Sign-off (surveys.review): a version publishes only after a closed round with this many approvals
+    # of the very content being published, or with an audited override.
+    review_approvals_required = models.PositiveSmallIntegerField(
+        _("review approvals required to publish"), default=0,
+        help_text=_("0: no review needed. Otherwise the number of panel approvals of the exact content published."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
