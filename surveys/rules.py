@@ -199,6 +199,11 @@ PERMISSIONS: Matrix = {
     # Information notices are immutable (consent records point to them): a new text is a new version.
     "consentnotice": {"view": ANY_ROLE, "add": (DESIGNER,), "change": NOBODY, "delete": NOBODY},
     "eligibilityrule": _DESIGN,
+    # Review panels: designers of the study; a site-wide panel (no study) is for superusers only.
+    "panel": _DESIGN,
+    "panelmember": _DESIGN,
+    # Written by the reminder task only.
+    "reviewreminder": {"view": (DESIGNER,), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
 }
 
 _roles_for_perm: dict[str, tuple[str, ...]] = {}

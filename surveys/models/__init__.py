@@ -6,7 +6,7 @@ from .consent import ConsentNotice, EligibilityRule
 from .exports import ExportJob
 from .participant import Assignment, Participant, Response
 from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
-from .review import ItemFeedback, Panel, PanelMember, PublishOverride, ReviewRound, ReviewSubmission
+from .review import ItemFeedback, Panel, PanelMember, PublishOverride, ReviewReminder, ReviewRound, ReviewSubmission
 from .schedule import Timepoint
 from .study import Site, Study, StudyMembership
 
@@ -28,6 +28,7 @@ __all__ = [
     "Questionnaire",
     "QuestionnaireVersion",
     "Response",
+    "ReviewReminder",
     "ReviewRound",
     "ReviewSubmission",
     "ScoreRecomputation",

@@ -57,6 +57,8 @@ class PanelMember(models.Model):
                                    related_name="+")
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
+    # The language of the invitation, reminders and (until they switch) the reviewer pages.
+    language = models.CharField(_("language"), max_length=2, choices=settings.LANGUAGES, default="fr")
     history = HistoricalRecords(excluded_fields=["invitation_hash"])
 
     class Meta:
@@ -176,6 +178,25 @@ class ReviewSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer} → {self.round}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.round.questionnaire.study_id
+
+
+class ReviewReminder(models.Model):
+    """A deadline reminder sent to one reviewer for one round: inserting the row claims it, so it goes once."""
+
+    round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, related_name="reminders")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["round", "reviewer", "days_before"], name="review_reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.round_id}/{self.reviewer_id} −{self.days_before}d"
 
     @property
     def study_id_for_rules(self) -> int:
