@@ -204,6 +204,14 @@ PERMISSIONS: Matrix = {
     "panelmember": _DESIGN,
     # Written by the reminder task only.
     "reviewreminder": {"view": (DESIGNER,), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
+    # Rounds are opened and closed by designers (staff with the "reviewer" study role only read them; expert
+    # reviewers are not staff and use the reviewer pages). Feedback is written by reviewers on their pages;
+    # designers only answer it (reply, resolve, decline). Nothing of a round is deleted: it is the audit trail.
+    "reviewround": {"view": ANY_ROLE, "add": (DESIGNER,), "change": (DESIGNER,), "delete": NOBODY},
+    "itemfeedback": {"view": ANY_ROLE, "add": NOBODY, "change": (DESIGNER,), "delete": NOBODY},
+    "reviewsubmission": {"view": ANY_ROLE, "add": NOBODY, "change": NOBODY, "delete": NOBODY},
+    # Written by questionnaire_publish only, with the version it let through.
+    "publishoverride": {"view": ANY_ROLE, "add": NOBODY, "change": NOBODY, "delete": NOBODY},
 }
 
 _roles_for_perm: dict[str, tuple[str, ...]] = {}
@@ -263,3 +271,7 @@ def _investigator_may_export(user: AbstractBaseUser | AnonymousUser, study: obje
 
 
 rules.set_perm(EXPORT_STUDY, is_superuser | has_role(DATA_MANAGER) | _investigator_may_export)
+
+# Publishing without the review sign-off the study requires (surveys.review_rounds): the study's investigators
+# and superusers, not its designers (who wrote the content under review). Always audited (PublishOverride).
+rules.set_perm("surveys.override_publish", is_superuser | has_role(INVESTIGATOR))

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 from django.utils import timezone
 
-from . import alerts, fhir, library, rendering, scoring, signals
+from . import alerts, fhir, library, rendering, review_rounds, scoring, signals
 from .models import (
     AnswerOption,
     Assignment,
@@ -48,10 +48,13 @@ class PublishError(Exception):
 
 
 @transaction.atomic
-def questionnaire_publish(*, questionnaire: Questionnaire, by: AbstractBaseUser | None) -> QuestionnaireVersion:
+def questionnaire_publish(*, questionnaire: Questionnaire, by: AbstractBaseUser | None,
+                          override_reason: str = "") -> QuestionnaireVersion:
     """Validate the draft and freeze it into a new version (or return the latest if identical).
 
-    Raises PublishError listing every problem; nothing is written then.
+    Raises PublishError listing every problem; nothing is written then. When the study requires review
+    sign-off, a closed round must have approved this very content; `override_reason` (by a user with
+    surveys.override_publish) publishes without it and is recorded as a PublishOverride.
     """
     # Lock the questionnaire so two simultaneous publishes cannot both decide
     # they are new and take the same number.
@@ -70,10 +73,16 @@ def questionnaire_publish(*, questionnaire: Questionnaire, by: AbstractBaseUser 
     latest = questionnaire.versions.order_by("-number").first()
     if latest is not None and latest.content_hash == digest:
         return latest
+    approved_round, override, problems = review_rounds.signoff_of(
+        questionnaire=questionnaire, content_hash=digest, by=by, override_reason=override_reason
+    )
+    if problems:
+        raise PublishError(problems)
     number = (latest.number + 1) if latest else 1
     definition["version"] = str(number)
     return QuestionnaireVersion.objects.create(
-        questionnaire=questionnaire, number=number, definition=definition, content_hash=digest, published_by=by
+        questionnaire=questionnaire, number=number, definition=definition, content_hash=digest, published_by=by,
+        approved_round=approved_round, override=override,
     )
 
 

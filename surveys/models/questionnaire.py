@@ -281,6 +281,15 @@ class QuestionnaireVersion(models.Model):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Sign-off (surveys.review_rounds), set at creation: the round whose approvals let it through, or the override.
+    approved_round = models.ForeignKey(
+        "surveys.ReviewRound", on_delete=models.PROTECT, null=True, blank=True, related_name="approved_versions",
+        verbose_name=_("approved by review round"),
+    )
+    override = models.ForeignKey(
+        "surveys.PublishOverride", on_delete=models.PROTECT, null=True, blank=True, related_name="versions",
+        verbose_name=_("published with override"),
+    )
 
     objects = QuestionnaireVersionQuerySet.as_manager()
 

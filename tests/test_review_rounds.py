@@ -1,0 +1,123 @@
+"""Rounds in the admin side: opening freezes the draft and its hash, feedback is consolidated and answered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from surveys import fhir
+from surveys.models import ItemFeedback, Panel, PanelMember, ReviewRound, ReviewSubmission
+from surveys.review_rounds import ReviewError, feedback_handle, round_close, round_open, round_summary
+
+
+@pytest.fixture
+def setup(make):
+    q = make.valid_questionnaire()
+    designer = make.user(staff=True)
+    make.member(user=designer, study=q.study, role="designer")
+    panel = Panel.objects.create(study=q.study, code=f"panel{q.pk}", title="Panel")
+    return q, designer, panel
+
+
+def soon():
+    return timezone.now() + timedelta(days=10)
+
+
+def test_opening_freezes_the_draft_and_its_hash(make, setup):
+    q, designer, panel = setup
+    expected = fhir.definition_from_draft(q)
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer, title="R1",
+                        includes_notice=True)
+    assert round_.definition == expected
+    assert round_.content_hash == fhir.content_hash(expected)
+    item = q.items.get(link_id="mood")
+    item.text_en = "Changed after opening"
+    item.save()
+    round_.refresh_from_db()
+    assert round_.content_hash == fhir.content_hash(expected)
+    assert "Changed after opening" not in str(round_.definition)
+    assert round_.opened_by == designer and round_.includes_notice and round_.closed_at is None
+    round_close(round_=round_, by=designer)
+    assert ReviewRound.objects.get(pk=round_.pk).closed_at is not None
+
+
+def test_opening_refuses_another_studys_panel_and_past_deadline(make, setup):
+    q, designer, _panel = setup
+    foreign = Panel.objects.create(study=make.study(), code="foreign", title="Foreign")
+    with pytest.raises(ReviewError) as caught:
+        round_open(questionnaire=q, panel=foreign, deadline=soon(), by=designer)
+    assert caught.value.field == "panel"
+    with pytest.raises(ReviewError) as caught:
+        round_open(questionnaire=q, panel=_panel, deadline=timezone.now() - timedelta(hours=1), by=designer)
+    assert caught.value.field == "deadline"
+    site_wide = Panel.objects.create(study=None, code="site", title="Site")
+    assert round_open(questionnaire=q, panel=site_wide, deadline=soon(), by=designer).panel == site_wide
+    assert ReviewRound.objects.count() == 1
+
+
+def _reviewers(make, panel, kinds):
+    users = []
+    for kind in kinds:
+        user = make.user()
+        PanelMember.objects.create(panel=panel, user=user, kind=kind)
+        users.append(user)
+    return users
+
+
+def test_consolidated_averages_counts_and_overall(make, setup):
+    q, designer, panel = setup
+    q.study.review_approvals_required = 2
+    q.study.save()
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
+    a, b, c = _reviewers(make, panel, ["expert_patient", "practitioner", "expert_patient"])
+    ItemFeedback.objects.create(round=round_, reviewer=a, link_id="mood", clarity=4, relevance=5, acceptability=3,
+                                comment="Too vague", suggestion="How was your mood this week?")
+    ItemFeedback.objects.create(round=round_, reviewer=b, link_id="mood", clarity=2, relevance=None, acceptability=5)
+    ItemFeedback.objects.create(round=round_, reviewer=c, link_id="pain", clarity=5)
+    now = timezone.now()
+    ReviewSubmission.objects.create(round=round_, reviewer=a, burden=2, timing="right", comments="Fine",
+                                    approved=True, approved_hash=round_.content_hash, submitted_at=now)
+    ReviewSubmission.objects.create(round=round_, reviewer=b, burden=5, timing="too_often", approved=True,
+                                    approved_hash="f" * 64, submitted_at=now)
+    ReviewSubmission.objects.create(round=round_, reviewer=c, burden=1, approved=True,
+                                    approved_hash=round_.content_hash)  # not submitted: does not count
+
+    summary = round_summary(round_)
+    mood = next(i for i in summary.items if i.link_id == "mood")
+    assert mood.averages == {"clarity": 3.0, "relevance": 5.0, "acceptability": 4.0}
+    assert mood.counts == {"clarity": 2, "relevance": 1, "acceptability": 2}
+    assert mood.texts["en"] == "Question mood"
+    assert mood.facts is not None and set(mood.facts.ease) == {"fr", "en"}
+    assert [who for who, _row in mood.feedback] == ["Expert patient 1", "Practitioner 1"]
+    assert [who for who, _row in mood.comments] == ["Expert patient 1"]
+    pain = next(i for i in summary.items if i.link_id == "pain")
+    assert pain.feedback[0][0] == "Expert patient 2"
+    assert summary.burden_average == 3.5 and summary.burden_count == 2
+    assert summary.timing_counts == {"right": 1, "too_often": 1}
+    assert summary.approvals == 1 and summary.required == 2
+
+
+def test_reply_resolve_decline_are_recorded_with_history(make, setup):
+    q, designer, panel = setup
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
+    (reviewer,) = _reviewers(make, panel, ["expert_patient"])
+    row = ItemFeedback.objects.create(round=round_, reviewer=reviewer, link_id="mood", comment="Unclear")
+
+    feedback_handle(feedback=row, by=designer, reply="Thanks, we will reword it.")
+    row.refresh_from_db()
+    assert row.reply == "Thanks, we will reword it." and row.status == "open"
+    assert row.handled_by == designer and row.handled_at is not None
+
+    with pytest.raises(ReviewError) as caught:
+        feedback_handle(feedback=row, by=designer, status="declined", reason="  ")
+    assert caught.value.field == "reason"
+    row.refresh_from_db()
+    assert row.status == "open"
+
+    feedback_handle(feedback=row, by=designer, status="declined", reason="The validated wording must stay.")
+    row.refresh_from_db()
+    assert (row.status, row.reason) == ("declined", "The validated wording must stay.")
+    feedback_handle(feedback=row, by=designer, status="resolved")
+    assert [h.status for h in row.history.order_by("history_date")] == ["open", "open", "declined", "resolved"]
