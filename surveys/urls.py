@@ -11,4 +11,6 @@ urlpatterns = [
     path("", include("surveys.replan_views")),
     path("", include("surveys.alert_views")),
     path("", include("surveys.exports.views")),
+    path("", include("surveys.review_views")),
+    path("", include("surveys.review_panel_views")),
 ]
