@@ -399,6 +399,8 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
                 name="surveys_questionnaire_preview_frame",
             ),
             path("<int:pk>/publish/", view(self.publish_view), name="surveys_questionnaire_publish"),
+            path("<int:pk>/publish/override/", view(lambda request, pk: admin_review.publish_override_view(
+                self, request, pk)), name="surveys_questionnaire_publish_override"),
             path(
                 "<int:pk>/versions/<int:version_id>/copy-into-draft/",
                 view(self.copy_into_draft_view),
@@ -414,6 +416,7 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
             "can_preview": self.has_view_permission(request, questionnaire),
             "can_publish": self.has_change_permission(request, questionnaire),
             "published_versions": questionnaire.versions.select_related("published_by"),
+            **admin_review.questionnaire_review_context(request, questionnaire),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=context)
@@ -776,4 +779,4 @@ admin.site.site_title = "Ressenti"
 admin.site.index_title = _("Studies, questionnaires and participants")
 
 # Admins and views that live in their own modules (notices, alerts, imports, library) register on import.
-from . import admin_alerts, admin_consent, admin_imports, admin_library  # noqa: E402, F401
+from . import admin_alerts, admin_consent, admin_imports, admin_library, admin_review, admin_review_panels  # noqa: E402, F401

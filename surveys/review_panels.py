@@ -101,10 +101,9 @@ def reviewer_invite(*, panel: Panel, email: str, kind: str, language: str, by, n
         member.invited_by = by
         member.active = True
         member.save()
-        transaction.on_commit(lambda: _send(
-            template="invitation", to=email, language=language,
-            context={"panel": panel, "url": invitation_url(token), "days": INVITATION_DAYS,
-                     "kind": member.get_kind_display}))
+    # Sent once the rows are saved; if sending fails the error shows and "send a new invitation" retries.
+    _send(template="invitation", to=email, language=language,
+          context={"panel": panel, "url": invitation_url(token), "days": INVITATION_DAYS})
     return member, token
 
 

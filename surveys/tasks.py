@@ -48,3 +48,13 @@ def alerts_sweep() -> dict[str, int]:
     logger.info("alerts sweep: %d e-mailed, %d failed, %d skipped", len(report.sent), len(report.failed),
                 report.skipped)
     return {"sent": len(report.sent), "failed": len(report.failed), "skipped": report.skipped}
+
+
+# --- review panels (surveys/review_panels.py) -------------------------------------------------
+
+@shared_task(ignore_result=True)
+def review_reminders_send() -> int:
+    """Beat, hourly: remind reviewers who have not submitted, 3 days and 1 day before the deadline (once each)."""
+    from .review_panels import reminders_send
+
+    return reminders_send(now=timezone.now())

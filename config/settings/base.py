@@ -415,3 +415,9 @@ CELERY_BEAT_SCHEDULE["exports-expire"] = {
     "schedule": 3600.0,
     "options": {"expire_seconds": 3000},
 }
+# Review panels: deadline reminders (each claimed once per reviewer, round and threshold).
+CELERY_BEAT_SCHEDULE["review-reminders-send"] = {
+    "task": "surveys.tasks.review_reminders_send",
+    "schedule": 3600.0,
+    "options": {"expire_seconds": 3000},
+}
