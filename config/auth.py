@@ -8,3 +8,9 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def get_login_redirect_url(self, request) -> str:
+        # Reviewers (invited, never staff) have no use for the admin: their page is /review/.
+        if request.user.is_authenticated and not request.user.is_staff:
+            return "/review/"
+        return super().get_login_redirect_url(request)

@@ -314,3 +314,12 @@ def test_reminder_task_runs(make, designer, study, panel):
     mail.outbox.clear()
     assert review_reminders_send.apply().get() == 1
     assert len(mail.outbox) == 1
+
+
+def test_reviewer_sign_in_lands_on_the_review_page(make, designer, panel):
+    _accepted_reviewer(panel, designer, email="eve@example.net")
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    signed_in = client.post("/accounts/login/", {"login": "eve@example.net", "password": PASSWORD})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/review/"
+    staff = Client(HTTP_ACCEPT_LANGUAGE="en").post("/accounts/login/", {"login": "designer", "password": "pw-123456789"})
+    assert staff["Location"] == "/admin/"
