@@ -115,6 +115,12 @@ class ItemSummary:
     feedback: list[tuple[str, ItemFeedback]] = field(default_factory=list)  # (reviewer label, row)
 
     @property
+    def text_rows(self) -> list[tuple[str, str, int | None, bool]]:
+        """(language, text, readability score rounded, flagged) for the admin table."""
+        return [(lang, text, self.facts.ease_rounded(lang) if self.facts else None,
+                 bool(self.facts and lang in self.facts.flagged)) for lang, text in self.texts.items()]
+
+    @property
     def comments(self) -> list[tuple[str, ItemFeedback]]:
         return [(who, f) for who, f in self.feedback if f.comment or f.suggestion]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from surveys import fhir
@@ -121,3 +122,92 @@ def test_reply_resolve_decline_are_recorded_with_history(make, setup):
     assert (row.status, row.reason) == ("declined", "The validated wording must stay.")
     feedback_handle(feedback=row, by=designer, status="resolved")
     assert [h.status for h in row.history.order_by("history_date")] == ["open", "open", "declined", "resolved"]
+
+
+# --- in the admin ------------------------------------------------------------------------------
+
+def _login(client, make, study, role):
+    user = make.user(staff=True)
+    make.member(user=user, study=study, role=role)
+    client.force_login(user)
+    return user
+
+
+def test_designer_opens_a_round_from_the_admin(client, make, setup):
+    q, designer, panel = setup
+    client.force_login(designer)
+    page = client.get(reverse("admin:surveys_questionnaire_change", args=[q.pk]))
+    body = page.content.decode()
+    assert "Open a review round" in body and "1 screen," in body
+    add = reverse("admin:surveys_reviewround_add")
+    form = client.get(add, {"questionnaire": q.pk})
+    assert form.status_code == 200
+    site_wide = Panel.objects.create(study=None, code="site-wide", title="Site-wide")
+    foreign = Panel.objects.create(study=make.study(), code="other", title="Other study")
+    choices = list(form.context["adminform"].form.fields["panel"].queryset)
+    assert panel in choices and site_wide in choices and foreign not in choices
+    deadline = timezone.localtime(soon())
+    response = client.post(add, {
+        "questionnaire": q.pk, "panel": site_wide.pk, "title": "First look", "instructions": "Be frank",
+        "deadline_0": deadline.strftime("%Y-%m-%d"), "deadline_1": deadline.strftime("%H:%M:%S"),
+        "includes_notice": "on",
+    })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    round_ = ReviewRound.objects.get()
+    assert round_.opened_by == designer and round_.includes_notice and round_.panel == site_wide
+    assert round_.content_hash == fhir.content_hash(fhir.definition_from_draft(q))
+
+
+@pytest.mark.parametrize("role", ["reviewer", "investigator", "data_manager"])
+def test_other_staff_roles_read_rounds_but_cannot_open_or_answer(client, make, setup, role):
+    q, designer, panel = setup
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
+    (reviewer,) = _reviewers(make, panel, ["expert_patient"])
+    row = ItemFeedback.objects.create(round=round_, reviewer=reviewer, link_id="mood", comment="Unclear")
+    _login(client, make, q.study, role)
+    assert client.get(reverse("admin:surveys_reviewround_add")).status_code == 403
+    page = client.get(reverse("admin:surveys_reviewround_change", args=[round_.pk]))
+    assert page.status_code == 200 and "Unclear" in page.content.decode()
+    response = client.post(reverse("admin:surveys_reviewround_feedback", args=[round_.pk, row.pk]),
+                           {"reply": "x", "status": "resolved"})
+    assert response.status_code == 403
+    assert client.post(reverse("admin:surveys_reviewround_close", args=[round_.pk])).status_code == 403
+    row.refresh_from_db()
+    assert row.status == "open" and ReviewRound.objects.get().closed_at is None
+
+
+def test_round_of_another_study_is_not_found(client, make, setup):
+    q, designer, panel = setup
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
+    _login(client, make, make.study(), "designer")
+    assert client.get(reverse("admin:surveys_reviewround_change", args=[round_.pk])).status_code == 404
+    assert client.post(reverse("admin:surveys_reviewround_close", args=[round_.pk])).status_code == 404
+
+
+def test_consolidated_page_and_answering_in_the_admin(client, make, setup):
+    q, designer, panel = setup
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
+    a, b = _reviewers(make, panel, ["expert_patient", "practitioner"])
+    row = ItemFeedback.objects.create(round=round_, reviewer=a, link_id="mood", clarity=2, comment="Too vague",
+                                      suggestion="How was your mood this week?")
+    ItemFeedback.objects.create(round=round_, reviewer=b, link_id="mood", clarity=5)
+    ReviewSubmission.objects.create(round=round_, reviewer=a, burden=4, timing="too_often", comments="Long",
+                                    approved=True, approved_hash=round_.content_hash, submitted_at=timezone.now())
+    client.force_login(designer)
+    url = reverse("admin:surveys_reviewround_change", args=[round_.pk])
+    body = client.get(url).content.decode()
+    for expected in ("Too vague", "How was your mood this week?", "Expert patient 1", "3.5", "Too often",
+                     "Question mood"):
+        assert expected in body
+    assert a.email not in body and a.username not in body  # reviewers are shown by kind and number
+
+    answer = reverse("admin:surveys_reviewround_feedback", args=[round_.pk, row.pk])
+    client.post(answer, {"reply": "Reworded", "status": "declined", "reason": ""})
+    row.refresh_from_db()
+    assert row.status == "open" and row.reply == ""  # declining without a reason changes nothing
+    client.post(answer, {"reply": "Kept as validated", "status": "declined", "reason": "Validated wording"})
+    row.refresh_from_db()
+    assert (row.status, row.reason, row.handled_by) == ("declined", "Validated wording", designer)
+
+    client.post(reverse("admin:surveys_reviewround_close", args=[round_.pk]))
+    assert ReviewRound.objects.get().closed_at is not None
