@@ -621,8 +621,8 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
     list_display = ("questionnaire", "number", "published_at", "published_by", "short_hash")
     list_filter = (("questionnaire__study", RelatedOnlyFieldListFilter),)
     list_select_related = ("questionnaire__study", "published_by")
-    fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "score_recomputations",
-              "exports", "definition_json")
+    fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "approved_round",
+              "override", "score_recomputations", "exports", "definition_json")
     readonly_fields = fields
     actions = ["recompute_scores"]
 

@@ -211,3 +211,22 @@ def test_consolidated_page_and_answering_in_the_admin(client, make, setup):
 
     client.post(reverse("admin:surveys_reviewround_close", args=[round_.pk]))
     assert ReviewRound.objects.get().closed_at is not None
+
+
+def test_item_feedback_admin_answers_through_the_service(client, make, setup):
+    q, designer, panel = setup
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
+    (reviewer,) = _reviewers(make, panel, ["practitioner"])
+    row = ItemFeedback.objects.create(round=round_, reviewer=reviewer, link_id="pain", comment="Which pain?")
+    client.force_login(designer)
+    url = reverse("admin:surveys_itemfeedback_change", args=[row.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and reviewer.username not in page.content.decode()
+    response = client.post(url, {"reply": "", "status": "declined", "reason": ""})
+    assert response.status_code == 200  # the form says the reason is missing
+    row.refresh_from_db()
+    assert row.status == "open"
+    client.post(url, {"reply": "Any pain today", "status": "resolved", "reason": "Reworded in v2"})
+    row.refresh_from_db()
+    assert (row.status, row.reply, row.handled_by) == ("resolved", "Any pain today", designer)
+    assert client.post(reverse("admin:surveys_itemfeedback_delete", args=[row.pk])).status_code == 403

@@ -1,0 +1,125 @@
+"""French for the designer's side of review rounds: facts, consolidated feedback, sign-off and overrides."""
+
+FR = {
+    # surveys/review_rounds.py
+    "This panel belongs to another study.": "Ce panel appartient à une autre étude.",
+    "The deadline must be in the future.": "La date limite doit être dans le futur.",
+    "Unknown status.": "Statut inconnu.",
+    "Say why this comment is declined.": "Dites pourquoi ce commentaire est écarté.",
+    "Reviewer": "Relecteur",
+    "review sign-off": "validation par la relecture",
+    "This study requires %(n)s approvals from a closed review round; no round has been closed.":
+        "Cette étude exige %(n)s approbations d’un tour de relecture clos ; aucun tour n’a été clos.",
+    "The draft has changed since the last closed review round: open a new round (%(n)s approvals required) "
+    "or publish with an override.":
+        "Le brouillon a changé depuis le dernier tour de relecture clos : ouvrez un nouveau tour "
+        "(%(n)s approbations exigées) ou publiez avec une dérogation.",
+    "The closed review round of this content has fewer than the %(n)s approvals required.":
+        "Le tour de relecture clos de ce contenu a moins des %(n)s approbations exigées.",
+    "You may not publish without the review sign-off.":
+        "Vous ne pouvez pas publier sans la validation par la relecture.",
+    # surveys/models/questionnaire.py
+    "approved by review round": "approuvée par le tour de relecture",
+    "published with override": "publiée avec dérogation",
+    # surveys/admin_review.py
+    "state": "état",
+    "closed": "clos",
+    "open": "ouvert",
+    "content hash": "empreinte du contenu",
+    "The round is closed.": "Le tour est clos.",
+    "%(item)s: your answer is recorded.": "%(item)s : votre réponse est enregistrée.",
+    "Reason": "Motif",
+    "Recorded with the version: why it is published without the review sign-off.":
+        "Enregistré avec la version : pourquoi elle est publiée sans la validation par la relecture.",
+    "Publish %(questionnaire)s without the review sign-off?":
+        "Publier %(questionnaire)s sans la validation par la relecture ?",
+    "Published version %(number)s.": "Version %(number)s publiée.",
+    # templates/admin/surveys/review/*
+    "Review by a panel": "Relecture par un panel",
+    "review round": "tour de relecture",
+    "panel": "panel",
+    "deadline": "date limite",
+    "No review round yet.": "Aucun tour de relecture pour l’instant.",
+    "Open a review round": "Ouvrir un tour de relecture",
+    "Publish without sign-off…": "Publier sans validation…",
+    "Publish without sign-off": "Publier sans validation",
+    "Publishing without it is recorded with your name, the time, the content hash and your reason.":
+        "Une publication sans elle est enregistrée avec votre nom, l’heure, l’empreinte du contenu et votre motif.",
+    "Publish anyway": "Publier quand même",
+    "Cancel": "Annuler",
+    "Close the round": "Clore le tour",
+    "Overall": "Dans l’ensemble",
+    "Approvals of this content": "Approbations de ce contenu",
+    "required": "exigées",
+    "Submissions": "Avis envoyés",
+    "Burden (1 = very light, 5 = far too long)": "Charge (1 = très légère, 5 = bien trop long)",
+    "Timing of the schedule": "Calendrier des envois",
+    "approved": "approuvé",
+    "On the information notice:": "Sur la notice d’information :",
+    "readability": "lisibilité",
+    "hard to read": "difficile à lire",
+    "clarity": "clarté",
+    "relevance": "pertinence",
+    "acceptability": "acceptabilité",
+    "Suggested wording:": "Formulation proposée :",
+    "Reply:": "Réponse :",
+    "Reason:": "Motif :",
+    "Answered by %(who)s on %(when)s.": "Répondu par %(who)s le %(when)s.",
+    "History": "Historique",
+    "Answer to %(who)s": "Réponse à %(who)s",
+    "Reply": "Répondre",
+    "status": "statut",
+    "Reason (required to decline)": "Motif (obligatoire pour écarter)",
+    "Save the answer": "Enregistrer la réponse",
+    "No comment on this item.": "Aucun commentaire sur cette question.",
+    # surveys/models/review.py (fields shown in the review admins)
+    "instructions to reviewers": "consignes aux relecteurs",
+    "definition reviewed": "définition relue",
+    "content hash reviewed": "empreinte du contenu relu",
+    "also review the information notice": "relire aussi la notice d’information",
+    "also review the schedule": "relire aussi le calendrier",
+    "opened at": "ouvert le",
+    "closed at": "clos le",
+    "review rounds": "tours de relecture",
+    "Resolved": "Résolu",
+    "Declined": "Écarté",
+    "comment": "commentaire",
+    "suggested wording": "formulation proposée",
+    "designer's reply": "réponse du concepteur",
+    "Why it was resolved this way or declined.": "Pourquoi cela a été résolu ainsi ou écarté.",
+    "handled at": "traité le",
+    "item feedback": "avis sur les questions",
+    "Too early": "Trop tôt",
+    "About right": "À peu près bien",
+    "Too late": "Trop tard",
+    "Too often": "Trop souvent",
+    "burden": "charge",
+    "timing of the schedule": "calendrier des envois",
+    "comments": "commentaires",
+    "comments on the information notice": "commentaires sur la notice d’information",
+    "content hash approved": "empreinte du contenu approuvé",
+    "review submission": "avis de relecture",
+    "review submissions": "avis de relecture",
+    "content hash published": "empreinte du contenu publié",
+    "publish override": "dérogation de publication",
+    "publish overrides": "dérogations de publication",
+    "review approvals required to publish": "approbations de relecture exigées pour publier",
+    "0: no review needed. Otherwise the number of panel approvals of the exact content published.":
+        "0 : aucune relecture exigée. Sinon, le nombre d’approbations du panel portant sur le contenu exact publié.",
+}
+
+FR_PLURAL = {
+    "%(screens)s screen": ["%(screens)s écran", "%(screens)s écrans"],
+    "about %(minutes)s minute to complete": ["environ %(minutes)s minute pour répondre",
+                                             "environ %(minutes)s minutes pour répondre"],
+    "%(flagged)s item is hard to read.": ["%(flagged)s question est difficile à lire.",
+                                          "%(flagged)s questions sont difficiles à lire."],
+    "Publishing requires %(n)s approval from a closed review round of the exact content published.": [
+        "La publication exige %(n)s approbation d’un tour de relecture clos portant sur le contenu exact publié.",
+        "La publication exige %(n)s approbations d’un tour de relecture clos portant sur le contenu exact publié.",
+    ],
+    "This study requires %(n)s approval from a closed review round of the exact content published.": [
+        "Cette étude exige %(n)s approbation d’un tour de relecture clos portant sur le contenu exact publié.",
+        "Cette étude exige %(n)s approbations d’un tour de relecture clos portant sur le contenu exact publié.",
+    ],
+}
