@@ -12,23 +12,15 @@ on its first read until the test lets go.
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
-import redis
-from django.conf import settings as django_settings
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -37,66 +29,11 @@ from config.celery import app
 from surveys.exports.jobs import ENQUEUE_GRACE, export_files_expire, export_job_start, export_jobs_sweep
 from surveys.exports.spec import ExportSpec
 from surveys.models import ExportJob, StudyMembership
-from tests.conftest import need_service
+from tests.workers import Worker, new_queue, wait_for, worker_pool
 
 pytestmark = pytest.mark.services
 
 S = ExportJob.Status
-WAIT = 60.0
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}{port}/{quote(db['NAME'], safe='')}"
-
-
-class Worker:
-    def __init__(self, *, queue: str, env: dict[str, str], name: str):
-        self.log_path = Path(django_settings.BASE_DIR) / "var" / f"{queue}-{name}.log"
-        self.log_path.parent.mkdir(exist_ok=True)
-        self.log = self.log_path.open("w+")
-        command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-            "--without-mingle", "--without-gossip", "--without-heartbeat", "-Q", queue, "--loglevel=INFO",
-            "--hostname", f"{queue}-{name}@%h",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(command, cwd=django_settings.BASE_DIR, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def tail(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
-        self.log_path.unlink(missing_ok=True)
-
-
-def wait_for(predicate: Callable[[], object], what: str, *workers: Worker, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        for worker in workers:
-            assert worker.proc.poll() is None, f"the worker exited:\n{worker.tail()}"
-        time.sleep(0.1)
-    logs = "\n\n".join(f"--- worker log ({w.log_path.name}):\n{w.tail()}" for w in workers)
-    pytest.fail(f"waited {timeout:.0f} s for {what}\n{logs}")
 
 
 @pytest.fixture
@@ -109,35 +46,15 @@ def exports_root(tmp_path, settings) -> Path:
 @pytest.fixture
 def workers(redis_url, transactional_db, settings, exports_root) -> Iterator[Callable[[], Worker]]:
     """start() → a worker process on this test's own queue, writing into this test's export folder."""
-    need_service("PostgreSQL", connection.vendor == "postgresql",
-                 "a worker process cannot share an SQLite in-memory test database; set DATABASE_URL=postgres://...")
-    queue = f"test-exports-{uuid.uuid4().hex[:12]}"
+    queue = new_queue("exports")
     settings.EXPORTS_QUEUE = queue  # where this process enqueues
     env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": _database_url(),
-        "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", "EXPORTS_ROOT": str(exports_root),
-        "EXPORTS_QUEUE": queue,
+        "EXPORTS_ROOT": str(exports_root), "EXPORTS_QUEUE": queue,
         # The task of a killed worker comes back within seconds (then finds its job claimed or pending).
         "CELERY_VISIBILITY_TIMEOUT": "3",
     }
-    started: list[Worker] = []
-
-    def start() -> Worker:
-        worker = Worker(queue=queue, env=env, name=f"w{len(started) + 1}")
-        started.append(worker)
-        wait_for(lambda: "ready." in worker.log_path.read_text(errors="replace"), "the worker to start", worker)
-        return worker
-
-    try:
+    with worker_pool(redis_url=redis_url, queue=queue, env=env) as start:
         yield start
-    finally:
-        for worker in started:
-            worker.stop()
-        client = redis.Redis.from_url(redis_url)
-        stale = list(client.scan_iter(match=f"*{queue}*"))
-        if stale:
-            client.delete(*stale)
-        client.close()
 
 
 @contextmanager

@@ -11,21 +11,12 @@ same Redis never take each other's tasks.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import redis
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -34,70 +25,13 @@ from patients.dispatch import OUTCOME_UNKNOWN, messages_dispatch
 from patients.models import Message
 from patients.tasks import message_send
 from surveys.models import Assignment
-from tests.conftest import need_service
 from tests.fakes.twilio_server import FakeTwilio, fake_twilio_env
+from tests.workers import Worker, new_queue, wait_for, worker_pool
 
 pytestmark = pytest.mark.services
 
 S = Message.Status
-WAIT = 60.0  # seconds any one wait may take
 FINAL = {S.SENT, S.DELIVERED, S.FAILED, S.CANCELLED}
-
-
-def _database_url() -> str:
-    # The test database pytest-django created, which is where the worker must write.
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}{port}/{quote(db['NAME'], safe='')}"
-
-
-class Worker:
-    def __init__(self, *, queue: str, env: dict[str, str], name: str):
-        self.log_path = Path(settings.BASE_DIR) / "var" / f"{queue}-{name}.log"
-        self.log_path.parent.mkdir(exist_ok=True)
-        self.log = self.log_path.open("w+")
-        command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-            "--without-mingle", "--without-gossip", "--without-heartbeat", "-Q", queue, "--loglevel=INFO",
-            "--hostname", f"{queue}-{name}@%h",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def tail(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-    def wait_ready(self) -> None:
-        wait_for(lambda: "ready." in self.log_path.read_text(errors="replace"), "the worker to start", self)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
-        self.log_path.unlink(missing_ok=True)
-
-
-def wait_for(predicate: Callable[[], object], what: str, *workers: Worker, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    logs = "\n\n".join(f"--- worker log ({w.log_path.name}):\n{w.tail()}" for w in workers)
-    pytest.fail(f"waited {timeout:.0f} s for {what}\n{logs}")
 
 
 @pytest.fixture
@@ -109,37 +43,16 @@ def fake() -> Iterator[FakeTwilio]:
 @pytest.fixture
 def workers(redis_url, transactional_db, fake, settings) -> Iterator[Callable[..., Worker]]:
     """start(**env) → a worker process on this test's own queue, with the fake Twilio."""
-    need_service("PostgreSQL", connection.vendor == "postgresql",
-                 "a worker process cannot share an SQLite in-memory test database; set DATABASE_URL=postgres://...")
-    queue = f"test-faults-{uuid.uuid4().hex[:12]}"
+    queue = new_queue("faults")
     settings.MESSAGES_SEND_QUEUE = queue  # where messages_dispatch in this process enqueues
-    started: list[Worker] = []
-    base_env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": _database_url(),
-        "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", "MESSAGES_SEND_QUEUE": queue,
-        **fake_twilio_env(fake, timeout=10.0),
+    env = {
+        "MESSAGES_SEND_QUEUE": queue, **fake_twilio_env(fake, timeout=10.0),
         # Fast retries and a short visibility timeout: a task of a killed worker comes back in seconds.
         "MESSAGES_RETRY_BASE_SECONDS": "0.3", "MESSAGES_RETRY_MAX_SECONDS": "1", "MESSAGES_SEND_MAX_ATTEMPTS": "4",
         "MESSAGES_SEND_TIMEOUT": "3", "CELERY_VISIBILITY_TIMEOUT": "3",
     }
-
-    def start(**env: str) -> Worker:
-        worker = Worker(queue=queue, env={**base_env, **env}, name=f"w{len(started) + 1}")
-        started.append(worker)
-        worker.wait_ready()
-        return worker
-
-    start.queue = queue  # type: ignore[attr-defined]
-    try:
+    with worker_pool(redis_url=redis_url, queue=queue, env=env) as start:
         yield start
-    finally:
-        for worker in started:
-            worker.stop()
-        client = redis.Redis.from_url(redis_url)
-        stale = list(client.scan_iter(match=f"*{queue}*"))
-        if stale:
-            client.delete(*stale)
-        client.close()
 
 
 def due_messages(make, n: int = 1) -> list[Message]:
