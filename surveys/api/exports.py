@@ -11,15 +11,12 @@ another study's or an unknown job is a 404, and every call checks the permission
 
 from __future__ import annotations
 
-import base64
 import logging
 
 from django.conf import settings
-from django.db.models import F
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -29,8 +26,8 @@ from rest_framework.response import Response as ApiResponse
 
 from ..exports.access import export_spec_for_user
 from ..exports.jobs import ExportFileUnavailable, export_job_file, export_job_start
-from ..exports.spec import DATES, FORMATS, ExportSpec, ExportSpecError
-from ..exports.writers import export_media_type
+from ..exports.spec import DATES, FORMATS, ExportSpecError
+from ..exports.views import export_file_response
 from ..models import ExportJob, Questionnaire
 from ..rules import EXPORT_STUDY
 from .base import ErrorSerializer, StudyScopedMixin
@@ -94,7 +91,7 @@ class ExportJobSerializer(ApiModelSerializer):
     class Meta:
         model = ExportJob
         fields = ["id", "url", "status", "format", "spec", "created_at", "started_at", "finished_at",
-                  "progress_done", "progress_total", "percent", "rows", "size_bytes", "sha256", "file_name",
+                  "progress_done", "progress_total", "percent", "rows", "size_bytes", "sha256", "filename",
                   "expires_at", "error", "download_url"]
 
     def _path(self, job: ExportJob, name: str) -> str:
@@ -186,13 +183,13 @@ UNAVAILABLE = {
     summary="Download the file of a finished export", tags=["exports"],
     responses={
         (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description=(
-            "The file; Repr-Digest carries its SHA-256, as recorded in the export's audit row.")),
+            "The file; X-Export-SHA256 carries its SHA-256, as recorded in the export's audit row.")),
         409: OpenApiResponse(ErrorSerializer, description="Not finished yet, or failed."),
         410: OpenApiResponse(ErrorSerializer, description="The file expired and was deleted."),
     },
 )
 class ExportDownload(ExportRows, DetailView):
-    """The file of a finished export, as recorded in its audit row (Repr-Digest: its SHA-256)."""
+    """The file of a finished export, as recorded in its audit row (X-Export-SHA256: its SHA-256)."""
 
     # The file is not rendered by DRF: whatever the client accepts, errors come back as JSON.
     content_negotiation_class = LenientNegotiation
@@ -211,15 +208,4 @@ class ExportDownload(ExportRows, DetailView):
             }
             return ApiResponse({"status": code, "code": error, "detail": texts[error] % {"id": job.pk}},
                                status=code)
-        ExportJob.objects.filter(pk=job.pk).update(downloads=F("downloads") + 1, last_downloaded_at=now)
-        logger.info("export %s downloaded through the API by user %s", job.pk, request.user.pk)
-        media_type = export_media_type(ExportSpec.from_dict(job.spec))
-        if settings.EXPORTS_X_ACCEL_PREFIX:
-            response = HttpResponse(content_type=media_type)
-            response["X-Accel-Redirect"] = settings.EXPORTS_X_ACCEL_PREFIX.rstrip("/") + "/" + job.file_path
-        else:
-            response = FileResponse(path.open("rb"), content_type=media_type)
-        response["Content-Disposition"] = content_disposition_header(True, job.file_name)
-        response["X-Export-Id"] = str(job.pk)
-        response["Repr-Digest"] = "sha-256=:" + base64.b64encode(bytes.fromhex(job.sha256)).decode() + ":"
-        return response
+        return export_file_response(job=job, path=path, by=request.user, now=now)

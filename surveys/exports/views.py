@@ -227,8 +227,13 @@ def export_job_download(request: HttpRequest, code: str, pk: int) -> HttpRespons
             **_job_context(job, now=now),
         }
         return render(request, "staff/export_unavailable.html", context, status=UNAVAILABLE_STATUS[exc.reason])
+    return export_file_response(job=job, path=path, by=request.user, now=now)
+
+
+def export_file_response(*, job: ExportJob, path, by, now) -> HttpResponse:
+    """The finished file of a job, for the staff page and the API alike; the download is counted."""
     ExportJob.objects.filter(pk=job.pk).update(downloads=F("downloads") + 1, last_downloaded_at=now)
-    logger.info("export %s downloaded by user %s", job.pk, request.user.pk)
+    logger.info("export %s downloaded by user %s", job.pk, by.pk)
     media_type = export_media_type(ExportSpec.from_dict(job.spec))
     if settings.EXPORTS_X_ACCEL_PREFIX:
         # nginx sends the file from its internal location; Django only said who may have it.

@@ -86,11 +86,6 @@ class ExportJob(models.Model):
         return self.study_id
 
     @property
-    def file_name(self) -> str:
-        """Alias of `filename` (the API's serializer names it so)."""
-        return self.filename
-
-    @property
     def percent(self) -> int | None:
         if self.status == self.Status.DONE:
             return 100
