@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from . import screening
 from .admin import StudyScopedAdmin
 from .models import ConsentNotice, EligibilityRule, Study
+from .questionnaires import values
 
 
 @admin.register(ConsentNotice)
@@ -43,7 +44,7 @@ class ConsentNoticeAdmin(StudyScopedAdmin, admin.ModelAdmin):
 
 class EligibilityRuleForm(forms.ModelForm):
     operator = forms.ChoiceField(
-        label=_("operator"), choices=[(op, op) for op in screening.OPERATORS],
+        label=_("operator"), choices=[(op, op) for op in values.OPERATORS],
         help_text=_("As for display conditions. exists: answer true (answered) or false (not answered)."),
     )
 

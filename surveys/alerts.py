@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,7 @@ from django.utils.translation import gettext as _
 
 from . import fhir
 from .models import Alert, Item, Response, StudyMembership
+from .questionnaires import values
 from .rules import (
     DATA_MANAGER,
     INVESTIGATOR,
@@ -52,15 +53,11 @@ from .rules import (
     roles_for,
 )
 from .selectors import rows_for_user
-from .validation import CHOICE_TYPES, LANGUAGE_NAMES, Problem
+from .validation import LANGUAGE_NAMES, Problem
 
 logger = logging.getLogger(__name__)
 
 T = Item.Type
-EXT_ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
-OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "exists")
-ORDER_OPERATORS = ("<", ">", "<=", ">=")
-NUMBER_TYPES = {T.INTEGER, T.DECIMAL, T.NRS, T.VAS}
 # Alert.rule is 40 characters; codes are also shown in e-mail subjects.
 CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 
@@ -82,15 +79,6 @@ def alert_rules(definition: dict) -> list[dict]:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def _option_score(option: dict) -> Decimal | None:
-    """An option's score: the ordinalValue extension, else itemWeight (FHIR R5 name)."""
-    for url in (fhir.EXT_ORDINAL, EXT_ITEM_WEIGHT):
-        value = fhir.ext_value(option, url)
-        if _is_number(value):
-            return Decimal(str(value))
-    return None
 
 
 def _label(rule: dict, language: str) -> str:
@@ -140,8 +128,8 @@ def _test_problems(test: Any, add, items: dict[str, dict], scores: dict[str, dic
         add(_("a test has unknown keys: %(keys)s") % {"keys": ", ".join(sorted(unknown))})
     operator = test.get("operator")
     value = test.get("value")
-    if operator not in OPERATORS:
-        add(_("operator %(op)s is unknown (use one of %(ops)s)") % {"op": operator, "ops": " ".join(OPERATORS)})
+    if operator not in values.OPERATORS:
+        add(_("operator %(op)s is unknown (use one of %(ops)s)") % {"op": operator, "ops": " ".join(values.OPERATORS)})
         return
     exists = operator == "exists"
     if exists and "value" in test and not isinstance(value, bool):
@@ -178,7 +166,7 @@ def _test_problems(test: Any, add, items: dict[str, dict], scores: dict[str, dic
         add(_("tests item %(code)s, which is not a question") % {"code": link_id})
     elif exists:
         pass
-    elif kind in CHOICE_TYPES:
+    elif kind in values.CHOICE_TYPES:
         options = node.get("answerOption", [])
         if isinstance(value, str):
             codes = {fhir.option_code(o) for o in options}
@@ -188,7 +176,7 @@ def _test_problems(test: Any, add, items: dict[str, dict], scores: dict[str, dic
             elif value not in codes:
                 add(_("item %(code)s does not offer option %(option)s") % {"code": link_id, "option": value})
         elif _is_number(value):
-            if not any(_option_score(o) is not None for o in options):
+            if not any(values.option_score(o) is not None for o in options):
                 add(_("item %(code)s is compared with the number %(value)s, but its options have no score")
                     % {"code": link_id, "value": value})
         else:
@@ -198,12 +186,16 @@ def _test_problems(test: Any, add, items: dict[str, dict], scores: dict[str, dic
         if operator not in ("=", "!=") or not isinstance(value, bool):
             add(_("item %(code)s is a yes/no question: test it with = or != and true or false")
                 % {"code": link_id})
-    elif kind in NUMBER_TYPES:
+    elif kind in values.NUMBER_TYPES:
         if not _is_number(value):
             add(_("item %(code)s is a number, but is compared with %(value)s") % {"code": link_id, "value": value})
     elif kind == T.DATE:
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if not isinstance(value, str) or len(values.to_date(value) or ()) != 3:
             add(_("item %(code)s is a date: compare it with a date written YYYY-MM-DD, not %(value)s")
+                % {"code": link_id, "value": value})
+    elif kind == T.TIME:
+        if not isinstance(value, str) or values.to_seconds(value) is None:
+            add(_("item %(code)s is a time: compare it with a time written HH:MM, not %(value)s")
                 % {"code": link_id, "value": value})
     else:  # short and long texts
         if operator not in ("=", "!="):
@@ -222,7 +214,7 @@ def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
     rules = raw["alerts"]
     if not isinstance(rules, list):
         return [Problem(_("alerts"), _('"alerts" must be a list of rules'))]
-    items = {str(n.get("linkId")): n for n in fhir.iter_items(definition.get("item", [])) if n.get("linkId")}
+    items = fhir.items_by_link(definition)
     score_rules = raw.get("scores", [])
     scores = {str(s.get("name")): s for s in score_rules if isinstance(s, dict)} if isinstance(score_rules, list) else {}
     seen: set[str] = set()
@@ -270,39 +262,10 @@ def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
 
 # --- evaluation --------------------------------------------------------------------------------
 
-def _item_number(node: dict, answer: Any) -> Decimal | None:
-    """The number an answer stands for: an option's score (summed over a multiple choice), a number
-    item's value, yes = 1 / no = 0. None when it stands for none (missing, or an option without score)."""
-    if answer in (None, "", []):
-        return None
-    kind = fhir.item_type(node)
-    if kind in CHOICE_TYPES:
-        by_code = {fhir.option_code(o): _option_score(o) for o in node.get("answerOption", [])}
-        picked = answer if isinstance(answer, list) else [answer]
-        values = [by_code.get(str(code)) for code in picked]
-        if not values or any(v is None for v in values):
-            return None
-        return sum(values, Decimal(0))
-    if kind == T.YES_NO and isinstance(answer, bool):
-        return Decimal(int(answer))
-    if _is_number(answer):
-        return Decimal(str(answer))
-    if isinstance(answer, str) and kind in NUMBER_TYPES:
-        try:
-            return Decimal(answer)
-        except InvalidOperation:
-            return None
-    return None
-
-
-def _compare(left: Any, operator: str, right: Any) -> bool:
-    try:
-        return {
-            "=": left == right, "!=": left != right, "<": left < right, ">": left > right,
-            "<=": left <= right, ">=": left >= right,
-        }[operator]
-    except (KeyError, TypeError):
-        return False
+def _compare_numbers(number: Decimal | None, operator: str, value: Any) -> bool:
+    """A number (a score, an answer's number) against a rule's number, with the meaning of every
+    comparison (values.compare): no number is no answer."""
+    return values.compare(T.DECIMAL, number, operator, value)
 
 
 def _test_fires(test: Any, definition_items: dict[str, dict], answers: dict, scores: dict) -> bool:
@@ -321,36 +284,22 @@ def _test_fires(test: Any, definition_items: dict[str, dict], answers: dict, sco
         result = result if isinstance(result, dict) else {}
         number = result.get("value")
         if operator == "exists":
-            return (number is not None) == (value if isinstance(value, bool) else True)
+            return values.compare(T.DECIMAL, number, "exists", value)
         if isinstance(value, str):
             band = result.get("band")
-            return band is not None and number is not None and _compare(band, operator, value)
-        if number is None or not _is_number(value) or not _is_number(number):
+            return values.compare(T.SINGLE, band if number is not None else None, operator, value)
+        if not _is_number(value):
             return False
-        return _compare(Decimal(str(number)), operator, Decimal(str(value)))
+        return values.compare(T.DECIMAL, number if _is_number(number) else None, operator, value)
 
     link_id = str(test.get("answer"))
-    answer = answers.get(link_id)
-    present = answer not in (None, "", [])
-    if operator == "exists":
-        return present == (value if isinstance(value, bool) else True)
     node = definition_items.get(link_id)
-    # A missing answer fires no comparison: only "exists" speaks of what was not answered.
-    if not present or node is None:
-        return False
-    kind = fhir.item_type(node)
-    if _is_number(value):
-        number = _item_number(node, answer)
-        return number is not None and _compare(number, operator, Decimal(str(value)))
-    if kind in CHOICE_TYPES and isinstance(value, str):
-        ticked = {str(a) for a in (answer if isinstance(answer, list) else [answer])}
-        return {"=": value in ticked, "!=": value not in ticked}.get(operator, False)
-    if isinstance(value, bool):
-        return isinstance(answer, bool) and _compare(answer, operator, value)
-    if isinstance(value, str) and isinstance(answer, str):
-        # Dates are ISO text, which orders like the dates; texts only take = and != (checked at publish).
-        return _compare(answer, operator, value)
-    return False
+    answer = answers.get(link_id)
+    kind = values.kind_of(node)
+    if operator != "exists" and kind in values.CHOICE_TYPES and _is_number(value):
+        # A number tested on a choice compares the option score (summed over a multiple choice).
+        return _compare_numbers(values.as_number(node, answer), operator, value)
+    return values.compare(kind, answer, str(operator), value)
 
 
 def alerts_fired(definition: dict, answers: dict, scores: dict) -> list[str]:
@@ -358,7 +307,7 @@ def alerts_fired(definition: dict, answers: dict, scores: dict) -> list[str]:
 
     A rule that is malformed (an old or imported version) fires nothing rather than failing a submit.
     """
-    items = {str(n.get("linkId")): n for n in fhir.iter_items(definition.get("item", [])) if n.get("linkId")}
+    items = fhir.items_by_link(definition)
     fired: list[str] = []
     for rule in alert_rules(definition):
         code = rule.get("code")

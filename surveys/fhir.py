@@ -55,6 +55,7 @@ FHIR_TYPE: dict[str, str] = {
     T.NRS: "integer",
     T.VAS: "integer",
     T.DATE: "date",
+    T.TIME: "time",
     T.SHORT_TEXT: "string",
     T.LONG_TEXT: "text",
 }
@@ -65,6 +66,7 @@ ANSWER_KEY: dict[str, str] = {
     "integer": "answerInteger",
     "decimal": "answerDecimal",
     "date": "answerDate",
+    "time": "answerTime",
     "string": "answerString",
     "text": "answerString",
 }
@@ -113,7 +115,7 @@ def item_type(node: dict) -> str:
     if fhir_type in ("choice", "open-choice", "coding"):
         return T.MULTIPLE if node.get("repeats") else T.SINGLE
     reverse = {"display": T.DISPLAY, "boolean": T.YES_NO, "integer": T.INTEGER, "decimal": T.DECIMAL,
-               "date": T.DATE, "string": T.SHORT_TEXT, "text": T.LONG_TEXT, "quantity": T.DECIMAL}
+               "date": T.DATE, "time": T.TIME, "string": T.SHORT_TEXT, "text": T.LONG_TEXT, "quantity": T.DECIMAL}
     return reverse.get(fhir_type, T.SHORT_TEXT)
 
 
@@ -131,6 +133,11 @@ def iter_items(items: list[dict]):
             continue
         yield node
         yield from iter_items(node.get("item", []))
+
+
+def items_by_link(definition: dict) -> dict[str, dict]:
+    """Every item of a definition by linkId (groups included, help texts excluded)."""
+    return {str(node.get("linkId")): node for node in iter_items(definition.get("item", [])) if node.get("linkId")}
 
 
 def option_code(option: dict) -> str:
@@ -227,7 +234,7 @@ def _answer_value(target_fhir_type: str | None, operator: str, raw: str) -> tupl
             return key, float(raw)
     except ValueError:
         pass  # kept as text: publish validation reports it against the item
-    return key if key in ("answerDate", "answerString") else "answerString", raw
+    return key if key in ("answerDate", "answerTime", "answerString") else "answerString", raw
 
 
 def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str, str]) -> dict:

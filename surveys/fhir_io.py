@@ -46,14 +46,14 @@ from .models import (
     Study,
     Timepoint,
 )
+from .questionnaires import conditions, values
 from .validation import Problem
 
 T = Item.Type
 FHIR_RELEASE = "R4 (checked with the R4B models of fhir.resources)"
 
-EXT_ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
 EXT_VARIABLE = "http://hl7.org/fhir/StructureDefinition/variable"
-EXT_CALCULATED = rendering.EXT_CALCULATED
+EXT_CALCULATED = conditions.EXT_CALCULATED
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-"
 EXT_ANSWER_EXPRESSION = SDC + "answerExpression"
 EXT_ENABLE_WHEN_EXPRESSION = SDC + "enableWhenExpression"
@@ -353,7 +353,7 @@ class _Checker:
                 self.problem(link_id, _("answerOption[%(n)s]: option code %(code)s is used more than once")
                              % {"n": index, "code": code})
             codes.add(code)
-            for url in (fhir.EXT_ORDINAL, EXT_ITEM_WEIGHT):
+            for url in (fhir.EXT_ORDINAL, values.EXT_ITEM_WEIGHT):
                 value = fhir.ext_value(option, url)
                 if value is not None and not _number(value):
                     self.problem(link_id, _("answerOption[%(n)s]: the score (%(url)s) is not a number")
@@ -367,9 +367,9 @@ class _Checker:
         for name, value in (("minValue", low), ("maxValue", high)):
             if value is None:
                 continue
-            if kind in rendering.NUMBER_TYPES and not _number(value):
+            if kind in values.NUMBER_TYPES and not _number(value):
                 self.problem(link_id, _("%(ext)s: %(value)s is not a number") % {"ext": name, "value": value})
-            elif kind not in rendering.NUMBER_TYPES:
+            elif kind not in values.NUMBER_TYPES:
                 self.warn(link_id, _("%(ext)s: kept, but limits are checked only on number items") % {"ext": name})
         if node.get("maxLength") is not None and fhir_type not in ("string", "text", "open-choice"):
             self.warn(link_id, _("maxLength: kept, but it applies only to text answers"))
@@ -509,7 +509,7 @@ def questionnaire_parse(content: bytes, *, study: Study, language: str = "") -> 
 
 def question_count(definition: dict) -> int:
     return sum(1 for n in fhir.iter_items(definition.get("item", []))
-               if n.get("type") not in ("group", "display") and not rendering.not_asked(n))
+               if n.get("type") not in ("group", "display") and not conditions.not_asked(n))
 
 
 # --- Questionnaire export --------------------------------------------------------------------------
@@ -551,11 +551,11 @@ def _option_by_code(node: dict) -> dict[str, dict]:
 
 def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
     fhir_type = node.get("type")
-    values = value if isinstance(value, list) else [value]
+    given = value if isinstance(value, list) else [value]
     out = []
     if fhir_type in CHOICE_FHIR_TYPES:
         options = _option_by_code(node)
-        for code in values:
+        for code in given:
             option = options.get(str(code))
             if option is None:
                 out.append({"valueString": str(code)})
@@ -567,15 +567,17 @@ def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
                 key = next(k for k in option if k in OPTION_KEYS)
                 out.append({key: option[key]})
         return out
-    key = {"boolean": "valueBoolean", "integer": "valueInteger", "decimal": "valueDecimal", "date": "valueDate"
-           }.get(fhir_type, "valueString")
-    for v in values:
+    key = {"boolean": "valueBoolean", "integer": "valueInteger", "decimal": "valueDecimal", "date": "valueDate",
+           "time": "valueTime"}.get(fhir_type, "valueString")
+    for v in given:
         if key == "valueBoolean":
             v = v if isinstance(v, bool) else str(v).lower() == "true"
         elif key == "valueInteger":
             v = int(v)
         elif key == "valueDecimal":
             v = float(v)
+        elif key == "valueTime":
+            v = str(v) if str(v).count(":") == 2 else f"{v}:00"  # FHIR times carry seconds
         else:
             v = str(v)
         out.append({key: v})
@@ -720,6 +722,9 @@ def _flat_answers(items: list[dict], out: list[tuple[str, list[dict]]]) -> None:
             _flat_answers(answer.get("item", []), out)
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _answer_value(node: dict, answer: dict, problem) -> Any:
     """Our stored value for one FHIR answer, or None after reporting a problem."""
     kind = fhir.item_type(node)
@@ -745,39 +750,29 @@ def _answer_value(node: dict, answer: dict, problem) -> Any:
             problem(_("a yes/no answer (valueBoolean) is expected"))
             return None
         return value
-    if kind in rendering.NUMBER_TYPES:
+    expected = {T.DATE: ("valueDate", _("a full date (valueDate, YYYY-MM-DD) is expected")),
+                T.TIME: ("valueTime", _("a time (valueTime, hh:mm:ss) is expected")),
+                T.SHORT_TEXT: ("valueString", _("a text answer (valueString) is expected")),
+                T.LONG_TEXT: ("valueString", _("a text answer (valueString) is expected"))}
+    if kind in values.NUMBER_TYPES:
         if key not in ("valueInteger", "valueDecimal") or not _number(value):
             problem(_("a number is expected"))
             return None
-        number = Decimal(str(value))
-        if kind != T.DECIMAL and number != number.to_integral_value():
-            problem(_("%(value)s is not a whole number") % {"value": value})
+        text = values.plain(Decimal(str(value)))
+    elif kind in expected:
+        if key != expected[kind][0] or not isinstance(value, str) or (kind == T.DATE and not _ISO_DATE.match(value)):
+            problem(expected[kind][1])
             return None
-        low, high = fhir.ext_value(node, fhir.EXT_MIN), fhir.ext_value(node, fhir.EXT_MAX)
-        try:
-            if (low is not None and number < Decimal(str(low))) or (high is not None and number > Decimal(str(high))):
-                problem(_("%(value)s is outside %(low)s–%(high)s") % {
-                    "value": value, "low": "" if low is None else low, "high": "" if high is None else high})
-                return None
-        except InvalidOperation:
-            pass
-        return float(number) if kind == T.DECIMAL else int(number)
-    if kind == T.DATE:
-        if key != "valueDate" or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
-            problem(_("a full date (valueDate, YYYY-MM-DD) is expected"))
-            return None
-        return value
-    if kind in (T.SHORT_TEXT, T.LONG_TEXT):
-        if key != "valueString":
-            problem(_("a text answer (valueString) is expected"))
-            return None
-        limit = node.get("maxLength")
-        if limit and len(value) > limit:
-            problem(_("the text is longer than %(n)s characters") % {"n": limit})
-            return None
-        return value
-    problem(_("this item takes no answer"))
-    return None
+        text = value
+    else:
+        problem(_("this item takes no answer"))
+        return None
+    # The same reading as a patient's page: ranges, whole numbers, lengths, the stored form.
+    stored, error = values.parse(node, [text])
+    if error or stored is None:
+        problem(f"{text}: {error or _('the answer is empty')}")
+        return None
+    return stored
 
 
 class _ResponseChecker:
@@ -829,15 +824,12 @@ class _ResponseChecker:
         occurrence = self.occurrence(resource, problem)
         answers = self.answers(resource, problem)
         if answers is not None and not problems:
-            shown = rendering.enabled_ids(self.definition, answers)
+            shown = conditions.enabled_ids(self.definition, answers)
             for link_id in answers:
                 if link_id not in shown:
                     problem(_("answered, but its display conditions hide it for these answers"), link_id)
-            for node in fhir.iter_items(self.definition.get("item", [])):
-                link_id = node.get("linkId")
-                if (node.get("required") and node.get("type") not in ("group", "display") and link_id in shown
-                        and answers.get(link_id) in (None, "", [])):
-                    problem(_("a required question is not answered"), link_id)
+            for link_id in conditions.missing_required(self.definition, answers):
+                problem(_("a required question is not answered"), link_id)
         if problems:
             result.problems += problems
             return None
@@ -899,7 +891,7 @@ class _ResponseChecker:
             if not given:
                 continue
             seen.add(link_id)
-            if rendering.not_asked(node):
+            if conditions.not_asked(node):
                 if link_id not in self.warned:
                     self.warned.add(link_id)
                     self.warnings.append(Problem(_where("", link_id), _(
@@ -915,18 +907,18 @@ class _ResponseChecker:
                 problem(_("several answers to a question that takes one"), link_id)
                 ok = False
                 continue
-            values = []
+            read = []
             for answer in given:
                 value = _answer_value(node, answer, lambda message, lid=link_id: problem(message, lid))
                 if value is None:
                     ok = False
                 else:
-                    values.append(value)
+                    read.append(value)
             if kind == T.MULTIPLE:
                 order = list(_option_by_code(node))
-                answers[link_id] = sorted(set(values), key=order.index)
-            elif values:
-                answers[link_id] = values[0]
+                answers[link_id] = sorted(set(read), key=order.index)
+            elif read:
+                answers[link_id] = read[0]
         return answers if ok else None
 
 
@@ -1143,9 +1135,9 @@ def rows_losses(questionnaire: Questionnaire) -> list[Problem]:
             if len(str(coding.get("display", ""))) > 300:
                 lose(link_id, _("%(where)s: a label longer than 300 characters") % {"where": where})
             for ext in option.get("extension", ()):
-                if ext.get("url") not in (fhir.EXT_ORDINAL, EXT_ITEM_WEIGHT):
+                if ext.get("url") not in (fhir.EXT_ORDINAL, values.EXT_ITEM_WEIGHT):
                     lose(link_id, _("%(where)s: extension %(url)s") % {"where": where, "url": ext.get("url")})
-            scores = {fhir.ext_value(option, fhir.EXT_ORDINAL), fhir.ext_value(option, EXT_ITEM_WEIGHT)} - {None}
+            scores = {fhir.ext_value(option, fhir.EXT_ORDINAL), fhir.ext_value(option, values.EXT_ITEM_WEIGHT)} - {None}
             if len(scores) > 1:
                 lose(link_id, _("%(where)s: two different scores (ordinalValue and itemWeight)") % {"where": where})
             elif scores and not _fits(next(iter(scores)), 8, 3):
@@ -1185,7 +1177,7 @@ def questionnaire_rows_from_source(*, questionnaire: Questionnaire, by: Abstract
     # Rows keep one score per option: itemWeight becomes the ordinalValue the copy reads.
     for node in fhir.iter_items(definition.get("item", [])):
         for option in node.get("answerOption", []):
-            weight = fhir.ext_value(option, EXT_ITEM_WEIGHT)
+            weight = fhir.ext_value(option, values.EXT_ITEM_WEIGHT)
             if weight is not None and fhir.ext_value(option, fhir.EXT_ORDINAL) is None:
                 option["extension"] = [{"url": fhir.EXT_ORDINAL, "valueDecimal": weight}]
     questionnaire_draft_from_version(version=QuestionnaireVersion(questionnaire=questionnaire, definition=definition),

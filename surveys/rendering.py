@@ -2,37 +2,28 @@
 
 Pure functions over the definition: the same code renders a draft preview,
 a published version, or an imported questionnaire. Display conditions are
-evaluated here on the server, so the pages work with JavaScript off.
+evaluated on the server (surveys/questionnaires/conditions.py), so the pages work
+with JavaScript off; values are read and shown by surveys/questionnaires/values.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from . import fhir
 from .models import Item
+from .questionnaires import conditions, values
 
 T = Item.Type
-QUESTION_TYPES = set(T.values) - {T.DISPLAY}
-NUMBER_TYPES = {T.INTEGER, T.DECIMAL, T.NRS, T.VAS}
-EXT_CALCULATED = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
-
-
-def not_asked(node: dict) -> bool:
-    """A read-only or calculated item (imported FHIR): kept in the definition, never put to a patient.
-    Nothing here evaluates FHIRPath, and a read-only value is not the patient's to give."""
-    if node.get("type") == "group":
-        return False
-    return bool(node.get("readOnly")) or any(e.get("url") == EXT_CALCULATED for e in node.get("extension", ()))
 
 
 @dataclass
@@ -52,12 +43,16 @@ class Field:
     required: bool
     shown: bool
     value: Any = None
+    # The strings the form shows and posts back (values.form_values), or what was typed.
+    posted: list[str] = field(default_factory=list)
     error: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
     minimum: Any = None
     maximum: Any = None
     max_length: int | None = None
-    conditions: str = ""  # JSON for the progressive script
+    # For the page script: the conditions it re-evaluates (JSON), and how to read this field (JSON).
+    conditions: str = ""
+    reading: str = ""
 
     @property
     def dom_id(self) -> str:
@@ -72,7 +67,7 @@ class Field:
         """ids of the hint, format, range and error texts, for aria-describedby."""
         parts = [
             ("help", bool(self.help)),
-            ("fmt", self.kind == T.DATE),
+            ("fmt", self.kind in (T.DATE, T.TIME)),
             ("rng", self.has_range),
             ("err", bool(self.error)),
         ]
@@ -80,33 +75,52 @@ class Field:
 
     @property
     def is_question(self) -> bool:
-        return self.kind in QUESTION_TYPES
+        return self.kind in values.QUESTION_TYPES
 
     @property
     def scale_points(self) -> list[int]:
-        return list(range(int(self.minimum), int(self.maximum) + 1)) if self.kind == T.NRS else []
+        if self.kind != T.NRS or self.minimum is None or self.maximum is None:
+            return []
+        return list(range(int(Decimal(self.minimum)), int(Decimal(self.maximum)) + 1))
 
     @property
     def selected(self) -> set[str]:
-        if isinstance(self.value, list):
-            return {str(v) for v in self.value}
-        return set() if self.value in (None, "") else {str(self.value)}
+        return set(self.posted)
+
+    @property
+    def text_value(self) -> str:
+        return self.posted[0] if self.posted else ""
+
+    @property
+    def short_text(self) -> str:
+        """The question in a few words, to name it in the error summary."""
+        return Truncator(self.text).words(8)
 
 
 # --- structure ----------------------------------------------------------------------
 
-def _questions(nodes: list[dict]) -> list[dict]:
-    """Items that go on pages (groups are pages, help texts belong to their item)."""
-    out = []
-    for node in nodes:
-        if node.get("type") == "group":
-            if node.get("text"):
-                # A group inside a page shows its title as a text, hidden with the group.
-                keep = ("linkId", "text", "_text", "enableWhen", "enableBehavior")
-                out.append({"type": "display", **{k: node[k] for k in keep if k in node}})
-            out.extend(_questions(node.get("item", [])))
-        elif not (node.get("type") == "display" and fhir.item_control(node) == "help") and not not_asked(node):
-            out.append(node)
+def _is_help(node: dict) -> bool:
+    return node.get("type") == "display" and fhir.item_control(node) == "help"
+
+
+def _page_nodes(node: dict) -> list[dict]:
+    """The nodes one item puts on a page: a question and the questions nested under it, or the
+    title and items of a group inside a page. Help texts belong to their item; items never asked
+    (hidden, read-only, calculated) are left out, with anything inside them."""
+    if conditions.hidden_from_patient(node):
+        return []
+    out: list[dict] = []
+    if node.get("type") == "group":
+        if node.get("text"):
+            # A group inside a page shows its title as a text, hidden with the group.
+            keep = ("linkId", "text", "_text", "enableWhen", "enableBehavior")
+            out.append({"type": "display", **{k: node[k] for k in keep if k in node}})
+    elif not (_is_help(node) or conditions.not_asked(node)):
+        out.append({k: v for k, v in node.items() if k != "item"} | {
+            "item": [c for c in node.get("item", []) if _is_help(c)]})
+    for child in node.get("item", []):
+        if not _is_help(child):
+            out.extend(_page_nodes(child))
     return out
 
 
@@ -115,13 +129,14 @@ def build_pages(definition: dict, language: str) -> list[PageSpec]:
     pages: list[PageSpec] = []
     loose: list[dict] = []
     for node in definition.get("item", []):
-        if node.get("type") == "group":
+        if node.get("type") == "group" and not conditions.hidden_from_patient(node):
             if loose:
                 pages.append(PageSpec("", loose))
                 loose = []
-            pages.append(PageSpec(fhir.localized(node, "text", language, base), _questions(node.get("item", []))))
-        elif not not_asked(node):
-            loose.append(node)
+            nodes = [n for child in node.get("item", []) if not _is_help(child) for n in _page_nodes(child)]
+            pages.append(PageSpec(fhir.localized(node, "text", language, base), nodes))
+        else:
+            loose.extend(_page_nodes(node))
     if loose:
         pages.append(PageSpec("", loose))
     if fhir.ext_value(definition, fhir.EXT_ONE_PER_PAGE, False):
@@ -140,78 +155,10 @@ def build_pages(definition: dict, language: str) -> list[PageSpec]:
     return [p for p in pages if p.nodes]
 
 
-# --- display conditions ---------------------------------------------------------------
-
-def _condition_met(cond: dict, answer: Any) -> bool:
-    operator = cond.get("operator")
-    expected = next((v for k, v in cond.items() if k.startswith("answer")), None)
-    present = answer not in (None, "", [])
-    if operator == "exists":
-        return present == bool(expected)
-    if not present:
-        # No answer meets no comparison: a follow-up appears only once the
-        # question it depends on has been answered.
-        return False
-    if isinstance(expected, dict):
-        expected = expected.get("code")
-    values = answer if isinstance(answer, list) else [answer]
-    if operator == "=":
-        return any(_same(v, expected) for v in values)
-    if operator == "!=":
-        return not any(_same(v, expected) for v in values)
-    try:
-        left, right = _comparable(values[0]), _comparable(expected)
-        return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[operator]
-    except (TypeError, KeyError, InvalidOperation, ValueError):
-        return False
-
-
-def _same(value: Any, expected: Any) -> bool:
-    if isinstance(expected, bool) or isinstance(value, bool):
-        return value is expected or str(value).lower() == str(expected).lower()
-    try:
-        return _comparable(value) == _comparable(expected)
-    except (InvalidOperation, ValueError, TypeError):
-        return str(value) == str(expected)
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return Decimal(str(value))
-    text = str(value)
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return text  # ISO dates compare correctly as text
-
-
-def enabled_ids(definition: dict, answers: dict) -> set[str]:
-    """linkIds shown for these answers. Conditions only look backwards, so one pass in order is enough;
-    an item that is hidden counts as unanswered for the items that depend on it."""
-    enabled: set[str] = set()
-
-    def walk(nodes: list[dict], parent_enabled: bool) -> None:
-        for node in nodes:
-            link_id = node.get("linkId")
-            conditions = node.get("enableWhen", [])
-            results = [
-                _condition_met(c, answers.get(c.get("question")) if c.get("question") in enabled else None)
-                for c in conditions
-            ]
-            behaviour = node.get("enableBehavior", "all")
-            on = parent_enabled and (not results or (any(results) if behaviour == "any" else all(results)))
-            if on and not not_asked(node):
-                enabled.add(link_id)
-            walk(node.get("item", []), on)
-
-    walk(definition.get("item", []), True)
-    return enabled
-
-
 def visible_page(definition: dict, pages: list[PageSpec], answers: dict, start: int, step: int) -> int | None:
     """The first page from `start` in direction `step` that shows anything for these answers.
     Pages whose every item is hidden are skipped, as if they did not exist."""
-    shown = enabled_ids(definition, answers)
+    shown = conditions.enabled_ids(definition, answers)
     index = start
     while 0 <= index < len(pages):
         if any(node.get("linkId") in shown for node in pages[index].nodes):
@@ -220,111 +167,69 @@ def visible_page(definition: dict, pages: list[PageSpec], answers: dict, start: 
     return None
 
 
-def prune_answers(definition: dict, answers: dict) -> dict:
-    """Drop answers of items that are hidden now: they would mislead the analysis."""
-    shown = enabled_ids(definition, answers)
-    return {k: v for k, v in answers.items() if k in shown}
-
-
 # --- fields -------------------------------------------------------------------------------
 
-def _field(node: dict, language: str, base: str, answers: dict, shown: set[str]) -> Field:
+def _field(node: dict, language: str, base: str, answers: dict, evaluation: conditions.Evaluation,
+           on_page: set[str]) -> Field:
     kind = fhir.item_type(node)
-    help_node = next((c for c in node.get("item", []) if fhir.item_control(c) == "help"), None)
-    low, high = fhir.ext_value(node, fhir.EXT_MIN), fhir.ext_value(node, fhir.EXT_MAX)
+    help_node = next((c for c in node.get("item", []) if _is_help(c)), None)
+    low, high = values.bounds(node)
     options = [
         (fhir.option_code(o), fhir.localized(o.get("valueCoding", {}), "display", language, base) or fhir.option_code(o))
         for o in node.get("answerOption", [])
-    ]
+    ] if kind in values.CHOICE_TYPES else []
     if kind == T.YES_NO:
-        options = [("true", _("Yes")), ("false", _("No"))]
-    link_id = node.get("linkId", "")
-    conditions = node.get("enableWhen", [])
+        options = [(values.YES, _("Yes")), (values.NO, _("No"))]
+    link_id = str(node.get("linkId", ""))
+    value = answers.get(link_id)
     return Field(
         link_id=link_id,
         kind=kind,
         text=fhir.localized(node, "text", language, base),
         help=fhir.localized(help_node, "text", language, base) if help_node else "",
         required=bool(node.get("required")),
-        shown=link_id in shown,
-        value=answers.get(link_id),
+        shown=link_id in evaluation.enabled,
+        value=value,
+        posted=values.form_values(node, value),
         options=options,
-        minimum=low if low is not None else (0 if kind in (T.NRS, T.VAS) else None),
-        maximum=high if high is not None else ({T.NRS: 10, T.VAS: 100}.get(kind)),
-        max_length=node.get("maxLength"),
-        conditions=json.dumps({"b": node.get("enableBehavior", "all"), "c": conditions}, separators=(",", ":"))
-        if conditions else "",
+        minimum=None if low is None else values.plain(low),
+        maximum=None if high is None else values.plain(high),
+        max_length=node.get("maxLength") if kind in values.TEXT_TYPES else None,
+        conditions=conditions.plan_json(evaluation.browser_plan(link_id, on_page)),
     )
 
 
 def page_fields(definition: dict, page: PageSpec, language: str, answers: dict) -> list[Field]:
     base = definition.get("language", language)
-    shown = enabled_ids(definition, answers)
-    return [_field(node, language, base, answers, shown) for node in page.nodes]
+    evaluation = conditions.conditions_evaluate(definition, answers)
+    on_page = {str(node.get("linkId", "")) for node in page.nodes if fhir.item_type(node) != T.DISPLAY}
+    fields = [_field(node, language, base, answers, evaluation, on_page) for node in page.nodes]
+    # The script reads only the questions that a condition on this page tests.
+    tested = {entry["q"] for f in fields if f.conditions for clause in json.loads(f.conditions)
+              for entry in clause["c"] if isinstance(entry, dict)}
+    for node, f in zip(page.nodes, fields, strict=True):
+        if f.link_id in tested and f.is_question:
+            f.reading = json.dumps(values.browser_reading(node), separators=(",", ":"))
+    return fields
 
 
 # --- parsing a POST ---------------------------------------------------------------------------
 
-def _parse(field_: Field, raw: list[str]) -> tuple[Any, str]:
-    """(value, error) for one field's submitted strings; value None means unanswered."""
-    raw = [r.strip() for r in raw if r.strip()]
-    if not raw:
-        return None, ""
-    kind = field_.kind
-    codes = [c for c, _label in field_.options]
-    if kind == T.MULTIPLE:
-        if any(r not in codes for r in raw):
-            return None, _("Choose among the options shown.")
-        return [c for c in codes if c in raw], ""
-    value = raw[0]
-    if kind in (T.SINGLE, T.YES_NO):
-        if value not in codes:
-            return None, _("Choose one of the options shown.")
-        return (value == "true") if kind == T.YES_NO else value, ""
-    if kind in NUMBER_TYPES:
-        try:
-            number = Decimal(value.replace(",", ".").replace(" ", ""))
-        except InvalidOperation:
-            return None, _("Enter a number, for example 12.")
-        if kind != T.DECIMAL and number != number.to_integral_value():
-            return None, _("Enter a whole number, without decimals.")
-        low, high = field_.minimum, field_.maximum
-        if (low is not None and number < Decimal(str(low))) or (high is not None and number > Decimal(str(high))):
-            if low is not None and high is not None:
-                return None, _("Enter a number between %(low)s and %(high)s.") % {"low": low, "high": high}
-            if low is not None:
-                return None, _("Enter a number of at least %(low)s.") % {"low": low}
-            return None, _("Enter a number of at most %(high)s.") % {"high": high}
-        return (float(number) if kind == T.DECIMAL else int(number)), ""
-    if kind == T.DATE:
-        try:
-            return dt.date.fromisoformat(value).isoformat(), ""
-        except ValueError:
-            for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
-                try:
-                    return dt.datetime.strptime(value, fmt).date().isoformat(), ""
-                except ValueError:
-                    continue
-            return None, _("Enter a date as day/month/year, for example 31/12/2025.")
-    if field_.max_length and len(value) > field_.max_length:
-        return None, _("Write at most %(n)s characters (you wrote %(m)s).") % {"n": field_.max_length, "m": len(value)}
-    return value, ""
-
-
-def parse_page(fields: list[Field], data) -> tuple[dict, dict[str, str], dict[str, list[str]]]:
+def parse_page(page: PageSpec, data) -> tuple[dict, dict[str, str], dict[str, list[str]]]:
     """Read one page's POST: (answers for its questions, errors by linkId, raw text to redisplay)."""
     answers: dict[str, Any] = {}
     errors: dict[str, str] = {}
     raw_values: dict[str, list[str]] = {}
-    for f in fields:
-        if not f.is_question:
+    for node in page.nodes:
+        if fhir.item_type(node) not in values.QUESTION_TYPES:
             continue
-        raw = data.getlist(f.link_id)
-        raw_values[f.link_id] = raw
-        value, error = _parse(f, raw)
+        link_id = str(node.get("linkId", ""))
+        raw = data.getlist(link_id)
+        raw_values[link_id] = raw
+        value, error = values.parse(node, raw)
         if error:
-            errors[f.link_id] = error
-        answers[f.link_id] = value
+            errors[link_id] = error
+        answers[link_id] = value
     return answers, errors, raw_values
 
 
@@ -351,48 +256,83 @@ class PageSubmission:
     def page_again(self, *, definition: dict, pages: list[PageSpec], index: int, language: str) -> dict:
         """Context to show the same page again, keeping what was typed."""
         errors = self.shown_errors
-        return page_context(definition=definition, pages=pages, index=index, language=language, answers=self.merged,
-                            errors=errors, raw={k: v for k, v in self.raw.items() if k in errors},
-                            notice="revealed" if self.revealed and not errors else "")
+        context = page_context(definition=definition, pages=pages, index=index, language=language,
+                               answers=self.merged, errors=errors,
+                               raw={k: v for k, v in self.raw.items() if k in errors},
+                               notice="revealed" if self.revealed and not errors else "")
+        context["revealed_ids"] = " ".join(self.revealed)
+        return context
 
 
 def page_submission(*, definition: dict, page: PageSpec, language: str, answers: dict, post,
                     check_required: bool) -> PageSubmission:
     """Read one page's POST against the answers so far (questionnaire and pre-screening alike)."""
-    fields = page_fields(definition, page, language, answers)
-    page_answers, errors, raw = parse_page(fields, post)
+    page_answers, errors, raw = parse_page(page, post)
     valid = {k: v for k, v in page_answers.items() if k not in errors}
-    merged = prune_answers(definition, {**answers, **valid})
+    merged = conditions.prune_answers(definition, {**answers, **valid})
     if check_required:
-        after = required_errors(page_fields(definition, page, language, merged), merged)
+        after = required_errors(definition, page, merged)
         errors |= {k: v for k, v in after.items() if k not in errors}
     # Without JavaScript a follow-up appears only once the answer revealing it is sent: the page
     # comes back with it rather than skipping a question the patient never saw. The form posts
-    # the questions it showed.
-    shown_before = set(post.get("shown", "").split())
-    newly_shown = enabled_ids(definition, merged) - shown_before
-    revealed = [f.link_id for f in fields if f.is_question and f.link_id in newly_shown]
+    # the questions it showed, and those already revealed once: a question is revealed at most
+    # once, so whatever a browser does, the second post of a page goes on or names what is missing.
+    shown_before = set(post.get("shown", "").split()) | set(post.get("revealed", "").split())
+    on_page = [str(node.get("linkId", "")) for node in page.nodes if fhir.item_type(node) in values.QUESTION_TYPES]
+    newly_shown = conditions.enabled_ids(definition, merged) - shown_before
+    revealed = [link_id for link_id in on_page if link_id in newly_shown]
     return PageSubmission(valid=valid, merged=merged, errors=errors, raw=raw, revealed=revealed)
 
 
-def required_errors(fields: list[Field], answers: dict) -> dict[str, str]:
-    return {
-        f.link_id: _("Answer this question to continue.")
-        for f in fields
-        if f.is_question and f.shown and f.required and answers.get(f.link_id) in (None, "", [])
-    }
+def required_errors(definition: dict, page: PageSpec, answers: dict) -> dict[str, str]:
+    on_page = {str(node.get("linkId", "")) for node in page.nodes}
+    return {link_id: _("Answer this question to continue.")
+            for link_id in conditions.missing_required(definition, answers) if link_id in on_page}
 
 
 # --- preview -------------------------------------------------------------------------------------
 
+def preview_answers(definition: dict, pages: list[PageSpec], data) -> tuple[dict, dict[str, str], dict]:
+    """Answers typed in the preview (a GET form: nothing is saved), with errors and raw text of `data`."""
+    answers: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    raw: dict[str, list[str]] = {}
+    for page in pages:
+        page_answers, page_errors, page_raw = parse_page(page, data)
+        answers |= {k: v for k, v in page_answers.items() if k not in page_errors}
+        errors |= page_errors
+        raw |= {k: v for k, v in page_raw.items() if v}
+    return conditions.prune_answers(definition, answers), errors, raw
+
+
 def render_preview(request: HttpRequest, *, definition: dict, language: str, page: int = 1) -> HttpResponse:
-    """Render a definition through the real patient template, nothing saved (admin preview)."""
+    """Render a definition through the real patient template, nothing saved (admin preview).
+
+    The form is a GET that carries every answer typed so far: "Apply" (and, with JavaScript, each
+    change) shows the page again with its display conditions, Next and Previous keep the answers."""
     pages = build_pages(definition, language)
+    if "go" in request.GET:
+        page = _preview_page(request.GET.get("go"), page)
     index = min(max(page, 1), max(len(pages), 1)) - 1
     with override(language):
-        context = page_context(definition=definition, pages=pages, index=index, language=language, answers={})
+        answers, errors, raw = preview_answers(definition, pages, request.GET)
+        on_page = {str(n.get("linkId", "")) for n in pages[index].nodes} if pages else set()
+        context = page_context(definition=definition, pages=pages, index=index, language=language, answers=answers,
+                               errors={k: v for k, v in errors.items() if k in on_page},
+                               raw={k: v for k, v in raw.items() if k in on_page and k in errors})
+        nodes = {str(n.get("linkId", "")): n for p in pages for n in p.nodes}
         context["preview"] = True
+        # Answers of the other pages ride along as hidden fields.
+        context["carried"] = [(link_id, text) for link_id, value in answers.items() if link_id not in on_page
+                              for text in values.form_values(nodes[link_id], value)]
         return render(request, "patient/page.html", context)
+
+
+def _preview_page(requested: str | None, current: int) -> int:
+    try:
+        return int(requested or current)
+    except ValueError:
+        return current
 
 
 def title_of(definition: dict, language: str) -> str:
@@ -409,14 +349,10 @@ def page_context(*, definition: dict, pages: list[PageSpec], index: int, languag
             f.error = errors[f.link_id]
         if raw and f.link_id in raw:
             # Keep what was typed, even when it did not parse.
-            f.value = raw[f.link_id] if f.kind == T.MULTIPLE else (raw[f.link_id][0] if raw[f.link_id] else None)
+            f.posted = [r for r in raw[f.link_id] if r.strip()]
     error_fields = [f for f in fields if f.error]
     intro = fhir.extension_text(definition, fhir.EXT_INTRO, language) if index == 0 else ""
-    on_page = {f.link_id for f in fields}
-    referenced = {c.get("question") for node in (pages[index].nodes if pages else []) for c in node.get("enableWhen", [])}
     return {
-        # The progressive script needs earlier pages' answers that this page's conditions test.
-        "earlier_answers": {k: answers[k] for k in referenced - on_page if k in answers},
         "title": title_of(definition, language),
         "intro": intro,
         "page_title": pages[index].title if pages else "",
@@ -431,6 +367,12 @@ def page_context(*, definition: dict, pages: list[PageSpec], index: int, languag
     }
 
 
-# Public name of the enableWhen comparison: eligibility rules (surveys/screening.py) compare
-# answers with exactly the same semantics as display conditions.
-condition_met = _condition_met
+def review_rows(definition: dict, page: PageSpec, language: str, answers: dict, missing: set[str]) -> list[dict]:
+    """The review page's lines for one page: each question shown, its answer in words, missing or not."""
+    base = definition.get("language", language)
+    nodes = {str(n.get("linkId", "")): n for n in page.nodes}
+    return [
+        {"field": f, "answer": values.display(nodes[f.link_id], f.value, language=language, base=base),
+         "missing": f.link_id in missing}
+        for f in page_fields(definition, page, language, answers) if f.is_question and f.shown
+    ]

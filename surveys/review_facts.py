@@ -31,6 +31,7 @@ from django.conf import settings
 
 from . import fhir, rendering
 from .models import Item
+from .questionnaires import conditions, values
 
 T = Item.Type
 
@@ -41,7 +42,6 @@ VOWELS = {
     "en": "aeiouy",
     "fr": "aeiouyàâäéèêëîïôöùûüÿœæ",
 }
-TEXT_TYPES = {T.SHORT_TEXT, T.LONG_TEXT}
 
 
 def _setting(name: str, default):
@@ -139,7 +139,7 @@ def _help_text(node: dict, language: str, base: str) -> str:
 
 
 def _answer_seconds(node: dict) -> float:
-    if fhir.item_type(node) in TEXT_TYPES:
+    if fhir.item_type(node) in values.TEXT_TYPES:
         return float(_setting("REVIEW_SECONDS_PER_TEXT_ANSWER", 20))
     return float(_setting("REVIEW_SECONDS_PER_ANSWER", 5))
 
@@ -153,7 +153,7 @@ def review_facts(definition: dict) -> ReviewFacts:
 
     items: list[ItemFacts] = []
     for node in fhir.iter_items(definition.get("item", [])):
-        if node.get("type") == "group" or rendering.not_asked(node):
+        if node.get("type") == "group" or conditions.not_asked(node):
             continue
         texts, ease, flagged = {}, {}, []
         for lang in languages:

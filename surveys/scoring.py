@@ -22,20 +22,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
-from . import fhir, rendering
+from . import fhir
 from .models import Item, QuestionnaireVersion, Response, ScoreRecomputation
+from .questionnaires import conditions, values
 from .validation import LANGUAGE_NAMES, Problem
 
 T = Item.Type
-# FHIR R4 "ordinalValue" (fhir.EXT_ORDINAL) was renamed "itemWeight" in the extensions pack; files use both.
-EXT_ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
-SCORE_EXTENSIONS = (fhir.EXT_ORDINAL, EXT_ITEM_WEIGHT)
-
-CHOICE_TYPES = {T.SINGLE, T.MULTIPLE}
-NUMBER_TYPES = {T.INTEGER, T.DECIMAL, T.NRS, T.VAS}
-SCORABLE_TYPES = CHOICE_TYPES | NUMBER_TYPES | {T.YES_NO}
-# What the patient page assumes for a scale without explicit bounds (surveys.rendering).
-SCALE_DEFAULT_RANGE = {T.NRS: (Decimal(0), Decimal(10)), T.VAS: (Decimal(0), Decimal(100))}
+CHOICE_TYPES = values.CHOICE_TYPES
+SCORABLE_TYPES = values.SCORABLE_TYPES
 
 SCORE_KEYS = frozenset({"name", "label", "items", "scores", "method", "reverse", "min_answered", "missing",
                         "lookup", "transform", "round", "bands"})
@@ -78,62 +72,6 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def option_score(option: dict) -> Decimal | None:
-    """The score of an answerOption: ordinalValue or itemWeight, on the option or on its coding."""
-    for holder in (option, option.get("valueCoding") or {}):
-        for url in SCORE_EXTENSIONS:
-            score = _number(fhir.ext_value(holder, url))
-            if score is not None:
-                return score
-    return None
-
-
-def _option_scores(node: dict) -> dict[str, Decimal | None]:
-    return {fhir.option_code(option): option_score(option) for option in node.get("answerOption", [])}
-
-
-def item_range(node: dict) -> tuple[Decimal, Decimal] | None:
-    """(lowest, highest) value an item can score, used to reverse it; None when it has no bounds."""
-    kind = fhir.item_type(node)
-    if kind == T.YES_NO:
-        return Decimal(0), Decimal(1)
-    if kind == T.SINGLE:
-        scores = [s for s in _option_scores(node).values() if s is not None]
-        return (min(scores), max(scores)) if scores else None
-    if kind in NUMBER_TYPES:
-        low, high = _number(fhir.ext_value(node, fhir.EXT_MIN)), _number(fhir.ext_value(node, fhir.EXT_MAX))
-        default = SCALE_DEFAULT_RANGE.get(kind, (None, None))
-        low = low if low is not None else default[0]
-        high = high if high is not None else default[1]
-        return (low, high) if low is not None and high is not None else None
-    return None
-
-
-def item_value(node: dict, answer: Any) -> Decimal | None:
-    """What one answer scores; None when it scores nothing (unanswered, unscored option, not a number).
-
-    Never 0 for "nothing": a missing answer stays missing so the rule prorates or gives no score.
-    """
-    if answer in (None, "", []):
-        return None
-    kind = fhir.item_type(node)
-    if kind in CHOICE_TYPES:
-        scores = _option_scores(node)
-        ticked = answer if isinstance(answer, list) else [answer]
-        # An option without a score ("don't know") counts as no answer, not as 0.
-        values = [scores.get(str(code)) for code in ticked]
-        values = [v for v in values if v is not None]
-        return sum(values, Decimal(0)) if values else None
-    if kind == T.YES_NO:
-        if isinstance(answer, bool):
-            return Decimal(int(answer))
-        text = str(answer).strip().lower()
-        return {"true": Decimal(1), "false": Decimal(0)}.get(text)
-    if kind in NUMBER_TYPES:
-        return _number(answer)
-    return None
-
-
 def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
@@ -143,10 +81,6 @@ def round_half_away(value: Decimal, places: int) -> Decimal:
 
 
 # --- computing ---------------------------------------------------------------------------------
-
-
-def _items_by_link(definition: dict) -> dict[str, dict]:
-    return {str(node.get("linkId")): node for node in fhir.iter_items(definition.get("item", []))}
 
 
 def _score_rules(definition: dict) -> list[dict]:
@@ -164,17 +98,17 @@ def _one_score(spec: dict, *, nodes: dict[str, dict], shown: set[str], answers: 
     items = list(spec.get("items") or [])
     inputs = list(spec.get("scores") or [])
     reverse = set(spec.get("reverse") or [])
-    values: list[Decimal | None] = []
+    item_values: list[Decimal | None] = []
     for link_id in items:
         node = nodes.get(link_id)
         # Only what the patient was shown counts: a hidden item's stale answer is missing, like no answer.
-        value = item_value(node, answers.get(link_id)) if node is not None and link_id in shown else None
+        value = values.as_number(node, answers.get(link_id)) if node is not None and link_id in shown else None
         if value is not None and link_id in reverse:
-            bounds = item_range(node)
+            bounds = values.number_range(node)
             value = bounds[0] + bounds[1] - value if bounds else None
-        values.append(value)
+        item_values.append(value)
     score_values = [earlier.get(name) for name in inputs]
-    present = [v for v in values + score_values if v is not None]
+    present = [v for v in item_values + score_values if v is not None]
     of, answered = len(items) + len(inputs), len(present)
     counts = {"answered": answered, "of": of}
     if any(v is None for v in score_values):
@@ -216,8 +150,8 @@ def scores_compute(definition: dict, answers: dict) -> dict:
     specs = _score_rules(definition)
     if not specs:
         return {}
-    nodes = _items_by_link(definition)
-    shown = rendering.enabled_ids(definition, answers)
+    nodes = fhir.items_by_link(definition)
+    shown = conditions.enabled_ids(definition, answers)
     earlier: dict[str, Decimal | None] = {}
     out: dict[str, dict] = {}
     for spec in specs:
@@ -270,7 +204,7 @@ def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]
     if not isinstance(specs, list):
         return problems + [Problem(top, _('"scores" must be a list of score rules'))]
 
-    nodes = _items_by_link(definition)
+    nodes = fhir.items_by_link(definition)
     names = [s.get("name") if isinstance(s, dict) else None for s in specs]
     position: dict[str, int] = {}
     for index, name in enumerate(names):
@@ -320,7 +254,7 @@ def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]
             elif kind not in SCORABLE_TYPES:
                 add(_("item %(code)s cannot be scored: only choices, yes/no and numbers have a value")
                     % {"code": code})
-            elif kind in CHOICE_TYPES and not any(s is not None for s in _option_scores(node).values()):
+            elif kind in CHOICE_TYPES and not any(s is not None for s in values.option_scores(node).values()):
                 add(_("item %(code)s has no option scores: give its answer options a score") % {"code": code})
             else:
                 scorable[code] = node
@@ -357,7 +291,7 @@ def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]
                 continue  # already reported above
             elif fhir.item_type(node) == T.MULTIPLE:
                 add(_("item %(code)s is a multiple choice, which cannot be reversed") % {"code": code})
-            elif item_range(node) is None:
+            elif values.number_range(node) is None:
                 add(_("item %(code)s cannot be reversed: give it a minimum and a maximum") % {"code": code})
 
         missing = spec.get("missing", "none")

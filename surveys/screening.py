@@ -17,10 +17,8 @@ from django.utils.translation import gettext as _
 
 from . import fhir
 from .models import ConsentNotice, EligibilityRule, Study
-from .rendering import condition_met, enabled_ids, prune_answers
-
-OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "exists")
-FALSE_WORDS = {"false", "0", "no", "non", "faux"}
+from .questionnaires import values
+from .questionnaires.conditions import missing_required, prune_answers
 
 COOKIE = "ressenti_screen"
 COOKIE_SALT = "ressenti.screening"
@@ -35,44 +33,40 @@ class ScreeningUnavailable(Exception):
 # --- rules ------------------------------------------------------------------------------------------
 
 
-def rule_condition(rule: EligibilityRule) -> dict:
-    """The rule as an enableWhen condition, so that rendering.condition_met compares it."""
-    if rule.operator == "exists":
-        return {"question": rule.question, "operator": "exists",
-                "answerBoolean": rule.answer.strip().lower() not in FALSE_WORDS}
-    return {"question": rule.question, "operator": rule.operator, "answerString": rule.answer.strip()}
+def rule_holds(*, rule: EligibilityRule, answers: dict, definition: dict) -> bool:
+    """The rule's comparison, with the meaning of a display condition on that question (values.compare):
+    its answer text is read as the question's type (a number, a date, yes/no, an option code)."""
+    node = fhir.items_by_link(definition).get(rule.question)
+    return values.compare(values.kind_of(node), answers.get(rule.question), rule.operator, rule.answer.strip())
 
 
-def rule_holds(*, rule: EligibilityRule, answers: dict) -> bool:
-    return condition_met(rule_condition(rule), answers.get(rule.question))
-
-
-def eligibility_evaluate(*, rules: Iterable[EligibilityRule], answers: dict) -> bool:
+def eligibility_evaluate(*, rules: Iterable[EligibilityRule], answers: dict, definition: dict) -> bool:
     """Eligible = every inclusion rule holds and no exclusion rule holds.
 
-    An unanswered (or hidden) question meets no comparison: an inclusion rule on it fails,
-    an exclusion rule on it does not apply.
+    As in display conditions (FHIR R4), an unanswered (or hidden) question meets no comparison but
+    "!=": an inclusion rule "age >= 18" on it fails, an exclusion rule "pregnant = yes" does not apply.
     """
     rules = list(rules)
     inclusions = [r for r in rules if r.kind == EligibilityRule.Kind.INCLUSION]
     exclusions = [r for r in rules if r.kind == EligibilityRule.Kind.EXCLUSION]
-    return all(rule_holds(rule=r, answers=answers) for r in inclusions) and not any(
-        rule_holds(rule=r, answers=answers) for r in exclusions
+    return all(rule_holds(rule=r, answers=answers, definition=definition) for r in inclusions) and not any(
+        rule_holds(rule=r, answers=answers, definition=definition) for r in exclusions
     )
 
 
 def study_eligibility(*, study: Study, answers: dict) -> bool:
     """Evaluate the study's rules on answers to its eligibility questionnaire (hidden items dropped)."""
     definition = study.screening_version.definition if study.screening_version_id else {}
-    return eligibility_evaluate(rules=study.eligibility_rules.all(), answers=prune_answers(definition, answers))
+    return eligibility_evaluate(rules=study.eligibility_rules.all(), answers=prune_answers(definition, answers),
+                                definition=definition)
 
 
 def rule_problems(*, study: Study | None, question: str, operator: str, answer: str) -> dict[str, str]:
     """What is wrong with a rule, by field (the admin form shows them). Writes nothing."""
     problems: dict[str, str] = {}
-    if operator not in OPERATORS:
+    if operator not in values.OPERATORS:
         problems["operator"] = _("Unknown operator %(op)s (use one of %(ops)s).") % {
-            "op": operator, "ops": " ".join(OPERATORS)}
+            "op": operator, "ops": " ".join(values.OPERATORS)}
     elif operator != "exists" and not answer.strip():
         problems["answer"] = _("Give the answer to compare with.")
     if study is not None:
@@ -169,9 +163,4 @@ def state_passed(*, cookies: dict, study: Study) -> bool:
 
 def missing_answers(*, definition: dict, answers: dict) -> list[str]:
     """linkIds of required questions shown and unanswered (as services.response_missing)."""
-    shown = enabled_ids(definition, answers)
-    return [
-        node["linkId"] for node in fhir.iter_items(definition.get("item", []))
-        if node.get("required") and node.get("type") not in ("group", "display")
-        and node["linkId"] in shown and answers.get(node["linkId"]) in (None, "", [])
-    ]
+    return missing_required(definition, answers)

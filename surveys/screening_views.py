@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import rendering, screening
+from .questionnaires import conditions
 from .access import LinkState
 from .fhir import definition_languages
 from .models import Study
@@ -85,7 +86,7 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
     answers = state.get("a", {})
     action = request.POST.get("action", "next")
     if action == "submit":
-        answers = rendering.prune_answers(definition, answers)
+        answers = conditions.prune_answers(definition, answers)
         if screening.missing_answers(definition=definition, answers=answers):
             return HttpResponseRedirect(_url(token, "review"))
         if screening.study_eligibility(study=study, answers=answers):
@@ -98,10 +99,18 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
     resume = min(state.get("n", 0), len(pages))
     index = _page_index(request.POST.get("page", "1"), len(pages), len(pages))
     index = min(index, resume)
+    # Previous and the language switch keep what was entered on the page without asking for the rest.
+    moving_on = action == "next"
     sub = rendering.page_submission(definition=definition, page=pages[index], language=language, answers=answers,
-                                    post=request.POST, check_required=action != "back")
+                                    post=request.POST, check_required=moving_on)
     merged = sub.merged
-    new_state = {"a": merged, "n": max(resume, index + 1) if sub.complete and action != "back" else resume}
+    new_state = {"a": merged, "n": max(resume, index + 1) if sub.complete and moving_on else resume}
+    if action.startswith("lang-"):
+        redirect = HttpResponseRedirect(_url(token, index + 1))
+        switch_to = action.removeprefix("lang-")
+        if switch_to in definition_languages(definition):
+            redirect.set_cookie(LANG_COOKIE, switch_to, max_age=180 * 86400, samesite="Lax", httponly=True)
+        return _with_state(redirect, request, study, token, new_state)
     if action == "back":
         previous = rendering.visible_page(definition, pages, merged, index - 1, -1)
         return _with_state(HttpResponseRedirect(_url(token, (previous or 0) + 1)), request, study, token, new_state)
@@ -116,17 +125,9 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
 
 def _review(request, definition, pages, answers, language) -> HttpResponse:
     missing = set(screening.missing_answers(definition=definition, answers=answers))
-    summary = []
-    for number, page in enumerate(pages, start=1):
-        rows = []
-        for f in rendering.page_fields(definition, page, language, answers):
-            if not (f.is_question and f.shown):
-                continue
-            labels = dict(f.options)
-            values = f.value if isinstance(f.value, list) else ([] if f.value is None else [f.value])
-            shown = [labels.get(str(v).lower() if isinstance(v, bool) else str(v), str(v)) for v in values]
-            rows.append({"field": f, "answer": ", ".join(shown), "missing": f.link_id in missing})
-        summary.append({"number": number, "title": page.title, "rows": rows})
+    summary = [{"number": number, "title": page.title,
+                "rows": rendering.review_rows(definition, page, language, answers, missing)}
+               for number, page in enumerate(pages, start=1)]
     return render(request, "patient/review.html", {
         "title": rendering.title_of(definition, language), "summary": summary, "missing_count": len(missing),
         "language": language, "page_count": len(pages),

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 from django.utils import timezone
 
-from . import alerts, fhir, library, rendering, review_rounds, scoring, signals
+from . import alerts, fhir, library, review_rounds, scoring, signals
 from .models import (
     AnswerOption,
     Assignment,
@@ -23,6 +23,7 @@ from .models import (
     Response,
     Section,
 )
+from .questionnaires import conditions, values
 from .validation import Problem, definition_problems
 
 __all__ = [
@@ -145,7 +146,7 @@ def questionnaire_draft_from_version(*, version: QuestionnaireVersion, by: Abstr
             coding = option.get("valueCoding", {})
             AnswerOption.objects.create(
                 item=item, order=i, code=fhir.option_code(option),
-                score=_decimal(fhir.ext_value(option, fhir.EXT_ORDINAL)), **texts(coding, "display", "label"),
+                score=values.option_score(option), **texts(coding, "display", "label"),
             )
         for cond in node.get("enableWhen", []):
             EnableCondition.objects.create(
@@ -223,9 +224,7 @@ def response_save_page(*, assignment: Assignment, answers: dict, page_index: int
     response = _locked_response(assignment)
     if response.status == Response.Status.COMPLETED:
         raise ResponseClosed()
-    merged = {**response.answers, **answers}
-    merged = {k: v for k, v in merged.items() if v not in (None, "", [])}
-    response.answers = rendering.prune_answers(response.version.definition, merged)
+    response.answers = conditions.prune_answers(response.version.definition, {**response.answers, **answers})
     if advance:
         response.next_page = max(response.next_page, page_index + 1)
     response._change_reason = "patient saved a page"
@@ -236,14 +235,7 @@ def response_save_page(*, assignment: Assignment, answers: dict, page_index: int
 
 def response_missing(*, response: Response) -> list[str]:
     """linkIds of required questions that are shown and unanswered."""
-    definition = response.version.definition
-    shown = rendering.enabled_ids(definition, response.answers)
-    return [
-        node["linkId"]
-        for node in fhir.iter_items(definition.get("item", []))
-        if node.get("required") and node.get("type") not in ("group", "display")
-        and node["linkId"] in shown and response.answers.get(node["linkId"]) in (None, "", [])
-    ]
+    return conditions.missing_required(response.version.definition, response.answers)
 
 
 @transaction.atomic

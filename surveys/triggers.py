@@ -10,7 +10,7 @@ transaction of `response_submit`: the follow-up is planned with the completion, 
   moved into each patient's own zone and sending window by the patients side.
 * A timepoint with a `trigger_item` is planned when a submitted answer ("answer:<linkId>") or
   score ("score:<name>", Response.scores) meets `trigger_operator` `trigger_value`, the same
-  comparison as the questionnaire's display conditions (rendering._condition_met); it counts
+  comparison as the questionnaire's display conditions (questionnaires.values.compare); it counts
   from the instant of that submission.
 
 Either is planned once per participant: when the timepoint already has an assignment, later
@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from . import signals
+from . import fhir, signals
 from .models import Assignment, Participant, Response, Timepoint
 from .models.schedule import trigger_source
-from .rendering import _condition_met
+from .questionnaires import values
 from .scheduling import assignments_ensure, timepoint_windows
 
 
@@ -41,11 +41,14 @@ def trigger_met(*, timepoint: Timepoint, response: Response) -> bool:
     source, name = trigger_source(timepoint.trigger_item)
     if not source or not timepoint.trigger_operator:
         return False
-    values = response.answers if source == "answer" else (response.scores or {})
-    value = values.get(name)
-    if isinstance(value, dict):  # a score stored with its details, e.g. {"value": 12, ...}
-        value = value.get("value")
-    return _condition_met({"operator": timepoint.trigger_operator, "answer": timepoint.trigger_value}, value)
+    if source == "answer":
+        kind = values.kind_of(fhir.items_by_link(response.version.definition).get(name))
+        value = response.answers.get(name)
+    else:  # a score stored with its details, e.g. {"value": 12, ...}: its value is a number
+        kind = values.T.DECIMAL
+        entry = (response.scores or {}).get(name)
+        value = entry.get("value") if isinstance(entry, dict) else entry
+    return values.compare(kind, value, timepoint.trigger_operator, timepoint.trigger_value)
 
 
 def answer_date_anchor(*, timepoint: Timepoint, response: Response, time_zone: str) -> datetime | None:

@@ -22,11 +22,10 @@ from .fhir import (
     text_in,
 )
 from .models import Item
+from .questionnaires import values
 
 T = Item.Type
-ORDERED_TYPES = {T.INTEGER, T.DECIMAL, T.NRS, T.VAS, T.DATE}
 SCALE_TYPES = {T.NRS, T.VAS}
-CHOICE_TYPES = {T.SINGLE, T.MULTIPLE}
 LANGUAGE_NAMES = {"fr": gettext_lazy("French"), "en": gettext_lazy("English")}
 
 
@@ -96,7 +95,7 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
                 for lang in _missing_translations(child, "text", languages, base):
                     add(where, _("help text is missing in %(lang)s") % {"lang": _lang_name(lang)})
 
-        if kind in CHOICE_TYPES and not is_group:
+        if kind in values.CHOICE_TYPES and not is_group:
             options = node.get("answerOption", [])
             if not options:
                 add(where, _("a choice item needs at least one answer option"))
@@ -140,19 +139,25 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
             key, value = _condition_answer(cond)
             if operator == "exists":
                 continue
-            if operator in ("<", ">", "<=", ">=") and target_kind not in ORDERED_TYPES:
+            if operator in ("<", ">", "<=", ">=") and target_kind not in values.ORDERED_TYPES:
                 add(where, _("operator %(op)s needs a number or date item, but %(code)s is not one")
                     % {"op": operator, "code": target_id})
                 continue
-            if target_kind in CHOICE_TYPES:
+            if target_kind in values.CHOICE_TYPES:
                 codes = {option_code(o) for o in target.get("answerOption", [])}
                 code = value.get("code") if isinstance(value, dict) else value
                 if str(code) not in codes:
                     add(where, _("its display condition expects option %(answer)s, which %(code)s does not offer")
                         % {"answer": code, "code": target_id})
-            elif target_kind in (T.INTEGER, T.NRS, T.VAS, T.DECIMAL) and key not in ("answerInteger", "answerDecimal"):
+            elif target_kind in values.NUMBER_TYPES and key not in ("answerInteger", "answerDecimal"):
                 add(where, _("its display condition compares %(code)s with %(answer)s, which is not a number")
                     % {"code": target_id, "answer": value})
             elif target_kind == T.YES_NO and key != "answerBoolean":
                 add(where, _("its display condition on %(code)s needs yes or no") % {"code": target_id})
+            elif target_kind == T.DATE and values.to_date(value) is None:
+                add(where, _("its display condition compares %(code)s with %(answer)s, which is not a date "
+                             "(YYYY-MM-DD, YYYY-MM or YYYY)") % {"code": target_id, "answer": value})
+            elif target_kind == T.TIME and values.to_seconds(value) is None:
+                add(where, _("its display condition compares %(code)s with %(answer)s, which is not a time (HH:MM)")
+                    % {"code": target_id, "answer": value})
     return problems

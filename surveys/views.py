@@ -148,6 +148,7 @@ def _page_index(requested: str, resume: int, count: int) -> int:
 
 def _post(request, token, assignment, definition, pages, answers, language) -> HttpResponse:
     action = request.POST.get("action", "next")
+    switch_to = action.removeprefix("lang-") if action.startswith("lang-") else ""
     if action == "submit":
         try:
             services.response_submit(assignment=assignment)
@@ -155,13 +156,20 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
             return HttpResponseRedirect(_url(token, "review"))
         return HttpResponseRedirect(_url(token))
     index = _page_index(request.POST.get("page", "1"), len(pages), len(pages))
+    # Previous and the language switch keep what was entered on the page without asking for the rest.
+    moving_on = action == "next"
     sub = rendering.page_submission(definition=definition, page=pages[index], language=language, answers=answers,
-                                    post=request.POST, check_required=action != "back")
+                                    post=request.POST, check_required=moving_on)
     try:
         saved = services.response_save_page(assignment=assignment, answers=sub.valid, page_index=index,
-                                            advance=sub.complete and action != "back")
+                                            advance=sub.complete and moving_on)
     except services.ResponseClosed:
         return HttpResponseRedirect(_url(token))
+    if switch_to:
+        redirect = HttpResponseRedirect(_url(token, index + 1))
+        if switch_to in definition_languages(definition):
+            redirect.set_cookie(LANG_COOKIE, switch_to, max_age=180 * 86400, samesite="Lax", httponly=True)
+        return redirect
     if action == "back":
         previous = rendering.visible_page(definition, pages, saved.answers, index - 1, -1)
         return HttpResponseRedirect(_url(token, (previous or 0) + 1))
@@ -178,16 +186,9 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
 def _review(request, token, response, definition, pages, language) -> HttpResponse:
     answers = response.answers if response else {}
     missing = set(services.response_missing(response=response)) if response else set()
-    summary = []
-    for number, page in enumerate(pages, start=1):
-        fields = [f for f in rendering.page_fields(definition, page, language, answers) if f.is_question and f.shown]
-        rows = []
-        for f in fields:
-            labels = dict(f.options)
-            values = f.value if isinstance(f.value, list) else ([] if f.value is None else [f.value])
-            shown_values = [labels.get(str(v).lower() if isinstance(v, bool) else str(v), str(v)) for v in values]
-            rows.append({"field": f, "answer": ", ".join(shown_values), "missing": f.link_id in missing})
-        summary.append({"number": number, "title": page.title, "rows": rows})
+    summary = [{"number": number, "title": page.title,
+                "rows": rendering.review_rows(definition, page, language, answers, missing)}
+               for number, page in enumerate(pages, start=1)]
     return render(request, "patient/review.html", {
         "token": token, "title": rendering.title_of(definition, language), "summary": summary,
         "missing_count": len(missing), "language": language, "page_count": len(pages),

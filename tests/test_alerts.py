@@ -223,12 +223,20 @@ def test_any_and_all(make):
     assert fired(make, {"all": [{"any": tests}, {"answer": "note", "operator": "exists"}]}, {"pain": 9, "note": "n"})
 
 
-def test_missing_answers_and_absent_scores_never_fire_a_comparison(make):
+def test_missing_answers_and_absent_scores_fire_no_comparison_but_not_equal(make):
     assert not fired(make, {"answer": "q9", "operator": ">", "value": 0}, {})
     assert not fired(make, {"answer": "q9", "operator": "<", "value": 1}, {})
-    assert not fired(make, {"answer": "q9", "operator": "!=", "value": "a0"}, {})
+    assert not fired(make, {"answer": "q9", "operator": "=", "value": "a0"}, {})
     assert not fired(make, {"answer": "pain", "operator": "<", "value": 3}, {"pain": None})
-    assert not fired(make, {"answer": "help", "operator": "!=", "value": "gp"}, {"help": []})
+    # != means "no answer equals it", as in display conditions (FHIR R4): true when unanswered.
+    assert fired(make, {"answer": "q9", "operator": "!=", "value": "a0"}, {})
+    assert fired(make, {"answer": "help", "operator": "!=", "value": "gp"}, {"help": []})
+    assert fired(make, {"score": "total", "operator": "!=", "value": 3}, {}, {})
+    # To need an answer, say so.
+    answered_and_not_a0 = {"all": [{"answer": "q9", "operator": "exists"},
+                                   {"answer": "q9", "operator": "!=", "value": "a0"}]}
+    assert not fired(make, answered_and_not_a0, {})
+    assert fired(make, answered_and_not_a0, {"q9": "a1"})
     # An option without a score stands for no number: it never counts as 0.
     assert not fired(make, {"answer": "help", "operator": "<", "value": 1}, {"help": ["fam"]})
     assert not fired(make, {"score": "total", "operator": "<", "value": 3}, {}, {})

@@ -16,6 +16,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from surveys import fhir, fhir_io, rendering
 from surveys.imports import ImportRefused, import_parse, questionnaire_import
 from surveys.models import Item, Questionnaire
+from surveys.questionnaires import conditions, values
 from surveys.services import questionnaire_publish
 from tests.conftest import need_service
 
@@ -39,7 +40,7 @@ def ordinal(value: float) -> dict:
 
 
 def weight(value: float) -> dict:
-    return {"url": fhir_io.EXT_ITEM_WEIGHT, "valueDecimal": value}
+    return {"url": values.EXT_ITEM_WEIGHT, "valueDecimal": value}
 
 
 def rich() -> dict:
@@ -159,10 +160,10 @@ def test_imported_draft_renders_nested_groups_and_hides_read_only_items(make):
     first = [n["linkId"] for n in pages[0].nodes]
     assert "site_name" not in first  # read-only: never asked
     assert first.index("g1a") < first.index("sleep_hours")  # the nested group's title comes first
-    assert "sleep_hours" not in rendering.enabled_ids(definition, {"mood": "good"})
-    assert {"g1a", "sleep_hours", "comment"} <= rendering.enabled_ids(definition, {"mood": "bad"})
+    assert "sleep_hours" not in conditions.enabled_ids(definition, {"mood": "good"})
+    assert {"g1a", "sleep_hours", "comment"} <= conditions.enabled_ids(definition, {"mood": "bad"})
     # enableBehavior any, but a hidden answer counts as none.
-    assert "comment" not in rendering.enabled_ids(definition, {"mood": "good", "sleep_hours": 3})  # hidden: unanswered
+    assert "comment" not in conditions.enabled_ids(definition, {"mood": "good", "sleep_hours": 3})  # hidden: unanswered
     html = rendering.render_preview(RequestFactory().get("/"), definition=definition, language="fr").content.decode()
     assert "Sommeil" in html and "Bonne" in html and "Cabinet Martin" not in html
 

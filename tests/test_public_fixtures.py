@@ -7,6 +7,7 @@ from pathlib import Path
 from django.test import RequestFactory
 
 from surveys import rendering
+from surveys.questionnaires import conditions
 from tests.conftest import need_service
 
 FIXTURES = Path(os.environ.get("RESSENTI_PUBLIC_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
@@ -20,7 +21,7 @@ def load(name: str) -> dict:
 
 def test_lforms_enable_when_operators_match_the_fixture_intent():
     definition = load("fhir/enablewhen-basic.json")
-    shown = rendering.enabled_ids
+    shown = conditions.enabled_ids
     # 4.2 only for diabetes; 4.3 only for another diagnosis.
     assert {"4.2"} <= shown(definition, {"4.1": "Diabetes"}) and "4.3" not in shown(definition, {"4.1": "Diabetes"})
     other = shown(definition, {"4.1": "Other"})

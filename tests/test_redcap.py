@@ -18,6 +18,7 @@ from django.test import RequestFactory
 from surveys import fhir, rendering, scoring
 from surveys.imports import ImportRefused, exporter, import_parse, questionnaire_import
 from surveys.models import Questionnaire
+from surveys.questionnaires import conditions
 from surveys.redcap import COLUMNS, EXT_REDCAP, HEADER, KEYS, dictionary_export, dictionary_parse, redcap_facts
 from surveys.services import questionnaire_publish
 from surveys.validation import definition_problems
@@ -181,7 +182,7 @@ def test_branching_logic_becomes_display_conditions(every_type):
 
 def test_imported_conditions_show_and_hide_questions_on_patient_pages(every_type):
     suivi = every_type[0]["suivi"]
-    shown = rendering.enabled_ids
+    shown = conditions.enabled_ids
     assert "why_not" in shown(suivi, {"happy": False}) and "why_not" not in shown(suivi, {"happy": True})
     assert {"pain", "no_fatigue"} <= shown(suivi, {"symptoms": ["1"]})
     tired = shown(suivi, {"symptoms": ["2", "99"]})

@@ -13,6 +13,7 @@ from django.urls import reverse
 from surveys import fhir, scoring, services
 from surveys.admin_forms import QuestionnaireForm
 from surveys.models import Response
+from surveys.questionnaires import values
 from tests.test_admin_designer import form_data
 from tests.test_public_fixtures import load
 
@@ -74,9 +75,9 @@ def test_sum_of_option_scores_has_the_documented_shape():
 
 
 def test_item_weight_and_ordinal_value_on_the_option_or_its_coding_are_option_scores():
-    items = [choice("w", [0, 5], url=scoring.EXT_ITEM_WEIGHT), choice("c", [0, 7], on_coding=True),
+    items = [choice("w", [0, 5], url=values.EXT_ITEM_WEIGHT), choice("c", [0, 7], on_coding=True),
              choice("o", [0, 11])]
-    assert scoring.EXT_ITEM_WEIGHT == "http://hl7.org/fhir/StructureDefinition/itemWeight"
+    assert values.EXT_ITEM_WEIGHT == "http://hl7.org/fhir/StructureDefinition/itemWeight"
     result = compute(items, [rule(items=["w", "c", "o"])], {"w": "a1", "c": "a1", "o": "a1"})
     assert result["total"]["value"] == 23
 
@@ -532,7 +533,7 @@ def test_public_phq9_with_eight_answers_has_no_score(make):
     source = load("fhir/phq9.json")
     definition_ = copy.deepcopy(source)
     scored = [node["linkId"] for node in definition_["item"]
-              if any(scoring.option_score(o) is not None for o in node.get("answerOption", []))]
+              if any(values.option_score(o) is not None for o in node.get("answerOption", []))]
     assert len(scored) == 9
     # The fixture's own total (an SDC calculatedExpression) replaces each missing answer by 0:
     total_item = next(node for node in definition_["item"] if node.get("type") == "decimal")
@@ -548,7 +549,7 @@ def test_public_phq9_with_eight_answers_has_no_score(make):
     result = scoring.scores_compute(definition_, answers)["total"]
     assert result == {"value": None, "answered": 8, "of": 9, "reason": "too_few_answers"}
     # What the calculated expression would show: 24, as if item 9 had been answered "not at all".
-    lforms_like = sum(scoring.item_value(node, answers.get(node["linkId"])) or Decimal(0)
+    lforms_like = sum(values.as_number(node, answers.get(node["linkId"])) or Decimal(0)
                       for node in definition_["item"] if node["linkId"] in scored)
     assert lforms_like == 24
     answers[scored[8]] = nearly_every_day
@@ -564,7 +565,7 @@ def test_public_phq9_imported_as_a_draft_scores_at_submit(make):
     # The fixture names no language; its texts are English.
     q.source_definition = {**copy.deepcopy(source), "language": "en"}
     scored = [node["linkId"] for node in source["item"]
-              if any(scoring.option_score(o) is not None for o in node.get("answerOption", []))]
+              if any(values.option_score(o) is not None for o in node.get("answerOption", []))]
     q.rules = {"scores": [{"name": "total", "label": {"en": "PHQ-9"}, "items": scored, "method": "sum"}]}
     q.save()
     version = services.questionnaire_publish(questionnaire=q, by=None)

@@ -6,6 +6,7 @@ from django.urls import reverse
 from patients.consent import consent_record_verify
 from patients.models import ConsentRecord, Enrollment, Patient
 from surveys import screening
+from surveys.questionnaires import conditions
 from surveys.models import ConsentNotice, EligibilityRule, Participant, Study
 from surveys.services import questionnaire_publish
 
@@ -14,24 +15,45 @@ def rule(study, kind, question, operator, answer=""):
     return EligibilityRule(study=study, kind=kind, question=question, operator=operator, answer=answer)
 
 
+def question(link_id: str, fhir_type: str, **extra) -> dict:
+    return {"linkId": link_id, "type": fhir_type, "text": link_id, **extra}
+
+
+# One eligibility questionnaire with a question of each type the rules test.
+SCREENING = {"item": [
+    question("choice", "choice", answerOption=[{"valueCoding": {"code": "a1"}}, {"valueCoding": {"code": "a2"}}]),
+    question("many", "choice", repeats=True,
+             answerOption=[{"valueCoding": {"code": "a1"}}, {"valueCoding": {"code": "a2"}}]),
+    question("age", "integer"), question("yes", "boolean"), question("day", "date"), question("note", "string"),
+    question("diabetes", "boolean"), question("pregnant", "boolean"),
+]}
+
+
 @pytest.mark.parametrize(
-    ("operator", "expected", "answer", "holds"),
+    ("question_", "operator", "expected", "answer", "holds"),
     [
-        ("=", "a1", "a1", True), ("=", "a1", "a2", False), ("=", "a1", ["a2", "a1"], True),
-        ("!=", "a1", "a2", True), ("!=", "a1", "a1", False),
-        ("<", "18", 17, True), ("<", "18", 18, False), (">", "18", 19, True), (">", "18", 18, False),
-        ("<=", "18", 18, True), ("<=", "18", 19, False), (">=", "18", 18, True), (">=", "18", 17, False),
-        ("=", "true", True, True), ("=", "true", False, False),
-        ("<", "2000-01-01", "1999-12-31", True),
-        ("exists", "true", "x", True), ("exists", "true", None, False),
-        ("exists", "false", None, True), ("exists", "false", "x", False),
-        # An unanswered question meets no comparison.
-        ("=", "a1", None, False), ("!=", "a1", None, False), (">", "18", None, False),
+        ("choice", "=", "a1", "a1", True), ("choice", "=", "a1", "a2", False), ("many", "=", "a1", ["a2", "a1"], True),
+        ("choice", "!=", "a1", "a2", True), ("choice", "!=", "a1", "a1", False),
+        ("age", "<", "18", 17, True), ("age", "<", "18", 18, False), ("age", ">", "18", 19, True),
+        ("age", ">", "18", 18, False), ("age", "<=", "18", 18, True), ("age", "<=", "18", 19, False),
+        ("age", ">=", "18", 18, True), ("age", ">=", "18", 17, False), ("age", "=", "18", 18, True),
+        ("yes", "=", "true", True, True), ("yes", "=", "true", False, False), ("yes", "=", "oui", True, True),
+        ("day", "<", "2000-01-01", "1999-12-31", True), ("day", ">", "2000-01-01", "1999-12-31", False),
+        # The rule's text is read as the question's type: codes and texts exactly, not as numbers or words.
+        ("note", "=", "Abc", "abc", False), ("note", "=", "1.0", "1", False), ("choice", "=", "A1", "a1", False),
+        ("note", "exists", "true", "x", True), ("note", "exists", "true", None, False),
+        ("note", "exists", "false", None, True), ("note", "exists", "false", "x", False),
+        # An unanswered question meets no comparison but != (FHIR R4: no answer equals the value).
+        ("choice", "=", "a1", None, False), ("choice", "!=", "a1", None, True), ("age", ">", "18", None, False),
     ],
 )
-def test_each_operator_compares_like_display_conditions(operator, expected, answer, holds):
-    r = rule(None, "inclusion", "q", operator, expected)
-    assert screening.rule_holds(rule=r, answers={"q": answer}) is holds
+def test_each_operator_compares_like_display_conditions(question_, operator, expected, answer, holds):
+    r = rule(None, "inclusion", question_, operator, expected)
+    assert screening.rule_holds(rule=r, answers={question_: answer}, definition=SCREENING) is holds
+    # The same meaning as a display condition on that question.
+    definition = {"item": [*SCREENING["item"], question("follow", "string", enableWhen=[
+        {"question": question_, "operator": operator, "answerString": expected}])]}
+    assert ("follow" in conditions.enabled_ids(definition, {question_: answer})) is holds
 
 
 def test_eligible_when_every_inclusion_holds_and_no_exclusion_does():
@@ -41,14 +63,18 @@ def test_eligible_when_every_inclusion_holds_and_no_exclusion_does():
         rule(None, "exclusion", "pregnant", "=", "true"),
     ]
     ok = {"age": 40, "diabetes": True, "pregnant": False}
-    assert screening.eligibility_evaluate(rules=rules, answers=ok)
-    assert not screening.eligibility_evaluate(rules=rules, answers={**ok, "age": 17})
-    assert not screening.eligibility_evaluate(rules=rules, answers={**ok, "diabetes": False})
-    assert not screening.eligibility_evaluate(rules=rules, answers={**ok, "pregnant": True})
+
+    def eligible(answers: dict) -> bool:
+        return screening.eligibility_evaluate(rules=rules, answers=answers, definition=SCREENING)
+
+    assert eligible(ok)
+    assert not eligible({**ok, "age": 17})
+    assert not eligible({**ok, "diabetes": False})
+    assert not eligible({**ok, "pregnant": True})
     # Exclusion on an unanswered question does not apply; inclusion on one fails.
-    assert screening.eligibility_evaluate(rules=rules, answers={"age": 40, "diabetes": True})
-    assert not screening.eligibility_evaluate(rules=rules, answers={"diabetes": True})
-    assert screening.eligibility_evaluate(rules=[], answers={})
+    assert eligible({"age": 40, "diabetes": True})
+    assert not eligible({"diabetes": True})
+    assert screening.eligibility_evaluate(rules=[], answers={}, definition=SCREENING)
 
 
 # --- the public flow ---------------------------------------------------------------------------

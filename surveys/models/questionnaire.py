@@ -142,6 +142,7 @@ class Item(FrozenCodeMixin, models.Model):
         NRS = "nrs", _("Numeric rating scale 0–10")
         VAS = "vas", _("Visual analogue scale 0–100")
         DATE = "date", _("Date")
+        TIME = "time", _("Time of day")
         SHORT_TEXT = "short_text", _("Short text")
         LONG_TEXT = "long_text", _("Long text")
 

@@ -1,0 +1,496 @@
+"""The meaning of an answer value, per item type: the one place that parses, stores, shows,
+compares and scores answers.
+
+Everything that reads an answer calls this module: the patient pages (rendering and parsing),
+display conditions (server and, through `browser_expected`, the page script), publish validation,
+scores, alerts, pre-screening, triggers, exports and FHIR/REDCap imports. No other module compares
+answers or reads an option's score.
+
+Stored (canonical) forms, in `Response.answers`, keyed by linkId:
+
+=================  =====================================================================
+single choice      the option code, a string
+multiple choice    the option codes ticked, a list in option order, without duplicates
+yes / no           true or false
+integer, NRS, VAS  an integer (at most 15 digits, so a browser's numbers hold it exactly)
+decimal            a JSON number (a double: what the browser, Python and PostgreSQL share)
+date               "YYYY-MM-DD"
+time               "HH:MM", or "HH:MM:SS" when the seconds are not 0
+short / long text  the text, trimmed, with line breaks as "\\n" and without NUL characters
+=================  =====================================================================
+
+An answer is missing when it is None, "" or []; a missing answer never counts as 0.
+
+The grammars below (numbers, dates, times, trimming) are written again in
+static/patient/patient.js, which must read a field exactly as `parse` does;
+tests/test_condition_agreement.py holds the two together on tables and generated inputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from surveys import fhir
+from surveys.models import Item
+
+T = Item.Type
+CHOICE_TYPES = frozenset({T.SINGLE, T.MULTIPLE})
+NUMBER_TYPES = frozenset({T.INTEGER, T.DECIMAL, T.NRS, T.VAS})
+WHOLE_NUMBER_TYPES = frozenset({T.INTEGER, T.NRS, T.VAS})
+TEXT_TYPES = frozenset({T.SHORT_TEXT, T.LONG_TEXT})
+# Types whose values have an order (<, >, <=, >=).
+ORDERED_TYPES = NUMBER_TYPES | {T.DATE, T.TIME}
+SCORABLE_TYPES = CHOICE_TYPES | NUMBER_TYPES | {T.YES_NO}
+QUESTION_TYPES = frozenset(T.values) - {T.DISPLAY}
+OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "exists")
+ORDER_OPERATORS = frozenset({"<", ">", "<=", ">="})
+
+# Where FHIR lets an option's score sit: R4's ordinalValue, renamed itemWeight in the extensions
+# pack; on the answerOption itself or on its valueCoding (both seen in published files).
+EXT_ITEM_WEIGHT = "http://hl7.org/fhir/StructureDefinition/itemWeight"
+SCORE_EXTENSIONS = (fhir.EXT_ORDINAL, EXT_ITEM_WEIGHT)
+# What a scale without explicit bounds runs over (the page, validation and reversed scores agree).
+SCALE_DEFAULT_RANGE = {T.NRS: (0, 10), T.VAS: (0, 100)}
+# The codes a yes/no question posts.
+YES, NO = "true", "false"
+# Integers beyond this are refused: a browser's numbers (doubles) hold every integer up to 2**53.
+MAX_DIGITS = 15
+
+# Trimmed around every typed value: ASCII white space and the Unicode spaces a phone keyboard or a
+# copy-paste brings (no-break spaces, the French narrow no-break space, the byte-order mark).
+SPACES = " \t\n\r\f\v\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+         "\u2028\u2029\u202f\u205f\u3000\ufeff"
+# A number as patients type it: digits with a point or a comma, a sign, spaces between groups
+# ("1 250,5"). No exponent, no other digits than 0-9.
+NUMBER_RE = re.compile(r"^([+-]?)([0-9]*)(?:[.,]([0-9]*))?$")
+ISO_DATE_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+DAY_FIRST_DATE_RE = re.compile(r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})$")
+# A date in a condition may be partial (FHIR date precision): a year, or a year and a month.
+PARTIAL_DATE_RE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
+TIME_RE = re.compile(r"^([0-9]{1,2})[:hH]([0-9]{2})(?::([0-9]{2}))?$")
+TRUE_WORDS = frozenset({"true", "1", "yes", "oui", "y", "o"})
+FALSE_WORDS = frozenset({"false", "0", "no", "non", "n", "faux"})
+
+
+# --- what an item is ---------------------------------------------------------------------------
+
+def kind_of(node: dict | None) -> str:
+    """Our item type for any definition node (fhir.item_type), DISPLAY for nothing."""
+    return fhir.item_type(node) if node else T.DISPLAY
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def as_list(value: Any) -> list:
+    if is_missing(value):
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def option_score(option: dict) -> Decimal | None:
+    """The score of an answerOption wherever FHIR lets it sit; None for an option without one."""
+    for holder in (option, option.get("valueCoding") or {}):
+        for url in SCORE_EXTENSIONS:
+            score = _json_decimal(fhir.ext_value(holder, url))
+            if score is not None:
+                return score
+    return None
+
+
+def option_scores(node: dict) -> dict[str, Decimal | None]:
+    return {fhir.option_code(option): option_score(option) for option in node.get("answerOption", [])}
+
+
+def option_codes(node: dict) -> list[str]:
+    """The codes a patient can post for this item, in order."""
+    kind = kind_of(node)
+    if kind == T.YES_NO:
+        return [YES, NO]
+    return [fhir.option_code(option) for option in node.get("answerOption", [])] if kind in CHOICE_TYPES else []
+
+
+def bounds(node: dict) -> tuple[Decimal | None, Decimal | None]:
+    """(minimum, maximum) of a number item, scales defaulting to 0–10 and 0–100; None where open."""
+    kind = kind_of(node)
+    if kind not in NUMBER_TYPES:
+        return None, None
+    default = SCALE_DEFAULT_RANGE.get(kind, (None, None))
+    low, high = _json_decimal(fhir.ext_value(node, fhir.EXT_MIN)), _json_decimal(fhir.ext_value(node, fhir.EXT_MAX))
+    low = low if low is not None else (Decimal(default[0]) if default[0] is not None else None)
+    high = high if high is not None else (Decimal(default[1]) if default[1] is not None else None)
+    return low, high
+
+
+def _json_decimal(value: Any) -> Decimal | None:
+    """A JSON number (not a boolean) as Decimal, through its text so that 0.1 stays 0.1."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
+
+
+def plain(number: Decimal) -> str:
+    """A number written without exponent or trailing zeros: 12, 71.5, -0.25."""
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+# --- reading what a patient typed --------------------------------------------------------------
+
+def clean_text(raw: str) -> str:
+    """A typed text as stored: no NUL (PostgreSQL refuses it), line breaks as \\n, trimmed."""
+    return raw.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").strip(SPACES)
+
+
+def read_number(raw: str) -> Decimal | None:
+    """A number as patients type it ("71,5", "1 250", "+3", ".5"), or None."""
+    text = re.sub(f"[{SPACES}]", "", raw)
+    match = NUMBER_RE.match(text)
+    if not match or not (match.group(2) or match.group(3)):
+        return None
+    sign, whole, fraction = match.group(1), match.group(2) or "0", match.group(3) or ""
+    if len(whole.lstrip("0")) > MAX_DIGITS:
+        return None
+    return Decimal(f"{'-' if sign == '-' else ''}{whole}.{fraction or '0'}")
+
+
+def read_date(raw: str) -> dt.date | None:
+    """A full date written YYYY-MM-DD (what a date field sends) or day first (31/12/2025, 31.12.2025)."""
+    iso = ISO_DATE_RE.match(raw)
+    if iso:
+        year, month, day = (int(part) for part in iso.groups())
+    else:
+        day_first = DAY_FIRST_DATE_RE.match(raw)
+        if not day_first:
+            return None
+        day, month, year = (int(part) for part in day_first.groups())
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def read_time(raw: str) -> tuple[int, int, int] | None:
+    match = TIME_RE.match(raw)
+    if not match:
+        return None
+    hours, minutes, seconds = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return None
+    return hours, minutes, seconds
+
+
+def _time_text(hours: int, minutes: int, seconds: int) -> str:
+    return f"{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
+
+
+def _range_error(low: Decimal | None, high: Decimal | None) -> str:
+    if low is not None and high is not None:
+        return _("Enter a number between %(low)s and %(high)s.") % {"low": plain(low), "high": plain(high)}
+    if low is not None:
+        return _("Enter a number of at least %(low)s.") % {"low": plain(low)}
+    return _("Enter a number of at most %(high)s.") % {"high": plain(high)}
+
+
+def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
+    """(stored value, error) for the strings posted for one item; value None means unanswered.
+
+    An error means the value is not stored; the page says what to change.
+    """
+    posted = [clean_text(r) for r in raw]
+    posted = [r for r in posted if r]
+    if not posted:
+        return None, ""
+    kind = kind_of(node)
+    if kind == T.MULTIPLE:
+        codes = option_codes(node)
+        if any(r not in codes for r in posted):
+            return None, _("Choose among the options shown.")
+        return [c for c in codes if c in posted], ""
+    value = posted[0]
+    if kind in (T.SINGLE, T.YES_NO):
+        if value not in option_codes(node):
+            return None, _("Choose one of the options shown.")
+        return (value == YES) if kind == T.YES_NO else value, ""
+    if kind in NUMBER_TYPES:
+        number = read_number(value)
+        if number is None:
+            return None, _("Enter a number, for example 12.")
+        if kind in WHOLE_NUMBER_TYPES and number != number.to_integral_value():
+            return None, _("Enter a whole number, without decimals.")
+        stored: int | float = int(number) if kind in WHOLE_NUMBER_TYPES else float(number)
+        # The range is checked on the stored number, as the browser checks its own (a double).
+        exact = Decimal(str(stored))
+        low, high = bounds(node)
+        if (low is not None and exact < low) or (high is not None and exact > high):
+            return None, _range_error(low, high)
+        return stored, ""
+    if kind == T.DATE:
+        day = read_date(value)
+        if day is None:
+            return None, _("Enter a date as day/month/year, for example 31/12/2025.")
+        return day.isoformat(), ""
+    if kind == T.TIME:
+        time = read_time(value)
+        if time is None:
+            return None, _("Enter a time as hours:minutes, for example 14:30.")
+        return _time_text(*time), ""
+    limit = node.get("maxLength")
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 and len(value) > limit:
+        return None, _("Write at most %(n)s characters (you wrote %(m)s).") % {"n": limit, "m": len(value)}
+    return value, ""
+
+
+# --- showing a stored value --------------------------------------------------------------------
+
+def form_values(node: dict, value: Any) -> list[str]:
+    """The strings a form shows for a stored value, which are exactly what it posts back:
+    parse(node, form_values(node, v)) gives v again (tests/test_answer_round_trip.py)."""
+    kind = kind_of(node)
+    values = as_list(value)
+    if kind in CHOICE_TYPES:
+        return [_code(v) for v in values]
+    if kind == T.YES_NO:
+        truth = to_bool(value)
+        return [] if truth is None else [YES if truth else NO]
+    if kind in NUMBER_TYPES:
+        number = to_decimal(value)
+        return [] if number is None else [plain(number)]
+    return [str(v) for v in values[:1]]
+
+
+def display(node: dict, value: Any, *, language: str, base: str) -> str:
+    """A stored value as the patient reads it on the review page (option labels, Yes/No), in `language`
+    (`base`: the definition's own language)."""
+    kind = kind_of(node)
+    if kind in CHOICE_TYPES:
+        labels = {
+            fhir.option_code(o): fhir.localized(o.get("valueCoding", {}), "display", language, base)
+            or fhir.option_code(o)
+            for o in node.get("answerOption", [])
+        }
+        return ", ".join(labels.get(code, code) for code in form_values(node, value))
+    if kind == T.YES_NO:
+        truth = to_bool(value)
+        return "" if truth is None else (_("Yes") if truth else _("No"))
+    if kind == T.DATE:
+        parts = to_date(value)
+        if parts and len(parts) == 3:
+            return f"{parts[2]:02d}/{parts[1]:02d}/{parts[0]:04d}"
+    return ", ".join(form_values(node, value))
+
+
+# --- typed values, for comparing and scoring ---------------------------------------------------
+
+def _code(value: Any) -> str:
+    return str(value.get("code", "")) if isinstance(value, dict) else str(value)
+
+
+def to_bool(value: Any) -> bool | None:
+    """true/false from a stored answer or a condition's value ("true", "oui", 1...); None otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip(SPACES).lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    return None
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A number from a stored answer or a condition's value (JSON number or typed text); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return _json_decimal(value)
+    if isinstance(value, str):
+        return read_number(value)
+    return None
+
+
+def to_date(value: Any) -> tuple[int, ...] | None:
+    """A date as (year[, month[, day]]): full dates from answers, partial ones from conditions."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip(SPACES)
+    full = read_date(text)
+    if full is not None:
+        return full.year, full.month, full.day
+    match = PARTIAL_DATE_RE.match(text)
+    if not match:
+        return None
+    parts = tuple(int(p) for p in match.groups() if p is not None)
+    if len(parts) >= 2 and not 1 <= parts[1] <= 12:
+        return None
+    return parts
+
+
+def to_seconds(value: Any) -> int | None:
+    time = read_time(value.strip(SPACES)) if isinstance(value, str) else None
+    return None if time is None else time[0] * 3600 + time[1] * 60 + time[2]
+
+
+def typed(kind: str, value: Any) -> Any:
+    """One value as it compares for an item of `kind`: a code, a bool, a Decimal, a date tuple,
+    seconds or a text; None when it means nothing for that kind (it then equals nothing)."""
+    if kind in CHOICE_TYPES:
+        code = _code(value)
+        return code or None
+    if kind == T.YES_NO:
+        return to_bool(value)
+    if kind in NUMBER_TYPES:
+        return to_decimal(value)
+    if kind == T.DATE:
+        return to_date(value)
+    if kind == T.TIME:
+        return to_seconds(value)
+    return value if isinstance(value, str) else None
+
+
+def _dates_order(left: tuple[int, ...], right: tuple[int, ...]) -> int | None:
+    """-1, 0 or 1; None when precision leaves it open ("2022-09" against "2022-09-20")."""
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            return -1 if a < b else 1
+    return 0 if len(left) == len(right) else None
+
+
+def _order(kind: str, left: Any, right: Any) -> int | None:
+    if kind == T.DATE:
+        return _dates_order(left, right)
+    if kind in ORDERED_TYPES:
+        return (left > right) - (left < right)
+    return 0 if left == right else None
+
+
+def compare(kind: str, value: Any, operator: str, expected: Any) -> bool:
+    """Does the answer `value` to an item of `kind` meet `operator expected`? FHIR R4 enableWhen:
+
+    * exists: whether an answer exists equals `expected` (true or false);
+    * = and the order operators: true when at least one answer meets it; false when unanswered;
+    * !=: true when no answer equals `expected`, so true when unanswered (REDCap's <> says the same);
+    * dates as dates (a partial date equals only a date of the same precision), times as times,
+      numbers as numbers, codes and texts exactly; an order operator on a choice or a text is false.
+    """
+    if operator == "exists":
+        wanted = to_bool(expected)
+        return (not is_missing(value)) == (True if wanted is None else wanted)
+    target = typed(kind, expected)
+    answers = [a for a in (typed(kind, v) for v in as_list(value)) if a is not None]
+    if operator == "!=":
+        return target is None or not any(_order(kind, a, target) == 0 for a in answers)
+    if target is None:
+        return False
+    if operator == "=":
+        return any(_order(kind, a, target) == 0 for a in answers)
+    if operator in ORDER_OPERATORS and kind in ORDERED_TYPES:
+        wanted = {"<": (-1,), ">": (1,), "<=": (-1, 0), ">=": (1, 0)}[operator]
+        return any(_order(kind, a, target) in wanted for a in answers)
+    return False
+
+
+def expected_from_text(node: dict | None, text: str) -> Any:
+    """A value a designer typed (a display condition, an eligibility rule, a trigger) in the JSON
+    form a condition keeps for that item: a Coding's code, a bool, a number, or the text."""
+    kind = kind_of(node)
+    text = text.strip(SPACES)
+    if kind == T.YES_NO:
+        truth = to_bool(text)
+        return text if truth is None else truth
+    if kind in NUMBER_TYPES:
+        number = read_number(text)
+        if number is None:
+            return text
+        return int(number) if number == number.to_integral_value() and kind != T.DECIMAL else float(number)
+    return text
+
+
+def as_number(node: dict | None, value: Any) -> Decimal | None:
+    """The number an answer stands for, in scores and in alerts: a choice's option score (summed over
+    the ticked options of a multiple choice; an option without a score, such as "don't know", counts as
+    no answer), yes = 1 / no = 0, a number item's value. None when it stands for none: never 0 for nothing."""
+    if node is None or is_missing(value):
+        return None
+    kind = kind_of(node)
+    if kind in CHOICE_TYPES:
+        scores = option_scores(node)
+        found = [scores.get(_code(code)) for code in as_list(value)]
+        found = [s for s in found if s is not None]
+        return sum(found, Decimal(0)) if found else None
+    if kind == T.YES_NO:
+        truth = to_bool(value)
+        return None if truth is None else Decimal(int(truth))
+    if kind in NUMBER_TYPES:
+        return to_decimal(value)
+    return None
+
+
+def number_range(node: dict) -> tuple[Decimal, Decimal] | None:
+    """(lowest, highest) number an item's answer stands for, to reverse a score; None when open."""
+    kind = kind_of(node)
+    if kind == T.YES_NO:
+        return Decimal(0), Decimal(1)
+    if kind == T.SINGLE:
+        scores = [s for s in option_scores(node).values() if s is not None]
+        return (min(scores), max(scores)) if scores else None
+    low, high = bounds(node)
+    return (low, high) if low is not None and high is not None else None
+
+
+# --- what the page script needs -----------------------------------------------------------------
+
+def browser_kind(kind: str) -> str:
+    """How the page script reads and compares an item (static/patient/patient.js)."""
+    if kind in CHOICE_TYPES:
+        return "code"
+    if kind == T.YES_NO:
+        return "bool"
+    if kind in NUMBER_TYPES:
+        return "num"
+    if kind in (T.DATE, T.TIME):
+        return kind
+    return "text"
+
+
+def browser_reading(node: dict) -> dict:
+    """What the script needs to read a field as `parse` does: its kind, integer or not, bounds, length."""
+    kind = kind_of(node)
+    out: dict[str, Any] = {"k": browser_kind(kind)}
+    if kind in NUMBER_TYPES:
+        out["i"] = kind in WHOLE_NUMBER_TYPES
+        low, high = bounds(node)
+        if low is not None:
+            out["lo"] = float(low)
+        if high is not None:
+            out["hi"] = float(high)
+    limit = node.get("maxLength")
+    if kind in TEXT_TYPES and isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+        out["n"] = limit
+    return out
+
+
+def browser_expected(kind: str, expected: Any) -> Any:
+    """A condition's value as the script compares it: codes and texts as strings, numbers as numbers,
+    dates as [year, month, day] (partial allowed), times as seconds; None when it equals nothing."""
+    value = typed(kind, expected)
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
