@@ -1173,13 +1173,8 @@ def questionnaire_rows_from_source(*, questionnaire: Questionnaire, by: Abstract
     losses = rows_losses(questionnaire)
     if losses:
         raise RowsRefused(losses)
+    # Rows keep one score per option, read wherever FHIR lets it sit (values.option_score).
     definition = copy.deepcopy(questionnaire.source_definition)
-    # Rows keep one score per option: itemWeight becomes the ordinalValue the copy reads.
-    for node in fhir.iter_items(definition.get("item", [])):
-        for option in node.get("answerOption", []):
-            weight = fhir.ext_value(option, values.EXT_ITEM_WEIGHT)
-            if weight is not None and fhir.ext_value(option, fhir.EXT_ORDINAL) is None:
-                option["extension"] = [{"url": fhir.EXT_ORDINAL, "valueDecimal": weight}]
     questionnaire_draft_from_version(version=QuestionnaireVersion(questionnaire=questionnaire, definition=definition),
                                      by=by)
     questionnaire.refresh_from_db()

@@ -19,12 +19,12 @@ from django.utils.translation import gettext as _
 
 from surveys import fhir
 from surveys.models import Item, Questionnaire, QuestionnaireVersion, Study
+from surveys.questionnaires import values
 
 from .spec import ExportSpec, ExportSpecError
 
 T = Item.Type
 FREE_TEXT_TYPES = frozenset({T.SHORT_TEXT, T.LONG_TEXT})
-NUMBER_TYPES = frozenset({T.INTEGER, T.DECIMAL, T.NRS, T.VAS})
 SKIPPED_FHIR_TYPES = frozenset({"group", "display"})
 
 
@@ -214,7 +214,9 @@ def questionnaire_catalogue(questionnaire: Questionnaire, *, languages: list[str
                     _insert_after(item.option_order, code, option_previous)
                 var.labels = labels
                 var.versions.append(number)
-                var.score = fhir.ext_value(option, fhir.EXT_ORDINAL, var.score)
+                score = values.option_score(option)
+                if score is not None:
+                    var.score = int(score) if score == score.to_integral_value() else float(score)
                 option_previous = code
             item.codes_by_version[version_id] = frozenset(codes)
             previous = link_id

@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from surveys.models import Item, Study
+from surveys.questionnaires import values
 
-from .catalogue import NUMBER_TYPES, ItemVar, OptionVar, QuestionnaireCatalogue, ScoreVar, yes_no_labels
+from .catalogue import ItemVar, OptionVar, QuestionnaireCatalogue, ScoreVar, yes_no_labels
 from .deid import DateMode
 from .source import ResponseRow
 from .spec import ExportSpec
@@ -108,7 +109,7 @@ def metadata_values(row: ResponseRow, ctx: Context) -> list[Any]:
 # --- item values ------------------------------------------------------------------------
 
 _VALUE_TYPES = {T.SINGLE: "code", T.YES_NO: "boolean", T.INTEGER: "integer", T.NRS: "integer", T.VAS: "integer",
-                T.DECIMAL: "decimal", T.DATE: "date", T.SHORT_TEXT: "text", T.LONG_TEXT: "text"}
+                T.DECIMAL: "decimal", T.DATE: "date", T.TIME: "time", T.SHORT_TEXT: "text", T.LONG_TEXT: "text"}
 
 
 def item_value_type(item: ItemVar, ctx: Context) -> str:
@@ -120,9 +121,9 @@ def item_value_type(item: ItemVar, ctx: Context) -> str:
 
 def _choice_codes(item: ItemVar, value: Any) -> tuple[list[str], list[str]]:
     """(option codes chosen, other texts) of a choice answer."""
-    values = value if isinstance(value, list) else [value]
+    given = value if isinstance(value, list) else [value]
     codes, other = [], []
-    for v in values:
+    for v in given:
         if v in (None, ""):
             continue
         if isinstance(v, dict):  # an imported Coding
@@ -146,18 +147,15 @@ def scalar_value(item: ItemVar, value: Any, ctx: Context, *, numeric: bool = Fal
         codes, _other = _choice_codes(item, value)
         return option_shown(item.options[codes[0]], ctx, numeric=numeric) if codes else None
     if kind == T.YES_NO:
-        truth = value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
-        return ctx.yes_no[truth] if ctx.labels and not numeric else int(truth)
-    if kind in NUMBER_TYPES:
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, int | float):
-            return value
-        try:
-            number = float(str(value).replace(",", "."))
-        except ValueError:
+        truth = values.to_bool(value)
+        if truth is None:
             return None
-        return int(number) if number.is_integer() and kind != T.DECIMAL else number
+        return ctx.yes_no[truth] if ctx.labels and not numeric else int(truth)
+    if kind in values.NUMBER_TYPES:
+        number = values.to_decimal(value)
+        if number is None:
+            return None
+        return int(number) if number == number.to_integral_value() and kind != T.DECIMAL else float(number)
     if kind == T.DATE:
         return ctx.dates.date(value)
     return str(value)
@@ -276,29 +274,29 @@ def wide_values(row: ResponseRow, cat: QuestionnaireCatalogue, columns: list[Col
     """One response as a wide row. An item or option absent from the version answered is None (not
     0); an unanswered multiple choice is None in every option column; answered, 1 or 0."""
     ctx.begin(row)
-    values = metadata_values(row, ctx)
+    cells = metadata_values(row, ctx)
     in_version = cat.items_by_version.get(row.version_id, frozenset())
     chosen: dict[str, tuple[list[str], list[str]]] = {}
-    for column in columns[len(values):]:
+    for column in columns[len(cells):]:
         item = column.item
         if column.kind in ("item", "option", "other") and item.link_id not in in_version:
-            values.append(None)
+            cells.append(None)
             continue
         if column.kind == "item":
-            values.append(scalar_value(item, row.answers.get(item.link_id), ctx, numeric=numeric))
+            cells.append(scalar_value(item, row.answers.get(item.link_id), ctx, numeric=numeric))
         elif column.kind == "option":
             if item.link_id not in chosen:
                 chosen[item.link_id] = _choice_codes(item, row.answers.get(item.link_id))
             codes, other = chosen[item.link_id]
             offered = column.option.code in item.codes_by_version.get(row.version_id, frozenset())
-            values.append((1 if column.option.code in codes else 0) if (codes or other) and offered else None)
+            cells.append((1 if column.option.code in codes else 0) if (codes or other) and offered else None)
         elif column.kind == "other":
             if item.link_id not in chosen:
                 chosen[item.link_id] = _choice_codes(item, row.answers.get(item.link_id))
             other = chosen[item.link_id][1]
-            values.append("; ".join(other) if other else None)
+            cells.append("; ".join(other) if other else None)
         elif column.kind == "score":
-            values.append(score_value(column.score, row))
+            cells.append(score_value(column.score, row))
         else:
-            values.append(band_value(column.score, row, ctx, numeric=numeric))
-    return values
+            cells.append(band_value(column.score, row, ctx, numeric=numeric))
+    return cells
