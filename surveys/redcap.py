@@ -47,6 +47,7 @@ from . import fhir
 from .imports import ImportedQuestionnaire, ImportResult
 from .models import Item, Study
 from .models.questionnaire import code_validator, option_code_validator
+from .questionnaires import values
 from .scoring import NAME_RE as SCORE_NAME_RE
 from .scoring import scoring_problems
 from .validation import LANGUAGE_NAMES, Problem, definition_problems
@@ -102,7 +103,7 @@ EXPORT_TYPE: dict[str, tuple[str, str]] = {
     T.SHORT_TEXT: ("text", ""),
     T.LONG_TEXT: ("notes", ""),
 }
-NUMBER_KINDS = {T.INTEGER, T.DECIMAL, T.NRS, T.VAS}
+NUMBER_KINDS = values.NUMBER_TYPES
 CHOICE_KINDS = {T.SINGLE, T.MULTIPLE}
 LEFT_OUT_TYPES = {"file", "sql"}
 KNOWN_TYPES = {"text", "notes", "radio", "dropdown", "checkbox", "yesno", "truefalse", "slider", "descriptive",
@@ -231,8 +232,8 @@ def dictionary_rows(content: bytes) -> tuple[list[Row], list[Problem], list[Prob
                                         _("%(found)s cells where the header has %(expected)s (a comma outside quotes?)")
                                         % {"found": len(cells), "expected": len(keys)}))
                 continue
-            values = {key: cell.strip() for key, cell in zip(keys, cells, strict=False) if key}
-            rows.append(Row(line=line, **values))
+            fields = {key: cell.strip() for key, cell in zip(keys, cells, strict=False) if key}
+            rows.append(Row(line=line, **fields))
     except csv.Error as exc:
         problems.append(Problem(_("line %(line)s") % {"line": start},
                                 _("the CSV cannot be read: %(error)s") % {"error": exc}))
@@ -754,10 +755,10 @@ class _Import:
     def limits(self, row: Row, kind: str) -> tuple[Any, Any]:
         """(min, max) as numbers of the item's kind, or (False, False) after reporting a problem."""
         whole = kind != T.DECIMAL
-        values = []
+        bounds = []
         for raw, is_min in ((row.vmin, True), (row.vmax, False)):
             if not raw:
-                values.append(None)
+                bounds.append(None)
                 continue
             value = _decimal(raw)
             if value is None or (whole and value != value.to_integral_value()):
@@ -769,8 +770,8 @@ class _Import:
                                else _("the maximum %(value)s is not a number"))
                 self.problem(row, message % {"value": raw})
                 return False, False
-            values.append(_number(value))
-        low, high = values
+            bounds.append(_number(value))
+        low, high = bounds
         if low is not None and high is not None and low >= high:
             self.problem(row, _("the minimum (%(low)s) must be below the maximum (%(high)s)") % {"low": low, "high": high})
             return False, False
@@ -868,10 +869,8 @@ class _Import:
                 raise Unsupported(_("%(name)s has no choice %(code)s") % {"name": name, "code": code})
             if operator not in ("=", "<>") or value not in ("0", "1"):
                 raise Unsupported(_("a checkbox choice is compared with '1' (ticked) or '0' (not ticked)"))
+            # "Not ticked" is != here, true when the field is blank, as REDCap has it (values.compare).
             ticked = (operator == "=") == (value == "1")
-            if not ticked:
-                self.warn(form, row, _("\"%(name)s(%(code)s) not ticked\" holds only once %(name)s is answered "
-                                       "(REDCap also counts it when %(name)s is blank)") % {"name": name, "code": code})
             return one("=" if ticked else "!=", "answerCoding", {"code": code})
         if value == "":
             if operator not in ("=", "<>"):
@@ -883,10 +882,6 @@ class _Import:
             if operator in ("=", "<>"):
                 if value not in target.codes:
                     raise Unsupported(_("%(name)s has no choice %(code)s") % {"name": name, "code": value})
-                if operator == "<>":
-                    self.warn(form, row, _("\"%(name)s is not %(code)s\" holds only once %(name)s is answered "
-                                           "(REDCap also counts it when %(name)s is blank)")
-                              % {"name": name, "code": value})
                 return one(ours, "answerCoding", {"code": value})
             bound = _decimal(value)
             if bound is None or not target.numeric_codes:
@@ -1242,8 +1237,8 @@ def _calc_of(score: dict, by_link: dict[str, dict], names: dict[str, str], expor
             # REDCap adds raw codes: only when every option's score is its code.
             for option in node.get("answerOption", []):
                 code = fhir.option_code(option)
-                weight = fhir.ext_value(option, fhir.EXT_ORDINAL)
-                if not _INTEGER.match(code) or weight is None or Decimal(str(weight)) != Decimal(code):
+                weight = values.option_score(option)
+                if not _INTEGER.match(code) or weight is None or weight != Decimal(code):
                     return None
         elif kind not in NUMBER_KINDS | {T.YES_NO}:
             return None

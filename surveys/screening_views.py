@@ -16,10 +16,10 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import rendering, screening
-from .questionnaires import conditions
 from .access import LinkState
 from .fhir import definition_languages
 from .models import Study
+from .questionnaires import conditions
 from .views import LANG_COOKIE, _language, _state_page
 
 
