@@ -230,6 +230,10 @@ def _answer_value(target_fhir_type: str | None, operator: str, raw: str) -> tupl
             return key, raw.lower() in ("true", "1", "yes", "oui")
         if key == "answerInteger":
             return key, int(raw)
+        if key == "answerTime":
+            from .questionnaires.values import fhir_time  # values reads definitions through this module
+
+            return key, fhir_time(raw) or raw
         if key == "answerDecimal":
             return key, float(raw)
     except ValueError:

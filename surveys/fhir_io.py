@@ -61,7 +61,7 @@ EXT_INITIAL_EXPRESSION = SDC + "initialExpression"
 # Scores stored with a response, exported as one JSON string (same shape as Response.scores).
 EXT_SCORES = "urn:ressenti:fhir:extension:scores"
 
-SUPPORTED_TYPES = {"group", "display", "boolean", "decimal", "integer", "date", "string", "text", "choice",
+SUPPORTED_TYPES = {"group", "display", "boolean", "decimal", "integer", "date", "time", "string", "text", "choice",
                    "open-choice"}
 CHOICE_FHIR_TYPES = {"choice", "open-choice"}
 OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}
@@ -73,6 +73,7 @@ CONDITION_KEYS = {
     "integer": {"answerInteger", "answerDecimal"},
     "decimal": {"answerInteger", "answerDecimal"},
     "date": {"answerDate"},
+    "time": {"answerTime"},
     "string": {"answerString"},
     "text": {"answerString"},
 }
@@ -577,7 +578,7 @@ def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
         elif key == "valueDecimal":
             v = float(v)
         elif key == "valueTime":
-            v = str(v) if str(v).count(":") == 2 else f"{v}:00"  # FHIR times carry seconds
+            v = values.fhir_time(v) or str(v)
         else:
             v = str(v)
         out.append({key: v})

@@ -462,3 +462,22 @@ def test_export_with_introduction_safety_message_and_rules_in_two_languages_is_v
     assert fhir.extension_text(exported, fhir.EXT_INTRO, "en", exact=True).startswith("Please indicate")
     assert fhir.rules_of(exported)["scores"]
     FhirQuestionnaire.model_validate(exported)
+
+
+def test_a_designed_time_item_and_a_condition_on_it_go_out_and_come_back_unchanged(make):
+    q = make.questionnaire()
+    page = make.section(questionnaire=q, link_id="p1", order=1)
+    make.item(questionnaire=q, link_id="wake", type="time", section=page)
+    late = make.item(questionnaire=q, link_id="late", type="yes_no", section=page)
+    make.condition(item=late, question="wake", operator=">", answer="09:30")
+    source = questionnaire_publish(questionnaire=q, by=None)
+    exported = fhir_io.questionnaire_export(source)
+    wake = exported["item"][0]["item"][0]
+    assert wake["type"] == "time"
+    assert exported["item"][0]["item"][1]["enableWhen"] == [{"question": "wake", "operator": ">",
+                                                             "answerTime": "09:30:00"}]
+    copy_ = imported(make.study(), exported)
+    version = questionnaire_publish(questionnaire=copy_, by=None)
+    assert diff_paths(source.definition["item"], version.definition["item"]) == []
+    assert "late" in conditions.enabled_ids(version.definition, {"wake": "10:00"})
+    assert "late" not in conditions.enabled_ids(version.definition, {"wake": "09:30"})

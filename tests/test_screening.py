@@ -6,8 +6,8 @@ from django.urls import reverse
 from patients.consent import consent_record_verify
 from patients.models import ConsentRecord, Enrollment, Patient
 from surveys import screening
-from surveys.questionnaires import conditions
 from surveys.models import ConsentNotice, EligibilityRule, Participant, Study
+from surveys.questionnaires import conditions
 from surveys.services import questionnaire_publish
 
 

@@ -23,13 +23,16 @@ An answer is missing when it is None, "" or []; a missing answer never counts as
 
 The grammars below (numbers, dates, times, trimming) are written again in
 static/patient/patient.js, which must read a field exactly as `parse` does;
-tests/test_condition_agreement.py holds the two together on tables and generated inputs.
+tests/browser/test_condition_agreement.py holds the two together in Chromium on tables and
+generated inputs (tests/test_condition_agreement.py: a page can be left whatever the script does).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+import sys
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -194,6 +197,12 @@ def _time_text(hours: int, minutes: int, seconds: int) -> str:
     return f"{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
 
 
+def fhir_time(value: Any) -> str | None:
+    """A time as FHIR writes it (hh:mm:ss, for valueTime and answerTime), or None."""
+    time = read_time(value.strip(SPACES)) if isinstance(value, str) else None
+    return None if time is None else "%02d:%02d:%02d" % time
+
+
 def _range_error(low: Decimal | None, high: Decimal | None) -> str:
     if low is not None and high is not None:
         return _("Enter a number between %(low)s and %(high)s.") % {"low": plain(low), "high": plain(high)}
@@ -344,16 +353,33 @@ def to_seconds(value: Any) -> int | None:
     return None if time is None else time[0] * 3600 + time[1] * 60 + time[2]
 
 
+def as_double(number: Decimal | None) -> Decimal | None:
+    """A number as the double that holds it, beyond a double's range the largest double of its sign.
+
+    Every answer is stored as a double (or an integer of at most 15 digits, which one holds exactly),
+    and the page script has nothing but doubles: a condition's value compares as the double it stands
+    for, on both sides. Without this a condition's text "0.30000000000000000001" was greater than an
+    answer 0.3 on the server and equal to it in the browser, and a 400-digit answerInteger became
+    Infinity, which JSON cannot carry (the script failed on the page)."""
+    if number is None:
+        return None
+    double = float(number)
+    if double in (float("inf"), float("-inf")):
+        double = math.copysign(sys.float_info.max, double)
+    return Decimal(repr(double))
+
+
 def typed(kind: str, value: Any) -> Any:
-    """One value as it compares for an item of `kind`: a code, a bool, a Decimal, a date tuple,
-    seconds or a text; None when it means nothing for that kind (it then equals nothing)."""
+    """One value as it compares for an item of `kind`: a code, a bool, a Decimal (a double's value:
+    `as_double`), a date tuple, seconds or a text; None when it means nothing for that kind (it then
+    equals nothing)."""
     if kind in CHOICE_TYPES:
         code = _code(value)
         return code or None
     if kind == T.YES_NO:
         return to_bool(value)
     if kind in NUMBER_TYPES:
-        return to_decimal(value)
+        return as_double(to_decimal(value))
     if kind == T.DATE:
         return to_date(value)
     if kind == T.TIME:
@@ -473,10 +499,11 @@ def browser_reading(node: dict) -> dict:
     if kind in NUMBER_TYPES:
         out["i"] = kind in WHOLE_NUMBER_TYPES
         low, high = bounds(node)
+        # as_double: a bound beyond a double's range would be Infinity, which JSON cannot carry.
         if low is not None:
-            out["lo"] = float(low)
+            out["lo"] = float(as_double(low))
         if high is not None:
-            out["hi"] = float(high)
+            out["hi"] = float(as_double(high))
     limit = node.get("maxLength")
     if kind in TEXT_TYPES and isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
         out["n"] = limit
