@@ -219,26 +219,26 @@ def _control(code: str) -> dict:
 
 
 def _answer_value(target_fhir_type: str | None, operator: str, raw: str) -> tuple[str, Any]:
-    if operator == "exists":
-        return "answerBoolean", raw.strip().lower() not in ("false", "0", "no", "non")
-    key = ANSWER_KEY.get(target_fhir_type or "", "answerString")
-    raw = raw.strip()
-    try:
-        if key == "answerCoding":
-            return key, {"code": raw}
-        if key == "answerBoolean":
-            return key, raw.lower() in ("true", "1", "yes", "oui")
-        if key == "answerInteger":
-            return key, int(raw)
-        if key == "answerTime":
-            from .questionnaires.values import fhir_time  # values reads definitions through this module
+    """A condition's answer as the designer typed it, in the answer[x] that suits the item it tests, read
+    as patients' answers are (questionnaires.values); a text that does not read so stays a text, which
+    publish validation names against the item."""
+    from .questionnaires import values  # values reads definitions through this module
 
-            return key, fhir_time(raw) or raw
-        if key == "answerDecimal":
-            return key, float(raw)
-    except ValueError:
-        pass  # kept as text: publish validation reports it against the item
-    return key if key in ("answerDate", "answerTime", "answerString") else "answerString", raw
+    raw = raw.strip()
+    if operator == "exists":
+        return "answerBoolean", values.to_bool(raw) is not False
+    key = ANSWER_KEY.get(target_fhir_type or "", "answerString")
+    if key == "answerCoding":
+        return key, {"code": raw}
+    if key == "answerBoolean" and values.to_bool(raw) is not None:
+        return key, values.to_bool(raw)
+    number = values.read_number(raw) if key in ("answerInteger", "answerDecimal") else None
+    if number is not None:
+        whole = key == "answerInteger" and number == number.to_integral_value()
+        return ("answerInteger", int(number)) if whole else ("answerDecimal", float(number))
+    if key == "answerTime" and values.fhir_time(raw):
+        return key, values.fhir_time(raw)
+    return (key if key in ("answerDate", "answerString") else "answerString"), raw
 
 
 def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str, str]) -> dict:

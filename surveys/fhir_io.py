@@ -572,7 +572,7 @@ def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
            "time": "valueTime"}.get(fhir_type, "valueString")
     for v in given:
         if key == "valueBoolean":
-            v = v if isinstance(v, bool) else str(v).lower() == "true"
+            v = bool(values.to_bool(v))
         elif key == "valueInteger":
             v = int(v)
         elif key == "valueDecimal":
@@ -598,7 +598,7 @@ def _answer_items(nodes: list[dict], answers: dict, base: str) -> list[dict]:
                     group["text"] = text
                 out.append({**group, "item": children})
             continue
-        if node.get("type") == "display" or answers.get(link_id) in (None, "", []):
+        if node.get("type") == "display" or values.is_missing(answers.get(link_id)):
             continue
         entry: dict[str, Any] = {"linkId": link_id}
         text = fhir.localized(node, "text", base, base)

@@ -1198,8 +1198,7 @@ def _condition_logic(cond: dict, target: dict | None, names: dict[str, str]) -> 
     if kind == T.MULTIPLE:
         return f"[{var}({value})] = '{1 if operator == '=' else 0}'"
     if kind == T.YES_NO or isinstance(value, bool):
-        truth = value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
-        value = "1" if truth else "0"
+        value = "1" if values.to_bool(value) else "0"
     op = {"=": "=", "!=": "<>"}.get(operator, operator)
     if op in ("<", ">", "<=", ">=") and key in ("answerInteger", "answerDecimal"):
         return f"[{var}] {op} {value}"
