@@ -269,7 +269,12 @@ def page_submission(*, definition: dict, page: PageSpec, language: str, answers:
     """Read one page's POST against the answers so far (questionnaire and pre-screening alike)."""
     page_answers, errors, raw = parse_page(page, post)
     valid = {k: v for k, v in page_answers.items() if k not in errors}
-    merged = conditions.prune_answers(definition, {**answers, **valid})
+    # Conditions read this post as the page script does: a value that does not parse is no answer
+    # (the stored one is kept until a valid one replaces it: `valid` leaves it out).
+    merged = conditions.prune_answers(definition, {**answers, **page_answers})
+    shown_now = conditions.enabled_ids(definition, merged)
+    # An error on a question this post hides is moot: its answer is dropped with it.
+    errors = {k: v for k, v in errors.items() if k in shown_now}
     if check_required:
         after = required_errors(definition, page, merged)
         errors |= {k: v for k, v in after.items() if k not in errors}
@@ -279,7 +284,7 @@ def page_submission(*, definition: dict, page: PageSpec, language: str, answers:
     # once, so whatever a browser does, the second post of a page goes on or names what is missing.
     shown_before = set(post.get("shown", "").split()) | set(post.get("revealed", "").split())
     on_page = [str(node.get("linkId", "")) for node in page.nodes if fhir.item_type(node) in values.QUESTION_TYPES]
-    newly_shown = conditions.enabled_ids(definition, merged) - shown_before
+    newly_shown = shown_now - shown_before
     revealed = [link_id for link_id in on_page if link_id in newly_shown]
     return PageSubmission(valid=valid, merged=merged, errors=errors, raw=raw, revealed=revealed)
 
