@@ -78,6 +78,8 @@ CONDITION_KEYS = {
     "text": {"answerString"},
 }
 OPTION_KEYS = {"valueCoding", "valueString", "valueInteger", "valueDate"}
+# Item elements whose meaning is true or false (read by truthiness everywhere after the import).
+BOOLEAN_ELEMENTS = ("repeats", "required", "readOnly")
 _ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _CODE_MAX = Questionnaire._meta.get_field("code").max_length
 
@@ -274,6 +276,12 @@ class _Checker:
         if link_id in self.seen:
             self.problem(link_id, _("linkId %(code)s is used more than once (linkIds must be unique)")
                          % {"code": link_id})
+        # FHIR JSON writes these as true or false. fhir.resources accepts the texts "true" and "false" too, but the
+        # definition is kept as written, where the text "false" is truthy: a choice would become a multiple choice.
+        for element in BOOLEAN_ELEMENTS:
+            if element in node and not isinstance(node[element], bool):
+                self.problem(link_id, _("%(element)s: %(value)s is not true or false (FHIR JSON writes a boolean, "
+                                        "without quotes)") % {"element": element, "value": json.dumps(node[element])})
         # Conditions may only test earlier items: this one joins them once its own are checked.
         self.conditions(node, link_id)
         self.seen[link_id] = node
@@ -288,7 +296,7 @@ class _Checker:
             self.problem(link_id, _("enableWhenExpression: display conditions written as expressions cannot be "
                                     "evaluated here; use enableWhen"))
         if fhir_type == "group":
-            if node.get("repeats"):
+            if node.get("repeats") is True:
                 self.problem(link_id, _("repeats: a group answered several times cannot be represented"))
             children = node.get("item", [])
             if not children:
@@ -315,7 +323,7 @@ class _Checker:
                                     "group") % {"type": fhir_type})
         if fhir_type == "display":
             return
-        if node.get("repeats") and fhir_type not in CHOICE_FHIR_TYPES:
+        if node.get("repeats") is True and fhir_type not in CHOICE_FHIR_TYPES:
             self.problem(link_id, _("repeats: several answers to a %(type)s item cannot be collected (only a choice "
                                     "may have several answers)") % {"type": fhir_type})
         if fhir_type in CHOICE_FHIR_TYPES:

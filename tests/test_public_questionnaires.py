@@ -234,6 +234,8 @@ REFUSALS = {
 CHECKER_REFUSALS = {
     OPERATORS: [
         ("item Q5", "type dateTime: answers of this type cannot be collected here"),
+        # "repeats": "true", a text where FHIR JSON has a boolean (FHIR validation lets it through)
+        ("item Q8", 'repeats: "true" is not true or false'),
         *((f"item {link}", f"answerOption: options on a {kind} item cannot be shown; use a choice item")
           for link, kind in (("Q9a", "string"), ("Q9b", "integer"), ("Q9c", "date"), ("Q9d", "time"))),
         ("item Q9c-eq-B", "answerInteger cannot be compared with the answer to Q9c (date)"),
@@ -424,6 +426,24 @@ def test_what_this_project_does_differently_never_reaches_a_patient_unsaid(make,
         assert shown != divergence.authors_show, divergence.why
         assert any(w == f"item {divergence.link_id}" and divergence.import_says in m for w, m in said), (
             divergence, said)
+
+
+def test_a_boolean_written_as_text_is_refused_not_read_as_true(make):
+    """lforms' Q8 writes "repeats": "true". fhir.resources lets the texts "true" and "false" through, and the
+    definition is kept as written, where "false" is truthy: a single choice used to import as a multiple choice."""
+    definition = {"resourceType": "Questionnaire", "status": "draft", "item": [
+        {"linkId": "side", "text": "Which side?", "type": "choice", "repeats": "false",
+         "answerOption": [{"valueCoding": {"code": "left"}}, {"valueCoding": {"code": "right"}}]},
+        {"linkId": "more", "text": "More", "type": "group", "required": "false",
+         "item": [{"linkId": "note", "text": "Note", "type": "string", "readOnly": "false"}]},
+    ]}
+    result = import_parse(format_="fhir", content=json.dumps(definition).encode(), study=english_study(make))
+    assert not result.ok
+    assert [(p.where, p.message.split(" (")[0]) for p in result.problems] == [
+        ("item side", 'repeats: "false" is not true or false'),
+        ("item more", 'required: "false" is not true or false'),
+        ("item note", 'readOnly: "false" is not true or false'),
+    ]
 
 
 # --- pages ----------------------------------------------------------------------------------------------------------
