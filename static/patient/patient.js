@@ -28,6 +28,8 @@
     if (r.i && /[1-9]/.test(fraction)) return null;
     var n = r.i ? parseInt(whole, 10) : parseFloat(whole + "." + (fraction || "0"));
     if (m[1] === "-") n = -n;
+    // As values.parse: a decimal whose double reaches 16 digits (999999999999999.99 is 1e15) is refused.
+    if (Math.abs(n) >= 1e15) return null;
     if ((r.lo !== undefined && n < r.lo) || (r.hi !== undefined && n > r.hi)) return null;
     return n;
   }
