@@ -201,7 +201,7 @@ def _time_text(hours: int, minutes: int, seconds: int) -> str:
 def fhir_time(value: Any) -> str | None:
     """A time as FHIR writes it (hh:mm:ss, for valueTime and answerTime), or None."""
     time = read_time(value.strip(SPACES)) if isinstance(value, str) else None
-    return None if time is None else "%02d:%02d:%02d" % time
+    return None if time is None else "{:02d}:{:02d}:{:02d}".format(*time)
 
 
 def _range_error(low: Decimal | None, high: Decimal | None) -> str:
@@ -441,22 +441,6 @@ def compare(kind: str, value: Any, operator: str, expected: Any) -> bool:
         wanted = {"<": (-1,), ">": (1,), "<=": (-1, 0), ">=": (1, 0)}[operator]
         return any(_order(kind, a, target) in wanted for a in answers)
     return False
-
-
-def expected_from_text(node: dict | None, text: str) -> Any:
-    """A value a designer typed (a display condition, an eligibility rule, a trigger) in the JSON
-    form a condition keeps for that item: a Coding's code, a bool, a number, or the text."""
-    kind = kind_of(node)
-    text = text.strip(SPACES)
-    if kind == T.YES_NO:
-        truth = to_bool(text)
-        return text if truth is None else truth
-    if kind in NUMBER_TYPES:
-        number = read_number(text)
-        if number is None:
-            return text
-        return int(number) if number == number.to_integral_value() and kind != T.DECIMAL else float(number)
-    return text
 
 
 def as_number(node: dict | None, value: Any) -> Decimal | None:
