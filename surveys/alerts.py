@@ -262,12 +262,6 @@ def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
 
 # --- evaluation --------------------------------------------------------------------------------
 
-def _compare_numbers(number: Decimal | None, operator: str, value: Any) -> bool:
-    """A number (a score, an answer's number) against a rule's number, with the meaning of every
-    comparison (values.compare): no number is no answer."""
-    return values.compare(T.DECIMAL, number, operator, value)
-
-
 def _test_fires(test: Any, definition_items: dict[str, dict], answers: dict, scores: dict) -> bool:
     if not isinstance(test, dict):
         return False
@@ -298,7 +292,7 @@ def _test_fires(test: Any, definition_items: dict[str, dict], answers: dict, sco
     kind = values.kind_of(node)
     if operator != "exists" and kind in values.CHOICE_TYPES and _is_number(value):
         # A number tested on a choice compares the option score (summed over a multiple choice).
-        return _compare_numbers(values.as_number(node, answer), operator, value)
+        return values.compare(T.DECIMAL, values.as_number(node, answer), operator, value)
     return values.compare(kind, answer, str(operator), value)
 
 

@@ -170,7 +170,7 @@ def visible_page(definition: dict, pages: list[PageSpec], answers: dict, start: 
 # --- fields -------------------------------------------------------------------------------
 
 def _field(node: dict, language: str, base: str, answers: dict, evaluation: conditions.Evaluation,
-           on_page: set[str]) -> Field:
+           plans: dict[str, list[dict] | None]) -> Field:
     kind = fhir.item_type(node)
     help_node = next((c for c in node.get("item", []) if _is_help(c)), None)
     low, high = values.bounds(node)
@@ -195,7 +195,7 @@ def _field(node: dict, language: str, base: str, answers: dict, evaluation: cond
         minimum=None if low is None else values.plain(low),
         maximum=None if high is None else values.plain(high),
         max_length=node.get("maxLength") if kind in values.TEXT_TYPES else None,
-        conditions=conditions.plan_json(evaluation.browser_plan(link_id, on_page)),
+        conditions=conditions.plan_json(plans[link_id]),
     )
 
 
@@ -203,10 +203,12 @@ def page_fields(definition: dict, page: PageSpec, language: str, answers: dict) 
     base = definition.get("language", language)
     evaluation = conditions.conditions_evaluate(definition, answers)
     on_page = {str(node.get("linkId", "")) for node in page.nodes if fhir.item_type(node) != T.DISPLAY}
-    fields = [_field(node, language, base, answers, evaluation, on_page) for node in page.nodes]
+    plans = {str(node.get("linkId", "")): evaluation.browser_plan(str(node.get("linkId", "")), on_page)
+             for node in page.nodes}
+    fields = [_field(node, language, base, answers, evaluation, plans) for node in page.nodes]
     # The script reads only the questions that a condition on this page tests.
-    tested = {entry["q"] for f in fields if f.conditions for clause in json.loads(f.conditions)
-              for entry in clause["c"] if isinstance(entry, dict)}
+    tested = {entry["q"] for plan in plans.values() for clause in plan or () for entry in clause["c"]
+              if isinstance(entry, dict)}
     for node, f in zip(page.nodes, fields, strict=True):
         if f.link_id in tested and f.is_question:
             f.reading = json.dumps(values.browser_reading(node), separators=(",", ":"))
@@ -271,12 +273,13 @@ def page_submission(*, definition: dict, page: PageSpec, language: str, answers:
     valid = {k: v for k, v in page_answers.items() if k not in errors}
     # Conditions read this post as the page script does: a value that does not parse is no answer
     # (the stored one is kept until a valid one replaces it: `valid` leaves it out).
-    merged = conditions.prune_answers(definition, {**answers, **page_answers})
-    shown_now = conditions.enabled_ids(definition, merged)
+    evaluation = conditions.conditions_evaluate(definition, {**answers, **page_answers})
+    merged = evaluation.pruned()
+    shown_now = evaluation.enabled
     # An error on a question this post hides is moot: its answer is dropped with it.
     errors = {k: v for k, v in errors.items() if k in shown_now}
     if check_required:
-        after = required_errors(definition, page, merged)
+        after = required_errors(page, evaluation)
         errors |= {k: v for k, v in after.items() if k not in errors}
     # Without JavaScript a follow-up appears only once the answer revealing it is sent: the page
     # comes back with it rather than skipping a question the patient never saw. The form posts
@@ -289,10 +292,10 @@ def page_submission(*, definition: dict, page: PageSpec, language: str, answers:
     return PageSubmission(valid=valid, merged=merged, errors=errors, raw=raw, revealed=revealed)
 
 
-def required_errors(definition: dict, page: PageSpec, answers: dict) -> dict[str, str]:
+def required_errors(page: PageSpec, evaluation: conditions.Evaluation) -> dict[str, str]:
     on_page = {str(node.get("linkId", "")) for node in page.nodes}
     return {link_id: _("Answer this question to continue.")
-            for link_id in conditions.missing_required(definition, answers) if link_id in on_page}
+            for link_id in evaluation.missing_required() if link_id in on_page}
 
 
 # --- preview -------------------------------------------------------------------------------------

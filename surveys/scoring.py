@@ -28,8 +28,6 @@ from .questionnaires import conditions, values
 from .validation import LANGUAGE_NAMES, Problem
 
 T = Item.Type
-CHOICE_TYPES = values.CHOICE_TYPES
-SCORABLE_TYPES = values.SCORABLE_TYPES
 
 SCORE_KEYS = frozenset({"name", "label", "items", "scores", "method", "reverse", "min_answered", "missing",
                         "lookup", "transform", "round", "bands"})
@@ -251,10 +249,10 @@ def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]
                 add(_("item %(code)s does not exist") % {"code": code})
             elif node.get("type") == "group" or kind == T.DISPLAY:
                 add(_("item %(code)s is not a question") % {"code": code})
-            elif kind not in SCORABLE_TYPES:
+            elif kind not in values.SCORABLE_TYPES:
                 add(_("item %(code)s cannot be scored: only choices, yes/no and numbers have a value")
                     % {"code": code})
-            elif kind in CHOICE_TYPES and not any(s is not None for s in values.option_scores(node).values()):
+            elif kind in values.CHOICE_TYPES and not any(s is not None for s in values.option_scores(node).values()):
                 add(_("item %(code)s has no option scores: give its answer options a score") % {"code": code})
             else:
                 scorable[code] = node

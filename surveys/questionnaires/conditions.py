@@ -79,6 +79,19 @@ class Evaluation:
         return values.compare(self.kinds.get(question, values.T.DISPLAY), self.seen_value(question, owner),
                               str(condition.get("operator", "")), condition_expected(condition))
 
+    def pruned(self) -> dict:
+        """The answers without those of hidden items, nor empty ones: they would mislead the analysis.
+        Enablement reads only enabled questions, so the pruned answers enable exactly the same items."""
+        return {k: v for k, v in self.answers.items() if k in self.enabled and not values.is_missing(v)}
+
+    def missing_required(self) -> list[str]:
+        """linkIds of required questions that are shown and unanswered, in questionnaire order."""
+        return [
+            str(node.get("linkId")) for node in fhir.iter_items(self.definition.get("item", []))
+            if node.get("required") and node.get("type") != "group" and values.kind_of(node) in values.QUESTION_TYPES
+            and node.get("linkId") in self.enabled and values.is_missing(self.answers.get(node.get("linkId")))
+        ]
+
     def browser_plan(self, link_id: str, on_page: set[str]) -> list[dict] | None:
         """The conditions the page script evaluates for `link_id` on a page holding `on_page`, as JSON
         clauses {"b": "all"|"any", "c": [...]} whose entries are a typed comparison {"q", "o", "v"} on a
@@ -147,19 +160,11 @@ def enabled_ids(definition: dict, answers: dict) -> set[str]:
 
 
 def prune_answers(definition: dict, answers: dict) -> dict:
-    """Drop answers of items that are hidden now, and empty answers: they would mislead the analysis."""
-    shown = enabled_ids(definition, answers)
-    return {k: v for k, v in answers.items() if k in shown and not values.is_missing(v)}
+    return conditions_evaluate(definition, answers).pruned()
 
 
 def missing_required(definition: dict, answers: dict) -> list[str]:
-    """linkIds of required questions that are shown and unanswered, in questionnaire order."""
-    shown = enabled_ids(definition, answers)
-    return [
-        str(node.get("linkId")) for node in fhir.iter_items(definition.get("item", []))
-        if node.get("required") and values.kind_of(node) in values.QUESTION_TYPES and node.get("type") != "group"
-        and node.get("linkId") in shown and values.is_missing(answers.get(node.get("linkId")))
-    ]
+    return conditions_evaluate(definition, answers).missing_required()
 
 
 def plan_json(plan: list[dict] | None) -> str:
