@@ -29,6 +29,7 @@ from .review_feedback import (
     round_is_open,
     schedule_lines,
 )
+from .views import LANG_COOKIE, remember_language
 
 try:  # the panel module decides who may read a round; the fallback below says the same
     from .review_panels import access_round, reviewer_language
@@ -45,8 +46,6 @@ try:
     from .review_facts import review_facts
 except ImportError:  # pragma: no cover - facts are shown when the module is there
     review_facts = None
-
-LANG_COOKIE = "ressenti_lang"
 
 
 def _language(request: HttpRequest, definition: dict) -> str:
@@ -121,7 +120,7 @@ def review_round(request: HttpRequest, round_id: int) -> HttpResponse:
         status = 400 if context["error_count"] else (409 if saved == "closed" and request.method == "POST" else 200)
         response = render(request, "review/round.html", context, status=status)
     if "lang" in request.GET:
-        response.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+        remember_language(response, language)
     return response
 
 

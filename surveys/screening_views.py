@@ -20,7 +20,7 @@ from .access import LinkState
 from .fhir import definition_languages
 from .models import Study
 from .questionnaires import conditions
-from .views import LANG_COOKIE, _language, _state_page
+from .views import _language, _state_page, remember_language
 
 
 def _url(token: str, page: int | str | None = None) -> str:
@@ -56,7 +56,7 @@ def screening_page(request: HttpRequest, token: str) -> HttpResponse:
     language = _language(request, None, definition_languages(definition))
     if "lang" in request.GET:
         redirect = HttpResponseRedirect(_url(token, request.GET.get("p")))
-        redirect.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+        remember_language(redirect, language)
         return redirect
     state = screening.state_load(cookies=request.COOKIES, study=study)
     if state.get("ok") or state.get("done"):
@@ -109,7 +109,7 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
         redirect = HttpResponseRedirect(_url(token, index + 1))
         switch_to = action.removeprefix("lang-")
         if switch_to in definition_languages(definition):
-            redirect.set_cookie(LANG_COOKIE, switch_to, max_age=180 * 86400, samesite="Lax", httponly=True)
+            remember_language(redirect, switch_to)
         return _with_state(redirect, request, study, token, new_state)
     if action == "back":
         previous = rendering.visible_page(definition, pages, merged, index - 1, -1)

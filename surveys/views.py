@@ -36,6 +36,12 @@ def _language(request: HttpRequest, preferred: str | None, available: list[str])
     return available[0]
 
 
+def remember_language(response: HttpResponse, language: str) -> HttpResponse:
+    """Keep the patient's choice of language for the link's later pages (a cookie, no account)."""
+    response.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+    return response
+
+
 def _state_page(request: HttpRequest, state: LinkState, language: str, safety: str = "") -> HttpResponse:
     with translation.override(language):
         return render(request, "patient/state.html", {"state": state.value, "language": language,
@@ -80,7 +86,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     if "lang" in request.GET:
         # Remember the switch, then drop it from the address bar.
         redirect = HttpResponseRedirect(_url(token, request.GET.get("p")))
-        redirect.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+        remember_language(redirect, language)
         return redirect
 
     if link_access.link_check_needed(assignment, request.COOKIES):
@@ -168,7 +174,7 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
     if switch_to:
         redirect = HttpResponseRedirect(_url(token, index + 1))
         if switch_to in definition_languages(definition):
-            redirect.set_cookie(LANG_COOKIE, switch_to, max_age=180 * 86400, samesite="Lax", httponly=True)
+            remember_language(redirect, switch_to)
         return redirect
     if action == "back":
         previous = rendering.visible_page(definition, pages, saved.answers, index - 1, -1)

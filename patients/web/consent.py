@@ -18,12 +18,12 @@ from surveys import screening
 from surveys.access import LinkState, access_assignment_by_token
 from surveys.models import Assignment, ConsentNotice, Study
 from surveys.services import assignment_link_token
+from surveys.views import LANG_COOKIE, remember_language  # the questionnaire pages' cookie
 
 from ..consent import consent_problems, consent_record, enrollment_self_create, notice_current
 from ..enrolment import DUPLICATE_EMAIL, DUPLICATE_PHONE, EnrolmentData, EnrolmentInvalid
 from ..models import Enrollment, Patient
 
-LANG_COOKIE = "ressenti_lang"  # the same cookie as the questionnaire pages (surveys/views.py)
 Method = Enrollment.ConsentMethod
 
 
@@ -38,7 +38,7 @@ def _language(request: HttpRequest, preferred: str | None, study: Study) -> str:
 
 def _lang_redirect(url: str, language: str) -> HttpResponse:
     redirect = HttpResponseRedirect(url)
-    redirect.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+    remember_language(redirect, language)
     return redirect
 
 
