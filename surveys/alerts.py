@@ -338,7 +338,9 @@ def alerts_raise(*, response: Response) -> list[Alert]:
     for code in codes:
         # get_or_create retries the read after an IntegrityError (savepoint): the unique constraint
         # decides if two submits ever raced past the response's row lock.
-        alert, is_new = Alert.objects.get_or_create(response=response, rule=code, defaults={"study_id": study_id})
+        alert, is_new = Alert.objects.get_or_create(
+            response=response, rule=code,
+            defaults={"study_id": study_id, "participant_id": response.assignment.participant_id})
         if is_new:
             created.append(alert)
     if created:

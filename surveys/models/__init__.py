@@ -4,7 +4,7 @@ from .alerts import Alert, ScoreRecomputation
 from .api import ApiToken
 from .consent import ConsentNotice, EligibilityRule
 from .exports import ExportJob
-from .participant import Assignment, Participant, Response
+from .participant import Assignment, LinkCheckLock, Participant, Response, ResponseCorrection
 from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
 from .review import ItemFeedback, Panel, PanelMember, PublishOverride, ReviewReminder, ReviewRound, ReviewSubmission
 from .schedule import Timepoint
@@ -20,6 +20,7 @@ __all__ = [
     "EnableCondition",
     "ExportJob",
     "Item",
+    "LinkCheckLock",
     "ItemFeedback",
     "Panel",
     "PanelMember",
@@ -28,6 +29,7 @@ __all__ = [
     "Questionnaire",
     "QuestionnaireVersion",
     "Response",
+    "ResponseCorrection",
     "ReviewReminder",
     "ReviewRound",
     "ReviewSubmission",

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .participant import Response
+from .participant import Participant, Response
 from .questionnaire import QuestionnaireVersion
 from .study import Study
 
@@ -15,8 +15,10 @@ class Alert(models.Model):
     """One alert rule that fired for one response (surveys.alerts). Never holds answer content."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="alerts")
-    # Deleting a withdrawn participant's responses removes their alerts too.
-    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="alerts")
+    # Deleting a withdrawn participant's responses keeps an unacknowledged alert as a trace
+    # without content (rule, participant, time) until an investigator has seen it.
+    response = models.ForeignKey(Response, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, null=True, related_name="alerts")
     rule = models.CharField(_("rule"), max_length=40)
     created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
     # Claimed by the e-mail task with a conditional update: set once, e-mail sent once.

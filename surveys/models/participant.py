@@ -103,6 +103,12 @@ class Response(models.Model):
         IN_PROGRESS = "in_progress", _("In progress")
         COMPLETED = "completed", _("Completed")
 
+    class Source(models.TextChoices):
+        # Where the answers come from: exports and the API carry it, so an analysis can tell.
+        PATIENT = "patient", _("Answered by the patient")
+        IMPORTED = "imported", _("Imported")
+        CORRECTED = "corrected", _("Corrected after submission")
+
     # One response per assignment, enforced by the database: a double submit
     # can only ever update this row, never create a second one.
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="response")
@@ -115,6 +121,7 @@ class Response(models.Model):
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.PATIENT)
     history = HistoricalRecords()
 
     class Meta:
@@ -130,6 +137,61 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment} ({self.get_status_display()})"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.assignment.participant.study_id
+
+
+class ResponseCorrection(models.Model):
+    """One answer of a submitted response changed on the patient's request: who, when, old, new, why.
+
+    The only way a submitted answer changes (ICH E6(R3), 21 CFR 11.10(e)). Rows are never
+    changed or deleted, except with the response itself when a withdrawing patient asks for erasure.
+    """
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="corrections")
+    link_id = models.CharField(_("question"), max_length=255)
+    # The stored answer before and after (None: unanswered), as Response.answers holds it.
+    old_value = models.JSONField(_("old value"), null=True, blank=True)
+    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=500)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("answer correction")
+        verbose_name_plural = _("answer corrections")
+        ordering = ["response", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.response_id}/{self.link_id} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def study_id_for_rules(self) -> int:
+        return self.response.assignment.participant.study_id
+
+
+class LinkCheckLock(models.Model):
+    """A patient link locked after too many wrong years of birth: shown to the study team.
+
+    Each lock of the same link lasts longer than the one before (surveys.access); the
+    rows hold no answer and no address, only which link, when and until when.
+    """
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="link_check_locks")
+    locked_at = models.DateTimeField(_("locked at"))
+    locked_until = models.DateTimeField(_("locked until"))
+    # 1 for the first lock of this link, 2 for the next...
+    level = models.PositiveSmallIntegerField(_("lock number"), default=1)
+
+    class Meta:
+        verbose_name = _("locked link")
+        verbose_name_plural = _("locked links")
+        ordering = ["-locked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.assignment} @ {self.locked_at:%Y-%m-%d %H:%M}"
 
     @property
     def study_id_for_rules(self) -> int:
