@@ -50,7 +50,8 @@ from .models import (
     Timepoint,
 )
 from .rendering import build_pages, render_preview
-from .rules import roles_for
+from .models.study import GOVERNANCE_FIELDS
+from .rules import GOVERN_STUDY, roles_for
 from .selectors import rows_for_user, studies_for_user
 from .services import PublishError, questionnaire_draft_from_version, questionnaire_publish
 
@@ -239,32 +240,42 @@ class StudyAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
         return patient_links
 
-    def get_list_display(self, request: HttpRequest):
-        shown = list(super().get_list_display(request))
-        if request.user.has_perm("patients.add_enrollment"):
-            shown.append(self._patient_links(request))
-        if request.user.has_perm("surveys.view_alert"):
+    def _links(self, request: HttpRequest, obj: Study | None = None) -> list:
+        # The same function objects for the whole request: the admin compares the read-only fields of
+        # one call with the fields of another, so a new function per call is "an unknown field" (500).
+        cache = request.__dict__.setdefault("_study_admin_links", {})
+        key = None if obj is None else obj.pk
+        if key not in cache:
             from .admin_alerts import open_alerts_link  # that module imports this one
-
-            shown.append(open_alerts_link(request))
-        if request.user.has_perm("surveys.export_study"):
             from .exports.views import exports_link
 
-            shown.append(exports_link(request))
-        return shown
+            links = []
+            if request.user.has_perm("patients.add_enrollment", obj):
+                links.append(self._patient_links(request))
+            if request.user.has_perm("surveys.view_alert", obj):
+                links.append(open_alerts_link(request))
+            if request.user.has_perm("surveys.export_study", obj):
+                links.append(exports_link(request))
+            cache[key] = links
+        return cache[key]
+
+    def get_list_display(self, request: HttpRequest):
+        return list(super().get_list_display(request)) + self._links(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Investigators change the governance fields only (get_readonly_fields).
+        return super().has_change_permission(request, obj) or request.user.has_perm(GOVERN_STUDY, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None):
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and request.user.has_perm("patients.add_enrollment", obj):
-            fields.append(self._patient_links(request))
-        if obj is not None and request.user.has_perm("surveys.view_alert", obj):
-            from .admin_alerts import open_alerts_link
-
-            fields.append(open_alerts_link(request))
-        if obj is not None and request.user.has_perm("surveys.export_study", obj):
-            from .exports.views import exports_link
-
-            fields.append(exports_link(request))
+        if obj is not None:
+            if not request.user.has_perm(GOVERN_STUDY, obj):
+                fields += [name for name in GOVERNANCE_FIELDS if name not in fields]
+            if not self.allows(request, "change", obj):
+                design = [f.name for f in Study._meta.concrete_fields
+                          if f.editable and not f.primary_key and f.name not in GOVERNANCE_FIELDS]
+                fields += [name for name in design if name not in fields]
+            fields += self._links(request, obj)
         return fields
 
 

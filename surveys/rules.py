@@ -275,3 +275,9 @@ rules.set_perm(EXPORT_STUDY, is_superuser | has_role(DATA_MANAGER) | _investigat
 # Publishing without the review sign-off the study requires (surveys.review_rounds): the study's investigators
 # and superusers, not its designers (who wrote the content under review). Always audited (PublishOverride).
 rules.set_perm("surveys.override_publish", is_superuser | has_role(INVESTIGATOR))
+
+# Governance fields of a study (surveys.models.study.GOVERNANCE_FIELDS: legal basis, consent, link check,
+# pseudonyms, investigators' exports, review approvals): its investigators and superusers, not its designers,
+# who change only the descriptive and design fields ("surveys.change_study").
+GOVERN_STUDY = "surveys.govern_study"
+rules.set_perm(GOVERN_STUDY, is_superuser | has_role(INVESTIGATOR))

@@ -123,6 +123,19 @@ class Study(models.Model):
             raise ValidationError({"fallback_language": _("The fallback language must be one of the study's languages.")})
 
 
+# Governance of a study: who may take part and on what basis, what protects the links, who may export,
+# what review publishing needs. Investigators of the study and superusers change them; designers only read
+# them (StudyAdmin.get_readonly_fields, permission "surveys.govern_study" in surveys/rules.py).
+GOVERNANCE_FIELDS: tuple[str, ...] = (
+    "legal_basis",
+    "consent_required",
+    "link_check",
+    "pseudonym_mode",
+    "investigators_can_export",
+    "review_approvals_required",
+)
+
+
 class Site(models.Model):
     """A recruiting practice or centre (REDCap's data access group)."""
 
