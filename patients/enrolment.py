@@ -20,15 +20,31 @@ from surveys import pseudonyms
 from surveys.access import link_check_digest
 from surveys.models import Assignment, Participant, Site, Study
 from surveys.models.study import known_time_zones
+from surveys.rules import roles_for
 from surveys.scheduling import assignments_plan
+from surveys.selectors import sites_for_user
 
-from .identity import blind_index, email_normalise, phone_normalise
+from .identity import birth_date_clean, blind_index, email_clean, phone_clean
 from .messages import messages_plan
 from .models import Enrollment, Patient
 
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
-DUPLICATE_PHONE = gettext_lazy("Another patient of this study has this phone number.")
-DUPLICATE_EMAIL = gettext_lazy("Another patient of this study has this email address.")
+# Who is enrolled where is not everyone's to learn: anyone but a study-wide investigator (a
+# site-limited one, a patient enrolling themselves) hears only that the value cannot be enrolled.
+DUPLICATE_PHONE = gettext_lazy("This phone number cannot be enrolled.")
+DUPLICATE_EMAIL = gettext_lazy("This email address cannot be enrolled.")
+DUPLICATE_PHONE_DETAIL = gettext_lazy("Another patient of this study has this phone number.")
+DUPLICATE_EMAIL_DETAIL = gettext_lazy("Another patient of this study has this email address.")
+ENROL_PERM = "patients.add_enrollment"
+
+
+def duplicates_told_in_full(user: AbstractBaseUser | None, study: Study) -> bool:
+    """Whether `user` may hear that a phone or email is already enrolled in the study: superusers
+    and investigators whose membership covers every site (site None), nobody else."""
+    if user is None or not user.is_authenticated:
+        return False
+    return sites_for_user(user=user, study=study, roles=roles_for(ENROL_PERM)) is None and (
+        user.is_superuser or user.has_perm(ENROL_PERM, study))
 
 
 @dataclass
@@ -66,7 +82,7 @@ def existing_digests(study: Study) -> tuple[set[str], set[str]]:
 
 def enrolment_problems(
     *, study: Study, data: EnrolmentData, known: tuple[set[str], set[str]] | None = None,
-    sites: dict[str, Site] | None = None,
+    sites: dict[str, Site] | None = None, told_in_full: bool = False,
 ) -> dict[str, str]:
     """Every problem with this person's data, by field; fills data.cleaned. Writes nothing.
 
@@ -82,29 +98,14 @@ def enrolment_problems(
         problems["name"] = _("The name is missing.")
     cleaned["name"] = name
 
-    cleaned["email"] = ""
-    if data.email.strip():
+    # The one cleaning of contact data (patients/identity.py), as the admin and the model use it.
+    for name, value, clean in (("email", data.email, email_clean), ("phone", data.phone, phone_clean),
+                               ("birth_date", data.birth_date, birth_date_clean)):
         try:
-            cleaned["email"] = email_normalise(data.email)
-        except ValidationError:
-            problems["email"] = _("%(value)s is not an email address.") % {"value": data.email.strip()}
-    cleaned["phone"] = ""
-    if data.phone.strip():
-        try:
-            cleaned["phone"] = phone_normalise(data.phone)
+            cleaned[name] = clean(value)
         except ValidationError as exc:
-            problems["phone"] = exc.messages[0]
-
-    cleaned["birth_date"] = ""
-    if data.birth_date.strip():
-        try:
-            born = _parse_date(data.birth_date)
-            if not (dt.date(1900, 1, 1) <= born <= dt.date.today()):
-                raise ValueError
-            cleaned["birth_date"] = born.isoformat()
-        except ValueError:
-            problems["birth_date"] = _("%(value)s is not a date of birth (use DD/MM/YYYY).") % {
-                "value": data.birth_date.strip()}
+            cleaned[name] = ""
+            problems[name] = exc.messages[0]
     if study.link_check == Study.LinkCheck.BIRTH_YEAR and not cleaned["birth_date"] and "birth_date" not in problems:
         problems["birth_date"] = _("This study asks patients their year of birth on their link: give the date of birth.")
 
@@ -159,21 +160,11 @@ def enrolment_problems(
     cleaned["email_digest"] = blind_index(cleaned["email"])
     cleaned["phone_digest"] = blind_index(cleaned["phone"])
     if cleaned["phone_digest"] and cleaned["phone_digest"] in phones:
-        problems.setdefault("phone", str(DUPLICATE_PHONE))
+        problems.setdefault("phone", str(DUPLICATE_PHONE_DETAIL if told_in_full else DUPLICATE_PHONE))
     if cleaned["email_digest"] and cleaned["email_digest"] in emails:
-        problems.setdefault("email", str(DUPLICATE_EMAIL))
+        problems.setdefault("email", str(DUPLICATE_EMAIL_DETAIL if told_in_full else DUPLICATE_EMAIL))
     data.cleaned = cleaned
     return problems
-
-
-def _parse_date(text: str) -> dt.date:
-    text = text.strip()
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
 
 
 def _has_notice(study: Study) -> bool:
@@ -185,7 +176,7 @@ def enrollment_create(
     *, study: Study, data: EnrolmentData, by: AbstractBaseUser | None, now: dt.datetime
 ) -> Enrollment:
     """Create the patient, the participant (new pseudonym), the enrolment and the planned assignments."""
-    problems = enrolment_problems(study=study, data=data)
+    problems = enrolment_problems(study=study, data=data, told_in_full=duplicates_told_in_full(by, study))
     if problems:
         raise EnrolmentInvalid(problems)
     c = data.cleaned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 
@@ -35,3 +36,85 @@ def blind_index(value: str) -> str:
     if not value:
         return ""
     return hmac.new(settings.BLIND_INDEX_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+# --- one way in for contact data --------------------------------------------------------------
+# Every path that writes a patient's email or phone (the admin, the enrolment page, the import,
+# self-enrolment, the demo) cleans it here, and Patient.save() recomputes the blind indexes from
+# what is stored, so a STOP from the number or a duplicate check always finds the person.
+
+
+def email_clean(raw: str) -> str:
+    """The normalised address, "" for a blank one; ValidationError naming the value otherwise."""
+    if not raw.strip():
+        return ""
+    try:
+        return email_normalise(raw)
+    except ValidationError:
+        raise ValidationError(_("%(value)s is not an email address.") % {"value": raw.strip()}) from None
+
+
+def phone_clean(raw: str) -> str:
+    """E.164, "" for a blank number; ValidationError naming the value otherwise."""
+    return phone_normalise(raw) if raw.strip() else ""
+
+
+def contact_clean(*, email: str | None = None, phone: str | None = None) -> dict[str, str]:
+    """The cleaned values of the fields given (None = not given); every problem at once,
+    as ValidationError({"email": ..., "phone": ...})."""
+    cleaned, problems = {}, {}
+    for name, raw, clean in (("email", email, email_clean), ("phone", phone, phone_clean)):
+        if raw is None:
+            continue
+        try:
+            cleaned[name] = clean(raw)
+        except ValidationError as exc:
+            problems[name] = exc.messages[0]
+    if problems:
+        raise ValidationError(problems)
+    return cleaned
+
+
+def patient_contact_set(patient, *, email: str | None = None, phone: str | None = None) -> None:
+    """Replace a patient's email and/or phone (None = keep, "" = remove), cleaned, with their
+    blind indexes. Raises ValidationError by field and changes nothing if a value is wrong.
+    The caller saves."""
+    for name, value in contact_clean(email=email, phone=phone).items():
+        setattr(patient, name, value)
+    contact_digests_refresh(patient)
+
+
+def _canonical(value: str, normalise) -> str:
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        return normalise(value)
+    except ValidationError:
+        # Checked where it is typed; a stored value that does not parse stays as it is.
+        return value
+
+
+def contact_digests_refresh(patient) -> None:
+    """Normalise the patient's stored email and phone where they parse, and recompute their blind
+    indexes from the stored values (Patient.save calls this: no path can leave a stale digest)."""
+    patient.email = _canonical(patient.email, email_normalise)
+    patient.phone = _canonical(patient.phone, phone_normalise)
+    patient.email_digest = blind_index(patient.email)
+    patient.phone_digest = blind_index(patient.phone)
+
+
+def birth_date_clean(raw: str, *, today: dt.date | None = None) -> str:
+    """YYYY-MM-DD from DD/MM/YYYY, YYYY-MM-DD, DD-MM-YYYY or DD.MM.YYYY; "" for a blank one."""
+    text = raw.strip()
+    if not text:
+        return ""
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            born = dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if dt.date(1900, 1, 1) <= born <= (today or dt.date.today()):
+            return born.isoformat()
+        break
+    raise ValidationError(_("%(value)s is not a date of birth (use DD/MM/YYYY).") % {"value": text})

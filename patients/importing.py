@@ -30,7 +30,7 @@ from surveys.models import ConsentNotice, Participant, Site, Study
 from surveys.scheduling import assignments_plan_many
 
 from .consent import record_hash_of
-from .enrolment import EnrolmentData, enrolment_problems, existing_digests
+from .enrolment import EnrolmentData, duplicates_told_in_full, enrolment_problems, existing_digests
 from .messages import messages_plan_many
 from .models import ConsentRecord, Enrollment, Patient
 
@@ -169,8 +169,9 @@ class _Checked:
     rows: list[ImportRow]
 
 
-def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None) -> _Checked:
+def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None, by=None) -> _Checked:
     known = existing_digests(study)  # one read for the whole file
+    told_in_full = duplicates_told_in_full(by, study)
     sites = {site.code: site for site in study.sites.all()}
     first_line_of: dict[tuple[str, str], int] = {}
     problems: list[RowProblem] = []
@@ -183,7 +184,7 @@ def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None) -
                 problems.append(RowProblem(row.line, "site", _(
                     "You may only enrol patients at site %(site)s.") % {"site": only_site.code}))
                 continue
-        found = enrolment_problems(study=study, data=data, known=known, sites=sites)
+        found = enrolment_problems(study=study, data=data, known=known, sites=sites, told_in_full=told_in_full)
         cleaned = data.cleaned
         for field, key, message in (
             ("phone", cleaned.get("phone_digest"), _("Same phone number as line %(line)s.")),
@@ -202,12 +203,13 @@ def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None) -
     return _Checked(problems=problems, rows=list(rows))
 
 
-def import_check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None = None) -> list[RowProblem]:
+def import_check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None = None,
+                 by: AbstractBaseUser | None = None) -> list[RowProblem]:
     """Dry run: every problem of every row, in file order; writes nothing.
 
     `only_site`: the importing investigator is limited to that site; rows without a
     site go there and rows for another site are refused."""
-    return _check(study=study, rows=rows, only_site=only_site).problems
+    return _check(study=study, rows=rows, only_site=only_site, by=by).problems
 
 
 def _notice_given(study: Study, notices: list[ConsentNotice], *, version: str, language: str) -> ConsentNotice | None:
@@ -231,7 +233,7 @@ def import_run(
     """Enrol every row, or none: any problem raises ImportInvalid and nothing is written."""
     # Two imports of the same study wait for each other, so neither misses the other's people.
     Study.objects.select_for_update().filter(pk=study.pk).first()
-    checked = _check(study=study, rows=rows, only_site=only_site)
+    checked = _check(study=study, rows=rows, only_site=only_site, by=by)
     if checked.problems:
         raise ImportInvalid(checked.problems)
     if not checked.rows:

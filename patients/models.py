@@ -13,6 +13,7 @@ from surveys.models import Assignment, ConsentNotice, Participant
 from surveys.models.study import validate_time_zone
 
 from .crypto import EncryptedTextField
+from .identity import contact_digests_refresh
 
 
 class Patient(models.Model):
@@ -51,6 +52,15 @@ class Patient(models.Model):
             raise ValidationError({"phone": _("A phone number is needed to reach this patient by SMS.")})
         if self.preferred_channel == self.Channel.EMAIL and not self.email:
             raise ValidationError({"email": _("An email address is needed to reach this patient by email.")})
+
+    def save(self, *args, **kwargs):
+        # Whatever path wrote the contact data, the blind indexes follow what is stored, so a
+        # STOP from the number and the duplicate check find this patient (patients/identity.py).
+        contact_digests_refresh(self)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"email", "phone"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "email_digest", "phone_digest"}
+        return super().save(*args, **kwargs)
 
 
 class Enrollment(models.Model):

@@ -251,7 +251,7 @@ def _import_patients(request: HttpRequest, code: str) -> HttpResponse:
                 "%(count)d patients enrolled, %(planned)d questionnaires planned.", result.enrolled,
             ) % {"count": result.enrolled, "planned": result.assignments})
             return redirect("patients:import", code=study.code)
-        problems = import_check(study=study, rows=rows, only_site=only_site)
+        problems = import_check(study=study, rows=rows, only_site=only_site, by=request.user)
     except ImportInvalid as invalid:
         problems, rows = invalid.problems, []
     context.update(problems=problems, row_count=len(rows) if not problems else None, filename=upload.name)
