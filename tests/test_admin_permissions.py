@@ -144,11 +144,12 @@ def test_investigator_views_the_patients_of_their_study_only(client, make, world
     listing = client.get(changelist_url("patients.patient"))
     assert listing.status_code == 200
     assert list(listing.context["cl"].result_list) == [world.a.patient]
-    # Names stay off lists, even for investigators: only the patient's own page shows one.
+    # Names stay off lists and off the patient's own page: only the audited identity page shows one.
     assert PATIENT_NAME not in listing.content.decode()
     page = client.get(change_url(world.a.patient))
     assert page.status_code == 200
-    assert f"{PATIENT_NAME} alpha" in page.content.decode()
+    assert PATIENT_NAME not in page.content.decode()
+    assert reverse("patients:staff_reidentify", args=[world.a.participant.pk]) in page.content.decode()
     assert client.get(change_url(world.b.patient)).status_code == 404
 
 

@@ -73,9 +73,10 @@ def test_same_phone_or_email_in_the_same_study_is_a_duplicate(make):
     enrol(make, study=study, email="a@example.org")
     with pytest.raises(EnrolmentInvalid) as caught:
         enrol(make, study=study, name="Other Person", phone="+33 6 12 34 56 78", email="A@example.org")
+    # Without a study-wide investigator asking, the message says no more than "cannot be enrolled".
     assert caught.value.problems == {
-        "phone": "Another patient of this study has this phone number.",
-        "email": "Another patient of this study has this email address.",
+        "phone": "This phone number cannot be enrolled.",
+        "email": "This email address cannot be enrolled.",
     }
     # Another study may enrol the same person.
     assert enrol(make, study=make.study(consent_required=False)).pk

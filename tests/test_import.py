@@ -120,7 +120,7 @@ def test_duplicates_within_the_file_and_with_the_study_are_reported(make):
         "Same Phone As Line 3,+33622222222,,fr,written",
     )
     assert problems_of(study, content) == [
-        (2, "phone", "Another patient of this study has this phone number."),
+        (2, "phone", "This phone number cannot be enrolled."),
         (4, "email", "Same email address as line 3."),
         (5, "phone", "Same phone number as line 3."),
     ]
