@@ -33,7 +33,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
 from pydantic import ValidationError
 
-from . import fhir, rendering, scoring, signals
+from . import alerts, fhir, rendering, scoring, signals
 from .imports import ImportedQuestionnaire, ImportResult, definition_json
 from .models import (
     Assignment,
@@ -617,6 +617,9 @@ def _answer_items(nodes: list[dict], answers: dict, base: str) -> list[dict]:
     return out
 
 
+SOURCE_SYSTEM = "urn:ressenti:fhir:response-source"
+
+
 def response_export(response: Response) -> dict:
     """One response as a FHIR R4 QuestionnaireResponse, by pseudonym only. Validated."""
     version = response.version
@@ -634,6 +637,8 @@ def response_export(response: Response) -> dict:
         "status": "completed" if response.status == Response.Status.COMPLETED else "in-progress",
         "subject": {"identifier": {"system": pseudonym_system(study), "value": participant.pseudonym}},
         "authored": authored.isoformat(),
+        # Where the answers come from (patient, imported, corrected), as in every export.
+        "meta": {"tag": [{"system": SOURCE_SYSTEM, "code": response.source}]},
     }
     if response.scores:
         resource["extension"] = [{"url": EXT_SCORES, "valueString": json.dumps(
@@ -975,6 +980,11 @@ def responses_import(*, study: Study, timepoint: Timepoint, content: bytes, by: 
         assignment = existing.get((row.participant.pk, row.occurrence))
         response = getattr(assignment, "response", None) if assignment else None
         if response is None:
+            refusal = _import_refusal(assignment)
+            if refusal:
+                result.problems.append(Problem(row.where, refusal % {
+                    "pseudonym": row.participant.pseudonym, "n": row.occurrence, "status": assignment.status}))
+                row.answers = None
             continue
         if response.status != Response.Status.COMPLETED:
             result.problems.append(Problem(row.where, _(
@@ -1001,6 +1011,25 @@ def responses_import(*, study: Study, timepoint: Timepoint, content: bytes, by: 
     return result
 
 
+def _import_refusal(assignment: Assignment | None) -> str:
+    """Why legacy answers may not go into this assignment ("" when they may).
+
+    Only an assignment the patient can no longer answer takes imported answers: a new (legacy)
+    one, or one whose window closed (expired). A planned or open one is the patient's to answer;
+    a cancelled one was stopped on purpose (withdrawal, new schedule); a completed one is answered.
+    """
+    if assignment is None:
+        return ""
+    if assignment.status == Assignment.Status.CANCELLED:
+        return _("%(pseudonym)s, occurrence %(n)s: the assignment is %(status)s; nothing is imported into it")
+    if assignment.status == Assignment.Status.COMPLETED:
+        return _("%(pseudonym)s, occurrence %(n)s: the assignment is %(status)s, already answered")
+    if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= timezone.now():
+        return ""
+    return _("%(pseudonym)s, occurrence %(n)s: the assignment is %(status)s and its window still open; "
+             "the participant answers it, an import may not")
+
+
 def _response_create(*, timepoint: Timepoint, row: _Row, existing: Assignment | None) -> Response:
     definition = timepoint.version.definition
     if existing is None:
@@ -1016,9 +1045,12 @@ def _response_create(*, timepoint: Timepoint, row: _Row, existing: Assignment | 
         assignment=assignment, version=timepoint.version, status=Response.Status.COMPLETED, answers=row.answers,
         scores=scoring.scores_compute(definition, row.answers), submitted_at=row.authored,
         next_page=len(rendering.build_pages(definition, definition.get("language", "fr"))),
+        source=Response.Source.IMPORTED,
     )
     response._change_reason = "imported (FHIR QuestionnaireResponse)"
     response.save()
+    # The same alert rules as a patient's submit: an imported answer that fires a rule is seen.
+    alerts.alerts_raise(response=response)
     Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
         status=Assignment.Status.COMPLETED)
     # As a submit does: pending reminders of this assignment are cancelled in the same transaction.

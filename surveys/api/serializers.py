@@ -139,7 +139,7 @@ class ResponseSerializer(ApiModelSerializer):
     class Meta:
         model = Response
         fields = ["id", "assignment", "participant", "site", "timepoint", "occurrence", "due_at", "questionnaire",
-                  "version", "status", "started_at", "updated_at", "submitted_at", "answers", "scores"]
+                  "version", "status", "source", "started_at", "updated_at", "submitted_at", "answers", "scores"]
 
 
 class ScoreRowSerializer(serializers.Serializer):
