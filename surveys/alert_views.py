@@ -45,6 +45,21 @@ def _rows(request: HttpRequest, alerts: list[Alert]) -> list[dict]:
     # Labels and titles are read from each version's definition once, not once per alert.
     texts: dict[tuple[int, str], tuple[str, str]] = {}
     for alert in alerts:
+        if alert.response is None:
+            # A trace kept by an erasure (surveys/withdrawal.py): rule, pseudonym and times, no content.
+            participant = alert.participant
+            rows.append({
+                "alert": alert,
+                "pseudonym": participant.pseudonym if participant is not None else "—",
+                "label": alert.rule,
+                "questionnaire": "",
+                "version": None,
+                "timepoint": "",
+                "erased": True,
+                "may_acknowledge": alert.acknowledged_at is None and request.user.has_perm(ACK_PERM, alert),
+                "response_url": "",
+            })
+            continue
         version = alert.response.version
         key = (version.pk, alert.rule)
         if key not in texts:
@@ -60,6 +75,7 @@ def _rows(request: HttpRequest, alerts: list[Alert]) -> list[dict]:
             "questionnaire": title,
             "version": version.number,
             "timepoint": alert.response.assignment.timepoint.code,
+            "erased": False,
             "may_acknowledge": alert.acknowledged_at is None and request.user.has_perm(ACK_PERM, alert),
             "response_url": reverse("admin:surveys_response_change", args=[alert.response_id])
             if request.user.has_perm(RESPONSE_PERM, alert.response) else "",
@@ -69,7 +85,7 @@ def _rows(request: HttpRequest, alerts: list[Alert]) -> list[dict]:
 
 def _visible(request: HttpRequest, study: Study):
     return alerts_for_user(user=request.user, study_id=study.pk).select_related(
-        "acknowledged_by", "response__version__questionnaire",
+        "acknowledged_by", "participant", "response__version__questionnaire",
         "response__assignment__participant", "response__assignment__timepoint",
     )
 
@@ -105,7 +121,10 @@ def alert_acknowledge_view(request: HttpRequest, code: str, pk: int) -> HttpResp
         raise Http404(_("No such object in your studies."))
     if not request.user.has_perm(ACK_PERM, alert):
         raise PermissionDenied
-    pseudonym = alert.response.assignment.participant.pseudonym
+    # An erased response leaves a trace (response None) with its participant; acknowledging it keeps it,
+    # acknowledged: it holds no content (rule, pseudonym, times), so there is nothing left to erase.
+    who = alert.response.assignment.participant if alert.response is not None else alert.participant
+    pseudonym = who.pseudonym if who is not None else "—"
     if alert_acknowledge(alert=alert, by=request.user, now=timezone.now()):
         messages.success(request, _("Alert %(rule)s of %(pseudonym)s acknowledged.")
                          % {"rule": alert.rule, "pseudonym": pseudonym})

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
@@ -66,7 +66,7 @@ register_model_permissions("surveys", {
     "alert": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": (INVESTIGATOR,), "delete": NOBODY},
 })
 # An alert belongs to its participant's site: a member limited to a site sees that site's alerts only.
-register_site_scope(Alert, study_path="study", site_path="response__assignment__participant__site")
+register_site_scope(Alert, study_path="study", site_path="participant__site")
 
 
 # --- reading the rules -------------------------------------------------------------------------
@@ -371,38 +371,51 @@ def _email_languages(study) -> list[str]:
     return [first] + [lang for lang in languages if lang != first]
 
 
-def alert_email(*, alerts: list[Alert], recipients: list[str]) -> EmailMultiAlternatives:
-    """The e-mail for the alerts of one response: study, questionnaire, rules, pseudonym and a link.
-    Nothing of the answers or scores: the rules' labels are the designer's words, not the patient's."""
+def alert_subject(study) -> str:
+    """Nothing clinical in a subject line (it shows on lock screens and in shared inboxes): no rule, no code."""
+    with translation.override(_email_languages(study)[0]):
+        return _("Ressenti: an alert needs your attention — study %(code)s") % {"code": study.code}
+
+
+def alert_email(*, alerts: list[Alert], recipient: str) -> EmailMultiAlternatives:
+    """The e-mail, to one investigator, for the alerts of one response: study, questionnaire, rules,
+    pseudonym and a link. Nothing of the answers or scores: the rules' labels are the designer's words,
+    not the patient's. A trace left by an erasure (response None) names only the rule codes."""
     first = alerts[0]
     response = first.response
     study = first.study
-    definition = response.version.definition
-    pseudonym = response.assignment.participant.pseudonym
+    definition = response.version.definition if response is not None else None
+    participant = response.assignment.participant if response is not None else first.participant
+    pseudonym = participant.pseudonym if participant is not None else "—"
     local = timezone.localtime(first.created_at, ZoneInfo(study.time_zone))
     parts_text, parts_html = [], []
     for language in _email_languages(study):
         with translation.override(language):
+            if definition is not None:
+                questionnaire = (fhir.localized(definition, "title", language, definition.get("language", language))
+                                 or response.version.questionnaire.code)
+                rules = [{"code": a.rule, "label": rule_label(definition, a.rule, language)} for a in alerts]
+            else:
+                questionnaire = _("(response erased at the patient's request)")
+                rules = [{"code": a.rule, "label": a.rule} for a in alerts]
             context = {
                 "language": language,
                 "study": study,
                 "pseudonym": pseudonym,
-                "questionnaire": fhir.localized(definition, "title", language, definition.get("language", language))
-                or response.version.questionnaire.code,
-                "rules": [{"code": a.rule, "label": rule_label(definition, a.rule, language)} for a in alerts],
+                "questionnaire": questionnaire,
+                "rules": rules,
                 "raised_at": local.strftime("%Y-%m-%d %H:%M"),
                 "time_zone": study.time_zone,
                 "url": alerts_page_url(study.code),
             }
             parts_text.append(render_to_string("messages/alerts/alert_email.txt", context).strip())
             parts_html.append(render_to_string("messages/alerts/alert_email_part.html", context))
-    codes = ", ".join(a.rule for a in alerts)
-    # Language-neutral on purpose: codes and the pseudonym read the same in every language.
-    subject = f"[Ressenti] {study.code} · {codes} · {pseudonym}"
+    subject = alert_subject(study)
     text = "\n\n----------\n\n".join(parts_text) + "\n"
     html = render_to_string("messages/alerts/alert_email.html", {"subject": subject, "parts": parts_html,
                                                                    "language": _email_languages(study)[0]})
-    email = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, recipients)
+    # One recipient per message: investigators never see each other's addresses.
+    email = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [recipient])
     email.attach_alternative(html, "text/html")
     return email
 
@@ -430,29 +443,35 @@ def alerts_notify(*, alert_ids: Iterable[int], now: datetime | None = None) -> N
         else:
             report.skipped += 1
     rows = (Alert.objects.filter(pk__in=claimed)
-            .select_related("study", "response__version__questionnaire", "response__assignment__participant")
+            .select_related("study", "participant", "response__version__questionnaire",
+                            "response__assignment__participant")
             .order_by("response_id", "pk"))
-    by_response: dict[int, list[Alert]] = {}
+    # One e-mail per response; traces of an erased response (response None) per participant.
+    by_response: dict[tuple, list[Alert]] = {}
     for alert in rows:
-        by_response.setdefault(alert.response_id, []).append(alert)
+        key = ("r", alert.response_id) if alert.response_id is not None else ("p", alert.participant_id)
+        by_response.setdefault(key, []).append(alert)
     for group in by_response.values():
         ids = [a.pk for a in group]
-        participant = group[0].response.assignment.participant
+        participant = group[0].response.assignment.participant if group[0].response is not None else group[0].participant
         try:
-            recipients = alert_recipients(study_id=group[0].study_id, site_id=participant.site_id)
+            recipients = alert_recipients(study_id=group[0].study_id,
+                                          site_id=participant.site_id if participant is not None else None)
             if not recipients:
                 # Nobody to write to: the alert page shows it; trying again every minute would change nothing.
                 logger.warning("alerts %s of study %s: no investigator with an e-mail address to notify",
                                ids, group[0].study.code)
                 report.nobody += ids
                 continue
-            alert_email(alerts=group, recipients=recipients).send()
+            messages = [alert_email(alerts=group, recipient=recipient) for recipient in recipients]
+            get_connection().send_messages(messages)
         except Exception:  # noqa: BLE001 - SMTP, provider or template: give the claim back, the sweep retries
             logger.exception("alerts %s: e-mail failed; released for the next sweep", ids)
             Alert.objects.filter(pk__in=ids, notified_at=now).update(notified_at=None)
             report.failed += ids
             continue
-        logger.info("alerts %s of %s e-mailed to %d investigator(s)", ids, participant.pseudonym, len(recipients))
+        logger.info("alerts %s of %s e-mailed to %d investigator(s)", ids,
+                    getattr(participant, "pseudonym", "—"), len(recipients))
         report.sent += ids
     return report
 

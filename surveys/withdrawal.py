@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from .models import Assignment, Participant, Response
+from .models import Alert, Assignment, Participant, Response
 
 # Statuses of assignments that still lie ahead: withdrawal closes them for good.
 PENDING = (Assignment.Status.PLANNED, Assignment.Status.OPEN)
@@ -19,7 +19,8 @@ PENDING = (Assignment.Status.PLANNED, Assignment.Status.OPEN)
 @transaction.atomic
 def participant_withdraw(*, participant: Participant, delete_data: bool, now: datetime) -> int:
     """Cancel every planned or open assignment, mark the participant withdrawn and, with
-    `delete_data`, delete their responses together with every history row of them.
+    `delete_data`, delete their responses together with every history row of them, and their
+    acknowledged alerts; open alerts stay as content-free traces (response NULL) until acknowledged.
 
     Idempotent: a second call cancels nothing more and keeps the first withdrawal time; it can
     still delete the data (a patient who first kept it may ask for erasure later). Returns the
@@ -43,6 +44,11 @@ def participant_withdraw(*, participant: Participant, delete_data: bool, now: da
     ids = list(responses.values_list("pk", flat=True))
     if not ids:
         return 0
+    # Safety alerts: an acknowledged one has reached an investigator and goes with the answers; an open one
+    # must still reach one, so it stays as a trace without content (rule, participant, times; its response
+    # becomes NULL with the delete below), still listed on the alert page and still e-mailed if not yet.
+    Alert.objects.filter(response_id__in=ids, acknowledged_at__isnull=False).delete()
+    Alert.objects.filter(response_id__in=ids, participant__isnull=True).update(participant=locked)
     # Deleting a row makes simple-history write one more history row holding its last
     # content, so the history goes after the rows: then nothing of the answers remains.
     deleted = responses.delete()[1].get(Response._meta.label, 0)
