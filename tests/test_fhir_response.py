@@ -149,11 +149,13 @@ def test_legacy_response_creates_the_completed_assignment_with_scores(setting):
     assert response.assignment.status == "completed" and response.assignment.occurrence == 1
 
 
-def test_import_completes_an_assignment_already_planned(setting):
+def test_import_refuses_an_assignment_the_patient_can_still_answer(setting):
     assignment = setting.make.assignment(participant=setting.participant, timepoint=setting.timepoint)
-    assert run(setting, ndjson(legacy())).created == 1
+    result = run(setting, ndjson(legacy()))
+    assert not result.ok and result.created == 0
     assignment.refresh_from_db()
-    assert assignment.status == Assignment.Status.COMPLETED and assignment.response.answers["mood"] == "good"
+    assert assignment.status != Assignment.Status.COMPLETED
+    assert not Response.objects.filter(assignment=assignment).exists()
 
 
 def test_importing_the_same_file_again_changes_nothing(setting):
