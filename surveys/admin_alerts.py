@@ -38,14 +38,15 @@ class OpenFilter(admin.SimpleListFilter):
 class AlertAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("rule", "pseudonym", "study", "created_at", "notified_at", "acknowledged_at", "acknowledged_by")
     list_filter = (OpenFilter, ("study", RelatedOnlyFieldListFilter), "rule")
-    list_select_related = ("study", "acknowledged_by", "response__assignment__participant")
-    search_fields = ("response__assignment__participant__pseudonym", "rule")
+    list_select_related = ("study", "acknowledged_by", "participant")
+    search_fields = ("participant__pseudonym", "rule")
     date_hierarchy = "created_at"
     readonly_fields = ("pseudonym",)
 
-    @admin.display(description=_("pseudonym"), ordering="response__assignment__participant__pseudonym")
+    @admin.display(description=_("pseudonym"), ordering="participant__pseudonym")
     def pseudonym(self, obj: Alert) -> str:
-        return obj.response.assignment.participant.pseudonym
+        # The participant, not the response: an open alert outlives an erased response.
+        return obj.participant.pseudonym if obj.participant_id else "—"
 
 
 def open_alerts_link(request: HttpRequest):
