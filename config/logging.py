@@ -1,15 +1,43 @@
-"""Log filters. A patient link token is a key to someone's questionnaire: never write it to a log."""
+"""Log masking. A secret in a URL (a patient link, a pre-screening link, a reviewer invitation, a
+password-reset or e-mail confirmation key) is a key to someone's data or account: never write it to
+a log. SECRET_PATHS is the one list; Django's loggers (RedactLinkTokens), gunicorn's access log
+(config/gunicorn.conf.py) and the nginx recipe (docs/nginx.conf, same prefixes) all mask with it.
+"""
 
 import logging
 import re
 
-TOKEN_IN_PATH = re.compile(r"(/s/)[A-Za-z0-9_-]+")
+# Path prefixes followed by a secret segment (every URL pattern carrying a token; tests/test_request_log.py
+# enumerates the resolver and fails on a token route missing here).
+SECRET_PATHS = (
+    "/s/",                             # patient link (and its /consent, /withdraw pages)
+    "/e/",                             # pre-screening link (and /end, /consent, /enrol, /done)
+    "/review/invitation/",             # expert-patient reviewer invitation
+    "/accounts/password/reset/key/",   # allauth password reset key
+    "/accounts/confirm-email/",        # allauth e-mail confirmation key
+)
+# Query parameters whose value is a secret.
+SECRET_QUERY_PARAMS = ("token", "key", "code", "signature", "sig", "secret", "password")
+
+TOKEN = "[token]"
+_SEGMENT = r"[^/\s?#\"']+"
+SECRET_IN_TEXT = re.compile(
+    "(" + "|".join(re.escape(p) for p in SECRET_PATHS) + ")" + _SEGMENT
+    + r"|([?&](?:" + "|".join(SECRET_QUERY_PARAMS) + r")=)[^&\s#\"']+"
+)
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every secret of a URL in it replaced by [token]."""
+    if not text:
+        return text
+    return SECRET_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + TOKEN, text)
 
 
 class RedactLinkTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = TOKEN_IN_PATH.sub(r"\1[token]", message)
+        redacted = mask_secrets(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
