@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import hmac
@@ -11,8 +12,9 @@ from datetime import datetime
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.utils import timezone
 
-from .models import Assignment, Participant, Response
+from .models import Assignment, LinkCheckLock, Participant, Response
 from .services import token_hash
 
 
@@ -122,13 +124,47 @@ def _attempt_keys(assignment: Assignment, ip: str) -> list[tuple[str, int]]:
     ]
 
 
-def link_check_locked(assignment: Assignment, ip: str) -> bool:
-    return any((cache.get(key) or 0) >= limit for key, limit in _attempt_keys(assignment, ip))
+def _lock_key(assignment: Assignment) -> str:
+    return f"linkcheck:lock:{assignment.pk}"
 
 
-def link_check_attempt(assignment: Assignment, *, answer: str, ip: str) -> CheckResult:
-    """Compare the answer with the stored digest, counting failures per link and per IP address."""
-    if link_check_locked(assignment, ip):
+def link_check_locked_until(assignment: Assignment, ip: str, *, now: datetime | None = None) -> datetime | None:
+    """Until when the check of this link is refused (the link's own lock, or its address's window)."""
+    now = now or timezone.now()
+    until = cache.get(_lock_key(assignment))
+    if until is not None and until > now:
+        return until
+    if (cache.get(f"linkcheck:ip:{ip}") or 0) >= settings.LINK_CHECK_MAX_PER_IP:
+        return now + dt.timedelta(seconds=settings.LINK_CHECK_WINDOW)
+    return None
+
+
+def link_check_locked(assignment: Assignment, ip: str, *, now: datetime | None = None) -> bool:
+    return link_check_locked_until(assignment, ip, now=now) is not None
+
+
+def link_check_lock_duration(level: int) -> int:
+    """Seconds of the level-th successive lock of a link: LINK_CHECK_WINDOW, doubled each time, capped."""
+    return min(settings.LINK_CHECK_WINDOW * 2 ** (max(level, 1) - 1), settings.LINK_CHECK_LOCK_MAX)
+
+
+def _lock(assignment: Assignment, *, now: datetime) -> LinkCheckLock:
+    """Lock the link, longer if it was locked recently, and leave a row for the study team."""
+    since = now - dt.timedelta(seconds=settings.LINK_CHECK_LOCK_MEMORY)
+    level = LinkCheckLock.objects.filter(assignment=assignment, locked_until__gte=since).count() + 1
+    until = now + dt.timedelta(seconds=link_check_lock_duration(level))
+    lock = LinkCheckLock.objects.create(assignment=assignment, locked_at=now, locked_until=until, level=level)
+    cache.set(_lock_key(assignment), until, timeout=int((until - now).total_seconds()) + 1)
+    # After the lock the link gets its tries again (and the next lock is longer).
+    cache.delete(f"linkcheck:link:{assignment.pk}")
+    return lock
+
+
+def link_check_attempt(assignment: Assignment, *, answer: str, ip: str, now: datetime | None = None) -> CheckResult:
+    """Compare the answer with the stored digest, counting failures per link and per IP address.
+    LINK_CHECK_MAX_PER_LINK failures lock the link (LinkCheckLock row), each lock longer than the last."""
+    now = now or timezone.now()
+    if link_check_locked(assignment, ip, now=now):
         return CheckResult.LOCKED
     participant = assignment.participant
     try:
@@ -138,11 +174,17 @@ def link_check_attempt(assignment: Assignment, *, answer: str, ip: str) -> Check
     expected = participant.link_check_digest
     if expected and hmac.compare_digest(expected, link_check_digest(participant=participant, birth_year=year)):
         return CheckResult.PASSED
+    counts = {}
     for key, _limit in _attempt_keys(assignment, ip):
-        # add() starts the window; incr() never extends it, so a lock lasts LINK_CHECK_WINDOW at most.
-        if not cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW):
+        # add() starts the window; incr() never extends it.
+        if cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW):
+            counts[key] = 1
+        else:
             try:
-                cache.incr(key)
+                counts[key] = cache.incr(key)
             except ValueError:
                 cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW)
-    return CheckResult.LOCKED if link_check_locked(assignment, ip) else CheckResult.FAILED
+                counts[key] = 1
+    if counts.get(f"linkcheck:link:{assignment.pk}", 0) >= settings.LINK_CHECK_MAX_PER_LINK:
+        _lock(assignment, now=now)
+    return CheckResult.LOCKED if link_check_locked(assignment, ip, now=now) else CheckResult.FAILED

@@ -49,8 +49,8 @@ from .models import (
     StudyMembership,
     Timepoint,
 )
-from .rendering import build_pages, render_preview
 from .models.study import GOVERNANCE_FIELDS
+from .rendering import build_pages, render_preview
 from .rules import GOVERN_STUDY, roles_for
 from .selectors import rows_for_user, studies_for_user
 from .services import PublishError, questionnaire_draft_from_version, questionnaire_publish
@@ -791,3 +791,23 @@ admin.site.index_title = _("Studies, questionnaires and participants")
 
 # Admins and views that live in their own modules (notices, alerts, imports, library) register on import.
 from . import admin_alerts, admin_consent, admin_imports, admin_library, admin_review, admin_review_panels  # noqa: E402, F401
+from .models import LinkCheckLock  # noqa: E402
+
+
+@admin.register(LinkCheckLock)
+class LinkCheckLockAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """Links locked after too many wrong years of birth: which link, when, until when (no address, no answer)."""
+
+    study_path = "assignment__participant__study"
+    list_display = ("pseudonym", "timepoint", "locked_at", "locked_until", "level")
+    list_filter = (("assignment__participant__study", RelatedOnlyFieldListFilter),)
+    list_select_related = ("assignment__participant", "assignment__timepoint")
+    search_fields = ("assignment__participant__pseudonym",)
+
+    @admin.display(description=_("pseudonym"), ordering="assignment__participant__pseudonym")
+    def pseudonym(self, obj: LinkCheckLock) -> str:
+        return obj.assignment.participant.pseudonym
+
+    @admin.display(description=_("timepoint"), ordering="assignment__timepoint__code")
+    def timepoint(self, obj: LinkCheckLock) -> str:
+        return str(obj.assignment.timepoint)

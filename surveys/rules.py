@@ -35,7 +35,7 @@ import rules
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist
 
-from surveys.models import Assignment, Participant, Response, Site, StudyMembership
+from surveys.models import Assignment, LinkCheckLock, Participant, Response, Site, StudyMembership
 
 Role = StudyMembership.Role
 
@@ -195,6 +195,7 @@ PERMISSIONS: Matrix = {
         "delete": NOBODY,
     },
     "assignment": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
+    "linkchecklock": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     "response": {"view": (DATA_MANAGER, INVESTIGATOR), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     # Information notices are immutable (consent records point to them): a new text is a new version.
     "consentnotice": {"view": ANY_ROLE, "add": (DESIGNER,), "change": NOBODY, "delete": NOBODY},
@@ -250,6 +251,8 @@ rules.set_perm("surveys", is_superuser | has_role(*ANY_ROLE))
 # also sees and edits that one site only.
 register_site_scope(Participant, study_path="study", site_path="site")
 register_site_scope(Assignment, study_path="participant__study", site_path="participant__site")
+register_site_scope(LinkCheckLock, study_path="assignment__participant__study",
+                    site_path="assignment__participant__site")
 register_site_scope(Response, study_path="assignment__participant__study", site_path="assignment__participant__site")
 register_site_scope(Site, study_path="study", site_path="pk")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -67,7 +70,7 @@ def _url(token: str, page: int | str | None = None) -> str:
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def respond(request: HttpRequest, token: str) -> HttpResponse:
-    access = access_assignment_by_token(token, now=timezone.now())
+    access = link_access_of(request, token)
     if access.state is LinkState.NEEDS_CONSENT:
         # The consent page belongs to the identity domain (it records a signed name); named, not imported.
         return HttpResponseRedirect(reverse("patients:consent", args=[token]))
@@ -89,10 +92,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         remember_language(redirect, language)
         return redirect
 
-    if link_access.link_check_needed(assignment, request.COOKIES):
-        with translation.override(language):
-            return link_check_page(request, token, assignment, language, back_to=_url(token))
-
+    # The year-of-birth check, where the study asks it, was decided by LinkCheckGuard before this view.
     pages = rendering.build_pages(definition, language)
     answers = response.answers if response else {}
     resume = min(response.next_page if response else 0, len(pages))
@@ -109,6 +109,52 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         context = rendering.page_context(definition=definition, pages=pages, index=index, language=language,
                                          answers=answers)
         return render(request, "patient/page.html", {**context, "token": token})
+
+
+# A closed link (completed, expired, cancelled, withdrawn) shows only a page naming its state here.
+respond.closed_link_state_page = True
+CLOSED_STATES = frozenset({LinkState.COMPLETED, LinkState.EXPIRED, LinkState.CANCELLED, LinkState.WITHDRAWN})
+LINK_ROUTE = "s/<str:token>"
+
+
+def link_access_of(request: HttpRequest, token: str) -> link_access.LinkAccess:
+    """The link's access as LinkCheckGuard resolved it (one query per page), or resolved now."""
+    access = getattr(request, "link_access", None)
+    if access is None or getattr(request, "link_token", None) != token:
+        access = access_assignment_by_token(token, now=timezone.now())
+    return access
+
+
+class LinkCheckGuard:
+    """The one place that asks the year of birth (studies with Study.link_check) before any page of a
+    patient link, /s/<token> and every /s/<token>/... path, whatever app serves it: until the check is
+    passed, a GET or a POST gets the check page and the view never runs, so nothing is shown or written.
+    Only a view marked `closed_link_state_page` may answer a closed link without it (a bare state page)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        route = match.route if match else ""
+        if not (route == LINK_ROUTE or route.startswith(LINK_ROUTE + "/")) or "token" not in view_kwargs:
+            return None
+        token = view_kwargs["token"]
+        access = access_assignment_by_token(token, now=timezone.now())
+        request.link_access, request.link_token = access, token
+        assignment = access.assignment
+        if assignment is None or not link_access.link_check_needed(assignment, request.COOKIES):
+            return None
+        if access.state in CLOSED_STATES and getattr(view_func, "closed_link_state_page", False):
+            return None
+        language = _language(request, access.language, ["fr", "en"])
+        with translation.override(language):
+            response = link_check_page(request, token, assignment, language, back_to=request.path)
+        add_never_cache_headers(response)
+        return response
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -140,6 +186,10 @@ def link_check_page(request: HttpRequest, token: str, assignment, language: str,
         status = 429 if result is link_access.CheckResult.LOCKED else 422
     elif link_access.link_check_locked(assignment, ip):
         context["error"], status = "locked", 429
+    if context["error"] == "locked":
+        until = link_access.link_check_locked_until(assignment, ip)
+        seconds = (until - timezone.now()).total_seconds() if until else settings.LINK_CHECK_WINDOW
+        context["minutes"] = max(1, math.ceil(seconds / 60))
     return render(request, "patient/check.html", context, status=status)
 
 

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Year-of-birth check before any page of a patient link /s/<token>/... (studies that ask it).
+    "surveys.views.LinkCheckGuard",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -222,6 +224,10 @@ LINK_CHECK_KEY = env("LINK_CHECK_KEY", default="insecure-local-link-check-key")
 LINK_CHECK_MAX_PER_LINK = env.int("LINK_CHECK_MAX_PER_LINK", default=5)
 LINK_CHECK_MAX_PER_IP = env.int("LINK_CHECK_MAX_PER_IP", default=30)
 LINK_CHECK_WINDOW = env.int("LINK_CHECK_WINDOW", default=900)
+# A link reaching LINK_CHECK_MAX_PER_LINK is locked for LINK_CHECK_WINDOW × 2^(n-1) seconds (n-th lock
+# in a row: one ending less than LINK_CHECK_LOCK_MEMORY seconds before counts), at most LINK_CHECK_LOCK_MAX.
+LINK_CHECK_LOCK_MAX = env.int("LINK_CHECK_LOCK_MAX", default=86400)
+LINK_CHECK_LOCK_MEMORY = env.int("LINK_CHECK_LOCK_MEMORY", default=86400)
 # Key from which each participant's secret date shift in de-identified exports is derived
 # (surveys/exports/deid.py): the same shift in every export, never stored or shown.
 EXPORT_DATE_SHIFT_KEY = env("EXPORT_DATE_SHIFT_KEY", default="insecure-local-export-date-shift-key")

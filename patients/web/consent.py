@@ -15,10 +15,10 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from surveys import screening
-from surveys.access import LinkState, access_assignment_by_token
+from surveys.access import LinkState
 from surveys.models import Assignment, ConsentNotice, Study
 from surveys.services import assignment_link_token
-from surveys.views import LANG_COOKIE, remember_language  # the questionnaire pages' cookie
+from surveys.views import LANG_COOKIE, link_access_of, remember_language  # the questionnaire pages' cookie
 
 from ..consent import consent_problems, consent_record, enrollment_self_create, notice_current
 from ..enrolment import DUPLICATE_EMAIL, DUPLICATE_PHONE, EnrolmentData, EnrolmentInvalid
@@ -82,7 +82,8 @@ def _render_consent(request: HttpRequest, *, study: Study, notice: ConsentNotice
 @require_http_methods(["GET", "POST"])
 def consent(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
-    access = access_assignment_by_token(token, now=now)
+    # The year-of-birth check (studies that ask it) came first, in surveys.views.LinkCheckGuard.
+    access = link_access_of(request, token)
     questionnaire = reverse("surveys:respond", args=[token])
     if access.state is not LinkState.NEEDS_CONSENT:
         # Consent already recorded (a second POST, a second tab), or a link that is closed:
