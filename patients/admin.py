@@ -76,23 +76,23 @@ class PatientAddForm(forms.ModelForm):
         return data
 
 
+def replacement_field(label: str, max_length: int, help_text: str) -> forms.CharField:
+    """A blank input that replaces a stored identity value when filled (never pre-filled)."""
+    return forms.CharField(label=label, required=False, max_length=max_length, help_text=help_text,
+                           widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+
 class PatientChangeForm(forms.ModelForm):
     """An existing patient: the stored name and contact data are never shown, not even in an
     input; blank replacement fields, blank = keep. Seeing who this is goes through the audited
     page (patients/reidentify.py)."""
 
-    new_name = forms.CharField(label=_("New name"), required=False, max_length=200,
-                               widget=forms.TextInput(attrs={"autocomplete": "off"}),
-                               help_text=_("Leave blank to keep the current one."))
-    new_email = forms.CharField(label=_("New e-mail"), required=False, max_length=254,
-                                widget=forms.TextInput(attrs={"autocomplete": "off"}),
-                                help_text=_("Leave blank to keep the current one."))
-    new_phone = forms.CharField(label=_("New phone"), required=False, max_length=40,
-                                widget=forms.TextInput(attrs={"autocomplete": "off"}),
-                                help_text=_("Leave blank to keep the current one (e.g. 06 12 34 56 78)."))
-    new_birth_date = forms.CharField(label=_("New date of birth"), required=False, max_length=10,
-                                     widget=forms.TextInput(attrs={"autocomplete": "off"}),
-                                     help_text=_("Leave blank to keep the current one (DD/MM/YYYY)."))
+    new_name = replacement_field(_("New name"), 200, _("Leave blank to keep the current one."))
+    new_email = replacement_field(_("New e-mail"), 254, _("Leave blank to keep the current one."))
+    new_phone = replacement_field(_("New phone"), 40,
+                                  _("Leave blank to keep the current one (e.g. 06 12 34 56 78)."))
+    new_birth_date = replacement_field(_("New date of birth"), 10,
+                                       _("Leave blank to keep the current one (DD/MM/YYYY)."))
 
     class Meta:
         model = Patient

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrolment_problems, enrollment_create
+from patients.enrolment import EnrolmentData, enrollment_create, enrolment_problems
 from patients.identity import blind_index
 from patients.importing import import_read, import_run
 from patients.models import Patient

@@ -58,8 +58,9 @@ def test_patient_pages_show_no_identity_and_link_to_the_audited_page(enrolled, m
 
 
 def test_a_consent_record_page_hides_the_typed_name(make, enrolled, client):
-    from patients.admin import ConsentRecordAdmin
     from django.contrib import admin
+
+    from patients.admin import ConsentRecordAdmin
 
     client.force_login(investigator(make, enrolled.participant.study))
     model_admin = ConsentRecordAdmin(ConsentRecord, admin.site)
