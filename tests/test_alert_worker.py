@@ -63,8 +63,9 @@ def test_real_worker_emails_the_alert_of_a_submitted_response_once(make, mail_wo
     assert len(messages) == 1
     message = messages[0]
     assert message["To"] == "investigatrice@example.org"
-    assert study.code in message["Subject"] and "item9" in message["Subject"]
-    assert participant.pseudonym in message["Subject"]
+    # The subject names the study only: no rule, no pseudonym (a lock screen shows it).
+    assert study.code in message["Subject"]
+    assert "item9" not in message["Subject"] and participant.pseudonym not in message["Subject"]
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     for body in (text, html):

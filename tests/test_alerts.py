@@ -471,7 +471,10 @@ def test_two_workers_at_once_send_one_email(make):
     for t in threads:
         t.join()
     assert sum(len(r.sent) for r in reports) == 1
-    assert len(mail.outbox) == 1
+    # One e-mail per investigator who may see it (one recipient each), none twice.
+    recipients = [tuple(message.to) for message in mail.outbox]
+    assert recipients and all(len(to) == 1 for to in recipients)
+    assert len(set(recipients)) == len(recipients)
 
 
 # --- staff page ---------------------------------------------------------------------------------------
