@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.admin import ReadOnlyAdmin, StudyScopedAdmin, StudyScopedInline
+from surveys.admin_history import AuditedHistoryAdmin
 
 from .identity import birth_date_clean, email_clean, patient_contact_set, phone_clean
 from .messaging_text import shipped_sms_template, sms_template_check
@@ -124,10 +124,11 @@ class PatientChangeForm(forms.ModelForm):
 
 
 @admin.register(Patient)
-class PatientAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class PatientAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "enrollments__participant__study"
     study_path_many = True
     denied_actions = NO_DELETE
+    history_shows_values = False
     list_display = ("__str__", "language", "preferred_channel", "time_zone", "created_at")
     list_filter = ("language", "preferred_channel")
     fields = ("name", "email", "phone", "birth_date", "time_zone", "language", "preferred_channel")
@@ -167,9 +168,10 @@ class PatientAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class EnrollmentAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "participant__study"
     denied_actions = NO_DELETE
+    history_shows_values = False
     list_display = ("participant", "consent_method", "enrolled_at", "withdrawn_at")
     list_filter = ("consent_method",)
     list_select_related = ("participant",)
@@ -254,7 +256,7 @@ class SmsTemplateForm(forms.ModelForm):
 
 
 @admin.register(SmsTemplate)
-class SmsTemplateAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class SmsTemplateAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     """The study's SMS wording, counted the way GSM-7 counts it, with the longest link a patient can get."""
 
     form = SmsTemplateForm

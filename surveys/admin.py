@@ -29,10 +29,10 @@ from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from simple_history.admin import SimpleHistoryAdmin
 
 from . import fhir, scoring
 from .admin_forms import QuestionnaireForm
+from .admin_history import AuditedHistoryAdmin
 from .imports import EXPORTS, exporter
 from .models import (
     AnswerOption,
@@ -219,7 +219,7 @@ SMALL_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "col
 
 
 @admin.register(Study)
-class StudyAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class StudyAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "pk"
     list_display = ("code", "title", "status", "fallback_language", "time_zone")
     list_filter = ("status",)
@@ -287,7 +287,7 @@ class SiteAdmin(StudyScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(StudyMembership)
-class StudyMembershipAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class StudyMembershipAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     list_display = ("user", "study", "role", "created_at")
     list_filter = (("study", RelatedOnlyFieldListFilter), "role")
     search_fields = ("user__username", "user__email")
@@ -330,7 +330,7 @@ class ItemInline(StudyScopedInline, admin.TabularInline):
 
 
 @admin.register(Questionnaire)
-class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     change_form_template = "admin/surveys/questionnaire/change_form.html"
     change_list_template = "admin/surveys/questionnaire/change_list.html"
     list_display = ("code", "title_fr", "study", "kind", "latest_version")
@@ -555,7 +555,7 @@ class QuestionnaireAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Section)
-class SectionAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class SectionAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "questionnaire__study"
     form = SectionForm
     list_display = ("link_id", "title_fr", "questionnaire", "order")
@@ -581,7 +581,7 @@ class EnableConditionInline(StudyScopedInline, admin.TabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class ItemAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "questionnaire__study"
     form = ItemForm
     list_display = ("link_id", "questionnaire", "section", "type", "order", "required")
@@ -607,7 +607,7 @@ class ItemAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(AnswerOption)
-class AnswerOptionAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class AnswerOptionAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "item__questionnaire__study"
     form = OptionForm
     list_display = ("code", "label_fr", "item", "score", "order")
@@ -618,7 +618,7 @@ class AnswerOptionAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(EnableCondition)
-class EnableConditionAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class EnableConditionAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "item__questionnaire__study"
     list_display = ("item", "question", "operator", "answer")
     search_fields = ("item__link_id", "question")
@@ -705,7 +705,7 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(Timepoint)
-class TimepointAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class TimepointAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     list_display = ("code", "label", "study", "version", "offset", "unit", "window", "repeat_count", "anchor",
                     "trigger_item")
     fieldsets = (
@@ -728,7 +728,7 @@ class TimepointAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class ParticipantAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     # Research data outlives a withdrawal: participants are withdrawn, never deleted.
     denied_actions = frozenset({"delete"})
     list_display = ("pseudonym", "study", "site", "status", "created_at")
@@ -737,7 +737,7 @@ class ParticipantAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class AssignmentAdmin(ReadOnlyAdmin, AuditedHistoryAdmin):
     study_path = "participant__study"
     hidden_fields = ("token_hash",)
     list_display = ("participant", "timepoint", "occurrence", "due_at", "expires_at", "status")
@@ -747,7 +747,7 @@ class AssignmentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class ResponseAdmin(ReadOnlyAdmin, AuditedHistoryAdmin):
     study_path = "assignment__participant__study"
     list_display = ("assignment", "version", "status", "started_at", "submitted_at", "scores_short")
     list_filter = ("status", ("assignment__participant__study", RelatedOnlyFieldListFilter))

@@ -19,9 +19,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from .admin import ReadOnlyAdmin, StudyScopedAdmin
+from .admin_history import AuditedHistoryAdmin
 from .models import ItemFeedback, Panel, PublishOverride, Questionnaire, ReviewRound, ReviewSubmission
 from .review_facts import review_facts
 from .review_rounds import OVERRIDE_PERM, ReviewError, feedback_handle, round_close, round_open, round_summary
@@ -46,7 +46,7 @@ class RoundOpenForm(forms.ModelForm):
 
 
 @admin.register(ReviewRound)
-class ReviewRoundAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class ReviewRoundAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "questionnaire__study"
     change_form_template = "admin/surveys/review/round_change_form.html"
     list_display = ("__str__", "questionnaire", "panel", "opened_at", "deadline", "state", "short_hash")
@@ -170,7 +170,7 @@ class ItemFeedbackForm(forms.ModelForm):
 
 
 @admin.register(ItemFeedback)
-class ItemFeedbackAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class ItemFeedbackAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     """Every comment with its state; the answer goes through feedback_handle (who and when recorded)."""
 
     study_path = "round__questionnaire__study"
@@ -216,7 +216,7 @@ class ItemFeedbackAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(ReviewSubmission)
-class ReviewSubmissionAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class ReviewSubmissionAdmin(ReadOnlyAdmin, AuditedHistoryAdmin):
     study_path = "round__questionnaire__study"
     hidden_fields = ("reviewer",)
     list_display = ("round", "burden", "timing", "approved", "submitted_at")

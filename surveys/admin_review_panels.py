@@ -18,9 +18,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from simple_history.admin import SimpleHistoryAdmin
 
 from .admin import StudyScopedAdmin, StudyScopedInline
+from .admin_history import AuditedHistoryAdmin
 from .models import Panel, PanelMember
 from .review_panels import reviewer_invite
 
@@ -43,7 +43,7 @@ class PanelMemberInline(StudyScopedInline, admin.TabularInline):
 
 
 @admin.register(Panel)
-class PanelAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class PanelAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     list_display = ("code", "title", "scope", "member_count")
     search_fields = ("code", "title")
     inlines = [PanelMemberInline]
@@ -106,7 +106,7 @@ class PanelAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(PanelMember)
-class PanelMemberAdmin(StudyScopedAdmin, SimpleHistoryAdmin):
+class PanelMemberAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     study_path = "panel__study"
     list_display = ("user", "panel", "kind", "language", "invited_at", "accepted_at", "active")
     list_filter = ("kind", "active", "language")

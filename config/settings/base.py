@@ -327,6 +327,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ressenti <no-reply@local
 ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="")}
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+# History pages only read (surveys/admin_history.py also refuses it per view): nobody reverts a record.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Logs carry pseudonyms and ids only; no handler ever formats a patient object.
 LOGGING = {
