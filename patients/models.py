@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from surveys.models import Assignment, ConsentNotice, Participant
+from surveys.models.audit import AuditRecord
 from surveys.models.study import validate_time_zone
 
 from .crypto import EncryptedTextField
@@ -116,7 +117,7 @@ class Enrollment(models.Model):
         return self.participant.study_id
 
 
-class ConsentRecord(models.Model):
+class ConsentRecord(AuditRecord):
     """A signed notice: immutable, with a hash over what was shown and what was signed."""
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="consent_records")
@@ -146,11 +147,8 @@ class ConsentRecord(models.Model):
             raise ValueError("A consent record cannot be changed once signed.")
         return super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ValueError("A consent record cannot be deleted.")
 
-
-class ReidentificationEvent(models.Model):
+class ReidentificationEvent(AuditRecord):
     """Each time a staff member looked up who is behind a pseudonym: who, when and why."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -237,7 +235,7 @@ class Message(models.Model):
         return self.enrollment.participant.study_id
 
 
-class MessageResend(models.Model):
+class MessageResend(AuditRecord):
     """A staff member sent a message again: who, when and why. Immutable, the audit of a resend.
 
     Message rows have no history on purpose (a row per send is its own log); the resend itself
@@ -266,9 +264,6 @@ class MessageResend(models.Model):
         if not self._state.adding:
             raise ValueError("A resend record cannot be changed.")
         return super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("A resend record cannot be deleted.")
 
 
 class SmsTemplate(models.Model):

@@ -790,7 +790,15 @@ admin.site.site_title = "Ressenti"
 admin.site.index_title = _("Studies, questionnaires and participants")
 
 # Admins and views that live in their own modules (notices, alerts, imports, library) register on import.
-from . import admin_alerts, admin_consent, admin_imports, admin_library, admin_review, admin_review_panels  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    admin_accounts,
+    admin_alerts,
+    admin_consent,
+    admin_imports,
+    admin_library,
+    admin_review,
+    admin_review_panels,
+)
 from .models import LinkCheckLock  # noqa: E402
 
 

@@ -17,7 +17,12 @@ class SurveysConfig(AppConfig):
 
     def ready(self) -> None:
         connection_created.connect(_sqlite_wal, dispatch_uid="surveys_sqlite_wal")
-        from . import signals, triggers
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import pre_delete
+
+        from . import accounts, signals, triggers
+
+        pre_delete.connect(accounts.refuse_user_deletion, sender=get_user_model(), dispatch_uid="surveys_keep_accounts")
 
         # A submitted answer may start follow-ups (date answers, logic triggers), in its transaction.
         signals.response_completed.connect(triggers.on_response_completed, dispatch_uid="surveys_triggers")

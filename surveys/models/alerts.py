@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .audit import AuditRecord
 from .participant import Participant, Response
 from .questionnaire import QuestionnaireVersion
 from .study import Study
@@ -42,7 +43,7 @@ class Alert(models.Model):
         return self.study_id
 
 
-class ScoreRecomputation(models.Model):
+class ScoreRecomputation(AuditRecord):
     """Audit row: who recomputed the scores of a version, when, and what changed."""
 
     version = models.ForeignKey(QuestionnaireVersion, on_delete=models.PROTECT, related_name="recomputations")

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .audit import AuditRecord
 from .questionnaire import QuestionnaireVersion
 from .schedule import Timepoint
 from .study import Site, Study
@@ -143,7 +144,7 @@ class Response(models.Model):
         return self.assignment.participant.study_id
 
 
-class ResponseCorrection(models.Model):
+class ResponseCorrection(AuditRecord):
     """One answer of a submitted response changed on the patient's request: who, when, old, new, why.
 
     The only way a submitted answer changes (ICH E6(R3), 21 CFR 11.10(e)). Rows are never

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .audit import AuditRecord
 from .questionnaire import Questionnaire
 from .study import Study
 
@@ -74,7 +75,7 @@ class PanelMember(models.Model):
         return self.panel.study_id
 
 
-class ReviewRound(models.Model):
+class ReviewRound(AuditRecord):
     """A panel is asked to review one draft (and optionally the study's notice and schedule) by a deadline."""
 
     questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="review_rounds")
@@ -105,7 +106,7 @@ class ReviewRound(models.Model):
         return self.questionnaire.study_id
 
 
-class ItemFeedback(models.Model):
+class ItemFeedback(AuditRecord):
     """One reviewer's feedback on one item (linkId) of a round, and the designer's answer to it."""
 
     class Status(models.TextChoices):
@@ -149,7 +150,7 @@ class ItemFeedback(models.Model):
         return self.round.questionnaire.study_id
 
 
-class ReviewSubmission(models.Model):
+class ReviewSubmission(AuditRecord):
     """A reviewer's overall view of a round: burden, timing, comments, and approval of the hash they read."""
 
     class Timing(models.TextChoices):
@@ -203,7 +204,7 @@ class ReviewReminder(models.Model):
         return self.round.questionnaire.study_id
 
 
-class PublishOverride(models.Model):
+class PublishOverride(AuditRecord):
     """Audit row: a version published without the sign-off the study asks for, who did it and why."""
 
     questionnaire = models.ForeignKey(Questionnaire, on_delete=models.PROTECT, related_name="publish_overrides")
