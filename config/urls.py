@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from surveys.api.policies import ApiDocsAccess
 from surveys.api.views import api_not_found
 
 urlpatterns = [
@@ -13,10 +14,11 @@ urlpatterns = [
     # The API for programs (docs/api.md): research resources, then scheduled messages (identity side).
     path("api/", include("surveys.api.urls")),
     path("api/", include("patients.api")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Open in the demo, signed-in users only in production (RESSENTI_API_DOCS_PUBLIC).
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[ApiDocsAccess]), name="api-schema"),
     # Swagger UI from our static files; its script is a separate request, so the CSP needs no inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
-         name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html",
+                                                          permission_classes=[ApiDocsAccess]), name="api-docs"),
     # Anything else under /api/ is a JSON 404 like the API's own, not an HTML page.
     re_path(r"^api/", api_not_found),
     path("", include("surveys.api.staff")),

@@ -46,7 +46,8 @@ def review_render(request: HttpRequest, template: str, context: dict, *, languag
     with translation.override(language):
         response = render(request, template, {**context, "language": language}, status=status)
     if request.GET.get("lang") in LANGUAGES:
-        response.set_cookie(REVIEW_LANG_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True)
+        response.set_cookie(REVIEW_LANG_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True,
+                            secure=settings.LANGUAGE_COOKIE_SECURE)
     return response
 
 
@@ -91,7 +92,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 return review_render(request, "review/invitation_invalid.html", {}, language=language, status=404)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             response = redirect("/review/")
-            response.set_cookie(REVIEW_LANG_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True)
+            response.set_cookie(REVIEW_LANG_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True,
+                            secure=settings.LANGUAGE_COOKIE_SECURE)
             return response
         for name in ("new_password1", "new_password2"):
             widget = form.fields[name].widget

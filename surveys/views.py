@@ -41,7 +41,8 @@ def _language(request: HttpRequest, preferred: str | None, available: list[str])
 
 def remember_language(response: HttpResponse, language: str) -> HttpResponse:
     """Keep the patient's choice of language for the link's later pages (a cookie, no account)."""
-    response.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True)
+    response.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True,
+                        secure=settings.LANGUAGE_COOKIE_SECURE)
     return response
 
 

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Permissions-Policy: pages use no camera, microphone, location, payment... (PERMISSIONS_POLICY below).
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +59,7 @@ MIDDLEWARE = [
     # Year-of-birth check before any page of a patient link /s/<token>/... (studies that ask it).
     "surveys.views.LinkCheckGuard",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.sessions.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -237,6 +240,28 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # --- I18n -------------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
+# Secure (HTTPS only) in production; read by our own language cookies too (surveys/views.py).
+LANGUAGE_COOKIE_SECURE = False
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
+# A staff or reviewer session ends after a working day without activity (config/sessions.py).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_ACTIVITY_REFRESH = 300
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# No page of ours uses these browser features; a script injected despite the CSP cannot either.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics", "camera",
+        "display-capture", "encrypted-media", "geolocation", "gyroscope", "hid", "idle-detection",
+        "interest-cohort", "magnetometer", "microphone", "midi", "payment", "screen-wake-lock", "serial",
+        "usb", "xr-spatial-tracking",
+    )
+}
+# The API's schema and docs pages: open in the demo, for signed-in users in production (surveys/api/policies.py).
+RESSENTI_API_DOCS_PUBLIC = env.bool("RESSENTI_API_DOCS_PUBLIC", default=True)
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True

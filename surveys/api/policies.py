@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from rest_framework import exceptions
 from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -178,3 +179,15 @@ class ApiRateThrottle(SimpleRateThrottle):
         else:
             ident = f"ip-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+# --- schema and docs pages -----------------------------------------------------------------------
+
+
+class ApiDocsAccess(BasePermission):
+    """The schema and the docs page: anyone in the demo, signed-in users (session or token) in production.
+
+    Read at request time, not when drf-spectacular's views are defined, so a test can switch it."""
+
+    def has_permission(self, request, view) -> bool:
+        return settings.RESSENTI_API_DOCS_PUBLIC or bool(request.user and request.user.is_authenticated)
