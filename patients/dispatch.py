@@ -27,18 +27,26 @@ Crash cases, and the choice made for each:
   queued and does nothing.
 - The worker dies before the provider call: the row is still queued; acks_late hands the task
   to another worker, which sends it.
-- The worker dies during the provider call (or between the provider's answer and our write):
-  the row stays "sending". Whether the provider got the message is unknown. Twilio's Messages
-  API has no idempotency (a repeat with the same I-Twilio-Idempotency-Token is a second SMS),
-  so sending again could send twice. We choose AT MOST ONCE: the redelivered task finds the row
-  "sending" for longer than MESSAGES_SEND_TIMEOUT and marks it failed with OUTCOME_UNKNOWN, which
-  the outbox shows to the study team (who can resend, an audited action). A patient missing
-  one invitation still gets the reminders; a patient getting two SMS for one send would be
-  told by the study that its software cannot count.
-- The provider does not answer in time (a read timeout): the backends report it as a temporary
-  error and it is retried like a 500, as the issue asks. If the provider did take the message,
-  the retry repeats it under the same idempotency key, which a provider honouring the key drops
-  (the fake Twilio counts it as a duplicate). TWILIO_TIMEOUT (10 s) makes this rare.
+- The provider may have taken the message but we do not know (no answer within TWILIO_TIMEOUT,
+  a connection dropped while waiting, a gateway's 502/504, or the worker died mid-call): the
+  row goes to "unconfirmed". Twilio's Messages API has no idempotency key (a repeat with the
+  same I-Twilio-Idempotency-Token is a second SMS), so nothing is sent again before the provider
+  is asked: `message_reconcile` lists the number's latest messages and looks for this send's
+  link, created since the attempt began (`sending_since`). Found: the row is sent, with the
+  provider's id. Not found in two lookups MESSAGES_RECONCILE_DELAY apart: the provider never
+  took it, and it is sent again. A channel that cannot be asked (email over SMTP, the console)
+  is left AT MOST ONCE: failed with OUTCOME_UNKNOWN, shown to the study team (who can resend,
+  an audited action). A lookup that keeps failing ends the same way after
+  MESSAGES_RECONCILE_MAX_SECONDS.
+- A worker that died mid-call leaves the row "sending": the minute sweep moves a row sending for
+  longer than MESSAGES_SEND_TIMEOUT (far above TWILIO_TIMEOUT, so no live worker is still
+  waiting on the provider) to unconfirmed and enqueues its check, so the outbox says what
+  happened within minutes, not after the broker's visibility timeout.
+- A temporary error defers the next attempt (backoff, Retry-After) and records `retry_at`; the
+  sweep takes a queued row for lost only MESSAGES_QUEUED_TIMEOUT after that, so a long
+  Retry-After is honoured.
+- The database fails while the text is being prepared: a temporary error like a provider's 503,
+  retried, never a permanent "rendering failed".
 - The database goes away mid-send: once the provider has accepted the message, writing that
   down is retried (reconnecting) for up to DB_RETRY_SECONDS rather than lost; before the
   provider call, the task fails on the database error and is retried (tasks.py).
@@ -60,7 +68,7 @@ from functools import partial
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -77,7 +85,7 @@ from .messages import (
 )
 from .messaging_text import email_render, message_language, message_links, sms_render
 from .models import Message, Patient, SmsTemplate
-from .sms import SmsError, SmsPermanentError, SmsTemporaryError, get_backend
+from .sms import SmsError, SmsPermanentError, SmsTemporaryError, SmsUncertainError, can_look_up, get_backend
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +93,10 @@ Status = Message.Status
 REACHABLE_ASSIGNMENTS = (Assignment.Status.PLANNED, Assignment.Status.OPEN)
 
 OUTCOME_UNKNOWN = (
-    "Outcome unknown: the worker stopped while the provider was being called. Not sent again, "
-    "to avoid sending it twice; check with the provider before resending."
+    "Outcome unknown: the provider may or may not have the message and cannot be asked. Not sent "
+    "again, to avoid sending it twice; check with the provider before resending."
 )
+CHECKING = "checking with the provider before any new attempt"
 # How long a result the provider gave us is retried into a database that went away.
 DB_RETRY_SECONDS = 60.0
 
@@ -100,6 +109,14 @@ def _setting(name: str, default):
 
 def max_attempts() -> int:
     return int(_setting("MESSAGES_SEND_MAX_ATTEMPTS", 6))
+
+
+def send_timeout() -> float:
+    return float(_setting("MESSAGES_SEND_TIMEOUT", 120.0))
+
+
+def reconcile_delay() -> float:
+    return float(_setting("MESSAGES_RECONCILE_DELAY", 20.0))
 
 
 def retry_delay(*, attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
@@ -178,24 +195,37 @@ def messages_claim_due(*, now: datetime, limit: int) -> list[int]:
                 if Message.objects.filter(pk=pk, status=Status.PLANNED).update(status=Status.QUEUED, updated_at=now)]
 
 
-def messages_recover_stale(*, now: datetime) -> dict[str, int]:
+def messages_recover_stale(*, now: datetime, enqueue: Callable[[int], object] | None = None) -> dict[str, int]:
     """Put back what a lost send task left behind (see the module docstring).
 
-    queued for longer than MESSAGES_QUEUED_TIMEOUT → planned (claimed again at this tick);
-    sending for longer than the broker's visibility timeout plus MESSAGES_SEND_TIMEOUT (the
-    redelivered task would have settled it by then: its task is gone) → failed, outcome unknown.
+    queued for MESSAGES_QUEUED_TIMEOUT past its last change or its deferred retry → planned
+    (claimed again at this tick); sending for longer than MESSAGES_SEND_TIMEOUT → unconfirmed,
+    and an unconfirmed row nobody looked at for as long: a task is enqueued to ask the provider.
     """
-    queued_timeout = timedelta(seconds=float(_setting("MESSAGES_QUEUED_TIMEOUT", 900.0)))
-    visibility = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}).get("visibility_timeout", 3600)
-    abandoned = timedelta(seconds=float(visibility) + float(_setting("MESSAGES_SEND_TIMEOUT", 120.0)))
-    requeued = Message.objects.filter(status=Status.QUEUED, updated_at__lt=now - queued_timeout).update(
-        status=Status.PLANNED, updated_at=now)
-    unknown = Message.objects.filter(status=Status.SENDING, updated_at__lt=now - abandoned).update(
-        status=Status.FAILED, last_error=OUTCOME_UNKNOWN, updated_at=now)
-    if requeued or unknown:
-        logger.warning("messages recovered: %d queued without a task put back to planned, %d sending with no "
-                       "task marked failed (outcome unknown)", requeued, unknown)
-    return {"requeued": requeued, "unknown": unknown}
+    enqueue = enqueue or message_send_enqueue
+    cut = now - timedelta(seconds=float(_setting("MESSAGES_QUEUED_TIMEOUT", 300.0)))
+    lost = Q(retry_at__isnull=True, updated_at__lt=cut) | Q(retry_at__lt=cut)
+    requeued = Message.objects.filter(lost, status=Status.QUEUED).update(
+        status=Status.PLANNED, retry_at=None, updated_at=now)
+    stale = now - timedelta(seconds=send_timeout())
+    interrupted = Message.objects.filter(status=Status.SENDING, updated_at__lt=stale).update(
+        status=Status.UNCONFIRMED, last_error=f"The send was interrupted; {CHECKING}.", updated_at=now)
+    unchecked = list(Message.objects.filter(Q(updated_at__lt=stale) | Q(updated_at=now),
+                                            status=Status.UNCONFIRMED).values_list("pk", flat=True))
+    rechecked = 0
+    for pk in unchecked:
+        # Touched first: the next sweep leaves it alone while this check is pending.
+        if Message.objects.filter(pk=pk, status=Status.UNCONFIRMED).update(updated_at=now):
+            try:
+                enqueue(pk)
+            except Exception:  # noqa: BLE001 - broker down: the next sweep tries again
+                logger.warning("message %s: its check with the provider could not be enqueued", pk)
+                break
+            rechecked += 1
+    if requeued or interrupted or rechecked:
+        logger.warning("messages recovered: %d queued without a task put back to planned, %d interrupted sends "
+                       "marked unconfirmed, %d checks with the provider enqueued", requeued, interrupted, rechecked)
+    return {"requeued": requeued, "unconfirmed": interrupted, "rechecked": rechecked}
 
 
 def message_send_enqueue(message_id: int) -> None:
@@ -227,7 +257,7 @@ def messages_dispatch(*, now: datetime, limit: int | None = None,
     """
     enqueue = enqueue or message_send_enqueue
     limit = limit if limit is not None else int(_setting("MESSAGES_DISPATCH_BATCH", 1000))
-    report = DispatchReport(recovered=messages_recover_stale(now=now))
+    report = DispatchReport(recovered=messages_recover_stale(now=now, enqueue=enqueue))
     report.claimed = messages_claim_due(now=now, limit=limit)
     for position, pk in enumerate(report.claimed):
         try:
@@ -263,6 +293,10 @@ class _Temporary(Exception):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class _Uncertain(Exception):
+    """The provider may have the message: ask it before any new attempt."""
 
 
 class _Permanent(Exception):
@@ -306,6 +340,8 @@ def _claim_for_send(message_id: int, now: datetime) -> tuple[Message | None, str
         return None, "", SendOutcome("missing")
     if message.status == Status.SENDING:
         return None, "", _in_flight(message, now)
+    if message.status == Status.UNCONFIRMED:
+        return None, "", message_reconcile(message=message, now=now)
     if message.status != Status.QUEUED:
         # Sent by an earlier delivery of this task, cancelled, failed, or back to planned.
         return None, "", SendOutcome(message.status, detail="not queued")
@@ -322,8 +358,9 @@ def _claim_for_send(message_id: int, now: datetime) -> tuple[Message | None, str
             Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(
                 status=Status.CANCELLED, last_error=str(reason), updated_at=now)
             return None, "", SendOutcome(Status.CANCELLED, detail=str(reason))
-        Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(status=Status.SENDING, updated_at=now)
-        message.status, message.updated_at = Status.SENDING, now
+        Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(
+            status=Status.SENDING, sending_since=now, retry_at=None, updated_at=now)
+        message.status, message.sending_since, message.updated_at = Status.SENDING, now, now
         # The link goes out with this message: a new token, whose hash only is stored (an earlier
         # message's link of the same assignment stops working; the latest message always works).
         token = assignment_link_token(assignment=message.assignment)
@@ -333,19 +370,73 @@ def _claim_for_send(message_id: int, now: datetime) -> tuple[Message | None, str
 def _in_flight(message: Message, now: datetime) -> SendOutcome:
     """The row says another attempt is talking to the provider (or died doing so)."""
     age = (now - message.updated_at).total_seconds()
-    timeout = float(_setting("MESSAGES_SEND_TIMEOUT", 120.0))
+    timeout = send_timeout()
     if age < timeout:
         # Maybe a live worker (a second delivery of the same task): look again once it must be done.
         return SendOutcome(Status.SENDING, retry_in=max(1.0, timeout - age + 1.0), detail="in flight elsewhere")
-    # At most once (module docstring): not sent again, shown to the study team as failed.
+    # Far past the provider's timeout: that attempt is over, its outcome unknown. Ask the provider.
     changed = Message.objects.filter(pk=message.pk, status=Status.SENDING, updated_at=message.updated_at).update(
-        status=Status.FAILED, last_error=OUTCOME_UNKNOWN, attempts=F("attempts") + 1, updated_at=now)
+        status=Status.UNCONFIRMED, last_error=f"The send was interrupted; {CHECKING}.", updated_at=now)
+    if not changed:
+        current = Message.objects.filter(pk=message.pk).values_list("status", flat=True).first()
+        return SendOutcome(current or "missing", detail="settled meanwhile")
+    logger.warning("message %s: a send was interrupted %.0f s ago; checking with the provider", message.pk, age)
+    message.status = Status.UNCONFIRMED
+    return message_reconcile(message=message, now=now)
+
+
+# --- settling an uncertain send ----------------------------------------------------------------------
+
+def _can_reconcile(message: Message) -> bool:
+    return message.channel == Message.Channel.SMS and can_look_up(get_backend())
+
+
+def message_reconcile(*, message: Message, now: datetime) -> SendOutcome:
+    """Settle an unconfirmed message with the provider (module docstring): sent, sent again, or
+    failed with OUTCOME_UNKNOWN when the provider cannot be asked."""
+    since = message.sending_since or message.updated_at
+    age = (now - since).total_seconds()
+    give_up = float(_setting("MESSAGES_RECONCILE_MAX_SECONDS", 3600.0))
+    if not _can_reconcile(message):
+        return _record_unknown(message, now)
+    patient = message.enrollment.patient
+    reference = message_links(token=assignment_link_token(assignment=message.assignment)).link
+    try:
+        found = get_backend().find_sent(to=patient.phone, reference=reference, since=since)
+    except SmsError as exc:
+        if age >= give_up:
+            return _record_unknown(message, now)
+        logger.info("message %s: the provider could not be asked (%s); asking again later", message.pk, exc)
+        return _look_again(message, now, str(exc))
+    if found is not None:
+        return _db_retry(partial(_record_sent, message, found.provider_id, found.provider_status or "found",
+                                 count_attempt=False))
+    if age < 2 * reconcile_delay():
+        # The provider's list may lag behind its writes by a few seconds: look once more later.
+        return _look_again(message, now, "not found yet")
+    requeued = Message.objects.filter(pk=message.pk, status=Status.UNCONFIRMED).update(
+        status=Status.QUEUED, last_error=f"{message.last_error} Not at the provider: sent again."[:1000],
+        updated_at=now)
+    if not requeued:
+        return SendOutcome(Message.objects.filter(pk=message.pk).values_list("status", flat=True).first() or "missing",
+                           detail="settled meanwhile")
+    logger.info("message %s: the provider has no such message; sending it again", message.pk)
+    return SendOutcome(Status.QUEUED, retry_in=1.0, detail="not at the provider")
+
+
+def _look_again(message: Message, now: datetime, detail: str) -> SendOutcome:
+    # Touched, so the sweep knows a task is still on it and enqueues no second one.
+    Message.objects.filter(pk=message.pk, status=Status.UNCONFIRMED).update(updated_at=now)
+    return SendOutcome(Status.UNCONFIRMED, retry_in=reconcile_delay(), detail=detail)
+
+
+def _record_unknown(message: Message, now: datetime) -> SendOutcome:
+    changed = Message.objects.filter(pk=message.pk, status=Status.UNCONFIRMED).update(
+        status=Status.FAILED, last_error=OUTCOME_UNKNOWN, updated_at=now)
     if changed:
-        logger.warning("message %s: a send was interrupted %.0f s ago; outcome unknown, marked failed",
-                       message.pk, age)
-        return SendOutcome(Status.FAILED, detail="outcome unknown")
-    current = Message.objects.filter(pk=message.pk).values_list("status", flat=True).first()
-    return SendOutcome(current or "missing", detail="settled meanwhile")
+        logger.warning("message %s: outcome unknown and the provider cannot be asked; marked failed, not resent",
+                       message.pk)
+    return SendOutcome(Status.FAILED, detail="outcome unknown")
 
 
 def _send_sms(message: Message, patient: Patient, body: str) -> tuple[str, str]:
@@ -355,6 +446,8 @@ def _send_sms(message: Message, patient: Patient, body: str) -> tuple[str, str]:
         result = get_backend().send_sms(to=patient.phone, body=body, idempotency_key=f"message-{message.pk}")
     except SmsTemporaryError as exc:
         raise _Temporary(str(exc), retry_after=exc.retry_after) from exc
+    except SmsUncertainError as exc:
+        raise _Uncertain(str(exc)) from exc
     except SmsPermanentError as exc:
         raise _Permanent(str(exc), recipient_problem=exc.recipient_problem, opted_out=exc.opted_out) from exc
     except SmsError as exc:
@@ -367,6 +460,14 @@ def _smtp_code(exc: smtplib.SMTPException) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def _close_quietly(connection) -> None:
+    # After a failed exchange QUIT may fail too (a hung server): that must not hide the first error.
+    try:
+        connection.close()
+    except (smtplib.SMTPException, OSError):
+        logger.info("email connection not closed cleanly", exc_info=True)
+
+
 def _send_email(message: Message, patient: Patient, rendered) -> tuple[str, str]:
     if not patient.email:
         raise _Permanent("No email address", recipient_problem=True)
@@ -375,6 +476,13 @@ def _send_email(message: Message, patient: Patient, rendered) -> tuple[str, str]
     email.attach_alternative(rendered.html, "text/html")
     # For anymail backends: tracking webhooks find the row again; other backends ignore it.
     email.metadata = {"ressenti_message": str(message.pk)}
+    # Opened apart from the send: a server that cannot be reached or does not greet us surely
+    # has no message (temporary), while one that stops answering during the exchange may have.
+    email.connection = get_connection(fail_silently=False)
+    try:
+        email.connection.open()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _Temporary(f"Email server unreachable: {exc.__class__.__name__}") from exc
     try:
         email.send(fail_silently=False)
     except AnymailRecipientsRefused as exc:
@@ -383,7 +491,9 @@ def _send_email(message: Message, patient: Patient, rendered) -> tuple[str, str]
         status = getattr(exc, "status_code", None)
         if status is not None and 400 <= status < 500 and status != 429:
             raise _Permanent(f"Email provider refused the request: HTTP {status}") from exc
-        raise _Temporary(f"Email provider error{f': HTTP {status}' if status else ''}") from exc
+        if status is None or status in (502, 504):
+            raise _Uncertain(f"Email provider did not answer{f': HTTP {status}' if status else ''}") from exc
+        raise _Temporary(f"Email provider error: HTTP {status}") from exc
     except AnymailError as exc:
         raise _Temporary(f"Email provider error: {exc.__class__.__name__}") from exc
     except smtplib.SMTPRecipientsRefused as exc:
@@ -391,15 +501,20 @@ def _send_email(message: Message, patient: Patient, rendered) -> tuple[str, str]
         if codes and all(400 <= code < 500 for code in codes):
             raise _Temporary(f"SMTP recipient deferred ({codes[0]})") from exc
         raise _Permanent(f"SMTP recipient refused ({codes[0] if codes else '?'})", recipient_problem=True) from exc
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+    except smtplib.SMTPConnectError as exc:
         raise _Temporary(f"SMTP server unavailable: {exc.__class__.__name__}") from exc
+    except smtplib.SMTPServerDisconnected as exc:
+        # The server hung up during the exchange: maybe after taking the message.
+        raise _Uncertain(f"SMTP server disconnected: {exc.__class__.__name__}") from exc
     except smtplib.SMTPException as exc:
         code = _smtp_code(exc)
         if code is not None and 500 <= code < 600:
             raise _Permanent(f"SMTP error {code}") from exc
         raise _Temporary(f"SMTP error {code or exc.__class__.__name__}") from exc
-    except OSError as exc:  # includes TimeoutError
-        raise _Temporary(f"Email server unreachable: {exc.__class__.__name__}") from exc
+    except OSError as exc:  # includes TimeoutError: the server may have the message
+        raise _Uncertain(f"Email server did not answer: {exc.__class__.__name__}") from exc
+    finally:
+        _close_quietly(email.connection)
     status = getattr(email, "anymail_status", None)
     return (getattr(status, "message_id", None) or "", str(getattr(status, "status", None) or "") or "sent")
 
@@ -448,6 +563,11 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
         return outcome
     try:
         prepared = _prepare(message, token)
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away (it is read for the study's wording): nothing reached the
+        # provider, and a later attempt will work.
+        failure = _Temporary(f"Database unavailable while preparing the text: {exc.__class__.__name__}")
+        return _db_retry(partial(_record_temporary, message, failure))
     except Exception as exc:
         # Nothing reached the provider: a template or data problem, which a retry would not fix.
         logger.exception("message %s: the text could not be rendered", message.pk)
@@ -457,21 +577,26 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
         provider_id, provider_status = _provider_call(prepared)
     except _Temporary as exc:
         return _db_retry(partial(_record_temporary, message, exc))
+    except _Uncertain as exc:
+        return _db_retry(partial(_record_uncertain, message, exc))
     except _Permanent as exc:
         return _db_retry(partial(_record_permanent, message, exc))
     except Exception:
         # An unexpected library error: the provider may or may not have the message. Left
-        # "sending", it is settled later as outcome unknown (messages_recover_stale), never resent.
+        # "sending", the sweep checks it with the provider after MESSAGES_SEND_TIMEOUT.
         logger.exception("message %s: unexpected error during the provider call", message.pk)
         raise
     return _db_retry(partial(_record_sent, message, provider_id, provider_status))
 
 
-def _record_sent(message: Message, provider_id: str, provider_status: str) -> SendOutcome:
+def _record_sent(message: Message, provider_id: str, provider_status: str, *, count_attempt: bool = True
+                 ) -> SendOutcome:
     now = timezone.now()
     with transaction.atomic():
-        sent = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.SENT, provider_id=provider_id[:128], sent_at=now, attempts=F("attempts") + 1,
+        # Unconfirmed too: a slow attempt that the sweep gave up on may still bring the answer.
+        sent = Message.objects.filter(pk=message.pk, status__in=(Status.SENDING, Status.UNCONFIRMED)).update(
+            status=Status.SENT, provider_id=provider_id[:128], sent_at=now,
+            attempts=F("attempts") + 1 if count_attempt else F("attempts"),
             last_error="", updated_at=now)
         if sent:
             # The research side keeps the channel that first reached the patient (exports report it).
@@ -491,11 +616,25 @@ def _record_temporary(message: Message, exc: _Temporary) -> SendOutcome:
             updated_at=now)
         logger.warning("message %s failed after %d attempts: %s", message.pk, attempts, exc)
         return SendOutcome(Status.FAILED, detail=error)
-    Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-        status=Status.QUEUED, attempts=attempts, last_error=error, updated_at=now)
     delay = retry_delay(attempts=attempts, retry_after=exc.retry_after)
+    Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+        status=Status.QUEUED, attempts=attempts, last_error=error, retry_at=now + timedelta(seconds=delay),
+        updated_at=now)
     logger.info("message %s: temporary failure (%s); attempt %d again in %.1f s", message.pk, exc, attempts + 1, delay)
     return SendOutcome(Status.QUEUED, retry_in=delay, detail=error)
+
+
+def _record_uncertain(message: Message, exc: _Uncertain) -> SendOutcome:
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+        status=Status.UNCONFIRMED, attempts=F("attempts") + 1,
+        last_error=f"Attempt {message.attempts + 1}: {exc}; {CHECKING}."[:1000], updated_at=now)
+    message.status = Status.UNCONFIRMED
+    if not _can_reconcile(message):
+        return _record_unknown(message, now)
+    logger.info("message %s: outcome uncertain (%s); checking with the provider in %.0f s", message.pk, exc,
+                reconcile_delay())
+    return SendOutcome(Status.UNCONFIRMED, retry_in=reconcile_delay(), detail=str(exc))
 
 
 def _record_permanent(message: Message, exc: _Permanent) -> SendOutcome:

@@ -186,6 +186,9 @@ class Message(models.Model):
         # Handed to the provider, answer not recorded yet (patients/dispatch.py): a send task
         # that finds a row here long after the provider's timeout knows the outcome is unknown.
         SENDING = "sending", _("Sending")
+        # The attempt's outcome is unknown (no answer in time, or the worker died mid-call): the
+        # dispatcher asks the provider before anything is sent again.
+        UNCONFIRMED = "unconfirmed", _("Checking with the provider")
         SENT = "sent", _("Sent")
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
@@ -207,6 +210,12 @@ class Message(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # When the current (or last) attempt began talking to the provider: a lookup of an
+    # uncertain send only matches what the provider created since.
+    sending_since = models.DateTimeField(_("attempt started at"), null=True, blank=True)
+    # A temporary error deferred the next attempt until then (Retry-After or backoff): a queued
+    # row waiting for it is not a lost task.
+    retry_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -141,7 +141,7 @@ _OTHER_CODES = {
     "withdrawn": gettext_lazy("Patient withdrawn"),
     "assignment_cancelled": gettext_lazy("Questionnaire cancelled"),
     "no_address": gettext_lazy("No address for this channel"),
-    OUTCOME_UNKNOWN: gettext_lazy("Outcome unknown: the worker stopped while sending. Check with the provider "
+    OUTCOME_UNKNOWN: gettext_lazy("Outcome unknown, and the provider cannot be asked. Check with the provider "
                                   "before resending."),
 }
 _REJECT_REASONS = {

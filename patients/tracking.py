@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 S = Message.Status
 # How far along an email is; an event only moves it forward. Failed ranks above delivered (see
 # the module docstring); "sending" is the dispatcher's in-flight state.
-RANK = {S.PLANNED: 0, S.QUEUED: 1, "sending": 1, S.CANCELLED: 1, S.SENT: 2, S.DELIVERED: 3, S.FAILED: 4}
+RANK = {S.PLANNED: 0, S.QUEUED: 1, "sending": 1, S.UNCONFIRMED: 1, S.CANCELLED: 1, S.SENT: 2, S.DELIVERED: 3,
+        S.FAILED: 4}
 TARGET = {
     EventType.SENT: S.SENT,
     EventType.DELIVERED: S.DELIVERED,

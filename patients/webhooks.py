@@ -58,7 +58,8 @@ TWILIO_STATUS = {
 # order ("sent" after "delivered" is common) and may repeat. A cancelled message that has a
 # provider id did reach Twilio (cancelled while in flight), so Twilio's word on it counts.
 RANK = {
-    Message.Status.PLANNED: 0, Message.Status.QUEUED: 1, Message.Status.SENDING: 1, Message.Status.CANCELLED: 1,
+    Message.Status.PLANNED: 0, Message.Status.QUEUED: 1, Message.Status.SENDING: 1, Message.Status.UNCONFIRMED: 1,
+    Message.Status.CANCELLED: 1,
     Message.Status.SENT: 2, Message.Status.DELIVERED: 3, Message.Status.FAILED: 3,
 }
 

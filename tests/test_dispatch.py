@@ -13,7 +13,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from patients import dispatch
-from patients.dispatch import OUTCOME_UNKNOWN, message_send, messages_claim_due, messages_dispatch, retry_delay
+from patients.dispatch import message_send, messages_claim_due, messages_dispatch, retry_delay
 from patients.messages import CancelReason
 from patients.models import Message
 from patients.sms import locmem
@@ -288,14 +288,19 @@ def test_a_rate_limit_waits_at_least_retry_after(make, fake, fast_retries):
     assert outcome.status == S.QUEUED and outcome.retry_in >= 7
 
 
-def test_a_timeout_is_retried(make, settings, fake, fast_retries):
+def test_a_timeout_the_provider_never_saw_is_looked_up_twice_then_sent_once(make, settings, fake, fast_retries):
     settings.TWILIO_TIMEOUT = 0.5
     message = claimed(make)
     fake.hang_next(1, seconds=1.5)  # the request is lost: nothing recorded by the provider
+    start = timezone.now()
 
-    assert message_send(message_id=message.pk).status == S.QUEUED
+    first = message_send(message_id=message.pk, now=start)
+    assert (first.status, first.retry_in) == (S.UNCONFIRMED, dispatch.reconcile_delay())
+    # Not at the provider yet: its list may lag, so one more look before sending again.
+    assert message_send(message_id=message.pk, now=start + timedelta(seconds=21)).status == S.UNCONFIRMED
+    assert message_send(message_id=message.pk, now=start + timedelta(seconds=41)).status == S.QUEUED
     assert message_send(message_id=message.pk).status == S.SENT
-    assert len(fake.messages) == 1
+    assert len(fake.messages) == 1 and fake.lookups == 2
 
 
 def test_after_the_cap_the_message_is_failed_with_its_last_error(make, fake, fast_retries):
@@ -347,31 +352,52 @@ def test_a_provider_side_opt_out_opts_the_patient_out_and_falls_back(make, fake)
 # --- a send interrupted by a crash ------------------------------------------------------------------
 
 
-def test_a_message_left_sending_by_a_dead_worker_is_never_sent_again(make, settings):
+def test_a_message_left_sending_by_a_dead_worker_is_checked_with_the_provider_then_sent_once(make, settings):
     settings.MESSAGES_SEND_TIMEOUT = 30
     message = claimed(make)
     started = timezone.now() - timedelta(seconds=5)
-    Message.objects.filter(pk=message.pk).update(status=S.SENDING, updated_at=started)
+    Message.objects.filter(pk=message.pk).update(status=S.SENDING, sending_since=started, updated_at=started)
 
     young = message_send(message_id=message.pk, now=started + timedelta(seconds=5))
     assert young.status == S.SENDING and 25 <= young.retry_in <= 27  # maybe still in flight: look again later
 
     old = message_send(message_id=message.pk, now=started + timedelta(seconds=31))
+    assert old.status == S.UNCONFIRMED and locmem.outbox == []  # not at the provider: look once more
+    again = message_send(message_id=message.pk, now=started + timedelta(seconds=61))
+    assert again.status == S.QUEUED and locmem.outbox == []
+    assert message_send(message_id=message.pk).status == S.SENT
+    assert len(locmem.outbox) == 1
+
+
+def test_a_dead_workers_message_that_reached_the_provider_is_recorded_as_sent(make, settings):
+    settings.MESSAGES_SEND_TIMEOUT = 30
+    message = claimed(make)
+    started = timezone.now() - timedelta(seconds=40)
+    # The worker sent it, then died before writing the answer down.
+    Message.objects.filter(pk=message.pk).update(status=S.SENDING, sending_since=started, updated_at=started)
+    link = dispatch.message_links(token=dispatch.assignment_link_token(assignment=message.assignment)).link
+    locmem.LocmemBackend().send_sms(to=message.enrollment.patient.phone, body=f"Hello {link}", idempotency_key="x")
+
+    outcome = message_send(message_id=message.pk)
+
     message.refresh_from_db()
-    assert old.status == S.FAILED and message.status == S.FAILED and message.last_error == OUTCOME_UNKNOWN
-    assert locmem.outbox == []
+    assert outcome.status == S.SENT and message.provider_id == locmem.outbox[0].provider_id
+    assert len(locmem.outbox) == 1
 
 
-def test_a_sending_row_with_no_task_left_is_settled_as_unknown(make, settings):
+def test_a_sending_row_with_no_task_left_is_checked_within_minutes(make, settings):
     settings.MESSAGES_SEND_TIMEOUT = 30
     message = claimed(make)
     Message.objects.filter(pk=message.pk).update(status=S.SENDING, updated_at=timezone.now())
-    visibility = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("visibility_timeout", 3600)
+    enqueued = []
 
-    messages_dispatch(now=timezone.now() + timedelta(seconds=visibility + 31), enqueue=lambda pk: None)
+    messages_dispatch(now=timezone.now() + timedelta(seconds=31), enqueue=enqueued.append)
 
     message.refresh_from_db()
-    assert message.status == S.FAILED and message.last_error == OUTCOME_UNKNOWN
+    assert message.status == S.UNCONFIRMED and enqueued == [message.pk]
+    # The next sweep leaves it to the task it enqueued.
+    messages_dispatch(now=timezone.now() + timedelta(seconds=32), enqueue=enqueued.append)
+    assert enqueued == [message.pk]
 
 
 # --- backoff ----------------------------------------------------------------------------------------
@@ -391,7 +417,8 @@ def test_retry_delays_grow_exponentially_with_jitter_and_a_ceiling(settings):
 def test_send_settings_have_sane_defaults():
     from django.conf import settings as live
 
-    assert live.MESSAGES_RETRY_MAX_SECONDS < live.MESSAGES_QUEUED_TIMEOUT
+    assert live.TWILIO_TIMEOUT < live.MESSAGES_SEND_TIMEOUT < live.MESSAGES_QUEUED_TIMEOUT
+    assert 2 * live.MESSAGES_RECONCILE_DELAY < live.MESSAGES_RECONCILE_MAX_SECONDS
     assert dispatch.max_attempts() >= 2
 
 

@@ -401,12 +401,19 @@ MESSAGES_SEND_MAX_ATTEMPTS = env.int("MESSAGES_SEND_MAX_ATTEMPTS", default=6)
 MESSAGES_RETRY_BASE_SECONDS = env.float("MESSAGES_RETRY_BASE_SECONDS", default=30.0)
 MESSAGES_RETRY_MAX_SECONDS = env.float("MESSAGES_RETRY_MAX_SECONDS", default=600.0)
 # Longest a provider call can take (above TWILIO_TIMEOUT and EMAIL_TIMEOUT): a message still
-# "sending" after that was being sent by a worker that died, and its outcome is unknown.
+# "sending" after that was being sent by a worker that died; the minute sweep has the provider
+# asked whether it took it (patients/dispatch.py).
 MESSAGES_SEND_TIMEOUT = env.float("MESSAGES_SEND_TIMEOUT", default=120.0)
-# A message "queued" this long with no progress lost its send task (the broker was down when it
-# was handed over, or the task died): it goes back to "planned" and the next tick claims it again.
-# Above MESSAGES_RETRY_MAX_SECONDS, so a message waiting for its retry is not taken for lost.
-MESSAGES_QUEUED_TIMEOUT = env.float("MESSAGES_QUEUED_TIMEOUT", default=900.0)
+# An uncertain send (no answer in time) is looked up at the provider after this many seconds, and
+# sent again only if two lookups this far apart find nothing; after MESSAGES_RECONCILE_MAX_SECONDS
+# of failing lookups it is failed as "outcome unknown", never sent twice.
+MESSAGES_RECONCILE_DELAY = env.float("MESSAGES_RECONCILE_DELAY", default=20.0)
+MESSAGES_RECONCILE_MAX_SECONDS = env.float("MESSAGES_RECONCILE_MAX_SECONDS", default=3600.0)
+# A message "queued" this long past its last change (or past its deferred retry, Message.retry_at)
+# lost its send task (the broker was down or lost its data, or the task died with its worker): it
+# goes back to "planned" and the next tick claims it again. A duplicate task is harmless (the send
+# claim is conditional), so this can be short; it bounds recovery after Redis loses its data.
+MESSAGES_QUEUED_TIMEOUT = env.float("MESSAGES_QUEUED_TIMEOUT", default=300.0)
 # The Celery queue of send tasks (empty: the default queue).
 MESSAGES_SEND_QUEUE = env("MESSAGES_SEND_QUEUE", default="")
 # Seconds an SMTP connection may block (Django's default is forever).

@@ -3,8 +3,9 @@
     from patients.sms import get_backend, SmsTemporaryError, SmsPermanentError
     result = get_backend().send_sms(to="+33612345678", body=text, idempotency_key=f"message-{message.pk}")
 
-A backend raises SmsTemporaryError when trying again later may work (5xx, 429, timeout,
-connection refused) and SmsPermanentError when it never will (the number is invalid,
+A backend raises SmsTemporaryError when trying again later may work and the provider surely
+did not take the message (5xx, 429, connection refused), SmsUncertainError when it may have
+(no answer in time, connection dropped mid-answer), and SmsPermanentError when it never will (the number is invalid,
 unreachable or opted out, or the provider refuses the request as it is): the caller
 then stops retrying and falls back to email.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
@@ -53,6 +55,12 @@ class SmsTemporaryError(SmsError):
         self.retry_after = retry_after
 
 
+class SmsUncertainError(SmsError):
+    """The request may have reached the provider, but we do not know: no answer in time, or the
+    connection dropped while we waited. Sending again could send twice; the dispatcher asks the
+    provider first (`find_sent`) and sends again only if the provider has no such message."""
+
+
 # Twilio error codes that are about the recipient's number, not about our request
 # (https://www.twilio.com/docs/api/errors): the number will not work tomorrow either.
 INVALID_NUMBER_CODES = frozenset({21211, 21217, 21614, 21635})  # not a (mobile) number
@@ -76,6 +84,18 @@ class SmsPermanentError(SmsError):
 
 class SmsBackend(Protocol):
     def send_sms(self, *, to: str, body: str, idempotency_key: str) -> SmsResult: ...
+
+
+class SmsLookupBackend(SmsBackend, Protocol):
+    """A backend that can tell whether a message reached the provider, for sends whose outcome
+    is unknown. `reference` is a text unique to that send (its link), `since` when the attempt
+    began; None: the provider has no such message. Raises SmsError when it cannot tell now."""
+
+    def find_sent(self, *, to: str, reference: str, since: datetime) -> SmsResult | None: ...
+
+
+def can_look_up(backend: SmsBackend) -> bool:
+    return callable(getattr(backend, "find_sent", None))
 
 
 # Sent by the Twilio status webhook when a message that had been accepted fails later

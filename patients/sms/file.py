@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -38,6 +39,12 @@ class FileBackend:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return SmsResult(provider_id=provider_id, status="sent", provider_status="written")
+
+    def find_sent(self, *, to: str, reference: str, since: datetime) -> SmsResult | None:
+        for sms in reversed(sms_file_read(self.path)):
+            if sms["to"] == to and reference in sms["body"] and datetime.fromisoformat(sms["at"]) >= since:
+                return SmsResult(provider_id=sms["provider_id"], status="sent", provider_status="written")
+        return None
 
 
 def sms_file_read(path: str | Path | None = None) -> list[dict]:

@@ -9,8 +9,11 @@ Settings (config/settings/base.py, from the environment):
                                 benchmark); empty: https://api.twilio.com
     TWILIO_TIMEOUT              seconds to wait for Twilio's answer before calling it a timeout
 
-Errors are sorted for the caller's retry policy: 5xx, 429 (with Retry-After), timeouts and
-connection errors are temporary; a 4xx is permanent (see SmsPermanentError.recipient_problem).
+Errors are sorted for the caller's retry policy: 500, 503, 429 (with Retry-After) and a
+connection that could not be opened are temporary (Twilio did not take the message); no answer
+in time, a connection dropped while waiting and a gateway's 502/504 are uncertain (it may have:
+the dispatcher looks the message up with `find_sent` before any new attempt); a 4xx is
+permanent (see SmsPermanentError.recipient_problem).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import re
 import threading
 import time
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -29,13 +33,30 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from . import SmsPermanentError, SmsResult, SmsTemporaryError
+from . import SmsPermanentError, SmsResult, SmsTemporaryError, SmsUncertainError
 
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 # Twilio adds this header to its own webhook retries; sending it on our requests costs nothing,
 # lets a provider that honours it drop a repeat, and lets the fake provider count duplicates.
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+# A proxy in front of the API gave up waiting: the API behind it may have created the message.
+UNCERTAIN_STATUSES = frozenset({502, 504})
+# How many of the number's latest messages a lookup reads, and the clock skew it allows.
+LOOKUP_PAGE = 50
+LOOKUP_SKEW = timedelta(minutes=2)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request surely did not reach Twilio: the connection was never opened."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        reason = getattr(cause, "reason", cause)
+        return isinstance(reason, NewConnectionError | NameResolutionError)
+    return False
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -79,6 +100,8 @@ class _HttpClient(TwilioHttpClient):
             headers[IDEMPOTENCY_HEADER] = self.idempotency_key
         response = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
                                    timeout=timeout, allow_redirects=allow_redirects)
+        if response.status_code in UNCERTAIN_STATUSES:
+            raise SmsUncertainError(f"Twilio's gateway answered HTTP {response.status_code}")
         if response.status_code == 429 or response.status_code >= 500:
             raise SmsTemporaryError(
                 f"Twilio answered HTTP {response.status_code}",
@@ -123,10 +146,12 @@ class TwilioBackend:
         self.http.idempotency_key = idempotency_key
         try:
             message = self.client.messages.create(to=to, body=body, status_callback=self.status_callback, **sender)
-        except requests.Timeout as exc:
-            raise SmsTemporaryError("Twilio did not answer in time") from exc
         except requests.RequestException as exc:
-            raise SmsTemporaryError(f"Twilio could not be reached ({exc.__class__.__name__})") from exc
+            if _never_sent(exc):
+                raise SmsTemporaryError(f"Twilio could not be reached ({exc.__class__.__name__})") from exc
+            if isinstance(exc, requests.Timeout):
+                raise SmsUncertainError("Twilio did not answer in time") from exc
+            raise SmsUncertainError(f"The connection to Twilio dropped before its answer ({exc.__class__.__name__})") from exc
         except TwilioException as exc:
             status, code = getattr(exc, "status", None), getattr(exc, "code", None)
             if isinstance(status, int) and 400 <= status < 500:
@@ -139,3 +164,19 @@ class TwilioBackend:
             raise SmsPermanentError(f"Twilio refused the message: error {message.error_code}",
                                     code=message.error_code)
         return SmsResult(provider_id=message.sid, status="sent", provider_status=str(message.status or ""))
+
+    def find_sent(self, *, to: str, reference: str, since: datetime) -> SmsResult | None:
+        """The message to `to` whose body holds `reference`, created since `since`, if Twilio has one.
+
+        Twilio's Messages API has no idempotency key, so this is how an uncertain send is settled:
+        the number's latest messages (newest first), matched on our link, which no other send of
+        another questionnaire carries. Raises SmsTemporaryError when Twilio cannot be asked now."""
+        try:
+            recent = self.client.messages.list(to=to, limit=LOOKUP_PAGE, page_size=LOOKUP_PAGE)
+        except (requests.RequestException, TwilioException, SmsUncertainError) as exc:
+            raise SmsTemporaryError(f"Twilio could not be asked about the message ({exc.__class__.__name__})") from exc
+        for message in recent:
+            created = message.date_created
+            if reference in (message.body or "") and (created is None or created >= since - LOOKUP_SKEW):
+                return SmsResult(provider_id=message.sid, status="sent", provider_status=str(message.status or ""))
+        return None

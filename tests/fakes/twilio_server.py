@@ -12,7 +12,8 @@ auth, form encoding, error bodies, timeouts and the retry policy are all exercis
         fake.reject_next(1, code=21211)                # HTTP 400 with a Twilio error code
         fake.reject_numbers["+33600000000"] = 21211    # always refuse this number
         fake.undeliverable["+33611111111"] = 30003     # accept, then call back "undelivered"
-        fake.messages, fake.duplicates, fake.duplicates_by_content
+        fake.fail_lookups(1)                           # the next GET Messages.json (a list) answers 503
+        fake.messages, fake.duplicates, fake.duplicates_by_content, fake.lookups
 
 Status callbacks: with `callbacks=("sent", "delivered")` the fake POSTs each status to the
 message's StatusCallback URL, signed with X-Twilio-Signature like Twilio does (HMAC-SHA1 of
@@ -148,6 +149,13 @@ class FakeTwilio:
             self._by_key: Counter[str] = Counter()
             self._by_content: Counter[tuple[str, str]] = Counter()
             self._faults = []
+            self.lookups = 0
+            self.lookup_failures = 0
+
+    def fail_lookups(self, n: int = 1) -> None:
+        """The next `n` message lists answer HTTP 503."""
+        with self._lock:
+            self.lookup_failures += n
 
     def fail_next(self, n: int = 1, *, status: int = 500) -> None:
         self._add(n, _Fault("status", status=status))
@@ -184,7 +192,7 @@ class FakeTwilio:
         with self._lock:
             accepted, requests = len(self.messages), self.requests
         return {"requests": requests, "accepted": accepted, "duplicates": self.duplicates,
-                "duplicates_by_content": self.duplicates_by_content}
+                "duplicates_by_content": self.duplicates_by_content, "lookups": self.lookups}
 
     def wait_for_callbacks(self, count: int, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -237,6 +245,20 @@ class FakeTwilio:
             time.sleep(fault.seconds)
         self._schedule_callbacks(message)
         return 201, message.as_json(), {}
+
+    def _list(self, account_sid: str, query: dict[str, str]) -> tuple[int, dict, dict]:
+        """Messages of the account, newest first, filtered by To as Twilio does; one page."""
+        with self._lock:
+            self.lookups += 1
+            if self.lookup_failures:
+                self.lookup_failures -= 1
+                return 503, _error(20503, 503), {}
+            found = [m for m in reversed(self.messages) if not query.get("To") or m.to == query["To"]]
+        size = max(1, min(1000, int(query.get("PageSize") or 50)))
+        uri = f"/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize={size}&Page=0"
+        return 200, {"messages": [m.as_json() for m in found[:size]], "first_page_uri": uri, "next_page_uri": None,
+                     "previous_page_uri": None, "page": 0, "page_size": size, "start": 0,
+                     "end": max(0, min(size, len(found)) - 1), "uri": uri}, {}
 
     def _fetch(self, sid: str) -> tuple[int, dict, dict]:
         with self._lock:
@@ -328,6 +350,9 @@ class FakeTwilio:
                     return self._answer(200, fake.stats())
                 if not fake._authorised(self.headers.get("Authorization", "")):
                     return self._answer(401, _error(20003, 401))
+                if len(parts) == 4 and parts[:2] == ["2010-04-01", "Accounts"] and parts[3] == "Messages.json":
+                    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+                    return self._answer(*fake._list(parts[2], query))
                 if len(parts) == 5 and parts[:2] == ["2010-04-01", "Accounts"] and parts[3] == "Messages":
                     return self._answer(*fake._fetch(parts[4].removesuffix(".json")))
                 self._answer(404, _error(20404, 404))
