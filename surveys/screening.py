@@ -9,10 +9,12 @@ leaves no row anywhere. A patient who is eligible goes on to the identity domain
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from . import fhir
@@ -24,6 +26,23 @@ COOKIE = "ressenti_screen"
 COOKIE_SALT = "ressenti.screening"
 # Long enough to read a notice and fill a form, short enough that a shared device forgets.
 COOKIE_AGE = 2 * 3600
+
+# Limits of the public link, per SCREENING_RATE_WINDOW seconds; each can be set in settings.
+# A script holding the link could otherwise enrol any number of strangers and have each texted.
+RATE_DEFAULTS = {
+    "SCREENING_RATE_WINDOW": 3600,
+    # Eligibility questionnaires sent (cheap, nothing stored, but the way into the rest).
+    "SCREENING_MAX_SUBMITS_PER_IP": 30,
+    "SCREENING_MAX_SUBMITS_PER_STUDY": 2000,
+    # One-time codes sent: each costs an SMS or an e-mail to someone who may not have asked.
+    "SCREENING_MAX_CODES_PER_IP": 5,
+    "SCREENING_MAX_CODES_PER_STUDY": 300,
+    "SCREENING_MAX_CODES_PER_CONTACT": 3,
+}
+
+
+def rate_setting(name: str) -> int:
+    return int(getattr(settings, name, RATE_DEFAULTS[name]))
 
 
 class ScreeningUnavailable(Exception):
@@ -130,6 +149,53 @@ def study_by_screening_token(token: str) -> Study | None:
         .filter(screening_token=token, status=Study.Status.ACTIVE, screening_version__isnull=False)
         .first()
     )
+
+
+# --- rate limits -----------------------------------------------------------------------------------
+
+
+def rate_limit_take(counters: Sequence[tuple[str, int]]) -> bool:
+    """Count one more use on each (cache key, limit) and say whether it is allowed.
+
+    Refused when any counter already reached its limit, and then nothing is counted: a client
+    over its own limit does not use up the study's allowance for everyone else. A window starts
+    at a counter's first use (cache.add) and is never extended (incr keeps the expiry)."""
+    window = rate_setting("SCREENING_RATE_WINDOW")
+    keys = [f"screening:rate:{key}" for key, _limit in counters]
+    current = cache.get_many(keys)
+    if any((current.get(key) or 0) >= limit for key, (_name, limit) in zip(keys, counters, strict=True)):
+        return False
+    allowed = True
+    for key, (_name, limit) in zip(keys, counters, strict=True):
+        if cache.add(key, 1, timeout=window):
+            count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add() and incr()
+                cache.add(key, 1, timeout=window)
+                count = 1
+        # Two requests racing past the read above: the counter itself decides.
+        allowed = allowed and count <= limit
+    return allowed
+
+
+def screening_submit_allowed(*, study: Study, ip: str) -> bool:
+    """One more eligibility questionnaire sent from this address to this study."""
+    return rate_limit_take([
+        (f"submit:ip:{ip}", rate_setting("SCREENING_MAX_SUBMITS_PER_IP")),
+        (f"submit:study:{study.pk}", rate_setting("SCREENING_MAX_SUBMITS_PER_STUDY")),
+    ])
+
+
+def screening_code_send_allowed(*, study: Study, ip: str, contact_digest: str) -> bool:
+    """One more one-time code sent from this address, for this study, to this number or address
+    (named by its keyed digest, so the cache holds no contact data in its keys)."""
+    return rate_limit_take([
+        (f"code:ip:{ip}", rate_setting("SCREENING_MAX_CODES_PER_IP")),
+        (f"code:study:{study.pk}", rate_setting("SCREENING_MAX_CODES_PER_STUDY")),
+        (f"code:contact:{contact_digest}", rate_setting("SCREENING_MAX_CODES_PER_CONTACT")),
+    ])
 
 
 # --- state kept on the patient's browser ----------------------------------------------------------------

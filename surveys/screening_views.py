@@ -20,7 +20,7 @@ from .access import LinkState
 from .fhir import definition_languages
 from .models import Study
 from .questionnaires import conditions
-from .views import _language, _state_page, remember_language
+from .views import _language, _state_page, client_ip, remember_language
 
 
 def _url(token: str, page: int | str | None = None) -> str:
@@ -89,6 +89,8 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
         answers = conditions.prune_answers(definition, answers)
         if screening.missing_answers(definition=definition, answers=answers):
             return HttpResponseRedirect(_url(token, "review"))
+        if not screening.screening_submit_allowed(study=study, ip=client_ip(request)):
+            return too_many_page(request, language=language)
         if screening.study_eligibility(study=study, answers=answers):
             # Only the outcome goes on: the answers themselves are not needed any more.
             return _with_state(HttpResponseRedirect(reverse("patients:screening_consent", args=[token])),
@@ -132,6 +134,15 @@ def _review(request, definition, pages, answers, language) -> HttpResponse:
         "title": rendering.title_of(definition, language), "summary": summary, "missing_count": len(missing),
         "language": language, "page_count": len(pages),
     })
+
+
+def too_many_page(request: HttpRequest, *, language: str) -> HttpResponse:
+    """The polite refusal of the public link over one of its rate limits (HTTP 429): nothing was
+    kept. Also shown by the self-enrolment form (patients/web/consent.py) when a code cannot be sent."""
+    with translation.override(language):
+        response = render(request, "patient/screening_busy.html", {"language": language}, status=429)
+    response["Retry-After"] = str(screening.rate_setting("SCREENING_RATE_WINDOW"))
+    return response
 
 
 @never_cache

@@ -1,14 +1,53 @@
 """Pre-screening: eligibility rules, the anonymous questionnaire, then consent and self-enrolment."""
 
+import re
+
 import pytest
+from django.core import mail
+from django.core.cache import cache
 from django.urls import reverse
 
 from patients.consent import consent_record_verify
 from patients.models import ConsentRecord, Enrollment, Patient
+from patients.sms import locmem
 from surveys import screening
 from surveys.models import ConsentNotice, EligibilityRule, Participant, Study
 from surveys.questionnaires import conditions
 from surveys.services import questionnaire_publish
+
+
+def forget_screening_cache() -> None:
+    """Drop the link's rate-limit counters and pending codes, and only them: under REDIS_URL the
+    cache shares its server with the broker and with other test runs."""
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is None:
+        cache.clear()  # this process's own memory cache
+        return
+    client = client_of(write=True)
+    for key in client.scan_iter(match="*screening:*"):
+        client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits_and_outboxes():
+    """Rate-limit counters and pending codes live in the cache; sent codes in the outboxes."""
+    forget_screening_cache()
+    locmem.outbox.clear()
+    yield
+    forget_screening_cache()
+    locmem.outbox.clear()
+
+
+def code_sent(to: str) -> str:
+    """The one-time code of the last SMS or e-mail to `to`."""
+    bodies = [sms.body for sms in locmem.outbox if sms.to == to] + [
+        m.body for m in mail.outbox if to in m.to]
+    assert bodies, f"no code sent to {to}"
+    return re.search(r"\b(\d{6})\b", bodies[-1]).group(1)
+
+
+def confirm(client, token, to: str):
+    return client.post(reverse("patients:screening_confirm", args=[token]), {"code": code_sent(to)})
 
 
 def rule(study, kind, question, operator, answer=""):
@@ -164,6 +203,11 @@ def test_a_patient_who_passes_consents_enrols_and_gets_the_first_link(client, ma
     assert counts() == (0, 0, 0, 0)
     sent = client.post(enrol, {"name": "Jeanne Martin", "phone": "06 12 34 56 78", "preferred_channel": "sms",
                                "language": "en"})
+    assert sent.status_code == 302 and sent.url == reverse("patients:screening_confirm", args=[token])
+    assert counts() == (0, 0, 0, 0)  # nothing stored before the code sent to the phone is typed back
+    code_page = client.get(sent.url).content.decode()
+    assert 'autocomplete="one-time-code"' in code_page and "•••78" in code_page
+    sent = confirm(client, token, "+33612345678")
     assert sent.status_code == 302 and sent.url == reverse("patients:screening_done", args=[token])
     enrollment = Enrollment.objects.get()
     assert enrollment.participant.study == study and enrollment.patient.phone == "+33612345678"
@@ -189,6 +233,7 @@ def test_a_later_first_questionnaire_means_a_message_will_come(client, make):
                 {"notice": ConsentNotice.objects.get().pk, "agree": "yes", "typed_name": "J M"})
     client.post(reverse("patients:screening_enrol", args=[token]),
                 {"name": "J M", "email": "jm@example.org", "preferred_channel": "email", "language": "en"})
+    assert confirm(client, token, "jm@example.org").status_code == 302
     welcome = client.get(reverse("patients:screening_done", args=[token])).content.decode()
     assert "We will send you a message" in welcome
     assert Enrollment.objects.get().participant.assignments.get().token_hash is None
@@ -196,7 +241,7 @@ def test_a_later_first_questionnaire_means_a_message_will_come(client, make):
 
 def test_consent_and_enrolment_pages_need_a_passed_screening(client, make):
     _study, token = screening_study(make)
-    for name in ("screening_consent", "screening_enrol", "screening_done"):
+    for name in ("screening_consent", "screening_enrol", "screening_confirm", "screening_done"):
         response = client.get(reverse(f"patients:{name}", args=[token]))
         assert response.status_code == 302 and response.url == reverse("surveys:screening", args=[token])
 

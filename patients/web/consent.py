@@ -17,10 +17,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from surveys import screening
 from surveys.access import LinkState
 from surveys.models import Assignment, ConsentNotice, Study
+from surveys.screening_views import too_many_page
 from surveys.services import assignment_link_token
-from surveys.views import LANG_COOKIE, link_access_of, remember_language  # the questionnaire pages' cookie
+from surveys.views import LANG_COOKIE, client_ip, link_access_of, remember_language  # the questionnaire pages' cookie
 
-from ..consent import consent_problems, consent_record, enrollment_self_create, notice_current
+from .. import screening_codes
+from ..consent import consent_problems, consent_record, notice_current
 from ..enrolment import DUPLICATE_EMAIL, DUPLICATE_PHONE, EnrolmentData, EnrolmentInvalid
 from ..models import Enrollment, Patient
 
@@ -202,23 +204,77 @@ def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
                 preferred_channel=values["preferred_channel"], language=values["language"],
                 birth_date=values["birth_date"], time_zone=study.time_zone,
             )
-            now = timezone.now()
+            # Nothing is stored yet: the details wait in the cache until the code sent to the
+            # phone or address is typed back (patients/screening_codes.py).
             try:
-                enrollment = enrollment_self_create(study=study, data=data, notice=notice, method=given["m"],
-                                                    typed_name=given.get("name", ""), now=now)
+                pending = screening_codes.pending_enrolment_start(
+                    study=study, data=data, notice=notice, method=given["m"], typed_name=given.get("name", ""),
+                    ip=client_ip(request))
             except EnrolmentInvalid as invalid:
                 problems = _without_enumeration(invalid.problems)
+            except screening_codes.CodeNotSent as not_sent:
+                problems = not_sent.problems
+            except screening_codes.CodeSendRefused:
+                return too_many_page(request, language=language)
             else:
-                link = _first_link(enrollment, now=now)
-                # The link goes to the patient's browser only, as it would in a message.
-                return _with_state(HttpResponseRedirect(reverse("patients:screening_done", args=[token])),
-                                   request, study, token, {"done": 1, "link": link})
+                screening_codes.pending_enrolment_drop(state.get("pending", ""))
+                return _with_state(HttpResponseRedirect(reverse("patients:screening_confirm", args=[token])),
+                                   request, study, token, {**state, "pending": pending})
         return render(request, "patient/screening_enrol.html", {
             "study": study, "language": language, "title": study.title, "values": values,
             "problems": problems, "fields": ENROL_FIELDS,
             "languages": [(code, name) for code, name in settings.LANGUAGES if code in study.languages],
             "ask_birth_date": study.link_check == Study.LinkCheck.BIRTH_YEAR,
         }, status=422 if problems else 200)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def screening_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-time code sent by the enrolment form: only the right one enrols."""
+    study, state = _eligible_study(request, token)
+    if study is None or not state.get("ok"):
+        return HttpResponseRedirect(_screening_url(token))
+    if state.get("done"):
+        return HttpResponseRedirect(reverse("patients:screening_done", args=[token]))
+    enrol = reverse("patients:screening_enrol", args=[token])
+    pending = state.get("pending", "")
+    if not pending:
+        return HttpResponseRedirect(enrol)
+    language = _language(request, None, study)
+    here = reverse("patients:screening_confirm", args=[token])
+    if "lang" in request.GET:
+        return _lang_redirect(here, language)
+    without_pending = {key: value for key, value in state.items() if key != "pending"}
+    context = {"study": study, "language": language, "title": study.title, "enrol": enrol, "error": "",
+               "attempts_left": 0, "hint": screening_codes.pending_enrolment_hint(study=study, pending_id=pending),
+               "minutes": screening_codes.code_minutes()}
+    with translation.override(language):
+        if context["hint"] is None:
+            context["error"] = "expired"
+            return _with_state(render(request, "patient/screening_code.html", context, status=410),
+                               request, study, token, without_pending)
+        if request.method == "POST":
+            now = timezone.now()
+            result = screening_codes.pending_enrolment_confirm(study=study, pending_id=pending,
+                                                               code=request.POST.get("code", ""), now=now)
+            outcome = result.outcome
+            if outcome is screening_codes.Outcome.CONFIRMED:
+                link = _first_link(result.enrollment, now=now)
+                # The link goes to the patient's browser only, as it would in a message.
+                return _with_state(HttpResponseRedirect(reverse("patients:screening_done", args=[token])),
+                                   request, study, token, {"done": 1, "link": link})
+            if outcome is screening_codes.Outcome.INVALID:
+                # Someone enrolled these details meanwhile: the form says so, without confirming who.
+                return _with_state(HttpResponseRedirect(enrol), request, study, token, without_pending)
+            context["error"] = outcome.value
+            if outcome is screening_codes.Outcome.WRONG:
+                context["attempts_left"] = result.attempts_left
+                return render(request, "patient/screening_code.html", context, status=422)
+            return _with_state(render(request, "patient/screening_code.html", context, status=410),
+                               request, study, token, without_pending)
+        return render(request, "patient/screening_code.html", context)
 
 
 def _first_link(enrollment: Enrollment, *, now) -> str:
@@ -252,6 +308,7 @@ urlpatterns = [
     path("s/<str:token>/consent", consent, name="consent"),
     path("e/<str:token>/consent", screening_consent, name="screening_consent"),
     path("e/<str:token>/enrol", screening_enrol, name="screening_enrol"),
+    path("e/<str:token>/confirm", screening_confirm, name="screening_confirm"),
     path("e/<str:token>/done", screening_done, name="screening_done"),
 ]
 
