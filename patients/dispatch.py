@@ -199,8 +199,9 @@ def messages_recover_stale(*, now: datetime, enqueue: Callable[[int], object] | 
     """Put back what a lost send task left behind (see the module docstring).
 
     queued for MESSAGES_QUEUED_TIMEOUT past its last change or its deferred retry → planned
-    (claimed again at this tick); sending for longer than MESSAGES_SEND_TIMEOUT → unconfirmed,
-    and an unconfirmed row nobody looked at for as long: a task is enqueued to ask the provider.
+    (claimed again at this tick); sending for longer than MESSAGES_SEND_TIMEOUT → unconfirmed, with
+    a task enqueued to ask the provider; so is an unconfirmed row left unchecked for
+    MESSAGES_QUEUED_TIMEOUT (its checking task was lost).
     """
     enqueue = enqueue or message_send_enqueue
     cut = now - timedelta(seconds=float(_setting("MESSAGES_QUEUED_TIMEOUT", 300.0)))
@@ -209,8 +210,11 @@ def messages_recover_stale(*, now: datetime, enqueue: Callable[[int], object] | 
         status=Status.PLANNED, retry_at=None, updated_at=now)
     stale = now - timedelta(seconds=send_timeout())
     interrupted = Message.objects.filter(status=Status.SENDING, updated_at__lt=stale).update(
-        status=Status.UNCONFIRMED, last_error=f"The send was interrupted; {CHECKING}.", updated_at=now)
-    unchecked = list(Message.objects.filter(Q(updated_at__lt=stale) | Q(updated_at=now),
+        status=Status.UNCONFIRMED, attempts=F("attempts") + 1, last_error=f"The send was interrupted; {CHECKING}.",
+        updated_at=now)
+    # Just interrupted, or waiting for a check as long as a queued row waits for its task: the
+    # task that was to check it is gone.
+    unchecked = list(Message.objects.filter(Q(updated_at__lt=cut) | Q(updated_at=now),
                                             status=Status.UNCONFIRMED).values_list("pk", flat=True))
     rechecked = 0
     for pk in unchecked:
@@ -376,7 +380,8 @@ def _in_flight(message: Message, now: datetime) -> SendOutcome:
         return SendOutcome(Status.SENDING, retry_in=max(1.0, timeout - age + 1.0), detail="in flight elsewhere")
     # Far past the provider's timeout: that attempt is over, its outcome unknown. Ask the provider.
     changed = Message.objects.filter(pk=message.pk, status=Status.SENDING, updated_at=message.updated_at).update(
-        status=Status.UNCONFIRMED, last_error=f"The send was interrupted; {CHECKING}.", updated_at=now)
+        status=Status.UNCONFIRMED, attempts=F("attempts") + 1, last_error=f"The send was interrupted; {CHECKING}.",
+        updated_at=now)
     if not changed:
         current = Message.objects.filter(pk=message.pk).values_list("status", flat=True).first()
         return SendOutcome(current or "missing", detail="settled meanwhile")

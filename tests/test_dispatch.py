@@ -394,7 +394,7 @@ def test_a_sending_row_with_no_task_left_is_checked_within_minutes(make, setting
     messages_dispatch(now=timezone.now() + timedelta(seconds=31), enqueue=enqueued.append)
 
     message.refresh_from_db()
-    assert message.status == S.UNCONFIRMED and enqueued == [message.pk]
+    assert message.status == S.UNCONFIRMED and enqueued == [message.pk] and message.attempts == 1
     # The next sweep leaves it to the task it enqueued.
     messages_dispatch(now=timezone.now() + timedelta(seconds=32), enqueue=enqueued.append)
     assert enqueued == [message.pk]

@@ -13,6 +13,7 @@ auth, form encoding, error bodies, timeouts and the retry policy are all exercis
         fake.reject_numbers["+33600000000"] = 21211    # always refuse this number
         fake.undeliverable["+33611111111"] = 30003     # accept, then call back "undelivered"
         fake.fail_lookups(1)                           # the next GET Messages.json (a list) answers 503
+        fake.random_faults(hang_accepted=0.03)         # 3 % of sends taken, then answered too late
         fake.messages, fake.duplicates, fake.duplicates_by_content, fake.lookups
 
 Status callbacks: with `callbacks=("sent", "delivered")` the fake POSTs each status to the
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import random
 import secrets
 import threading
 import time
@@ -111,6 +113,8 @@ class FakeTwilio:
         self.undeliverable: dict[str, int] = {}
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
+        self._random = random.Random(1)
+        self._rates: list[tuple[float, _Fault]] = []
         self.reset()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -204,9 +208,26 @@ class FakeTwilio:
         return False
 
     # --- the API --------------------------------------------------------------------------------
+    def random_faults(self, *, hang_accepted: float = 0.0, hang_lost: float = 0.0, rate_limited: float = 0.0,
+                      seconds: float = 2.0, retry_after: float = 1.0, seed: int = 1) -> None:
+        """Each create request, with these probabilities: taken then answered after `seconds`,
+        lost and answered (504) after `seconds`, or refused with 429 and Retry-After."""
+        with self._lock:
+            self._random = random.Random(seed)
+            self._rates = [(hang_accepted, _Fault("hang", seconds=seconds, accept=True)),
+                           (hang_lost, _Fault("hang", seconds=seconds, accept=False)),
+                           (rate_limited, _Fault("status", status=429, retry_after=retry_after, code=20429))]
+
     def _take_fault(self) -> _Fault | None:
         with self._lock:
-            return self._faults.pop(0) if self._faults else None
+            if self._faults:
+                return self._faults.pop(0)
+            draw = self._random.random()
+            for rate, fault in self._rates:
+                if draw < rate:
+                    return fault
+                draw -= rate
+            return None
 
     def _create(self, account_sid: str, form: dict[str, str], key: str) -> tuple[int, dict, dict]:
         with self._lock:
@@ -387,9 +408,16 @@ def main() -> None:
     parser.add_argument("--account-sid", default=DEFAULT_SID)
     parser.add_argument("--auth-token", default=DEFAULT_TOKEN)
     parser.add_argument("--callbacks", default="", help="statuses to call back, e.g. sent,delivered")
+    parser.add_argument("--hang-accepted", type=float, default=0.0, help="share of sends taken, then answered late")
+    parser.add_argument("--hang-lost", type=float, default=0.0, help="share of sends lost, answered late (504)")
+    parser.add_argument("--rate-limited", type=float, default=0.0, help="share of sends refused with 429")
+    parser.add_argument("--hang-seconds", type=float, default=2.0)
+    parser.add_argument("--retry-after", type=float, default=1.0)
     args = parser.parse_args()
     fake = FakeTwilio(account_sid=args.account_sid, auth_token=args.auth_token, port=args.port,
                       callbacks=tuple(s for s in args.callbacks.split(",") if s))
+    fake.random_faults(hang_accepted=args.hang_accepted, hang_lost=args.hang_lost, rate_limited=args.rate_limited,
+                       seconds=args.hang_seconds, retry_after=args.retry_after)
     print(f"fake Twilio on {fake.url} (account {fake.account_sid})", flush=True)
     try:
         fake._server.serve_forever()
