@@ -101,7 +101,7 @@ def _tries_key(pending_id: str) -> str:
 
 
 def _code_digest(pending_id: str, code: str) -> str:
-    return salted_hmac(_HMAC_SALT, f"{pending_id}:{code}").hexdigest()
+    return salted_hmac(_HMAC_SALT, f"{pending_id}:{code}", algorithm="sha256").hexdigest()
 
 
 def _valid_id(pending_id: str) -> bool:

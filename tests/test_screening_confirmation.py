@@ -2,6 +2,7 @@
 phone or address before anything about the person is stored or any message is planned."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.core import mail
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from patients import screening_codes
+from patients import crypto, screening_codes
 from patients.models import ConsentRecord, Enrollment, Message, Patient
 from patients.sms import locmem
 from surveys import screening
@@ -58,9 +59,12 @@ def test_nothing_about_the_person_is_stored_or_planned_before_the_code(client, m
     assert rows() == (0, 0, 0, 0, 0)
     (sms,) = locmem.outbox
     assert sms.to == PHONE and "your code is" in sms.body and "study" not in sms.body.lower()
-    # The cache entry holds the details encrypted, and not the code itself.
+    # The cache entry holds the details encrypted, and even decrypted not the code itself (its HMAC).
     stored = cache.get(f"screening:pending:{pending_of(client, token)}")
-    assert stored and PHONE not in stored and "Jeanne" not in stored and code_sent(PHONE) not in stored
+    assert stored and PHONE not in stored and "Jeanne" not in stored
+    entry = json.loads(crypto.decrypt(stored))
+    assert entry["data"]["name"] == "Jeanne Martin"
+    assert code_sent(PHONE) not in {str(value) for value in entry.values()} and len(entry["digest"]) == 64
 
 
 def pending_of(client, token) -> str:

@@ -5,7 +5,7 @@ import pytest
 from patients.models import ConsentRecord, Enrollment
 from tests.browser.conftest import check_page
 from tests.test_consent import enrolled
-from tests.test_screening import screening_study
+from tests.test_screening import code_sent, fresh_limits_and_outboxes, screening_study  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +60,15 @@ def test_pre_screening_consent_and_self_enrolment(phone, make):
     check_page(page, "screening-enrol-error", javascript=phone.javascript)
     page.get_by_label("Mobile phone").fill("06 12 34 56 78")
     page.get_by_role("button", name="Join the study").click()
+    assert page.get_by_role("heading", name="Enter the code we sent you").is_visible()
+    check_page(page, "screening-code", javascript=phone.javascript)
+    assert Enrollment.objects.count() == 0
+    code = code_sent("+33612345678")
+    page.get_by_label("Code received").fill(f"{(int(code) + 1) % 1_000_000:06d}")
+    page.get_by_role("button", name="Confirm").click()
+    check_page(page, "screening-code-error", javascript=phone.javascript)
+    page.get_by_label("Code received").fill(code)
+    page.get_by_role("button", name="Confirm").click()
     assert page.get_by_role("heading", name="Welcome to the study").is_visible()
     check_page(page, "screening-welcome", javascript=phone.javascript)
     assert Enrollment.objects.count() == 1
