@@ -3,6 +3,7 @@ phone or address before anything about the person is stored or any message is pl
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.core import mail
@@ -17,6 +18,7 @@ from patients.models import ConsentRecord, Enrollment, Message, Patient
 from patients.sms import locmem
 from surveys import screening
 from surveys.models import ConsentNotice, Participant
+from tests.fakes.twilio_server import FakeTwilio, use_fake_twilio
 from tests.test_screening import answer, code_sent, confirm, fresh_limits_and_outboxes, screening_study  # noqa: F401
 
 PHONE = "+33612345678"
@@ -270,3 +272,42 @@ def test_the_code_text_is_one_plain_sms_in_the_patients_language(make, language)
     body, _subject = screening_codes._code_texts(language=language, code="123456", minutes=10)
     info = sms_segments(body)
     assert "123456" in body and info.segments == 1 and info.encoding == "GSM-7"
+
+
+# --- through the real SMS provider protocol (fake Twilio over HTTP) -------------------------------------------
+
+
+@pytest.fixture
+def fake_twilio(settings):
+    with FakeTwilio() as server:
+        use_fake_twilio(settings, server)
+        yield server
+
+
+def test_the_code_reaches_the_sms_provider_and_confirms(client, make, fake_twilio):
+    _study, token = screening_study(make)
+    eligible_and_consented(client, token)
+    assert enrol(client, token).status_code == 302
+    (sms,) = fake_twilio.messages
+    assert sms.to == PHONE and Patient.objects.count() == 0
+    code = re.search(r"\b(\d{6})\b", sms.body).group(1)
+    assert confirm_with(client, token, code).status_code == 302 and Enrollment.objects.count() == 1
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("reject", "We could not send a text message to this number."),
+    ("fail", "We could not send the code just now."),
+])
+def test_a_code_the_provider_refuses_leaves_nothing_behind(client, make, fake_twilio, fault, message):
+    _study, token = screening_study(make)
+    eligible_and_consented(client, token)
+    if fault == "reject":
+        fake_twilio.reject_next(1, code=21211)
+    else:
+        fake_twilio.fail_next(5, status=503)
+    page = enrol(client, token)
+    assert page.status_code == 422 and message in page.content.decode()
+    assert rows() == (0, 0, 0, 0, 0)
+    assert screening.state_load(cookies={screening.COOKIE: client.cookies[screening.COOKIE].value},
+                                study=screening.study_by_screening_token(token)).get("pending") is None
+    assert client.get(reverse("patients:screening_confirm", args=[token])).status_code == 302
