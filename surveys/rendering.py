@@ -173,7 +173,7 @@ def _field(node: dict, language: str, base: str, answers: dict, evaluation: cond
            plans: dict[str, list[dict] | None]) -> Field:
     kind = fhir.item_type(node)
     help_node = next((c for c in node.get("item", []) if _is_help(c)), None)
-    low, high = values.bounds(node)
+    low, high = values.accepted_range(node)
     options = [
         (fhir.option_code(o), fhir.localized(o.get("valueCoding", {}), "display", language, base) or fhir.option_code(o))
         for o in node.get("answerOption", [])

@@ -123,7 +123,7 @@ def _time_text(t: dt.time) -> str:
 
 
 def _number_range(node: dict) -> tuple[Decimal, Decimal]:
-    low, high = values.bounds(node)
+    low, high = values.accepted_range(node)
     return (low if low is not None else Decimal(-LIMIT), high if high is not None else Decimal(LIMIT))
 
 

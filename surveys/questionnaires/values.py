@@ -65,6 +65,9 @@ SCALE_DEFAULT_RANGE = {T.NRS: (0, 10), T.VAS: (0, 100)}
 YES, NO = "true", "false"
 # Integers beyond this are refused: a browser's numbers (doubles) hold every integer up to 2**53.
 MAX_DIGITS = 15
+# A whole-number answer is a FHIR integer (32 bits signed): beyond, the FHIR export, the API and
+# Stata's long could not carry it. No questionnaire asks for a count of billions.
+WHOLE_NUMBER_RANGE = (Decimal(-(2**31)), Decimal(2**31 - 1))
 
 # Trimmed around every typed value: ASCII white space and the Unicode spaces a phone keyboard or a
 # copy-paste brings (no-break spaces, the French narrow no-break space, the byte-order mark).
@@ -130,6 +133,17 @@ def bounds(node: dict) -> tuple[Decimal | None, Decimal | None]:
     low, high = _json_decimal(fhir.ext_value(node, fhir.EXT_MIN)), _json_decimal(fhir.ext_value(node, fhir.EXT_MAX))
     low = low if low is not None else (Decimal(default[0]) if default[0] is not None else None)
     high = high if high is not None else (Decimal(default[1]) if default[1] is not None else None)
+    return low, high
+
+
+def accepted_range(node: dict) -> tuple[Decimal | None, Decimal | None]:
+    """The bounds an answer is checked against, on the page and in the browser: the item's own
+    (`bounds`), within what a whole number can be stored as."""
+    low, high = bounds(node)
+    if kind_of(node) in WHOLE_NUMBER_TYPES:
+        floor, ceiling = WHOLE_NUMBER_RANGE
+        low = floor if low is None else max(low, floor)
+        high = ceiling if high is None else min(high, ceiling)
     return low, high
 
 
@@ -249,7 +263,7 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
             return None, _("Enter a number, for example 12.")
         # The range is checked on the stored number, as the browser checks its own (a double).
         exact = Decimal(str(stored))
-        low, high = bounds(node)
+        low, high = accepted_range(node)
         if (low is not None and exact < low) or (high is not None and exact > high):
             return None, _range_error(low, high)
         return stored, ""
@@ -496,7 +510,7 @@ def browser_reading(node: dict) -> dict:
     out: dict[str, Any] = {"k": browser_kind(kind)}
     if kind in NUMBER_TYPES:
         out["i"] = kind in WHOLE_NUMBER_TYPES
-        low, high = bounds(node)
+        low, high = accepted_range(node)
         # as_double: a bound beyond a double's range would be Infinity, which JSON cannot carry.
         if low is not None:
             out["lo"] = float(as_double(low))
