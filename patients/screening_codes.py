@@ -46,17 +46,12 @@ from .sms import SmsError, SmsPermanentError, get_backend
 logger = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
-CODE_DEFAULTS = {
-    # Seconds a code (and everything typed with it) is kept.
-    "SCREENING_CODE_TTL": 600,
-    # Wrong codes allowed for one code; then the entry is dropped and the form starts again.
-    "SCREENING_CODE_MAX_ATTEMPTS": 5,
-}
 _HMAC_SALT = "ressenti.screening.one-time-code"
 
 
 def code_setting(name: str) -> int:
-    return int(getattr(settings, name, CODE_DEFAULTS[name]))
+    """SCREENING_CODE_TTL or SCREENING_CODE_MAX_ATTEMPTS (config/settings/base.py)."""
+    return int(getattr(settings, name))
 
 
 def code_minutes() -> int:

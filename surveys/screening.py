@@ -27,22 +27,9 @@ COOKIE_SALT = "ressenti.screening"
 # Long enough to read a notice and fill a form, short enough that a shared device forgets.
 COOKIE_AGE = 2 * 3600
 
-# Limits of the public link, per SCREENING_RATE_WINDOW seconds; each can be set in settings.
-# A script holding the link could otherwise enrol any number of strangers and have each texted.
-RATE_DEFAULTS = {
-    "SCREENING_RATE_WINDOW": 3600,
-    # Eligibility questionnaires sent (cheap, nothing stored, but the way into the rest).
-    "SCREENING_MAX_SUBMITS_PER_IP": 30,
-    "SCREENING_MAX_SUBMITS_PER_STUDY": 2000,
-    # One-time codes sent: each costs an SMS or an e-mail to someone who may not have asked.
-    "SCREENING_MAX_CODES_PER_IP": 5,
-    "SCREENING_MAX_CODES_PER_STUDY": 300,
-    "SCREENING_MAX_CODES_PER_CONTACT": 3,
-}
-
-
 def rate_setting(name: str) -> int:
-    return int(getattr(settings, name, RATE_DEFAULTS[name]))
+    """A limit of the public link (SCREENING_* in config/settings/base.py)."""
+    return int(getattr(settings, name))
 
 
 class ScreeningUnavailable(Exception):

@@ -260,6 +260,20 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
         "usb", "xr-spatial-tracking",
     )
 }
+# Limits of the public pre-screening link (surveys/screening.py), per SCREENING_RATE_WINDOW seconds: a
+# script holding the link could otherwise enrol any number of strangers and have each texted.
+SCREENING_RATE_WINDOW = env.int("SCREENING_RATE_WINDOW", default=3600)
+# Eligibility questionnaires sent (nothing stored, but the way into the rest).
+SCREENING_MAX_SUBMITS_PER_IP = env.int("SCREENING_MAX_SUBMITS_PER_IP", default=30)
+SCREENING_MAX_SUBMITS_PER_STUDY = env.int("SCREENING_MAX_SUBMITS_PER_STUDY", default=2000)
+# One-time codes sent: each costs an SMS or an e-mail to someone who may not have asked.
+SCREENING_MAX_CODES_PER_IP = env.int("SCREENING_MAX_CODES_PER_IP", default=5)
+SCREENING_MAX_CODES_PER_STUDY = env.int("SCREENING_MAX_CODES_PER_STUDY", default=300)
+SCREENING_MAX_CODES_PER_CONTACT = env.int("SCREENING_MAX_CODES_PER_CONTACT", default=3)
+# Seconds a one-time code (and what was typed with it, encrypted in the cache) is kept, and the
+# wrong codes allowed before the form starts again (patients/screening_codes.py).
+SCREENING_CODE_TTL = env.int("SCREENING_CODE_TTL", default=600)
+SCREENING_CODE_MAX_ATTEMPTS = env.int("SCREENING_CODE_MAX_ATTEMPTS", default=5)
 # The API's schema and docs pages: open in the demo, for signed-in users in production (surveys/api/policies.py).
 RESSENTI_API_DOCS_PUBLIC = env.bool("RESSENTI_API_DOCS_PUBLIC", default=True)
 LOCALE_PATHS = [BASE_DIR / "locale"]
