@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,8 @@ from simple_history.utils import bulk_create_with_history
 
 from . import signals
 from .models import Assignment, Participant, Timepoint
+
+logger = logging.getLogger(__name__)
 
 # An assignment may open only for a participant who is active and, where the study
 # requires it, has consented: the one place that says so, used by beat and by patient links.
@@ -82,9 +85,17 @@ def timepoint_window(timepoint: Timepoint, anchor: datetime) -> tuple[datetime, 
 
 def timepoint_windows(timepoint: Timepoint, anchor: datetime, *, local_days: ZoneInfo | None = None
                       ) -> list[tuple[int, datetime, datetime]]:
-    """(occurrence, opens, closes) for every occurrence, 1..repeat_count."""
-    return [(k, *occurrence_window(timepoint, anchor, k, local_days=local_days))
-            for k in range(1, (timepoint.repeat_count or 1) + 1)]
+    """(occurrence, opens, closes) for every occurrence, 1..repeat_count, that the calendar holds
+    (an occurrence past year 9999 is not planned: planning never fails a submission)."""
+    windows = []
+    for k in range(1, (timepoint.repeat_count or 1) + 1):
+        try:
+            windows.append((k, *occurrence_window(timepoint, anchor, k, local_days=local_days)))
+        except (OverflowError, ValueError):
+            logger.warning("timepoint %s: occurrence %d from %s is beyond the calendar; not planned",
+                           timepoint.pk, k, anchor.date())
+            break
+    return windows
 
 
 Wanted = tuple[Timepoint, int, datetime, datetime]  # timepoint, occurrence, opens, closes

@@ -58,7 +58,9 @@ def answer_date_anchor(*, timepoint: Timepoint, response: Response, time_zone: s
         day = dt.date.fromisoformat(str(raw)) if raw not in (None, "") else None
     except ValueError:
         return None
-    if day is None:
+    if day is None or not values.DATE_RANGE[0] <= day <= values.DATE_RANGE[1]:
+        # A date stored before the page bounded dates (or imported) anchors nothing rather than
+        # planning beyond the calendar.
         return None
     return datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(time_zone)).astimezone(dt.UTC)
 

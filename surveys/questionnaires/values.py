@@ -68,6 +68,9 @@ MAX_DIGITS = 15
 # A whole-number answer is a FHIR integer (32 bits signed): beyond, the FHIR export, the API and
 # Stata's long could not carry it. No questionnaire asks for a count of billions.
 WHOLE_NUMBER_RANGE = (Decimal(-(2**31)), Decimal(2**31 - 1))
+# Dates a patient can mean, unless the item says otherwise (FHIR minValue / maxValue valueDate): a
+# year 1 or 9999 is a slip of the keyboard, and would anchor a timepoint beyond the calendar.
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
 
 # Trimmed around every typed value: ASCII white space and the Unicode spaces a phone keyboard or a
 # copy-paste brings (no-break spaces, the French narrow no-break space, the byte-order mark).
@@ -145,6 +148,17 @@ def accepted_range(node: dict) -> tuple[Decimal | None, Decimal | None]:
         low = floor if low is None else max(low, floor)
         high = ceiling if high is None else min(high, ceiling)
     return low, high
+
+
+def date_range(node: dict) -> tuple[dt.date, dt.date]:
+    """(earliest, latest) date a date item accepts: its own bounds, within DATE_RANGE."""
+    def bound(url: str, default: dt.date, pick) -> dt.date:
+        raw = fhir.ext_value(node, url)
+        try:
+            return pick(default, dt.date.fromisoformat(raw)) if isinstance(raw, str) else default
+        except ValueError:
+            return default
+    return bound(fhir.EXT_MIN, DATE_RANGE[0], max), bound(fhir.EXT_MAX, DATE_RANGE[1], min)
 
 
 def _json_decimal(value: Any) -> Decimal | None:
@@ -271,6 +285,10 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
         day = read_date(value)
         if day is None:
             return None, _("Enter a date as day/month/year, for example 31/12/2025.")
+        earliest, latest = date_range(node)
+        if not earliest <= day <= latest:
+            return None, _("Enter a date between %(earliest)s and %(latest)s.") % {
+                "earliest": earliest.strftime("%d/%m/%Y"), "latest": latest.strftime("%d/%m/%Y")}
         return day.isoformat(), ""
     if kind == T.TIME:
         time = read_time(value)
