@@ -15,7 +15,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from surveys.api.base import StudyFilterSet, StudyScopedMixin, date_range, register_api_converters
+from surveys.api.base import IdFilter, StudyFilterSet, StudyScopedMixin, date_range, register_api_converters
 from surveys.api.serializers import ApiModelSerializer, UtcDateTimeField
 from surveys.api.views import DetailView, ListView
 from surveys.selectors import rows_for_user
@@ -52,8 +52,7 @@ class MessageFilter(StudyFilterSet):
                                    label="Timepoint code")
     participant = filters.CharFilter(field_name="enrollment__participant__pseudonym", label="Pseudonym")
     site = filters.CharFilter(field_name="enrollment__participant__site__code", label="Site code")
-    assignment = filters.NumberFilter(field_name="assignment_id", min_value=1, max_value=999999999999999999,
-                                      label="Assignment id")
+    assignment = IdFilter(field_name="assignment_id", label="Assignment id")
     kind = filters.ChoiceFilter(choices=Message.Kind.choices)
     channel = filters.ChoiceFilter(choices=Message.Channel.choices)
     status = filters.ChoiceFilter(choices=Message.Status.choices)

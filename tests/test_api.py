@@ -197,7 +197,7 @@ def test_versions_as_json_and_fhir(client, world):
     assert detail["definition"]["resourceType"] == "Questionnaire"
     assert {i["linkId"] for i in detail["definition"]["item"][0]["item"]} >= {"mood", "pain"}
     assert_error(call(client, "/api/studies/alpha/versions/mood/2/", token), 404)
-    assert_error(call(client, "/api/studies/alpha/versions/", token, questionnaire="nope"), 400, "invalid")
+    assert_error(call(client, "/api/studies/alpha/versions/", token, questionnaire="nope"), 404, "not_found")
     response = call(client, "/api/studies/alpha/versions/mood/1/fhir/", token)
     assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
     assert data(response) == json.loads(json.dumps(fhir_io.questionnaire_export(world.version), default=str))
@@ -306,14 +306,20 @@ def test_cursor_pages_cover_every_row_once(client, world, make):
     ({"due_after": "2026-02-30"}, "due_after"),
     ({"due_before": "0001-01-01T00:00:00+14:00"}, "due_before"),
     ({"status": "lost"}, "status"),
-    ({"timepoint": "m99"}, "timepoint"),
-    ({"questionnaire": "nope"}, "questionnaire"),
     ({"participant": "a\x00b"}, "participant"),
+    ({"due_after": ""}, "due_after"),
+    ({"status": ""}, "status"),
 ])
 def test_bad_input_is_400_naming_the_parameter(client, world, params, field):
     response = call(client, "/api/studies/alpha/assignments/", world.tokens["dm"], **params)
     body = assert_error(response, 400, "invalid")
     assert field in body["errors"], body
+
+
+@pytest.mark.parametrize("params, field", [({"timepoint": "m99"}, "timepoint"), ({"questionnaire": "nope"}, "questionnaire")])
+def test_a_code_naming_nothing_in_the_study_is_404_naming_the_parameter(client, world, params, field):
+    response = call(client, "/api/studies/alpha/assignments/", world.tokens["dm"], **params)
+    assert field in assert_error(response, 404, "not_found")["errors"]
 
 
 def test_detail_views_refuse_query_parameters(client, world):

@@ -116,9 +116,9 @@ def test_roles_without_the_export_permission_get_403(client, world):
     ({"format": "fhir_ndjson", "dates": "days_since_enrolment"}, "dates"),
     ({"format": "wide_csv", "dates": "tomorrow"}, "dates"),
     ({"format": "wide_csv", "language": "de"}, "language"),
-    ({"format": "wide_csv", "questionnaires": ["nope"]}, "questionnaires"),
     ({"format": "wide_csv", "questionnaires": "mood"}, "questionnaires"),
     ({"format": "wide_csv", "labels": "maybe"}, "labels"),
+    ({"format": "wide_csv", "completed_only": 1}, "completed_only"),
     (["wide_csv"], "non_field_errors"),
 ])
 def test_bad_specs_are_400_naming_the_field(client, world, body, field):
@@ -126,6 +126,12 @@ def test_bad_specs_are_400_naming_the_field(client, world, body, field):
     assert response.status_code == 400, response.content
     data = body_of(response)
     assert data["code"] == "invalid" and field in data["errors"], data
+    assert not ExportJob.objects.exists()
+
+
+def test_an_unknown_questionnaire_is_404_naming_the_field(client, world):
+    response = post(client, world.tokens["dm"], {"format": "wide_csv", "questionnaires": ["nope"]})
+    assert response.status_code == 404 and "questionnaires" in body_of(response)["errors"]
     assert not ExportJob.objects.exists()
 
 

@@ -343,6 +343,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "surveys.api.base.schema_closed_bodies"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -475,3 +476,14 @@ CELERY_BEAT_SCHEDULE["review-reminders-send"] = {
     "schedule": 3600.0,
     "options": {"expire_seconds": 3000},
 }
+# Upload limits (surveys/uploads.py): a request body or form post above DATA_UPLOAD_MAX_MEMORY_SIZE
+# is refused (the API's JSON bodies too); an imported file above RESSENTI_UPLOAD_MAX_BYTES is refused
+# before parsing; an .xlsx whose parts expand past RESSENTI_UPLOAD_MAX_UNCOMPRESSED_BYTES, by more than
+# RESSENTI_UPLOAD_MAX_RATIO times (parts of 1 MB or more) or with more than RESSENTI_UPLOAD_MAX_MEMBERS
+# parts is refused unread; JSON nested deeper than RESSENTI_UPLOAD_MAX_JSON_DEPTH is refused.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
+RESSENTI_UPLOAD_MAX_BYTES = env.int("RESSENTI_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+RESSENTI_UPLOAD_MAX_UNCOMPRESSED_BYTES = env.int("RESSENTI_UPLOAD_MAX_UNCOMPRESSED_BYTES", default=50 * 1024 * 1024)
+RESSENTI_UPLOAD_MAX_RATIO = env.int("RESSENTI_UPLOAD_MAX_RATIO", default=200)
+RESSENTI_UPLOAD_MAX_MEMBERS = env.int("RESSENTI_UPLOAD_MAX_MEMBERS", default=1000)
+RESSENTI_UPLOAD_MAX_JSON_DEPTH = env.int("RESSENTI_UPLOAD_MAX_JSON_DEPTH", default=64)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from ..models import ApiToken, Study, Timepoint
@@ -81,6 +82,24 @@ class ErrorSerializer(serializers.Serializer):
 # --- filters -------------------------------------------------------------------------------------
 
 
+# Request bodies whose serializer refuses any field it does not list (ExportSerializer.validate).
+CLOSED_REQUEST_BODIES = ("ExportRequest",)
+
+
+def schema_closed_bodies(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: those bodies say `additionalProperties: false`."""
+    for name in CLOSED_REQUEST_BODIES:
+        component = result.get("components", {}).get("schemas", {}).get(name)
+        if component is not None:
+            component["additionalProperties"] = False
+    return result
+
+
+class UnknownCode(exceptions.NotFound):
+    """A code (of a questionnaire, a timepoint) that names nothing in the study: 404, like an unknown
+    study in the path; the body still names the parameter."""
+
+
 class StudyFilterSet(filters.FilterSet):
     """Filters of rows of one study; codes of timepoints and questionnaires are checked against it."""
 
@@ -91,14 +110,12 @@ class StudyFilterSet(filters.FilterSet):
 
     def filter_timepoint(self, queryset, name, value):
         if self.study is not None and not Timepoint.objects.filter(study=self.study, code=value).exists():
-            raise exceptions.ValidationError({"timepoint": [_("No timepoint %(code)s in this study.") % {"code": value}]})
+            raise UnknownCode({"timepoint": [_("No timepoint %(code)s in this study.") % {"code": value}]})
         return queryset.filter(**{name: value})
 
     def filter_questionnaire(self, queryset, name, value):
         if self.study is not None and not self.study.questionnaires.filter(code=value).exists():
-            raise exceptions.ValidationError(
-                {"questionnaire": [_("No questionnaire %(code)s in this study.") % {"code": value}]}
-            )
+            raise UnknownCode({"questionnaire": [_("No questionnaire %(code)s in this study.") % {"code": value}]})
         return queryset.filter(**{name: value})
 
 
@@ -119,8 +136,37 @@ class InstantField(IsoDateTimeField):
         return result
 
 
+# What the schema says of an instant: ISO 8601, years 1900 to 2199 (InstantField).
+INSTANT_SCHEMA = {"type": "string", "format": "date-time", "pattern": r"^(19|2[01])[0-9]{2}-"}
+
+
+@extend_schema_field(INSTANT_SCHEMA)
 class InstantFilter(filters.IsoDateTimeFilter):
     field_class = InstantField
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """true or false as JSON says them: DRF's own also takes 0, 1, "yes", "on"..., which the schema
+    (type boolean) does not."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+# The largest id a row can have (PostgreSQL bigint); the schema says so, so a larger one is a 400 by contract.
+MAX_ROW_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID})
+class IdFilter(filters.NumberFilter):
+    """A row id: a whole number from 1, as the schema says (a NumberFilter alone is a decimal)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_ROW_ID, **kwargs)
 
 
 def date_range(field: str, what: str) -> tuple[InstantFilter, InstantFilter]:

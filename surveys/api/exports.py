@@ -30,7 +30,7 @@ from ..exports.spec import DATES, FORMATS, ExportSpecError
 from ..exports.views import export_file_response
 from ..models import ExportJob, Questionnaire
 from ..rules import EXPORT_STUDY
-from .base import ErrorSerializer, StudyScopedMixin
+from .base import ErrorSerializer, JsonBooleanField, StudyScopedMixin, UnknownCode
 from .serializers import ApiModelSerializer
 from .views import DetailView, ListView
 
@@ -47,7 +47,7 @@ class ExportSerializer(serializers.Serializer):
         child=serializers.RegexField(r"^[-a-zA-Z0-9_]{1,40}$"), required=False, default=list, max_length=100,
         help_text="Questionnaire codes; empty or absent: every questionnaire of the study.",
     )
-    labels = serializers.BooleanField(required=False, default=False,
+    labels = JsonBooleanField(required=False, default=False,
                                       help_text="Option labels instead of raw codes.")
     language = serializers.ChoiceField(choices=[code for code, _name in settings.LANGUAGES], required=False,
                                        allow_null=True, default=None,
@@ -55,9 +55,9 @@ class ExportSerializer(serializers.Serializer):
     dates = serializers.ChoiceField(choices=list(DATES), required=False, default="exact",
                                     help_text="exact, shifted (secret offset per participant) or "
                                               "days_since_enrolment.")
-    exclude_free_text = serializers.BooleanField(required=False, default=False,
+    exclude_free_text = JsonBooleanField(required=False, default=False,
                                                  help_text="Leave out free-text answers.")
-    completed_only = serializers.BooleanField(required=False, default=False,
+    completed_only = JsonBooleanField(required=False, default=False,
                                               help_text="Submitted responses only.")
 
     def validate(self, attrs):
@@ -68,7 +68,7 @@ class ExportSerializer(serializers.Serializer):
         known = set(Questionnaire.objects.filter(study=study, versions__isnull=False).values_list("code", flat=True))
         missing = [code for code in attrs.get("questionnaires", []) if code not in known]
         if missing:
-            raise serializers.ValidationError({"questionnaires": [
+            raise UnknownCode({"questionnaires": [
                 _("No published questionnaire %(code)s in this study.") % {"code": code} for code in missing]})
         return attrs
 

@@ -73,7 +73,8 @@ def api_exception_handler(exc: Exception, context: dict):
         messages = [m for ms in errors.values() for m in ms]
         body: dict[str, Any] = {
             "status": response.status_code,
-            "code": "invalid",
+            # A 404 naming the parameter (an unknown code) says not_found; field errors are "invalid".
+            "code": exc.default_code if isinstance(exc, exceptions.NotFound) else "invalid",
             "detail": messages[0] if len(messages) == 1 else _("Invalid input: see errors."),
             "errors": errors,
         }
@@ -155,6 +156,14 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
         if unknown:
             message = _("Unknown parameter. Known: %(known)s.") % {"known": ", ".join(sorted(known))}
             raise exceptions.ValidationError({name: [message] for name in unknown})
+        # The schema gives typed parameters (ids, instants, choices) a type that "" is not: django-filter
+        # would take an empty one as absent, and answer rows the client did not ask for.
+        typed = {name for name, f in (filterset_class.base_filters if filterset_class else {}).items()
+                 if not isinstance(f, filters.CharFilter)}
+        empty = sorted(name for name in typed if name in request.query_params and request.query_params[name] == "")
+        if empty:
+            message = _("Give a value, or leave the parameter out.")
+            raise exceptions.ValidationError({name: [message] for name in empty})
         return super().filter_queryset(request, queryset, view)
 
 

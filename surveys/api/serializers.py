@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import models
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -112,7 +111,7 @@ class AssignmentSerializer(ApiModelSerializer):
         fields = ["id", "participant", "site", "timepoint", "occurrence", "questionnaire", "version", "due_at",
                   "expires_at", "status", "response"]
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_response(self, assignment: Assignment) -> int | None:
         # Read through the joined row (select_related): no query per assignment.
         try:
