@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,7 +33,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
 from pydantic import ValidationError
 
-from . import alerts, fhir, rendering, scoring, signals
+from . import alerts, fhir, rendering, scoring, signals, uploads
 from .imports import ImportedQuestionnaire, ImportResult, definition_json
 from .models import (
     Assignment,
@@ -578,19 +578,45 @@ def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
         return out
     key = {"boolean": "valueBoolean", "integer": "valueInteger", "decimal": "valueDecimal", "date": "valueDate",
            "time": "valueTime"}.get(fhir_type, "valueString")
-    for v in given:
-        if key == "valueBoolean":
-            v = bool(values.to_bool(v))
-        elif key == "valueInteger":
-            v = int(v)
-        elif key == "valueDecimal":
-            v = float(v)
-        elif key == "valueTime":
-            v = values.fhir_time(v) or str(v)
-        else:
-            v = str(v)
-        out.append({key: v})
-    return out
+    return [_fhir_answer(key, v) for v in given]
+
+
+FHIR_DATE_RE = re.compile(r"^(?!0000)[0-9]{4}(-(0[1-9]|1[0-2]))?$")
+
+
+def _fhir_date(value: Any) -> bool:
+    """A date FHIR can write: a real calendar day, or a year or year-month (FHIR date precision)."""
+    if not isinstance(value, str):
+        return False
+    if len(value) == 10:
+        try:
+            return date.fromisoformat(value).year >= 1
+        except ValueError:
+            return False
+    return bool(FHIR_DATE_RE.match(value))
+
+
+def _fhir_answer(key: str, value: Any) -> dict:
+    """One stored value as the answer type of its item, or, for a value that type cannot hold (stored
+    before today's limits, or imported: an integer beyond 32 bits, a date FHIR cannot write), the
+    closest type that holds it unchanged, so that one value never fails a whole export."""
+    if key == "valueBoolean":
+        truth = values.to_bool(value)
+        return {key: truth} if truth is not None else {"valueString": str(value)}
+    if key in ("valueInteger", "valueDecimal"):
+        number = values.to_decimal(value)
+        if number is None or not number.is_finite():
+            return {"valueString": str(value)}
+        floor, ceiling = values.WHOLE_NUMBER_RANGE
+        if key == "valueInteger" and number == number.to_integral_value() and floor <= number <= ceiling:
+            return {key: int(number)}
+        return {"valueDecimal": float(number)} if abs(number) < Decimal("1e300") else {"valueString": str(value)}
+    if key == "valueDate":
+        return {key: value} if _fhir_date(value) else {"valueString": str(value)}
+    if key == "valueTime":
+        time = values.fhir_time(value)
+        return {key: time} if time else {"valueString": str(value)}
+    return {"valueString": str(value)}
 
 
 def _answer_items(nodes: list[dict], answers: dict, base: str) -> list[dict]:
@@ -694,13 +720,14 @@ class ResponsesImport:
 def _resources(content: bytes) -> tuple[list[tuple[str, dict]], list[Problem]]:
     """(where, resource) for each QuestionnaireResponse of an NDJSON file, a Bundle or one resource."""
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [Problem(_("file"), _("is not UTF-8 text"))]
+        text = uploads.text_decode(content)
+        uploads.json_depth_check(text)  # NDJSON lines too: each is balanced, so the whole text bounds them
+    except uploads.UploadRefused as refused:
+        return [], [Problem(refused.where, refused.message)]
     lines = text.splitlines()
     try:
-        whole = json.loads(text)
-    except json.JSONDecodeError:
+        whole = uploads.json_parse(text)
+    except uploads.UploadRefused:
         whole = None
     if isinstance(whole, dict):
         if whole.get("resourceType") == "Bundle":
@@ -719,6 +746,9 @@ def _resources(content: bytes) -> tuple[list[tuple[str, dict]], list[Problem]]:
         except json.JSONDecodeError as exc:
             problems.append(Problem(_("line %(line)s, column %(col)s") % {"line": number, "col": exc.colno},
                                     _("invalid JSON: %(msg)s") % {"msg": exc.msg}))
+            continue
+        except ValueError as exc:  # an integer of more than 4,300 digits
+            problems.append(Problem(where, _("invalid JSON: %(msg)s") % {"msg": exc}))
             continue
         if not isinstance(resource, dict):
             problems.append(Problem(where, _("a JSON object is expected")))

@@ -60,7 +60,10 @@ class DateMode:
             return local
         if self.mode == "shifted":
             # Shift the wall-clock time, so 18:00 stays 18:00 across a change of daylight saving time.
-            return (local.replace(tzinfo=None) + self._shift).replace(tzinfo=self.zone)
+            try:
+                return (local.replace(tzinfo=None) + self._shift).replace(tzinfo=self.zone)
+            except OverflowError:
+                return None  # shifted past the calendar's end: left out, as text that cannot move
         return (local.date() - self._enrolment_day).days
 
     def date(self, value: str | None) -> dt.date | int | str | None:
@@ -75,5 +78,8 @@ class DateMode:
         if self.mode == "exact":
             return day
         if self.mode == "shifted":
-            return day + self._shift
+            try:
+                return day + self._shift
+            except OverflowError:
+                return None  # a date near the calendar's end cannot be moved: left out (codebook)
         return (day - self._enrolment_day).days
