@@ -98,6 +98,29 @@ def stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
+def due_sms(*, study, timepoint, count: int, tag: str, phone_prefix: str) -> None:
+    """`count` enrolled patients, each with an open assignment of `timepoint` and a due SMS invitation."""
+    from django.utils import timezone
+
+    from patients.models import Enrollment, Message, Patient
+    from surveys.models import Assignment, Participant
+
+    now = timezone.now()
+    participants = Participant.objects.bulk_create(
+        Participant(study=study, pseudonym=f"{tag}-{i:06d}", consented_at=now) for i in range(count))
+    patients = Patient.objects.bulk_create(
+        Patient(name=f"Bench {i}", phone=f"{phone_prefix}{i:06d}", language="fr") for i in range(count))
+    enrollments = Enrollment.objects.bulk_create(
+        Enrollment(patient=pa, participant=pp, consent_method="written", consent_recorded_at=now, enrolled_at=now)
+        for pa, pp in zip(patients, participants, strict=True))
+    assignments = Assignment.objects.bulk_create(
+        Assignment(participant=pp, timepoint=timepoint, due_at=now - timedelta(hours=1),
+                   expires_at=now + timedelta(days=7), status=Assignment.Status.OPEN) for pp in participants)
+    Message.objects.bulk_create(
+        Message(enrollment=e, assignment=a, channel="sms", kind="invitation", sequence=0,
+                scheduled_at=now - timedelta(minutes=1)) for e, a in zip(enrollments, assignments, strict=True))
+
+
 def main() -> None:
     import django
 
@@ -137,20 +160,7 @@ def main() -> None:
         wait_up(fake_url)
         for workers in (1, 2):
             timepoint = factories.timepoint(version=version, code=f"w{workers}", channels=["sms"])
-            now = timezone.now()
-            participants = Participant.objects.bulk_create(
-                Participant(study=study, pseudonym=f"B{run}-{workers}-{i:06d}", consented_at=now) for i in range(N))
-            patients = Patient.objects.bulk_create(
-                Patient(name=f"Bench {i}", phone=f"+3361{workers}{i:06d}", language="fr") for i in range(N))
-            enrollments = Enrollment.objects.bulk_create(
-                Enrollment(patient=pa, participant=pp, consent_method="written", consent_recorded_at=now,
-                           enrolled_at=now) for pa, pp in zip(patients, participants, strict=True))
-            assignments = Assignment.objects.bulk_create(
-                Assignment(participant=pp, timepoint=timepoint, due_at=now - timedelta(hours=1),
-                           expires_at=now + timedelta(days=7), status=Assignment.Status.OPEN) for pp in participants)
-            Message.objects.bulk_create(
-                Message(enrollment=e, assignment=a, channel="sms", kind="invitation", sequence=0,
-                        scheduled_at=now - timedelta(minutes=1)) for e, a in zip(enrollments, assignments, strict=True))
+            due_sms(study=study, timepoint=timepoint, count=N, tag=f"B{run}-{workers}", phone_prefix=f"+3361{workers}")
             batch = Message.objects.filter(assignment__timepoint=timepoint)
 
             procs = start_workers(workers, queue=queue, env=env, logs=logs)

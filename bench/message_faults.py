@@ -27,7 +27,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,10 +53,9 @@ def main() -> None:
     from django.db.models import Count
     from django.utils import timezone
 
-    from bench.dispatch import fake_stats, free_port, start_workers, stop, wait_up
+    from bench.dispatch import due_sms, fake_stats, free_port, start_workers, stop, wait_up
     from patients.dispatch import messages_dispatch
-    from patients.models import Enrollment, Message, Patient
-    from surveys.models import Assignment, Participant
+    from patients.models import Message
     from tests import factories
 
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
@@ -79,20 +77,7 @@ def main() -> None:
            "TWILIO_API_BASE": fake_url, "MESSAGES_SEND_QUEUE": queue}
     study = factories.study(code=f"bench-faults-{run}", consent_required=False)
     timepoint = factories.timepoint(version=factories.published_version(study=study), channels=["sms"])
-    now = timezone.now()
-    participants = Participant.objects.bulk_create(
-        Participant(study=study, pseudonym=f"F{run}-{i:06d}", consented_at=now) for i in range(N))
-    patients = Patient.objects.bulk_create(Patient(name=f"Bench {i}", phone=f"+33618{i:06d}", language="fr")
-                                           for i in range(N))
-    enrollments = Enrollment.objects.bulk_create(
-        Enrollment(patient=pa, participant=pp, consent_method="written", consent_recorded_at=now, enrolled_at=now)
-        for pa, pp in zip(patients, participants, strict=True))
-    assignments = Assignment.objects.bulk_create(
-        Assignment(participant=pp, timepoint=timepoint, due_at=now - timedelta(hours=1),
-                   expires_at=now + timedelta(days=7), status=Assignment.Status.OPEN) for pp in participants)
-    Message.objects.bulk_create(
-        Message(enrollment=e, assignment=a, channel="sms", kind="invitation", sequence=0,
-                scheduled_at=now - timedelta(minutes=1)) for e, a in zip(enrollments, assignments, strict=True))
+    due_sms(study=study, timepoint=timepoint, count=N, tag=f"F{run}", phone_prefix="+33618")
     batch = Message.objects.filter(enrollment__participant__study=study)
     final = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.FAILED, Message.Status.CANCELLED)
     procs: list[subprocess.Popen] = []

@@ -27,7 +27,7 @@ from surveys.fhir_io import response_export
 from surveys.models import Response
 from surveys.questionnaires import values
 from surveys.services import assignment_link_token
-from tests.test_answer_round_trip import round_trip_version, typed_strings
+from tests.test_answer_round_trip import link, typed_strings, version  # noqa: F401 - fixtures
 
 PROPERTY = dict(deadline=None, database=None, max_examples=60, phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -40,19 +40,6 @@ HOSTILE = st.sampled_from([
 ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
 
 
-@pytest.fixture
-def version(make):
-    return round_trip_version(make)
-
-
-@pytest.fixture
-def link(make, version):
-    tp = make.timepoint(version=version)
-    participant = make.participant(study=version.questionnaire.study, language="en")
-    assignment = make.assignment(participant=participant, timepoint=tp)
-    return assignment_link_token(assignment=assignment), assignment
-
-
 def _csrf(html: str) -> str:
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
@@ -61,7 +48,7 @@ def _field(node: dict) -> st.SearchStrategy[list[str]]:
     return st.one_of(st.just([]), typed_strings(node), st.lists(HOSTILE | ANY_TEXT, min_size=1, max_size=2))
 
 
-def test_hostile_answers_get_a_page_and_keep_their_neighbours(version, link):
+def test_hostile_answers_get_a_page_and_keep_their_neighbours(version, link):  # noqa: F811
     token, assignment = link
     definition = version.definition
     nodes = fhir.items_by_link(definition)
@@ -101,7 +88,7 @@ def test_hostile_answers_get_a_page_and_keep_their_neighbours(version, link):
 @pytest.mark.django_db
 @given(page=ANY_TEXT, shown=ANY_TEXT, action=ANY_TEXT, revealed=ANY_TEXT, p=ANY_TEXT)
 @settings(**PROPERTY)
-def test_the_form_control_fields_take_any_text(make, version, page, shown, action, revealed, p):
+def test_the_form_control_fields_take_any_text(make, version, page, shown, action, revealed, p):  # noqa: F811
     tp = make.timepoint(version=version)
     participant = make.participant(study=version.questionnaire.study, language="en")
     token = assignment_link_token(assignment=make.assignment(participant=participant, timepoint=tp))

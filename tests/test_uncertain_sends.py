@@ -22,16 +22,9 @@ from patients.sms import locmem
 from tests.conftest import need_service
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio, use_fake_twilio
-from tests.test_dispatch import claimed, due_message
+from tests.test_dispatch import claimed, due_message, empty_outboxes  # noqa: F401 - autouse fixture
 
 S = Message.Status
-
-
-@pytest.fixture(autouse=True)
-def empty_outboxes():
-    locmem.outbox.clear()
-    yield
-    locmem.outbox.clear()
 
 
 @pytest.fixture
