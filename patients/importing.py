@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from surveys import pseudonyms
+from surveys import pseudonyms, uploads
 from surveys.access import link_check_digest
 from surveys.models import ConsentNotice, Participant, Site, Study
 from surveys.scheduling import assignments_plan_many
@@ -41,7 +41,6 @@ HEADERS = (
     "consent_method", "notice_version", "external_id",
 )
 REQUIRED_HEADERS = ("name", "consent_method")
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 BATCH = 500
 
 
@@ -79,6 +78,10 @@ def import_read(*, filename: str, content: bytes) -> list[ImportRow]:
 
     Raises ImportInvalid for what makes the file unusable as a whole: unreadable,
     unknown or missing headers. Blank lines are skipped but still counted."""
+    try:
+        uploads.upload_size_check(content)
+    except uploads.UploadRefused as refused:
+        raise ImportInvalid([RowProblem(1, "file", refused.message)]) from None
     lower = filename.lower()
     if lower.endswith(".xlsx"):
         table = _xlsx_table(content)
@@ -121,30 +124,28 @@ def _header_name(cell: str) -> str:
 
 def _csv_table(content: bytes) -> list[list[str]]:
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportInvalid([RowProblem(1, "file", _(
+        text = uploads.text_decode(content)
+    except uploads.UploadRefused as refused:
+        raise ImportInvalid([RowProblem(refused.line, "file", _(
             "The file is not UTF-8 text: in Excel, save it as \"CSV UTF-8\"."))]) from None
     first_line = text.split("\n", 1)[0]
     # French Excel writes `;` (the comma is the decimal mark); headers never hold either.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return list(reader)
+    except csv.Error as exc:  # a cell above csv's field size limit, a stray quote...
+        raise ImportInvalid([RowProblem(reader.line_num or 1, "file", _(
+            "The CSV cannot be read: %(error)s") % {"error": exc})]) from None
 
 
 def _xlsx_table(content: bytes) -> list[list[str]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise ImportInvalid([RowProblem(1, "file", _("The file cannot be read as an .xlsx workbook."))]) from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+        rows = uploads.xlsx_rows(content)
+    except uploads.UploadRefused as refused:
+        raise ImportInvalid([RowProblem(1, "file", _("The file cannot be read as an .xlsx workbook: %(reason)s.") % {
+            "reason": refused.message})]) from None
+    return [[_cell_text(value) for value in row] for row in rows]
 
 
 def _cell_text(value: object) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import fhir
+from . import fhir, uploads
 from .models import Questionnaire, Study
 from .validation import Problem
 
@@ -155,14 +154,11 @@ def questionnaire_import(
 
 
 def definition_json(content: bytes) -> tuple[dict | None, list[Problem]]:
-    """Decode a JSON file, or say where it is broken."""
+    """Decode a JSON file through the upload limits (size, depth, UTF-8), or say where it is broken."""
     try:
-        data = json.loads(content.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        return None, [Problem(_("file"), _("is not UTF-8 text"))]
-    except json.JSONDecodeError as exc:
-        return None, [Problem(_("line %(line)s, column %(col)s") % {"line": exc.lineno, "col": exc.colno},
-                              _("invalid JSON: %(msg)s") % {"msg": exc.msg})]
+        data = uploads.json_file(content)
+    except uploads.UploadRefused as refused:
+        return None, [Problem(refused.where, refused.message)]
     if not isinstance(data, dict):
         return None, [Problem(_("file"), _("a JSON object is expected"))]
     return data, []

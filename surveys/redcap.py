@@ -43,7 +43,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from . import fhir
+from . import fhir, uploads
 from .imports import ImportedQuestionnaire, ImportResult
 from .models import Item, Study
 from .models.questionnaire import code_validator, option_code_validator
@@ -205,9 +205,9 @@ def _header_problems(header: list[str]) -> tuple[list[str], list[Problem], list[
 def dictionary_rows(content: bytes) -> tuple[list[Row], list[Problem], list[Problem]]:
     """The rows of a dictionary file, with the problems (and warnings) of its text and header."""
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [Problem(_("file"), _("is not UTF-8 text: save it as \"CSV UTF-8\""))], []
+        text = uploads.text_decode(content)
+    except uploads.UploadRefused as refused:
+        return [], [Problem(refused.where, refused.message)], []
     first_line = text.split("\n", 1)[0]
     # Spreadsheets set to French write semicolons.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","

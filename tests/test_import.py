@@ -149,7 +149,9 @@ def test_unknown_and_missing_headers_are_reported_on_line_1(make):
     ]
     assert problems_of(study, b"\xff\xfeJ\x00", "x.csv") == [
         (1, "file", 'The file is not UTF-8 text: in Excel, save it as "CSV UTF-8".')]
-    assert problems_of(study, b"not a zip", "x.xlsx") == [(1, "file", "The file cannot be read as an .xlsx workbook.")]
+    assert problems_of(study, b"not a zip", "x.xlsx") == [(1, "file", "The file cannot be read as an .xlsx workbook: "
+                                                          "the file is not an .xlsx workbook (not a readable zip "
+                                                          "archive; truncated?).")]
     assert problems_of(study, b"", "x.pdf") == [(1, "file", "Send a .csv or .xlsx file.")]
 
 

@@ -527,7 +527,7 @@ def test_a_wrong_header_is_reported_by_column(study):
 
 def test_broken_files_are_reported(study):
     assert parse("é".encode("latin-1") + dictionary(RECORD), study)[1] == [
-        'file: is not UTF-8 text: save it as "CSV UTF-8"']
+        "file: is not UTF-8 text (first bad byte at line 1, column 1): save it as UTF-8"]
     assert parse(b"", study)[1] == ["file: is empty"]
     extra = dictionary(RECORD).decode() + "q1,form_a,,text,Label,,,,,,,,,,,,,,unquoted\n"
     assert parse(extra.encode(), study)[1] == ["line 3: 19 cells where the header has 18 (a comma outside quotes?)"]

@@ -23,12 +23,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from surveys import uploads
 from surveys.models import ConsentNotice, Site, Study
 from surveys.rules import roles_for
 from surveys.selectors import sites_for_user
 
 from ..enrolment import EnrolmentData, EnrolmentInvalid, enrollment_create, planned_schedule
-from ..importing import HEADERS, MAX_UPLOAD_BYTES, ImportInvalid, import_check, import_read, import_run
+from ..importing import HEADERS, ImportInvalid, import_check, import_read, import_run
 from ..models import Enrollment, Patient
 
 ENROL_PERM = "patients.add_enrollment"
@@ -193,12 +194,12 @@ class InMemoryUploadHandler(MemoryFileUploadHandler):
     in clear, and Django writes uploads above 2.5 MB to disk otherwise."""
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length > MAX_UPLOAD_BYTES:
+        if content_length > uploads.max_bytes():
             raise StopUpload(connection_reset=False)
         self.activated = True
 
     def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > MAX_UPLOAD_BYTES:
+        if start + len(raw_data) > uploads.max_bytes():
             raise StopUpload(connection_reset=False)
         return super().receive_data_chunk(raw_data, start)
 
