@@ -1,4 +1,4 @@
-"""Two-factor sign-in for staff who can see identities, and lockout after failed sign-ins."""
+"""Two-factor sign-in for staff who can see identities (lockout after failed sign-ins: test_login_lockout.py)."""
 
 from __future__ import annotations
 
@@ -133,21 +133,3 @@ def test_production_requires_mfa():
     with open(source, encoding="utf-8") as handle:
         assert "RESSENTI_REQUIRE_MFA = True" in handle.read()
 
-
-def test_five_failed_sign_ins_lock_the_account(make, client, settings):
-    from axes.models import AccessAttempt
-
-    settings.AXES_ENABLED = True
-    # allauth's own limit on failed sign-ins (5 per key in 5 minutes) would answer first: switch
-    # it off here so that this test proves django-axes' lockout.
-    settings.ACCOUNT_RATE_LIMITS = {"login_failed": False}
-    user = staff_member(make, "designer")
-    for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
-        assert sign_in(client, user, password="wrong-password").status_code == 200
-    # The fifth failure locks: axes answers with its lockout page from then on.
-    assert sign_in(client, user, password="wrong-password").status_code == 429
-    assert AccessAttempt.objects.get(username=user.username).failures_since_start == settings.AXES_FAILURE_LIMIT
-    locked = sign_in(client, user)
-    assert locked.status_code == 429 and "_auth_user_id" not in client.session
-    # Another account from the same address is not locked (username and address together).
-    assert sign_in(client, staff_member(make, "designer")).status_code == 302

@@ -190,7 +190,12 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "config.auth.NoSignupAccountAdapter"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Two separate locks: an account after AXES_FAILURE_LIMIT failures from any address (spreading a guess over
+# many addresses does not help), and an address after as many failures on any accounts (trying one
+# password on many accounts does not help). The account is the canonical username whatever spelling
+# (case, e-mail) was typed: config.auth.axes_username.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "config.auth.axes_username"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 
 # --- Field encryption (patients app) -------------------------------------------
