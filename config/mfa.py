@@ -1,12 +1,16 @@
-"""Two-factor sign-in for staff who can see identities (issue 4, identity vault).
+"""Two-factor sign-in for staff who can see identities.
 
 * The Django admin's own login form asks only a password; its login page sends people to
   allauth's login instead, which asks the TOTP code of users who have one (allauth's
   `secure_admin_login` does the same, as a decorator on admin.site.login).
 * With settings.RESSENTI_REQUIRE_MFA (always on in production), an investigator of any study,
-  or a superuser, who has not activated TOTP is sent to allauth's activation page from every
-  staff page (/admin/, /staff/) until they do. allauth's own pages (/accounts/...), logout and
-  static files stay reachable, so they can always finish activating or sign out.
+  or a superuser, who has not activated TOTP gets nothing but the activation from every path a
+  session reaches: HTML pages redirect to allauth's activation page, /api/ answers 403 in JSON like
+  DRF. Only logout, the activation page and the password confirmation it asks for, and static files
+  stay reachable, so they can always finish activating or sign out.
+* An API request carrying an `Authorization` header is judged by its token, not by the session
+  cookie it may also carry (DRF tries the token first): tokens are made at /staff/api/tokens/,
+  a session page, so only a session that passed the factor can have made one.
 """
 
 from __future__ import annotations
@@ -15,11 +19,24 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 
-STAFF_PREFIXES = ("/admin/", "/staff/")
+# Pages a signed-in user missing the factor may still reach: sign out, activate TOTP (allauth asks the
+# password again before showing the secret).
+REACHABLE_WITHOUT_FACTOR = {"account_logout", "admin:logout", "mfa_activate_totp", "account_reauthenticate"}
+API_PREFIX = "/api/"
+
+
+def reachable_without_factor(path: str) -> bool:
+    if settings.STATIC_URL and path.startswith("/" + settings.STATIC_URL.lstrip("/")):
+        return True
+    try:
+        return resolve(path).view_name in REACHABLE_WITHOUT_FACTOR
+    except Resolver404:
+        return False
 
 
 def sees_identities(user) -> bool:
@@ -48,12 +65,15 @@ class RequireMFAMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if path.startswith(STAFF_PREFIXES):
-            admin_login, admin_logout = reverse("admin:login"), reverse("admin:logout")
-            if path == admin_login and not request.user.is_authenticated:
-                return self._to_allauth_login(request)
-            if path != admin_logout and mfa_missing(request.user):
-                return HttpResponseRedirect(f"{reverse('mfa_activate_totp')}?{urlencode({REDIRECT_FIELD_NAME: path})}")
+        if path == reverse("admin:login") and not request.user.is_authenticated:
+            return self._to_allauth_login(request)
+        if path.startswith(API_PREFIX) and request.headers.get("Authorization"):
+            return self.get_response(request)  # a token request: see the module's docstring
+        if mfa_missing(request.user) and not reachable_without_factor(path):
+            if path.startswith(API_PREFIX):
+                return JsonResponse({"detail": _("Activate a second factor (TOTP) on your account before using the API.")},
+                                    status=403)
+            return HttpResponseRedirect(f"{reverse('mfa_activate_totp')}?{urlencode({REDIRECT_FIELD_NAME: path})}")
         return self.get_response(request)
 
     @staticmethod

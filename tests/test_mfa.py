@@ -133,3 +133,53 @@ def test_production_requires_mfa():
     with open(source, encoding="utf-8") as handle:
         assert "RESSENTI_REQUIRE_MFA = True" in handle.read()
 
+
+
+def first_segments() -> list[str]:
+    """One sample path per first path segment that the resolver serves (every URL prefix of the site)."""
+    import re
+
+    from django.urls import URLResolver, get_resolver
+
+    samples: dict[str, str] = {}
+
+    def walk(resolver, prefix):
+        for p in resolver.url_patterns:
+            text = prefix + str(p.pattern).replace("^", "").replace("$", "")
+            if isinstance(p, URLResolver):
+                walk(p, text)
+                continue
+            sample = re.sub(r"\(\?P<\w+>[^)]*\)", "1", text)
+            sample = re.sub(r"<int:\w+>", "1", sample)
+            sample = re.sub(r"<(?:\w+:)?\w+>", "sample", sample)
+            if "(" in sample or "\\" in sample:
+                continue  # another regex route of the same prefix gives the sample
+            samples.setdefault(sample.split("/", 1)[0], "/" + sample)
+
+    walk(get_resolver(), "")
+    return sorted(samples.values())
+
+
+@pytest.mark.parametrize("path", first_segments())
+def test_every_prefix_of_the_site_holds_a_session_without_the_factor(make, client, mfa_required, path):
+    from config.mfa import reachable_without_factor
+
+    investigator = staff_member(make, "investigator")
+    client.force_login(investigator)
+    response = client.get(path)
+    if reachable_without_factor(path):
+        return
+    if path.startswith("/api/"):
+        assert response.status_code == 403, path
+        assert "detail" in response.json()
+    else:
+        assert response.status_code == 302 and response["Location"].startswith(reverse("mfa_activate_totp")), path
+
+
+def test_the_api_refuses_a_session_without_the_factor_and_serves_it_once_activated(make, client, mfa_required):
+    investigator = staff_member(make, "investigator")
+    client.force_login(investigator)
+    refused = client.get("/api/")
+    assert refused.status_code == 403 and refused.json()["detail"]
+    TOTP.activate(investigator, generate_totp_secret())
+    assert client.get("/api/").status_code != 403
