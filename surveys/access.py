@@ -128,6 +128,11 @@ def _lock_key(assignment: Assignment) -> str:
     return f"linkcheck:lock:{assignment.pk}"
 
 
+def _link_locked(assignment: Assignment, now: datetime) -> bool:
+    until = cache.get(_lock_key(assignment))
+    return until is not None and until > now
+
+
 def link_check_locked_until(assignment: Assignment, ip: str, *, now: datetime | None = None) -> datetime | None:
     """Until when the check of this link is refused (the link's own lock, or its address's window)."""
     now = now or timezone.now()
@@ -160,11 +165,30 @@ def _lock(assignment: Assignment, *, now: datetime) -> LinkCheckLock:
     return lock
 
 
+def _attempt_count(key: str) -> int:
+    """Take one attempt under `key` and return the count including it, in one atomic step of the cache
+    (add() starts the window; incr() never extends it), so concurrent guesses each get their own number."""
+    if cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended between add() and incr()
+        return 1 if cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW) else cache.incr(key)
+
+
 def link_check_attempt(assignment: Assignment, *, answer: str, ip: str, now: datetime | None = None) -> CheckResult:
-    """Compare the answer with the stored digest, counting failures per link and per IP address.
-    LINK_CHECK_MAX_PER_LINK failures lock the link (LinkCheckLock row), each lock longer than the last."""
+    """Compare the answer with the stored digest, at most LINK_CHECK_MAX_PER_LINK times per link and
+    LINK_CHECK_MAX_PER_IP per address. Each attempt is counted BEFORE the comparison: many guesses sent at
+    once each take a number first, and those past the limit are refused unread. The attempt that reaches
+    the link's limit locks it (LinkCheckLock row), each lock longer than the last."""
     now = now or timezone.now()
     if link_check_locked(assignment, ip, now=now):
+        return CheckResult.LOCKED
+    link_key = f"linkcheck:link:{assignment.pk}"
+    counts = {key: _attempt_count(key) for key, _limit in _attempt_keys(assignment, ip)}
+    # Checked again after counting: a lock set meanwhile also restarts the link's count (_lock), and a
+    # guess numbered from that fresh count must not be read while the lock holds.
+    if any(counts[key] > limit for key, limit in _attempt_keys(assignment, ip)) or _link_locked(assignment, now):
         return CheckResult.LOCKED
     participant = assignment.participant
     try:
@@ -174,17 +198,6 @@ def link_check_attempt(assignment: Assignment, *, answer: str, ip: str, now: dat
     expected = participant.link_check_digest
     if expected and hmac.compare_digest(expected, link_check_digest(participant=participant, birth_year=year)):
         return CheckResult.PASSED
-    counts = {}
-    for key, _limit in _attempt_keys(assignment, ip):
-        # add() starts the window; incr() never extends it.
-        if cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW):
-            counts[key] = 1
-        else:
-            try:
-                counts[key] = cache.incr(key)
-            except ValueError:
-                cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW)
-                counts[key] = 1
-    if counts.get(f"linkcheck:link:{assignment.pk}", 0) >= settings.LINK_CHECK_MAX_PER_LINK:
+    if counts[link_key] == settings.LINK_CHECK_MAX_PER_LINK:
         _lock(assignment, now=now)
     return CheckResult.LOCKED if link_check_locked(assignment, ip, now=now) else CheckResult.FAILED
