@@ -13,6 +13,7 @@ SECRET_PATHS = (
     "/s/",                             # patient link (and its /consent, /withdraw pages)
     "/e/",                             # pre-screening link (and /end, /consent, /enrol, /done)
     "/review/invitation/",             # expert-patient reviewer invitation
+    "/staff-invitation/",              # staff invitation (password, then first authenticator)
     "/accounts/password/reset/key/",   # allauth password reset key
     "/accounts/confirm-email/",        # allauth e-mail confirmation key
 )

@@ -24,9 +24,12 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 
+from config.staff_invites import ask_for_new_invitation, session_came_through_invitation
+
 # Pages a signed-in user missing the factor may still reach: sign out, activate TOTP (allauth asks the
 # password again before showing the secret).
-REACHABLE_WITHOUT_FACTOR = {"account_logout", "admin:logout", "mfa_activate_totp", "account_reauthenticate"}
+REACHABLE_WITHOUT_FACTOR = {"account_logout", "admin:logout", "mfa_activate_totp", "account_reauthenticate",
+                            "staff_invitation"}
 API_PREFIX = "/api/"
 
 
@@ -67,6 +70,11 @@ class RequireMFAMiddleware:
         path = request.path_info
         if path == reverse("admin:login") and not request.user.is_authenticated:
             return self._to_allauth_login(request)
+        if (path == reverse("mfa_activate_totp") and request.user.is_authenticated and not has_totp(request.user)
+                and not session_came_through_invitation(request)):
+            # A first authenticator only from an invitation session: a password alone must not let
+            # someone enrol their own authenticator on the account.
+            return ask_for_new_invitation(request)
         if path.startswith(API_PREFIX) and request.headers.get("Authorization"):
             return self.get_response(request)  # a token request: see the module's docstring
         if mfa_missing(request.user) and not reachable_without_factor(path):

@@ -3,12 +3,15 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config.staff_invites import staff_invitation_accept
 from surveys.api.policies import ApiDocsAccess
 from surveys.api.views import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    # Staff invitation link: sets the password and allows setting up the first authenticator (a secret: config/logging.py).
+    path("staff-invitation/<str:token>/", staff_invitation_accept, name="staff_invitation"),
     # Email providers' delivery and bounce webhooks (django-anymail), received in patients/tracking.py.
     path("hooks/anymail/", include("anymail.urls")),
     # The API for programs (docs/api.md): research resources, then scheduled messages (identity side).

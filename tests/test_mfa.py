@@ -10,6 +10,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.urls import reverse
 
+from config.staff_invites import INVITED_SESSION_KEY
 from surveys.models import StudyMembership
 
 PASSWORD = "pw-123456789"
@@ -58,8 +59,11 @@ def test_investigator_without_totp_is_sent_to_activation_and_cannot_reach_a_pati
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith(activation), path
 
-    # allauth's own pages stay open: it asks the password again (adding a factor is a sensitive
-    # change), then shows the secret; the code computed from it activates TOTP.
+    # A password-only session may not enrol the first authenticator (tests/test_staff_invites.py);
+    # an invitation session may: allauth asks the password again, then shows the secret.
+    session = client.session
+    session[INVITED_SESSION_KEY] = investigator.pk
+    session.save()
     asked = client.get(activation)
     assert asked["Location"].startswith(reverse("account_reauthenticate"))
     client.post(asked["Location"], {"password": PASSWORD})

@@ -221,6 +221,8 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="FR")
 RESSENTI_REQUIRE_MFA = env.bool("RESSENTI_REQUIRE_MFA", default=False)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Ressenti"
+# Seconds a staff invitation link (config/staff_invites.py: set the password, then the authenticator) lasts.
+STAFF_INVITATION_TIMEOUT = env.int("STAFF_INVITATION_TIMEOUT", default=72 * 3600)
 
 # Key from which patient link tokens are derived (surveys.services.assignment_link_token): the same
 # link in every message of an assignment, and nothing in the database that gives it back.
