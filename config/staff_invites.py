@@ -82,3 +82,23 @@ def staff_invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 def ask_for_new_invitation(request: HttpRequest) -> HttpResponse:
     return render(request, "staff_invites/ask_for_new_link.html", status=403)
+
+
+def staff_invitations_send(users) -> tuple[int, int]:
+    """E-mail an invitation link to each active staff user with an address; (sent, skipped)."""
+    from django.core.mail import send_mail
+    from django.utils.translation import gettext as _
+
+    sent = skipped = 0
+    for user in users:
+        if not (user.is_active and user.is_staff and user.email):
+            skipped += 1
+            continue
+        link = settings.SITE_URL + staff_invitation_path(user)
+        hours = settings.STAFF_INVITATION_TIMEOUT // 3600
+        send_mail(_("Ressenti: set up your account"),
+                  _("Open this link to set your password and your authenticator app (valid %(hours)d hours, "
+                    "once): %(link)s") % {"hours": hours, "link": link},
+                  None, [user.email])
+        sent += 1
+    return sent, skipped

@@ -23,3 +23,19 @@ FR.update({
         "d'invitation envoyé à votre adresse e-mail. Demandez un nouveau lien d'invitation à l'administrateur de l'étude.",
     "Sign out": "Se déconnecter",
 })
+
+FR.update({
+    # config/staff_invites.py, surveys/admin_accounts.py
+    "Ressenti: set up your account": "Ressenti\u202f: configurez votre compte",
+    "Open this link to set your password and your authenticator app (valid %(hours)d hours, once): %(link)s":
+        "Ouvrez ce lien pour choisir votre mot de passe et configurer votre application d'authentification "
+        "(valable %(hours)d heures, une seule fois)\u202f: %(link)s",
+    "E-mail a staff invitation link (password, then authenticator app)":
+        "Envoyer par e-mail un lien d'invitation (mot de passe, puis application d'authentification)",
+})
+FR_PLURAL.update({
+    "%(count)d invitation sent.": ["%(count)d invitation envoyée.", "%(count)d invitations envoyées."],
+    "%(count)d account skipped (inactive, not staff or no e-mail).":
+        ["%(count)d compte ignoré (inactif, hors équipe ou sans e-mail).",
+         "%(count)d comptes ignorés (inactifs, hors équipe ou sans e-mail)."],
+})

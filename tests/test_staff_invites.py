@@ -67,3 +67,21 @@ def test_an_expired_or_forged_invitation_is_refused(make, client, settings):
     assert client.get(link).status_code == 404
     settings.STAFF_INVITATION_TIMEOUT = 3600
     assert client.get(link[:-3] + "xx/").status_code == 404
+
+
+def test_a_superuser_emails_the_invitation_from_the_user_list(make, client):
+    import re
+
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.core import mail
+
+    admin = make.user(superuser=True)
+    TOTP.activate(admin, generate_totp_secret())
+    client.force_login(admin)
+    user = investigator(make)
+    client.post(reverse("admin:auth_user_changelist"),
+                {"action": "send_staff_invitation", "_selected_action": [user.pk]})
+    assert [m.to for m in mail.outbox] == [[user.email]]
+    path = re.search(r"https?://[^/]+(/staff-invitation/\S+/)", mail.outbox[0].body).group(1)
+    client.logout()
+    assert client.get(path).status_code == 200
