@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from decimal import Decimal
 
 from django.conf import settings
@@ -29,12 +30,14 @@ from .validation import Problem, definition_problems
 __all__ = [
     "Problem",
     "PublishError",
+    "ResponseChanged",
     "ResponseClosed",
     "ResponseIncomplete",
     "assignment_link_revoke",
     "assignment_link_token",
     "questionnaire_draft_from_version",
     "questionnaire_publish",
+    "response_answers_digest",
     "response_missing",
     "response_save_page",
     "response_submit",
@@ -200,6 +203,15 @@ class ResponseClosed(Exception):
     """The response was already submitted: nothing more may change it."""
 
 
+class ResponseChanged(Exception):
+    """The answers changed (another window) since the review page the patient sent was shown."""
+
+
+def response_answers_digest(answers: dict) -> str:
+    """SHA-256 of the canonical JSON of the answers: what a review page showed, posted back with Send."""
+    return hashlib.sha256(json.dumps(answers, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class ResponseIncomplete(Exception):
     def __init__(self, missing: list[str]):
         self.missing = missing
@@ -239,11 +251,17 @@ def response_missing(*, response: Response) -> list[str]:
 
 
 @transaction.atomic
-def response_submit(*, assignment: Assignment) -> Response:
-    """Complete the response. Idempotent: a second submit returns the completed response unchanged."""
+def response_submit(*, assignment: Assignment, answers_digest: str | None = None) -> Response:
+    """Complete the response. Idempotent: a second submit returns the completed response unchanged.
+
+    `answers_digest` (response_answers_digest of the answers the review page showed) must match the
+    stored answers, read under the row lock: otherwise ResponseChanged and nothing is written."""
     response = _locked_response(assignment)
     if response.status == Response.Status.COMPLETED:
         return response
+    if answers_digest is not None and not hmac.compare_digest(
+            answers_digest, response_answers_digest(response.answers)):
+        raise ResponseChanged()
     missing = response_missing(response=response)
     if missing:
         raise ResponseIncomplete(missing)

@@ -208,7 +208,12 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
     switch_to = action.removeprefix("lang-") if action.startswith("lang-") else ""
     if action == "submit":
         try:
-            services.response_submit(assignment=assignment)
+            # The review page posts the digest of the answers it showed; a POST without it (not from
+            # that page) is checked as before, for completeness only.
+            services.response_submit(assignment=assignment, answers_digest=request.POST.get("answers_digest"))
+        except services.ResponseChanged:
+            return _review(request, token, response_of(assignment), definition, pages, language,
+                           changed_elsewhere=True)
         except services.ResponseIncomplete:
             return HttpResponseRedirect(_url(token, "review"))
         return HttpResponseRedirect(_url(token))
@@ -240,7 +245,7 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
     return HttpResponseRedirect(_url(token, following + 1))
 
 
-def _review(request, token, response, definition, pages, language) -> HttpResponse:
+def _review(request, token, response, definition, pages, language, *, changed_elsewhere=False) -> HttpResponse:
     answers = response.answers if response else {}
     missing = set(services.response_missing(response=response)) if response else set()
     summary = [{"number": number, "title": page.title,
@@ -249,4 +254,5 @@ def _review(request, token, response, definition, pages, language) -> HttpRespon
     return render(request, "patient/review.html", {
         "token": token, "title": rendering.title_of(definition, language), "summary": summary,
         "missing_count": len(missing), "language": language, "page_count": len(pages),
-    })
+        "answers_digest": services.response_answers_digest(answers), "changed_elsewhere": changed_elsewhere,
+    }, status=409 if changed_elsewhere else 200)
