@@ -35,7 +35,15 @@ import rules
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist
 
-from surveys.models import Assignment, LinkCheckLock, Participant, Response, Site, StudyMembership
+from surveys.models import (
+    Assignment,
+    LinkCheckLock,
+    Participant,
+    Response,
+    ResponseCorrection,
+    Site,
+    StudyMembership,
+)
 
 Role = StudyMembership.Role
 
@@ -197,6 +205,8 @@ PERMISSIONS: Matrix = {
     "assignment": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     "linkchecklock": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     "response": {"view": (DATA_MANAGER, INVESTIGATOR), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
+    # Written by surveys.corrections.response_correct only, with the answer it changes; never changed after.
+    "responsecorrection": {"view": (DATA_MANAGER, INVESTIGATOR), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     # Information notices are immutable (consent records point to them): a new text is a new version.
     "consentnotice": {"view": ANY_ROLE, "add": (DESIGNER,), "change": NOBODY, "delete": NOBODY},
     "eligibilityrule": _DESIGN,
@@ -254,6 +264,8 @@ register_site_scope(Assignment, study_path="participant__study", site_path="part
 register_site_scope(LinkCheckLock, study_path="assignment__participant__study",
                     site_path="assignment__participant__site")
 register_site_scope(Response, study_path="assignment__participant__study", site_path="assignment__participant__site")
+register_site_scope(ResponseCorrection, study_path="response__assignment__participant__study",
+                    site_path="response__assignment__participant__site")
 register_site_scope(Site, study_path="study", site_path="pk")
 
 
@@ -284,3 +296,9 @@ rules.set_perm("surveys.override_publish", is_superuser | has_role(INVESTIGATOR)
 # who change only the descriptive and design fields ("surveys.change_study").
 GOVERN_STUDY = "surveys.govern_study"
 rules.set_perm(GOVERN_STUDY, is_superuser | has_role(INVESTIGATOR))
+
+# Correcting a submitted answer on the patient's request (surveys/corrections.py, page /staff/responses/<pk>/correct/):
+# investigators and data managers of the response's study, at the response's site for a site-limited membership
+# (Response is site-bound). Every correction is audited (ResponseCorrection).
+CORRECT_RESPONSE = "surveys.correct_response"
+rules.set_perm(CORRECT_RESPONSE, is_superuser | has_role(INVESTIGATOR, DATA_MANAGER))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("surveys.screening_urls")),
     path("", include("surveys.replan_views")),
     path("", include("surveys.alert_views")),
+    path("", include("surveys.correction_views")),
     path("", include("surveys.exports.views")),
     path("", include("surveys.review_views")),
     path("", include("surveys.review_panel_views")),

@@ -1,0 +1,74 @@
+"""Corrections of submitted answers: validated as on the patient pages, audited, idempotent, in scope."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from surveys.corrections import CorrectionRefused, response_correct
+from surveys.models import Response, ResponseCorrection
+from surveys.services import questionnaire_publish
+
+
+@pytest.fixture
+def world(make):
+    study = make.study(code="corr-study")
+    version = questionnaire_publish(questionnaire=make.valid_questionnaire(study=study), by=None)
+    tp = make.timepoint(version=version)
+    participant = make.participant(study=study)
+    assignment = make.assignment(participant=participant, timepoint=tp)
+    response = make.response(assignment=assignment, status="completed", answers={"mood": "a1", "pain": 3})
+    return study, response
+
+
+def member(make, study, role):
+    user = make.user()
+    make.member(user=user, study=study, role=role)
+    return user
+
+
+def test_investigator_corrects_an_answer_with_one_row_per_change(make, world):
+    study, response = world
+    user = member(make, study, "investigator")
+    outcome = response_correct(response=response, posted={"pain": ["7"]}, reason="patient called", by=user)
+    response.refresh_from_db()
+    assert response.answers == {"mood": "a1", "pain": 7}
+    assert response.source == Response.Source.CORRECTED
+    [row] = outcome.corrections
+    assert (row.link_id, row.old_value, row.new_value, row.by, row.reason) == ("pain", 3, 7, user, "patient called")
+    # The same form posted again changes nothing and writes no second row.
+    again = response_correct(response=response, posted={"pain": ["7"]}, reason="patient called", by=user)
+    assert again.corrections == []
+    assert ResponseCorrection.objects.filter(response=response).count() == 1
+
+
+def test_value_refused_by_the_patient_pages_is_refused_naming_the_item(make, world):
+    study, response = world
+    user = member(make, study, "data_manager")
+    with pytest.raises(CorrectionRefused) as refused:
+        response_correct(response=response, posted={"pain": ["12"]}, reason="call", by=user)
+    assert set(refused.value.errors) == {"pain"}
+    with pytest.raises(CorrectionRefused) as refused:
+        response_correct(response=response, posted={"pain": ["5"]}, reason="  ", by=user)
+    assert set(refused.value.errors) == {"reason"}
+    response.refresh_from_db()
+    assert response.answers["pain"] == 3 and response.source == Response.Source.PATIENT
+    assert not ResponseCorrection.objects.exists()
+
+
+def test_page_other_study_404_designer_refused(client, make, world):
+    study, response = world
+    url = reverse("surveys:correct_response", args=[response.pk])
+    client.force_login(member(make, make.study(), "investigator"))
+    assert client.get(url).status_code == 404
+    client.force_login(member(make, study, "designer"))
+    assert client.post(url, {"shown": "pain", "pain": "9", "reason": "x"}).status_code in (403, 404)
+    client.force_login(member(make, study, "investigator"))
+    assert client.get(url).status_code == 200
+    page = client.post(url, {"shown": "pain mood", "pain": "12", "mood": "a1", "reason": "call"})
+    assert page.status_code == 422 and "pain" in page.content.decode()
+    assert client.post(url, {"shown": "pain mood", "pain": "9", "mood": "a1", "reason": "call"}).status_code == 302
+    assert client.post(url, {"shown": "pain mood", "pain": "9", "mood": "a1", "reason": "call"}).status_code == 302
+    response.refresh_from_db()
+    assert response.answers["pain"] == 9
+    assert ResponseCorrection.objects.filter(response=response).count() == 1
