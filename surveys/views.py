@@ -46,10 +46,23 @@ def remember_language(response: HttpResponse, language: str) -> HttpResponse:
     return response
 
 
-def _state_page(request: HttpRequest, state: LinkState, language: str, safety: str = "") -> HttpResponse:
+def _state_page(request: HttpRequest, state: LinkState, language: str, safety: str = "", *,
+                answers_lost: bool = False, closed_on=None) -> HttpResponse:
     with translation.override(language):
         return render(request, "patient/state.html", {"state": state.value, "language": language,
-                                                      "safety_message": safety}, status=STATE_STATUS[state])
+                                                      "safety_message": safety, "answers_lost": answers_lost,
+                                                      "closed_on": closed_on}, status=STATE_STATUS[state])
+
+
+def _closed_on(access: link_access.LinkAccess):
+    """The day the link closed, where it is known: the end of its window, or the day it was sent."""
+    assignment = access.assignment
+    if access.state is LinkState.EXPIRED:
+        return min(assignment.expires_at, timezone.now())
+    response = response_of(assignment)
+    if access.state is LinkState.COMPLETED and response is not None and response.submitted_at:
+        return response.submitted_at
+    return None
 
 
 def _safety_message(request: HttpRequest, access: link_access.LinkAccess, language: str) -> str:
@@ -76,11 +89,15 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         # The consent page belongs to the identity domain (it records a signed name); named, not imported.
         return HttpResponseRedirect(reverse("patients:consent", args=[token]))
     if access.state is not LinkState.OPEN:
+        language = _language(request, access.language, ["fr", "en"])
         if request.method == "POST" and access.assignment is not None:
-            # A repeated or late POST (double tap, back button, second tab): answer with
+            if request.POST.get("action", "next") != "submit" and access.state in CLOSED_STATES:
+                # A page's answers sent after the link closed: nothing is stored, and the page says so.
+                return _state_page(request, access.state, language, answers_lost=True,
+                                   closed_on=_closed_on(access))
+            # A repeated Send (double tap, back button, second tab): answer with
             # the page for the link's state, through a GET, and change nothing.
             return HttpResponseRedirect(_url(token))
-        language = _language(request, access.language, ["fr", "en"])
         return _state_page(request, access.state, language, _safety_message(request, access, language))
 
     assignment = access.assignment
