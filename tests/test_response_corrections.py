@@ -72,3 +72,25 @@ def test_page_other_study_404_designer_refused(client, make, world):
     response.refresh_from_db()
     assert response.answers["pain"] == 9
     assert ResponseCorrection.objects.filter(response=response).count() == 1
+
+
+def test_correction_recomputes_the_score_and_raises_a_new_alert_once(make):
+    from surveys.alerts import alerts_raise
+    from surveys.models import Alert
+    from tests.test_alerts import build
+
+    study = make.study(code="corr-alerts")
+    version = questionnaire_publish(questionnaire=build(make, study=study), by=None)
+    assignment = make.assignment(participant=make.participant(study=study), timepoint=make.timepoint(version=version))
+    response = make.response(assignment=assignment, status="completed", answers={"q1": "a1", "q9": "a1"})
+    from surveys import scoring
+    response.scores = scoring.scores_compute(version.definition, response.answers)
+    response.save()
+    alerts_raise(response=response)
+    assert set(Alert.objects.values_list("rule", flat=True)) == {"item9"}
+    user = member(make, study, "investigator")
+    outcome = response_correct(response=response, posted={"q1": ["a3"], "q9": ["a2"]}, reason="call", by=user)
+    response.refresh_from_db()
+    assert response.scores["total"]["value"] > 2
+    assert [a.rule for a in outcome.alerts] == ["severe"]
+    assert sorted(Alert.objects.filter(response=response).values_list("rule", flat=True)) == ["item9", "severe"]
