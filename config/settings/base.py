@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.paths.NulPathMiddleware",
     # Permissions-Policy: pages use no camera, microphone, location, payment... (PERMISSIONS_POLICY below).
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
