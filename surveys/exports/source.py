@@ -25,7 +25,7 @@ FIELDS = (
     "assignment_id", "assignment__due_at", "assignment__occurrence", "assignment__invitation_channel",
     "assignment__timepoint__code", "assignment__participant_id", "assignment__participant__pseudonym",
     "assignment__participant__created_at", "assignment__participant__site__code",
-    "version__questionnaire__code", "version__number",
+    "version__questionnaire__code", "version__number", "source",
 )
 ORDER = ("assignment__participant__pseudonym", "assignment__due_at", "assignment__timepoint__order",
          "assignment__occurrence", "pk")
@@ -51,6 +51,8 @@ class ResponseRow:
     site: str
     questionnaire: str
     version: int
+    # Where the answers come from (Response.Source): patient, imported, corrected.
+    source: str = "patient"
 
     @property
     def delay_hours(self) -> float | None:
@@ -78,7 +80,7 @@ def responses_stream(spec: ExportSpec, *, questionnaires: list[str] | None = Non
     rows = responses_queryset(spec, questionnaires=questionnaires).order_by(*ORDER).values_list(*FIELDS)
     for values in rows.iterator(chunk_size=chunk_size):
         (pk, version_id, status, answers, scores, submitted_at, started_at, assignment_id, due_at, occurrence,
-         channel, timepoint, participant_id, pseudonym, enrolled_at, site, questionnaire, version) = values
+         channel, timepoint, participant_id, pseudonym, enrolled_at, site, questionnaire, version, source) = values
         yield ResponseRow(pk, version_id, status, answers or {}, scores or {}, submitted_at, started_at,
                           assignment_id, due_at, occurrence, channel or "", timepoint, participant_id, pseudonym,
-                          enrolled_at, site or "", questionnaire, version)
+                          enrolled_at, site or "", questionnaire, version, source)

@@ -94,6 +94,7 @@ def metadata_columns(ctx: Context) -> list[Column]:
         ("completion_delay_hours", "decimal", gettext_noop("Hours from opening to submission")),
         ("channel", "text", gettext_noop("Channel of the first message sent for this questionnaire (sms, email)")),
         ("status", "text", gettext_noop("Response status (completed, in_progress)")),
+        ("source", "text", gettext_noop("Source of the answers (patient, imported, corrected)")),
     ]
     return [Column(name=name, kind="meta", value_type=kind, labels=_meta_labels(text, ctx.languages))
             for name, kind, text in spec]
@@ -103,7 +104,7 @@ def metadata_values(row: ResponseRow, ctx: Context) -> list[Any]:
     dates = ctx.dates
     return [row.pseudonym, row.site or None, row.questionnaire, row.version, row.timepoint, row.occurrence,
             dates.instant(row.due_at), dates.instant(row.submitted_at), row.delay_hours, row.channel or None,
-            row.status]
+            row.status, row.source]
 
 
 # --- item values ------------------------------------------------------------------------
