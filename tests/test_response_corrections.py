@@ -94,3 +94,30 @@ def test_correction_recomputes_the_score_and_raises_a_new_alert_once(make):
     assert response.scores["total"]["value"] > 2
     assert [a.rule for a in outcome.alerts] == ["severe"]
     assert sorted(Alert.objects.filter(response=response).values_list("rule", flat=True)) == ["item9", "severe"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(st.integers(-5, 20).map(str), st.text(alphabet="0123456789,.- abc", max_size=6)))
+def test_correction_accepts_exactly_what_the_patient_page_accepts(make, world, raw):
+    from django.utils.datastructures import MultiValueDict
+
+    from surveys import rendering
+
+    study, response = world
+    Response.objects.filter(pk=response.pk).update(answers={"mood": "a1", "pain": 3})
+    user = member(make, study, "investigator")
+    definition = response.version.definition
+    [page] = rendering.build_pages(definition, "en")
+    patient = rendering.page_submission(definition=definition, page=page, language="en",
+                                        answers={"mood": "a1"}, post=MultiValueDict({"pain": [raw], "mood": ["a1"]}),
+                                        check_required=True)
+    try:
+        response_correct(response=response, posted={"pain": [raw]}, reason="call", by=user)
+        accepted = True
+    except CorrectionRefused as refused:
+        accepted = "pain" not in refused.errors
+    assert accepted == ("pain" not in patient.errors)
