@@ -29,3 +29,6 @@ urlpatterns = [
     path("", include("patients.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
+
+# A server error in the reader's language and the patient layout, rendered without the database.
+handler500 = "surveys.error_views.server_error"

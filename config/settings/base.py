@@ -253,6 +253,9 @@ LANGUAGE_COOKIE_SECURE = False
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 
+# A refused form (expired page, cookies blocked) says what to do next, in the reader's language.
+CSRF_FAILURE_VIEW = "surveys.error_views.csrf_failure"
+
 # A staff or reviewer session ends after a working day without activity (config/sessions.py).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_ACTIVITY_REFRESH = 300
