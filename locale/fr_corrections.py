@@ -11,6 +11,14 @@ FR = {
         "Rien n'a changé\u202f: les réponses enregistrées sont déjà celles-ci.",
     # templates/staff/correct_response.html
     "Correct answers": "Corriger les réponses",
+    "Responses": "Réponses",
+    'Correct an answer of "%(q)s" only when the patient asks for it (by phone, at the practice). The old value, '
+    "the new one, your name, the time and the reason are kept; scores and alerts are computed again as at "
+    'submission, and the response is marked "corrected" in exports.':
+        "Ne corrigez une réponse de «\u00a0%(q)s\u00a0» que lorsque le patient le demande (par téléphone, au "
+        "cabinet). L'ancienne valeur, la nouvelle, votre nom, l'heure et le motif sont conservés\u202f; les scores "
+        "et les alertes sont recalculés comme à l'envoi, et la réponse est marquée «\u00a0corrigée\u00a0» dans "
+        "les exports.",
     "Nothing was changed. Please correct:": "Rien n'a été modifié. Veuillez corriger\u202f:",
     "Reason": "Motif",
     "not asked with the current answers": "non posée avec les réponses actuelles",
