@@ -12,6 +12,9 @@ FR = {
     # templates/staff/correct_response.html
     "Correct answers": "Corriger les réponses",
     "Responses": "Réponses",
+    # surveys/admin.py
+    "corrections": "corrections",
+    "Correct an answer at the patient's request": "Corriger une réponse à la demande du patient",
     'Correct an answer of "%(q)s" only when the patient asks for it (by phone, at the practice). The old value, '
     "the new one, your name, the time and the reason are kept; scores and alerts are computed again as at "
     'submission, and the response is marked "corrected" in exports.':

@@ -754,7 +754,15 @@ class ResponseAdmin(ReadOnlyAdmin, AuditedHistoryAdmin):
     list_select_related = ("assignment__participant", "assignment__timepoint", "version__questionnaire__study")
     search_fields = ("assignment__participant__pseudonym",)
     hidden_fields = ("answers", "scores")
-    readonly_fields = ("answers_json", "scores_table")
+    readonly_fields = ("answers_json", "scores_table", "correction_link")
+
+    @admin.display(description=_("corrections"))
+    def correction_link(self, obj: Response) -> str:
+        # The only way a submitted answer changes: an audited correction (surveys/corrections.py).
+        if obj.status != Response.Status.COMPLETED:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("surveys:correct_response", args=[obj.pk]),
+                           _("Correct an answer at the patient's request"))
 
     @admin.display(description=_("answers by linkId"))
     def answers_json(self, obj: Response) -> str:

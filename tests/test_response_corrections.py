@@ -136,3 +136,23 @@ def test_member_of_another_site_gets_404(client, make, world):
     url = reverse("surveys:correct_response", args=[response.pk])
     assert client.post(url, {"shown": "pain", "pain": "9", "reason": "x"}).status_code == 404
     assert not ResponseCorrection.objects.exists()
+
+
+@pytest.mark.parametrize("role, may", [("investigator", True), ("data_manager", True), ("designer", False),
+                                       ("reviewer", False)])
+def test_the_permission_matrix_gives_corrections_to_investigators_and_data_managers(make, world, role, may):
+    from surveys.rules import CORRECT_RESPONSE
+
+    study, response = world
+    user = member(make, study, role)
+    assert user.has_perm(CORRECT_RESPONSE, response) is may
+    assert user.has_perm("surveys.view_responsecorrection", response) is may
+    for action in ("add", "change", "delete"):
+        assert not user.has_perm(f"surveys.{action}_responsecorrection")
+
+
+def test_the_response_admin_page_leads_to_the_correction_page(client, make, world):
+    study, response = world
+    client.force_login(member(make, study, "data_manager"))
+    page = client.get(reverse("admin:surveys_response_change", args=[response.pk])).content.decode()
+    assert reverse("surveys:correct_response", args=[response.pk]) in page
