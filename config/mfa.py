@@ -8,8 +8,8 @@
   session reaches: HTML pages redirect to allauth's activation page, /api/ answers 403 in JSON like
   DRF. Only logout, the activation page and the password confirmation it asks for, and static files
   stay reachable, so they can always finish activating or sign out.
-* An API request carrying an `Authorization` header is judged by its token, not by the session
-  cookie it may also carry (DRF tries the token first): tokens are made at /staff/api/tokens/,
+* An API request carrying a token (`Authorization: Bearer ...`) is judged by its token, not by the
+  session cookie it may also carry (DRF tries the token first; any other header is not a token): tokens are made at /staff/api/tokens/,
   a session page, so only a session that passed the factor can have made one.
 """
 
@@ -31,6 +31,15 @@ from config.staff_invites import ask_for_new_invitation, session_came_through_in
 REACHABLE_WITHOUT_FACTOR = {"account_logout", "admin:logout", "mfa_activate_totp", "account_reauthenticate",
                             "staff_invitation"}
 API_PREFIX = "/api/"
+
+
+def carries_api_token(request: HttpRequest) -> bool:
+    """An Authorization header the API's token authentication takes (it then authenticates or fails
+    with 401); any other header (Basic...) would fall through to the session."""
+    from surveys.api.auth import KEYWORDS
+
+    parts = request.headers.get("Authorization", "").encode("latin-1", "replace").split()
+    return bool(parts) and parts[0].lower() in KEYWORDS
 
 
 def reachable_without_factor(path: str) -> bool:
@@ -75,7 +84,7 @@ class RequireMFAMiddleware:
             # A first authenticator only from an invitation session: a password alone must not let
             # someone enrol their own authenticator on the account.
             return ask_for_new_invitation(request)
-        if path.startswith(API_PREFIX) and request.headers.get("Authorization"):
+        if path.startswith(API_PREFIX) and carries_api_token(request):
             return self.get_response(request)  # a token request: see the module's docstring
         if mfa_missing(request.user) and not reachable_without_factor(path):
             if path.startswith(API_PREFIX):

@@ -187,3 +187,11 @@ def test_the_api_refuses_a_session_without_the_factor_and_serves_it_once_activat
     assert refused.status_code == 403 and refused.json()["detail"]
     TOTP.activate(investigator, generate_totp_secret())
     assert client.get("/api/").status_code != 403
+
+
+@pytest.mark.parametrize("header", ["Basic aW52ZXN0aWdhdG9yOng=", "Digest x", "nonsense", "Bearer", "Token"])
+def test_a_header_that_is_not_a_token_does_not_open_the_api_to_a_session_without_the_factor(
+        make, client, mfa_required, header):
+    client.force_login(staff_member(make, "investigator"))
+    answer = client.get("/api/studies/", HTTP_AUTHORIZATION=header)
+    assert answer.status_code in (401, 403), (header, answer.status_code)
