@@ -17,5 +17,9 @@ class NulPathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path_info:
+            if request.path_info.startswith("/api/"):
+                from surveys.api.views import api_not_found  # the API's own JSON 404
+
+                return api_not_found(request)
             return HttpResponseNotFound("Not found", content_type="text/plain")
         return self.get_response(request)
