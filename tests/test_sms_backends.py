@@ -7,8 +7,9 @@ import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
-from patients.sms import SmsPermanentError, SmsTemporaryError, get_backend
+from patients.sms import SmsPermanentError, SmsTemporaryError, SmsUncertainError, get_backend
 from patients.sms.console import ConsoleBackend, mask_number
 from patients.sms.file import FileBackend, sms_file_read
 from patients.sms.twilio import IDEMPOTENCY_HEADER, TwilioBackend, retry_after_seconds
@@ -118,14 +119,19 @@ def test_twilio_rate_limit_is_temporary_and_carries_retry_after(fake):
     assert caught.value.retry_after == 7 and caught.value.code == 20429
 
 
-def test_twilio_timeout_is_temporary_and_a_retry_after_an_accepted_timeout_is_counted(fake):
+def test_twilio_timeout_is_uncertain_and_the_lookup_finds_what_a_blind_retry_would_repeat(fake):
     fake.hang_next(1, seconds=2.5, accept=True)
     started = time.monotonic()
-    with pytest.raises(SmsTemporaryError, match="in time"):
-        get_backend().send_sms(to=TO, body="hi", idempotency_key="message-9")
+    since = timezone.now()
+    with pytest.raises(SmsUncertainError, match="in time"):
+        get_backend().send_sms(to=TO, body="hi https://x/s/tok", idempotency_key="message-9")
     assert time.monotonic() - started < 2.4  # TWILIO_TIMEOUT=1 s, not the fake's 2.5 s
-    # The provider had accepted it: a blind retry sends it twice, and the fake sees it.
-    get_backend().send_sms(to=TO, body="hi", idempotency_key="message-9")
+    # The provider had accepted it: the lookup finds it, by the send's link.
+    found = get_backend().find_sent(to=TO, reference="https://x/s/tok", since=since)
+    assert found is not None and found.provider_id == fake.messages[0].sid
+    assert get_backend().find_sent(to=TO, reference="https://x/s/other", since=since) is None
+    # A blind retry would have sent it twice, and the fake sees that.
+    get_backend().send_sms(to=TO, body="hi https://x/s/tok", idempotency_key="message-9")
     assert len(fake.messages) == 2 and fake.duplicates == 1 and fake.duplicates_by_content == 1
 
 

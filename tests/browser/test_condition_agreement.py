@@ -403,8 +403,9 @@ GRIDS = [
          {"huge": [("answerInteger", 10 ** 400)], "big": [("answerInteger", 2 ** 53 + 1)],
           "tiny": [("answerInteger", -10 ** 400)], "bad": [("answerString", "9" * 30)]},
          [Answer("12", fills("12"), True, {"huge": "lt", "big": "lt", "tiny": "gt"}),
-          Answer("15 digits", fills("-999 999 999 999 999"), True, {"huge": "lt", "big": "lt", "tiny": "gt"}),
-          Answer("16 digits", fills("1000000000000000"), False),
+          # The lowest whole number an answer can be (a FHIR integer: 32 bits); 15 digits are refused below.
+          Answer("lowest whole number", fills("-2 147 483 648"), True, {"huge": "lt", "big": "lt", "tiny": "gt"}),
+          Answer("15 digits", fills("1000000000000000"), False),
           NO_ANSWER]),
     Grid("decimal", item("x", T.DECIMAL, low=0, high=300),
          {"V": [("answerDecimal", 71.5), ("answerString", "71,5"), ("answerString", "71.50")],
