@@ -224,10 +224,13 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
     action = request.POST.get("action", "next")
     switch_to = action.removeprefix("lang-") if action.startswith("lang-") else ""
     if action == "submit":
+        digest = request.POST.get("answers_digest", "")
+        if not digest:
+            # Only the review page sends: it posts the digest of the answers it showed. Anything else
+            # (a page kept open across an upgrade, a script) is shown that review first.
+            return HttpResponseRedirect(_url(token, "review"))
         try:
-            # The review page posts the digest of the answers it showed; a POST without it (not from
-            # that page) is checked as before, for completeness only.
-            services.response_submit(assignment=assignment, answers_digest=request.POST.get("answers_digest"))
+            services.response_submit(assignment=assignment, answers_digest=digest)
         except services.ResponseChanged:
             return _review(request, token, response_of(assignment), definition, pages, language,
                            changed_elsewhere=True)

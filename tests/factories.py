@@ -197,3 +197,12 @@ def every_type_questionnaire(*, study: Study | None = None, one_item_per_page: b
     item(questionnaire=q, link_id="drug", type="short_text", section=p2, max_length=80,
          text_fr="Votre traitement principal", text_en="Your main treatment")
     return q
+
+
+def review_send(assignment: Assignment) -> dict:
+    """The POST of the review page's Send button: it carries the digest of the answers it showed."""
+    from surveys.models import Response
+    from surveys.services import response_answers_digest
+
+    response = Response.objects.filter(assignment=assignment).first()
+    return {"action": "submit", "answers_digest": response_answers_digest(response.answers if response else {})}

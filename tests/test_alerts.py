@@ -36,6 +36,7 @@ from surveys.services import (
 )
 from surveys.tasks import alerts_notify_task, alerts_sweep
 from tests.conftest import need_service
+from tests.factories import review_send
 
 SCORED = [("a0", "Jamais", "Not at all", 0), ("a1", "Plusieurs jours", "Several days", 1),
           ("a2", "Plus de la moitié", "More than half", 2), ("a3", "Presque tous les jours", "Nearly every day", 3)]
@@ -598,7 +599,7 @@ def patient_link(make, *, language="en", **study_kw):
 
 def closing_page(client, url, assignment, **answers):
     answer(assignment, **answers)
-    response = client.post(url, {"action": "submit"}, follow=True)
+    response = client.post(url, review_send(assignment), follow=True)
     assert response.status_code == 200
     return response.content.decode()
 

@@ -28,7 +28,7 @@ def test_answers_sent_after_completion_in_another_window_are_refused_and_the_pag
     token, a = make.open_link()
     url = reverse("surveys:respond", args=[token])
     client.post(url, {"page": "1", "mood": "a1", "pain": "0", "shown": "mood pain"})
-    client.post(url, {"action": "submit"})
+    client.post(url, make.review_send(a))
     late = client.post(url, {"page": "1", "mood": "a2", "pain": "9", "shown": "mood pain"})
     assert "Your last answers could not be saved" in late.content.decode()
     assert Response.objects.get(assignment=a).answers == {"mood": "a1", "pain": 0}

@@ -122,7 +122,7 @@ def test_submit_twice_makes_one_completed_response(client, make):
     token, a = make.open_link()
     client.post(url(token), {"page": "1", "mood": "a1", "pain": "0", "shown": "mood pain"})
     for _ in range(2):
-        done = client.post(url(token), {"action": "submit"})
+        done = client.post(url(token), make.review_send(a))
         assert done.status_code == 302
     assert Response.objects.filter(assignment=a).count() == 1
     response = Response.objects.get(assignment=a)
@@ -138,7 +138,7 @@ def test_submit_twice_makes_one_completed_response(client, make):
 def test_submit_with_a_missing_required_answer_goes_back_to_review(client, make):
     token, a = make.open_link()
     client.post(url(token), {"page": "1", "action": "back", "pain": "4", "shown": "mood pain"})
-    assert client.post(url(token), {"action": "submit"})["Location"].endswith("?p=review")
+    assert client.post(url(token), make.review_send(a))["Location"].endswith("?p=review")
     review = client.get(url(token, "review")).content.decode()
     assert "Not answered (required)" in review
     assert Response.objects.get(assignment=a).status == Response.Status.IN_PROGRESS

@@ -519,7 +519,7 @@ def test_patient_page_flow_stores_scores(client, make):
     post = {code: "a0" for code in NINE} | {"q1": "a2", "q2": "a1", "page": "1", "action": "next",
                                             "shown": " ".join(NINE + ["comment"])}
     assert client.post(link, post).status_code == 302
-    assert client.post(link, {"action": "submit"}).status_code == 302
+    assert client.post(link, make.review_send(assignment)).status_code == 302
     response = Response.objects.get(assignment=assignment)
     assert response.status == Response.Status.COMPLETED
     assert response.scores == {"total": {"value": 3, "raw": 3, "answered": 9, "of": 9, "prorated": False,

@@ -35,3 +35,15 @@ def test_send_from_a_review_overtaken_by_another_window_stores_nothing_and_shows
         assert client.post(_url(token), {"action": "submit", "answers_digest": _digest_of(html)}).status_code == 302
     response.refresh_from_db()
     assert response.status == Response.Status.COMPLETED and response.answers == {"mood": "a1", "pain": 9}
+
+
+def test_a_send_that_did_not_come_from_a_review_page_goes_to_the_review_first(client, make):
+    token, a = make.open_link()
+    client.post(_url(token), {"page": "1", "mood": "a1", "pain": "0", "shown": "mood pain"})
+    for missing in ({"action": "submit"}, {"action": "submit", "answers_digest": ""}):
+        sent = client.post(_url(token), missing)
+        assert sent.status_code == 302 and sent["Location"].endswith("?p=review")
+    assert Response.objects.get(assignment=a).status == Response.Status.IN_PROGRESS
+    review = client.get(_url(token, "review")).content.decode()
+    assert client.post(_url(token), {"action": "submit", "answers_digest": _digest_of(review)}).status_code == 302
+    assert Response.objects.get(assignment=a).status == Response.Status.COMPLETED
