@@ -165,15 +165,16 @@ def _lock(assignment: Assignment, *, now: datetime) -> LinkCheckLock:
     return lock
 
 
-def _attempt_count(key: str) -> int:
-    """Take one attempt under `key` and return the count including it, in one atomic step of the cache
-    (add() starts the window; incr() never extends it), so concurrent guesses each get their own number."""
-    if cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW):
+def window_count(key: str, *, window: int) -> int:
+    """Count one more event under `key` and return the count including it, in one atomic step of the
+    cache (add() starts a window of `window` seconds; incr() never extends it), so concurrent requests
+    each get their own number. Shared by the link check here and the pre-screening rate limits."""
+    if cache.add(key, 1, timeout=window):
         return 1
     try:
         return cache.incr(key)
     except ValueError:  # the window ended between add() and incr()
-        return 1 if cache.add(key, 1, timeout=settings.LINK_CHECK_WINDOW) else cache.incr(key)
+        return 1 if cache.add(key, 1, timeout=window) else cache.incr(key)
 
 
 def link_check_attempt(assignment: Assignment, *, answer: str, ip: str, now: datetime | None = None) -> CheckResult:
@@ -185,7 +186,7 @@ def link_check_attempt(assignment: Assignment, *, answer: str, ip: str, now: dat
     if link_check_locked(assignment, ip, now=now):
         return CheckResult.LOCKED
     link_key = f"linkcheck:link:{assignment.pk}"
-    counts = {key: _attempt_count(key) for key, _limit in _attempt_keys(assignment, ip)}
+    counts = {key: window_count(key, window=settings.LINK_CHECK_WINDOW) for key, _limit in _attempt_keys(assignment, ip)}
     # Checked again after counting: a lock set meanwhile also restarts the link's count (_lock), and a
     # guess numbered from that fresh count must not be read while the lock holds.
     if any(counts[key] > limit for key, limit in _attempt_keys(assignment, ip)) or _link_locked(assignment, now):

@@ -28,7 +28,11 @@ READ_METHODS = ("GET", "HEAD")
 class AuditedHistoryAdmin(SimpleHistoryAdmin):
     # False for identity models: their history lists changed field names only.
     history_shows_values: bool = True
-    history_without_values_template = "admin/history_without_values.html"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.history_shows_values:
+            self.object_history_list_template = "admin/history_without_values.html"
 
     def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
@@ -47,8 +51,6 @@ class AuditedHistoryAdmin(SimpleHistoryAdmin):
         if request.method not in READ_METHODS:
             return HttpResponseNotAllowed(READ_METHODS)
         self._object_in_scope(request, object_id)
-        if not self.history_shows_values:
-            self.object_history_list_template = self.history_without_values_template
         return super().history_view(request, object_id, extra_context)
 
     def set_history_delta_changes(self, request: HttpRequest, historical_records: Any,

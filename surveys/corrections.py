@@ -128,8 +128,9 @@ def response_correct(*, response: Response, posted: Mapping[str, Sequence[str]],
     locked.source = Response.Source.CORRECTED
     locked._change_reason = "answers corrected on the patient's request"
     locked.save(update_fields=["answers", "scores", "source", "updated_at"])
-    rows = [ResponseCorrection.objects.create(response=locked, link_id=k, old_value=old.get(k),
-                                              new_value=new.get(k), reason=reason, by=by)
-            for k in changed]
+    rows = ResponseCorrection.objects.bulk_create(
+        ResponseCorrection(response=locked, link_id=k, old_value=old.get(k), new_value=new.get(k), reason=reason,
+                           by=by)
+        for k in changed)
     raised = alerts.alerts_raise(response=locked)
     return CorrectionOutcome(response=locked, corrections=rows, alerts=raised)

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from . import fhir
+from .access import window_count
 from .models import ConsentNotice, EligibilityRule, Study
 from .questionnaires import values
 from .questionnaires.conditions import missing_required, prune_answers
@@ -152,19 +153,9 @@ def rate_limit_take(counters: Sequence[tuple[str, int]]) -> bool:
     current = cache.get_many(keys)
     if any((current.get(key) or 0) >= limit for key, (_name, limit) in zip(keys, counters, strict=True)):
         return False
-    allowed = True
-    for key, (_name, limit) in zip(keys, counters, strict=True):
-        if cache.add(key, 1, timeout=window):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, timeout=window)
-                count = 1
-        # Two requests racing past the read above: the counter itself decides.
-        allowed = allowed and count <= limit
-    return allowed
+    # Two requests racing past the read above: the counter itself decides.
+    counts = [window_count(key, window=window) for key in keys]
+    return all(count <= limit for count, (_name, limit) in zip(counts, counters, strict=True))
 
 
 def screening_submit_allowed(*, study: Study, ip: str) -> bool:

@@ -40,12 +40,13 @@ class UploadRefused(Exception):
         super().__init__(f"{self.where}: {message}")
 
 
-def _limit(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+def _limit(name: str) -> int:
+    """A cap of config/settings/base.py (RESSENTI_UPLOAD_*), read at call time so tests can change it."""
+    return int(getattr(settings, name))
 
 
 def max_bytes() -> int:
-    return _limit("RESSENTI_UPLOAD_MAX_BYTES", 20 * MB)
+    return _limit("RESSENTI_UPLOAD_MAX_BYTES")
 
 
 def _size(n: int) -> str:
@@ -64,9 +65,9 @@ def upload_size_check(content: bytes) -> None:
 def zip_check(content: bytes) -> None:
     """Refuse a zip that would expand too far, before anything decompresses it for real."""
     upload_size_check(content)
-    total_cap = _limit("RESSENTI_UPLOAD_MAX_UNCOMPRESSED_BYTES", 50 * MB)
-    ratio_cap = _limit("RESSENTI_UPLOAD_MAX_RATIO", 200)
-    members_cap = _limit("RESSENTI_UPLOAD_MAX_MEMBERS", 1000)
+    total_cap = _limit("RESSENTI_UPLOAD_MAX_UNCOMPRESSED_BYTES")
+    ratio_cap = _limit("RESSENTI_UPLOAD_MAX_RATIO")
+    members_cap = _limit("RESSENTI_UPLOAD_MAX_MEMBERS")
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
@@ -155,7 +156,7 @@ def _where(text: str, index: int) -> str:
 
 def json_depth_check(text: str) -> None:
     """Refuse nesting deeper than the cap without recursing (json.loads would hit RecursionError)."""
-    cap = _limit("RESSENTI_UPLOAD_MAX_JSON_DEPTH", 64)
+    cap = _limit("RESSENTI_UPLOAD_MAX_JSON_DEPTH")
     depth = 0
     for match in _JSON_TOKENS.finditer(text):
         token = match.group()

@@ -332,7 +332,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON behind the depth cap of uploads (surveys/uploads.py): a deep body is a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["surveys.uploads.BoundedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["surveys.api.policies.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "surveys.api.policies.ApiPagination",
     "DEFAULT_THROTTLE_CLASSES": ["surveys.api.policies.ApiRateThrottle"],

@@ -30,7 +30,6 @@ from ..exports.spec import DATES, FORMATS, ExportSpecError
 from ..exports.views import export_file_response
 from ..models import ExportJob, Questionnaire
 from ..rules import EXPORT_STUDY
-from ..uploads import BoundedJSONParser
 from .base import ErrorSerializer, JsonBooleanField, StudyScopedMixin, UnknownCode
 from .serializers import ApiModelSerializer
 from .views import DetailView, ListView
@@ -136,7 +135,6 @@ class ExportList(ExportRows, ListView):
 
     filterset_class = None
     # The only API body: parsed behind the upload limits (size, nesting depth).
-    parser_classes = [BoundedJSONParser]
 
     @extend_schema(summary="Your exports of this study")
     def get(self, request, *args, **kwargs):
