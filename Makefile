@@ -44,10 +44,9 @@ lock:
 	.lockenv/bin/pip freeze --exclude-editable > requirements.lock
 	rm -rf .lockenv
 
-# Extract strings, fill French from locale/fr_translations.py, compile (needs gettext).
+# Extract strings into locale/fr/LC_MESSAGES/django.po (translations kept, gone strings dropped), compile (needs gettext).
 messages: install
-	$(PY) manage.py makemessages -l fr -i ".venv/*" -i "node_modules/*" -i "bench/*" -i "tests/*"
-	$(PY) locale/apply_translations.py
+	$(PY) manage.py makemessages -l fr --no-obsolete -i ".venv/*" -i "node_modules/*" -i "bench/*" -i "tests/*"
 	$(PY) manage.py compilemessages -l fr -i ".venv" -i "node_modules"
 
 clean:

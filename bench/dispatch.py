@@ -135,7 +135,7 @@ def main() -> None:
         raise SystemExit("Needs DATABASE_URL=postgres://... and REDIS_URL=redis://... (workers are processes).")
     call_command("migrate", verbosity=0)
 
-    from patients.dispatch import messages_dispatch
+    from patients.messaging.dispatch import messages_dispatch
     from patients.models import Enrollment, Message, Patient
     from surveys.models import Assignment, Participant, Study
     from tests import factories
@@ -150,7 +150,7 @@ def main() -> None:
     logs = ROOT / "var" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONUNBUFFERED": "1",
-           "SMS_BACKEND": "patients.sms.twilio.TwilioBackend", "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
+           "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend", "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
            "TWILIO_FROM": "+33700000000", "TWILIO_API_BASE": fake_url, "TWILIO_TIMEOUT": "10",
            "MESSAGES_SEND_QUEUE": queue}
     study = factories.study(code=f"bench-dispatch-{run}", consent_required=False)

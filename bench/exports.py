@@ -83,7 +83,7 @@ def build_study(participants: int) -> tuple[int, float, bool]:
     from django.db import transaction
 
     from surveys.models import Assignment, Participant, Response, Site, Study
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
     from tests import factories
 
     code = _study_code(participants)

@@ -57,7 +57,7 @@ def main() -> None:
     from django.utils import timezone
 
     call_command("migrate", verbosity=0)
-    from patients.importing import import_check, import_read, import_run
+    from patients.enrolment.importing import import_check, import_read, import_run
     from patients.models import Patient
     from tests import factories
 

@@ -54,7 +54,7 @@ def main() -> None:
     from django.utils import timezone
 
     from bench.dispatch import due_sms, fake_stats, free_port, start_workers, stop, wait_up
-    from patients.dispatch import messages_dispatch
+    from patients.messaging.dispatch import messages_dispatch
     from patients.models import Message
     from tests import factories
 
@@ -72,7 +72,7 @@ def main() -> None:
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     logs = ROOT / "var" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SMS_BACKEND": "patients.sms.twilio.TwilioBackend",
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
            "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM": "+33700000000",
            "TWILIO_API_BASE": fake_url, "MESSAGES_SEND_QUEUE": queue}
     study = factories.study(code=f"bench-faults-{run}", consent_required=False)

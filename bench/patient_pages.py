@@ -41,7 +41,8 @@ def setup_data() -> dict:
     call_command("collectstatic", "--noinput", verbosity=0)
     from django.test import Client
 
-    from surveys.services import assignment_link_token, questionnaire_publish
+    from surveys.answering.links import assignment_link_token
+    from surveys.questionnaires.publish import questionnaire_publish
     from tests import factories
 
     run = str(int(time.time()))

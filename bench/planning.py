@@ -11,11 +11,11 @@ are bulk-created first; that setup is timed and reported but is not part of any 
    history rows through simple-history's bulk_create_with_history, messages with plain
    bulk_create), in batches of 2,000 enrolments. Row values are computed before the clock
    starts (same pure functions as the services): only the inserts are timed.
-2. bulk planner: surveys.scheduling.assignments_plan_many + patients.messages.messages_plan_many
+2. bulk planner: surveys.scheduling.planning.assignments_plan_many + patients.messaging.planning.messages_plan_many
    (the rules of messages_plan, one query set per batch instead of per enrolment; what the
    import uses), 2,000 enrolments per transaction; timed in full.
 3. services: per enrolment, in its own transaction, as enrollment_create does:
-   surveys.scheduling.assignments_plan + patients.messages.messages_plan. If this exceeds
+   surveys.scheduling.planning.assignments_plan + patients.messaging.planning.messages_plan. If this exceeds
    BENCH_SERVICE_BUDGET seconds (default 600), or after BENCH_SERVICE_SAMPLE enrolments, it
    stops there and the rate measured so far is extrapolated to all enrolments (said so in the
    JSON: services.extrapolated).
@@ -69,11 +69,16 @@ def main() -> None:  # noqa: C901 - one linear script
     from simple_history.utils import bulk_create_with_history
 
     call_command("migrate", verbosity=0)
-    from patients.messages import channel_choose, message_times, messages_plan, messages_plan_many
+    from patients.messaging.planning import channel_choose, message_times, messages_plan, messages_plan_many
     from patients.models import Enrollment, Message, Patient
     from surveys.models import Assignment, Participant
-    from surveys.scheduling import assignments_plan, assignments_plan_many, enrolment_timepoints, timepoint_windows
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
+    from surveys.scheduling.planning import (
+        assignments_plan,
+        assignments_plan_many,
+        enrolment_timepoints,
+        timepoint_windows,
+    )
     from tests import factories
 
     run = str(int(time.time()))

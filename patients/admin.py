@@ -21,13 +21,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from surveys.admin import ReadOnlyAdmin, StudyScopedAdmin, StudyScopedInline
-from surveys.admin_history import AuditedHistoryAdmin
-
-from .identity import birth_date_clean, email_clean, patient_contact_set, phone_clean
-from .messaging_text import shipped_sms_template, sms_template_check
-from .models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent, SmsTemplate
-from .reidentify import investigator_may_act
+from patients.identity.contacts import birth_date_clean, email_clean, patient_contact_set, phone_clean
+from patients.identity.reidentify import investigator_may_act
+from patients.messaging.texts import shipped_sms_template, sms_template_check
+from patients.models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent, SmsTemplate
+from surveys.admin.base import ReadOnlyAdmin, StudyScopedAdmin, StudyScopedInline
+from surveys.admin.history import AuditedHistoryAdmin
 
 # Identity rows are kept for the study's audit trail; withdrawal is recorded, not deleted.
 NO_DELETE = frozenset({"delete"})
@@ -85,7 +84,7 @@ def replacement_field(label: str, max_length: int, help_text: str) -> forms.Char
 class PatientChangeForm(forms.ModelForm):
     """An existing patient: the stored name and contact data are never shown, not even in an
     input; blank replacement fields, blank = keep. Seeing who this is goes through the audited
-    page (patients/reidentify.py)."""
+    page (patients/identity/reidentify.py)."""
 
     new_name = replacement_field(_("New name"), 200, _("Leave blank to keep the current one."))
     new_email = replacement_field(_("New e-mail"), 254, _("Leave blank to keep the current one."))

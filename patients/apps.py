@@ -7,10 +7,13 @@ class PatientsConfig(AppConfig):
     verbose_name = _("Identities (restricted)")
 
     def ready(self) -> None:
+        from patients import receivers  # noqa: F401
+        from patients.messaging import (
+            dispatch,
+            email_tracking,  # noqa: F401  (tracking connects to anymail's signal on import
+        )
+        from patients.messaging.sms import sms_failed_permanently
         from surveys import signals
-
-        from . import dispatch, receivers, tracking  # noqa: F401  (tracking connects to anymail's signal on import)
-        from .sms import sms_failed_permanently
 
         signals.response_completed.connect(receivers.on_response_completed, dispatch_uid="patients_completed")
         signals.assignments_expired.connect(receivers.on_assignments_expired, dispatch_uid="patients_expired")

@@ -16,11 +16,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from patients.identity.contacts import patient_contact_set
+from patients.messaging.planning import messages_plan
+from patients.models import Enrollment, Patient
 from surveys import demo as research_demo
-
-from .identity import patient_contact_set
-from .messages import messages_plan
-from .models import Enrollment, Patient
 
 
 @dataclass(frozen=True)

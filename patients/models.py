@@ -9,12 +9,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from patients.identity.contacts import contact_digests_refresh
+from patients.identity.crypto import EncryptedTextField
 from surveys.models import Assignment, ConsentNotice, Participant
 from surveys.models.audit import AuditRecord
 from surveys.models.study import validate_time_zone
-
-from .crypto import EncryptedTextField
-from .identity import contact_digests_refresh
 
 
 class Patient(models.Model):
@@ -22,12 +21,12 @@ class Patient(models.Model):
         SMS = "sms", _("SMS")
         EMAIL = "email", _("Email")
 
-    # Encrypted at rest (patients/crypto.py); history rows hold the same ciphertext.
+    # Encrypted at rest (patients/identity/crypto.py); history rows hold the same ciphertext.
     name = EncryptedTextField(_("name"))
     email = EncryptedTextField(_("email"), blank=True)
     phone = EncryptedTextField(_("phone (E.164)"), blank=True)
     birth_date = EncryptedTextField(_("date of birth (YYYY-MM-DD)"), blank=True)
-    # Keyed digests (patients.identity.blind_index) of the normalised email and phone: they find
+    # Keyed digests (patients.identity.contacts.blind_index) of the normalised email and phone: they find
     # duplicates without decrypting every row, and reveal nothing without BLIND_INDEX_KEY.
     email_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     phone_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
@@ -56,7 +55,7 @@ class Patient(models.Model):
 
     def save(self, *args, **kwargs):
         # Whatever path wrote the contact data, the blind indexes follow what is stored, so a
-        # STOP from the number and the duplicate check find this patient (patients/identity.py).
+        # STOP from the number and the duplicate check find this patient (patients/identity/contacts.py).
         contact_digests_refresh(self)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and {"email", "phone"} & set(update_fields):
@@ -183,7 +182,7 @@ class Message(models.Model):
     class Status(models.TextChoices):
         PLANNED = "planned", _("Planned")
         QUEUED = "queued", _("Queued")
-        # Handed to the provider, answer not recorded yet (patients/dispatch.py): a send task
+        # Handed to the provider, answer not recorded yet (patients/messaging/dispatch.py): a send task
         # that finds a row here long after the provider's timeout knows the outcome is unknown.
         SENDING = "sending", _("Sending")
         # The attempt's outcome is unknown (no answer in time, or the worker died mid-call): the
@@ -278,7 +277,7 @@ class MessageResend(AuditRecord):
 class SmsTemplate(models.Model):
     """A study's own wording of an SMS, per kind and language (the shipped text otherwise).
 
-    Checked when saved (patients/admin.py, patients.messaging_text.sms_template_check): only the
+    Checked when saved (patients/admin.py, patients.messaging.texts.sms_template_check): only the
     sender and the two links may appear, and the length is counted the way GSM-7 counts it."""
 
     study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="+")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from patients.messaging.planning import CancelReason, messages_cancel_pending, messages_replan
 from surveys.models import Assignment
-
-from .messages import CancelReason, messages_cancel_pending, messages_replan
 
 
 def on_response_completed(sender, *, assignment_id: int, **kwargs) -> None:

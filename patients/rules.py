@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import rules
 
+from patients.models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent
 from surveys.rules import (
     ANY_ROLE,
     DESIGNER,
@@ -23,8 +24,6 @@ from surveys.rules import (
     register_site_scope,
     register_study_resolver,
 )
-
-from .models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent
 
 _IDENTITY = {"view": (INVESTIGATOR,), "add": (INVESTIGATOR,), "change": (INVESTIGATOR,), "delete": NOBODY}
 # Written by services only (e-consent, re-identification); investigators read them.

@@ -1,4 +1,4 @@
-"""Celery tasks of the identity domain: thin wrappers around patients/dispatch.py, taking ids.
+"""Celery tasks of the identity domain: thin wrappers around patients/messaging/dispatch.py, taking ids.
 
 acks_late (also the project default) + reject_on_worker_lost: a task whose worker dies is handed
 to another worker; the service makes that second delivery safe (a conditional claim, and a
@@ -20,7 +20,7 @@ from celery.signals import task_prerun
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
-from . import dispatch
+from patients.messaging import dispatch
 
 logger = logging.getLogger(__name__)
 

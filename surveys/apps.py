@@ -20,7 +20,9 @@ class SurveysConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import pre_delete
 
-        from . import accounts, signals, triggers
+        from surveys import signals
+        from surveys.scheduling import triggers
+        from surveys.staff import accounts
 
         pre_delete.connect(accounts.refuse_user_deletion, sender=get_user_model(), dispatch_uid="surveys_keep_accounts")
 

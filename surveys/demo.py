@@ -25,8 +25,9 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from . import fhir, library
-from .models import (
+from surveys.answering.links import assignment_link_token
+from surveys.interop import library
+from surveys.models import (
     AnswerOption,
     Assignment,
     ConsentNotice,
@@ -41,7 +42,8 @@ from .models import (
     StudyMembership,
     Timepoint,
 )
-from .services import assignment_link_token, questionnaire_publish
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import questionnaire_publish
 
 STUDY_CODE = "demo-soins-primaires"
 SITE_CODE = "martin"

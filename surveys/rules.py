@@ -22,7 +22,7 @@ reaches only that site's rows of the models registered with `register_site_scope
 (participants and everything hanging from them: assignments, responses, patients,
 enrolments, messages...). For those models a permission holds when the user has the
 role in the object's study *and* the membership is for all sites or for the object's
-site; querysets are narrowed the same way by surveys.selectors.rows_for_user, which
+site; querysets are narrowed the same way by surveys.staff.selectors.rows_for_user, which
 reads the same registry. Other models (questionnaires, timepoints) ignore sites.
 """
 
@@ -205,7 +205,7 @@ PERMISSIONS: Matrix = {
     "assignment": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     "linkchecklock": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     "response": {"view": (DATA_MANAGER, INVESTIGATOR), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
-    # Written by surveys.corrections.response_correct only, with the answer it changes; never changed after.
+    # Written by surveys.answering.corrections.response_correct only, with the answer it changes; never changed after.
     "responsecorrection": {"view": (DATA_MANAGER, INVESTIGATOR), "add": NOBODY, "change": NOBODY, "delete": NOBODY},
     # Information notices are immutable (consent records point to them): a new text is a new version.
     "consentnotice": {"view": ANY_ROLE, "add": (DESIGNER,), "change": NOBODY, "delete": NOBODY},
@@ -287,7 +287,7 @@ def _investigator_may_export(user: AbstractBaseUser | AnonymousUser, study: obje
 
 rules.set_perm(EXPORT_STUDY, is_superuser | has_role(DATA_MANAGER) | _investigator_may_export)
 
-# Publishing without the review sign-off the study requires (surveys.review_rounds): the study's investigators
+# Publishing without the review sign-off the study requires (surveys.review.rounds): the study's investigators
 # and superusers, not its designers (who wrote the content under review). Always audited (PublishOverride).
 rules.set_perm("surveys.override_publish", is_superuser | has_role(INVESTIGATOR))
 
@@ -297,7 +297,7 @@ rules.set_perm("surveys.override_publish", is_superuser | has_role(INVESTIGATOR)
 GOVERN_STUDY = "surveys.govern_study"
 rules.set_perm(GOVERN_STUDY, is_superuser | has_role(INVESTIGATOR))
 
-# Correcting a submitted answer on the patient's request (surveys/corrections.py, page /staff/responses/<pk>/correct/):
+# Correcting a submitted answer on the patient's request (surveys/answering/corrections.py, page /staff/responses/<pk>/correct/):
 # investigators and data managers of the response's study, at the response's site for a site-limited membership
 # (Response is site-bound). Every correction is audited (ResponseCorrection).
 CORRECT_RESPONSE = "surveys.correct_response"

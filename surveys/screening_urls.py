@@ -1,8 +1,8 @@
-"""Public pre-screening link of a study: /e/<Study.screening_token> (see surveys/screening_views.py)."""
+"""Public pre-screening link of a study: /e/<Study.screening_token> (see surveys/participants/screening_views.py)."""
 
 from django.urls import path
 
-from . import screening_views
+from surveys.participants import screening_views
 
 urlpatterns = [
     path("e/<str:token>", screening_views.screening_page, name="screening"),

@@ -15,7 +15,7 @@ response_completed = Signal()
 # assignments_refresh closed the windows of these assignments (status expired). kwargs: assignment_ids.
 assignments_expired = Signal()
 
-# A schedule edit moved these planned assignments or created them (surveys/replan.py);
+# A schedule edit moved these planned assignments or created them (surveys/scheduling/replan.py);
 # whatever was planned for them and not yet sent must be planned again, as of `now`.
 # kwargs: assignment_ids, now.
 assignments_replanned = Signal()

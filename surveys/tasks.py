@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from .scheduling import assignments_refresh
+from surveys.scheduling.planning import assignments_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def assignments_refresh_status() -> dict[str, int]:
     return counts
 
 
-# --- alerts (surveys/alerts.py) ---------------------------------------------------------------
+# --- alerts (surveys/scoring/alerts.py) ---------------------------------------------------------------
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def alerts_notify_task(alert_ids: list[int]) -> dict[str, int]:
@@ -29,7 +29,7 @@ def alerts_notify_task(alert_ids: list[int]) -> dict[str, int]:
     Safe to run twice (redelivery, a second worker): each alert is claimed before its e-mail is
     sent. A failed send is not retried here; its claim is released and alerts_sweep sends it.
     """
-    from .alerts import alerts_notify
+    from surveys.scoring.alerts import alerts_notify
 
     report = alerts_notify(alert_ids=alert_ids, now=timezone.now())
     return {"sent": len(report.sent), "failed": len(report.failed), "skipped": report.skipped}
@@ -38,7 +38,7 @@ def alerts_notify_task(alert_ids: list[int]) -> dict[str, int]:
 @shared_task(ignore_result=True)
 def alerts_sweep() -> dict[str, int]:
     """Beat, every minute: e-mail the alerts never notified (broker down at commit, failed sends)."""
-    from .alerts import alerts_notify, alerts_unnotified
+    from surveys.scoring.alerts import alerts_notify, alerts_unnotified
 
     now = timezone.now()
     pending = alerts_unnotified(now=now)
@@ -50,11 +50,11 @@ def alerts_sweep() -> dict[str, int]:
     return {"sent": len(report.sent), "failed": len(report.failed), "skipped": report.skipped}
 
 
-# --- review panels (surveys/review_panels.py) -------------------------------------------------
+# --- review panels (surveys/review/panels.py) -------------------------------------------------
 
 @shared_task(ignore_result=True)
 def review_reminders_send() -> int:
     """Beat, hourly: remind reviewers who have not submitted, 3 days and 1 day before the deadline (once each)."""
-    from .review_panels import reminders_send
+    from surveys.review.panels import reminders_send
 
     return reminders_send(now=timezone.now())

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from surveys.answering.submit import response_save_page, response_submit
 from surveys.api.tokens import api_token_create
 from surveys.models import Assignment, Response, StudyMembership
-from surveys.services import questionnaire_publish, response_save_page, response_submit
+from surveys.questionnaires.publish import questionnaire_publish
 from tests import factories as make
 
 RULES = {

@@ -98,7 +98,7 @@ def valid_questionnaire(*, study: Study | None = None, code: str | None = None) 
 
 
 def published_version(*, study: Study | None = None, by=None):
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
 
     return questionnaire_publish(questionnaire=valid_questionnaire(study=study), by=by)
 
@@ -153,7 +153,7 @@ def enrollment(*, patient, participant: Participant, **kw):
 
 def open_link(*, study: Study | None = None, version=None, language: str = "en", **assignment_kw) -> tuple[str, Assignment]:
     """An open assignment of a published version and its patient link token (English-speaking patient)."""
-    from surveys.services import assignment_link_token
+    from surveys.answering.links import assignment_link_token
 
     version = version or published_version(study=study)
     tp = timepoint(version=version)
@@ -201,8 +201,8 @@ def every_type_questionnaire(*, study: Study | None = None, one_item_per_page: b
 
 def review_send(assignment: Assignment) -> dict:
     """The POST of the review page's Send button: it carries the digest of the answers it showed."""
+    from surveys.answering.submit import response_answers_digest
     from surveys.models import Response
-    from surveys.services import response_answers_digest
 
     response = Response.objects.filter(assignment=assignment).first()
     return {"action": "submit", "answers_digest": response_answers_digest(response.answers if response else {})}

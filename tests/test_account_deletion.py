@@ -9,10 +9,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.accounts import UserDeletionRefused
 from surveys.models import ItemFeedback, Panel, ResponseCorrection, ReviewRound
 from surveys.models.audit import AuditDeletionRefused, AuditRecord
-from surveys.withdrawal import participant_withdraw
+from surveys.participants.withdrawal import participant_withdraw
+from surveys.staff.accounts import UserDeletionRefused
 
 User = get_user_model()
 

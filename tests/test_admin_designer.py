@@ -7,10 +7,10 @@ from django import forms
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from surveys import fhir
 from surveys.models import Item, QuestionnaireVersion
-from surveys.services import questionnaire_publish
-from surveys.validation import definition_problems
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.questionnaires.validation import definition_problems
 
 
 @pytest.fixture

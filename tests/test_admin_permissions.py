@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from patients.models import Enrollment
 from surveys.models import Questionnaire, QuestionnaireVersion
-from surveys.selectors import studies_for_user
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.staff.selectors import studies_for_user
 
 ROLES = ["designer", "investigator", "data_manager", "reviewer"]
 PATIENT_NAME = "Jeanne Martin"

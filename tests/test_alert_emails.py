@@ -7,9 +7,9 @@ from pathlib import Path
 
 from django.core import mail
 
-from surveys.alerts import alert_rules, alerts_notify
 from surveys.models import Alert
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.scoring.alerts import alert_rules, alerts_notify
 
 INSTRUMENTS = Path(__file__).resolve().parent.parent / "surveys" / "instruments"
 

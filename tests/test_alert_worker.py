@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from surveys.answering.submit import response_save_page, response_submit
 from surveys.models import Alert
-from surveys.services import questionnaire_publish, response_save_page, response_submit
+from surveys.questionnaires.publish import questionnaire_publish
 from surveys.tasks import alerts_notify_task
 from tests.test_alerts import build
 from tests.workers import new_queue, wait_for, worker_pool

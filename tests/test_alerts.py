@@ -14,8 +14,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from config.celery import app as celery_app
-from surveys import fhir
-from surveys.alerts import (
+from surveys.answering.links import assignment_link_token
+from surveys.answering.submit import response_save_page, response_submit
+from surveys.models import Alert, Response, StudyMembership
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import PublishError, questionnaire_publish
+from surveys.scoring.alerts import (
     alert_acknowledge,
     alert_problems,
     alert_recipients,
@@ -25,14 +29,6 @@ from surveys.alerts import (
     alerts_unnotified,
     response_safety_message,
     safety_message_html,
-)
-from surveys.models import Alert, Response, StudyMembership
-from surveys.services import (
-    PublishError,
-    assignment_link_token,
-    questionnaire_publish,
-    response_save_page,
-    response_submit,
 )
 from surveys.tasks import alerts_notify_task, alerts_sweep
 from tests.conftest import need_service
@@ -315,7 +311,7 @@ def test_scores_stored_at_submit_can_fire_an_alert(make):
     answer(s["assignment"])
     response = submit(s["assignment"])
     Alert.objects.all().delete()
-    # Whatever surveys.scoring computed, an alert reads the stored scores.
+    # Whatever surveys.scoring.compute computed, an alert reads the stored scores.
     Response.objects.filter(pk=response.pk).update(scores={"total": {"value": 6, "band": "high"}})
     created = alerts_raise(response=Response.objects.get(pk=response.pk))
     assert [a.rule for a in created] == ["severe"]

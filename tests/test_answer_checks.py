@@ -13,8 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from surveys import services
-from surveys.answer_checks import (
+from surveys.answering.answer_checks import (
     EMPTY_YES_NO,
     HIDDEN_FOLLOW_UP,
     response_findings,
@@ -22,7 +21,7 @@ from surveys.answer_checks import (
     yes_no_answers_check,
 )
 from surveys.models import Response
-from surveys.questionnaires import conditions
+from surveys.questionnaires import conditions, publish
 
 SEX = [("f", "Femme", "Woman", None), ("m", "Homme", "Man", None)]
 
@@ -40,7 +39,7 @@ def version(make):
     cigs = make.item(questionnaire=q, link_id="cigs", type="integer", section=pages[1], min_value=0, max_value=100)
     make.condition(item=cigs, question="smoker", operator="=", answer="true")
     make.item(questionnaire=q, link_id="later", type="yes_no", section=pages[2])
-    return services.questionnaire_publish(questionnaire=q, by=None)
+    return publish.questionnaire_publish(questionnaire=q, by=None)
 
 
 def respond(make, version, answers: dict, *, status: str = "completed", next_page: int = 3, pseudonym=None):

@@ -5,7 +5,7 @@ generated stored values and for values parsed from strings as patients type them
 "71,5", signs, grouped digits, CRLF line breaks, NUL characters). Compared as JSON: 0.0 and -0.0,
 1 and 1.0, True and 1 are equal in Python, not in Response.answers.
 
-Page level: answers saved into a Response (services.response_save_page, or the real POST of each page
+Page level: answers saved into a Response (submit.response_save_page, or the real POST of each page
 with typed strings), the page fetched again the three ways a patient comes back to it (Previous,
 the review page's "Change the answers on page N" links, resume without ?p= from another browser),
 its form read as a browser submits it (`browser_form`: checked radios and boxes, input values after
@@ -30,10 +30,11 @@ from django.urls import reverse
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from surveys import fhir, rendering, services
+from surveys.answering import rendering, submit
+from surveys.answering.links import assignment_link_token
 from surveys.models import Response
-from surveys.questionnaires import conditions, values
-from surveys.services import assignment_link_token, questionnaire_publish
+from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.factories import YES_NO_SOMETIMES
 
 T = values.T
@@ -494,7 +495,7 @@ def save(*, assignment, token: str, definition: dict, pages, source: str, drawn:
         expected = conditions.prune_answers(definition, {k: v for k, v in drawn.items() if v is not None})
         for index in range(len(pages)):
             page_answers = {k: v for k, v in expected.items() if where[k] == index}
-            services.response_save_page(assignment=assignment, answers=page_answers, page_index=index,
+            submit.response_save_page(assignment=assignment, answers=page_answers, page_index=index,
                                         advance=index < advanced)
     else:
         nodes = fhir.items_by_link(definition)

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from surveys import fhir_io
 from surveys.api.tokens import api_token_create, api_token_revoke
+from surveys.interop import fhir_io
 from surveys.models import ApiToken
 from tests.api_world import world_build
 
@@ -407,7 +407,7 @@ def test_schema_and_docs_are_served_with_local_assets_only(client, world):
 @pytest.fixture
 def messages(world, make):
     """Patients behind two participants of alpha, with the messages of their m3 and baseline assignments."""
-    from patients.messages import messages_plan
+    from patients.messaging.planning import messages_plan
     from patients.models import Message
 
     m3_south = make.assignment(participant=world.p_south, timepoint=world.m3,
@@ -465,7 +465,7 @@ def test_list_queries_do_not_grow_with_the_rows(client, world, make, messages):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from patients.messages import messages_plan
+    from patients.messaging.planning import messages_plan
 
     token = world.tokens["dm"]
     paths = ["participants/", "assignments/", "responses/", "scores/", "messages/", "versions/"]

@@ -18,11 +18,11 @@ import pytest
 from patients import demo as patients_demo
 from patients.models import Message
 from surveys import demo as research_demo
+from surveys.answering.submit import response_save_page, response_submit
 from surveys.api.tokens import api_token_create
 from surveys.exports.jobs import export_job_run
 from surveys.exports.spec import FORMATS
 from surveys.models import Assignment, Response
-from surveys.services import response_save_page, response_submit
 
 
 def _needles() -> list[str]:

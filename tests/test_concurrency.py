@@ -40,7 +40,7 @@ def run_together(n: int, action) -> list:
 
 
 def test_simultaneous_first_saves_and_submits_make_one_response(postgres, make):
-    from surveys.services import response_answers_digest
+    from surveys.answering.submit import response_answers_digest
 
     token, assignment = make.open_link()
     url = f"/s/{token}"
@@ -68,7 +68,8 @@ def test_simultaneous_first_saves_and_submits_make_one_response(postgres, make):
 
 def test_two_tabs_on_different_pages_keep_both_answers(postgres, make):
     q = make.every_type_questionnaire()
-    from surveys.services import assignment_link_token, questionnaire_publish
+    from surveys.answering.links import assignment_link_token
+    from surveys.questionnaires.publish import questionnaire_publish
 
     version = questionnaire_publish(questionnaire=q, by=None)
     a = make.assignment(participant=make.participant(study=q.study), timepoint=make.timepoint(version=version))

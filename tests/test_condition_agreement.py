@@ -20,7 +20,7 @@ import pytest
 from django.http import QueryDict
 from django.urls import reverse
 
-from surveys import rendering
+from surveys.answering import rendering
 from surveys.questionnaires import conditions
 
 EXT_ITEM_TYPE = "urn:ressenti:fhir:extension:item-type"
@@ -107,7 +107,7 @@ def link(make):
     """A factory of fresh links to the published DEFINITION (one per scenario: answers are saved)."""
     study = make.study(languages=["en"], fallback_language="en")
     questionnaire = make.questionnaire(study=study, source_definition=DEFINITION)
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
 
     version = questionnaire_publish(questionnaire=questionnaire, by=None)
 

@@ -6,13 +6,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.consent import ConsentInvalid, consent_record, consent_record_verify, notice_current
-from patients.enrolment import EnrolmentData, enrollment_create
+from patients.consent.records import ConsentInvalid, consent_record, consent_record_verify, notice_current
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
+from patients.identity.key_rotation import encrypted_fields_rotate
 from patients.models import ConsentRecord, Enrollment
-from patients.services import encrypted_fields_rotate
+from surveys.answering.links import assignment_link_token
 from surveys.models import Assignment, ConsentNotice
-from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_link_token
+from surveys.scheduling.planning import assignments_refresh
 
 
 def notice(study, *, version="1.0", language="en", title="About the study", text="Why.\n\nWhat we ask."):

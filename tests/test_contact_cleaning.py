@@ -6,11 +6,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrollment_create, enrolment_problems
-from patients.identity import blind_index
-from patients.importing import import_read, import_run
+from patients.enrolment.enrol import EnrolmentData, enrollment_create, enrolment_problems
+from patients.enrolment.importing import import_read, import_run
+from patients.identity.contacts import blind_index
+from patients.messaging.sms_webhooks import sms_opt_out
 from patients.models import Patient
-from patients.webhooks import sms_opt_out
 from surveys.models import StudyMembership
 
 TYPED, E164 = "06 12 34 56 78", "+33612345678"
@@ -89,7 +89,7 @@ def test_the_admin_names_the_field_of_a_bad_value_and_changes_nothing(make, clie
 
 def test_blank_replacement_fields_keep_the_stored_values(make):
     patient = make.patient(phone=E164, email="a@example.org")
-    from patients.identity import patient_contact_set
+    from patients.identity.contacts import patient_contact_set
 
     patient_contact_set(patient, email=None, phone=None)
     assert (patient.phone, patient.email) == (E164, "a@example.org")

@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surveys import fhir
-from surveys.questionnaires import values
-from surveys.scheduling import timepoint_windows
+from surveys.questionnaires import fhir, values
+from surveys.scheduling.planning import timepoint_windows
 from tests.test_planning_rules import design, enrol, submit, windows  # noqa: F401 - fixtures
 
 DATE_ITEM = {"linkId": "d", "type": "date", "text": "When?"}

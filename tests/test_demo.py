@@ -35,8 +35,8 @@ from surveys.models import (
     StudyMembership,
     Timepoint,
 )
-from surveys.services import questionnaire_publish
-from surveys.validation import definition_problems
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.questionnaires.validation import definition_problems
 
 BASE_DIR = Path(settings.BASE_DIR)
 

@@ -12,13 +12,14 @@ from django.db import connection, connections
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from patients import dispatch
-from patients.dispatch import message_send, messages_claim_due, messages_dispatch, retry_delay
-from patients.messages import CancelReason
+from patients.messaging import dispatch
+from patients.messaging.dispatch import message_send, messages_claim_due, messages_dispatch, retry_delay
+from patients.messaging.planning import CancelReason
+from patients.messaging.sms import locmem
 from patients.models import Message
-from patients.sms import locmem
+from surveys.answering.links import token_hash
+from surveys.answering.submit import response_submit
 from surveys.models import Assignment, Participant
-from surveys.services import response_submit, token_hash
 from tests.conftest import need_service
 from tests.fakes.twilio_server import FakeTwilio, use_fake_twilio
 

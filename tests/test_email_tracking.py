@@ -15,10 +15,10 @@ import pytest
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.utils import timezone
 
-import patients.tracking  # noqa: F401  (connects the receiver, as PatientsConfig.ready() does)
-from patients.messages import CancelReason, messages_plan
+import patients.messaging.email_tracking  # noqa: F401  (connects the receiver, as PatientsConfig.ready() does)
+from patients.messaging.outbox import message_error_text
+from patients.messaging.planning import CancelReason, messages_plan
 from patients.models import Message, Patient
-from patients.outbox import message_error_text
 
 S = Message.Status
 SECRET = "ressenti:hook-secret-for-tests"

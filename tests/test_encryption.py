@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
-from patients import crypto
+from patients.identity import crypto
+from patients.identity.key_rotation import encrypted_fields_rotate
 from patients.models import Patient
-from patients.services import encrypted_fields_rotate
 
 NAME, EMAIL, PHONE = "Jeanne Dupont-Lefèvre", "jeanne.dupont@example.org", "+33612345678"
 ENCRYPTED = ("name", "email", "phone")

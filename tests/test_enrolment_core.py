@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, EnrolmentInvalid, enrollment_create, enrolment_problems
+from patients.enrolment.enrol import EnrolmentData, EnrolmentInvalid, enrollment_create, enrolment_problems
 from patients.models import Enrollment
-from surveys import pseudonyms
+from surveys.participants import pseudonyms
 
 
 def test_random_pseudonym_format_and_check_symbol(make):

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from patients.models import ConsentRecord, Enrollment
-from surveys import pseudonyms
 from surveys.models import ConsentNotice
+from surveys.participants import pseudonyms
 
 
 def enrol_url(study) -> str:

@@ -9,9 +9,9 @@ import io
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from patients.dispatch import message_send
+from patients.messaging.dispatch import message_send
+from patients.messaging.sms import locmem
 from patients.models import Message
-from patients.sms import locmem
 from surveys.exports.access import access_export, export_sites, export_spec_for_user
 from surveys.exports.spec import ExportSpec
 from surveys.exports.writers import export_count, export_write

@@ -15,7 +15,7 @@ import pytest
 
 from surveys.exports.spec import FORMATS, ExportSpec, ExportSpecError
 from surveys.exports.writers import export_count, export_filename, export_media_type, export_write
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 
 RULES = {"scores": [{
     "name": "total", "label": {"fr": "Score total", "en": "Total score"}, "items": ["mood"], "method": "sum",

@@ -15,14 +15,14 @@ from patients.models import Enrollment
 from surveys.exports.spec import FORMATS, ExportSpec
 from surveys.exports.writers import export_write
 from surveys.models import Response
-from surveys.scoring import scores_compute
+from surveys.scoring.compute import scores_compute
 from tests.test_exports_formats import read_stat
 
 BIRTH_DATES = {"DEMO-0001": "1949-03-17", "DEMO-0002": "1962-11-05", "DEMO-0003": "1956-02-29"}
 
 
 def answers_for(definition: dict, n: int) -> dict:
-    from surveys import fhir
+    from surveys.questionnaires import fhir
 
     answers = {}
     for node in fhir.iter_items(definition.get("item", [])):

@@ -18,8 +18,7 @@ from surveys.exports.statfiles import NUMERIC, RowSpool, stat_names, statfile_wr
 from surveys.exports.tables import Context, wide_columns, wide_values
 from surveys.exports.writers import export_write
 from surveys.models import Study
-
-from .test_exports_formats import build_study
+from tests.test_exports_formats import build_study
 
 pyreadstat = pytest.importorskip("pyreadstat")
 pd = pytest.importorskip("pandas")

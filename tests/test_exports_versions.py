@@ -8,7 +8,7 @@ import io
 from surveys.exports.spec import ExportSpec
 from surveys.exports.writers import export_write
 from surveys.models import AnswerOption, Item
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.test_exports_formats import read_csv, read_stat
 
 

@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import app
-from patients.dispatch import messages_dispatch
+from patients.messaging.dispatch import messages_dispatch
 from patients.models import Message
 from patients.tasks import message_send
 from surveys.models import Assignment

@@ -13,11 +13,12 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 
-from surveys import fhir, fhir_io, rendering
-from surveys.imports import ImportRefused, import_parse, questionnaire_import
+from surveys.answering import rendering
+from surveys.interop import fhir_io
+from surveys.interop.imports import ImportRefused, import_parse, questionnaire_import
 from surveys.models import Item, Questionnaire
-from surveys.questionnaires import conditions, values
-from surveys.services import questionnaire_publish
+from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.conftest import need_service
 
 FIXTURES = Path(os.environ.get("RESSENTI_PUBLIC_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
@@ -450,7 +451,7 @@ def test_export_questionnaire_command_writes_the_version(make, tmp_path):
 
 def test_export_with_introduction_safety_message_and_rules_in_two_languages_is_valid_fhir(make):
     # Our text extensions hold a part per language: FHIR refuses translations inside an extension's value.
-    from surveys import library
+    from surveys.interop import library
 
     study = make.study(languages=["fr", "en"])
     questionnaire = library.instrument_import(study=study, code="who5", by=None)

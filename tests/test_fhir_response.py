@@ -11,9 +11,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
 
-from surveys import fhir_io
+from surveys.interop import fhir_io
 from surveys.models import Assignment, Participant, Response
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.test_fhir_questionnaire import imported, rich
 
 URL = "http://example.org/fhir/Questionnaire/wellbeing"

@@ -1,8 +1,8 @@
-"""GSM-7 / UCS-2 segment counting (patients/sms/gsm.py), on known examples."""
+"""GSM-7 / UCS-2 segment counting (patients/messaging/sms/gsm.py), on known examples."""
 
 import pytest
 
-from patients.sms.gsm import GSM7, UCS2, sms_segments
+from patients.messaging.sms.gsm import GSM7, UCS2, sms_segments
 
 
 def test_160_plain_characters_fit_one_segment_and_161_need_two_of_153():

@@ -16,9 +16,9 @@ from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.models import SmsTemplate
-from surveys.admin_history import AuditedHistoryAdmin
+from surveys.admin.history import AuditedHistoryAdmin
 from surveys.models import Panel, PanelMember, ReviewRound, StudyMembership
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 
 ROLES = ["designer", "investigator", "data_manager", "reviewer"]
 PATIENT_NAME = "Jeanne Martin"

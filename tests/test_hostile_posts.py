@@ -22,11 +22,11 @@ from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from surveys import fhir, rendering
-from surveys.fhir_io import response_export
+from surveys.answering import rendering
+from surveys.answering.links import assignment_link_token
+from surveys.interop.fhir_io import response_export
 from surveys.models import Response
-from surveys.questionnaires import values
-from surveys.services import assignment_link_token
+from surveys.questionnaires import fhir, values
 from tests.test_answer_round_trip import link, typed_strings, version  # noqa: F401 - fixtures
 
 PROPERTY = dict(deadline=None, database=None, max_examples=60, phases=[Phase.explicit, Phase.generate],

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.enrolment import (
+from patients.enrolment.enrol import (
     DUPLICATE_PHONE,
     DUPLICATE_PHONE_DETAIL,
     EnrolmentData,

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import Workbook
 
-from patients.consent import consent_record_verify
-from patients.importing import ImportInvalid, RowProblem, import_check, import_read, import_run
+from patients.consent.records import consent_record_verify
+from patients.enrolment.importing import ImportInvalid, RowProblem, import_check, import_read, import_run
 from patients.models import ConsentRecord, Enrollment, Patient
 from surveys.models import Assignment, ConsentNotice, Participant
 

@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signing import b64_decode
 from django.urls import reverse
 
-from surveys import fhir_io
+from surveys.interop import fhir_io
 from surveys.models import Questionnaire, Response
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.test_fhir_questionnaire import imported, public, rich
 from tests.test_fhir_response import legacy, ndjson
 
@@ -269,7 +269,7 @@ def test_redcap_dictionaries_go_through_the_same_page_and_command(make, client, 
 
 def test_a_file_too_large_for_the_confirm_step_points_to_the_command(make, client):
     # The confirm step posts the file back in a signed field, under Django's request body limit.
-    from surveys.admin_imports import MAX_UPLOAD_BYTES
+    from surveys.admin.imports import MAX_UPLOAD_BYTES
 
     study = make.study(languages=["en"], fallback_language="en")
     member(make, client, study, "designer")

@@ -1,4 +1,4 @@
-"""Library instruments score as published, at every band edge (surveys.scoring.scores_compute).
+"""Library instruments score as published, at every band edge (surveys.scoring.compute.scores_compute).
 
 Answers are built from the instruments' own files: for each item the option code whose score is
 wanted, as a patient's page would store it, so the test also checks the option scores.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from surveys import fhir, library
+from surveys.answering.submit import response_save_page, response_submit
+from surveys.interop import library
 from surveys.models import Alert
-from surveys.scoring import scores_compute
-from surveys.services import questionnaire_publish, response_save_page, response_submit
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.scoring.compute import scores_compute
 
 
 def scored_items(code: str) -> list[dict]:

@@ -8,11 +8,13 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from surveys import alerts, fhir, library, scoring
-from surveys.imports import ImportRefused
+from surveys.interop import library
+from surveys.interop.imports import ImportRefused
 from surveys.models import Questionnaire
-from surveys.services import PublishError, questionnaire_publish
-from surveys.validation import definition_problems
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import PublishError, questionnaire_publish
+from surveys.questionnaires.validation import definition_problems
+from surveys.scoring import alerts, compute
 
 FREE = ["gad7", "phq2", "phq9", "who5"]
 LICENSED = ["eq5d5l", "ohs", "oks", "promis", "sf36"]
@@ -54,7 +56,7 @@ def test_every_instrument_file_loads_with_its_metadata():
 def test_free_instrument_validates_in_french_and_english(code):
     definition = library.instrument_definition(code)
     assert definition_problems(definition, languages=LANGUAGES) == []
-    assert scoring.scoring_problems(definition, languages=LANGUAGES) == []
+    assert compute.scoring_problems(definition, languages=LANGUAGES) == []
     assert alerts.alert_problems(definition, languages=LANGUAGES) == []
     rules = fhir.rules_of(definition)
     assert [s["name"] for s in rules["scores"]] == ["total"]
@@ -310,7 +312,7 @@ def test_demo_phq9_scores_and_alerts_with_the_library_rules(db):
         assert fhir.safety_message(version.definition, lang) == fhir.safety_message(library_phq9, lang)
     assert fhir.ext_value(version.definition, fhir.EXT_INSTRUMENT) == "phq9"
     given = {f"phq9_{n}": "a2" for n in range(1, 10)}
-    assert scoring.scores_compute(version.definition, given) == scoring.scores_compute(library_phq9, given)
+    assert compute.scores_compute(version.definition, given) == compute.scores_compute(library_phq9, given)
     # Loading again publishes nothing new.
     assert demo.demo_research_load().versions["phq9"].pk == version.pk
 

@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys import access
-from surveys.access import CheckResult, link_check_attempt, link_check_digest
+from surveys.answering import access
+from surveys.answering.access import CheckResult, link_check_attempt, link_check_digest
 from surveys.models import LinkCheckLock, Participant, Study
 
 

@@ -5,8 +5,8 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import connection
 
-from surveys import access
-from surveys.access import CheckResult, link_check_attempt, link_check_digest
+from surveys.answering import access
+from surveys.answering.access import CheckResult, link_check_attempt, link_check_digest
 from surveys.models import Assignment, LinkCheckLock, Participant, Study
 from tests.conftest import need_service
 from tests.test_concurrency import run_together

@@ -1,4 +1,4 @@
-"""Planning invitations and reminders for assignments (patients/messages.py)."""
+"""Planning invitations and reminders for assignments (patients/messaging/planning.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrollment_create
-from patients.messages import CancelReason, channel_choose, messages_cancel_pending, messages_plan
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
+from patients.messaging.planning import CancelReason, channel_choose, messages_cancel_pending, messages_plan
 from patients.models import Message
 from surveys.models import Assignment
-from surveys.scheduling import assignments_plan
+from surveys.scheduling.planning import assignments_plan
 
 MONDAY_NOON = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)  # 12:00 CEST, Monday 1 June 2026
 

@@ -1,11 +1,12 @@
-"""Message bodies (patients/messaging_text.py): languages, links, neutral SMS, GSM-7 length check."""
+"""Message bodies (patients/messaging/texts.py): languages, links, neutral SMS, GSM-7 length check."""
 
 import datetime as dt
 
 import pytest
 from django.utils import translation
 
-from patients.messaging_text import (
+from patients.messaging.sms.gsm import GSM7, sms_segments
+from patients.messaging.texts import (
     KINDS,
     email_render,
     message_links,
@@ -14,7 +15,6 @@ from patients.messaging_text import (
     sms_template_check,
     sms_template_problems,
 )
-from patients.sms.gsm import GSM7, sms_segments
 
 TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # 22 characters, like assignment_link_token
 

@@ -11,10 +11,11 @@ import json
 from django.db import connection
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrollment_create
-from patients.withdrawal import enrollment_withdraw
-from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_link_token, response_save_page, response_submit
+from patients.consent.withdrawal import enrollment_withdraw
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
+from surveys.answering.links import assignment_link_token
+from surveys.answering.submit import response_save_page, response_submit
+from surveys.scheduling.planning import assignments_refresh
 
 PEOPLE = [
     # name, email as typed, phone as typed, E.164, birth date as typed, ISO

@@ -11,15 +11,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.messages import contact_mark_opted_out, messages_plan
-from patients.models import Enrollment, Message, MessageResend
-from patients.outbox import (
+from patients.messaging.outbox import (
     ResendRefused,
     message_error_text,
     message_resend,
     outbox_counts,
     redact,
 )
+from patients.messaging.planning import contact_mark_opted_out, messages_plan
+from patients.models import Enrollment, Message, MessageResend
 from surveys.models import Assignment, Site, StudyMembership
 from tests.conftest import need_service
 from tests.test_concurrency import run_together
@@ -368,7 +368,7 @@ def test_a_resend_that_cannot_reach_the_patient_is_refused_and_changes_nothing(m
 
 
 def test_an_undeliverable_email_refuses_an_email_resend(make, world):
-    from patients.messages import contact_mark_undeliverable
+    from patients.messaging.planning import contact_mark_undeliverable
 
     contact_mark_undeliverable(patient=world.south_enrollment.patient, channel="email", reason="bounced")
     before = snapshot()

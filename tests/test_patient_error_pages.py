@@ -8,7 +8,7 @@ from django.test import Client, override_settings
 from django.urls import path
 
 from config import urls as site_urls
-from surveys.error_views import server_error
+from surveys.answering.error_views import server_error
 
 
 def boom(request):

@@ -149,7 +149,7 @@ def test_resume_opens_first_unsaved_page(client, make):
     q = version.questionnaire
     page2 = make.section(questionnaire=q, link_id="p2", order=2)
     make.item(questionnaire=q, link_id="sleep", type="yes_no", section=page2, required=True)
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
 
     v2 = questionnaire_publish(questionnaire=q, by=None)
     token, _a = make.open_link(version=v2)
@@ -162,7 +162,7 @@ def test_resume_opens_first_unsaved_page(client, make):
 
 
 def _with_birth_year_check(a, year: int) -> None:
-    from surveys.access import link_check_digest
+    from surveys.answering.access import link_check_digest
     from surveys.models import Study
 
     Study.objects.filter(pk=a.participant.study_id).update(link_check="birth_year")
@@ -207,7 +207,7 @@ def test_year_of_birth_attempts_are_limited_per_link_and_per_address(client, mak
 
 
 def test_one_item_per_screen_option_puts_each_question_on_its_own_page(client, make):
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
 
     version = questionnaire_publish(questionnaire=make.every_type_questionnaire(one_item_per_page=True), by=None)
     token, _a = make.open_link(version=version)
@@ -221,7 +221,7 @@ def test_one_item_per_screen_option_puts_each_question_on_its_own_page(client, m
 
 
 def test_pages_whose_questions_are_all_hidden_are_skipped(client, make):
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
 
     version = questionnaire_publish(questionnaire=make.every_type_questionnaire(one_item_per_page=True), by=None)
     token, a = make.open_link(version=version)

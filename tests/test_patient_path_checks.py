@@ -6,11 +6,11 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from patients.consent import consent_record
-from patients.enrolment import EnrolmentData, enrollment_create
+from patients.consent.records import consent_record
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
 from patients.models import ConsentRecord, Enrollment
+from surveys.answering.links import assignment_link_token
 from surveys.models import ConsentNotice, Participant, Response
-from surveys.services import assignment_link_token
 
 
 def _routes(patterns=None, prefix=""):

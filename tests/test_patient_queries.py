@@ -3,7 +3,8 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from surveys.services import assignment_link_token, questionnaire_publish
+from surveys.answering.links import assignment_link_token
+from surveys.questionnaires.publish import questionnaire_publish
 
 
 def link_to_questionnaire_with(make, n_items: int) -> str:

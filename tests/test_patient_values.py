@@ -7,10 +7,10 @@ import re
 
 from django.urls import reverse
 
-from surveys import fhir
+from surveys.answering.links import assignment_link_token
 from surveys.models import Item, Response
-from surveys.questionnaires import conditions, values
-from surveys.services import assignment_link_token, questionnaire_publish
+from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.factories import YES_NO_SOMETIMES
 
 
@@ -189,7 +189,7 @@ def test_the_preview_applies_conditions_without_javascript_and_carries_answers(c
 def test_every_place_reads_an_option_score_wherever_fhir_puts_it(make):
     """ordinalValue or itemWeight, on the answerOption or on its valueCoding: scores, alerts and the
     number of an answer agree."""
-    from surveys import alerts, scoring
+    from surveys.scoring import alerts, compute
 
     def option(code: str, where: str, url: str, score: int) -> dict:
         ext = [{"url": url, "valueDecimal": score}]
@@ -207,10 +207,10 @@ def test_every_place_reads_an_option_score_wherever_fhir_puts_it(make):
                           "extension": [{"url": fhir.EXT_RULES, "valueString": __import__("json").dumps(rules)}]}
             assert values.as_number(node, "a3") == 3
             assert alerts.alert_problems(definition, languages=["en"]) == []
-            scores = scoring.scores_compute(definition, {"q": "a3"})
+            scores = compute.scores_compute(definition, {"q": "a3"})
             assert scores["s"]["value"] == 3
             assert alerts.alerts_fired(definition, {"q": "a3"}, scores) == ["high"]
-            assert alerts.alerts_fired(definition, {"q": "a0"}, scoring.scores_compute(definition, {"q": "a0"})) == []
+            assert alerts.alerts_fired(definition, {"q": "a0"}, compute.scores_compute(definition, {"q": "a0"})) == []
 
 
 def test_item_types_cover_time_of_day(make):

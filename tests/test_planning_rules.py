@@ -9,15 +9,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrollment_create
-from patients.messages import messages_plan
+from patients.consent.withdrawal import enrollment_withdraw
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
+from patients.messaging.planning import messages_plan
 from patients.models import Message
-from patients.withdrawal import enrollment_withdraw
+from surveys.answering.submit import response_submit
 from surveys.models import Assignment, Participant, Timepoint
-from surveys.replan import schedule_replan_apply, schedule_replan_preview
-from surveys.scheduling import assignments_plan
-from surveys.services import questionnaire_publish, response_submit
-from surveys.triggers import assignments_plan_after_response
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.scheduling.planning import assignments_plan
+from surveys.scheduling.replan import schedule_replan_apply, schedule_replan_preview
+from surveys.scheduling.triggers import assignments_plan_after_response
 
 ENROLLED = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)  # Monday 12:00 CEST
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)

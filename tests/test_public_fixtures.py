@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.test import RequestFactory
 
-from surveys import rendering
+from surveys.answering import rendering
 from surveys.questionnaires import conditions
 from tests.conftest import need_service
 

@@ -23,11 +23,12 @@ import pytest
 from django.http import QueryDict
 from django.test import RequestFactory
 
-from surveys import fhir, fhir_io, rendering
-from surveys.imports import ImportRefused, import_parse, questionnaire_import
+from surveys.answering import rendering
+from surveys.interop import fhir_io
+from surveys.interop.imports import ImportRefused, import_parse, questionnaire_import
 from surveys.models import Questionnaire
-from surveys.questionnaires import conditions, values
-from surveys.services import questionnaire_publish
+from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires.publish import questionnaire_publish
 
 PUBLIC = Path(__file__).resolve().parent / "data" / "public"
 FILES = sorted(p.name for p in (PUBLIC / "fhir").glob("*.json"))

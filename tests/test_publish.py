@@ -2,11 +2,11 @@
 
 import pytest
 
-from surveys import fhir
 from surveys.models import AnswerOption, Item, QuestionnaireVersion, Section
 from surveys.models.questionnaire import ImmutableVersionError
-from surveys.services import PublishError, questionnaire_draft_from_version, questionnaire_publish
-from surveys.validation import definition_problems
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import PublishError, questionnaire_draft_from_version, questionnaire_publish
+from surveys.questionnaires.validation import definition_problems
 from tests.factories import YES_NO_SOMETIMES
 
 

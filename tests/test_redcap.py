@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from django.test import RequestFactory
 
-from surveys import fhir, rendering, scoring
-from surveys.imports import ImportRefused, exporter, import_parse, questionnaire_import
+from surveys.answering import rendering
+from surveys.interop.imports import ImportRefused, exporter, import_parse, questionnaire_import
+from surveys.interop.redcap import COLUMNS, EXT_REDCAP, HEADER, KEYS, dictionary_export, dictionary_parse, redcap_facts
 from surveys.models import Questionnaire
-from surveys.questionnaires import conditions
-from surveys.redcap import COLUMNS, EXT_REDCAP, HEADER, KEYS, dictionary_export, dictionary_parse, redcap_facts
-from surveys.services import questionnaire_publish
-from surveys.validation import definition_problems
+from surveys.questionnaires import conditions, fhir
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.questionnaires.validation import definition_problems
+from surveys.scoring import compute
 from tests.conftest import need_service
 
 DATA = Path(__file__).parent / "data" / "redcap"
@@ -214,10 +215,10 @@ def test_calc_sums_and_means_become_score_rules(every_type):
 
 def test_imported_score_rules_compute_what_redcap_calculated(every_type):
     suivi = every_type[0]["suivi"]
-    assert scoring.scoring_problems(suivi, languages=["fr"]) == []
+    assert compute.scoring_problems(suivi, languages=["fr"]) == []
 
     def values(answers):
-        return {name: score["value"] for name, score in scoring.scores_compute(suivi, answers).items()}
+        return {name: score["value"] for name, score in compute.scores_compute(suivi, answers).items()}
 
     # Radio codes are the values REDCap adds; yes/no counts 1/0.
     assert values({"phq_1": "2", "phq_2": "3", "happy": True}) == {

@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrollment_create
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
+from patients.identity.reidentify import participant_reidentify
 from patients.models import ReidentificationEvent
-from patients.reidentify import participant_reidentify
 from surveys.models import StudyMembership
 
 NAME, EMAIL, PHONE, BORN = "Philomène Kerdraon", "philomene.kerdraon@example.fr", "+33698765432", "1948-07-14"

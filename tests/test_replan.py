@@ -6,12 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from patients.messages import messages_plan
+from patients.messaging.planning import messages_plan
+from patients.messaging.sendtime import send_instant
 from patients.models import Message
-from patients.sendtime import send_instant
 from surveys.models import Assignment, Participant, Timepoint
-from surveys.replan import Change, schedule_replan_apply, schedule_replan_preview
-from surveys.scheduling import assignments_plan
+from surveys.scheduling.planning import assignments_plan
+from surveys.scheduling.replan import Change, schedule_replan_apply, schedule_replan_preview
 
 ENROLLED = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)  # Monday 12:00 CEST
 NOW = ENROLLED + timedelta(days=1)

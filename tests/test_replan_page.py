@@ -9,12 +9,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.messages import messages_plan
+from patients.messaging.planning import messages_plan
 from patients.models import Message
 from surveys.models import Assignment, Participant, StudyMembership, Timepoint
-from surveys.replan import schedule_replan_preview
-from surveys.replan_views import preview_fingerprint
-from surveys.scheduling import assignments_plan
+from surveys.scheduling.planning import assignments_plan
+from surveys.scheduling.replan import schedule_replan_preview
+from surveys.scheduling.views import preview_fingerprint
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from surveys.corrections import CorrectionRefused, response_correct
+from surveys.answering.corrections import CorrectionRefused, response_correct
 from surveys.models import Response, ResponseCorrection
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 
 
 @pytest.fixture
@@ -75,16 +75,16 @@ def test_page_other_study_404_designer_refused(client, make, world):
 
 
 def test_correction_recomputes_the_score_and_raises_a_new_alert_once(make):
-    from surveys.alerts import alerts_raise
     from surveys.models import Alert
+    from surveys.scoring.alerts import alerts_raise
     from tests.test_alerts import build
 
     study = make.study(code="corr-alerts")
     version = questionnaire_publish(questionnaire=build(make, study=study), by=None)
     assignment = make.assignment(participant=make.participant(study=study), timepoint=make.timepoint(version=version))
     response = make.response(assignment=assignment, status="completed", answers={"q1": "a1", "q9": "a1"})
-    from surveys import scoring
-    response.scores = scoring.scores_compute(version.definition, response.answers)
+    from surveys.scoring import compute
+    response.scores = compute.scores_compute(version.definition, response.answers)
     response.save()
     alerts_raise(response=response)
     assert set(Alert.objects.values_list("rule", flat=True)) == {"item9"}
@@ -105,7 +105,7 @@ from hypothesis import strategies as st  # noqa: E402
 def test_correction_accepts_exactly_what_the_patient_page_accepts(make, world, raw):
     from django.utils.datastructures import MultiValueDict
 
-    from surveys import rendering
+    from surveys.answering import rendering
 
     study, response = world
     Response.objects.filter(pk=response.pk).update(answers={"mood": "a1", "pain": 3})

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from surveys import fhir_io
+from surveys.interop import fhir_io
 from surveys.models import Assignment, Response
 from tests.test_fhir_response import legacy, ndjson, run, setting  # noqa: F401
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from surveys import fhir
-from surveys.review_facts import reading_ease, review_facts, syllables
+from surveys.questionnaires import fhir
+from surveys.review.facts import reading_ease, review_facts, syllables
 
 EASY_EN = "Do you sleep well?"
 HARD_EN = ("Considering the multidimensional characteristics of your psychological wellbeing, "

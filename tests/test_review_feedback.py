@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from surveys import fhir
 from surveys.models import ConsentNotice, ItemFeedback, Panel, PanelMember, ReviewRound, ReviewSubmission
-from surveys.review_feedback import RoundClosed, item_feedback_save
+from surveys.questionnaires import fhir
+from surveys.review.feedback import RoundClosed, item_feedback_save
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from surveys import review_panels
 from surveys.models import Panel, PanelMember, ReviewReminder, ReviewRound, ReviewSubmission, StudyMembership
-from surveys.review_panels import access_round, invitation_accept, reminders_send, reviewer_invite, rounds_for_reviewer
+from surveys.review import panels
+from surveys.review.panels import access_round, invitation_accept, reminders_send, reviewer_invite, rounds_for_reviewer
 
 PASSWORD = "Lentilles-et-Cerises-42"
 LINK = re.compile(r"/review/invitation/([A-Za-z0-9_-]+)/")
@@ -123,7 +123,7 @@ def test_invalid_expired_and_replaced_links_show_the_same_kind_page(make, design
 
     # Expired: the newest link stops working after INVITATION_DAYS.
     PanelMember.objects.filter(pk=member.pk).update(
-        invited_at=timezone.now() - timedelta(days=review_panels.INVITATION_DAYS, minutes=1))
+        invited_at=timezone.now() - timedelta(days=panels.INVITATION_DAYS, minutes=1))
     assert client.get(f"/review/invitation/{new}/").status_code == 404
     with pytest.raises(ValidationError):
         invitation_accept(token=new, password=PASSWORD)
@@ -194,7 +194,7 @@ def test_submitted_and_closed_rounds_on_home(make, designer, study, panel):
     done = _round(panel=panel, study=study, by=designer, make=make, title="Done one")
     ReviewSubmission.objects.create(round=done, reviewer=user, submitted_at=timezone.now())
     _round(panel=panel, study=study, by=designer, make=make, title="Closed one", closed_at=timezone.now())
-    lines_open, lines_closed = review_panels.reviewer_home(user=user, language="en")
+    lines_open, lines_closed = panels.reviewer_home(user=user, language="en")
     assert [line.round.title for line in lines_open] == ["Done one"]
     assert lines_open[0].submitted_at is not None
     assert [line.round.title for line in lines_closed] == ["Closed one"]
@@ -234,8 +234,8 @@ def test_reinvite_action_replaces_the_link(make, designer, panel):
     assert len(mail.outbox) == 2
     new = _token_from(mail.outbox[1])
     assert new != old
-    assert review_panels.invitation_member(token=old) is None
-    assert review_panels.invitation_member(token=new).pk == member.pk
+    assert panels.invitation_member(token=old) is None
+    assert panels.invitation_member(token=new).pk == member.pk
 
 
 # --- French -----------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys import fhir
 from surveys.models import ItemFeedback, Panel, PanelMember, ReviewRound, ReviewSubmission
-from surveys.review_rounds import ReviewError, feedback_handle, round_close, round_open, round_summary
+from surveys.questionnaires import fhir
+from surveys.review.rounds import ReviewError, feedback_handle, round_close, round_open, round_summary
 
 
 @pytest.fixture

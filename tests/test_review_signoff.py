@@ -8,10 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys import fhir
 from surveys.models import Panel, PanelMember, PublishOverride, ReviewSubmission
-from surveys.review_rounds import round_close, round_open
-from surveys.services import PublishError, questionnaire_publish
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import PublishError, questionnaire_publish
+from surveys.review.rounds import round_close, round_open
 
 
 def _round(make, q, *, approvals: int, reviewers: int = 3, close: bool = True):

@@ -11,7 +11,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.celery import app as celery_app
 from surveys.models import Assignment
-from surveys.scheduling import assignments_refresh
+from surveys.scheduling.planning import assignments_refresh
 
 S = Assignment.Status
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surveys import alerts, fhir, scoring
-from surveys.questionnaires import values
+from surveys.questionnaires import fhir, values
+from surveys.scoring import alerts, compute
 
 OPERATORS = ("=", "!=", "<", ">", "<=", ">=")
 
@@ -46,7 +46,7 @@ def check_agreement(node: dict, answer, operator: str, threshold) -> None:
     definition = definition_of(node, operator, threshold)
     assert alerts.alert_problems(definition, languages=["en"]) == []
     answers = {} if values.is_missing(answer) else {node["linkId"]: answer}
-    scores = scoring.scores_compute(definition, answers)
+    scores = compute.scores_compute(definition, answers)
     fired = alerts.alerts_fired(definition, answers, scores)
     # The answer's number is the one-item score's value...
     number = values.as_number(node, answer)

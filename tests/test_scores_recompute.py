@@ -7,9 +7,9 @@ from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from surveys import services
 from surveys.models import Response, ScoreRecomputation
-from surveys.scoring import scores_recompute
+from surveys.questionnaires import publish
+from surveys.scoring.compute import scores_recompute
 
 ITEMS = ["q1", "q2", "q3"]
 OPTIONS = [("a0", "Jamais", "Never", 0), ("a1", "Parfois", "Sometimes", 1), ("a2", "Souvent", "Often", 2)]
@@ -26,7 +26,7 @@ def scored_version(make, study=None):
         make.item(questionnaire=q, link_id=code, options=OPTIONS)
     q.rules = RULES
     q.save()
-    return services.questionnaire_publish(questionnaire=q, by=None)
+    return publish.questionnaire_publish(questionnaire=q, by=None)
 
 
 def completed(make, version, answers: dict, scores: dict | None = None, status: str = "completed") -> Response:
@@ -86,7 +86,7 @@ def test_recompute_leaves_other_versions_alone(make, version):
     q = version.questionnaire
     q.rules = {"scores": [{**RULES["scores"][0], "method": "mean", "bands": []}]}
     q.save()
-    second = services.questionnaire_publish(questionnaire=q, by=None)
+    second = publish.questionnaire_publish(questionnaire=q, by=None)
     assert second.number == 2
     old = completed(make, version, ALL_ONES)
     new = completed(make, second, ALL_ONES)
@@ -116,7 +116,7 @@ def test_command_recomputes_one_version_or_every_version(make, version, capsys):
 
     q.rules = {}
     q.save()
-    services.questionnaire_publish(questionnaire=q, by=None)
+    publish.questionnaire_publish(questionnaire=q, by=None)
     call_command("recompute_scores", study.code, q.code)
     out = capsys.readouterr().out
     assert "v1: 1 completed response(s) recomputed, 0 changed" in out and "v2: 0 completed" in out

@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from surveys import fhir, scoring, services
-from surveys.admin_forms import QuestionnaireForm
+from surveys.admin.forms import QuestionnaireForm
+from surveys.answering import submit
 from surveys.models import Response
-from surveys.questionnaires import values
+from surveys.questionnaires import fhir, publish, values
+from surveys.scoring.compute import scores_compute, scoring_problems
 from tests.test_admin_designer import form_data
 from tests.test_public_fixtures import load
 
@@ -63,7 +64,7 @@ PHQ = [choice(code, [0, 1, 2, 3]) for code in NINE]
 
 
 def compute(items, scores, answers) -> dict:
-    return scoring.scores_compute(definition(items, scores), answers)
+    return scores_compute(definition(items, scores), answers)
 
 
 # --- values of items -------------------------------------------------------------------------------------
@@ -261,14 +262,14 @@ def test_a_broken_rule_never_breaks_a_submit():
 
 
 def test_no_rules_no_scores():
-    assert scoring.scores_compute({"item": PHQ}, {"q1": "a1"}) == {}
+    assert scores_compute({"item": PHQ}, {"q1": "a1"}) == {}
 
 
 # --- checking the rules ----------------------------------------------------------------------------------
 
 
 def problems(items, scores, languages=("fr", "en"), **rules) -> list[str]:
-    return [str(p) for p in scoring.scoring_problems(definition(items, scores, **rules), languages=list(languages))]
+    return [str(p) for p in scoring_problems(definition(items, scores, **rules), languages=list(languages))]
 
 
 def test_valid_rules_have_no_problem():
@@ -276,7 +277,7 @@ def test_valid_rules_have_no_problem():
               rule("b", items=NINE[4:], reverse=["q5"], lookup=[[0, 1], [1, 2]], transform={"add": 1}),
               rule("both", scores=["a", "b"], method="mean")]
     assert problems(PHQ, scores) == []
-    assert scoring.scoring_problems({"item": PHQ}, languages=["fr"]) == []
+    assert scoring_problems({"item": PHQ}, languages=["fr"]) == []
 
 
 def test_every_item_problem_names_the_score_and_the_item():
@@ -367,16 +368,16 @@ def test_labels_in_every_study_language_and_band_problems():
 def test_malformed_rules_are_reported_not_raised():
     broken = definition(PHQ, [])
     broken["extension"][0]["valueString"] = '{"scores": ['
-    found = [str(p) for p in scoring.scoring_problems(broken, languages=["en"])]
+    found = [str(p) for p in scoring_problems(broken, languages=["en"])]
     assert len(found) == 1 and found[0].startswith("scores and alerts: the rules are not valid JSON")
     assert problems(PHQ, [], extra=1) == ['scores and alerts: unknown key "extra" (expected "scores" and "alerts")']
     as_list = definition(PHQ, [])
     as_list["extension"][0]["valueString"] = "[1, 2]"
-    assert [p.message for p in scoring.scoring_problems(as_list, languages=["en"])] == [
+    assert [p.message for p in scoring_problems(as_list, languages=["en"])] == [
         'the rules must be a JSON object, such as {"scores": [...], "alerts": [...]}']
     not_list = definition(PHQ, [])
     not_list["extension"][0]["valueString"] = '{"scores": {"name": "t"}}'
-    assert [p.message for p in scoring.scoring_problems(not_list, languages=["en"])] == [
+    assert [p.message for p in scoring_problems(not_list, languages=["en"])] == [
         '"scores" must be a list of score rules']
     assert problems(PHQ, ["total"]) == ["score no. 1: each score rule must be a JSON object"]
 
@@ -499,11 +500,11 @@ def test_submit_stores_the_scores_with_the_response(make):
     q = phq_draft(make)
     q.rules = {"scores": [rule(items=NINE, min_answered=8, missing="prorate", bands=BANDS)]}
     q.save()
-    version = services.questionnaire_publish(questionnaire=q, by=None)
+    version = publish.questionnaire_publish(questionnaire=q, by=None)
     _token, assignment = make.open_link(version=version)
     answers = {code: "a1" for code in NINE[:8]}
-    services.response_save_page(assignment=assignment, answers=answers, page_index=0, advance=True)
-    response = services.response_submit(assignment=assignment)
+    submit.response_save_page(assignment=assignment, answers=answers, page_index=0, advance=True)
+    response = submit.response_submit(assignment=assignment)
     stored = Response.objects.get(pk=response.pk).scores
     # 8 × 9 / 8 = 9, prorated
     assert stored == {"total": {"value": 9, "raw": 9, "answered": 8, "of": 9, "prorated": True, "band": "mild"}}
@@ -513,7 +514,7 @@ def test_patient_page_flow_stores_scores(client, make):
     q = phq_draft(make)
     q.rules = {"scores": [rule(items=NINE, bands=BANDS)]}
     q.save()
-    version = services.questionnaire_publish(questionnaire=q, by=None)
+    version = publish.questionnaire_publish(questionnaire=q, by=None)
     token, assignment = make.open_link(version=version)
     link = reverse("surveys:respond", args=[token])
     post = {code: "a0" for code in NINE} | {"q1": "a2", "q2": "a1", "page": "1", "action": "next",
@@ -542,18 +543,18 @@ def test_public_phq9_with_eight_answers_has_no_score(make):
     assert "iif(%q9_value.exists(), %q9_value, 0)" in expression
     rules = {"scores": [{"name": "total", "label": {"en": "PHQ-9"}, "items": scored, "method": "sum"}]}
     definition_.setdefault("extension", []).append({"url": fhir.EXT_RULES, "valueString": json.dumps(rules)})
-    assert scoring.scoring_problems(definition_, languages=["en"]) == []
+    assert scoring_problems(definition_, languages=["en"]) == []
 
     nearly_every_day = "LA6571-9"
     answers = {link_id: nearly_every_day for link_id in scored[:8]}  # item 9 (self-harm) left unanswered
-    result = scoring.scores_compute(definition_, answers)["total"]
+    result = scores_compute(definition_, answers)["total"]
     assert result == {"value": None, "answered": 8, "of": 9, "reason": "too_few_answers"}
     # What the calculated expression would show: 24, as if item 9 had been answered "not at all".
     lforms_like = sum(values.as_number(node, answers.get(node["linkId"])) or Decimal(0)
                       for node in definition_["item"] if node["linkId"] in scored)
     assert lforms_like == 24
     answers[scored[8]] = nearly_every_day
-    assert scoring.scores_compute(definition_, answers)["total"]["value"] == 27
+    assert scores_compute(definition_, answers)["total"]["value"] == 27
     assert source == load("fhir/phq9.json")  # the fixture itself is untouched
 
 
@@ -568,11 +569,11 @@ def test_public_phq9_imported_as_a_draft_scores_at_submit(make):
               if any(values.option_score(o) is not None for o in node.get("answerOption", []))]
     q.rules = {"scores": [{"name": "total", "label": {"en": "PHQ-9"}, "items": scored, "method": "sum"}]}
     q.save()
-    version = services.questionnaire_publish(questionnaire=q, by=None)
+    version = publish.questionnaire_publish(questionnaire=q, by=None)
     _token, assignment = make.open_link(version=version)
-    services.response_save_page(assignment=assignment, answers={link: "LA6569-3" for link in scored[:8]},
+    submit.response_save_page(assignment=assignment, answers={link: "LA6569-3" for link in scored[:8]},
                                 page_index=0, advance=True)
-    response = services.response_submit(assignment=assignment)
+    response = submit.response_submit(assignment=assignment)
     assert response.scores["total"]["value"] is None
     assert response.scores["total"]["reason"] == "too_few_answers"
 

@@ -7,13 +7,13 @@ from django.core import mail
 from django.core.cache import cache
 from django.urls import reverse
 
-from patients.consent import consent_record_verify
+from patients.consent.records import consent_record_verify
+from patients.messaging.sms import locmem
 from patients.models import ConsentRecord, Enrollment, Patient
-from patients.sms import locmem
-from surveys import screening
 from surveys.models import ConsentNotice, EligibilityRule, Participant, Study
+from surveys.participants import screening
 from surveys.questionnaires import conditions
-from surveys.services import questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 
 
 def forget_screening_cache() -> None:
@@ -307,7 +307,7 @@ def test_the_public_form_never_confirms_that_a_number_takes_part(client, make):
     study, token = screening_study(make)
     from django.utils import timezone
 
-    from patients.enrolment import EnrolmentData, enrollment_create
+    from patients.enrolment.enrol import EnrolmentData, enrollment_create
 
     enrollment_create(study=study, data=EnrolmentData(name="Already In", phone="06 12 34 56 78",
                                                       consent_method="written"), by=None, now=timezone.now())

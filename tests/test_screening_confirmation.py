@@ -13,11 +13,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from patients import crypto, screening_codes
+from patients.enrolment import screening_codes
+from patients.identity import crypto
+from patients.messaging.sms import locmem
 from patients.models import ConsentRecord, Enrollment, Message, Patient
-from patients.sms import locmem
-from surveys import screening
 from surveys.models import ConsentNotice, Participant
+from surveys.participants import screening
 from tests.fakes.twilio_server import FakeTwilio, use_fake_twilio
 from tests.test_screening import answer, code_sent, confirm, fresh_limits_and_outboxes, screening_study  # noqa: F401
 
@@ -267,7 +268,7 @@ def test_malformed_codes_are_wrong_codes(client, make, code):
 
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_the_code_text_is_one_plain_sms_in_the_patients_language(make, language):
-    from patients.sms.gsm import sms_segments
+    from patients.messaging.sms.gsm import sms_segments
 
     body, _subject = screening_codes._code_texts(language=language, code="123456", minutes=10)
     info = sms_segments(body)

@@ -1,4 +1,4 @@
-"""Send times and sending windows in the patient's zone, across DST changes (patients/sendtime.py).
+"""Send times and sending windows in the patient's zone, across DST changes (patients/messaging/sendtime.py).
 
 2026: Europe/Paris springs forward on Sunday 29 March (02:00 CET → 03:00 CEST, at 01:00 UTC)
 and falls back on Sunday 25 October (03:00 CEST → 02:00 CET, at 01:00 UTC); America/New_York
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patients.sendtime import local_instant, send_instant
+from patients.messaging.sendtime import local_instant, send_instant
 
 PARIS, NEW_YORK, NOUMEA, REUNION = "Europe/Paris", "America/New_York", "Pacific/Noumea", "Indian/Reunion"
 NINE, SEVEN_PM = time(9, 0), time(19, 0)

@@ -8,10 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.importing import import_check, import_read, import_run
+from patients.enrolment.importing import import_check, import_read, import_run
 from patients.models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent
 from surveys.models import Assignment, ConsentNotice, Participant, Response, Site
-from surveys.selectors import rows_for_user, sites_for_user
+from surveys.staff.selectors import rows_for_user, sites_for_user
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""SMS backends (patients/sms/): console, file, locmem, and Twilio over real HTTP against the fake provider."""
+"""SMS backends (patients/messaging/sms/): console, file, locmem, and Twilio over real HTTP against the fake provider."""
 
 import io
 import socket
@@ -9,10 +9,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from patients.sms import SmsPermanentError, SmsTemporaryError, SmsUncertainError, get_backend
-from patients.sms.console import ConsoleBackend, mask_number
-from patients.sms.file import FileBackend, sms_file_read
-from patients.sms.twilio import IDEMPOTENCY_HEADER, TwilioBackend, retry_after_seconds
+from patients.messaging.sms import SmsPermanentError, SmsTemporaryError, SmsUncertainError, get_backend
+from patients.messaging.sms.console import ConsoleBackend, mask_number
+from patients.messaging.sms.file import FileBackend, sms_file_read
+from patients.messaging.sms.twilio import IDEMPOTENCY_HEADER, TwilioBackend, retry_after_seconds
 from tests.fakes.twilio_server import FakeTwilio, use_fake_twilio
 
 TO = "+33612345678"
@@ -38,7 +38,7 @@ def test_console_backend_prints_the_body_but_not_the_full_number():
 
 def test_file_backend_appends_one_json_line_per_sms_even_from_many_threads(tmp_path, settings):
     settings.SMS_FILE_PATH = str(tmp_path / "var" / "sms.log")
-    settings.SMS_BACKEND = "patients.sms.file.FileBackend"
+    settings.SMS_BACKEND = "patients.messaging.sms.file.FileBackend"
     backend = get_backend()
     assert isinstance(backend, FileBackend)
 
@@ -61,16 +61,16 @@ def test_sms_file_read_of_a_missing_file_is_empty(tmp_path):
 
 
 def test_locmem_backend_keeps_an_outbox(settings):
-    from patients.sms import locmem
+    from patients.messaging.sms import locmem
 
-    settings.SMS_BACKEND = "patients.sms.locmem.LocmemBackend"
+    settings.SMS_BACKEND = "patients.messaging.sms.locmem.LocmemBackend"
     locmem.outbox.clear()
     get_backend().send_sms(to=TO, body="hello", idempotency_key="k1")
     assert [(m.to, m.body, m.idempotency_key) for m in locmem.outbox] == [(TO, "hello", "k1")]
 
 
 def test_get_backend_builds_once_and_again_after_a_settings_change(settings, tmp_path):
-    settings.SMS_BACKEND = "patients.sms.file.FileBackend"
+    settings.SMS_BACKEND = "patients.messaging.sms.file.FileBackend"
     settings.SMS_FILE_PATH = str(tmp_path / "a.log")
     first = get_backend()
     assert get_backend() is first
@@ -161,7 +161,7 @@ def test_twilio_unreachable_host_is_temporary(settings):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings.SMS_BACKEND = "patients.sms.twilio.TwilioBackend"
+    settings.SMS_BACKEND = "patients.messaging.sms.twilio.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_FROM = "AC" + "1" * 32, "t", "+33700000000"
     settings.TWILIO_API_BASE = f"http://127.0.0.1:{port}"
     with pytest.raises(SmsTemporaryError, match="could not be reached"):

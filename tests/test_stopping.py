@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import transaction
 
-from patients.messages import (
+from patients.messaging.planning import (
     CancelReason,
     contact_mark_opted_out,
     contact_mark_undeliverable,
@@ -15,9 +15,9 @@ from patients.messages import (
     messages_plan,
 )
 from patients.models import Message, Patient
+from surveys.answering.submit import response_submit
 from surveys.models import Assignment, Response
-from surveys.scheduling import assignments_refresh
-from surveys.services import response_submit
+from surveys.scheduling.planning import assignments_refresh
 
 MONDAY_NOON = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)  # 12:00 CEST
 S = Message.Status

@@ -1,4 +1,4 @@
-"""Twilio webhooks (patients/webhooks.py): signatures, inbound STOP, delivery status callbacks."""
+"""Twilio webhooks (patients/messaging/sms_webhooks.py): signatures, inbound STOP, delivery status callbacks."""
 
 import logging
 
@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from patients.identity import blind_index
+from patients.identity.contacts import blind_index
+from patients.messaging.sms import get_backend, sms_failed_permanently
+from patients.messaging.sms_webhooks import is_opt_out
 from patients.models import Message, Patient
-from patients.sms import get_backend, sms_failed_permanently
-from patients.webhooks import is_opt_out
 from tests.fakes.twilio_server import FakeTwilio, use_fake_twilio
 
 TOKEN = "webhook-test-auth-token"
@@ -70,7 +70,7 @@ def test_advanced_opt_out_type_counts_whatever_the_word():
 def test_inbound_stop_opts_out_cancels_pending_sms_and_logs_no_number(make, client, twilio_settings, caplog):
     patient, (invitation, reminder, email, sent) = enrolled(make)
     other, (other_sms, *_rest) = enrolled(make, phone="+33698765432")
-    with caplog.at_level(logging.INFO, logger="patients.webhooks"):
+    with caplog.at_level(logging.INFO, logger="patients.messaging.sms_webhooks"):
         response = signed_post(client, "patients:twilio_inbound",
                                {"From": "+33 6 12 34 56 78", "To": "+33700000000", "Body": " Stop ",
                                 "MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "0" * 32})

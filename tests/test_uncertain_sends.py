@@ -16,9 +16,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from patients.dispatch import OUTCOME_UNKNOWN, message_send, messages_claim_due, messages_recover_stale
+from patients.messaging.dispatch import OUTCOME_UNKNOWN, message_send, messages_claim_due, messages_recover_stale
+from patients.messaging.sms import locmem
 from patients.models import Message
-from patients.sms import locmem
 from tests.conftest import need_service
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio, use_fake_twilio

@@ -20,7 +20,7 @@ from django.urls import reverse
 from openpyxl import Workbook
 
 from patients.models import Enrollment, Patient
-from surveys import uploads
+from surveys.interop import uploads
 from surveys.models import ExportJob, Questionnaire, Response
 from tests.api_world import world_build
 from tests.test_fhir_questionnaire import imported, rich
@@ -164,8 +164,8 @@ def test_every_upload_path_is_one_this_file_sends_hostile_files_to():
         if "request.FILES" in text or "forms.FileField" in text or ".read_bytes()" in text:
             readers.add(str(path.relative_to(ROOT)))
     assert readers == {
-        "surveys/admin_imports.py",  # questionnaire (FHIR, REDCap) and responses import pages
-        "patients/web/enrolment.py",  # staff patient import page
+        "surveys/admin/imports.py",  # questionnaire (FHIR, REDCap) and responses import pages
+        "patients/enrolment/views.py",  # staff patient import page
         "surveys/management/commands/import_questionnaire.py",
         "surveys/management/commands/import_responses_fhir.py",
         "patients/management/commands/import_patients.py",
@@ -211,7 +211,7 @@ def test_admin_redcap_import_says_which_line_is_not_utf8(make, client):
 
 @pytest.fixture
 def timepoint(make):
-    from surveys.services import questionnaire_publish
+    from surveys.questionnaires.publish import questionnaire_publish
 
     study = make.study(code="wb-study", languages=["en", "fr"], fallback_language="en")
     version = questionnaire_publish(questionnaire=imported(study, rich()), by=None)

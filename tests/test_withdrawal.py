@@ -13,13 +13,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrollment_create
+from patients.consent.withdrawal import enrollment_withdraw
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
 from patients.models import Enrollment, Message
-from patients.withdrawal import enrollment_withdraw
+from surveys.answering.links import assignment_link_token
+from surveys.answering.submit import response_save_page, response_submit
 from surveys.models import Assignment, Participant, Response, StudyMembership
-from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_link_token, response_save_page, response_submit
-from surveys.withdrawal import participant_withdraw
+from surveys.participants.withdrawal import participant_withdraw
+from surveys.scheduling.planning import assignments_refresh
 
 S = Assignment.Status
 HistoricalResponse = Response.history.model

@@ -6,10 +6,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.alerts import alerts_notify
 from surveys.models import Alert, Response
-from surveys.services import questionnaire_publish
-from surveys.withdrawal import participant_withdraw
+from surveys.participants.withdrawal import participant_withdraw
+from surveys.questionnaires.publish import questionnaire_publish
+from surveys.scoring.alerts import alerts_notify
 
 
 def world(make):

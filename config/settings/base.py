@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     # Year-of-birth check before any page of a patient link /s/<token>/... (studies that ask it).
-    "surveys.views.LinkCheckGuard",
+    "surveys.answering.views.LinkCheckGuard",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.sessions.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -210,9 +210,9 @@ FIELD_ENCRYPTION_KEYS = env.list(
 )
 
 # Keyed digests of normalised email and phone, to find duplicates without decrypting
-# (patients/identity.py). Kept apart from FIELD_ENCRYPTION_KEYS and SECRET_KEY.
+# (patients/identity/contacts.py). Kept apart from FIELD_ENCRYPTION_KEYS and SECRET_KEY.
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="insecure-local-blind-index-key")
-# Per-study keys for pseudonyms derived from an external identifier (surveys/pseudonyms.py),
+# Per-study keys for pseudonyms derived from an external identifier (surveys/participants/pseudonyms.py),
 # as "STUDYCODE=key,OTHER=key2". Outside the database on purpose: with the key, the same person
 # gets the same pseudonym within a study; without it, pseudonyms cannot be linked across studies.
 PSEUDONYM_KEYS = dict(item.split("=", 1) for item in env.list("PSEUDONYM_KEYS", default=[]) if "=" in item)
@@ -225,11 +225,11 @@ MFA_TOTP_ISSUER = "Ressenti"
 # Seconds a staff invitation link (config/staff_invites.py: set the password, then the authenticator) lasts.
 STAFF_INVITATION_TIMEOUT = env.int("STAFF_INVITATION_TIMEOUT", default=72 * 3600)
 
-# Key from which patient link tokens are derived (surveys.services.assignment_link_token): the same
+# Key from which patient link tokens are derived (surveys.answering.links.assignment_link_token): the same
 # link in every message of an assignment, and nothing in the database that gives it back.
 LINK_TOKEN_KEY = env("LINK_TOKEN_KEY", default="insecure-local-link-token-key")
 
-# Key of the digest that checks a patient's year of birth on a link (surveys.access).
+# Key of the digest that checks a patient's year of birth on a link (surveys.answering.access).
 LINK_CHECK_KEY = env("LINK_CHECK_KEY", default="insecure-local-link-check-key")
 # Attempts allowed at that check per link and per IP address, per LINK_CHECK_WINDOW seconds.
 LINK_CHECK_MAX_PER_LINK = env.int("LINK_CHECK_MAX_PER_LINK", default=5)
@@ -248,13 +248,13 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # --- I18n -------------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
-# Secure (HTTPS only) in production; read by our own language cookies too (surveys/views.py).
+# Secure (HTTPS only) in production; read by our own language cookies too (surveys/answering/views.py).
 LANGUAGE_COOKIE_SECURE = False
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 # A refused form (expired page, cookies blocked) says what to do next, in the reader's language.
-CSRF_FAILURE_VIEW = "surveys.error_views.csrf_failure"
+CSRF_FAILURE_VIEW = "surveys.answering.error_views.csrf_failure"
 
 # A staff or reviewer session ends after a working day without activity (config/sessions.py).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
@@ -271,7 +271,7 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
         "usb", "xr-spatial-tracking",
     )
 }
-# Limits of the public pre-screening link (surveys/screening.py), per SCREENING_RATE_WINDOW seconds: a
+# Limits of the public pre-screening link (surveys/participants/screening.py), per SCREENING_RATE_WINDOW seconds: a
 # script holding the link could otherwise enrol any number of strangers and have each texted.
 SCREENING_RATE_WINDOW = env.int("SCREENING_RATE_WINDOW", default=3600)
 # Eligibility questionnaires sent (nothing stored, but the way into the rest).
@@ -282,7 +282,7 @@ SCREENING_MAX_CODES_PER_IP = env.int("SCREENING_MAX_CODES_PER_IP", default=5)
 SCREENING_MAX_CODES_PER_STUDY = env.int("SCREENING_MAX_CODES_PER_STUDY", default=300)
 SCREENING_MAX_CODES_PER_CONTACT = env.int("SCREENING_MAX_CODES_PER_CONTACT", default=3)
 # Seconds a one-time code (and what was typed with it, encrypted in the cache) is kept, and the
-# wrong codes allowed before the form starts again (patients/screening_codes.py).
+# wrong codes allowed before the form starts again (patients/enrolment/screening_codes.py).
 SCREENING_CODE_TTL = env.int("SCREENING_CODE_TTL", default=600)
 SCREENING_CODE_MAX_ATTEMPTS = env.int("SCREENING_CODE_MAX_ATTEMPTS", default=5)
 # The API's schema and docs pages: open in the demo, for signed-in users in production (surveys/api/policies.py).
@@ -332,8 +332,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON behind the depth cap of uploads (surveys/uploads.py): a deep body is a 400, never a RecursionError.
-    "DEFAULT_PARSER_CLASSES": ["surveys.uploads.BoundedJSONParser"],
+    # JSON behind the depth cap of uploads (surveys/interop/uploads.py): a deep body is a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["surveys.interop.uploads.BoundedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["surveys.api.policies.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "surveys.api.policies.ApiPagination",
     "DEFAULT_THROTTLE_CLASSES": ["surveys.api.policies.ApiRateThrottle"],
@@ -373,13 +373,13 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ressenti <no-reply@localhost>")
 # django-anymail: provider settings come as ANYMAIL_<ESP>_... environment variables, which anymail
-# reads itself. Its tracking webhooks (/hooks/anymail/<esp>/tracking/, patients/tracking.py) check
+# reads itself. Its tracking webhooks (/hooks/anymail/<esp>/tracking/, patients/messaging/email_tracking.py) check
 # HTTP basic auth "user:password" against ANYMAIL_WEBHOOK_SECRET; without it a forged "bounced"
 # could close a patient's address: set it wherever the webhooks are reachable (production).
 ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="")}
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
-# History pages only read (surveys/admin_history.py also refuses it per view): nobody reverts a record.
+# History pages only read (surveys/admin/history.py also refuses it per view): nobody reverts a record.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Logs carry pseudonyms and ids only; no handler ever formats a patient object.
@@ -396,16 +396,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# --- SMS (issue 5: patients/sms/, patients/webhooks.py) ------------------------------------
-# Which backend sends SMS (patients.sms.get_backend): console (prints, the default: nothing
+# --- SMS (issue 5: patients/messaging/sms/, patients/messaging/sms_webhooks.py) ------------------------------------
+# Which backend sends SMS (patients.messaging.sms.get_backend): console (prints, the default: nothing
 # leaves the machine), file (JSON lines in SMS_FILE_PATH, for the demo and real-worker tests),
 # locmem (tests) or twilio.
-SMS_BACKEND = env("SMS_BACKEND", default="patients.sms.console.ConsoleBackend")
+SMS_BACKEND = env("SMS_BACKEND", default="patients.messaging.sms.console.ConsoleBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(VAR_DIR / "sms.log"))
 # The name an SMS is signed with. Study-independent on purpose: a phone may be shared, so an
-# SMS never names a study, a questionnaire or a condition (patients/messaging_text.py).
+# SMS never names a study, a questionnaire or a condition (patients/messaging/texts.py).
 RESSENTI_SMS_SENDER_NAME = env("RESSENTI_SMS_SENDER_NAME", default="Cabinet médical")
-# Twilio (patients.sms.twilio.TwilioBackend). TWILIO_FROM is a number, an alphanumeric sender ID
+# Twilio (patients.messaging.sms.twilio.TwilioBackend). TWILIO_FROM is a number, an alphanumeric sender ID
 # or a Messaging Service SID (MG...). The auth token also checks the signature of Twilio's
 # webhooks (inbound STOP, delivery status), whose URLs are built from SITE_URL.
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
@@ -418,7 +418,7 @@ TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
 # Seconds to wait for Twilio's answer; past it the send counts as a temporary failure.
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
 
-# --- Sending (patients/dispatch.py, patients/tasks.py) -----------------------------------------
+# --- Sending (patients/messaging/dispatch.py, patients/tasks.py) -----------------------------------------
 # Messages claimed per beat tick (one send task each); what is left waits for the next minute.
 MESSAGES_DISPATCH_BATCH = env.int("MESSAGES_DISPATCH_BATCH", default=1000)
 # Attempts at one message before it is marked failed and shown to the study team.
@@ -429,7 +429,7 @@ MESSAGES_RETRY_BASE_SECONDS = env.float("MESSAGES_RETRY_BASE_SECONDS", default=3
 MESSAGES_RETRY_MAX_SECONDS = env.float("MESSAGES_RETRY_MAX_SECONDS", default=600.0)
 # Longest a provider call can take (above TWILIO_TIMEOUT and EMAIL_TIMEOUT): a message still
 # "sending" after that was being sent by a worker that died; the minute sweep has the provider
-# asked whether it took it (patients/dispatch.py).
+# asked whether it took it (patients/messaging/dispatch.py).
 MESSAGES_SEND_TIMEOUT = env.float("MESSAGES_SEND_TIMEOUT", default=120.0)
 # An uncertain send (no answer in time) is looked up at the provider after this many seconds, and
 # sent again only if two lookups this far apart find nothing; after MESSAGES_RECONCILE_MAX_SECONDS
@@ -488,7 +488,7 @@ CELERY_BEAT_SCHEDULE["review-reminders-send"] = {
     "schedule": 3600.0,
     "options": {"expire_seconds": 3000},
 }
-# Upload limits (surveys/uploads.py): a request body or form post above DATA_UPLOAD_MAX_MEMORY_SIZE
+# Upload limits (surveys/interop/uploads.py): a request body or form post above DATA_UPLOAD_MAX_MEMORY_SIZE
 # is refused (the API's JSON bodies too); an imported file above RESSENTI_UPLOAD_MAX_BYTES is refused
 # before parsing; an .xlsx whose parts expand past RESSENTI_UPLOAD_MAX_UNCOMPRESSED_BYTES, by more than
 # RESSENTI_UPLOAD_MAX_RATIO times (parts of 1 MB or more) or with more than RESSENTI_UPLOAD_MAX_MEMBERS

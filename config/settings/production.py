@@ -2,8 +2,8 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
-from .base import REDIS_URL, env
+from config.settings.base import *  # noqa: F403
+from config.settings.base import REDIS_URL, env
 
 if not REDIS_URL:
     # Without it the broker would silently be the demo's file-based one.

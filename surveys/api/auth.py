@@ -7,7 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from .tokens import api_token_for
+from surveys.api.tokens import api_token_for
 
 KEYWORDS = (b"bearer", b"token")
 

@@ -20,10 +20,10 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
-from ..models import ApiToken, Study, Timepoint
-from ..rules import roles_for
-from ..selectors import rows_for_user
-from .tokens import api_token_study_ids
+from surveys.api.tokens import api_token_study_ids
+from surveys.models import ApiToken, Study, Timepoint
+from surveys.rules import roles_for
+from surveys.staff.selectors import rows_for_user
 
 MIN_INSTANT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 MAX_INSTANT = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)

@@ -24,15 +24,15 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response as ApiResponse
 
-from ..exports.access import export_spec_for_user
-from ..exports.jobs import ExportFileUnavailable, export_job_file, export_job_start
-from ..exports.spec import DATES, FORMATS, ExportSpecError
-from ..exports.views import export_file_response
-from ..models import ExportJob, Questionnaire
-from ..rules import EXPORT_STUDY
-from .base import ErrorSerializer, JsonBooleanField, StudyScopedMixin, UnknownCode
-from .serializers import ApiModelSerializer
-from .views import DetailView, ListView
+from surveys.api.base import ErrorSerializer, JsonBooleanField, StudyScopedMixin, UnknownCode
+from surveys.api.serializers import ApiModelSerializer
+from surveys.api.views import DetailView, ListView
+from surveys.exports.access import export_spec_for_user
+from surveys.exports.jobs import ExportFileUnavailable, export_job_file, export_job_start
+from surveys.exports.spec import DATES, FORMATS, ExportSpecError
+from surveys.exports.views import export_file_response
+from surveys.models import ExportJob, Questionnaire
+from surveys.rules import EXPORT_STUDY
 
 logger = logging.getLogger(__name__)
 

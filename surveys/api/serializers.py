@@ -12,8 +12,8 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Assignment, Participant, QuestionnaireVersion, Response, Site, Study, Timepoint
-from ..rules import memberships_of
+from surveys.models import Assignment, Participant, QuestionnaireVersion, Response, Site, Study, Timepoint
+from surveys.rules import memberships_of
 
 
 class UtcDateTimeField(serializers.DateTimeField):

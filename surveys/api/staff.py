@@ -15,16 +15,16 @@ from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ..models import ApiToken
-from ..selectors import studies_for_user
-from .tokens import LABEL_MAX, TokenRefused, api_token_create, api_token_revoke, api_tokens_of
+from surveys.api.tokens import LABEL_MAX, TokenRefused, api_token_create, api_token_revoke, api_tokens_of
+from surveys.models import ApiToken
+from surveys.staff.selectors import studies_for_user
 
 EXPIRY_CHOICES = [
     ("30", gettext_lazy("in 30 days")),
@@ -98,8 +98,3 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
                 return _render(request, TokenForm(user=request.user), made=made)
         return _render(request, form, status=400)
     return _render(request, TokenForm(user=request.user))
-
-
-urlpatterns = [
-    path("staff/api/tokens/", api_tokens, name="api_tokens"),
-]

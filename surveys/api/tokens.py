@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import ApiToken, Study
-from ..selectors import studies_for_user
+from surveys.models import ApiToken, Study
+from surveys.staff.selectors import studies_for_user
 
 TOKEN_PREFIX = "rst_"
 # Characters of the token kept in clear to recognise it in a list ("rst_" + 8).

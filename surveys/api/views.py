@@ -17,13 +17,9 @@ from rest_framework import exceptions, generics
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response as ApiResponse
 
-from .. import fhir_io
-from ..models import Assignment, Participant, QuestionnaireVersion, Response, Site, Study, Timepoint
-from ..rules import ANY_ROLE
-from ..selectors import rows_for_user, studies_for_user
-from .base import ApiSchema, NoQueryMixin, StudyFilterSet, StudyScopedMixin, access_api_study, date_range
-from .policies import ApiPagination, StrictFilterBackend
-from .serializers import (
+from surveys.api.base import ApiSchema, NoQueryMixin, StudyFilterSet, StudyScopedMixin, access_api_study, date_range
+from surveys.api.policies import ApiPagination, StrictFilterBackend
+from surveys.api.serializers import (
     AssignmentSerializer,
     ParticipantSerializer,
     ResponseSerializer,
@@ -32,7 +28,11 @@ from .serializers import (
     VersionDetailSerializer,
     VersionSerializer,
 )
-from .tokens import api_token_study_ids
+from surveys.api.tokens import api_token_study_ids
+from surveys.interop import fhir_io
+from surveys.models import Assignment, Participant, QuestionnaireVersion, Response, Site, Study, Timepoint
+from surveys.rules import ANY_ROLE
+from surveys.staff.selectors import rows_for_user, studies_for_user
 
 VIEW_VERSIONS = "surveys.view_questionnaireversion"
 VIEW_PARTICIPANTS = "surveys.view_participant"

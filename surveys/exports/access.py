@@ -10,11 +10,10 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 
+from surveys.exports.spec import ExportSpec
 from surveys.models import Study
 from surveys.rules import DATA_MANAGER, EXPORT_STUDY, INVESTIGATOR
-from surveys.selectors import sites_for_user
-
-from .spec import ExportSpec
+from surveys.staff.selectors import sites_for_user
 
 
 def export_roles(study: Study) -> tuple[str, ...]:

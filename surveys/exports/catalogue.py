@@ -17,11 +17,9 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from surveys import fhir
+from surveys.exports.spec import ExportSpec, ExportSpecError
 from surveys.models import Item, Questionnaire, QuestionnaireVersion, Study
-from surveys.questionnaires import values
-
-from .spec import ExportSpec, ExportSpecError
+from surveys.questionnaires import fhir, values
 
 T = Item.Type
 FREE_TEXT_TYPES = frozenset({T.SHORT_TEXT, T.LONG_TEXT})

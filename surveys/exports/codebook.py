@@ -16,9 +16,9 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from .catalogue import QuestionnaireCatalogue
-from .statfiles import stat_names
-from .tables import Column, Context, wide_columns
+from surveys.exports.catalogue import QuestionnaireCatalogue
+from surveys.exports.statfiles import stat_names
+from surveys.exports.tables import Column, Context, wide_columns
 
 # English in the CSV codebook (read by programs as well as people), translated in the HTML one.
 TYPE_TEXT = {

@@ -48,10 +48,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from greenlet import greenlet
 
+from surveys.exports.spec import ExportSpec, ExportStats
+from surveys.exports.writers import export_count, export_filename, export_media_type, export_write
 from surveys.models import ExportJob
-
-from .spec import ExportSpec, ExportStats
-from .writers import export_count, export_filename, export_media_type, export_write
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +256,7 @@ ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 
 def export_job_enqueue(*, job_id: int, broker=None) -> bool:
     """Hand the job to the broker; False (and the row left for the sweep) when the broker is down."""
-    from .tasks import export_job_run  # the task module imports this one
+    from surveys.exports.tasks import export_job_run  # the task module imports this one
 
     queue = settings.EXPORTS_QUEUE or None
     try:

@@ -14,9 +14,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from surveys.exports.spec import ExportSpec
 from surveys.models import Response
-
-from .spec import ExportSpec
 
 CHUNK = 2000
 

@@ -25,10 +25,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .catalogue import QuestionnaireCatalogue
-from .spss import SavVariable, SavWriter
-from .stata import DtaVariable, DtaWriter
-from .tables import Column, Context
+from surveys.exports.catalogue import QuestionnaireCatalogue
+from surveys.exports.spss import SavVariable, SavWriter
+from surveys.exports.stata import DtaVariable, DtaWriter
+from surveys.exports.tables import Column, Context
 
 NAN = float("nan")
 EPOCH = dt.datetime(1970, 1, 1)

@@ -15,13 +15,12 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from surveys.exports.catalogue import ItemVar, OptionVar, QuestionnaireCatalogue, ScoreVar, yes_no_labels
+from surveys.exports.deid import DateMode
+from surveys.exports.source import ResponseRow
+from surveys.exports.spec import ExportSpec
 from surveys.models import Item, Study
 from surveys.questionnaires import values
-
-from .catalogue import ItemVar, OptionVar, QuestionnaireCatalogue, ScoreVar, yes_no_labels
-from .deid import DateMode
-from .source import ResponseRow
-from .spec import ExportSpec
 
 T = Item.Type
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from . import jobs
+from surveys.exports import jobs
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

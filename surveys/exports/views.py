@@ -31,7 +31,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
@@ -40,13 +40,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from surveys.exports.access import export_spec_for_user
+from surveys.exports.jobs import (
+    ExportFileUnavailable,
+    export_is_small,
+    export_job_file,
+    export_job_start,
+    export_stream,
+)
+from surveys.exports.spec import DATES, FORMATS, ExportSpec, ExportSpecError
+from surveys.exports.writers import export_media_type
 from surveys.models import ExportJob, Questionnaire, Study
 from surveys.rules import EXPORT_STUDY
-
-from .access import export_spec_for_user
-from .jobs import ExportFileUnavailable, export_is_small, export_job_file, export_job_start, export_stream
-from .spec import DATES, FORMATS, ExportSpec, ExportSpecError
-from .writers import export_media_type
 
 logger = logging.getLogger(__name__)
 
@@ -258,11 +263,3 @@ def exports_link(request: HttpRequest):
         return format_html('<a href="{}">{}</a>', reverse("surveys:exports", args=[obj.code]), _("Export the data"))
 
     return exports
-
-
-urlpatterns = [
-    path("staff/studies/<slug:code>/exports/", exports_page, name="exports"),
-    path("staff/studies/<slug:code>/exports/<int:pk>/", export_job_page, name="export_job"),
-    path("staff/studies/<slug:code>/exports/<int:pk>/status.json", export_job_status, name="export_job_status"),
-    path("staff/studies/<slug:code>/exports/<int:pk>/download", export_job_download, name="export_job_download"),
-]

@@ -34,14 +34,13 @@ from django.utils.translation import gettext as _
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from surveys.exports.catalogue import QuestionnaireCatalogue, export_questionnaires, questionnaire_catalogue
+from surveys.exports.codebook import codebook_header, codebook_html_write, codebook_rows
+from surveys.exports.source import ResponseRow, responses_queryset, responses_stream
+from surveys.exports.spec import ExportSpec, ExportSpecError, ExportStats
+from surveys.exports.statfiles import RowSpool, statfile_write
+from surveys.exports.tables import Context, long_columns, long_rows, wide_columns, wide_values
 from surveys.models import Study
-
-from .catalogue import QuestionnaireCatalogue, export_questionnaires, questionnaire_catalogue
-from .codebook import codebook_header, codebook_html_write, codebook_rows
-from .source import ResponseRow, responses_queryset, responses_stream
-from .spec import ExportSpec, ExportSpecError, ExportStats
-from .statfiles import RowSpool, statfile_write
-from .tables import Context, long_columns, long_rows, wide_columns, wide_values
 
 Progress = Callable[[int, int], None]
 
@@ -278,9 +277,8 @@ def _codebook(spec, ctx, cats, out, stats, study: Study) -> None:
 
 
 def _fhir(spec, ctx, cats, out, counter, stats) -> None:
-    from surveys.fhir_io import response_export
-
-    from .catalogue import FREE_TEXT_TYPES
+    from surveys.exports.catalogue import FREE_TEXT_TYPES
+    from surveys.interop.fhir_io import response_export
 
     rows = (responses_queryset(spec, questionnaires=list(cats))
             .select_related("version__questionnaire__study", "assignment__participant__study",

@@ -1,14 +1,29 @@
 """Research domain: everything here is pseudonymous. Never import `patients`."""
 
-from .alerts import Alert, ScoreRecomputation
-from .api import ApiToken
-from .consent import ConsentNotice, EligibilityRule
-from .exports import ExportJob
-from .participant import Assignment, LinkCheckLock, Participant, Response, ResponseCorrection
-from .questionnaire import AnswerOption, EnableCondition, Item, Questionnaire, QuestionnaireVersion, Section
-from .review import ItemFeedback, Panel, PanelMember, PublishOverride, ReviewReminder, ReviewRound, ReviewSubmission
-from .schedule import Timepoint
-from .study import Site, Study, StudyMembership
+from surveys.models.alerts import Alert, ScoreRecomputation
+from surveys.models.api import ApiToken
+from surveys.models.consent import ConsentNotice, EligibilityRule
+from surveys.models.exports import ExportJob
+from surveys.models.participant import Assignment, LinkCheckLock, Participant, Response, ResponseCorrection
+from surveys.models.questionnaire import (
+    AnswerOption,
+    EnableCondition,
+    Item,
+    Questionnaire,
+    QuestionnaireVersion,
+    Section,
+)
+from surveys.models.review import (
+    ItemFeedback,
+    Panel,
+    PanelMember,
+    PublishOverride,
+    ReviewReminder,
+    ReviewRound,
+    ReviewSubmission,
+)
+from surveys.models.schedule import Timepoint
+from surveys.models.study import Site, Study, StudyMembership
 
 __all__ = [
     "Alert",

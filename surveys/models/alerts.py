@@ -6,14 +6,14 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .audit import AuditRecord
-from .participant import Participant, Response
-from .questionnaire import QuestionnaireVersion
-from .study import Study
+from surveys.models.audit import AuditRecord
+from surveys.models.participant import Participant, Response
+from surveys.models.questionnaire import QuestionnaireVersion
+from surveys.models.study import Study
 
 
 class Alert(models.Model):
-    """One alert rule that fired for one response (surveys.alerts). Never holds answer content."""
+    """One alert rule that fired for one response (surveys.scoring.alerts). Never holds answer content."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="alerts")
     # Deleting a withdrawn participant's responses keeps an unacknowledged alert as a trace

@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .study import Study
+from surveys.models.study import Study
 
 
 class ApiToken(models.Model):

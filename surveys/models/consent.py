@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .study import Study
+from surveys.models.study import Study
 
 
 class ConsentNotice(models.Model):

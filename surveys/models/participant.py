@@ -6,10 +6,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .audit import AuditRecord
-from .questionnaire import QuestionnaireVersion
-from .schedule import Timepoint
-from .study import Site, Study
+from surveys.models.audit import AuditRecord
+from surveys.models.questionnaire import QuestionnaireVersion
+from surveys.models.schedule import Timepoint
+from surveys.models.study import Site, Study
 
 
 class Participant(models.Model):
@@ -25,7 +25,7 @@ class Participant(models.Model):
     # Copied from the enrolment so that patient pages speak the patient's
     # language without reaching into the identity domain.
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="fr")
-    # Keyed digest of the year of birth for the optional link check (surveys.access); the
+    # Keyed digest of the year of birth for the optional link check (surveys.answering.access); the
     # year itself stays in the identity domain. Set at enrolment.
     link_check_digest = models.CharField(max_length=64, blank=True, editable=False)
     # Research-side facts about consent and withdrawal (the record itself is in `patients`):
@@ -71,10 +71,10 @@ class Assignment(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
     # SHA-256 of the link token; the token itself is only ever in the message sent.
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
-    # Bumped to revoke a link (surveys.services.assignment_link_revoke): the token is derived from it.
+    # Bumped to revoke a link (surveys.answering.links.assignment_link_revoke): the token is derived from it.
     token_version = models.PositiveSmallIntegerField(default=1, editable=False)
     # Channel of the first message that reached the provider for this assignment ("sms", "email"),
-    # written by patients/dispatch.py: exports report it without reading the identity side.
+    # written by patients/messaging/dispatch.py: exports report it without reading the identity side.
     invitation_channel = models.CharField(_("invited by"), max_length=8, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["token_hash", "token_version"])
@@ -176,7 +176,7 @@ class ResponseCorrection(AuditRecord):
 class LinkCheckLock(models.Model):
     """A patient link locked after too many wrong years of birth: shown to the study team.
 
-    Each lock of the same link lasts longer than the one before (surveys.access); the
+    Each lock of the same link lasts longer than the one before (surveys.answering.access); the
     rows hold no answer and no address, only which link, when and until when.
     """
 

@@ -1,7 +1,7 @@
 """Questionnaire drafts (editable rows) and published versions (frozen JSON).
 
 A draft is the set of Section / Item / AnswerOption / EnableCondition rows of a
-Questionnaire. Publishing (surveys.services.questionnaire_publish) turns them
+Questionnaire. Publishing (surveys.questionnaires.publish.questionnaire_publish) turns them
 into one immutable FHIR-shaped JSON definition; responses pin that version.
 """
 
@@ -14,7 +14,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .study import Study
+from surveys.models.study import Study
 
 # linkId and option codes become export column names and values: keep them to
 # characters every statistics package accepts.
@@ -64,7 +64,7 @@ class Questionnaire(models.Model):
     one_item_per_page = models.BooleanField(
         _("one item per screen"), default=False, help_text=_("ePRO good practice for symptom diaries.")
     )
-    # Scoring and alert rules (surveys.scoring, surveys.alerts): declarative JSON,
+    # Scoring and alert rules (surveys.scoring.compute, surveys.scoring.alerts): declarative JSON,
     # frozen into the definition at publish so each version keeps its own rules.
     rules = models.JSONField(
         _("scores and alerts"), default=dict, blank=True,
@@ -75,7 +75,7 @@ class Questionnaire(models.Model):
         help_text=_("Shown at the end of the questionnaire when an alert asks for it, e.g. helpline numbers."),
     )
     safety_message_en = models.TextField(_("safety message (English)"), blank=True)
-    # Library instrument this questionnaire is (surveys.library); licensed ones need a licence reference to publish.
+    # Library instrument this questionnaire is (surveys.interop.library); licensed ones need a licence reference to publish.
     instrument = models.CharField(_("library instrument"), max_length=40, blank=True)
     licence_reference = models.CharField(
         _("licence reference"), max_length=200, blank=True,
@@ -282,7 +282,7 @@ class QuestionnaireVersion(models.Model):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    # Sign-off (surveys.review_rounds), set at creation: the round whose approvals let it through, or the override.
+    # Sign-off (surveys.review.rounds), set at creation: the round whose approvals let it through, or the override.
     approved_round = models.ForeignKey(
         "surveys.ReviewRound", on_delete=models.PROTECT, null=True, blank=True, related_name="approved_versions",
         verbose_name=_("approved by review round"),

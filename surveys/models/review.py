@@ -13,9 +13,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .audit import AuditRecord
-from .questionnaire import Questionnaire
-from .study import Study
+from surveys.models.audit import AuditRecord
+from surveys.models.questionnaire import Questionnaire
+from surveys.models.study import Study
 
 RATING = [MinValueValidator(1), MaxValueValidator(5)]
 

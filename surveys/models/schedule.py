@@ -3,8 +3,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .questionnaire import QuestionnaireVersion
-from .study import Study
+from surveys.models.questionnaire import QuestionnaireVersion
+from surveys.models.study import Study
 
 CHANNELS = ("sms", "email")
 MAX_REMINDERS = 5
@@ -45,7 +45,7 @@ class Timepoint(models.Model):
     (`anchor` = answer: the local midnight of that date in the study's time zone), or from
     the submission whose answer or score meets `trigger_*` (planned then, once). It may
     repeat: occurrence k opens `offset + (k - 1) × repeat_every` units after its anchor.
-    Planning: surveys/scheduling.py (enrolment) and surveys/triggers.py (answers, triggers).
+    Planning: surveys/scheduling/planning.py (enrolment) and surveys/scheduling/triggers.py (answers, triggers).
     """
 
     class Unit(models.TextChoices):
@@ -152,8 +152,8 @@ class Timepoint(models.Model):
 
     def _study_items(self) -> dict[str, str]:
         """linkId → item type over the published versions of this study's questionnaires."""
-        from surveys import fhir
         from surveys.models import QuestionnaireVersion
+        from surveys.questionnaires import fhir
 
         items: dict[str, str] = {}
         for definition in QuestionnaireVersion.objects.filter(questionnaire__study_id=self.study_id).values_list(

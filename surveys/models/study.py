@@ -84,7 +84,7 @@ class Study(models.Model):
     )
     screening_token = models.CharField(max_length=32, blank=True, editable=False,
                                        help_text="Public pre-screening link /e/<token>; empty: no self-screening.")
-    # Messages go out only inside this window of the patient's local day (patients/sendtime.py).
+    # Messages go out only inside this window of the patient's local day (patients/messaging/sendtime.py).
     send_window_start = models.TimeField(_("send messages from"), default=dt.time(9, 0))
     send_window_end = models.TimeField(_("send messages until"), default=dt.time(19, 0))
     send_on_sundays = models.BooleanField(_("send on Sundays"), default=False)

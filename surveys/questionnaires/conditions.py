@@ -17,9 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from surveys import fhir
-
-from . import values
+from surveys.questionnaires import fhir, values
 
 EXT_HIDDEN = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden"
 EXT_CALCULATED = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"

@@ -40,8 +40,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from surveys import fhir
 from surveys.models import Item
+from surveys.questionnaires import fhir
 
 T = Item.Type
 CHOICE_TYPES = frozenset({T.SINGLE, T.MULTIPLE})

@@ -19,8 +19,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from surveys.answering.links import assignment_link_token
 from surveys.models import Response
-from surveys.services import assignment_link_token, questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.factories import YES_NO_SOMETIMES
 
 pytestmark = pytest.mark.browser

@@ -63,8 +63,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Error as PlaywrightError
 
-from surveys import fhir, rendering
-from surveys.questionnaires import conditions, values
+from surveys.answering import rendering
+from surveys.questionnaires import conditions, fhir, values
 from tests.browser.conftest import PHONE, ROOT
 
 pytestmark = pytest.mark.browser

@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from surveys.answering.links import assignment_link_token
 from surveys.models import Assignment, Response
-from surveys.services import assignment_link_token, questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser
@@ -170,7 +171,7 @@ def test_visual_analogue_scale_works_by_keyboard(phone, link):
 
 
 def test_year_of_birth_check_page(phone, link):
-    from surveys.access import link_check_digest
+    from surveys.answering.access import link_check_digest
     from surveys.models import Participant, Study
 
     url, assignment = link

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from surveys import fhir
 from surveys.models import ItemFeedback, Panel, PanelMember, ReviewRound, ReviewSubmission
+from surveys.questionnaires import fhir
 from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser

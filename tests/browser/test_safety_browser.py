@@ -3,8 +3,9 @@
 import pytest
 
 from config.celery import app as celery_app
+from surveys.answering.links import assignment_link_token
 from surveys.models import Alert
-from surveys.services import assignment_link_token, questionnaire_publish
+from surveys.questionnaires.publish import questionnaire_publish
 from tests.browser.conftest import check_page
 from tests.test_alerts import build
 

@@ -3,11 +3,12 @@
 import pytest
 from django.utils import timezone
 
-from patients.enrolment import EnrolmentData, enrollment_create
+from patients.enrolment.enrol import EnrolmentData, enrollment_create
 from patients.models import Enrollment
+from surveys.answering.links import assignment_link_token
+from surveys.answering.submit import response_save_page, response_submit
 from surveys.models import Assignment, Participant, Response
-from surveys.scheduling import assignments_refresh
-from surveys.services import assignment_link_token, response_save_page, response_submit
+from surveys.scheduling.planning import assignments_refresh
 from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser

@@ -1,6 +1,6 @@
 """A fake Twilio that speaks Twilio's HTTP API on 127.0.0.1, for tests and the benchmark.
 
-Not a Python mock: the real SDK (patients/sms/twilio.py) talks to it over real HTTP, so
+Not a Python mock: the real SDK (patients/messaging/sms/twilio.py) talks to it over real HTTP, so
 auth, form encoding, error bodies, timeouts and the retry policy are all exercised.
 
     with FakeTwilio() as fake:                         # random port, serving in a thread
@@ -89,7 +89,7 @@ class FakeMessage:
 
 
 def _segments(body: str) -> int:
-    from patients.sms.gsm import sms_segments
+    from patients.messaging.sms.gsm import sms_segments
 
     return max(1, sms_segments(body).segments)
 
@@ -431,7 +431,7 @@ if __name__ == "__main__":
 
 def use_fake_twilio(settings, fake: FakeTwilio, *, sender: str = "+33700000000", timeout: float = 2.0) -> None:
     """Point the Twilio backend at `fake` (pytest-django's `settings` fixture or an override)."""
-    settings.SMS_BACKEND = "patients.sms.twilio.TwilioBackend"
+    settings.SMS_BACKEND = "patients.messaging.sms.twilio.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID = fake.account_sid
     settings.TWILIO_AUTH_TOKEN = fake.auth_token
     settings.TWILIO_FROM = sender
@@ -441,6 +441,6 @@ def use_fake_twilio(settings, fake: FakeTwilio, *, sender: str = "+33700000000",
 
 def fake_twilio_env(fake: FakeTwilio, *, sender: str = "+33700000000", timeout: float = 2.0) -> dict[str, str]:
     """The same, as environment variables for a worker subprocess (tests/test_celery_worker.py style)."""
-    return {"SMS_BACKEND": "patients.sms.twilio.TwilioBackend", "TWILIO_ACCOUNT_SID": fake.account_sid,
+    return {"SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend", "TWILIO_ACCOUNT_SID": fake.account_sid,
             "TWILIO_AUTH_TOKEN": fake.auth_token, "TWILIO_FROM": sender, "TWILIO_API_BASE": fake.url,
             "TWILIO_TIMEOUT": str(timeout)}

@@ -1,6 +1,6 @@
 """manage.py import_patients <study code> <file.csv|file.xlsx> [--dry-run] [--user NAME] [--site CODE]
 
-The same checks and all-or-nothing import as the staff import page (patients/importing.py).
+The same checks and all-or-nothing import as the staff import page (patients/enrolment/importing.py).
 Problems are printed as "line N, column: message"; the exit status is 1 when there are any.
 """
 
@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from patients.importing import ImportInvalid, import_check, import_read, import_run
+from patients.enrolment.importing import ImportInvalid, import_check, import_read, import_run
 from surveys.models import Site, Study
 
 

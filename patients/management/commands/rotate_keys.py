@@ -7,7 +7,7 @@ then drop the old keys. Safe to run again; --dry-run only counts.
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from patients.services import encrypted_fields_rotate
+from patients.identity.key_rotation import encrypted_fields_rotate
 
 
 class Command(BaseCommand):

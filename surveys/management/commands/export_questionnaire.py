@@ -1,6 +1,6 @@
 """manage.py export_questionnaire <study> <questionnaire> [--version N] --format fhir|redcap [--output FILE]
 
-Writes a published version (the latest by default) in one of surveys.imports.EXPORTS.
+Writes a published version (the latest by default) in one of surveys.interop.imports.EXPORTS.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from surveys.imports import EXPORTS, exporter
+from surveys.interop.imports import EXPORTS, exporter
 from surveys.models import QuestionnaireVersion
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from surveys.imports import ImportRefused
-from surveys.library import instrument_import, instruments_list
+from surveys.interop.imports import ImportRefused
+from surveys.interop.library import instrument_import, instruments_list
 from surveys.models import Study
 
 

@@ -1,7 +1,7 @@
 """manage.py import_questionnaire <study> <file> --format fhir|redcap [--code CODE] [--language fr|en] [--dry-run]
 
 The same parsers and all-or-nothing import as the admin's "Import a questionnaire" page
-(surveys.imports). Every problem is printed with where it is; the exit status is 1 when
+(surveys.interop.imports). Every problem is printed with where it is; the exit status is 1 when
 there are any, and nothing is written then.
 """
 
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from surveys.imports import FORMATS, ImportRefused, import_parse, questionnaire_import
+from surveys.interop.imports import FORMATS, ImportRefused, import_parse, questionnaire_import
 from surveys.models import Study
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys.models import Questionnaire, QuestionnaireVersion, Study
-from surveys.scoring import scores_recompute
+from surveys.scoring.compute import scores_recompute
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """`manage.py yes_no_answers_check [--study CODE ...] [--format text|csv] [--include-in-progress]`.
 
-Lists the responses whose yes/no answers a fixed bug may have erased (surveys/answer_checks.py says
+Lists the responses whose yes/no answers a fixed bug may have erased (surveys/answering/answer_checks.py says
 how they are found). Read-only: it refuses to run a single write, and prints pseudonyms only.
 """
 
@@ -11,7 +11,7 @@ import csv
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from surveys.answer_checks import EMPTY_YES_NO, HIDDEN_FOLLOW_UP, CheckedResponse, yes_no_answers_check
+from surveys.answering.answer_checks import EMPTY_YES_NO, HIDDEN_FOLLOW_UP, CheckedResponse, yes_no_answers_check
 from surveys.models import Study
 
 CSV_HEADER = ["study", "pseudonym", "questionnaire", "version", "response_id", "submitted_at", "item",

@@ -1,0 +1,217 @@
+"""Enrolment: a person, their contact details and consent become a study pseudonym.
+
+`enrolment_problems` checks one person's data without writing (the enrolment page
+and the import's dry run both use it); `enrollment_create` writes, all or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from patients.identity.contacts import birth_date_clean, blind_index, email_clean, phone_clean
+from patients.messaging.planning import messages_plan
+from patients.models import Enrollment, Patient
+from surveys.answering.access import link_check_digest
+from surveys.models import Assignment, Participant, Site, Study
+from surveys.models.study import known_time_zones
+from surveys.participants import pseudonyms
+from surveys.rules import roles_for
+from surveys.scheduling.planning import assignments_plan
+from surveys.staff.selectors import sites_for_user
+
+LANGUAGES = {code for code, _name in settings.LANGUAGES}
+# Who is enrolled where is not everyone's to learn: anyone but a study-wide investigator (a
+# site-limited one, a patient enrolling themselves) hears only that the value cannot be enrolled.
+DUPLICATE_PHONE = gettext_lazy("This phone number cannot be enrolled.")
+DUPLICATE_EMAIL = gettext_lazy("This email address cannot be enrolled.")
+DUPLICATE_PHONE_DETAIL = gettext_lazy("Another patient of this study has this phone number.")
+DUPLICATE_EMAIL_DETAIL = gettext_lazy("Another patient of this study has this email address.")
+ENROL_PERM = "patients.add_enrollment"
+
+
+def duplicates_told_in_full(user: AbstractBaseUser | None, study: Study) -> bool:
+    """Whether `user` may hear that a phone or email is already enrolled in the study: superusers
+    and investigators whose membership covers every site (site None), nobody else."""
+    if user is None or not user.is_authenticated:
+        return False
+    return sites_for_user(user=user, study=study, roles=roles_for(ENROL_PERM)) is None and (
+        user.is_superuser or user.has_perm(ENROL_PERM, study))
+
+
+@dataclass
+class EnrolmentData:
+    """What an investigator (or an import row) gives for one person. Strings as typed."""
+
+    name: str
+    email: str = ""
+    phone: str = ""
+    birth_date: str = ""
+    language: str = "fr"
+    time_zone: str = "Europe/Paris"
+    preferred_channel: str = "sms"
+    site: str = ""  # site code
+    consent_method: str = Enrollment.ConsentMethod.PENDING
+    notice_version: str = ""
+    external_id: str = ""  # only for studies deriving pseudonyms from it; never stored
+    # Filled by enrolment_problems: the cleaned values.
+    cleaned: dict = field(default_factory=dict)
+
+
+class EnrolmentInvalid(Exception):
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+
+def existing_digests(study: Study) -> tuple[set[str], set[str]]:
+    """(email digests, phone digests) of the patients enrolled in the study and not withdrawn."""
+    enrolled = Enrollment.objects.filter(participant__study=study, withdrawn_at__isnull=True)
+    emails = set(enrolled.exclude(patient__email_digest="").values_list("patient__email_digest", flat=True))
+    phones = set(enrolled.exclude(patient__phone_digest="").values_list("patient__phone_digest", flat=True))
+    return emails, phones
+
+
+def enrolment_problems(
+    *, study: Study, data: EnrolmentData, known: tuple[set[str], set[str]] | None = None,
+    sites: dict[str, Site] | None = None, told_in_full: bool = False,
+) -> dict[str, str]:
+    """Every problem with this person's data, by field; fills data.cleaned. Writes nothing.
+
+    `known` (email and phone digests already in the study) and `sites` (the study's sites by
+    code) let a bulk import check thousands of rows against one read instead of queries per
+    row; the import adds each accepted row's digests to `known`, so duplicates inside the file
+    are caught too.
+    """
+    problems: dict[str, str] = {}
+    cleaned: dict = {}
+    name = " ".join(data.name.split())
+    if not name:
+        problems["name"] = _("The name is missing.")
+    cleaned["name"] = name
+
+    # The one cleaning of contact data (patients/identity/contacts.py), as the admin and the model use it.
+    for name, value, clean in (("email", data.email, email_clean), ("phone", data.phone, phone_clean),
+                               ("birth_date", data.birth_date, birth_date_clean)):
+        try:
+            cleaned[name] = clean(value)
+        except ValidationError as exc:
+            cleaned[name] = ""
+            problems[name] = exc.messages[0]
+    if study.link_check == Study.LinkCheck.BIRTH_YEAR and not cleaned["birth_date"] and "birth_date" not in problems:
+        problems["birth_date"] = _("This study asks patients their year of birth on their link: give the date of birth.")
+
+    language = data.language.strip().lower() or "fr"
+    if language not in LANGUAGES or language not in study.languages:
+        problems["language"] = _("Unknown language %(value)s (this study uses %(known)s).") % {
+            "value": data.language, "known": ", ".join(study.languages)}
+    cleaned["language"] = language
+    time_zone = data.time_zone.strip() or study.time_zone
+    if time_zone not in known_time_zones():
+        problems["time_zone"] = _("Unknown time zone %(value)s (e.g. Europe/Paris).") % {"value": data.time_zone}
+    cleaned["time_zone"] = time_zone
+
+    channel = data.preferred_channel.strip().lower() or Patient.Channel.SMS
+    if channel not in Patient.Channel.values:
+        problems["preferred_channel"] = _("Unknown channel %(value)s (sms or email).") % {"value": data.preferred_channel}
+    elif channel == Patient.Channel.SMS and not cleaned["phone"] and "phone" not in problems:
+        problems["phone"] = _("A phone number is needed to reach this patient by SMS.")
+    elif channel == Patient.Channel.EMAIL and not cleaned["email"] and "email" not in problems:
+        problems["email"] = _("An email address is needed to reach this patient by email.")
+    cleaned["preferred_channel"] = channel
+
+    cleaned["site"] = None
+    if data.site.strip():
+        code = data.site.strip()
+        cleaned["site"] = sites.get(code) if sites is not None else Site.objects.filter(study=study, code=code).first()
+        if cleaned["site"] is None:
+            problems["site"] = _("Unknown site %(value)s.") % {"value": data.site}
+
+    method = data.consent_method.strip() or Enrollment.ConsentMethod.PENDING
+    if method not in Enrollment.ConsentMethod.values:
+        problems["consent_method"] = _("Unknown consent %(value)s.") % {"value": data.consent_method}
+    elif method == Enrollment.ConsentMethod.NON_OPPOSITION and study.legal_basis != Study.LegalBasis.NON_OPPOSITION:
+        problems["consent_method"] = _("This study's legal basis is consent: non-opposition is not enough.")
+    elif method == Enrollment.ConsentMethod.PENDING and study.consent_required and not _has_notice(study):
+        problems["consent_method"] = _("Consent is missing, and the study has no information notice to sign online.")
+    cleaned["consent_method"] = method
+
+    if study.pseudonym_mode == Study.PseudonymMode.EXTERNAL_ID:
+        if not data.external_id.strip():
+            problems["external_id"] = _("This study derives pseudonyms from an identifier: it is missing.")
+        else:
+            try:
+                cleaned["pseudonym"] = pseudonyms.pseudonym_from_external_id(study=study, external_id=data.external_id)
+            except pseudonyms.PseudonymKeyMissing as exc:
+                problems["external_id"] = str(exc)
+            else:
+                if Participant.objects.filter(study=study, pseudonym=cleaned["pseudonym"]).exists():
+                    problems["external_id"] = _("This person is already enrolled in this study.")
+
+    emails, phones = known if known is not None else existing_digests(study)
+    cleaned["email_digest"] = blind_index(cleaned["email"])
+    cleaned["phone_digest"] = blind_index(cleaned["phone"])
+    if cleaned["phone_digest"] and cleaned["phone_digest"] in phones:
+        problems.setdefault("phone", str(DUPLICATE_PHONE_DETAIL if told_in_full else DUPLICATE_PHONE))
+    if cleaned["email_digest"] and cleaned["email_digest"] in emails:
+        problems.setdefault("email", str(DUPLICATE_EMAIL_DETAIL if told_in_full else DUPLICATE_EMAIL))
+    data.cleaned = cleaned
+    return problems
+
+
+def _has_notice(study: Study) -> bool:
+    return study.consent_notices.exists()
+
+
+@transaction.atomic
+def enrollment_create(
+    *, study: Study, data: EnrolmentData, by: AbstractBaseUser | None, now: dt.datetime
+) -> Enrollment:
+    """Create the patient, the participant (new pseudonym), the enrolment and the planned assignments."""
+    problems = enrolment_problems(study=study, data=data, told_in_full=duplicates_told_in_full(by, study))
+    if problems:
+        raise EnrolmentInvalid(problems)
+    c = data.cleaned
+    patient = Patient(
+        name=c["name"], email=c["email"], phone=c["phone"], birth_date=c["birth_date"], language=c["language"],
+        time_zone=c["time_zone"], preferred_channel=c["preferred_channel"],
+        email_digest=c["email_digest"], phone_digest=c["phone_digest"],
+    )
+    patient.save()
+    consented = c["consent_method"] != Enrollment.ConsentMethod.PENDING
+    try:
+        participant = Participant.objects.create(
+            study=study, pseudonym=c.get("pseudonym") or pseudonyms.pseudonym_new(study=study), site=c["site"],
+            language=c["language"], consented_at=now if consented else None,
+        )
+    except IntegrityError as exc:
+        raise EnrolmentInvalid({"external_id": _("This person is already enrolled in this study.")}) from exc
+    if study.link_check == Study.LinkCheck.BIRTH_YEAR:
+        # Keyed by the pseudonym, so it can only be computed once the participant exists.
+        participant.link_check_digest = link_check_digest(participant=participant, birth_year=int(c["birth_date"][:4]))
+        participant.save(update_fields=["link_check_digest"])
+    enrollment = Enrollment.objects.create(
+        patient=patient, participant=participant, consent_method=c["consent_method"],
+        consent_document_version=data.notice_version.strip(),
+        consent_recorded_at=now if consented else None, consent_recorded_by=by if consented else None,
+        enrolled_at=now,
+    )
+    if consented:
+        # Consent collected by staff is kept as an immutable record on its notice, like e-consent.
+        from patients.consent.records import consent_record_staff  # consent.py builds on this module
+
+        consent_record_staff(enrollment=enrollment, version=data.notice_version.strip(), by=by, now=now)
+    assignments_plan(participant=participant, anchor=now)
+    messages_plan(enrollment=enrollment, assignments=participant.assignments.all(), now=now)
+    return enrollment
+
+
+def planned_schedule(enrollment: Enrollment) -> list[Assignment]:
+    return list(enrollment.participant.assignments.select_related("timepoint").order_by("due_at"))

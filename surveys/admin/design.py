@@ -1,0 +1,491 @@
+"""The questionnaire designer: drafts, sections, items, options, conditions, and the published versions.
+
+Writes go through services (publish, copy into draft); the admin stays thin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Max, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+
+from surveys.admin import imports, review
+from surveys.admin.base import READ_ONLY, StudyScopedAdmin, StudyScopedInline, pretty_json
+from surveys.admin.forms import QuestionnaireForm
+from surveys.admin.history import AuditedHistoryAdmin
+from surveys.answering.rendering import build_pages, render_preview
+from surveys.interop.imports import EXPORTS, exporter
+from surveys.models import (
+    AnswerOption,
+    EnableCondition,
+    Item,
+    Questionnaire,
+    QuestionnaireVersion,
+    Section,
+)
+from surveys.questionnaires import fhir
+from surveys.questionnaires.publish import PublishError, questionnaire_draft_from_version, questionnaire_publish
+from surveys.scoring import compute
+from surveys.staff.selectors import studies_for_user
+
+# --- frozen codes ------------------------------------------------------------------------------
+
+
+class FrozenCodeForm(forms.ModelForm):
+    """Codes become export columns: once a row exists its code field is disabled."""
+
+    frozen_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name in self.frozen_fields:
+                if name in self.fields:
+                    self.fields[name].disabled = True
+
+
+class SectionForm(FrozenCodeForm):
+    frozen_fields = ("link_id",)
+
+
+class OptionForm(FrozenCodeForm):
+    frozen_fields = ("code",)
+
+
+class ItemForm(FrozenCodeForm):
+    frozen_fields = ("link_id",)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        section = cleaned.get("section")
+        questionnaire_id = getattr(cleaned.get("questionnaire"), "pk", None) or self.instance.questionnaire_id
+        if section is not None and questionnaire_id and section.questionnaire_id != questionnaire_id:
+            self.add_error("section", _("Choose a section of this questionnaire."))
+        return cleaned
+
+
+SMALL_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 32})}}
+
+
+
+# --- questionnaire designer ---------------------------------------------------------------------
+
+
+class SectionInline(StudyScopedInline, admin.TabularInline):
+    model = Section
+    form = SectionForm
+    fields = ("order", "link_id", "title_fr", "title_en")
+    ordering = ("order", "id")
+    extra = 0
+
+
+class ItemInline(StudyScopedInline, admin.TabularInline):
+    model = Item
+    form = ItemForm
+    fields = ("order", "section", "link_id", "type", "text_fr", "text_en", "required", "edit_link")
+    readonly_fields = ("edit_link",)
+    ordering = ("order", "id")
+    formfield_overrides = SMALL_TEXT
+    extra = 0
+
+    def get_formset(self, request: HttpRequest, obj: Questionnaire | None = None, **kwargs: Any):
+        formset = super().get_formset(request, obj, **kwargs)
+        section = formset.form.base_fields.get("section")
+        if section is not None:
+            # The form class is built per request, so narrowing its field is safe.
+            section.queryset = obj.sections.all() if obj is not None else Section.objects.none()
+        return formset
+
+    @admin.display(description=_("options & conditions"))
+    def edit_link(self, obj: Item) -> str:
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:surveys_item_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("edit options & conditions"))
+
+
+@admin.register(Questionnaire)
+class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
+    change_form_template = "admin/surveys/questionnaire/change_form.html"
+    change_list_template = "admin/surveys/questionnaire/change_list.html"
+    list_display = ("code", "title_fr", "study", "kind", "latest_version")
+    list_filter = (("study", RelatedOnlyFieldListFilter), "kind")
+    search_fields = ("code", "title_fr", "title_en")
+    form = QuestionnaireForm
+    fieldsets = (
+        (None, {"fields": ("study", "code", "kind", "title_fr", "title_en", "intro_fr", "intro_en",
+                           "one_item_per_page", "source_format")}),
+        (_("Scores and alerts"), {"fields": ("rules", "safety_message_fr", "safety_message_en")}),
+        (_("Library instrument and licence"), {"fields": ("instrument", "licence_reference")}),
+    )
+    inlines = [SectionInline, ItemInline]
+    actions = ["publish_selected"]
+    save_on_top = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(latest_number=Max("versions__number"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> tuple[str, ...]:
+        # Versions and timepoints hang on the questionnaire: it never changes study.
+        if obj is not None and obj.source_definition:
+            # An imported draft's title and introduction are those of its kept definition.
+            return ("study", "source_format", "imported_items", "title_fr", "title_en")
+        return ("study", "source_format", "imported_items") if obj is not None else ("source_format",)
+
+    # -- imported drafts: the kept definition is the content, rows do not apply (surveys/admin/imports.py) --
+
+    def get_fieldsets(self, request: HttpRequest, obj: Questionnaire | None = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.source_definition:
+            (name, main), *rest = fieldsets
+            fields = [f for f in main["fields"] if f not in ("intro_fr", "intro_en")]
+            fieldsets = [(name, {**main, "fields": fields}), (_("Items"), {"fields": ("imported_items",)}), *rest]
+        return fieldsets
+
+    def get_inlines(self, request: HttpRequest, obj: Questionnaire | None = None):
+        return [] if obj is not None and obj.source_definition else super().get_inlines(request, obj)
+
+    @admin.display(description=_("items"))
+    def imported_items(self, obj: Questionnaire) -> str:
+        if not obj.source_definition:
+            return "—"
+        return format_html(
+            '<p class="help">{}</p><p><a class="button" href="{}">{}</a> <a class="button" href="{}">{}</a></p>',
+            _("Imported (%(format)s): the items come from the imported definition, kept whole, not from editable "
+              "rows. Preview it as patients will see it; to edit the items, copy them into editable rows.")
+            % {"format": obj.source_format or "?"},
+            reverse("admin:surveys_questionnaire_preview", args=[obj.pk]), _("Preview as patient"),
+            reverse("admin:surveys_questionnaire_copy_into_rows", args=[obj.pk]), _("Copy into editable rows"),
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        context = {
+            "can_import_questionnaires": imports.design_studies(request.user).exists(),
+            "can_import_responses": imports.response_import_studies(request.user).exists(),
+            **(extra_context or {}),
+        }
+        if context["can_import_questionnaires"]:
+            context.setdefault("library_url", imports.library_url())
+        return super().changelist_view(request, extra_context=context)
+
+    @admin.display(description=_("latest version"), ordering="latest_number")
+    def latest_version(self, obj: Questionnaire) -> str:
+        return f"v{obj.latest_number}" if obj.latest_number else "—"
+
+    # -- custom views --
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        custom = [
+            path("<int:pk>/preview/", view(self.preview_view), name="surveys_questionnaire_preview"),
+            # The one page of the site that may be framed, and only by the preview page (same origin).
+            path(
+                "<int:pk>/preview/frame/",
+                view(xframe_options_sameorigin(self.preview_frame_view)),
+                name="surveys_questionnaire_preview_frame",
+            ),
+            path("<int:pk>/publish/", view(self.publish_view), name="surveys_questionnaire_publish"),
+            path("<int:pk>/publish/override/", view(lambda request, pk: review.publish_override_view(
+                self, request, pk)), name="surveys_questionnaire_publish_override"),
+            path(
+                "<int:pk>/versions/<int:version_id>/copy-into-draft/",
+                view(self.copy_into_draft_view),
+                name="surveys_questionnaire_copy_into_draft",
+            ),
+        ]
+        # Import pages, and "copy into editable rows" for imported drafts (surveys/admin/imports.py).
+        return custom + imports.questionnaire_admin_urls(self) + super().get_urls()
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        questionnaire = self.get_object(request, unquote(object_id))
+        context = {
+            "can_preview": self.has_view_permission(request, questionnaire),
+            "can_publish": self.has_change_permission(request, questionnaire),
+            "published_versions": questionnaire.versions.select_related("published_by"),
+            **review.questionnaire_review_context(request, questionnaire),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _visible_questionnaire(self, request: HttpRequest, pk: int, action: str) -> Questionnaire:
+        questionnaire = get_object_or_404(
+            Questionnaire.objects.select_related("study").filter(study__in=studies_for_user(user=request.user)), pk=pk
+        )
+        if not request.user.has_perm(f"surveys.{action}_questionnaire", questionnaire):
+            raise PermissionDenied
+        return questionnaire
+
+    def _change_url(self, questionnaire: Questionnaire) -> str:
+        return reverse("admin:surveys_questionnaire_change", args=[questionnaire.pk])
+
+    @staticmethod
+    def _preview_language(request: HttpRequest, questionnaire: Questionnaire) -> str:
+        languages = list(questionnaire.study.languages)
+        asked = request.GET.get("lang", "")
+        return asked if asked in languages else questionnaire.study.fallback_language
+
+    @staticmethod
+    def _preview_page(request: HttpRequest) -> int:
+        try:
+            return max(int(request.GET.get("page", "1")), 1)
+        except ValueError:
+            return 1
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        questionnaire = self._visible_questionnaire(request, pk, "view")
+        language = self._preview_language(request, questionnaire)
+        page_count = max(len(build_pages(fhir.definition_from_draft(questionnaire), language)), 1)
+        page = min(self._preview_page(request), page_count)
+        names = dict(settings.LANGUAGES)
+
+        def here(lang: str, number: int) -> str:
+            return "?" + urlencode({"lang": lang, "page": number})
+
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": questionnaire,
+            "title": _("Preview of %(questionnaire)s") % {"questionnaire": questionnaire},
+            "language": language,
+            "languages": [(code, names.get(code, code), here(code, page)) for code in questionnaire.study.languages],
+            "page": page,
+            "page_count": page_count,
+            "previous_url": here(language, page - 1) if page > 1 else "",
+            "next_url": here(language, page + 1) if page < page_count else "",
+            "frame_url": reverse("admin:surveys_questionnaire_preview_frame", args=[questionnaire.pk])
+            + here(language, page),
+        }
+        return TemplateResponse(request, "admin/surveys/questionnaire/preview.html", context)
+
+    def preview_frame_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        questionnaire = self._visible_questionnaire(request, pk, "view")
+        return render_preview(
+            request,
+            definition=fhir.definition_from_draft(questionnaire),
+            language=self._preview_language(request, questionnaire),
+            page=self._preview_page(request),
+        )
+
+    def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        questionnaire = self._visible_questionnaire(request, pk, "change")
+        self._publish(request, questionnaire)
+        return HttpResponseRedirect(self._change_url(questionnaire))
+
+    def _publish(self, request: HttpRequest, questionnaire: Questionnaire, *, name_it: bool = False) -> None:
+        """Publish through the service and say what happened; nothing is written on problems."""
+        prefix = f"{questionnaire} — " if name_it else ""
+        known = set(questionnaire.versions.values_list("pk", flat=True))
+        try:
+            version = questionnaire_publish(questionnaire=questionnaire, by=request.user)
+        except PublishError as error:
+            for problem in error.problems:
+                self.message_user(request, f"{prefix}{problem.where}: {problem.message}", messages.ERROR)
+            return
+        if version.pk in known:
+            self.message_user(
+                request,
+                prefix
+                + _("Nothing changed since version %(number)s: no new version was published.")
+                % {"number": version.number},
+                messages.INFO,
+            )
+        else:
+            self.message_user(
+                request, prefix + _("Published version %(number)s.") % {"number": version.number}, messages.SUCCESS
+            )
+
+    @admin.action(description=_("Publish selected questionnaires"), permissions=["change"])
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Questionnaire]) -> None:
+        for questionnaire in queryset.select_related("study"):
+            if not request.user.has_perm("surveys.change_questionnaire", questionnaire):
+                self.message_user(
+                    request,
+                    _("%(questionnaire)s: you may not publish it.") % {"questionnaire": questionnaire},
+                    messages.ERROR,
+                )
+                continue
+            self._publish(request, questionnaire, name_it=True)
+
+    def copy_into_draft_view(self, request: HttpRequest, pk: int, version_id: int) -> HttpResponse:
+        questionnaire = self._visible_questionnaire(request, pk, "change")
+        version = get_object_or_404(QuestionnaireVersion, pk=version_id, questionnaire=questionnaire)
+        if request.method == "POST":
+            questionnaire_draft_from_version(version=version, by=request.user)
+            self.message_user(
+                request,
+                _("The draft now holds the content of version %(number)s.") % {"number": version.number},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(self._change_url(questionnaire))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": questionnaire,
+            "version": version,
+            "title": _("Copy version %(number)s into the draft?") % {"number": version.number},
+        }
+        return TemplateResponse(request, "admin/surveys/questionnaire/copy_into_draft.html", context)
+
+
+@admin.register(Section)
+class SectionAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
+    study_path = "questionnaire__study"
+    form = SectionForm
+    list_display = ("link_id", "title_fr", "questionnaire", "order")
+    list_filter = (("questionnaire", RelatedOnlyFieldListFilter),)
+    search_fields = ("link_id", "title_fr", "title_en")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Section | None = None) -> tuple[str, ...]:
+        return ("questionnaire", "link_id") if obj is not None else ()
+
+
+class AnswerOptionInline(StudyScopedInline, admin.TabularInline):
+    model = AnswerOption
+    form = OptionForm
+    fields = ("code", "label_fr", "label_en", "score", "order")
+    ordering = ("order", "id")
+    extra = 0
+
+
+class EnableConditionInline(StudyScopedInline, admin.TabularInline):
+    model = EnableCondition
+    fields = ("question", "operator", "answer")
+    extra = 0
+
+
+@admin.register(Item)
+class ItemAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
+    study_path = "questionnaire__study"
+    form = ItemForm
+    list_display = ("link_id", "questionnaire", "section", "type", "order", "required")
+    list_filter = (("questionnaire", RelatedOnlyFieldListFilter), "type")
+    search_fields = ("link_id", "text_fr", "text_en")
+    fieldsets = (
+        (None, {"fields": ("questionnaire", "section", "order", "link_id", "type", "required")}),
+        (_("Texts"), {"fields": ("text_fr", "text_en", "help_fr", "help_en")}),
+        (_("Answer limits"), {"fields": ("min_value", "max_value", "max_length")}),
+        (_("Display conditions"), {"fields": ("enable_behavior",)}),
+    )
+    inlines = [AnswerOptionInline, EnableConditionInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> tuple[str, ...]:
+        return ("questionnaire", "link_id") if obj is not None else ()
+
+    def get_form(self, request: HttpRequest, obj: Item | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        section = form.base_fields.get("section")
+        if section is not None and obj is not None:
+            section.queryset = obj.questionnaire.sections.all()
+        return form
+
+
+@admin.register(AnswerOption)
+class AnswerOptionAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
+    study_path = "item__questionnaire__study"
+    form = OptionForm
+    list_display = ("code", "label_fr", "item", "score", "order")
+    search_fields = ("code", "label_fr", "label_en", "item__link_id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AnswerOption | None = None) -> tuple[str, ...]:
+        return ("item", "code") if obj is not None else ()
+
+
+@admin.register(EnableCondition)
+class EnableConditionAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
+    study_path = "item__questionnaire__study"
+    list_display = ("item", "question", "operator", "answer")
+    search_fields = ("item__link_id", "question")
+
+
+@admin.register(QuestionnaireVersion)
+class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
+    study_path = "questionnaire__study"
+    # Published versions are frozen (the model refuses too); they come from questionnaire_publish.
+    denied_actions = READ_ONLY
+    list_display = ("questionnaire", "number", "published_at", "published_by", "short_hash")
+    list_filter = (("questionnaire__study", RelatedOnlyFieldListFilter),)
+    list_select_related = ("questionnaire__study", "published_by")
+    fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "approved_round",
+              "override", "score_recomputations", "exports", "definition_json")
+    readonly_fields = fields
+    actions = ["recompute_scores"]
+
+    @admin.display(description=_("content hash"))
+    def short_hash(self, obj: QuestionnaireVersion) -> str:
+        return obj.content_hash[:12]
+
+    @admin.display(description=_("definition (FHIR Questionnaire)"))
+    def definition_json(self, obj: QuestionnaireVersion) -> str:
+        return pretty_json(obj.definition)
+
+    # -- exports of the version (surveys.interop.imports.EXPORTS: FHIR, REDCap...) --
+
+    @admin.display(description=_("export"))
+    def exports(self, obj: QuestionnaireVersion) -> str:
+        return format_html_join(" ", '<a class="button" href="{}" download>{}</a>', (
+            (reverse("admin:surveys_questionnaireversion_export", args=[obj.pk, key]), label)
+            for key, (label, *_rest) in EXPORTS.items()))
+
+    def get_urls(self) -> list:
+        export = path("<int:pk>/export/<str:format_>/", self.admin_site.admin_view(self.export_view),
+                      name="surveys_questionnaireversion_export")
+        return [export, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest, pk: int, format_: str) -> HttpResponse:
+        version = get_object_or_404(self.get_queryset(request).select_related("questionnaire__study"), pk=pk)
+        if format_ not in EXPORTS or not self.has_view_permission(request, version):
+            raise Http404
+        _label, _path, media_type, extension = EXPORTS[format_]
+        response = HttpResponse(exporter(format_)(version), content_type=f"{media_type}; charset=utf-8")
+        name = f"{version.questionnaire.study.code}-{version.questionnaire.code}-v{version.number}.{extension}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    # -- score recomputation (surveys.scoring.compute.scores_recompute), audited by ScoreRecomputation rows --
+
+    def has_recompute_permission(self, request: HttpRequest) -> bool:
+        # Whoever may change a questionnaire may recompute its versions' scores (checked per study below).
+        return request.user.has_perm("surveys.change_questionnaire")
+
+    @admin.action(description=_("Recompute scores"), permissions=["recompute"])
+    def recompute_scores(self, request: HttpRequest, queryset: QuerySet[QuestionnaireVersion]) -> None:
+        for version in queryset.select_related("questionnaire__study"):
+            if not request.user.has_perm("surveys.change_questionnaire", version.questionnaire):
+                self.message_user(request, _("%(version)s: you may not recompute its scores.")
+                                  % {"version": version}, messages.ERROR)
+                continue
+            audit = compute.scores_recompute(version=version, by=request.user, reason=str(_("admin action")))
+            self.message_user(
+                request,
+                _("%(version)s: scores of %(responses)s completed response(s) recomputed, %(changed)s changed.")
+                % {"version": version, "responses": audit.responses, "changed": audit.changed},
+                messages.SUCCESS,
+            )
+
+    @admin.display(description=_("score recomputations"))
+    def score_recomputations(self, obj: QuestionnaireVersion) -> str:
+        rows = obj.recomputations.select_related("by")[:20]
+        if not rows:
+            return "—"
+        return format_html_join(
+            "", "<div>{} — {} — {}: {} / {} ({})</div>",
+            ((f"{r.at:%Y-%m-%d %H:%M}", r.by or "—", r.reason or "—", r.changed, r.responses, _("changed / recomputed"))
+             for r in rows),
+        )

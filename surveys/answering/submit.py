@@ -1,0 +1,98 @@
+"""Answering: saving a page of answers and submitting them, once, with the answers the patient reviewed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from django.db import transaction
+from django.utils import timezone
+
+from surveys import signals
+from surveys.models import (
+    Assignment,
+    Response,
+)
+from surveys.questionnaires import conditions
+from surveys.scoring import alerts, compute
+
+
+class ResponseClosed(Exception):
+    """The response was already submitted: nothing more may change it."""
+
+
+class ResponseChanged(Exception):
+    """The answers changed (another window) since the review page the patient sent was shown."""
+
+
+def response_answers_digest(answers: dict) -> str:
+    """SHA-256 of the canonical JSON of the answers: what a review page showed, posted back with Send."""
+    return hashlib.sha256(json.dumps(answers, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class ResponseIncomplete(Exception):
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__(", ".join(missing))
+
+
+def _locked_response(assignment: Assignment) -> Response:
+    # get_or_create inside the transaction relies on the one-to-one unique
+    # constraint: two tabs racing to create the row end with one row.
+    response, _created = Response.objects.get_or_create(
+        assignment=assignment, defaults={"version_id": assignment.timepoint.version_id}
+    )
+    return Response.objects.select_for_update().get(pk=response.pk)
+
+
+@transaction.atomic
+def response_save_page(*, assignment: Assignment, answers: dict, page_index: int, advance: bool) -> Response:
+    """Merge one page's answers into the response and drop answers that became hidden.
+
+    `advance` moves the resume point past this page (only when the page was complete).
+    """
+    response = _locked_response(assignment)
+    if response.status == Response.Status.COMPLETED:
+        raise ResponseClosed()
+    response.answers = conditions.prune_answers(response.version.definition, {**response.answers, **answers})
+    if advance:
+        response.next_page = max(response.next_page, page_index + 1)
+    response._change_reason = "patient saved a page"
+    response.save()
+    Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.PLANNED).update(status=Assignment.Status.OPEN)
+    return response
+
+
+def response_missing(*, response: Response) -> list[str]:
+    """linkIds of required questions that are shown and unanswered."""
+    return conditions.missing_required(response.version.definition, response.answers)
+
+
+@transaction.atomic
+def response_submit(*, assignment: Assignment, answers_digest: str | None = None) -> Response:
+    """Complete the response. Idempotent: a second submit returns the completed response unchanged.
+
+    `answers_digest` (response_answers_digest of the answers the review page showed) must match the
+    stored answers, read under the row lock: otherwise ResponseChanged and nothing is written."""
+    response = _locked_response(assignment)
+    if response.status == Response.Status.COMPLETED:
+        return response
+    if answers_digest is not None and not hmac.compare_digest(
+            answers_digest, response_answers_digest(response.answers)):
+        raise ResponseChanged()
+    missing = response_missing(response=response)
+    if missing:
+        raise ResponseIncomplete(missing)
+    response.status = Response.Status.COMPLETED
+    response.submitted_at = timezone.now()
+    response.scores = compute.scores_compute(response.version.definition, response.answers)
+    response._change_reason = "patient submitted"
+    response.save()
+    alerts.alerts_raise(response=response)
+    Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
+        status=Assignment.Status.COMPLETED
+    )
+    # Inside this transaction: the pending reminders are cancelled with the completion, or neither happens.
+    signals.response_completed.send(sender=Assignment, assignment_id=assignment.pk)
+    return response
