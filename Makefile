@@ -2,25 +2,51 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-16)
+# requirements.lock: runtime (web, worker, beat, demo); requirements-dev.lock: runtime at the
+# same versions + tests and lint. Both pinned with hashes by `make lock` from requirements*.in.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+# One stamp per lock content: make reinstalls only when a lock changed.
+RUNTIME_STAMP := $(VENV)/.installed-runtime-$(shell sha256sum $(LOCK) | cut -c1-16)
+STAMP := $(VENV)/.installed-dev-$(shell sha256sum $(DEV_LOCK) | cut -c1-16)
+PIP_TOOLS := pip-tools==7.6.2
+LOCKENV := /tmp/ressenti-lockenv
+# `make lock LOCK_ARGS=--upgrade` (or --upgrade-package NAME) moves pins; plain `make lock` keeps them.
+LOCK_ARGS ?=
+COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCKENV)/bin/pip-compile --quiet --generate-hashes \
+	--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install migrate demo run test lint lock messages clean
+.PHONY: install install-runtime migrate demo run test lint lock messages clean
 
-$(STAMP): requirements.lock
+$(RUNTIME_STAMP): $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	rm -f $(VENV)/.installed-* && touch $(RUNTIME_STAMP)
+
+# The development set holds the runtime one: once installed, the runtime stamp is
+# valid too (only while requirements-dev.lock pins every line of requirements.lock).
+$(STAMP): $(DEV_LOCK)
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	awk 'FNR==NR { if (/^[^ #]/) pin[$$1]; next } /^[^ #]/ && !($$1 in pin) { missing=1 } END { exit missing }' \
+	  $(DEV_LOCK) $(LOCK) && touch $(RUNTIME_STAMP) || echo "$(DEV_LOCK) does not hold every pin of $(LOCK): run make lock"
 
 # axe-core for the browser tests' accessibility checks (test tooling only).
 node_modules/.package-lock.json: package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed for the browser tests (apt-get install -y npm)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 
+# Development set (tests, lint); `install-runtime` is what the demo and production need.
 install: $(STAMP)
 
-migrate: install
+install-runtime: $(RUNTIME_STAMP)
+
+migrate: install-runtime
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
@@ -37,12 +63,14 @@ test: install node_modules/.package-lock.json
 lint: install
 	$(VENV)/bin/ruff check .
 
-# Re-resolve dependencies from requirements*.in into the lock file.
+# Re-resolve both locks, with hashes: requirements.in -> requirements.lock, then
+# requirements-dev.in -> requirements-dev.lock (constrained to the runtime pins).
 lock:
-	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/pip install --quiet -r requirements.in -r requirements-dev.in
-	.lockenv/bin/pip freeze --exclude-editable > requirements.lock
-	rm -rf .lockenv
+	rm -rf $(LOCKENV) && $(PYTHON) -m venv $(LOCKENV)
+	$(LOCKENV)/bin/pip install --quiet $(PIP_TOOLS)
+	$(COMPILE) --output-file=$(LOCK) requirements.in
+	$(COMPILE) --output-file=$(DEV_LOCK) requirements-dev.in
+	rm -rf $(LOCKENV)
 
 # Extract strings into locale/fr/LC_MESSAGES/django.po (translations kept, gone strings dropped), compile (needs gettext).
 messages: install
