@@ -81,7 +81,7 @@ class Enrollment(models.Model):
         DELETE = "delete", _("Delete the data already collected")
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
-    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="enrollment")
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="+")
     consent_method = models.CharField(_("consent"), max_length=16, choices=ConsentMethod.choices,
                                       default=ConsentMethod.PENDING)
     consent_document_version = models.CharField(_("information notice version"), max_length=40, blank=True)

@@ -7,6 +7,7 @@ so an export, a researcher's screen or a bug in surveys has no identity to leak.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from django.apps import apps
@@ -114,3 +115,75 @@ def test_no_surveys_model_points_to_patients():
         if field.concrete and field.is_relation and field.related_model._meta.app_label == FORBIDDEN
     ]
     assert not offences, "surveys models must not reference patients: " + ", ".join(offences)
+
+
+def _relations_into(app_label: str, target: str) -> list[str]:
+    """Every relation a model of `app_label` can follow into `target`: forward keys and reverse accessors.
+
+    get_fields() leaves out relations declared with related_name="+", which give no accessor.
+    """
+    return [
+        f"{model._meta.label}.{field.name} -> {field.related_model._meta.label}"
+        for model in apps.get_app_config(app_label).get_models()
+        for field in model._meta.get_fields()
+        if field.is_relation and field.related_model is not None and field.related_model._meta.app_label == target
+    ]
+
+
+def test_no_research_model_has_a_path_into_identities():
+    # Without this, `participant.enrollment.patient` would reach a person from research code or a template.
+    offences = _relations_into("surveys", FORBIDDEN)
+    assert not offences, "surveys models must not reach patients (use related_name='+'): " + ", ".join(offences)
+
+
+def test_relation_check_sees_reverse_accessors():
+    # The same check on the identity side finds its forward keys and the reverse accessors between its own models.
+    found = _relations_into("patients", "patients")
+    assert "patients.Patient.enrollments -> patients.Enrollment" in found  # a reverse accessor
+    assert "patients.Message.enrollment -> patients.Enrollment" in found  # a forward key
+
+
+# Strings in research code that name the identity side's models or tables: a model label for
+# apps.get_model() or a lazy relation, a dotted path, or raw SQL on a `patients_` table. A permission
+# name ("patients.add_enrollment") asks about the user, not about a person, and may be checked.
+IDENTITY_STRING = re.compile(r"^patients\.(?!(?:add|change|delete|view)_[a-z]+$)[A-Za-z_]|\bpatients_[a-z]")
+
+
+def _identity_strings(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and IDENTITY_STRING.search(node.value)]
+
+
+def test_research_code_names_no_identity_model_or_table():
+    offences = [
+        f"{path.relative_to(settings.BASE_DIR)}:{line}: {value!r}"
+        for path in sorted(SURVEYS.rglob("*.py")) if "migrations" not in path.parts
+        for line, value in _identity_strings(path)
+    ]
+    assert not offences, "surveys must not name patients' models or tables:\n" + "\n".join(offences)
+
+
+def test_identity_string_check_catches_every_form(tmp_path):
+    source = (
+        'from django.apps import apps\nPatient = apps.get_model("patients", "Patient")\n'
+        'label = "patients.Patient"\nsql = "SELECT * FROM patients_patient"\nfk = "patients.enrollment"\n'
+        'url = "patients:consent"\nok = "surveys.Participant"\nperm = "patients.add_enrollment"\n'
+        'path = "patients.models.Patient"\n'
+    )
+    (tmp_path / "mod.py").write_text(source)
+    assert [line for line, _ in _identity_strings(tmp_path / "mod.py")] == [3, 4, 5, 9]
+
+
+def test_research_code_never_asks_the_app_registry_for_identity_models():
+    # apps.get_model("patients", ...) with the label split in two: caught by its first argument.
+    offences = []
+    for path in sorted(SURVEYS.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in {"get_model", "get_app_config", "get_models"}
+                    and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == FORBIDDEN):
+                offences.append(f"{path.relative_to(settings.BASE_DIR)}:{node.lineno}")
+    assert not offences, "surveys must not look up patients' models: " + ", ".join(offences)
