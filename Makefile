@@ -56,12 +56,19 @@ demo: migrate
 run: demo
 	$(PY) manage.py run_demo
 
+# In parallel, one process per core (pytest-xdist); each has its own test database and Redis database.
+PYTEST_ARGS ?= -n auto
 test: install node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
+# Style and structure: ruff (checks and formatting), import-linter (research code never imports
+# identities), mypy with django-stubs against a baseline that may only shrink (.ci/mypy_baseline.py).
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) .ci/mypy_baseline.py
 
 # Re-resolve both locks, with hashes: requirements.in -> requirements.lock, then
 # requirements-dev.in -> requirements-dev.lock (constrained to the runtime pins).

@@ -115,7 +115,7 @@ class QuestionnaireSpec:
     intro_fr: str
     intro_en: str
     sections: tuple[SectionSpec, ...]
-    # A library instrument (surveys/instruments/) whose scoring and alert rules and safety message the draft takes.
+    # A library instrument (surveys/interop/instruments/) whose scoring and alert rules and safety message the draft takes.
     instrument: str = ""
 
 

@@ -11,7 +11,7 @@ from surveys.models import Alert
 from surveys.questionnaires.publish import questionnaire_publish
 from surveys.scoring.alerts import alert_rules, alerts_notify
 
-INSTRUMENTS = Path(__file__).resolve().parent.parent / "surveys" / "instruments"
+INSTRUMENTS = Path(__file__).resolve().parent.parent / "surveys" / "interop" / "instruments"
 
 
 def shipped_alert_rules() -> list[dict]:

@@ -36,7 +36,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
-    "phonenumber_field",
     "axes",
     "allauth",
     "allauth.account",

@@ -1,4 +1,4 @@
-"""The instrument library, shipped as data: one FHIR R4 Questionnaire per file in surveys/instruments/.
+"""The instrument library, shipped as data: one FHIR R4 Questionnaire per file in surveys/interop/instruments/.
 
 Free instruments (PHQ-9, PHQ-2, GAD-7, WHO-5) carry their items in French and
 English, their scoring and alert rules and their safety message, in the shape
@@ -151,7 +151,7 @@ def _count_questions(definition: dict) -> int:
 def instrument_from_definition(code: str, definition: dict) -> Instrument:
     """The library entry a definition describes; raises LibraryError naming what is missing."""
     def broken(message: str) -> LibraryError:
-        return LibraryError(f"surveys/instruments/{code}.json: {message}")
+        return LibraryError(f"surveys/interop/instruments/{code}.json: {message}")
 
     if not CODE_RE.match(code):
         raise broken("the file name must be a questionnaire code: a-z, then a-z, 0-9 or _ (40 at most)")
@@ -234,7 +234,7 @@ def _library() -> dict[str, tuple[Instrument, dict]]:
         try:
             definition = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LibraryError(f"surveys/instruments/{path.name}: not valid UTF-8 JSON: {exc}") from exc
+            raise LibraryError(f"surveys/interop/instruments/{path.name}: not valid UTF-8 JSON: {exc}") from exc
         found[path.stem] = (instrument_from_definition(path.stem, definition), definition)
     return found
 

@@ -1,7 +1,7 @@
 """manage.py import_instrument <study> <instrument> [--code CODE] [--user NAME]
 
 The command form of the admin library's "Add to study": a draft of a free library instrument
-(surveys/instruments/), through the same all-or-nothing import as every other format.
+(surveys/interop/instruments/), through the same all-or-nothing import as every other format.
 """
 
 from __future__ import annotations
