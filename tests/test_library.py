@@ -43,7 +43,7 @@ def test_every_instrument_file_loads_with_its_metadata():
     assert all(found[code].licensed and found[code].item_count == 0 for code in LICENSED)
     assert found["phq9"].item_count == 10 and found["gad7"].item_count == 7
     assert found["phq2"].item_count == 2 and found["who5"].item_count == 5
-    # The published sources named in the issue.
+    # The published sources of the shipped instruments.
     assert any("J Gen Intern Med. 2001" in s for s in found["phq9"].source)
     assert any("Arch Intern Med. 2006" in s for s in found["gad7"].source)
     assert any("Med Care. 2003" in s for s in found["phq2"].source)

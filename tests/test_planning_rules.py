@@ -1,4 +1,4 @@
-"""Planning rules of issue 5: repeats, units, counting from a date answer, logic triggers."""
+"""Planning rules: repeats, units, counting from a date answer, logic triggers."""
 
 from __future__ import annotations
 

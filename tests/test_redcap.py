@@ -1,4 +1,4 @@
-"""REDCap data dictionary import and export (issue 6, point 6).
+"""REDCap data dictionary import and export.
 
 Our own small dictionaries cover every field type, branching form, matrix group and calculation;
 the public ones (../shared/fixtures/redcap, never edited) show how real files fare.

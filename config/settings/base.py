@@ -395,7 +395,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# --- SMS (issue 5: patients/messaging/sms/, patients/messaging/sms_webhooks.py) ------------------------------------
+# --- SMS (patients/messaging/sms/, patients/messaging/sms_webhooks.py) ------------------------------------------------
 # Which backend sends SMS (patients.messaging.sms.get_backend): console (prints, the default: nothing
 # leaves the machine), file (JSON lines in SMS_FILE_PATH, for the demo and real-worker tests),
 # locmem (tests) or twilio.

@@ -1,4 +1,4 @@
-"""Questionnaire draft form: checks the scoring and alert rules as they are typed (owner: helper "score").
+"""Questionnaire draft form: checks the scoring and alert rules as they are typed.
 
 The rules are checked against the draft as it is saved (its current items, or its imported
 definition), by the same functions publishing uses, so a designer hears about every problem

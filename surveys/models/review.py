@@ -1,4 +1,4 @@
-"""Expert-patient review of drafts: panels, rounds, feedback, sign-off (issue: review panels).
+"""Expert-patient review of drafts: panels, rounds, feedback, sign-off.
 
 Reviewers are Django users who are not staff; they reach only the rounds of the panels they
 belong to, never patient data. A round freezes the definition it asks about (and its hash),
