@@ -25,20 +25,12 @@ from simple_history.utils import bulk_update_with_history
 from surveys.models import Item, QuestionnaireVersion, Response, ScoreRecomputation
 from surveys.questionnaires import conditions, fhir, values
 from surveys.questionnaires.validation import LANGUAGE_NAMES, Problem
+from surveys.scoring import formats
 
 T = Item.Type
 
-SCORE_KEYS = frozenset({"name", "label", "items", "scores", "method", "reverse", "min_answered", "missing",
-                        "lookup", "transform", "round", "bands"})
-RULES_KEYS = frozenset({"scores", "alerts"})
-BAND_KEYS = frozenset({"code", "min", "max", "label"})
-TRANSFORM_KEYS = frozenset({"multiply", "add"})
-METHODS = ("sum", "mean")
-MISSING = ("prorate", "none")
-MAX_ROUND = 6
-# Exports name the column score_<name>: with the prefix it stays within the 40 characters of a linkId.
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,33}$")
-BAND_CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+# The rules' format is declared in formats.py; the score name's pattern is also what imports check.
+NAME_RE = re.compile(formats.SCORE_NAME_PATTERN)
 
 # Why a score has no value (stored in Response.scores, docs/scoring.md).
 TOO_FEW_ANSWERS = "too_few_answers"
@@ -59,14 +51,6 @@ def _number(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and _number(value) is not None
-
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _json_number(value: Decimal) -> int | float:
@@ -175,17 +159,43 @@ def _missing_labels(label: Any, languages: list[str]) -> list[str]:
     return [lang for lang in languages if not (isinstance(texts.get(lang), str) and texts[lang].strip())]
 
 
-def _listed_codes(value: Any) -> list[str] | None:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        return None
-    return value
+SCORE_FIELDS = list(formats.ScoreRule.model_fields)
+BAND_FIELDS = list(formats.Band.model_fields)
+
+
+class _Found:
+    """Problems of one rule or band, listed in the order of its declared keys (unknown keys first),
+    each key's format problem before what the definition says about it."""
+
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = fields
+        self.found: list[tuple[int, str, str]] = []
+
+    def add(self, key: str, message: str) -> None:
+        # Unknown keys come first, in alphabetical order; then the declared keys in their order.
+        rank, order = (self.fields.index(key), "") if key in self.fields else (-1, key)
+        if all(found[2] != message for found in self.found):
+            self.found.append((rank, order, message))
+
+    def messages(self) -> list[str]:
+        return [found[2] for found in sorted(self.found, key=lambda found: found[:2])]
+
+
+def _refused(found: _Found, refusal: formats.Refusal, depth: int, context: dict) -> None:
+    """Add a format refusal at `depth` in the loc (that of the rule's or band's own keys)."""
+    key = str(refusal.loc[depth - 1]) if len(refusal.loc) >= depth else ""
+    if refusal.kind == formats.UNKNOWN_KEY and len(refusal.loc) == depth:
+        found.add(key, _('unknown key "%(key)s"') % {"key": key})
+    elif refusal.message is not None:
+        found.add(key, str(refusal.message) % context)
 
 
 def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
-    """Every problem of the scoring rules, each naming the score and the item it concerns."""
-    problems: list[Problem] = []
+    """Every problem of the scoring rules, each naming the score and the item it concerns.
+
+    The format (keys, types, allowed values) is declared in formats.py; here are the checks against
+    the definition and between scores, which a format cannot express.
+    """
     top = _("scores and alerts")
     try:
         rules = fhir.rules_of(definition)
@@ -195,186 +205,164 @@ def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]
         return []
     if not isinstance(rules, dict):
         return [Problem(top, _('the rules must be a JSON object, such as {"scores": [...], "alerts": [...]}'))]
-    for key in sorted(set(rules) - RULES_KEYS):
-        problems.append(Problem(top, _('unknown key "%(key)s" (expected "scores" and "alerts")') % {"key": key}))
+    refused: dict[int, list[formats.Refusal]] = {}
+    unknown: list[str] = []
+    not_a_list: list[Problem] = []
+    for refusal in formats.refusals(formats.Rules, rules):
+        if refusal.loc[:1] == ("scores",) and len(refusal.loc) > 1:
+            refused.setdefault(int(refusal.loc[1]), []).append(refusal)
+        elif refusal.kind == formats.UNKNOWN_KEY and len(refusal.loc) == 1:
+            unknown.append(str(refusal.loc[0]))
+        elif refusal.loc == ("scores",):
+            not_a_list.append(Problem(top, str(refusal.message)))
+    problems = [Problem(top, _('unknown key "%(key)s" (expected "scores" and "alerts")') % {"key": key})
+                for key in sorted(unknown)]
+    if not_a_list:
+        return problems + not_a_list
     specs = rules.get("scores", [])
-    if not isinstance(specs, list):
-        return problems + [Problem(top, _('"scores" must be a list of score rules'))]
-
     nodes = fhir.items_by_link(definition)
     names = [s.get("name") if isinstance(s, dict) else None for s in specs]
     position: dict[str, int] = {}
     for index, name in enumerate(names):
         if isinstance(name, str) and name not in position:
             position[name] = index
-
     for index, spec in enumerate(specs):
         name = names[index]
-        if isinstance(name, str) and name:
-            where = _("score %(name)s") % {"name": name}
-        else:
-            where = _("score no. %(number)s") % {"number": index + 1}
-
-        def add(message: str, where: str = where) -> None:
-            problems.append(Problem(where, message))
-
-        if not isinstance(spec, dict):
-            add(_("each score rule must be a JSON object"))
-            continue
-        for key in sorted(set(spec) - SCORE_KEYS):
-            add(_('unknown key "%(key)s"') % {"key": key})
-        if not isinstance(name, str) or not name:
-            add(_('has no "name"'))
-        elif not NAME_RE.match(name):
-            add(_('name "%(name)s" is not valid: use a letter, then letters, digits or _ (34 characters at most)')
-                % {"name": name})
-        elif position[name] != index:
-            add(_('name "%(name)s" is already used by score no. %(number)s') % {"name": name,
-                                                                               "number": position[name] + 1})
-        for lang in _missing_labels(spec.get("label"), languages):
-            add(_("label is missing in %(lang)s") % {"lang": _lang_name(lang)})
-
-        items = _listed_codes(spec.get("items"))
-        if items is None:
-            add(_('"items" must be a list of item codes'))
-            items = []
-        scorable: dict[str, dict] = {}
-        for code in sorted({c for c in items if items.count(c) > 1}):
-            add(_("item %(code)s is listed more than once") % {"code": code})
-        for code in dict.fromkeys(items):
-            node = nodes.get(code)
-            kind = fhir.item_type(node) if node is not None else None
-            if node is None:
-                add(_("item %(code)s does not exist") % {"code": code})
-            elif node.get("type") == "group" or kind == T.DISPLAY:
-                add(_("item %(code)s is not a question") % {"code": code})
-            elif kind not in values.SCORABLE_TYPES:
-                add(_("item %(code)s cannot be scored: only choices, yes/no and numbers have a value")
-                    % {"code": code})
-            elif kind in values.CHOICE_TYPES and not any(s is not None for s in values.option_scores(node).values()):
-                add(_("item %(code)s has no option scores: give its answer options a score") % {"code": code})
-            else:
-                scorable[code] = node
-
-        inputs = _listed_codes(spec.get("scores"))
-        if inputs is None:
-            add(_('"scores" must be a list of names of earlier scores'))
-            inputs = []
-        for other in dict.fromkeys(inputs):
-            if other == name:
-                add(_("uses itself as an input score"))
-            elif other not in position:
-                add(_("uses score %(other)s, which does not exist") % {"other": other})
-            elif position[other] > index:
-                add(_("uses score %(other)s, which comes after it (list it first)") % {"other": other})
-        for other in sorted({c for c in inputs if inputs.count(c) > 1}):
-            add(_("score %(other)s is listed more than once") % {"other": other})
-        of = len(items) + len(inputs)
-        if of == 0:
-            add(_('has nothing to score: list "items" or earlier "scores"'))
-
-        if spec.get("method") not in METHODS:
-            add(_('"method" must be "sum" or "mean"'))
-
-        reverse = _listed_codes(spec.get("reverse"))
-        if reverse is None:
-            add(_('"reverse" must be a list of item codes'))
-            reverse = []
-        for code in dict.fromkeys(reverse):
-            node = scorable.get(code)
-            if code not in items:
-                add(_("item %(code)s is reversed but is not among its items") % {"code": code})
-            elif node is None:
-                continue  # already reported above
-            elif fhir.item_type(node) == T.MULTIPLE:
-                add(_("item %(code)s is a multiple choice, which cannot be reversed") % {"code": code})
-            elif values.number_range(node) is None:
-                add(_("item %(code)s cannot be reversed: give it a minimum and a maximum") % {"code": code})
-
-        missing = spec.get("missing", "none")
-        if missing not in MISSING:
-            add(_('"missing" must be "prorate" or "none"'))
-        if "min_answered" in spec:
-            least = spec["min_answered"]
-            if not _is_whole(least) or not 1 <= least <= max(of, 1):
-                add(_('"min_answered" must be a whole number from 1 to %(of)s (the number of its inputs)')
-                    % {"of": max(of, 1)})
-            elif least < of and missing == "none":
-                # With "none" a score needs every input, so a lower minimum would be silently ignored.
-                add(_('"min_answered" is %(least)s of %(of)s but "missing" is "none", which needs every answer: '
-                      'set "missing" to "prorate" or remove "min_answered"') % {"least": least, "of": of})
-
-        if "lookup" in spec:
-            table = spec["lookup"]
-            pairs_ok = isinstance(table, list) and table and all(
-                isinstance(p, list) and len(p) == 2 and _is_number(p[0]) and _is_number(p[1]) for p in table)
-            if not pairs_ok:
-                add(_('"lookup" must be a non-empty list of [raw score, value] pairs of numbers'))
-            else:
-                seen: set[Decimal] = set()
-                for raw, _value in table:
-                    key = _number(raw)
-                    if key in seen:
-                        add(_("lookup: raw score %(raw)s appears more than once") % {"raw": raw})
-                    seen.add(key)
-
-        if "transform" in spec:
-            transform = spec["transform"]
-            if (not isinstance(transform, dict) or not transform or set(transform) - TRANSFORM_KEYS
-                    or not all(_is_number(v) for v in transform.values())):
-                add(_('"transform" must be an object with numbers "multiply" and/or "add"'))
-
-        if "round" in spec and not (_is_whole(spec["round"]) and 0 <= spec["round"] <= MAX_ROUND):
-            add(_('"round" must be a whole number of decimal places from 0 to %(max)s') % {"max": MAX_ROUND})
-
-        problems.extend(_band_problems(spec.get("bands"), languages=languages, where=where))
+        where = (_("score %(name)s") % {"name": name} if isinstance(name, str) and name
+                 else _("score no. %(number)s") % {"number": index + 1})
+        messages = _score_problems(spec, index, refused.get(index, []), nodes=nodes, position=position,
+                                   languages=languages, where=where)
+        problems.extend(Problem(where, message) for message in messages)
     return problems
 
 
-def _band_problems(bands: Any, *, languages: list[str], where: str) -> list[Problem]:
-    problems: list[Problem] = []
-    if bands is None:
-        return problems
+def _score_problems(spec: Any, index: int, refused: list[formats.Refusal], *, nodes: dict[str, dict],
+                    position: dict[str, int], languages: list[str], where: str) -> list[str]:
+    """Problems of score rule no. `index`: its format's refusals, then its references."""
+    if not isinstance(spec, dict):
+        return [str(formats.ScoreRule.not_an_object)]
+    found = _Found(SCORE_FIELDS)
+    # A key whose format is refused is not looked into further (its value is not what it should be).
+    bad = {str(r.loc[2]) for r in refused if len(r.loc) > 2}
+    items = [] if "items" in bad else list(spec.get("items") or [])
+    inputs = [] if "scores" in bad else list(spec.get("scores") or [])
+    of = len(items) + len(inputs)
+    context = {"name": spec.get("name"), "of": max(of, 1), "max": formats.MAX_ROUND}
+    for refusal in refused:
+        if refusal.loc[2:3] == ("bands",) and len(refusal.loc) > 3:
+            continue  # listed with their band
+        _refused(found, refusal, 3, context)
+
+    name = spec.get("name")
+    if "name" not in bad and position[name] != index:
+        found.add("name", _('name "%(name)s" is already used by score no. %(number)s')
+                  % {"name": name, "number": position[name] + 1})
+    for lang in _missing_labels(spec.get("label"), languages):
+        found.add("label", _("label is missing in %(lang)s") % {"lang": _lang_name(lang)})
+    scorable = _item_problems(found, items, nodes)
+    for other in dict.fromkeys(inputs):
+        if other == name:
+            found.add("scores", _("uses itself as an input score"))
+        elif other not in position:
+            found.add("scores", _("uses score %(other)s, which does not exist") % {"other": other})
+        elif position[other] > index:
+            found.add("scores", _("uses score %(other)s, which comes after it (list it first)") % {"other": other})
+    for other in sorted({c for c in inputs if inputs.count(c) > 1}):
+        found.add("scores", _("score %(other)s is listed more than once") % {"other": other})
+    if of == 0:
+        found.add("scores", _('has nothing to score: list "items" or earlier "scores"'))
+    for code in dict.fromkeys([] if "reverse" in bad else spec.get("reverse") or []):
+        node = scorable.get(code)
+        if code not in items:
+            found.add("reverse", _("item %(code)s is reversed but is not among its items") % {"code": code})
+        elif node is None:
+            continue  # already reported with the items
+        elif fhir.item_type(node) == T.MULTIPLE:
+            found.add("reverse", _("item %(code)s is a multiple choice, which cannot be reversed") % {"code": code})
+        elif values.number_range(node) is None:
+            found.add("reverse", _("item %(code)s cannot be reversed: give it a minimum and a maximum")
+                      % {"code": code})
+    least = spec.get("min_answered")
+    if "min_answered" in spec and "min_answered" not in bad:
+        if least > max(of, 1):
+            found.add("min_answered", str(_(
+                '"min_answered" must be a whole number from 1 to %(of)s (the number of its inputs)')) % context)
+        elif least < of and spec.get("missing", "none") == "none":
+            # With "none" a score needs every input, so a lower minimum would be silently ignored.
+            found.add("min_answered", _(
+                '"min_answered" is %(least)s of %(of)s but "missing" is "none", which needs every answer: '
+                'set "missing" to "prorate" or remove "min_answered"') % {"least": least, "of": of})
+    if "lookup" in spec and "lookup" not in bad:
+        seen: set[Decimal | None] = set()
+        for raw, _value in spec["lookup"]:
+            if _number(raw) in seen:
+                found.add("lookup", _("lookup: raw score %(raw)s appears more than once") % {"raw": raw})
+            seen.add(_number(raw))
+    bands = [r for r in refused if r.loc[2:3] == ("bands",)]
+    return found.messages() + _band_problems(spec.get("bands"), bands, languages=languages)
+
+
+def _item_problems(found: _Found, items: list[str], nodes: dict[str, dict]) -> dict[str, dict]:
+    """Problems of the items a score names; returns those that can be scored, by code."""
+    scorable: dict[str, dict] = {}
+    for code in sorted({c for c in items if items.count(c) > 1}):
+        found.add("items", _("item %(code)s is listed more than once") % {"code": code})
+    for code in dict.fromkeys(items):
+        node = nodes.get(code)
+        kind = fhir.item_type(node) if node is not None else None
+        if node is None:
+            found.add("items", _("item %(code)s does not exist") % {"code": code})
+        elif node.get("type") == "group" or kind == T.DISPLAY:
+            found.add("items", _("item %(code)s is not a question") % {"code": code})
+        elif kind not in values.SCORABLE_TYPES:
+            found.add("items", _("item %(code)s cannot be scored: only choices, yes/no and numbers have a value")
+                      % {"code": code})
+        elif kind in values.CHOICE_TYPES and not any(s is not None for s in values.option_scores(node).values()):
+            found.add("items", _("item %(code)s has no option scores: give its answer options a score")
+                      % {"code": code})
+        else:
+            scorable[code] = node
+    return scorable
+
+
+def _band_problems(bands: Any, refused: list[formats.Refusal], *, languages: list[str]) -> list[str]:
+    """Problems of a score's bands, band by band, then the bands that overlap."""
     if not isinstance(bands, list):
-        return [Problem(where, _('"bands" must be a list of {"code", "min", "max", "label"} objects'))]
+        return []  # refused by the format, reported with the score's keys
+    problems: list[str] = []
     valid: list[tuple[str, Decimal, Decimal]] = []
     codes: set[str] = set()
     for number, band in enumerate(bands, start=1):
+        mine = [r for r in refused if len(r.loc) > 3 and r.loc[3] == number - 1]
         if not isinstance(band, dict):
-            problems.append(Problem(where, _('band no. %(number)s must be a {"code", "min", "max", "label"} object')
-                                    % {"number": number}))
+            problems.append(str(formats.Band.not_an_object) % {"number": number})
             continue
         code = band.get("code")
-        label = (_("band %(code)s") % {"code": code}) if isinstance(code, str) and code else (
-            _("band no. %(number)s") % {"number": number})
-
-        def add(message: str, label: str = label) -> None:
-            problems.append(Problem(where, f"{label}: {message}"))
-
-        for key in sorted(set(band) - BAND_KEYS):
-            add(_('unknown key "%(key)s"') % {"key": key})
-        if not isinstance(code, str) or not BAND_CODE_RE.match(code):
-            add(_('needs a "code" of letters, digits or _'))
-        elif code in codes:
-            add(_("code is used by more than one band"))
-        else:
+        found = _Found(BAND_FIELDS)
+        for refusal in mine:
+            _refused(found, refusal, 5, {})
+        bad = {str(r.loc[4]) for r in mine if len(r.loc) > 4}
+        if "code" not in bad:
+            if code in codes:
+                found.add("code", _("code is used by more than one band"))
             codes.add(code)
         low, high = band.get("min"), band.get("max")
-        if not (_is_number(low) and _is_number(high)):
-            add(_('"min" and "max" must be numbers'))
-        elif _number(low) > _number(high):
-            add(_("min (%(low)s) is above max (%(high)s)") % {"low": low, "high": high})
-        else:
-            valid.append((str(code), _number(low), _number(high)))
+        if not {"min", "max"} & bad:
+            if _number(low) > _number(high):
+                found.add("min", _("min (%(low)s) is above max (%(high)s)") % {"low": low, "high": high})
+            else:
+                valid.append((str(code), _number(low), _number(high)))
         for lang in _missing_labels(band.get("label"), languages):
-            add(_("label is missing in %(lang)s") % {"lang": _lang_name(lang)})
+            found.add("label", _("label is missing in %(lang)s") % {"lang": _lang_name(lang)})
+        label = (_("band %(code)s") % {"code": code}) if isinstance(code, str) and code else (
+            _("band no. %(number)s") % {"number": number})
+        problems.extend(f"{label}: {message}" for message in found.messages())
     # Bounds are inclusive: bands that share a value would give one score two severities.
     # Gaps are allowed (a value in a gap has no band).
     for i, (code_a, low_a, high_a) in enumerate(valid):
         for code_b, low_b, high_b in valid[i + 1:]:
             if low_a <= high_b and low_b <= high_a:
-                problems.append(Problem(where, _("bands %(a)s and %(b)s overlap (bounds are inclusive)")
-                                        % {"a": code_a, "b": code_b}))
+                problems.append(_("bands %(a)s and %(b)s overlap (bounds are inclusive)") % {"a": code_a, "b": code_b})
     return problems
 
 
