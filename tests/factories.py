@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from surveys.models import (
+    Alert,
     AnswerOption,
     Assignment,
+    ConsentNotice,
+    EligibilityRule,
     EnableCondition,
+    ExportJob,
     Item,
+    ItemFeedback,
+    LinkCheckLock,
+    Panel,
+    PanelMember,
     Participant,
+    PublishOverride,
     Questionnaire,
+    QuestionnaireVersion,
+    Response,
+    ResponseCorrection,
+    ReviewReminder,
+    ReviewRound,
+    ReviewSubmission,
+    ScoreRecomputation,
     Section,
     Site,
     Study,
@@ -42,8 +58,8 @@ def study(*, code: str | None = None, languages: list[str] | None = None, **kw) 
     )
 
 
-def member(*, user, study: Study, role: str) -> StudyMembership:
-    return StudyMembership.objects.create(user=user, study=study, role=role)
+def member(*, user, study: Study, role: str, **kw) -> StudyMembership:
+    return StudyMembership.objects.create(user=user, study=study, role=role, **kw)
 
 
 def questionnaire(*, study: Study | None = None, code: str | None = None, **kw) -> Questionnaire:
@@ -73,10 +89,18 @@ def item(*, questionnaire: Questionnaire, link_id: str, type: str = "single", or
         text_fr=kw.pop("text_fr", f"Question {link_id}"), text_en=kw.pop("text_en", f"Question {link_id}"), **kw,
     )
     for i, (code, fr, en, score) in enumerate(options or []):
-        AnswerOption.objects.create(
-            item=it, order=i, code=code, label_fr=fr, label_en=en, score=None if score is None else Decimal(str(score))
-        )
+        answer_option(item=it, code=code, order=i, label_fr=fr, label_en=en, score=score)
     return it
+
+
+def answer_option(*, item: Item, code: str, order: int | None = None, score: float | None = None,
+                  **kw) -> AnswerOption:
+    if order is None:
+        order = item.options.count()
+    return AnswerOption.objects.create(
+        item=item, code=code, order=order, label_fr=kw.pop("label_fr", f"Option {code}"),
+        label_en=kw.pop("label_en", f"Option {code}"), score=None if score is None else Decimal(str(score)), **kw,
+    )
 
 
 YES_NO_SOMETIMES = [("a0", "Jamais", "Never", 0), ("a1", "Parfois", "Sometimes", 1), ("a2", "Souvent", "Often", 2)]
@@ -95,6 +119,18 @@ def valid_questionnaire(*, study: Study | None = None, code: str | None = None) 
     condition(item=follow, question="mood", operator="=", answer="a2")
     item(questionnaire=q, link_id="pain", type="nrs", section=s1, min_value=0, max_value=10)
     return q
+
+
+def questionnaire_version(*, questionnaire: Questionnaire, definition: dict | None = None, number: int | None = None,
+                          content_hash: str | None = None, **kw) -> QuestionnaireVersion:
+    """A version row written as given (a definition of the draft by default), without the publish checks."""
+    from surveys.questionnaires import fhir
+
+    definition = fhir.definition_from_draft(questionnaire) if definition is None else definition
+    return QuestionnaireVersion.objects.create(
+        questionnaire=questionnaire, number=number or questionnaire.versions.count() + 1, definition=definition,
+        content_hash=content_hash or fhir.content_hash(definition), **kw,
+    )
 
 
 def published_version(*, study: Study | None = None, by=None):
@@ -124,9 +160,7 @@ def assignment(*, participant: Participant, timepoint: Timepoint, due_at=None, *
     )
 
 
-def response(*, assignment: Assignment, status: str = "in_progress", answers: dict | None = None, **kw):
-    from surveys.models import Response
-
+def response(*, assignment: Assignment, status: str = "in_progress", answers: dict | None = None, **kw) -> Response:
     if status == "completed":
         kw.setdefault("submitted_at", timezone.now())
     return Response.objects.create(
@@ -166,6 +200,170 @@ def site(*, study: Study, code: str | None = None, name: str = "Practice") -> Si
     return Site.objects.create(study=study, code=code or f"site{next(_seq)}", name=name)
 
 
+def response_correction(*, response: Response, link_id: str, old_value=None, new_value=None, by=None,
+                        reason: str = "Patient called", **kw) -> ResponseCorrection:
+    """The audit row alone: the response's answers are left as they are (surveys.answering.corrections changes both)."""
+    return ResponseCorrection.objects.create(
+        response=response, link_id=link_id, old_value=old_value, new_value=new_value, reason=reason,
+        by=by or user(), **kw,
+    )
+
+
+def link_check_lock(*, assignment: Assignment, locked_at: datetime | None = None, minutes: int = 15,
+                    **kw) -> LinkCheckLock:
+    locked_at = locked_at or timezone.now()
+    return LinkCheckLock.objects.create(
+        assignment=assignment, locked_at=locked_at,
+        locked_until=kw.pop("locked_until", locked_at + timedelta(minutes=minutes)), **kw,
+    )
+
+
+def alert(*, response: Response, rule: str = "item9", **kw) -> Alert:
+    """An alert raised by `response` (its study and participant unless given)."""
+    p = response.assignment.participant
+    return Alert.objects.create(
+        study=kw.pop("study", p.study), participant=kw.pop("participant", p), response=response, rule=rule, **kw,
+    )
+
+
+def score_recomputation(*, version: QuestionnaireVersion, by=None, **kw) -> ScoreRecomputation:
+    return ScoreRecomputation.objects.create(version=version, by=by, reason=kw.pop("reason", "Scoring fixed"), **kw)
+
+
+def consent_notice(*, study: Study, version: str = "1.0", language: str = "en", title: str = "About the study",
+                   text: str = "Why.", **kw) -> ConsentNotice:
+    return ConsentNotice.objects.create(study=study, version=version, language=language, title=title, text=text, **kw)
+
+
+def eligibility_rule(*, study: Study, question: str, kind: str = "inclusion", operator: str = "=", answer: str = "",
+                     **kw) -> EligibilityRule:
+    return EligibilityRule.objects.create(study=study, kind=kind, question=question, operator=operator, answer=answer,
+                                          **kw)
+
+
+def export_job(*, study: Study, requested_by=None, format: str = "long_csv", mode: str = "async",
+               **kw) -> ExportJob:
+    """A job row as surveys.exports.jobs writes one (its spec: the whole study in `format`), not run."""
+    from surveys.exports.spec import ExportSpec
+
+    spec = kw.pop("spec", None) or ExportSpec(study_id=study.pk, format=format).to_dict()
+    return ExportJob.objects.create(
+        study=study, requested_by=requested_by or user(), mode=mode, spec=spec, format=format, **kw,
+    )
+
+
+def api_token(*, user, label: str = "Analysis", **kw):
+    """(token row, the token itself), made by surveys.api.tokens (the user needs a study role)."""
+    from surveys.api.tokens import api_token_create
+
+    return api_token_create(user=user, label=label, **kw)
+
+
+# --- expert-patient review
+
+
+def panel(*, study: Study | None = None, code: str | None = None, title: str = "Panel", **kw) -> Panel:
+    """A panel of `study`; without one, a site-wide panel."""
+    return Panel.objects.create(study=study, code=code or f"panel{next(_seq)}", title=title, **kw)
+
+
+def panel_member(*, panel: Panel, user=None, **kw) -> PanelMember:
+    return PanelMember.objects.create(panel=panel, user=user or globals()["user"](staff=False), **kw)
+
+
+def review_round(*, questionnaire: Questionnaire, panel: Panel | None = None, definition: dict | None = None,
+                 deadline: datetime | None = None, **kw) -> ReviewRound:
+    """A round on `questionnaire` as round_open freezes it (the draft's definition and its hash unless given),
+    written without round_open's checks."""
+    from surveys.questionnaires import fhir
+
+    definition = fhir.definition_from_draft(questionnaire) if definition is None else definition
+    return ReviewRound.objects.create(
+        questionnaire=questionnaire, panel=panel or globals()["panel"](study=questionnaire.study),
+        definition=definition, content_hash=kw.pop("content_hash", None) or fhir.content_hash(definition),
+        opened_by=kw.pop("opened_by", None) or user(), deadline=deadline or timezone.now() + timedelta(days=7), **kw,
+    )
+
+
+def item_feedback(*, round: ReviewRound, reviewer=None, link_id: str = "mood", **kw) -> ItemFeedback:
+    return ItemFeedback.objects.create(round=round, reviewer=reviewer or user(staff=False), link_id=link_id, **kw)
+
+
+def review_submission(*, round: ReviewRound, reviewer=None, **kw) -> ReviewSubmission:
+    """A reviewer's view of a round; pass submitted_at (and approved, approved_hash) for one that counts."""
+    return ReviewSubmission.objects.create(round=round, reviewer=reviewer or user(staff=False), **kw)
+
+
+def review_reminder(*, round: ReviewRound, reviewer, days_before: int = 1, **kw) -> ReviewReminder:
+    return ReviewReminder.objects.create(round=round, reviewer=reviewer, days_before=days_before,
+                                         sent_at=kw.pop("sent_at", timezone.now()), **kw)
+
+
+def publish_override(*, questionnaire: Questionnaire, by=None, reason: str = "Needed before the review ends",
+                     **kw) -> PublishOverride:
+    from surveys.questionnaires import fhir
+
+    content_hash = kw.pop("content_hash", None) or fhir.content_hash(fhir.definition_from_draft(questionnaire))
+    return PublishOverride.objects.create(questionnaire=questionnaire, content_hash=content_hash, by=by or user(),
+                                          reason=reason, **kw)
+
+
+# --- identity side (patients)
+
+
+def consent_record(*, enrollment, notice: ConsentNotice, method: str = "written", typed_name: str = "",
+                   recorded_at: datetime | None = None, **kw):
+    """A consent record whose hash verifies (patients.consent.records.record_hash_of). Unlike the
+    consent_record service, it leaves the enrolment and the participant as they are."""
+    from patients.consent.records import record_hash_of
+    from patients.models import ConsentRecord
+
+    recorded_at = recorded_at or timezone.now()
+    record_hash = kw.pop("record_hash", None) or record_hash_of(
+        notice=notice, method=method, typed_name=typed_name, recorded_at=recorded_at,
+        pseudonym=enrollment.participant.pseudonym)
+    return ConsentRecord.objects.create(enrollment=enrollment, notice=notice, method=method, typed_name=typed_name,
+                                        recorded_at=recorded_at, record_hash=record_hash, **kw)
+
+
+def reidentification_event(*, participant: Participant, user=None, reason: str = "follow-up call", **kw):
+    """The audit row alone, as patients.identity.reidentify writes it (without its permission check)."""
+    from patients.models import ReidentificationEvent
+
+    return ReidentificationEvent.objects.create(user=user or globals()["user"](), participant=participant,
+                                                reason=reason, **kw)
+
+
+def message(*, enrollment, assignment: Assignment, channel: str = "sms", sequence: int = 0, kind: str | None = None,
+            scheduled_at: datetime | None = None, **kw):
+    """A planned message: the invitation for sequence 0, reminder n for sequence n (unless `kind` says otherwise)."""
+    from patients.models import Message
+
+    return Message.objects.create(
+        enrollment=enrollment, assignment=assignment, channel=channel, sequence=sequence,
+        kind=kind or (Message.Kind.REMINDER if sequence else Message.Kind.INVITATION),
+        scheduled_at=scheduled_at or timezone.now(), **kw,
+    )
+
+
+def message_resend(*, original, by=None, reason: str = "Patient asked", **kw):
+    """A resend of `original`: the new message row (resend n+1) and its audit row; returns the audit row."""
+    from patients.models import MessageResend
+
+    again = kw.pop("message", None) or message(
+        enrollment=original.enrollment, assignment=original.assignment, channel=original.channel,
+        sequence=original.sequence, kind=original.kind, resend=original.resend + 1)
+    return MessageResend.objects.create(original=original, message=again, by=by or user(), reason=reason,
+                                        at=kw.pop("at", timezone.now()), **kw)
+
+
+def sms_template(*, study: Study, kind: str = "invitation", language: str = "en",
+                 text: str = "{{ sender }}: {{ link }} stop: {{ withdraw_link }}", **kw):
+    from patients.models import SmsTemplate
+
+    return SmsTemplate.objects.create(study=study, kind=kind, language=language, text=text, **kw)
+
+
 def every_type_questionnaire(*, study: Study | None = None, one_item_per_page: bool = False) -> Questionnaire:
     """Two pages covering every item type, with a follow-up shown only for 'often'."""
     q = questionnaire(study=study, one_item_per_page=one_item_per_page,
@@ -202,7 +400,6 @@ def every_type_questionnaire(*, study: Study | None = None, one_item_per_page: b
 def review_send(assignment: Assignment) -> dict:
     """The POST of the review page's Send button: it carries the digest of the answers it showed."""
     from surveys.answering.submit import response_answers_digest
-    from surveys.models import Response
 
     response = Response.objects.filter(assignment=assignment).first()
     return {"action": "submit", "answers_digest": response_answers_digest(response.answers if response else {})}
