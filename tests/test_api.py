@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from surveys.api.tokens import api_token_create, api_token_revoke
-from surveys.interop import fhir_io
+from surveys.interop.fhir.questionnaire_export import questionnaire_export
+from surveys.interop.fhir.response_export import response_export
 from surveys.models import ApiToken
 from tests.api_world import world_build
 
@@ -200,7 +201,7 @@ def test_versions_as_json_and_fhir(client, world):
     assert_error(call(client, "/api/studies/alpha/versions/", token, questionnaire="nope"), 404, "not_found")
     response = call(client, "/api/studies/alpha/versions/mood/1/fhir/", token)
     assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
-    assert data(response) == json.loads(json.dumps(fhir_io.questionnaire_export(world.version), default=str))
+    assert data(response) == json.loads(json.dumps(questionnaire_export(world.version), default=str))
 
 
 def test_participants_show_pseudonym_site_status_language_and_dates_only(client, world):
@@ -258,7 +259,7 @@ def test_response_as_fhir_questionnaire_response(client, world):
     assert response["Content-Type"].startswith("application/fhir+json")
     body = data(response)
     assert body["resourceType"] == "QuestionnaireResponse"
-    assert body == json.loads(json.dumps(fhir_io.response_export(world.r_north), default=str))
+    assert body == json.loads(json.dumps(response_export(world.r_north), default=str))
 
 
 def test_scores_are_flat_rows(client, world):

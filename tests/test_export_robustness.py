@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from surveys.exports.spec import DATES, FORMATS, ExportSpec
-from surveys.interop.fhir_io import response_export
+from surveys.interop.fhir.response_export import response_export
 from surveys.models import Response
 from tests.test_exports_formats import build_study, write
 

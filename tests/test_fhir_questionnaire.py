@@ -14,7 +14,10 @@ from django.test import RequestFactory
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 
 from surveys.answering import rendering
-from surveys.interop import fhir_io
+from surveys.interop.fhir.draft_rows import RowsRefused, questionnaire_rows_from_source, rows_losses
+from surveys.interop.fhir.questionnaire_export import canonical_url, questionnaire_export, questionnaire_export_text
+from surveys.interop.fhir.questionnaire_import import EXT_ANSWER_EXPRESSION, EXT_CALCULATED, question_count
+from surveys.interop.fhir.validation import FhirInvalid
 from surveys.interop.imports import ImportRefused, import_parse, questionnaire_import
 from surveys.models import Item, Questionnaire
 from surveys.questionnaires import conditions, fhir, values
@@ -250,7 +253,7 @@ def _with_item(**node: Any) -> dict:
     ({"type": "quantity"}, "type quantity"),
     ({"type": "choice", "answerValueSet": "http://loinc.org/vs/LL358-3"}, "answerValueSet"),
     ({"type": "choice", "answerOption": [{"valueCoding": {"code": "a"}}], "extension": [
-        {"url": fhir_io.EXT_ANSWER_EXPRESSION, "valueExpression": {"language": "text/fhirpath", "expression": "1"}}]},
+        {"url": EXT_ANSWER_EXPRESSION, "valueExpression": {"language": "text/fhirpath", "expression": "1"}}]},
      "answerExpression"),
     ({"type": "string", "repeats": True}, "repeats"),
     ({"type": "group", "repeats": True, "item": [{"linkId": "in", "type": "string", "text": "x"}]}, "repeats"),
@@ -306,12 +309,12 @@ def test_phq9_total_is_kept_hidden_and_points_to_scoring_rules(make):
     # Its FHIRPath variable names are not R4 ids: renamed, uses included, so the export stays valid R4.
     assert any("q1_value" in w.message and "q1value" in w.message for w in messages)
     total = next(n for n in found.definition["item"] if n["linkId"] == "/44261-6")
-    calculated = next(e for e in total["extension"] if e["url"] == fhir_io.EXT_CALCULATED)
+    calculated = next(e for e in total["extension"] if e["url"] == EXT_CALCULATED)
     assert "%q1value" in calculated["valueExpression"]["expression"]
     assert "%q1_value" not in calculated["valueExpression"]["expression"]
     pages = rendering.build_pages(found.definition, "en")
     assert "/44261-6" not in [n["linkId"] for p in pages for n in p.nodes]
-    assert fhir_io.question_count(found.definition) == 10
+    assert question_count(found.definition) == 10
 
 
 # --- export and round trips -------------------------------------------------------------------------------
@@ -319,12 +322,12 @@ def test_phq9_total_is_kept_hidden_and_points_to_scoring_rules(make):
 
 def test_export_of_a_designed_version_is_valid_fhir_with_canonical_and_version(make):
     version = make.published_version()
-    exported = fhir_io.questionnaire_export(version)
+    exported = questionnaire_export(version)
     FhirQuestionnaire.model_validate(exported)
     q = version.questionnaire
     assert exported["url"] == f"urn:ressenti:questionnaire:{q.study.code}:{q.code}"
     assert exported["version"] == "1" and exported["status"] == "active"
-    assert json.loads(fhir_io.questionnaire_export_text(version)) == exported
+    assert json.loads(questionnaire_export_text(version)) == exported
 
 
 def test_export_failure_names_the_path(make):
@@ -332,15 +335,15 @@ def test_export_failure_names_the_path(make):
     broken = copy.deepcopy(version.definition)
     broken["item"][0]["bogus"] = True
     version.definition = broken
-    with pytest.raises(fhir_io.FhirInvalid, match=r"item\[0\]\.bogus"):
-        fhir_io.questionnaire_export(version)
+    with pytest.raises(FhirInvalid, match=r"item\[0\]\.bogus"):
+        questionnaire_export(version)
 
 
 def test_round_trip_of_the_rich_questionnaire_keeps_every_element(make):
     study = make.study(languages=["en", "fr"], fallback_language="en")
     q = imported(study, rich())
     version = questionnaire_publish(questionnaire=q, by=None)
-    exported = fhir_io.questionnaire_export(version)
+    exported = questionnaire_export(version)
     original = rich()
     assert exported["url"] == original["url"] and exported["version"] == "1"
     assert diff_paths(original["item"], exported["item"]) == []
@@ -366,7 +369,7 @@ def test_round_trip_of_public_fixtures_keeps_every_element(make, name):
     study = make.study(languages=["en"], fallback_language="en")
     original = json.loads(public(name))
     q = imported(study, original)
-    exported = fhir_io.questionnaire_export(questionnaire_publish(questionnaire=q, by=None))
+    exported = questionnaire_export(questionnaire_publish(questionnaire=q, by=None))
     differences = diff_paths(original["item"], exported["item"])
     # Only the renamed FHIRPath variables (not valid R4 ids) differ.
     assert all(".valueExpression." in d for d in differences), differences
@@ -377,11 +380,11 @@ def test_round_trip_of_public_fixtures_keeps_every_element(make, name):
 def test_round_trip_of_a_designed_questionnaire(make):
     source = make.published_version()
     study = make.study()
-    q = imported(study, fhir_io.questionnaire_export(source))
+    q = imported(study, questionnaire_export(source))
     assert fhir.item_type(q.source_definition["item"][0]["item"][1]) == Item.Type.LONG_TEXT
     version = questionnaire_publish(questionnaire=q, by=None)
     assert diff_paths(source.definition["item"], version.definition["item"]) == []
-    assert fhir_io.questionnaire_export(version)["url"] == fhir_io.canonical_url(source)
+    assert questionnaire_export(version)["url"] == canonical_url(source)
 
 
 # --- copying into rows ---------------------------------------------------------------------------------------
@@ -389,11 +392,11 @@ def test_round_trip_of_a_designed_questionnaire(make):
 
 def test_designed_export_reimported_copies_into_rows_exactly(make):
     source = make.published_version()
-    q = imported(make.study(), fhir_io.questionnaire_export(source))
+    q = imported(make.study(), questionnaire_export(source))
     q.source_definition.pop("url")  # another study's canonical would be lost: the copy names it
     q.save()
-    assert fhir_io.rows_losses(q) == []
-    fhir_io.questionnaire_rows_from_source(questionnaire=q, by=None)
+    assert rows_losses(q) == []
+    questionnaire_rows_from_source(questionnaire=q, by=None)
     q.refresh_from_db()
     assert q.source_definition is None and q.items.count() == 3 and q.sections.count() == 1
     assert diff_paths(source.definition["item"], fhir.definition_from_draft(q)["item"]) == []
@@ -401,19 +404,19 @@ def test_designed_export_reimported_copies_into_rows_exactly(make):
 
 def test_copy_into_rows_refuses_and_lists_what_would_be_lost(make):
     q = imported(make.study(), rich())
-    losses = [str(p) for p in fhir_io.rows_losses(q)]
+    losses = [str(p) for p in rows_losses(q)]
     for words in ("a group inside a group", "readOnly", "initial", EXT_HINT, EXT_UNKNOWN, "system",
                   "valueString", "canonical url"):
         assert any(words in loss for loss in losses), (words, losses)
-    with pytest.raises(fhir_io.RowsRefused):
-        fhir_io.questionnaire_rows_from_source(questionnaire=q, by=None)
+    with pytest.raises(RowsRefused):
+        questionnaire_rows_from_source(questionnaire=q, by=None)
     q.refresh_from_db()
     assert q.source_definition and not q.items.exists()
 
 
 def test_copy_into_rows_refuses_codes_the_rows_do_not_accept(make):
     q = imported(make.study(languages=["en"], fallback_language="en"), json.loads(public("enablewhen-basic.json")))
-    assert any("code 4.1" in str(p) for p in fhir_io.rows_losses(q))
+    assert any("code 4.1" in str(p) for p in rows_losses(q))
 
 
 # --- commands ---------------------------------------------------------------------------------------------------
@@ -444,7 +447,7 @@ def test_export_questionnaire_command_writes_the_version(make, tmp_path):
     q = version.questionnaire
     out = tmp_path / "out.json"
     call_command("export_questionnaire", q.study.code, q.code, "--format", "fhir", "--output", str(out))
-    assert json.loads(out.read_text()) == fhir_io.questionnaire_export(version)
+    assert json.loads(out.read_text()) == questionnaire_export(version)
     with pytest.raises(CommandError, match="no version 9"):
         call_command("export_questionnaire", q.study.code, q.code, "--version", "9", "--format", "fhir")
 
@@ -457,7 +460,7 @@ def test_export_with_introduction_safety_message_and_rules_in_two_languages_is_v
     questionnaire = library.instrument_import(study=study, code="who5", by=None)
     questionnaire.safety_message_fr, questionnaire.safety_message_en = "Appelez le 3114.", "Call 3114."
     questionnaire.save()
-    exported = fhir_io.questionnaire_export(questionnaire_publish(questionnaire=questionnaire, by=None))
+    exported = questionnaire_export(questionnaire_publish(questionnaire=questionnaire, by=None))
     assert fhir.extension_text(exported, fhir.EXT_SAFETY, "en") == "Call 3114."
     # An imported draft keeps the file's introduction (WHO-5's, in both languages).
     assert fhir.extension_text(exported, fhir.EXT_INTRO, "en", exact=True).startswith("Please indicate")
@@ -472,7 +475,7 @@ def test_a_designed_time_item_and_a_condition_on_it_go_out_and_come_back_unchang
     late = make.item(questionnaire=q, link_id="late", type="yes_no", section=page)
     make.condition(item=late, question="wake", operator=">", answer="09:30")
     source = questionnaire_publish(questionnaire=q, by=None)
-    exported = fhir_io.questionnaire_export(source)
+    exported = questionnaire_export(source)
     wake = exported["item"][0]["item"][0]
     assert wake["type"] == "time"
     assert exported["item"][0]["item"][1]["enableWhen"] == [{"question": "wake", "operator": ">",

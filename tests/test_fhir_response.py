@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
 
-from surveys.interop import fhir_io
+from surveys.interop.fhir.response_export import response_export, responses_export_ndjson
+from surveys.interop.fhir.response_import import ResponsesImport, responses_import
 from surveys.models import Assignment, Participant, Response
 from surveys.questionnaires.publish import questionnaire_publish
 from tests.test_fhir_questionnaire import imported, rich
@@ -71,8 +72,8 @@ def ndjson(*resources) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in resources).encode()
 
 
-def run(s, content: bytes, **kw) -> fhir_io.ResponsesImport:
-    return fhir_io.responses_import(study=s.study, timepoint=s.timepoint, content=content, by=None, **kw)
+def run(s, content: bytes, **kw) -> ResponsesImport:
+    return responses_import(study=s.study, timepoint=s.timepoint, content=content, by=None, **kw)
 
 
 # --- export --------------------------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def run(s, content: bytes, **kw) -> fhir_io.ResponsesImport:
 
 def test_export_nests_answers_like_the_groups_and_names_the_questionnaire(setting):
     response = answered(setting)
-    exported = fhir_io.response_export(response)
+    exported = response_export(response)
     FhirQuestionnaireResponse.model_validate(exported)
     assert exported["questionnaire"] == f"{URL}|1"
     assert exported["status"] == "completed"
@@ -103,7 +104,7 @@ def test_export_nests_answers_like_the_groups_and_names_the_questionnaire(settin
 
 def test_in_progress_response_is_exported_as_such(setting):
     response = answered(setting, answers={"mood": "good"}, status="in_progress")
-    exported = fhir_io.response_export(response)
+    exported = response_export(response)
     assert exported["status"] == "in-progress" and exported["authored"] == response.updated_at.isoformat()
     assert "extension" not in exported
 
@@ -111,7 +112,7 @@ def test_in_progress_response_is_exported_as_such(setting):
 def test_designed_questionnaire_response_uses_our_canonical(make):
     token, assignment = make.open_link()
     response = make.response(assignment=assignment, status="completed", answers={"mood": "a1", "pain": 4})
-    exported = fhir_io.response_export(response)
+    exported = response_export(response)
     q = assignment.timepoint.version.questionnaire
     assert exported["questionnaire"] == f"urn:ressenti:questionnaire:{q.study.code}:{q.code}|1"
     assert exported["item"][0]["item"][0]["answer"] == [{"valueCoding": {"code": "a1", "display": "Parfois"}}]  # base language
@@ -121,7 +122,7 @@ def test_export_command_streams_one_valid_resource_per_line(setting, tmp_path, c
     answered(setting)
     answered(setting, participant=setting.make.participant(study=setting.study), answers={"mood": "good"},
              status="in_progress")
-    assert inspect.isgenerator(fhir_io.responses_export_ndjson(study=setting.study))
+    assert inspect.isgenerator(responses_export_ndjson(study=setting.study))
     out = tmp_path / "responses.ndjson"
     call_command("export_responses_fhir", setting.study.code, "--output", str(out))
     lines = out.read_text().splitlines()
@@ -168,7 +169,7 @@ def test_importing_the_same_file_again_changes_nothing(setting):
 
 def test_exported_responses_import_back_as_unchanged(setting):
     answered(setting)
-    content = "".join(fhir_io.responses_export_ndjson(study=setting.study)).encode()
+    content = "".join(responses_export_ndjson(study=setting.study)).encode()
     result = run(setting, content)
     assert result.ok, result.problems
     assert (result.created, result.unchanged) == (0, 1)
@@ -237,13 +238,13 @@ def test_repeating_timepoint_occurrence_comes_from_our_identifier(setting):
     timepoint = setting.make.timepoint(version=setting.version, code="weekly", repeat_every=7, repeat_count=4,
                                        window=7)
     second = legacy(identifier={"system": "urn:ressenti:study:wb-study:response", "value": "ST01-AAAAA/weekly/2"})
-    result = fhir_io.responses_import(study=setting.study, timepoint=timepoint, content=ndjson(legacy(), second),
-                                      by=None)
+    result = responses_import(study=setting.study, timepoint=timepoint, content=ndjson(legacy(), second),
+                              by=None)
     assert result.ok, result.problems
     assert sorted(Assignment.objects.filter(timepoint=timepoint).values_list("occurrence", flat=True)) == [1, 2]
     wrong = legacy(identifier={"system": "urn:ressenti:study:wb-study:response", "value": "ST01-AAAAA/baseline/9"})
-    problems = fhir_io.responses_import(study=setting.study, timepoint=timepoint, content=ndjson(wrong),
-                                        by=None).problems
+    problems = responses_import(study=setting.study, timepoint=timepoint, content=ndjson(wrong),
+                                by=None).problems
     assert any("timepoint baseline, not weekly" in p.message for p in problems)
     assert any("occurrence 9 does not exist" in p.message for p in problems)
 
@@ -282,7 +283,7 @@ def test_answers_to_a_calculated_item_are_left_out_with_a_warning(make):
         "item": [{"linkId": link, "answer": [{"valueCoding": {"system": "http://loinc.org", "code": code}}]}
                  for link, code in codes] + [{"linkId": "/44261-6", "answer": [{"valueDecimal": 1}]}],
     }
-    result = fhir_io.responses_import(study=study, timepoint=timepoint, content=ndjson(resource), by=None)
+    result = responses_import(study=study, timepoint=timepoint, content=ndjson(resource), by=None)
     assert result.ok, result.problems
     assert any(w.where == "item /44261-6" and "calculated" in w.message for w in result.warnings)
     assert "/44261-6" not in Response.objects.get().answers

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from surveys.answering import rendering
 from surveys.answering.links import assignment_link_token
-from surveys.interop.fhir_io import response_export
+from surveys.interop.fhir.response_export import response_export
 from surveys.models import Response
 from surveys.questionnaires import fhir, values
 from tests.test_answer_round_trip import link, typed_strings, version  # noqa: F401 - fixtures

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signing import b64_decode
 from django.urls import reverse
 
-from surveys.interop import fhir_io
+from surveys.interop.fhir.questionnaire_export import questionnaire_export
 from surveys.models import Questionnaire, Response
 from surveys.questionnaires.publish import questionnaire_publish
 from tests.test_fhir_questionnaire import imported, public, rich
@@ -235,7 +235,7 @@ def test_version_page_offers_exports_and_the_fhir_file_is_valid(make, client):
     response = client.get(url)
     assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
     assert "attachment" in response["Content-Disposition"]
-    assert json.loads(response.content) == fhir_io.questionnaire_export(version)
+    assert json.loads(response.content) == questionnaire_export(version)
     assert client.get(reverse("admin:surveys_questionnaireversion_export", args=[version.pk, "nope"])
                       ).status_code == 404
 

@@ -24,7 +24,8 @@ from django.http import QueryDict
 from django.test import RequestFactory
 
 from surveys.answering import rendering
-from surveys.interop import fhir_io
+from surveys.interop.fhir.questionnaire_export import questionnaire_export
+from surveys.interop.fhir.questionnaire_import import _Checker
 from surveys.interop.imports import ImportRefused, import_parse, questionnaire_import
 from surveys.models import Questionnaire
 from surveys.questionnaires import conditions, fhir, values
@@ -404,7 +405,7 @@ def test_the_hidden_items_file_imports_publishes_and_keeps_every_item(make):
     questionnaire, version = imported_version(make, HIDDEN)
     assert questionnaire.source_format == "fhir"
     assert version.definition["item"] == as_read(HIDDEN)["item"]
-    exported = fhir_io.questionnaire_export(version)
+    exported = questionnaire_export(version)
     assert exported["item"] == as_read(HIDDEN)["item"]
 
 
@@ -414,7 +415,7 @@ def test_what_this_project_does_differently_never_reaches_a_patient_unsaid(make,
     that FHIR validation already refuses) or, for an item kept but never asked, a warning."""
     definition = as_read(name)
     if name in REFUSALS:
-        checker = fhir_io._Checker(definition, "")
+        checker = _Checker(definition, "")
         checker.run()
         said = [(p.where, p.message) for p in checker.problems]
     else:
@@ -487,7 +488,7 @@ def test_questionnaire_hidden_items_stay_in_the_version_and_never_reach_a_page(m
         for text in ("CE-HIDDEN", "hidden group", "GROUP-VISIBLE: group that contains a hidden item"):
             assert text not in html, text
     # The hidden items stay in what is exported, with their flag.
-    exported = fhir.items_by_link(fhir_io.questionnaire_export(version))
+    exported = fhir.items_by_link(questionnaire_export(version))
     assert all(fhir.ext_value(exported[link], conditions.EXT_HIDDEN) is True for link in flagged_hidden(definition))
 
 

@@ -17,7 +17,10 @@ from django.test import RequestFactory
 
 from surveys.answering import rendering
 from surveys.interop.imports import ImportRefused, exporter, import_parse, questionnaire_import
-from surveys.interop.redcap import COLUMNS, EXT_REDCAP, HEADER, KEYS, dictionary_export, dictionary_parse, redcap_facts
+from surveys.interop.redcap.dictionary import COLUMNS, HEADER, KEYS
+from surveys.interop.redcap.dictionary_export import dictionary_export
+from surveys.interop.redcap.dictionary_import import dictionary_parse
+from surveys.interop.redcap.fields import EXT_REDCAP, redcap_facts
 from surveys.models import Questionnaire
 from surveys.questionnaires import conditions, fhir
 from surveys.questionnaires.publish import questionnaire_publish

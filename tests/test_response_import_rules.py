@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from surveys.interop import fhir_io
+from surveys.interop.fhir.response_export import response_export
 from surveys.models import Assignment, Response
 from tests.test_fhir_response import legacy, ndjson, run, setting  # noqa: F401
 
@@ -32,7 +32,7 @@ def test_import_only_into_assignments_the_patient_cannot_answer(setting, status,
         assert result.ok and result.created == 1
         response = Response.objects.get(assignment__participant=setting.participant)
         assert response.source == Response.Source.IMPORTED
-        assert fhir_io.response_export(response)["meta"]["tag"][0]["code"] == "imported"
+        assert response_export(response)["meta"]["tag"][0]["code"] == "imported"
     else:
         assert not result.ok and not Response.objects.exists()
         assert "line 1" in str(result.problems[0]) and status in str(result.problems[0])

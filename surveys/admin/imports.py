@@ -4,7 +4,7 @@ Each is upload → preview → confirm. The checked file travels to the confirma
 signed, compressed form field (django.core.signing, bound to the user, the study and the
 format, valid one hour): what is imported is exactly what was previewed, parsed again, and
 nothing is stored on the server in between. The rules live in the services
-(surveys.interop.imports, surveys.interop.fhir_io); these views only parse forms and call them. The
+(surveys.interop.imports, surveys.interop.fhir); these views only parse forms and call them. The
 management commands import_questionnaire / import_responses_fhir run the same services.
 """
 
@@ -27,7 +27,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from surveys.interop import fhir_io
+from surveys.interop.fhir.draft_rows import RowsRefused, questionnaire_rows_from_source, rows_losses
+from surveys.interop.fhir.questionnaire_import import question_count
+from surveys.interop.fhir.response_import import ResponsesImport, responses_import
 from surveys.interop.imports import FORMATS, ImportRefused, ImportResult, import_parse, questionnaire_import
 from surveys.models import Questionnaire, Study, Timepoint
 from surveys.questionnaires import fhir
@@ -113,7 +115,7 @@ def _preview_rows(result: ImportResult, study: Study) -> list[dict]:
             "code": found.code,
             "title": fhir.localized(found.definition, "title", base, base),
             "language": base,
-            "questions": fhir_io.question_count(found.definition),
+            "questions": question_count(found.definition),
             "warnings": found.warnings,
         })
     return rows
@@ -213,10 +215,10 @@ def responses_import_view(request: HttpRequest, model_admin: admin.ModelAdmin) -
     if request.method != "POST":
         return TemplateResponse(request, template, context)
 
-    def run(timepoint: Timepoint, content: bytes, *, dry_run: bool) -> fhir_io.ResponsesImport:
+    def run(timepoint: Timepoint, content: bytes, *, dry_run: bool) -> ResponsesImport:
         sites = sites_for_user(user=request.user, study=timepoint.study, roles=RESPONSE_IMPORT_ROLES)
-        return fhir_io.responses_import(study=timepoint.study, timepoint=timepoint, content=content,
-                                        by=request.user, dry_run=dry_run, sites=sites)
+        return responses_import(study=timepoint.study, timepoint=timepoint, content=content,
+                                by=request.user, dry_run=dry_run, sites=sites)
 
     allowed = Timepoint.objects.filter(study__in=response_import_studies(request.user)).select_related("study")
     if request.POST.get("action") == "import":
@@ -261,11 +263,11 @@ def copy_into_rows_view(request: HttpRequest, pk: int, model_admin: admin.ModelA
     change_url = reverse("admin:surveys_questionnaire_change", args=[questionnaire.pk])
     if not questionnaire.source_definition:
         return HttpResponseRedirect(change_url)
-    losses = fhir_io.rows_losses(questionnaire)
+    losses = rows_losses(questionnaire)
     if request.method == "POST" and not losses:
         try:
-            fhir_io.questionnaire_rows_from_source(questionnaire=questionnaire, by=request.user)
-        except fhir_io.RowsRefused as refused:
+            questionnaire_rows_from_source(questionnaire=questionnaire, by=request.user)
+        except RowsRefused as refused:
             losses = refused.losses
         else:
             messages.success(request, _("The draft's items are now editable rows."))

@@ -55,7 +55,7 @@ def api_exception_handler(exc: Exception, context: dict):
     """DRF's handler, with one body shape for every error (see ErrorSerializer)."""
     from rest_framework.views import exception_handler  # not at import: see the module's docstring
 
-    from surveys.interop.fhir_io import FhirInvalid
+    from surveys.interop.fhir.validation import FhirInvalid
 
     if isinstance(exc, FhirInvalid):
         # Stored data we cannot express as valid FHIR: our defect, reported as such (and logged), in

@@ -29,7 +29,8 @@ from surveys.api.serializers import (
     VersionSerializer,
 )
 from surveys.api.tokens import api_token_study_ids
-from surveys.interop import fhir_io
+from surveys.interop.fhir.questionnaire_export import questionnaire_export
+from surveys.interop.fhir.response_export import response_export
 from surveys.models import Assignment, Participant, QuestionnaireVersion, Response, Site, Study, Timepoint
 from surveys.rules import ANY_ROLE
 from surveys.staff.selectors import rows_for_user, studies_for_user
@@ -172,7 +173,7 @@ class VersionFhir(VersionObjectMixin, DetailView):
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
 
     def retrieve(self, request, *args, **kwargs):
-        return ApiResponse(fhir_io.questionnaire_export(self.get_object()))
+        return ApiResponse(questionnaire_export(self.get_object()))
 
 
 # --- participants --------------------------------------------------------------------------------
@@ -337,7 +338,7 @@ class ResponseFhir(StudyScopedMixin, DetailView):
         return _responses(self)
 
     def retrieve(self, request, *args, **kwargs):
-        return ApiResponse(fhir_io.response_export(self.get_object()))
+        return ApiResponse(response_export(self.get_object()))
 
 
 # --- scores --------------------------------------------------------------------------------------

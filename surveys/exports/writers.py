@@ -278,7 +278,7 @@ def _codebook(spec, ctx, cats, out, stats, study: Study) -> None:
 
 def _fhir(spec, ctx, cats, out, counter, stats) -> None:
     from surveys.exports.catalogue import FREE_TEXT_TYPES
-    from surveys.interop.fhir_io import response_export
+    from surveys.interop.fhir.response_export import response_export
 
     rows = (responses_queryset(spec, questionnaires=list(cats))
             .select_related("version__questionnaire__study", "assignment__participant__study",

@@ -52,15 +52,15 @@ class ImportResult:
 
 # format -> (label, "module.function" taking (content: bytes, *, study: Study) -> ImportResult)
 FORMATS: dict[str, tuple[str, str]] = {
-    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.interop.fhir_io.questionnaire_parse"),
-    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.interop.redcap.dictionary_parse"),
+    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.interop.fhir.questionnaire_import.questionnaire_parse"),
+    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.interop.redcap.dictionary_import.dictionary_parse"),
 }
 
 # Exports of a published version: format -> (label, "module.function" taking (version) -> str, media type, extension)
 EXPORTS: dict[str, tuple[str, str, str, str]] = {
-    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.interop.fhir_io.questionnaire_export_text",
+    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.interop.fhir.questionnaire_export.questionnaire_export_text",
              "application/fhir+json", "json"),
-    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.interop.redcap.dictionary_export", "text/csv", "csv"),
+    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.interop.redcap.dictionary_export.dictionary_export", "text/csv", "csv"),
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from surveys.interop.fhir_io import responses_export_ndjson
+from surveys.interop.fhir.response_export import responses_export_ndjson
 from surveys.models import Questionnaire, Study
 
 

@@ -1,7 +1,7 @@
 """manage.py import_responses_fhir <study> <timepoint> <file> [--dry-run] [--user NAME]
 
 Legacy answers as FHIR R4 QuestionnaireResponses (NDJSON or a Bundle): the same checks and
-all-or-nothing import as the admin page (surveys.interop.fhir_io.responses_import). Problems are
+all-or-nothing import as the admin page (surveys.interop.fhir.response_import.responses_import). Problems are
 printed with their line (NDJSON) or entry (Bundle) and item; the exit status is 1 when there are any.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from surveys.interop.fhir_io import responses_import
+from surveys.interop.fhir.response_import import responses_import
 from surveys.models import Study, Timepoint
 
 

@@ -1,0 +1,421 @@
+"""FHIR R4 Questionnaire import: a file (one Questionnaire or a Bundle of them) into draft definitions.
+
+An imported Questionnaire is kept whole (surveys.interop.imports stores it in
+`Questionnaire.source_definition`): unknown extensions and elements we do not use travel
+with it. The parser only refuses what it cannot represent, naming the item and the element.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
+
+from surveys.interop.fhir.common import CHOICE_FHIR_TYPES, OPTION_KEYS, is_number, problem_where, walk_dicts
+from surveys.interop.fhir.validation import fhir_errors
+from surveys.interop.imports import ImportedQuestionnaire, ImportResult, definition_json
+from surveys.models import Item, Questionnaire, Study
+from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires.validation import Problem
+
+T = Item.Type
+
+EXT_VARIABLE = "http://hl7.org/fhir/StructureDefinition/variable"
+EXT_CALCULATED = conditions.EXT_CALCULATED
+SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-"
+EXT_ANSWER_EXPRESSION = SDC + "answerExpression"
+EXT_ENABLE_WHEN_EXPRESSION = SDC + "enableWhenExpression"
+EXT_INITIAL_EXPRESSION = SDC + "initialExpression"
+
+SUPPORTED_TYPES = {"group", "display", "boolean", "decimal", "integer", "date", "time", "string", "text", "choice",
+                   "open-choice"}
+OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}
+# enableWhen answer[x] accepted for each FHIR item type of the item tested.
+CONDITION_KEYS = {
+    "choice": {"answerCoding", "answerString", "answerInteger", "answerDate"},
+    "open-choice": {"answerCoding", "answerString", "answerInteger", "answerDate"},
+    "boolean": {"answerBoolean"},
+    "integer": {"answerInteger", "answerDecimal"},
+    "decimal": {"answerInteger", "answerDecimal"},
+    "date": {"answerDate"},
+    "time": {"answerTime"},
+    "string": {"answerString"},
+    "text": {"answerString"},
+}
+# Item elements whose meaning is true or false (read by truthiness everywhere after the import).
+BOOLEAN_ELEMENTS = ("repeats", "required", "readOnly")
+_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_CODE_MAX = Questionnaire._meta.get_field("code").max_length
+
+
+def _has_ext(node: dict, url: str) -> bool:
+    return any(e.get("url") == url for e in node.get("extension", ()) if isinstance(e, dict))
+
+
+def _repair_variable_names(definition: dict, prefix: str) -> list[Problem]:
+    """FHIR R4 types Expression.name as an id (letters, digits, '-', '.'); SDC forms often use '_'.
+
+    Such names are renamed, with their uses in the definition's expressions, so the file
+    becomes valid R4 and exports stay valid; the meaning is unchanged (names are local).
+    """
+    names = {
+        d["valueExpression"]["name"]
+        for d in walk_dicts(definition)
+        if isinstance(d.get("valueExpression"), dict) and isinstance(d["valueExpression"].get("name"), str)
+    }
+    renames: dict[str, str] = {}
+    for name in sorted(n for n in names if not _ID_RE.match(n)):
+        base = re.sub(r"[^A-Za-z0-9\-.]", "", name)[:60] or "v"
+        new, n = base, 1
+        while new in names or new in renames.values():
+            n += 1
+            new = f"{base}{n}"
+        renames[name] = new
+    if not renames:
+        return []
+    pattern = re.compile(r"%(`?)(" + "|".join(map(re.escape, renames)) + r")\1(?![A-Za-z0-9_])")
+    where_renamed: dict[str | None, list[str]] = {}
+
+    def visit(node: Any, link_id: str | None) -> None:
+        if isinstance(node, dict):
+            link_id = node.get("linkId", link_id) if "linkId" in node else link_id
+            expression = node.get("valueExpression")
+            if isinstance(expression, dict):
+                if expression.get("name") in renames:
+                    where_renamed.setdefault(link_id, []).append(expression["name"])
+                    expression["name"] = renames[expression["name"]]
+                if isinstance(expression.get("expression"), str):
+                    expression["expression"] = pattern.sub(lambda m: "%" + renames[m.group(2)], expression["expression"])
+            for value in node.values():
+                visit(value, link_id)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value, link_id)
+
+    visit(definition, None)
+    return [
+        Problem(problem_where(prefix, link_id), _(
+            "variable names %(names)s are not valid FHIR R4 names (letters, digits, - and . only): renamed "
+            "%(new)s, with their uses in expressions"
+        ) % {"names": ", ".join(old), "new": ", ".join(renames[o] for o in old)})
+        for link_id, old in where_renamed.items()
+    ]
+
+
+def _language_code(code: Any) -> str:
+    """"en-US" -> "en" when that is one of our languages; other codes unchanged."""
+    text = str(code or "").strip()
+    primary = text.split("-")[0].lower()
+    known = {c for c, _name in settings.LANGUAGES}
+    return primary if primary in known else text
+
+
+def _normalise_languages(definition: dict) -> None:
+    for node in walk_dicts(definition):
+        if node.get("url") == fhir.EXT_TRANSLATION:
+            for part in node.get("extension", ()):
+                if part.get("url") == "lang" and isinstance(part.get("valueCode"), str):
+                    part["valueCode"] = _language_code(part["valueCode"])
+
+
+def code_from(definition: dict) -> str:
+    """A questionnaire code (SlugField of 40) from the file's name, id or title."""
+    for key in ("name", "id", "title"):
+        value = definition.get(key)
+        if isinstance(value, str):
+            code = slugify(value)[:_CODE_MAX].strip("-_")
+            if code:
+                return code
+    return "questionnaire"
+
+
+class _Checker:
+    """Walks one Questionnaire and records problems and warnings, each naming the item."""
+
+    def __init__(self, definition: dict, prefix: str):
+        self.definition = definition
+        self.prefix = prefix
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.seen: dict[str, dict] = {}  # linkId -> node, in document order
+        self.not_asked: set[str] = set()
+
+    def problem(self, link_id: str | None, message: str) -> None:
+        self.problems.append(Problem(problem_where(self.prefix, link_id), message))
+
+    def warn(self, link_id: str | None, message: str) -> None:
+        self.warnings.append(Problem(problem_where(self.prefix, link_id), message))
+
+    def run(self) -> None:
+        items = self.definition.get("item", [])
+        if not isinstance(items, list) or not items:
+            self.problem(None, _("item: the questionnaire has no items"))
+            return
+        self.walk(items, depth=0)
+        for ext in self.definition.get("extension", ()):
+            if ext.get("url") == EXT_VARIABLE:
+                self.warn(None, _("variable %(name)s is kept but not computed here") % {
+                    "name": (ext.get("valueExpression") or {}).get("name", "?")})
+
+    def walk(self, nodes: list[dict], depth: int) -> None:
+        for node in nodes:
+            self.item(node, depth)
+
+    def item(self, node: dict, depth: int) -> None:
+        link_id = str(node.get("linkId", ""))
+        fhir_type = node.get("type")
+        if not link_id:
+            self.problem(None, _("an item has no linkId"))
+            return
+        if link_id in self.seen:
+            self.problem(link_id, _("linkId %(code)s is used more than once (linkIds must be unique)")
+                         % {"code": link_id})
+        # FHIR JSON writes these as true or false. fhir.resources accepts the texts "true" and "false" too, but the
+        # definition is kept as written, where the text "false" is truthy: a choice would become a multiple choice.
+        for element in BOOLEAN_ELEMENTS:
+            if element in node and not isinstance(node[element], bool):
+                self.problem(link_id, _("%(element)s: %(value)s is not true or false (FHIR JSON writes a boolean, "
+                                        "without quotes)") % {"element": element, "value": json.dumps(node[element])})
+        # Conditions may only test earlier items: this one joins them once its own are checked.
+        self.conditions(node, link_id)
+        self.seen[link_id] = node
+        if fhir_type not in SUPPORTED_TYPES:
+            self.problem(link_id, _("type %(type)s: answers of this type cannot be collected here (supported: "
+                                    "%(known)s)") % {"type": fhir_type, "known": ", ".join(sorted(SUPPORTED_TYPES))})
+            return
+        ours = fhir.ext_value(node, fhir.EXT_ITEM_TYPE)
+        if ours is not None and ours not in T.values:
+            self.problem(link_id, _("extension item-type: unknown item type %(type)s") % {"type": ours})
+        if _has_ext(node, EXT_ENABLE_WHEN_EXPRESSION):
+            self.problem(link_id, _("enableWhenExpression: display conditions written as expressions cannot be "
+                                    "evaluated here; use enableWhen"))
+        if fhir_type == "group":
+            if node.get("repeats") is True:
+                self.problem(link_id, _("repeats: a group answered several times cannot be represented"))
+            children = node.get("item", [])
+            if not children:
+                self.warn(link_id, _("group without items: it shows nothing"))
+            self.walk(children, depth + 1)
+            return
+        calculated = _has_ext(node, EXT_CALCULATED)
+        if calculated:
+            self.not_asked.add(link_id)
+            self.warn(link_id, _(
+                "calculatedExpression: calculated items cannot be computed here; the item is kept but not shown "
+                "to patients. Express the score as a scoring rule (docs/scoring.md)"))
+        elif node.get("readOnly"):
+            self.not_asked.add(link_id)
+            self.warn(link_id, _("readOnly: kept, but read-only items are not shown to patients"))
+        if _has_ext(node, EXT_INITIAL_EXPRESSION):
+            self.warn(link_id, _("initialExpression: kept but not evaluated"))
+        if node.get("initial") and not calculated and not node.get("readOnly"):
+            self.warn(link_id, _("initial: the initial answer is kept but not filled in for patients"))
+        children = [c for c in node.get("item", []) if not (c.get("type") == "display"
+                                                            and fhir.item_control(c) == "help")]
+        if children:
+            self.problem(link_id, _("item: questions nested under a %(type)s item cannot be shown; put them in a "
+                                    "group") % {"type": fhir_type})
+        if fhir_type == "display":
+            return
+        if node.get("repeats") is True and fhir_type not in CHOICE_FHIR_TYPES:
+            self.problem(link_id, _("repeats: several answers to a %(type)s item cannot be collected (only a choice "
+                                    "may have several answers)") % {"type": fhir_type})
+        if fhir_type in CHOICE_FHIR_TYPES:
+            self.options(node, link_id, fhir_type)
+        elif node.get("answerOption") or node.get("answerValueSet"):
+            self.problem(link_id, _("answerOption: options on a %(type)s item cannot be shown; use a choice item")
+                         % {"type": fhir_type})
+        self.limits(node, link_id, fhir_type)
+
+    def options(self, node: dict, link_id: str, fhir_type: str) -> None:
+        if fhir_type == "open-choice":
+            self.warn(link_id, _("open-choice: offered as a closed choice; answers typed in are not collected"))
+        if _has_ext(node, EXT_ANSWER_EXPRESSION):
+            self.problem(link_id, _("answerExpression: options computed by an expression cannot be listed here"))
+        options = node.get("answerOption", [])
+        if not options:
+            if node.get("answerValueSet"):
+                self.problem(link_id, _("answerValueSet: options from a value set (%(vs)s) cannot be listed here; "
+                                        "give them as answerOption") % {"vs": node["answerValueSet"]})
+            else:
+                self.problem(link_id, _("answerOption: a choice item needs its answer options"))
+            return
+        if node.get("answerValueSet"):
+            self.warn(link_id, _("answerValueSet is kept, but only the answerOption list is offered"))
+        codes: set[str] = set()
+        for index, option in enumerate(options):
+            keys = OPTION_KEYS & set(option)
+            if not keys:
+                self.problem(link_id, _("answerOption[%(n)s]: only valueCoding, valueString, valueInteger or "
+                                        "valueDate options can be offered") % {"n": index})
+                continue
+            code = fhir.option_code(option)
+            if not code:
+                self.problem(link_id, _("answerOption[%(n)s]: the option has no code") % {"n": index})
+            elif code in codes:
+                self.problem(link_id, _("answerOption[%(n)s]: option code %(code)s is used more than once")
+                             % {"n": index, "code": code})
+            codes.add(code)
+            for url in (fhir.EXT_ORDINAL, values.EXT_ITEM_WEIGHT):
+                value = fhir.ext_value(option, url)
+                if value is not None and not is_number(value):
+                    self.problem(link_id, _("answerOption[%(n)s]: the score (%(url)s) is not a number")
+                                 % {"n": index, "url": url.rsplit("/", 1)[-1]})
+            if option.get("initialSelected"):
+                self.warn(link_id, _("initialSelected: kept, but no option is ticked in advance for patients"))
+
+    def limits(self, node: dict, link_id: str, fhir_type: str) -> None:
+        low, high = fhir.ext_value(node, fhir.EXT_MIN), fhir.ext_value(node, fhir.EXT_MAX)
+        kind = fhir.item_type(node)
+        for name, value in (("minValue", low), ("maxValue", high)):
+            if value is None:
+                continue
+            if kind in values.NUMBER_TYPES and not is_number(value):
+                self.problem(link_id, _("%(ext)s: %(value)s is not a number") % {"ext": name, "value": value})
+            elif kind not in values.NUMBER_TYPES:
+                self.warn(link_id, _("%(ext)s: kept, but limits are checked only on number items") % {"ext": name})
+        if node.get("maxLength") is not None and fhir_type not in ("string", "text", "open-choice"):
+            self.warn(link_id, _("maxLength: kept, but it applies only to text answers"))
+
+    def conditions(self, node: dict, link_id: str) -> None:
+        behaviour = node.get("enableBehavior")
+        if behaviour is not None and behaviour not in ("all", "any"):
+            self.problem(link_id, _("enableBehavior: %(value)s is not all or any") % {"value": behaviour})
+        for index, cond in enumerate(node.get("enableWhen", [])):
+            where = f"enableWhen[{index}]"
+            question = str(cond.get("question", ""))
+            operator = cond.get("operator")
+            target = self.seen.get(question)
+            if operator not in OPERATORS:
+                self.problem(link_id, _("%(where)s: operator %(op)s is unknown") % {"where": where, "op": operator})
+                continue
+            if target is None:
+                self.problem(link_id, _("%(where)s: refers to %(code)s, which is not an item before this one")
+                             % {"where": where, "code": question})
+                continue
+            if question in self.not_asked:
+                self.problem(link_id, _("%(where)s: depends on %(code)s, which is calculated or read-only and never "
+                                        "answered here") % {"where": where, "code": question})
+                continue
+            keys = {k for k in cond if k.startswith("answer")}
+            key = next(iter(keys), None)
+            target_type = target.get("type")
+            if operator == "exists":
+                if key != "answerBoolean":
+                    self.problem(link_id, _("%(where)s: exists needs answerBoolean") % {"where": where})
+                continue
+            if target_type in ("group", "display"):
+                self.problem(link_id, _("%(where)s: %(code)s is not a question") % {"where": where, "code": question})
+                continue
+            if key not in CONDITION_KEYS.get(target_type, set()):
+                self.problem(link_id, _("%(where)s: %(key)s cannot be compared with the answer to %(code)s "
+                                        "(%(type)s)") % {"where": where, "key": key, "code": question,
+                                                        "type": target_type})
+                continue
+            if target_type in CHOICE_FHIR_TYPES:
+                value = cond[key]
+                code = value.get("code") if isinstance(value, dict) else value
+                if operator not in ("=", "!="):
+                    self.problem(link_id, _("%(where)s: operator %(op)s cannot compare choices") % {
+                        "where": where, "op": operator})
+                elif str(code) not in {fhir.option_code(o) for o in target.get("answerOption", [])}:
+                    self.problem(link_id, _("%(where)s: %(code)s has no option %(answer)s") % {
+                        "where": where, "code": question, "answer": code})
+            elif target_type in ("boolean", "string", "text") and operator not in ("=", "!="):
+                self.problem(link_id, _("%(where)s: operator %(op)s cannot compare %(type)s answers") % {
+                    "where": where, "op": operator, "type": target_type})
+
+
+def _missing_language_warnings(definition: dict, study: Study, prefix: str) -> list[Problem]:
+    base = definition.get("language")
+    warnings = []
+    for lang in study.languages:
+        missing = 0
+        for node in [definition, *fhir.iter_items(definition.get("item", []))]:
+            key = "title" if node is definition else "text"
+            if node.get(key) and not fhir.text_in(node, key, lang, base):
+                missing += 1
+        if missing:
+            warnings.append(Problem(problem_where(prefix), _(
+                "%(count)s texts have no %(lang)s version; the study asks for %(lang)s, so publishing will need "
+                "them (add translations to the file, or copy the draft into editable rows)"
+            ) % {"count": missing, "lang": lang}))
+    return warnings
+
+
+def _one_questionnaire(resource: dict, *, study: Study, prefix: str, language: str) -> tuple[
+        ImportedQuestionnaire | None, list[Problem]]:
+    definition = copy.deepcopy(resource)
+    warnings = _repair_variable_names(definition, prefix)
+    problems = [
+        Problem(problem_where(prefix, link_id), f"{path}: {message}")
+        for link_id, path, message in fhir_errors(definition, FhirQuestionnaire)
+    ]
+    if problems:
+        return None, problems
+    chosen = _language_code(language or definition.get("language") or "en")
+    known = [c for c, _name in settings.LANGUAGES]
+    if chosen not in known:
+        return None, [Problem(problem_where(prefix), _(
+            "language %(lang)s: texts can be in %(known)s only; choose the language of the file's texts"
+        ) % {"lang": chosen, "known": ", ".join(known)})]
+    definition["language"] = chosen
+    _normalise_languages(definition)
+    checker = _Checker(definition, prefix)
+    checker.run()
+    if checker.problems:
+        return None, checker.problems
+    warnings += checker.warnings + _missing_language_warnings(definition, study, prefix)
+    return ImportedQuestionnaire(code=code_from(definition), definition=definition, warnings=warnings), []
+
+
+def questionnaire_parse(content: bytes, *, study: Study, language: str = "") -> ImportResult:
+    """Parse a FHIR R4 Questionnaire (or a Bundle of them) in JSON; writes nothing.
+
+    `language` is the language of the texts when the file does not say it (default "en").
+    """
+    data, problems = definition_json(content)
+    if data is None:
+        return ImportResult(problems=problems)
+    kind = data.get("resourceType")
+    if kind == "Questionnaire":
+        resources = [("", data)]
+    elif kind == "Bundle":
+        resources = []
+        for index, entry in enumerate(data.get("entry") or [], start=1):
+            resource = (entry or {}).get("resource") or {}
+            where = _("entry %(n)s") % {"n": index}
+            if resource.get("resourceType") != "Questionnaire":
+                problems.append(Problem(where, _("resourceType is %(type)s; only Questionnaire entries can be imported")
+                                        % {"type": resource.get("resourceType")}))
+            else:
+                resources.append((where, resource))
+    else:
+        return ImportResult(problems=[Problem(_("resourceType"), _(
+            "is %(type)s; a Questionnaire or a Bundle of Questionnaires is expected") % {"type": kind})])
+    result = ImportResult(problems=problems)
+    used: set[str] = set()
+    for prefix, resource in resources:
+        found, found_problems = _one_questionnaire(resource, study=study, prefix=prefix, language=language)
+        result.problems += found_problems
+        if found is None:
+            continue
+        code, n = found.code, 1
+        while found.code in used:  # two questionnaires of one Bundle with the same name
+            n += 1
+            suffix = f"-{n}"
+            found.code = code[:_CODE_MAX - len(suffix)] + suffix
+        used.add(found.code)
+        result.questionnaires.append(found)
+    return result
+
+
+def question_count(definition: dict) -> int:
+    return sum(1 for n in fhir.iter_items(definition.get("item", []))
+               if n.get("type") not in ("group", "display") and not conditions.not_asked(n))

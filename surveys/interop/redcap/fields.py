@@ -1,0 +1,59 @@
+"""REDCap field types and validations, and the REDCap facts an imported item keeps for the export."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from surveys.models import Item
+from surveys.questionnaires import values
+
+T = Item.Type
+# REDCap facts with no place in FHIR, kept on the item so that an export gives back what was imported.
+EXT_REDCAP = "urn:ressenti:fhir:extension:redcap-field"
+
+# Our type -> (REDCap field type, validation) written by the export when the item came from nowhere else.
+EXPORT_TYPE: dict[str, tuple[str, str]] = {
+    T.DISPLAY: ("descriptive", ""),
+    T.SINGLE: ("radio", ""),
+    T.MULTIPLE: ("checkbox", ""),
+    T.YES_NO: ("yesno", ""),
+    T.INTEGER: ("text", "integer"),
+    T.DECIMAL: ("text", "number"),
+    T.NRS: ("slider", ""),
+    T.VAS: ("slider", ""),
+    T.DATE: ("text", "date_ymd"),
+    T.SHORT_TEXT: ("text", ""),
+    T.LONG_TEXT: ("notes", ""),
+}
+NUMBER_KINDS = values.NUMBER_TYPES
+CHOICE_KINDS = {T.SINGLE, T.MULTIPLE}
+LEFT_OUT_TYPES = {"file", "sql"}
+KNOWN_TYPES = {"text", "notes", "radio", "dropdown", "checkbox", "yesno", "truefalse", "slider", "descriptive",
+               "calc"} | LEFT_OUT_TYPES
+
+NUMBER_VALIDATION = re.compile(r"^(number|float)(_\ddp)?(_comma_decimal)?$")
+DATETIME_VALIDATION = re.compile(r"^datetime(_seconds)?(_ymd|_dmy|_mdy)?$")
+DATE_VALIDATION = {"date_ymd", "date_dmy", "date_mdy", "date"}
+# The action tag that limits a text answer's length: read as maxLength, written back from it.
+CHARLIMIT = re.compile(r"@CHARLIMIT\s*=\s*['\"]?(\d+)")
+# A raw choice code that REDCap's calculations add as a number.
+WHOLE_NUMBER = re.compile(r"^-?\d+$")
+
+
+def redcap_extension(values: dict[str, Any]) -> dict:
+    """The EXT_REDCAP extension holding these facts (the reverse of redcap_facts)."""
+    parts = []
+    for key, value in values.items():
+        value_key = "valueBoolean" if isinstance(value, bool) else "valueString"
+        parts.append({"url": key, value_key: value})
+    return {"url": EXT_REDCAP, "extension": parts}
+
+
+def redcap_facts(node: dict) -> dict[str, Any]:
+    """The REDCap facts kept on an item by the import ({} for items from elsewhere)."""
+    for ext in node.get("extension", ()):
+        if ext.get("url") == EXT_REDCAP:
+            return {part["url"]: next((v for k, v in part.items() if k.startswith("value")), None)
+                    for part in ext.get("extension", ())}
+    return {}
