@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from surveys.interop.imports import ImportedQuestionnaire, ImportResult
+from surveys.interop.redcap.branching import branching_conditions
+from surveys.interop.redcap.calculations import score_rule
 from surveys.interop.redcap.dictionary import Row, dictionary_rows
 from surveys.interop.redcap.fields import (
     CHARLIMIT,
@@ -51,13 +52,13 @@ from surveys.interop.redcap.fields import (
     WHOLE_NUMBER,
     redcap_extension,
 )
-from surveys.interop.redcap.logic import ExpressionParser, Unsupported, flatten_logic
+from surveys.interop.redcap.logic import Unsupported
 from surveys.interop.redcap.texts import as_number, parse_decimal, plain_text, slider_help
+from surveys.interop.redcap.variables import Known
 from surveys.models import Item, Study
 from surveys.models.questionnaire import code_validator, option_code_validator
 from surveys.questionnaires import fhir
 from surveys.questionnaires.validation import LANGUAGE_NAMES, Problem, definition_problems
-from surveys.scoring.compute import NAME_RE as SCORE_NAME_RE
 from surveys.scoring.compute import scoring_problems
 
 T = Item.Type
@@ -72,7 +73,6 @@ _IDENTITY_NAME = re.compile(
 _IDENTITY_LABEL = re.compile(r"date of birth|birth date|date de naissance", re.IGNORECASE)
 _ACTION_TAG = re.compile(r"@[A-Z][A-Z0-9_-]*")
 _PIPING = re.compile(r"\[[a-z][a-z0-9_]*(\([^)]*\))?(:[a-z-]+)?\]")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _control(code: str) -> dict:
@@ -82,18 +82,6 @@ def _control(code: str) -> dict:
 
 def _lang_name(code: str) -> str:
     return str(LANGUAGE_NAMES.get(code, code))
-
-
-@dataclass
-class _Known:
-    """What became of a variable, for the conditions and calculations that name it."""
-
-    form: str
-    state: str  # "item", "score", "left_out"
-    kind: str = ""
-    position: int = 0
-    codes: list[str] = field(default_factory=list)
-    numeric_codes: bool = False
 
 
 @dataclass
@@ -113,7 +101,7 @@ class _Import:
         self.study = study
         self.base = base
         self.problems: list[Problem] = []
-        self.known: dict[str, _Known] = {}
+        self.known: dict[str, Known] = {}
         self.forms: list[_Form] = []
 
     def problem(self, row: Row, message: str) -> None:
@@ -192,10 +180,10 @@ class _Import:
                 reason = self.left_out_reason(row, row is first_row)
                 if reason:
                     self.warn(form, row, reason)
-                    self.known[row.name] = _Known(form.name, "left_out")
+                    self.known[row.name] = Known(form.name, "left_out")
                     continue
                 if row.ftype == "calc":
-                    self.known[row.name] = _Known(form.name, "score")
+                    self.known[row.name] = Known(form.name, "score")
                     continue
                 try:
                     code_validator(row.name)
@@ -211,7 +199,7 @@ class _Import:
                     pending_header = None
                 kind = fhir.item_type(node)
                 codes = [fhir.option_code(o) for o in node.get("answerOption", [])]
-                self.known[row.name] = _Known(
+                self.known[row.name] = Known(
                     form.name, "item", kind, len(form.items), codes,
                     bool(codes) and all(WHOLE_NUMBER.match(c) for c in codes),
                 )
@@ -398,7 +386,7 @@ class _Import:
                 if not row.branching:
                     continue
                 try:
-                    conditions, behaviour = self.condition_list(form, row)
+                    conditions, behaviour = branching_conditions(row, form_name=form.name, known=self.known)
                 except Unsupported as exc:
                     self.problem(row, _("branching logic %(logic)s cannot be translated: %(reason)s")
                                  % {"logic": row.branching, "reason": exc})
@@ -406,95 +394,6 @@ class _Import:
                 node["enableWhen"] = conditions
                 if len(conditions) > 1:
                     node["enableBehavior"] = behaviour
-
-    def condition_list(self, form: _Form, row: Row) -> tuple[list[dict], str]:
-        kind, comparisons = flatten_logic(ExpressionParser(row.branching).logic())
-        behaviour = "any" if kind == "or" else "all"
-        out: list[dict] = []
-        for _cmp, (name, code), operator, value in comparisons:
-            target = self.known.get(name)
-            if target is None:
-                raise Unsupported(_("%(name)s is not a field of this dictionary") % {"name": name})
-            if target.form != form.name:
-                raise Unsupported(_("%(name)s is in another instrument (%(form)s)") % {"name": name, "form": target.form})
-            if target.state == "left_out":
-                raise Unsupported(_("%(name)s is left out of the import (see its warning)") % {"name": name})
-            if target.state == "score":
-                raise Unsupported(_("%(name)s is a calculated field, which becomes a score, not a question")
-                                  % {"name": name})
-            if target.position >= self.known[row.name].position:
-                raise Unsupported(_("%(name)s does not come before this field") % {"name": name})
-            if target.kind == T.DISPLAY:
-                raise Unsupported(_("%(name)s is a descriptive text, not a question") % {"name": name})
-            found = self.condition(form, row, name, code, operator, value, target)
-            if len(found) > 1 and behaviour == "all" and len(comparisons) > 1:
-                raise Unsupported(_("[%(name)s] %(op)s %(value)s needs several options joined by \"or\" inside "
-                                    "an \"and\"") % {"name": name, "op": operator, "value": value})
-            if len(found) > 1:
-                behaviour = "any"
-            out += found
-        return out, behaviour
-
-    def condition(self, form: _Form, row: Row, name: str, code: str | None, operator: str, value: str,
-                  target: _Known) -> list[dict]:
-        def one(op: str, key: str, answer: Any) -> list[dict]:
-            return [{"question": name, "operator": op, key: answer}]
-
-        ours = {"=": "=", "<>": "!="}.get(operator, operator)
-        if code is not None:
-            if target.kind != T.MULTIPLE:
-                raise Unsupported(_("[%(name)s(%(code)s)] is the checkbox form, but %(name)s is not a checkbox")
-                                  % {"name": name, "code": code})
-            if code not in target.codes:
-                raise Unsupported(_("%(name)s has no choice %(code)s") % {"name": name, "code": code})
-            if operator not in ("=", "<>") or value not in ("0", "1"):
-                raise Unsupported(_("a checkbox choice is compared with '1' (ticked) or '0' (not ticked)"))
-            # "Not ticked" is != here, true when the field is blank, as REDCap has it (values.compare).
-            ticked = (operator == "=") == (value == "1")
-            return one("=" if ticked else "!=", "answerCoding", {"code": code})
-        if value == "":
-            if operator not in ("=", "<>"):
-                raise Unsupported(_("only = and <> compare with an empty value"))
-            return one("exists", "answerBoolean", operator == "<>")
-        if target.kind == T.MULTIPLE:
-            raise Unsupported(_("a checkbox is tested choice by choice: [%(name)s(code)] = '1'") % {"name": name})
-        if target.kind == T.SINGLE:
-            if operator in ("=", "<>"):
-                if value not in target.codes:
-                    raise Unsupported(_("%(name)s has no choice %(code)s") % {"name": name, "code": value})
-                return one(ours, "answerCoding", {"code": value})
-            bound = parse_decimal(value)
-            if bound is None or not target.numeric_codes:
-                raise Unsupported(_("%(op)s compares numbers, but the choices of %(name)s are not all numbers")
-                                  % {"op": operator, "name": name})
-            # A choice list has no order here: the codes that pass the test, any of them.
-            tests = {"<": bound.__gt__, ">": bound.__lt__, "<=": bound.__ge__, ">=": bound.__le__}
-            codes = [c for c in target.codes if tests[operator](Decimal(c))]
-            if not codes:
-                raise Unsupported(_("no choice of %(name)s is %(op)s %(value)s")
-                                  % {"name": name, "op": operator, "value": value})
-            return [{"question": name, "operator": "=", "answerCoding": {"code": c}} for c in codes]
-        if target.kind == T.YES_NO:
-            if operator not in ("=", "<>") or value not in ("0", "1"):
-                raise Unsupported(_("a yes/no field is compared with '1' (yes) or '0' (no)"))
-            return one(ours, "answerBoolean", value == "1")
-        if target.kind in NUMBER_KINDS:
-            number = parse_decimal(value)
-            if number is None:
-                raise Unsupported(_("%(name)s is a number, but %(value)s is not") % {"name": name, "value": value})
-            if target.kind == T.DECIMAL:
-                return one(ours, "answerDecimal", float(number))
-            if number == number.to_integral_value():
-                return one(ours, "answerInteger", int(number))
-            return one(ours, "answerDecimal", float(number))
-        if target.kind == T.DATE:
-            if not _ISO_DATE.match(value):
-                raise Unsupported(_("a date is compared with a date written YYYY-MM-DD, not %(value)s")
-                                  % {"value": value})
-            return one(ours, "answerDate", value)
-        if operator not in ("=", "<>"):
-            raise Unsupported(_("%(op)s needs a number or a date, but %(name)s is a text") % {"op": operator, "name": name})
-        return one(ours, "answerString", value)
 
     # pass 4: calc fields -> score rules
 
@@ -505,7 +404,8 @@ class _Import:
                 if row.ftype != "calc" or known is None or known.state != "score":
                     continue
                 try:
-                    rule, notes = self.score_rule(form, row)
+                    rule, notes = score_rule(row, form_name=form.name, earlier_rules=form.scores, known=self.known,
+                                             base=self.base)
                 except Unsupported as exc:
                     known.state = "left_out"
                     self.warn(form, row, _("the calculation %(calc)s is left out: %(reason)s (Ressenti computes sums "
@@ -514,90 +414,6 @@ class _Import:
                 for note in notes:
                     self.warn(form, row, note)
                 form.scores.append(rule)
-
-    def score_rule(self, form: _Form, row: Row) -> tuple[dict, list[str]]:
-        if not row.choices.strip():
-            raise Unsupported(_("it has no equation"))
-        if not SCORE_NAME_RE.match(row.name):
-            raise Unsupported(_("its name is longer than a score name may be (34 characters)"))
-        node = ExpressionParser(row.choices).calc()
-        notes: list[str] = []
-        rule: dict[str, Any] = {}
-        while node[0] == "paren":
-            node = node[1]
-        if node[0] == "call" and node[1] == "round":
-            args = node[2]
-            places = args[1] if len(args) == 2 else ("num", Decimal(0))
-            if len(args) not in (1, 2) or places[0] != "num" or places[1] != places[1].to_integral_value():
-                raise Unsupported(_("round() takes a value and a whole number of decimal places"))
-            rule["round"] = int(places[1])
-            node = args[0]
-            while node[0] == "paren":
-                node = node[1]
-        if node[0] == "mul":
-            left, right = node[1], node[2]
-            factor, node = (left, right) if left[0] == "num" else (right, left)
-            if factor[0] != "num":
-                raise Unsupported(_("it multiplies fields together"))
-            rule["transform"] = {"multiply": as_number(factor[1])}
-            while node[0] == "paren":
-                node = node[1]
-        refs: list[tuple] = []
-        if node[0] == "call" and node[1] in ("sum", "mean"):
-            refs = node[2]
-            method = node[1]
-            if method == "sum":
-                notes.append(_("REDCap's sum() skips blank fields; this score needs every item answered, since a "
-                               "missing answer is never counted as 0"))
-            else:
-                # mean() over the fields answered: our mean with proration from one answer on.
-                rule.update({"min_answered": 1, "missing": "prorate"})
-        elif node[0] == "div" and node[2][0] == "num":
-            inner = node[1][1] if node[1][0] == "paren" else node[1]
-            refs = inner[1] if inner[0] == "add" else [inner]
-            if Decimal(len(refs)) != node[2][1]:
-                raise Unsupported(_("it divides by a number other than the count of its fields"))
-            method = "mean"
-        elif node[0] in ("add", "ref"):
-            refs = node[1] if node[0] == "add" else [node]
-            method = "sum"
-        elif node[0] == "call":
-            raise Unsupported(_("the function %(name)s() has no equivalent") % {"name": node[1]})
-        else:
-            raise Unsupported(_("it is not a sum or a mean of fields"))
-        items: list[str] = []
-        scores: list[str] = []
-        for ref in refs:
-            while ref[0] == "paren":
-                ref = ref[1]
-            if ref[0] != "ref":
-                raise Unsupported(_("it is not a sum or a mean of fields"))
-            name, code = ref[1]
-            target = self.known.get(name)
-            if name in items or name in scores:
-                raise Unsupported(_("it counts %(name)s twice") % {"name": name})
-            if code is not None:
-                raise Unsupported(_("[%(name)s(%(code)s)] counts a checkbox choice") % {"name": name, "code": code})
-            if target is None or target.form != form.name:
-                raise Unsupported(_("%(name)s is not a field of this instrument") % {"name": name})
-            if target.state == "score":
-                if not any(s["name"] == name for s in form.scores):
-                    raise Unsupported(_("the calculated field %(name)s comes later or is left out") % {"name": name})
-                scores.append(name)
-                continue
-            if target.state != "item":
-                raise Unsupported(_("%(name)s is left out of the import") % {"name": name})
-            if target.kind == T.SINGLE and not target.numeric_codes:
-                raise Unsupported(_("the choices of %(name)s are not all numbers") % {"name": name})
-            if target.kind not in NUMBER_KINDS | {T.SINGLE, T.YES_NO}:
-                raise Unsupported(_("%(name)s has no numeric value") % {"name": name})
-            items.append(name)
-        if scores and method == "mean":
-            raise Unsupported(_("it averages other calculated fields"))
-        label = plain_text(row.label)[0] or row.name
-        rule = {"name": row.name, "label": {self.base: label}, "method": method,
-                **({"items": items} if items else {}), **({"scores": scores} if scores else {}), **rule}
-        return rule, notes
 
     # pass 5: definitions
 
