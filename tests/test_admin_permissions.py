@@ -293,7 +293,7 @@ def test_investigator_adds_a_patient_together_with_an_enrolment_in_their_study(c
     assert response.status_code == 302, response.context and [
         response.context["adminform"].form.errors, [f.formset.errors for f in response.context["inline_admin_formsets"]]
     ]
-    enrolment = free.enrollment
+    enrolment = Enrollment.objects.get(participant=free)
     assert enrolment.consent_recorded_by == user
     assert client.get(change_url(enrolment.patient)).status_code == 200
 
