@@ -523,7 +523,8 @@ def test_other_study_and_other_roles(client, make, alerted):
     assert page(client, stranger, s["study"]).status_code == 404
     designer = make.user()
     make.member(user=designer, study=s["study"], role="designer")
-    assert page(client, designer, s["study"]).status_code == 404
+    # A member of the study knows it exists: their role, not the study, is what is missing.
+    assert page(client, designer, s["study"]).status_code == 403
     # Data managers read the alerts, but acknowledging is the investigators' act.
     response = page(client, s["data_manager"], s["study"])
     assert response.status_code == 200 and "P-SUD-0001" in response.content.decode()

@@ -143,8 +143,8 @@ def test_only_investigators_of_the_study_reach_the_page(client, make, role):
     make.member(user=user, study=study, role=role)
     make.member(user=user, study=other, role="investigator")
     client.force_login(user)
-    assert client.get(enrol_url(study)).status_code == 404
-    assert client.post(enrol_url(study), FORM).status_code == 404
+    assert client.get(enrol_url(study)).status_code == 403
+    assert client.post(enrol_url(study), FORM).status_code == 403
     assert client.get(enrol_url(other)).status_code == 200
     assert not Enrollment.objects.exists()
 

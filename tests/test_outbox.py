@@ -139,10 +139,16 @@ def test_data_managers_read_the_outbox_but_cannot_resend(make, client, world):
     assert Message.objects.filter(resend__gt=0).count() == 0
 
 
-@pytest.mark.parametrize("role", ["designer", "reviewer", None])
-def test_other_members_and_outsiders_find_no_outbox(make, client, world, role):
-    user = staff(make, world.study, role) if role else make.user()
-    client.force_login(user)
+@pytest.mark.parametrize("role", ["designer", "reviewer"])
+def test_other_members_are_refused_the_outbox(make, client, world, role):
+    client.force_login(staff(make, world.study, role))
+
+    assert client.get(world.url()).status_code == 403
+    assert client.post(world.resend_url(world.invitation(world.north_enrollment)), {"reason": "x"}).status_code == 403
+
+
+def test_outsiders_find_no_outbox(make, client, world):
+    client.force_login(make.user())
 
     assert client.get(world.url()).status_code == 404
     assert client.post(world.resend_url(world.invitation(world.north_enrollment)), {"reason": "x"}).status_code == 404

@@ -28,19 +28,12 @@ from patients.models import Enrollment, Patient
 from surveys.interop import uploads
 from surveys.models import ConsentNotice, Site, Study
 from surveys.rules import roles_for
+from surveys.staff.pages import study_for_page
 from surveys.staff.selectors import sites_for_user
 
 ENROL_PERM = "patients.add_enrollment"
 # Patient data must not be remembered by the browser of a shared practice computer.
 NO_AUTOFILL = {"autocomplete": "off"}
-
-
-def access_study_for_enrolment(request: HttpRequest, code: str) -> Study:
-    """The study, if the user may enrol in it; 404 otherwise (another study does not "exist")."""
-    study = get_object_or_404(Study, code=code)
-    if not request.user.has_perm(ENROL_PERM, study):
-        raise Http404(_("No such object in your studies."))
-    return study
 
 
 def allowed_sites(request: HttpRequest, study: Study) -> tuple[list[Site], bool]:
@@ -153,7 +146,7 @@ def _enrol_context(request: HttpRequest, study: Study, **extra) -> dict:
 
 @staff_member_required
 def enrol(request: HttpRequest, code: str) -> HttpResponse:
-    study = access_study_for_enrolment(request, code)
+    study = study_for_page(request, code, ENROL_PERM)
     sites, forced = allowed_sites(request, study)
     form = EnrolForm(request.POST or None, study=study, sites=sites, site_forced=forced)
     if request.method == "POST" and form.is_valid():
@@ -173,7 +166,7 @@ def enrol(request: HttpRequest, code: str) -> HttpResponse:
 
 @staff_member_required
 def enrolled(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    study = access_study_for_enrolment(request, code)
+    study = study_for_page(request, code, ENROL_PERM)
     enrollment = get_object_or_404(Enrollment.objects.select_related("participant__site"), pk=pk,
                                    participant__study=study)
     if not request.user.has_perm("patients.view_enrollment", enrollment):
@@ -220,7 +213,7 @@ def import_patients(request: HttpRequest, code: str) -> HttpResponse:
 
 @csrf_protect
 def _import_patients(request: HttpRequest, code: str) -> HttpResponse:
-    study = access_study_for_enrolment(request, code)
+    study = study_for_page(request, code, ENROL_PERM)
     sites, forced = allowed_sites(request, study)
     only_site = sites[0] if forced and len(sites) == 1 else None
     context = _enrol_context(

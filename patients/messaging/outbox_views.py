@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -39,19 +39,12 @@ from patients.messaging.outbox import (
 )
 from patients.models import Message
 from surveys.models import Study, Timepoint
+from surveys.staff.pages import study_for_page
 
 PER_PAGE = 50
 FAILED_SHOWN = 10
 # Granted to investigators and data managers, the roles of outbox.OUTBOX_ROLES that scope the rows.
 VIEW_PERM = "surveys.view_assignment"
-
-
-def access_study_outbox(request: HttpRequest, code: str) -> Study:
-    """The study, if the user may read its outbox; 404 otherwise (another study does not "exist")."""
-    study = get_object_or_404(Study, code=code)
-    if not request.user.has_perm(VIEW_PERM, study):
-        raise Http404(_("No such object in your studies."))
-    return study
 
 
 def _rows(request: HttpRequest, messages_: list[Message], resent: dict | None = None) -> list[dict]:
@@ -91,7 +84,7 @@ def _filters(request: HttpRequest, study: Study) -> dict:
 @login_required
 @require_http_methods(["GET"])
 def outbox(request: HttpRequest, code: str) -> HttpResponse:
-    study = access_study_outbox(request, code)
+    study = study_for_page(request, code, VIEW_PERM)
     f = _filters(request, study)
     rows = outbox_messages(study=study, user=request.user, upcoming=f["upcoming"], status=f["status"],
                            timepoint_id=f["timepoint"].pk if f["timepoint"] else None, channel=f["channel"])
@@ -127,7 +120,7 @@ def outbox(request: HttpRequest, code: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def outbox_resend(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     """Confirm, with a reason, then resend. Readers of the outbox who may not resend get 403."""
-    study = access_study_outbox(request, code)
+    study = study_for_page(request, code, VIEW_PERM)
     message = outbox_message(study=study, user=request.user, pk=pk)
     if message is None:  # another study's, or another site's
         raise Http404(_("No such object in your studies."))

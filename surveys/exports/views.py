@@ -19,7 +19,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import (
     FileResponse,
@@ -30,7 +29,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -52,6 +51,7 @@ from surveys.exports.spec import DATES, FORMATS, ExportSpec, ExportSpecError
 from surveys.exports.writers import export_media_type
 from surveys.models import ExportJob, Questionnaire, Study
 from surveys.rules import EXPORT_STUDY
+from surveys.staff.pages import study_for_page
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +62,9 @@ AUDIT_SHOWN = 50
 ACTIVE = (ExportJob.Status.PENDING, ExportJob.Status.RUNNING)
 
 
-def access_study_exports(request: HttpRequest, code: str) -> Study:
-    """The study, if the user may export it: 403 for other members, 404 for everyone else."""
-    study = get_object_or_404(Study, code=code)
-    if not request.user.has_perm(EXPORT_STUDY, study):
-        if request.user.has_perm("surveys.view_study", study):
-            raise PermissionDenied
-        raise Http404(_("No such object in your studies."))
-    return study
-
-
 def access_export_job(request: HttpRequest, code: str, pk: int) -> ExportJob:
     """A background export of the study started by this user (permission checked again); 404 otherwise."""
-    study = access_study_exports(request, code)
+    study = study_for_page(request, code, EXPORT_STUDY)
     job = ExportJob.objects.filter(pk=pk, study=study, requested_by=request.user, mode=ExportJob.Mode.ASYNC).first()
     if job is None:
         raise Http404(_("No such export among yours."))
@@ -156,7 +146,7 @@ def _streamed(spec: ExportSpec, request: HttpRequest) -> StreamingHttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def exports_page(request: HttpRequest, code: str) -> HttpResponse:
-    study = access_study_exports(request, code)
+    study = study_for_page(request, code, EXPORT_STUDY)
     if request.method != "POST":
         return _page(request, study, ExportForm(study=study))
     form = ExportForm(request.POST, study=study)

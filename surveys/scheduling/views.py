@@ -14,10 +14,9 @@ from collections import Counter
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_http_methods
 
 from surveys.models import Study
 from surveys.scheduling.replan import Change, schedule_replan_apply, schedule_replan_preview
+from surveys.staff.pages import study_for_page
 
 EDIT_PERM = "surveys.change_timepoint"
 # The table lists this many rows; the counts per timepoint above it cover every change.
@@ -41,16 +41,6 @@ def preview_fingerprint(changes: list[Change]) -> str:
         for c in changes
     )
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def access_study_schedule(request: HttpRequest, code: str) -> Study:
-    """The study, if the user may edit its schedule: 403 for other members, 404 for the rest."""
-    study = get_object_or_404(Study, code=code)
-    if not request.user.has_perm(EDIT_PERM, study):
-        if request.user.has_perm("surveys.view_study", study):
-            raise PermissionDenied
-        raise Http404(_("No such object in your studies."))
-    return study
 
 
 def _render(request: HttpRequest, study: Study, changes: list[Change], *, stale: bool = False) -> HttpResponse:
@@ -79,7 +69,7 @@ def _render(request: HttpRequest, study: Study, changes: list[Change], *, stale:
 @login_required
 @require_http_methods(["GET", "POST"])
 def schedule_replan(request: HttpRequest, code: str) -> HttpResponse:
-    study = access_study_schedule(request, code)
+    study = study_for_page(request, code, EDIT_PERM)
     now = timezone.now()
     if request.method == "POST":
         with transaction.atomic():

@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -23,20 +23,13 @@ from django.views.decorators.http import require_http_methods
 from surveys.models import Alert, Study
 from surveys.questionnaires import fhir
 from surveys.scoring.alerts import alert_acknowledge, alerts_for_user, rule_label
+from surveys.staff.pages import study_for_page
 
 VIEW_PERM = "surveys.view_alert"
 ACK_PERM = "surveys.change_alert"
 RESPONSE_PERM = "surveys.view_response"
 OPEN_SHOWN = 500
 PER_PAGE = 50
-
-
-def access_study_alerts(request: HttpRequest, code: str) -> Study:
-    """The study, if the user may read its alerts; 404 otherwise (another study does not "exist")."""
-    study = get_object_or_404(Study, code=code)
-    if not request.user.has_perm(VIEW_PERM, study):
-        raise Http404(_("No such object in your studies."))
-    return study
 
 
 def _rows(request: HttpRequest, alerts: list[Alert]) -> list[dict]:
@@ -94,7 +87,7 @@ def _visible(request: HttpRequest, study: Study):
 @login_required
 @require_http_methods(["GET"])
 def alerts_page(request: HttpRequest, code: str) -> HttpResponse:
-    study = access_study_alerts(request, code)
+    study = study_for_page(request, code, VIEW_PERM)
     rows = _visible(request, study)
     open_alerts = list(rows.filter(acknowledged_at__isnull=True).order_by("-created_at", "-pk")[:OPEN_SHOWN + 1])
     done = rows.filter(acknowledged_at__isnull=False).order_by("-acknowledged_at", "-pk")
@@ -115,7 +108,7 @@ def alerts_page(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_http_methods(["POST"])
 def alert_acknowledge_view(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    study = access_study_alerts(request, code)
+    study = study_for_page(request, code, VIEW_PERM)
     alert = _visible(request, study).filter(pk=pk).first()
     if alert is None:  # another study's, or another site's
         raise Http404(_("No such object in your studies."))
