@@ -9,7 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.models import ItemFeedback, Panel, ResponseCorrection, ReviewRound
+from surveys.models import ItemFeedback, ResponseCorrection
 from surveys.models.audit import AuditDeletionRefused, AuditRecord
 from surveys.participants.withdrawal import participant_withdraw
 from surveys.staff.accounts import UserDeletionRefused
@@ -46,11 +46,11 @@ def test_a_reviewer_who_gave_feedback_keeps_it(make, answered):
     designer = make.user()
     reviewer = make.user(staff=False)
     q = answered.version.questionnaire
-    panel = Panel.objects.create(study=q.study, code="panel", title="Panel")
-    review_round = ReviewRound.objects.create(
+    panel = make.panel(study=q.study, code="panel", title="Panel")
+    review_round = make.review_round(
         questionnaire=q, panel=panel, definition={}, content_hash="0" * 64, opened_by=designer, deadline=timezone.now(),
     )
-    ItemFeedback.objects.create(round=review_round, reviewer=reviewer, link_id="mood", comment="Clear")
+    make.item_feedback(round=review_round, reviewer=reviewer, link_id="mood", comment="Clear")
     with pytest.raises(UserDeletionRefused, match="surveys.ItemFeedback"), transaction.atomic():
         reviewer.delete()
     assert ItemFeedback.objects.filter(reviewer=reviewer).count() == 1
@@ -112,7 +112,7 @@ def test_code_cannot_delete_an_audit_row(model):
 
 def test_a_correction_row_stays_but_goes_with_its_response_on_erasure(make, answered):
     investigator = make.user()
-    correction = ResponseCorrection.objects.create(
+    correction = make.response_correction(
         response=answered, link_id="mood", old_value="a1", new_value="a2", reason="Patient called", by=investigator,
     )
     with pytest.raises(AuditDeletionRefused):

@@ -15,9 +15,8 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients.models import SmsTemplate
 from surveys.admin.history import AuditedHistoryAdmin
-from surveys.models import Panel, PanelMember, ReviewRound, StudyMembership
+from surveys.models import StudyMembership
 from surveys.questionnaires.publish import questionnaire_publish
 
 ROLES = ["designer", "investigator", "data_manager", "reviewer"]
@@ -48,20 +47,20 @@ def objects_of(make, code: str) -> dict[str, object]:
     enrollment = make.enrollment(patient=patient, participant=participant)
     designer = make.user()
     membership = make.member(user=designer, study=study, role="designer")
-    panel = Panel.objects.create(study=study, code=f"{code}-panel", title="Panel")
+    panel = make.panel(study=study, code=f"{code}-panel", title="Panel")
     reviewer = make.user(staff=False)
     found = {
         "surveys.study": study, "surveys.questionnaire": q, "surveys.item": item,
         "surveys.section": q.sections.first(), "surveys.answeroption": item.options.first(),
         "surveys.timepoint": tp, "surveys.participant": participant, "surveys.assignment": assignment,
         "surveys.response": response, "surveys.studymembership": membership, "surveys.panel": panel,
-        "surveys.panelmember": PanelMember.objects.create(panel=panel, user=reviewer),
-        "surveys.reviewround": ReviewRound.objects.create(
+        "surveys.panelmember": make.panel_member(panel=panel, user=reviewer),
+        "surveys.reviewround": make.review_round(
             questionnaire=q, panel=panel, definition={}, content_hash="0" * 64, opened_by=designer,
             deadline=version.published_at,
         ),
         "patients.patient": patient, "patients.enrollment": enrollment,
-        "patients.smstemplate": SmsTemplate.objects.create(study=study, kind="invitation", language="en", text="Hi {link}"),
+        "patients.smstemplate": make.sms_template(study=study, kind="invitation", language="en", text="Hi {link}"),
     }
     return {key: obj for key, obj in found.items() if obj is not None}
 

@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from surveys.models import ConsentNotice, ItemFeedback, Panel, PanelMember, ReviewRound, ReviewSubmission
-from surveys.questionnaires import fhir
+from surveys.models import ItemFeedback, PanelMember, ReviewRound, ReviewSubmission
 from surveys.review.feedback import RoundClosed, item_feedback_save
 
 pytestmark = pytest.mark.django_db
@@ -16,17 +15,14 @@ pytestmark = pytest.mark.django_db
 
 def review_round(make, *, study=None, panel=None, **kw) -> ReviewRound:
     q = make.every_type_questionnaire(study=study)
-    panel = panel or Panel.objects.create(study=q.study, code=f"p{q.pk}", title="Panel")
-    definition = fhir.definition_from_draft(q)
-    return ReviewRound.objects.create(
-        questionnaire=q, panel=panel, title="Round 1", instructions="Read every question.",
-        definition=definition, content_hash=fhir.content_hash(definition), opened_by=make.user(),
-        deadline=kw.pop("deadline", timezone.now() + timedelta(days=7)), **kw)
+    panel = panel or make.panel(study=q.study, code=f"p{q.pk}", title="Panel")
+    return make.review_round(questionnaire=q, panel=panel, title="Round 1", instructions="Read every question.",
+                             deadline=kw.pop("deadline", timezone.now() + timedelta(days=7)), **kw)
 
 
 def reviewer_of(make, round_: ReviewRound):
     user = make.user(staff=False)
-    PanelMember.objects.create(panel=round_.panel, user=user, accepted_at=timezone.now())
+    make.panel_member(panel=round_.panel, user=user, accepted_at=timezone.now())
     return user
 
 
@@ -158,8 +154,8 @@ def test_schedule_and_notice_are_shown_when_included(make, client):
     round_ = review_round(make, includes_notice=True, includes_schedule=True)
     version = make.published_version(study=round_.questionnaire.study)
     make.timepoint(version=version, label="Three months", offset=90, window=14, reminders=[3, 7])
-    ConsentNotice.objects.create(study=round_.questionnaire.study, version="1.0", language="en",
-                                 title="About the study", text="We ask you how you feel.")
+    make.consent_notice(study=round_.questionnaire.study, version="1.0", language="en",
+                        title="About the study", text="We ask you how you feel.")
     client.force_login(reviewer_of(make, round_))
     page = client.get(f"/review/rounds/{round_.pk}/?lang=en").content.decode()
     assert "Three months: 90 day(s) after enrolment, open for 14 day(s), reminders after 3 day(s), 7 day(s)." in page

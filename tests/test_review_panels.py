@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from surveys.models import Panel, PanelMember, ReviewReminder, ReviewRound, ReviewSubmission, StudyMembership
+from surveys.models import Panel, PanelMember, ReviewReminder, ReviewRound, StudyMembership
 from surveys.review import panels
 from surveys.review.panels import access_round, invitation_accept, reminders_send, reviewer_invite, rounds_for_reviewer
 
@@ -33,15 +33,15 @@ def study(make, designer):
 
 
 @pytest.fixture
-def panel(study):
-    return Panel.objects.create(study=study, code="patients", title="Patient partners")
+def panel(make, study):
+    return make.panel(study=study, code="patients", title="Patient partners")
 
 
 def _round(*, panel, study, by, make, deadline=None, title="Round one", **kw) -> ReviewRound:
     q = make.questionnaire(study=study, title_fr="Humeur", title_en="Mood")
-    return ReviewRound.objects.create(questionnaire=q, panel=panel, title=title, definition={"title": "x", "item": []},
-                                      content_hash="0" * 64, opened_by=by,
-                                      deadline=deadline or timezone.now() + timedelta(days=10), **kw)
+    return make.review_round(questionnaire=q, panel=panel, title=title, definition={"title": "x", "item": []},
+                             content_hash="0" * 64, opened_by=by,
+                             deadline=deadline or timezone.now() + timedelta(days=10), **kw)
 
 
 def _token_from(message) -> str:
@@ -155,7 +155,7 @@ def test_no_self_signup():
 
 def test_reviewer_sees_only_their_panels_rounds_and_never_the_admin(make, designer, study, panel):
     mine = _round(panel=panel, study=study, by=designer, make=make)
-    other_panel = Panel.objects.create(study=study, code="others", title="Other panel")
+    other_panel = make.panel(study=study, code="others", title="Other panel")
     theirs = _round(panel=other_panel, study=study, by=designer, make=make, title="Not yours")
     user = _accepted_reviewer(panel, designer)
 
@@ -192,7 +192,7 @@ def test_home_needs_sign_in_and_sends_staff_to_the_admin(make, designer):
 def test_submitted_and_closed_rounds_on_home(make, designer, study, panel):
     user = _accepted_reviewer(panel, designer)
     done = _round(panel=panel, study=study, by=designer, make=make, title="Done one")
-    ReviewSubmission.objects.create(round=done, reviewer=user, submitted_at=timezone.now())
+    make.review_submission(round=done, reviewer=user, submitted_at=timezone.now())
     _round(panel=panel, study=study, by=designer, make=make, title="Closed one", closed_at=timezone.now())
     lines_open, lines_closed = panels.reviewer_home(user=user, language="en")
     assert [line.round.title for line in lines_open] == ["Done one"]
@@ -202,7 +202,7 @@ def test_submitted_and_closed_rounds_on_home(make, designer, study, panel):
 
 def test_site_wide_panel_is_for_superusers(make, designer, study):
     root = make.user(username="root", superuser=True)
-    site_panel = Panel.objects.create(study=None, code="site", title="Site-wide panel")
+    site_panel = make.panel(study=None, code="site", title="Site-wide panel")
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(designer)
     assert client.get(f"/admin/surveys/panel/{site_panel.pk}/change/").status_code == 404
@@ -274,7 +274,7 @@ def test_reminders_once_each_then_none_after_submission_or_closing(make, designe
     assert "America/Montreal" in by_address["bo@example.net"].body
 
     # Bo submits; only Ana gets the 1-day reminder, once.
-    ReviewSubmission.objects.create(round=round_, reviewer=bo, submitted_at=now)
+    make.review_submission(round=round_, reviewer=bo, submitted_at=now)
     mail.outbox.clear()
     at_1 = now + timedelta(days=4, hours=1)
     assert reminders_send(now=at_1) == 1

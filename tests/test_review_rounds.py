@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.models import ItemFeedback, Panel, PanelMember, ReviewRound, ReviewSubmission
+from surveys.models import ReviewRound
 from surveys.questionnaires import fhir
 from surveys.review.rounds import ReviewError, feedback_handle, round_close, round_open, round_summary
 
@@ -18,7 +18,7 @@ def setup(make):
     q = make.valid_questionnaire()
     designer = make.user(staff=True)
     make.member(user=designer, study=q.study, role="designer")
-    panel = Panel.objects.create(study=q.study, code=f"panel{q.pk}", title="Panel")
+    panel = make.panel(study=q.study, code=f"panel{q.pk}", title="Panel")
     return q, designer, panel
 
 
@@ -46,14 +46,14 @@ def test_opening_freezes_the_draft_and_its_hash(make, setup):
 
 def test_opening_refuses_another_studys_panel_and_past_deadline(make, setup):
     q, designer, _panel = setup
-    foreign = Panel.objects.create(study=make.study(), code="foreign", title="Foreign")
+    foreign = make.panel(study=make.study(), code="foreign", title="Foreign")
     with pytest.raises(ReviewError) as caught:
         round_open(questionnaire=q, panel=foreign, deadline=soon(), by=designer)
     assert caught.value.field == "panel"
     with pytest.raises(ReviewError) as caught:
         round_open(questionnaire=q, panel=_panel, deadline=timezone.now() - timedelta(hours=1), by=designer)
     assert caught.value.field == "deadline"
-    site_wide = Panel.objects.create(study=None, code="site", title="Site")
+    site_wide = make.panel(study=None, code="site", title="Site")
     assert round_open(questionnaire=q, panel=site_wide, deadline=soon(), by=designer).panel == site_wide
     assert ReviewRound.objects.count() == 1
 
@@ -62,7 +62,7 @@ def _reviewers(make, panel, kinds):
     users = []
     for kind in kinds:
         user = make.user()
-        PanelMember.objects.create(panel=panel, user=user, kind=kind)
+        make.panel_member(panel=panel, user=user, kind=kind)
         users.append(user)
     return users
 
@@ -73,17 +73,17 @@ def test_consolidated_averages_counts_and_overall(make, setup):
     q.study.save()
     round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
     a, b, c = _reviewers(make, panel, ["expert_patient", "practitioner", "expert_patient"])
-    ItemFeedback.objects.create(round=round_, reviewer=a, link_id="mood", clarity=4, relevance=5, acceptability=3,
-                                comment="Too vague", suggestion="How was your mood this week?")
-    ItemFeedback.objects.create(round=round_, reviewer=b, link_id="mood", clarity=2, relevance=None, acceptability=5)
-    ItemFeedback.objects.create(round=round_, reviewer=c, link_id="pain", clarity=5)
+    make.item_feedback(round=round_, reviewer=a, link_id="mood", clarity=4, relevance=5, acceptability=3,
+                       comment="Too vague", suggestion="How was your mood this week?")
+    make.item_feedback(round=round_, reviewer=b, link_id="mood", clarity=2, relevance=None, acceptability=5)
+    make.item_feedback(round=round_, reviewer=c, link_id="pain", clarity=5)
     now = timezone.now()
-    ReviewSubmission.objects.create(round=round_, reviewer=a, burden=2, timing="right", comments="Fine",
-                                    approved=True, approved_hash=round_.content_hash, submitted_at=now)
-    ReviewSubmission.objects.create(round=round_, reviewer=b, burden=5, timing="too_often", approved=True,
-                                    approved_hash="f" * 64, submitted_at=now)
-    ReviewSubmission.objects.create(round=round_, reviewer=c, burden=1, approved=True,
-                                    approved_hash=round_.content_hash)  # not submitted: does not count
+    make.review_submission(round=round_, reviewer=a, burden=2, timing="right", comments="Fine",
+                           approved=True, approved_hash=round_.content_hash, submitted_at=now)
+    make.review_submission(round=round_, reviewer=b, burden=5, timing="too_often", approved=True,
+                           approved_hash="f" * 64, submitted_at=now)
+    make.review_submission(round=round_, reviewer=c, burden=1, approved=True,
+                           approved_hash=round_.content_hash)  # not submitted: does not count
 
     summary = round_summary(round_)
     mood = next(i for i in summary.items if i.link_id == "mood")
@@ -104,7 +104,7 @@ def test_reply_resolve_decline_are_recorded_with_history(make, setup):
     q, designer, panel = setup
     round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
     (reviewer,) = _reviewers(make, panel, ["expert_patient"])
-    row = ItemFeedback.objects.create(round=round_, reviewer=reviewer, link_id="mood", comment="Unclear")
+    row = make.item_feedback(round=round_, reviewer=reviewer, link_id="mood", comment="Unclear")
 
     feedback_handle(feedback=row, by=designer, reply="Thanks, we will reword it.")
     row.refresh_from_db()
@@ -142,8 +142,8 @@ def test_designer_opens_a_round_from_the_admin(client, make, setup):
     add = reverse("admin:surveys_reviewround_add")
     form = client.get(add, {"questionnaire": q.pk})
     assert form.status_code == 200
-    site_wide = Panel.objects.create(study=None, code="site-wide", title="Site-wide")
-    foreign = Panel.objects.create(study=make.study(), code="other", title="Other study")
+    site_wide = make.panel(study=None, code="site-wide", title="Site-wide")
+    foreign = make.panel(study=make.study(), code="other", title="Other study")
     choices = list(form.context["adminform"].form.fields["panel"].queryset)
     assert panel in choices and site_wide in choices and foreign not in choices
     deadline = timezone.localtime(soon())
@@ -163,7 +163,7 @@ def test_other_staff_roles_read_rounds_but_cannot_open_or_answer(client, make, s
     q, designer, panel = setup
     round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
     (reviewer,) = _reviewers(make, panel, ["expert_patient"])
-    row = ItemFeedback.objects.create(round=round_, reviewer=reviewer, link_id="mood", comment="Unclear")
+    row = make.item_feedback(round=round_, reviewer=reviewer, link_id="mood", comment="Unclear")
     _login(client, make, q.study, role)
     assert client.get(reverse("admin:surveys_reviewround_add")).status_code == 403
     page = client.get(reverse("admin:surveys_reviewround_change", args=[round_.pk]))
@@ -188,11 +188,11 @@ def test_consolidated_page_and_answering_in_the_admin(client, make, setup):
     q, designer, panel = setup
     round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
     a, b = _reviewers(make, panel, ["expert_patient", "practitioner"])
-    row = ItemFeedback.objects.create(round=round_, reviewer=a, link_id="mood", clarity=2, comment="Too vague",
-                                      suggestion="How was your mood this week?")
-    ItemFeedback.objects.create(round=round_, reviewer=b, link_id="mood", clarity=5)
-    ReviewSubmission.objects.create(round=round_, reviewer=a, burden=4, timing="too_often", comments="Long",
-                                    approved=True, approved_hash=round_.content_hash, submitted_at=timezone.now())
+    row = make.item_feedback(round=round_, reviewer=a, link_id="mood", clarity=2, comment="Too vague",
+                             suggestion="How was your mood this week?")
+    make.item_feedback(round=round_, reviewer=b, link_id="mood", clarity=5)
+    make.review_submission(round=round_, reviewer=a, burden=4, timing="too_often", comments="Long",
+                           approved=True, approved_hash=round_.content_hash, submitted_at=timezone.now())
     client.force_login(designer)
     url = reverse("admin:surveys_reviewround_change", args=[round_.pk])
     body = client.get(url).content.decode()
@@ -217,7 +217,7 @@ def test_item_feedback_admin_answers_through_the_service(client, make, setup):
     q, designer, panel = setup
     round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
     (reviewer,) = _reviewers(make, panel, ["practitioner"])
-    row = ItemFeedback.objects.create(round=round_, reviewer=reviewer, link_id="pain", comment="Which pain?")
+    row = make.item_feedback(round=round_, reviewer=reviewer, link_id="pain", comment="Which pain?")
     client.force_login(designer)
     url = reverse("admin:surveys_itemfeedback_change", args=[row.pk])
     page = client.get(url)

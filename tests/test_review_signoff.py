@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.models import Panel, PanelMember, PublishOverride, ReviewSubmission
+from surveys.models import PublishOverride
 from surveys.questionnaires import fhir
 from surveys.questionnaires.publish import PublishError, questionnaire_publish
 from surveys.review.rounds import round_close, round_open
@@ -16,12 +16,12 @@ from surveys.review.rounds import round_close, round_open
 
 def _round(make, q, *, approvals: int, reviewers: int = 3, close: bool = True):
     designer = make.user(staff=True)
-    panel = Panel.objects.create(study=q.study, code=f"p{q.pk}x{approvals}{reviewers}", title="Panel")
+    panel = make.panel(study=q.study, code=f"p{q.pk}x{approvals}{reviewers}", title="Panel")
     round_ = round_open(questionnaire=q, panel=panel, deadline=timezone.now() + timedelta(days=7), by=designer)
     for n in range(reviewers):
         user = make.user()
-        PanelMember.objects.create(panel=panel, user=user)
-        ReviewSubmission.objects.create(
+        make.panel_member(panel=panel, user=user)
+        make.review_submission(
             round=round_, reviewer=user, burden=2, approved=n < approvals,
             approved_hash=round_.content_hash if n < approvals else "", submitted_at=timezone.now(),
         )

@@ -6,8 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from surveys.models import ItemFeedback, Panel, PanelMember, ReviewRound, ReviewSubmission
-from surveys.questionnaires import fhir
+from surveys.models import ItemFeedback, ReviewSubmission
 from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser
@@ -18,14 +17,11 @@ PASSWORD = "a-long-pass-phrase-42"
 @pytest.fixture
 def round_and_reviewer(make):
     q = make.every_type_questionnaire()
-    panel = Panel.objects.create(study=q.study, code="experts", title="Expert patients")
-    definition = fhir.definition_from_draft(q)
-    round_ = ReviewRound.objects.create(
-        questionnaire=q, panel=panel, title="First reading", instructions="Tell us what is unclear.",
-        definition=definition, content_hash=fhir.content_hash(definition), opened_by=make.user(),
-        deadline=timezone.now() + timedelta(days=7))
+    panel = make.panel(study=q.study, code="experts", title="Expert patients")
+    round_ = make.review_round(questionnaire=q, panel=panel, title="First reading",
+                               instructions="Tell us what is unclear.", deadline=timezone.now() + timedelta(days=7))
     reviewer = make.user(username="claire", staff=False, password=PASSWORD)
-    PanelMember.objects.create(panel=panel, user=reviewer, accepted_at=timezone.now())
+    make.panel_member(panel=panel, user=reviewer, accepted_at=timezone.now())
     return round_, reviewer
 
 
