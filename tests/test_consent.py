@@ -13,10 +13,11 @@ from patients.models import ConsentRecord, Enrollment
 from surveys.answering.links import assignment_link_token
 from surveys.models import Assignment, ConsentNotice
 from surveys.scheduling.planning import assignments_refresh
+from tests import factories
 
 
 def notice(study, *, version="1.0", language="en", title="About the study", text="Why.\n\nWhat we ask."):
-    return ConsentNotice.objects.create(study=study, version=version, language=language, title=title, text=text)
+    return factories.consent_notice(study=study, version=version, language=language, title=title, text=text)
 
 
 def enrolled(make, *, legal_basis="consent", language="en", **study_kw):

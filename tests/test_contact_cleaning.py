@@ -11,14 +11,13 @@ from patients.enrolment.importing import import_read, import_run
 from patients.identity.contacts import blind_index
 from patients.messaging.sms_webhooks import sms_opt_out
 from patients.models import Patient
-from surveys.models import StudyMembership
 
 TYPED, E164 = "06 12 34 56 78", "+33612345678"
 
 
 def via_admin_edit(make, study, client):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role="investigator")
+    make.member(user=user, study=study, role="investigator")
     patient = make.patient(phone="+33698765432")
     make.enrollment(patient=patient, participant=make.participant(study=study))
     client.force_login(user)
@@ -73,7 +72,7 @@ def test_every_path_stores_e164_with_a_fresh_blind_index(make, client, path):
 def test_the_admin_names_the_field_of_a_bad_value_and_changes_nothing(make, client):
     study = make.study()
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role="investigator")
+    make.member(user=user, study=study, role="investigator")
     patient = make.patient(phone=E164)
     make.enrollment(patient=patient, participant=make.participant(study=study))
     client.force_login(user)

@@ -59,7 +59,7 @@ def due_message(make, *, channel: str = "sms", channels: tuple[str, ...] = ("sms
     enrollment = make.enrollment(patient=make.patient(**patient_kw), participant=participant)
     assignment = make.assignment(participant=participant, timepoint=timepoint, due_at=now - timedelta(hours=1),
                                  status=Assignment.Status.OPEN)
-    return Message.objects.create(
+    return make.message(
         enrollment=enrollment, assignment=assignment, channel=channel, sequence=sequence,
         kind=Message.Kind.REMINDER if sequence else Message.Kind.INVITATION,
         scheduled_at=now - timedelta(seconds=ago),
@@ -445,12 +445,11 @@ def test_the_send_task_sends_through_the_service(make):
 
 
 def test_a_study_wording_of_the_sms_is_used_when_it_has_one(make):
-    from patients.models import SmsTemplate
 
     message = claimed(make)
     patient = message.enrollment.patient
-    SmsTemplate.objects.create(study_id=message.assignment.participant.study_id, kind=message.kind,
-                               language=patient.language, text="Cabinet Rose {{ link }} stop: {{ withdraw_link }}")
+    make.sms_template(study=message.assignment.participant.study, kind=message.kind,
+                      language=patient.language, text="Cabinet Rose {{ link }} stop: {{ withdraw_link }}")
     message_send(message_id=message.pk)
     (sms,) = locmem.outbox
     assert sms.body.startswith("Cabinet Rose http") and "/withdraw" in sms.body

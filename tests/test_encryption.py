@@ -17,6 +17,7 @@ from django.urls import reverse
 from patients.identity import crypto
 from patients.identity.key_rotation import encrypted_fields_rotate
 from patients.models import Patient
+from tests import factories
 
 NAME, EMAIL, PHONE = "Jeanne Dupont-Lefèvre", "jeanne.dupont@example.org", "+33612345678"
 ENCRYPTED = ("name", "email", "phone")
@@ -28,7 +29,7 @@ def new_key() -> str:
 
 def make_patient(**kw) -> Patient:
     fields = {"name": NAME, "email": EMAIL, "phone": PHONE} | kw
-    return Patient.objects.create(**fields)
+    return factories.patient(**fields)
 
 
 def raw_row(table: str, pk_column: str, pk: int) -> dict[str, str]:
@@ -157,7 +158,7 @@ def test_bad_key_list_is_a_clear_configuration_error(db, settings, keys):
     settings.FIELD_ENCRYPTION_KEYS = keys
 
     with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEYS"):
-        Patient.objects.create(name=NAME, phone=PHONE)
+        factories.patient(name=NAME, phone=PHONE)
     with pytest.raises(CommandError, match="FIELD_ENCRYPTION_KEYS"):
         call_command("rotate_keys", stdout=StringIO())
 

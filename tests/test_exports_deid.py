@@ -13,7 +13,7 @@ from django.test import override_settings
 from surveys.exports.deid import MAX_SHIFT_DAYS, date_shift_days
 from surveys.exports.spec import ExportSpec
 from surveys.exports.writers import export_write
-from surveys.models import Participant, QuestionnaireVersion
+from surveys.models import Participant
 from tests.test_exports_formats import build_study, read_csv, read_stat
 
 DUE = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -135,7 +135,7 @@ def test_other_please_specify_texts_are_free_text(make):
         "item": [{"linkId": "where", "type": "open-choice", "text": "Où ?",
                   "answerOption": [{"valueCoding": {"code": "home", "display": "Maison"}}]}],
     }
-    version = QuestionnaireVersion.objects.create(questionnaire=q, number=1, definition=definition, content_hash="x")
+    version = make.questionnaire_version(questionnaire=q, number=1, definition=definition, content_hash="x")
     tp = make.timepoint(version=version, code="t")
     for n, answer in enumerate(["home", "chez ma soeur à Lille"]):
         p = make.participant(study=study, pseudonym=f"O-{n}")

@@ -16,6 +16,7 @@ from surveys.exports.spec import FORMATS, ExportSpec
 from surveys.exports.writers import export_write
 from surveys.models import Response
 from surveys.scoring.compute import scores_compute
+from tests import factories
 from tests.test_exports_formats import read_stat
 
 BIRTH_DATES = {"DEMO-0001": "1949-03-17", "DEMO-0002": "1962-11-05", "DEMO-0003": "1956-02-29"}
@@ -51,9 +52,9 @@ def demo(db):
         for n, assignment in enumerate(enrollment.participant.assignments.select_related("timepoint__version")):
             version = assignment.timepoint.version
             answers = answers_for(version.definition, n)
-            Response.objects.create(assignment=assignment, version=version, status="completed", answers=answers,
-                                    scores=scores_compute(version.definition, answers),
-                                    submitted_at=timezone.now())
+            factories.response(assignment=assignment, version=version, status="completed", answers=answers,
+                               scores=scores_compute(version.definition, answers),
+                               submitted_at=timezone.now())
     return loaded
 
 

@@ -54,7 +54,7 @@ def build(make, *, responses: int = 3, code: str = "xj", site=None):
 
 def member(make, study, role: str, **kw):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role=role, **kw)
+    make.member(user=user, study=study, role=role, **kw)
     return user
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from config.celery import app
 from surveys.exports.jobs import ENQUEUE_GRACE, export_files_expire, export_job_start, export_jobs_sweep
 from surveys.exports.spec import ExportSpec
-from surveys.models import ExportJob, StudyMembership
+from surveys.models import ExportJob
 from tests.workers import Worker, new_queue, wait_for, worker_pool
 
 pytestmark = pytest.mark.services
@@ -100,7 +100,7 @@ def test_a_real_worker_takes_a_job_from_pending_to_running_to_done_and_the_downl
     settings.EXPORTS_INLINE_MAX_RESPONSES = 5
     study = build(make, responses=30)
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role="data_manager")
+    make.member(user=user, study=study, role="data_manager")
     client.force_login(user)
 
     response = client.post(reverse("surveys:exports", args=[study.code]),

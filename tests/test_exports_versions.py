@@ -38,9 +38,9 @@ def two_versions(make):
 
     help_item = q.items.get(link_id="help")
     AnswerOption.objects.filter(item=help_item, code="none").delete()
-    AnswerOption.objects.create(item=help_item, order=9, code="nurse", label_fr="Infirmière", label_en="Nurse")
-    AnswerOption.objects.create(item=q.items.get(link_id="mood"), order=9, code="a3", label_fr="Toujours",
-                                label_en="Always")
+    make.answer_option(item=help_item, order=9, code="nurse", label_fr="Infirmière", label_en="Nurse")
+    make.answer_option(item=q.items.get(link_id="mood"), order=9, code="a3", label_fr="Toujours",
+                       label_en="Always")
     q.items.get(link_id="smoker").delete()
     Item.objects.filter(questionnaire=q, link_id="help").update(order=5)
     make.item(questionnaire=q, link_id="sleep", type="nrs", section=page, order=2, min_value=0, max_value=10)

@@ -66,7 +66,7 @@ def due_messages(make, n: int = 1) -> list[Message]:
                                      participant=participant)
         assignment = make.assignment(participant=participant, timepoint=timepoint,
                                      due_at=now - timedelta(hours=1), status=Assignment.Status.OPEN)
-        messages.append(Message.objects.create(
+        messages.append(make.message(
             enrollment=enrollment, assignment=assignment, channel="sms", sequence=0, kind=Message.Kind.INVITATION,
             scheduled_at=now - timedelta(minutes=1)))
     return messages

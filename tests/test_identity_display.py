@@ -14,7 +14,6 @@ from patients.enrolment.enrol import (
     enrollment_create,
 )
 from patients.models import ConsentRecord, ReidentificationEvent
-from surveys.models import StudyMembership
 
 NAME, EMAIL, PHONE, BORN = "Philomène Kerdraon", "philomene.kerdraon@example.fr", "+33698765432", "1948-07-14"
 SHOWN = (NAME, EMAIL, PHONE, "06 98 76 54 32", BORN, "14/07/1948")
@@ -31,7 +30,7 @@ def enrolled(make):
 
 def investigator(make, study, site=None):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role="investigator", site=site)
+    make.member(user=user, study=study, role="investigator", site=site)
     return user
 
 

@@ -11,7 +11,6 @@ from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_tot
 from django.urls import reverse
 
 from config.staff_invites import INVITED_SESSION_KEY
-from surveys.models import StudyMembership
 
 PASSWORD = "pw-123456789"
 
@@ -31,7 +30,7 @@ def mfa_required(settings):
 def staff_member(make, role: str):
     study = make.study()
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role=role)
+    make.member(user=user, study=study, role=role)
     return user
 
 

@@ -10,7 +10,7 @@ from patients.consent.records import consent_record
 from patients.enrolment.enrol import EnrolmentData, enrollment_create
 from patients.models import ConsentRecord, Enrollment
 from surveys.answering.links import assignment_link_token
-from surveys.models import ConsentNotice, Participant, Response
+from surveys.models import Participant, Response
 
 
 def _routes(patterns=None, prefix=""):
@@ -33,8 +33,8 @@ def test_the_known_patient_paths_are_found():
 def _link(make, *, consented: bool):
     version = make.published_version(study=make.study(legal_basis="consent", link_check="birth_year"))
     study = version.questionnaire.study
-    notice = ConsentNotice.objects.create(study=study, version="1.0", language="en", title="About the study",
-                                          text="Why.")
+    notice = make.consent_notice(study=study, version="1.0", language="en", title="About the study",
+                                 text="Why.")
     make.timepoint(version=version, code="t0", offset=0, window=7)
     enrollment = enrollment_create(
         study=study, data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", birth_date="03/02/1951",

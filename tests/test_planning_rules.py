@@ -224,8 +224,7 @@ def test_the_trigger_fires_once_not_again_on_a_second_submission(make, design):
     submit(participant, pain=8)
     first = windows(participant, "pain-follow-up")
     assignment = Assignment.objects.get(participant=participant, timepoint__code="weekly-pain", occurrence=1)
-    from surveys.models import Response
-    Response.objects.create(assignment=assignment, version=baseline, answers={"pain": 10})
+    make.response(assignment=assignment, version=baseline, answers={"pain": 10})
     response_submit(assignment=assignment)
     response_submit(assignment=assignment)  # a double submit, too
     assert windows(participant, "pain-follow-up") == first and len(first) == 1
@@ -348,4 +347,4 @@ def test_valid_settings_pass(make, design):
 def test_the_database_refuses_repeats_without_an_interval(make, design):
     study, _baseline, follow_up = design
     with pytest.raises(IntegrityError), transaction.atomic():
-        Timepoint.objects.create(study=study, version=follow_up, code="bad", label="Bad", repeat_count=3)
+        make.timepoint(version=follow_up, code="bad", label="Bad", repeat_count=3)

@@ -10,7 +10,6 @@ from django.utils import timezone
 from patients.enrolment.enrol import EnrolmentData, enrollment_create
 from patients.identity.reidentify import participant_reidentify
 from patients.models import ReidentificationEvent
-from surveys.models import StudyMembership
 
 NAME, EMAIL, PHONE, BORN = "Philomène Kerdraon", "philomene.kerdraon@example.fr", "+33698765432", "1948-07-14"
 
@@ -28,7 +27,7 @@ def enrolled(make):
 
 def member(make, participant, role: str, **kw):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=participant.study, role=role, **kw)
+    make.member(user=user, study=participant.study, role=role, **kw)
     return user
 
 
@@ -95,7 +94,7 @@ def test_other_roles_get_no_identity_and_leave_no_event(enrolled, make, client, 
 def test_investigator_of_another_study_gets_nothing(enrolled, make, client):
     participant, _site = enrolled
     elsewhere = make.user()
-    StudyMembership.objects.create(user=elsewhere, study=make.study(), role="investigator")
+    make.member(user=elsewhere, study=make.study(), role="investigator")
     client.force_login(elsewhere)
     assert client.post(url(participant), {"reason": "curious"}).status_code == 404
     with pytest.raises(PermissionDenied):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from patients.messaging.planning import messages_plan
 from patients.models import Message
-from surveys.models import Assignment, Participant, StudyMembership, Timepoint
+from surveys.models import Assignment, Participant, Timepoint
 from surveys.scheduling.planning import assignments_plan
 from surveys.scheduling.replan import schedule_replan_preview
 from surveys.scheduling.views import preview_fingerprint
@@ -46,7 +46,7 @@ def url(study) -> str:
 
 def member(make, study, role: str):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role=role)
+    make.member(user=user, study=study, role=role)
     return user
 
 

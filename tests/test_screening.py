@@ -129,10 +129,10 @@ def screening_study(make, *, legal_basis="consent", **kw):
               text_en="Are you pregnant?", text_fr="Êtes-vous enceinte ?")
     study.screening_version = questionnaire_publish(questionnaire=q, by=None)
     study.save()
-    EligibilityRule.objects.create(study=study, kind="inclusion", question="age", operator=">=", answer="18")
-    EligibilityRule.objects.create(study=study, kind="exclusion", question="pregnant", operator="=", answer="true")
-    ConsentNotice.objects.create(study=study, version="1.0", language="en", title="About the study",
-                                 text="What we ask of you.")
+    make.eligibility_rule(study=study, kind="inclusion", question="age", operator=">=", answer="18")
+    make.eligibility_rule(study=study, kind="exclusion", question="pregnant", operator="=", answer="true")
+    make.consent_notice(study=study, version="1.0", language="en", title="About the study",
+                        text="What we ask of you.")
     make.timepoint(version=make.published_version(study=study), code="t0", offset=0, window=7)
     return study, screening.screening_link_open(study=study)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from patients.enrolment.importing import import_check, import_read, import_run
 from patients.models import ConsentRecord, Enrollment, Message, Patient, ReidentificationEvent
-from surveys.models import Assignment, ConsentNotice, Participant, Response, Site
+from surveys.models import Assignment, Participant, Response, Site
 from surveys.staff.selectors import rows_for_user, sites_for_user
 
 
@@ -21,7 +21,7 @@ def world(make):
     study = make.study(code="sites-study")
     version = make.published_version(study=study)
     tp = make.timepoint(version=version, code="t0")
-    notice = ConsentNotice.objects.create(study=study, version="1.0", language="fr", title="Notice", text="Text")
+    notice = make.consent_notice(study=study, version="1.0", language="fr", title="Notice", text="Text")
     auditor = make.user()
     w = SimpleNamespace(study=study, timepoint=tp, sites={}, rows={})
     for code in ("north", "south"):
@@ -31,11 +31,11 @@ def world(make):
         response = make.response(assignment=assignment, answers={"mood": "a1"})
         patient = make.patient(name=f"Patient {code}", phone="+3361234567" + ("1" if code == "north" else "2"))
         enrollment = make.enrollment(patient=patient, participant=participant)
-        message = Message.objects.create(enrollment=enrollment, assignment=assignment, channel="sms",
-                                         kind="invitation", scheduled_at=timezone.now())
-        record = ConsentRecord.objects.create(enrollment=enrollment, notice=notice, method="written",
-                                              recorded_at=timezone.now(), record_hash="0" * 64)
-        event = ReidentificationEvent.objects.create(user=auditor, participant=participant, reason="follow-up call")
+        message = make.message(enrollment=enrollment, assignment=assignment, channel="sms",
+                               kind="invitation", scheduled_at=timezone.now())
+        record = make.consent_record(enrollment=enrollment, notice=notice, method="written",
+                                     recorded_at=timezone.now())
+        event = make.reidentification_event(user=auditor, participant=participant, reason="follow-up call")
         w.sites[code] = site
         w.rows[code] = SimpleNamespace(participant=participant, assignment=assignment, response=response,
                                        patient=patient, enrollment=enrollment, message=message, record=record,

@@ -7,7 +7,6 @@ from allauth.mfa.models import Authenticator
 from django.urls import reverse
 
 from config.staff_invites import staff_invitation_path
-from surveys.models import StudyMembership
 from tests.test_mfa import PASSWORD, current_code
 
 NEW_PASSWORD = "a-new-long-passphrase-2026"
@@ -21,7 +20,7 @@ def own_address(client, settings):
 
 def investigator(make):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=make.study(), role="investigator")
+    make.member(user=user, study=make.study(), role="investigator")
     return user
 
 

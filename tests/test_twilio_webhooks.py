@@ -40,8 +40,8 @@ def enrolled(make, *, phone=PHONE, study=None):
     assignment = make.assignment(participant=participant, timepoint=make.timepoint(version=version))
     now = timezone.now()
     messages = [
-        Message.objects.create(enrollment=enrollment, assignment=assignment, channel=channel, kind=kind,
-                               sequence=seq, scheduled_at=now, status=status)
+        make.message(enrollment=enrollment, assignment=assignment, channel=channel, kind=kind,
+                     sequence=seq, scheduled_at=now, status=status)
         for channel, kind, seq, status in [
             ("sms", "invitation", 0, "queued"), ("sms", "reminder", 1, "planned"),
             ("email", "reminder", 1, "planned"), ("sms", "reminder", 2, "sent"),

@@ -18,7 +18,7 @@ from patients.enrolment.enrol import EnrolmentData, enrollment_create
 from patients.models import Enrollment, Message
 from surveys.answering.links import assignment_link_token
 from surveys.answering.submit import response_save_page, response_submit
-from surveys.models import Assignment, Participant, Response, StudyMembership
+from surveys.models import Assignment, Participant, Response
 from surveys.participants.withdrawal import participant_withdraw
 from surveys.scheduling.planning import assignments_refresh
 
@@ -283,7 +283,7 @@ def test_patient_page_asks_the_year_of_birth_first_when_the_study_does(make, cli
 
 def staff(make, followed, role: str, **kw):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=followed.participant.study, role=role, **kw)
+    make.member(user=user, study=followed.participant.study, role=role, **kw)
     return user
 
 

@@ -27,7 +27,7 @@ def world(make):
 
 def test_erasure_keeps_an_open_alert_as_a_trace_listed_mailed_and_acknowledgeable(client, make):
     study, investigator, participant, response = world(make)
-    alert = Alert.objects.create(study=study, response=response, participant=participant, rule="item9")
+    alert = make.alert(response=response, rule="item9")
     participant_withdraw(participant=participant, delete_data=True, now=timezone.now())
     assert not Response.objects.filter(pk=response.pk).exists()
     alert.refresh_from_db()
@@ -49,7 +49,7 @@ def test_erasure_keeps_an_open_alert_as_a_trace_listed_mailed_and_acknowledgeabl
 
 def test_erasure_deletes_an_acknowledged_alert(make):
     study, investigator, participant, response = world(make)
-    alert = Alert.objects.create(study=study, response=response, participant=participant, rule="item9",
-                                 acknowledged_at=timezone.now(), acknowledged_by=investigator)
+    alert = make.alert(response=response, rule="item9", acknowledged_at=timezone.now(),
+                       acknowledged_by=investigator)
     participant_withdraw(participant=participant, delete_data=True, now=timezone.now())
     assert not Alert.objects.filter(pk=alert.pk).exists()
