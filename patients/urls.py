@@ -37,6 +37,6 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
-    path("studies/<api_code:study>/messages/", api.MessageList.as_view(), name="api-messages"),
-    path("studies/<api_code:study>/messages/<api_id:id>/", api.MessageDetail.as_view(), name="api-message"),
+    path("studies/<api_code:study>/messages/", api.MessageViewSet.as_view({"get": "list"}), name="api-messages"),
+    path("studies/<api_code:study>/messages/<api_id:id>/", api.MessageViewSet.as_view({"get": "retrieve"}), name="api-message"),
 ]

@@ -171,9 +171,9 @@ def test_every_upload_path_is_one_this_file_sends_hostile_files_to():
         "patients/management/commands/import_patients.py",
     }
     # The API's only request body is the export spec, parsed behind the same limits.
-    from surveys.api.exports import ExportList
+    from surveys.api.exports import ExportViewSet
 
-    assert ExportList.parser_classes == [uploads.BoundedJSONParser]
+    assert ExportViewSet.parser_classes == [uploads.BoundedJSONParser]
 
 
 def admin_user(make, client, study, role):

@@ -11,14 +11,14 @@ rest of the API (surveys/api/).
 from __future__ import annotations
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from patients.messaging.outbox import OUTBOX_ROLES
 from patients.models import Message
 from surveys.api.base import IdFilter, StudyFilterSet, StudyScopedMixin, date_range
 from surveys.api.serializers import ApiModelSerializer, UtcDateTimeField
-from surveys.api.views import DetailView, ListView
+from surveys.api.views import ReadOnlyViewSet
 from surveys.staff.selectors import rows_for_user
 
 # The outbox page's permission: granted to the roles of OUTBOX_ROLES, which scope the rows.
@@ -78,14 +78,16 @@ class MessageRows(StudyScopedMixin):
         return rows_for_user(queryset, user=self.request.user, roles=OUTBOX_ROLES)
 
 
-@extend_schema(summary="Scheduled messages: invitations and reminders, planned and sent", tags=["messages"])
-class MessageList(MessageRows, ListView):
-    """Invitations and reminders, planned and sent: pseudonym, assignment, timepoint, kind, channel, planned and
-    sent times, status. Never a phone number, an address or a text."""
+@extend_schema_view(
+    list=extend_schema(
+        summary="Scheduled messages: invitations and reminders, planned and sent",
+        description="Invitations and reminders, planned and sent: pseudonym, assignment, timepoint, kind, channel, "
+                    "planned and\nsent times, status. Never a phone number, an address or a text.",
+    ),
+    retrieve=extend_schema(summary="One scheduled message", description="One scheduled message."),
+)
+@extend_schema(tags=["messages"])
+class MessageViewSet(MessageRows, ReadOnlyViewSet):
+    """Invitations and reminders, planned and sent; never a phone number, an address or a text."""
 
     filterset_class = MessageFilter
-
-
-@extend_schema(summary="One scheduled message", tags=["messages"])
-class MessageDetail(MessageRows, DetailView):
-    """One scheduled message."""

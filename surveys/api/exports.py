@@ -19,14 +19,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response as ApiResponse
 
 from surveys.api.base import ErrorSerializer, JsonBooleanField, StudyScopedMixin, UnknownCode
 from surveys.api.serializers import ApiModelSerializer
-from surveys.api.views import DetailView, ListView
+from surveys.api.views import DetailView, ReadOnlyViewSet
 from surveys.exports.access import export_spec_for_user
 from surveys.exports.jobs import ExportFileUnavailable, export_job_file, export_job_start
 from surveys.exports.spec import DATES, FORMATS, ExportSpecError
@@ -129,16 +129,21 @@ class ExportRows(StudyScopedMixin):
         return {**super().get_serializer_context(), "study": getattr(self, "study", None), "now": timezone.now()}
 
 
+@extend_schema_view(
+    list=extend_schema(summary="Your exports of this study",
+                       description="Your background exports of this study, oldest first; POST a spec to start one."),
+    retrieve=extend_schema(
+        summary="One export: its status and progress",
+        description="One of your exports: status (pending, running, done, failed, expired), progress, and once done "
+                    "its rows,\nsize, SHA-256, expiry and download_url.",
+    ),
+)
 @extend_schema(tags=["exports"])
-class ExportList(ExportRows, ListView):
-    """Your background exports of this study, oldest first; POST a spec to start one."""
+class ExportViewSet(ExportRows, ReadOnlyViewSet):
+    """Your background exports of this study: list them, start one (POST a spec), poll one."""
 
     filterset_class = None
     # The only API body: parsed behind the upload limits (size, nesting depth).
-
-    @extend_schema(summary="Your exports of this study")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Start an export",
@@ -146,7 +151,7 @@ class ExportList(ExportRows, ListView):
         request=ExportSerializer,
         responses={202: ExportJobSerializer, 400: ErrorSerializer},
     )
-    def post(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs):
         body = ExportSerializer(data=request.data, context={"study": self.study})
         body.is_valid(raise_exception=True)
         try:
@@ -156,12 +161,6 @@ class ExportList(ExportRows, ListView):
         job = export_job_start(spec=spec, by=request.user)
         data = self.get_serializer(job).data
         return ApiResponse(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
-
-
-@extend_schema(summary="One export: its status and progress", tags=["exports"])
-class ExportDetail(ExportRows, DetailView):
-    """One of your exports: status (pending, running, done, failed, expired), progress, and once done its rows,
-    size, SHA-256, expiry and download_url."""
 
 
 class LenientNegotiation(DefaultContentNegotiation):

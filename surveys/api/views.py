@@ -12,12 +12,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, generics
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions, generics, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response as ApiResponse
 
-from surveys.api.base import ApiSchema, NoQueryMixin, StudyFilterSet, StudyScopedMixin, access_api_study, date_range
+from surveys.api.base import (
+    ApiSchema,
+    NoQueryMixin,
+    StudyFilterSet,
+    StudyScopedMixin,
+    access_api_study,
+    date_range,
+    reject_query_params,
+)
 from surveys.api.policies import ApiPagination, StrictFilterBackend
 from surveys.api.serializers import (
     AssignmentSerializer,
@@ -60,6 +68,27 @@ class DetailView(NoQueryMixin, generics.RetrieveAPIView):
     lookup_url_kwarg = "id"
 
 
+class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    """A list and its detail: the list as ListView (cursor pages, strict filters), the detail as
+    DetailView (query parameters refused rather than ignored, no filter)."""
+
+    schema = ApiSchema()
+    pagination_class = ApiPagination
+    filter_backends = [StrictFilterBackend]
+    lookup_field = "pk"
+    lookup_url_kwarg = "id"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.action == "retrieve":
+            reject_query_params(request)
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+
 # --- studies -------------------------------------------------------------------------------------
 
 
@@ -85,24 +114,24 @@ class StudyFilter(filters.FilterSet):
         fields = ["status"]
 
 
-@extend_schema(summary="Studies where you have a role", tags=["studies"])
-class StudyList(ListView):
-    """The studies where you have a role (only those of the token's list, if it has one), with your roles, the sites
-    you reach and the timepoints.
-    """
+@extend_schema_view(
+    list=extend_schema(
+        summary="Studies where you have a role",
+        description="The studies where you have a role (only those of the token's list, if it has one), with your "
+                    "roles, the sites\nyou reach and the timepoints.",
+    ),
+    retrieve=extend_schema(summary="One study: your roles, its sites and timepoints",
+                           description="One study, as in the list."),
+)
+@extend_schema(tags=["studies"])
+class StudyViewSet(ReadOnlyViewSet):
+    """The studies where you have a role, with your roles, the sites you reach and the timepoints."""
 
     serializer_class = StudySerializer
     filterset_class = StudyFilter
 
     def get_queryset(self):
         return studies_reached(self.request)
-
-
-@extend_schema(summary="One study: your roles, its sites and timepoints", tags=["studies"])
-class StudyDetail(DetailView):
-    """One study, as in the list."""
-
-    serializer_class = StudySerializer
 
     def get_object(self):
         study = access_api_study(self.request, self.kwargs["study"], "surveys.view_study")
@@ -119,20 +148,6 @@ class VersionFilter(StudyFilterSet):
     class Meta:
         model = QuestionnaireVersion
         fields: list = []
-
-
-@extend_schema(summary="Published questionnaire versions", tags=["questionnaires"])
-class VersionList(StudyScopedMixin, ListView):
-    """Published versions of the study's questionnaires, each frozen once published."""
-
-    perm = VIEW_VERSIONS
-    model = QuestionnaireVersion
-    serializer_class = VersionSerializer
-    filterset_class = VersionFilter
-
-    def rows(self):
-        return self.scoped(QuestionnaireVersion.objects.filter(questionnaire__study=self.study)
-                           .select_related("questionnaire"), study_path="questionnaire__study")
 
 
 class VersionObjectMixin(StudyScopedMixin):
@@ -154,13 +169,28 @@ class VersionObjectMixin(StudyScopedMixin):
         return version
 
 
-@extend_schema(summary="One published version, with its frozen definition", tags=["questionnaires"])
-class VersionDetail(VersionObjectMixin, DetailView):
-    """One version and its frozen definition: a FHIR R4 Questionnaire with our extensions (scoring rules, safety
-    message).
-    """
+@extend_schema_view(
+    list=extend_schema(summary="Published questionnaire versions",
+                       description="Published versions of the study's questionnaires, each frozen once published."),
+    retrieve=extend_schema(
+        summary="One published version, with its frozen definition",
+        description="One version and its frozen definition: a FHIR R4 Questionnaire with our extensions (scoring "
+                    "rules, safety\nmessage).",
+    ),
+)
+@extend_schema(tags=["questionnaires"])
+class VersionViewSet(VersionObjectMixin, ReadOnlyViewSet):
+    """Published versions of the study's questionnaires; one of them is found by questionnaire code and number."""
 
-    serializer_class = VersionDetailSerializer
+    filterset_class = VersionFilter
+
+    def rows(self):
+        return self.scoped(QuestionnaireVersion.objects.filter(questionnaire__study=self.study)
+                           .select_related("questionnaire"), study_path="questionnaire__study")
+
+    def get_serializer_class(self):
+        # The list leaves the definitions out: they are what makes a version large.
+        return VersionSerializer if self.action == "list" else VersionDetailSerializer
 
 
 @extend_schema(
@@ -189,28 +219,22 @@ class ParticipantFilter(StudyFilterSet):
         fields: list = []
 
 
-@extend_schema(summary="Participants, by pseudonym (never an identity)", tags=["participants"])
-class ParticipantList(StudyScopedMixin, ListView):
-    """Participants by pseudonym: site, status, language, consent, withdrawal and enrolment dates; never an identity.
-    A member limited to a site sees that site's only.
-    """
+@extend_schema_view(
+    list=extend_schema(
+        summary="Participants, by pseudonym (never an identity)",
+        description="Participants by pseudonym: site, status, language, consent, withdrawal and enrolment dates; "
+                    "never an identity.\nA member limited to a site sees that site's only.",
+    ),
+    retrieve=extend_schema(summary="One participant", description="One participant, by pseudonym."),
+)
+@extend_schema(tags=["participants"])
+class ParticipantViewSet(StudyScopedMixin, ReadOnlyViewSet):
+    """Participants by pseudonym, never an identity; a member limited to a site sees that site's only."""
 
     perm = VIEW_PARTICIPANTS
     model = Participant
     serializer_class = ParticipantSerializer
     filterset_class = ParticipantFilter
-
-    def rows(self):
-        return self.scoped(Participant.objects.filter(study=self.study).select_related("site"))
-
-
-@extend_schema(summary="One participant", tags=["participants"])
-class ParticipantDetail(StudyScopedMixin, DetailView):
-    """One participant, by pseudonym."""
-
-    perm = VIEW_PARTICIPANTS
-    model = Participant
-    serializer_class = ParticipantSerializer
     lookup_field = "pseudonym"
     lookup_url_kwarg = "pseudonym"
 
@@ -244,26 +268,22 @@ def _assignments(view: StudyScopedMixin):
     )
 
 
-@extend_schema(summary="Assignments: one per participant, timepoint and occurrence", tags=["assignments"])
-class AssignmentList(StudyScopedMixin, ListView):
+@extend_schema_view(
+    list=extend_schema(
+        summary="Assignments: one per participant, timepoint and occurrence",
+        description="One row per participant, timepoint and occurrence: when it opens and closes, its status, its "
+                    "response.",
+    ),
+    retrieve=extend_schema(summary="One assignment", description="One assignment."),
+)
+@extend_schema(tags=["assignments"])
+class AssignmentViewSet(StudyScopedMixin, ReadOnlyViewSet):
     """One row per participant, timepoint and occurrence: when it opens and closes, its status, its response."""
 
     perm = VIEW_ASSIGNMENTS
     model = Assignment
     serializer_class = AssignmentSerializer
     filterset_class = AssignmentFilter
-
-    def rows(self):
-        return _assignments(self)
-
-
-@extend_schema(summary="One assignment", tags=["assignments"])
-class AssignmentDetail(StudyScopedMixin, DetailView):
-    """One assignment."""
-
-    perm = VIEW_ASSIGNMENTS
-    model = Assignment
-    serializer_class = AssignmentSerializer
 
     def rows(self):
         return _assignments(self)
@@ -296,26 +316,22 @@ def _responses(view: StudyScopedMixin):
     )
 
 
-@extend_schema(summary="Responses with their answers and scores", tags=["responses"])
-class ResponseList(StudyScopedMixin, ListView):
+@extend_schema_view(
+    list=extend_schema(
+        summary="Responses with their answers and scores",
+        description="Responses, in progress and submitted: answers keyed by item code (linkId), scores computed at "
+                    "submission.",
+    ),
+    retrieve=extend_schema(summary="One response", description="One response."),
+)
+@extend_schema(tags=["responses"])
+class ResponseViewSet(StudyScopedMixin, ReadOnlyViewSet):
     """Responses, in progress and submitted: answers keyed by item code (linkId), scores computed at submission."""
 
     perm = VIEW_RESPONSES
     model = Response
     serializer_class = ResponseSerializer
     filterset_class = ResponseFilter
-
-    def rows(self):
-        return _responses(self)
-
-
-@extend_schema(summary="One response", tags=["responses"])
-class ResponseDetail(StudyScopedMixin, DetailView):
-    """One response."""
-
-    perm = VIEW_RESPONSES
-    model = Response
-    serializer_class = ResponseSerializer
 
     def rows(self):
         return _responses(self)
