@@ -45,13 +45,12 @@ from surveys.models import Alert, Item, Response, StudyMembership
 from surveys.questionnaires import fhir, values
 from surveys.questionnaires.validation import LANGUAGE_NAMES, Problem
 from surveys.rules import DATA_MANAGER, INVESTIGATOR, NOBODY, register_model_permissions, register_site_scope, roles_for
+from surveys.scoring import formats
 from surveys.staff.selectors import rows_for_user
 
 logger = logging.getLogger(__name__)
 
 T = Item.Type
-# Alert.rule is 40 characters; codes are also shown in e-mail subjects.
-CODE_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 
 # Investigators act on alerts (acknowledge); data managers, who read the responses anyway, may see them.
 register_model_permissions("surveys", {
@@ -94,61 +93,96 @@ def _lang_name(code: str) -> str:
     return str(LANGUAGE_NAMES.get(code, code))
 
 
-def _test_problems(test: Any, add, items: dict[str, dict], scores: dict[str, dict]) -> None:
-    """Problems of one test or of an any/all group (recursive)."""
-    if not isinstance(test, dict):
-        add(_('"when" must be a test or {"any": [...]} / {"all": [...]}'))
-        return
-    group = [key for key in ("any", "all") if key in test]
-    if group:
-        key = group[0]
-        if len(test) != 1:
-            add(_('"%(key)s" must be alone in its object') % {"key": key})
-        tests = test[key]
-        if not isinstance(tests, list) or not tests:
-            add(_('"%(key)s" needs a non-empty list of tests') % {"key": key})
-            return
-        for sub in tests:
-            _test_problems(sub, add, items, scores)
-        return
-    has_answer, has_score = "answer" in test, "score" in test
-    if has_answer == has_score:
-        add(_('a test names either an "answer" (item code) or a "score" (score name), not both or neither'))
-        return
-    unknown = set(test) - {"answer", "score", "operator", "value"}
-    if unknown:
-        add(_("a test has unknown keys: %(keys)s") % {"keys": ", ".join(sorted(unknown))})
-    operator = test.get("operator")
-    value = test.get("value")
-    if operator not in values.OPERATORS:
-        add(_("operator %(op)s is unknown (use one of %(ops)s)") % {"op": operator, "ops": " ".join(values.OPERATORS)})
-        return
-    exists = operator == "exists"
-    if exists and "value" in test and not isinstance(value, bool):
-        add(_('"exists" takes true or false, not %(value)s') % {"value": value})
-    if not exists and ("value" not in test or value is None):
-        add(_("operator %(op)s needs a value") % {"op": operator})
-        exists = True  # nothing to compare: only the target is checked below
+VALUE_KINDS = frozenset({"exists_value", "needs_value"})
 
-    if has_score:
-        name = str(test["score"])
-        score = scores.get(name)
-        if score is None:
-            add(_("tests score %(name)s, which does not exist") % {"name": name})
-        elif exists:
-            pass
-        elif isinstance(value, str):
-            bands = {str(b.get("code")) for b in score.get("bands", []) if isinstance(b, dict)}
-            if operator not in ("=", "!="):
-                add(_("score %(name)s: a band code is compared with = or != only, not %(op)s")
-                    % {"name": name, "op": operator})
-            elif value not in bands:
-                add(_("score %(name)s has no band %(band)s") % {"name": name, "band": value})
-        elif not _is_number(value):
-            add(_("score %(name)s is compared with %(value)s, which is not a number") % {"name": name, "value": value})
-        return
 
-    link_id = str(test["answer"])
+class _Refused:
+    """The format refusals (formats.refusals) under one rule or test, their loc made relative to it."""
+
+    def __init__(self, refusals: list[formats.Refusal]) -> None:
+        self.refusals = refusals
+
+    def at(self, *path: str | int) -> _Refused:
+        """The refusals under `path`."""
+        return _Refused([formats.Refusal(r.loc[len(path):], r.kind, r.message) for r in self.refusals
+                         if r.loc[:len(path)] == path])
+
+    def message(self, *path: str | int, exact: bool = False, context: dict | None = None) -> str | None:
+        """The message of the first refusal under `path` (exactly at it with `exact`), or None.
+        A test's value for its operator is checked in code (VALUE_KINDS): not taken from here."""
+        for refusal in self.at(*path).refusals:
+            if (refusal.message is not None and (refusal.loc == () or not exact)
+                    and refusal.kind not in VALUE_KINDS):
+                return str(refusal.message) % (context or {})
+        return None
+
+    def at_itself(self) -> bool:
+        """Whether the value itself is refused (not only something inside it)."""
+        return any(r.loc == () for r in self.refusals)
+
+    def unknown(self, context: dict) -> str | None:
+        """One message naming every unknown key here, sorted, or None."""
+        keys = sorted(str(r.loc[0]) for r in self.refusals if r.kind == formats.UNKNOWN_KEY and len(r.loc) == 1)
+        found = next((r.message for r in self.refusals if r.kind == formats.UNKNOWN_KEY and len(r.loc) == 1), None)
+        return str(found) % {**context, "keys": ", ".join(keys)} if found is not None else None
+
+
+def _test_problems(test: Any, refused: _Refused, add, items: dict[str, dict], scores: dict[str, dict]) -> None:
+    """Problems of one test or of an any/all group (recursive). The format's refusals come from
+    formats.Comparison/AnyOf/AllOf; here are the checks against the definition."""
+    kind = formats.when_kind(test)
+    refused = refused.at(kind)
+    shape = refused.message(exact=True)  # not an object, or not one target
+    if shape is not None:
+        add(shape)
+        return
+    if kind != "test":
+        context = {"key": kind}
+        for message in (refused.unknown(context), refused.message(kind, exact=True, context=context)):
+            if message is not None:
+                add(message)
+        if not refused.at(kind).at_itself():
+            for number, sub in enumerate(test[kind]):
+                _test_problems(sub, refused.at(kind, number), add, items, scores)
+        return
+    operator, value = test.get("operator"), test.get("value")
+    context = {"op": operator, "ops": " ".join(values.OPERATORS), "value": value}
+    unknown = refused.unknown(context)
+    if unknown is not None:
+        add(unknown)
+    bad_operator = refused.message("operator", context=context)
+    if bad_operator is not None:
+        add(bad_operator)
+        return
+    # Not taken from the refusals: pydantic skips this check of the model when a key is unknown.
+    refusal = formats.value_refusal(operator, value, given="value" in test)
+    if refusal is not None:
+        add(str(formats.Comparison.says_for[refusal]) % context)
+    exists = operator == "exists" or refusal == "needs_value"  # nothing to compare: only the target is checked
+    if "score" in test:
+        _score_test_problems(str(test["score"]), operator, value, exists, add, scores)
+    else:
+        _answer_test_problems(str(test["answer"]), operator, value, exists, add, items)
+
+
+def _score_test_problems(name: str, operator: str, value: Any, exists: bool, add, scores: dict[str, dict]) -> None:
+    score = scores.get(name)
+    if score is None:
+        add(_("tests score %(name)s, which does not exist") % {"name": name})
+    elif exists:
+        pass
+    elif isinstance(value, str):
+        bands = {str(b.get("code")) for b in score.get("bands", []) if isinstance(b, dict)}
+        if operator not in ("=", "!="):
+            add(_("score %(name)s: a band code is compared with = or != only, not %(op)s")
+                % {"name": name, "op": operator})
+        elif value not in bands:
+            add(_("score %(name)s has no band %(band)s") % {"name": name, "band": value})
+    elif not _is_number(value):
+        add(_("score %(name)s is compared with %(value)s, which is not a number") % {"name": name, "value": value})
+
+
+def _answer_test_problems(link_id: str, operator: str, value: Any, exists: bool, add, items: dict[str, dict]) -> None:
     node = items.get(link_id)
     if node is None:
         add(_("tests item %(code)s, which does not exist") % {"code": link_id})
@@ -159,21 +193,7 @@ def _test_problems(test: Any, add, items: dict[str, dict], scores: dict[str, dic
     elif exists:
         pass
     elif kind in values.CHOICE_TYPES:
-        options = node.get("answerOption", [])
-        if isinstance(value, str):
-            codes = {fhir.option_code(o) for o in options}
-            if operator not in ("=", "!="):
-                add(_("item %(code)s: an option code is compared with = or != only, not %(op)s "
-                      "(compare a number to test the option score)") % {"code": link_id, "op": operator})
-            elif value not in codes:
-                add(_("item %(code)s does not offer option %(option)s") % {"code": link_id, "option": value})
-        elif _is_number(value):
-            if not any(values.option_score(o) is not None for o in options):
-                add(_("item %(code)s is compared with the number %(value)s, but its options have no score")
-                    % {"code": link_id, "value": value})
-        else:
-            add(_("item %(code)s is compared with %(value)s: give an option code (text) or a score (number)")
-                % {"code": link_id, "value": value})
+        _choice_test_problems(link_id, node, operator, value, add)
     elif kind == T.YES_NO:
         if operator not in ("=", "!=") or not isinstance(value, bool):
             add(_("item %(code)s is a yes/no question: test it with = or != and true or false")
@@ -189,67 +209,91 @@ def _test_problems(test: Any, add, items: dict[str, dict], scores: dict[str, dic
         if not isinstance(value, str) or values.to_seconds(value) is None:
             add(_("item %(code)s is a time: compare it with a time written HH:MM, not %(value)s")
                 % {"code": link_id, "value": value})
-    else:  # short and long texts
+    elif operator not in ("=", "!="):  # short and long texts
+        add(_("item %(code)s is a text: operator %(op)s cannot compare it (use =, != or exists)")
+            % {"code": link_id, "op": operator})
+    elif not isinstance(value, str):
+        add(_("item %(code)s is a text, but is compared with %(value)s") % {"code": link_id, "value": value})
+
+
+def _choice_test_problems(link_id: str, node: dict, operator: str, value: Any, add) -> None:
+    options = node.get("answerOption", [])
+    if isinstance(value, str):
+        codes = {fhir.option_code(o) for o in options}
         if operator not in ("=", "!="):
-            add(_("item %(code)s is a text: operator %(op)s cannot compare it (use =, != or exists)")
-                % {"code": link_id, "op": operator})
-        elif not isinstance(value, str):
-            add(_("item %(code)s is a text, but is compared with %(value)s") % {"code": link_id, "value": value})
+            add(_("item %(code)s: an option code is compared with = or != only, not %(op)s "
+                  "(compare a number to test the option score)") % {"code": link_id, "op": operator})
+        elif value not in codes:
+            add(_("item %(code)s does not offer option %(option)s") % {"code": link_id, "option": value})
+    elif _is_number(value):
+        if not any(values.option_score(o) is not None for o in options):
+            add(_("item %(code)s is compared with the number %(value)s, but its options have no score")
+                % {"code": link_id, "value": value})
+    else:
+        add(_("item %(code)s is compared with %(value)s: give an option code (text) or a score (number)")
+            % {"code": link_id, "value": value})
 
 
 def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
-    """Every problem of the alert rules, each naming the rule and the item or score it tests."""
+    """Every problem of the alert rules, each naming the rule and the item or score it tests.
+
+    The format (keys, types, allowed values) is declared in formats.py; here are the checks against
+    the definition (items, scores, bands, options, labels and safety message per language) and
+    between rules (unique codes).
+    """
     raw = fhir.rules_of(definition)
     if not isinstance(raw, dict) or "alerts" not in raw:
         return []
-    problems: list[Problem] = []
     rules = raw["alerts"]
-    if not isinstance(rules, list):
-        return [Problem(_("alerts"), _('"alerts" must be a list of rules'))]
+    refused = _Refused(formats.refusals(formats.Rules, {"alerts": rules})).at("alerts")
+    not_a_list = refused.message(exact=True)
+    if not_a_list is not None:
+        return [Problem(_("alerts"), not_a_list)]
     items = fhir.items_by_link(definition)
     score_rules = raw.get("scores", [])
     scores = {str(s.get("name")): s for s in score_rules if isinstance(s, dict)} if isinstance(score_rules, list) else {}
+    problems: list[Problem] = []
     seen: set[str] = set()
-
     for number, rule in enumerate(rules, start=1):
         code = rule.get("code") if isinstance(rule, dict) else None
         where = _("alert %(code)s") % {"code": code} if code else _("alert #%(n)s") % {"n": number}
-
-        def add(message: str, where: str = where) -> None:
-            problems.append(Problem(where, message))
-
-        if not isinstance(rule, dict):
-            add(_("a rule must be an object with code, label and when"))
-            continue
-        if not isinstance(code, str) or not CODE_RE.match(code):
-            add(_("needs a code of 1 to 40 letters, digits or _"))
-        elif code in seen:
-            add(_("code %(code)s is used by more than one alert (codes must be unique)") % {"code": code})
-        else:
-            seen.add(code)
-        unknown = set(rule) - {"code", "label", "when", "safety_message"}
-        if unknown:
-            add(_("unknown keys: %(keys)s") % {"keys": ", ".join(sorted(unknown))})
-        label = rule.get("label")
-        if not isinstance(label, dict):
-            add(_('needs a label per language, e.g. {"fr": "...", "en": "..."}'))
-        else:
-            for lang in languages:
-                if not str(label.get(lang) or "").strip():
-                    add(_("label is missing in %(lang)s") % {"lang": _lang_name(lang)})
-        flag = rule.get("safety_message", False)
-        if not isinstance(flag, bool):
-            add(_('"safety_message" must be true or false'))
-        elif flag:
-            for lang in languages:
-                if not fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True).strip():
-                    add(_("shows the safety message, but the questionnaire has none in %(lang)s")
-                        % {"lang": _lang_name(lang)})
-        if "when" not in rule:
-            add(_('needs "when": the test that fires it'))
-        else:
-            _test_problems(rule["when"], add, items, scores)
+        messages = _rule_problems(rule, refused.at(number - 1), definition, items, scores,
+                                  languages=languages, seen=seen)
+        problems.extend(Problem(where, message) for message in messages)
     return problems
+
+
+def _rule_problems(rule: Any, refused: _Refused, definition: dict, items: dict[str, dict],
+                   scores: dict[str, dict], *, languages: list[str], seen: set[str]) -> list[str]:
+    """Problems of one alert rule: its format's refusals, each followed by its checks against the definition."""
+    shape = refused.message(exact=True)
+    if not isinstance(rule, dict):
+        return [shape]
+    messages: list[str] = []
+    bad_code = refused.message("code")
+    if bad_code is not None:
+        messages.append(bad_code)
+    elif rule["code"] in seen:
+        messages.append(_("code %(code)s is used by more than one alert (codes must be unique)") % {"code": rule["code"]})
+    else:
+        seen.add(rule["code"])
+    bad_label = refused.message("label")
+    messages += [m for m in (refused.unknown({}), bad_label) if m is not None]
+    if bad_label is None:
+        messages += [_("label is missing in %(lang)s") % {"lang": _lang_name(lang)}
+                     for lang in languages if not str(rule["label"].get(lang) or "").strip()]
+    bad_flag = refused.message("safety_message")
+    if bad_flag is not None:
+        messages.append(bad_flag)
+    elif rule.get("safety_message", False):
+        messages += [_("shows the safety message, but the questionnaire has none in %(lang)s")
+                     % {"lang": _lang_name(lang)} for lang in languages
+                     if not fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True).strip()]
+    if "when" not in rule:
+        messages.append(refused.message("when"))
+    else:
+        _test_problems(rule["when"], refused.at("when"), messages.append, items, scores)
+    return messages
 
 
 # --- evaluation --------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ Number = Annotated[float, Strict(), AllowInfNan(False)]
 LanguageTexts = dict[StrictStr, StrictStr]
 
 SILENT = Says(None)
+UNKNOWN_KEY = "extra_forbidden"
 
 
 class Rule(BaseModel):
@@ -73,6 +74,9 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
     # Shown when the value is not an object at all.
     not_an_object: ClassVar[Promise | None] = None
+    # Messages for errors of the object itself, by pydantic error type (an unknown key, a custom
+    # error of one of its validators); empty: the message of the field holding it.
+    says_for: ClassVar[dict[str, Promise]] = {}
 
 
 class Band(Rule):
@@ -140,15 +144,31 @@ def _target(value: Any) -> Any:
     return value if value is None else str(value)
 
 
+def value_refusal(operator: str, value: Any, *, given: bool) -> str | None:
+    """The error type (a key of `Comparison.says_for`) of a test's value for its operator, or None:
+    "exists" takes true or false (or nothing), any other operator needs a value. Whether the value
+    suits the tested item or score is a check against the definition (alerts.py)."""
+    if operator == "exists":
+        return "exists_value" if given and not isinstance(value, bool) else None
+    return "needs_value" if value is None else None
+
+
 class Comparison(Rule):
-    """One test: an answer or a score, an operator, a value. Whether the value suits the operator and
-    the item or score it is compared with depends on the definition: checked in alerts.py."""
+    """One test: an answer or a score, an operator, a value. Whether the value suits the item or
+    score it is compared with depends on the definition: checked in alerts.py."""
 
     not_an_object = _('"when" must be a test or {"any": [...]} / {"all": [...]}')
+    says_for = {
+        "one_target": _('a test names either an "answer" (item code) or a "score" (score name), '
+                        'not both or neither'),
+        UNKNOWN_KEY: _("a test has unknown keys: %(keys)s"),
+        "exists_value": _('"exists" takes true or false, not %(value)s'),
+        "needs_value": _("operator %(op)s needs a value"),
+    }
 
     answer: Annotated[str | None, BeforeValidator(_target), Field(description="linkId of the tested item")] = None
     score: Annotated[str | None, BeforeValidator(_target), Field(description="name of the tested score")] = None
-    operator: Annotated[Literal[OPERATORS], Says(_("operator %(op)s is unknown (use one of %(ops)s)"))] = None
+    operator: Annotated[Literal[OPERATORS], Says(_("operator %(op)s is unknown (use one of %(ops)s)"))]
     value: Annotated[Any, Field(description="number, text, true or false: what suits the tested item or score")
                      ] = None
 
@@ -159,14 +179,27 @@ class Comparison(Rule):
             raise PydanticCustomError("one_target", "an answer or a score, not both or neither")
         return value
 
+    @model_validator(mode="after")
+    def _value_fits_operator(self) -> Comparison:
+        # Pydantic skips this when a key is unknown or refused: alerts.py then calls value_refusal itself.
+        kind = value_refusal(self.operator, self.value, given="value" in self.model_fields_set)
+        if kind is not None:
+            raise PydanticCustomError(kind, "the value does not suit the operator")
+        return self
+
+
+ALONE = {UNKNOWN_KEY: _('"%(key)s" must be alone in its object')}
+
 
 class AnyOf(Rule):
     not_an_object = Comparison.not_an_object
+    says_for = ALONE
     any: Annotated[list[When], Field(min_length=1), Says(_('"%(key)s" needs a non-empty list of tests'))]
 
 
 class AllOf(Rule):
     not_an_object = Comparison.not_an_object
+    says_for = ALONE
     all: Annotated[list[When], Field(min_length=1), Says(_('"%(key)s" needs a non-empty list of tests'))]
 
 
@@ -187,6 +220,7 @@ When = Annotated[
 
 class AlertRule(Rule):
     not_an_object = _("a rule must be an object with code, label and when")
+    says_for = {UNKNOWN_KEY: _("unknown keys: %(keys)s")}
 
     code: Annotated[StrictStr, Field(pattern=ALERT_CODE_PATTERN, description="1 to 40 letters, digits and _"),
                     Says(_("needs a code of 1 to 40 letters, digits or _"))]
@@ -223,9 +257,6 @@ class Refusal:
     message: Promise | None
 
 
-UNKNOWN_KEY = "extra_forbidden"
-
-
 TAGS = {"any": "AnyOf", "all": "AllOf", "test": "Comparison"}
 NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type"})
 
@@ -247,6 +278,8 @@ def _message(model: type[Rule], loc: tuple[str | int, ...], kind: str) -> Promis
             if says is not None:
                 found = says.for_type(kind)
             current = _inner_model(field.annotation)
+    if isinstance(current, type) and kind in current.says_for:
+        return current.says_for[kind]
     if kind in NOT_AN_OBJECT and isinstance(current, type):
         return current.not_an_object or found
     return found
