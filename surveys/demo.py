@@ -4,8 +4,9 @@ Used by `manage.py load_demo` (patients/management/commands/load_demo.py,
 which adds the identity half) and `manage.py run_demo`. Everything is keyed on
 codes and usernames and only written when it differs, so loading the demo
 again changes nothing and adds no history rows. The drafts of the demo
-questionnaires are reset to the content below on every load; publishing
-identical content returns the version already published.
+questionnaires are reset to the content below on every load, and PHQ-9 comes
+from the instrument library (imported as the library page does, never retyped
+here); publishing identical content returns the version already published.
 
 This module is in the research domain: it never imports `patients`.
 """
@@ -115,100 +116,7 @@ class QuestionnaireSpec:
     intro_fr: str
     intro_en: str
     sections: tuple[SectionSpec, ...]
-    # A library instrument (surveys/interop/instruments/) whose scoring and alert rules and safety message the draft takes.
-    instrument: str = ""
 
-
-PHQ9_STEM_FR = "Au cours des 2 dernières semaines, selon quelle fréquence avez-vous été gêné(e) par les problèmes suivants ?"
-PHQ9_STEM_EN = "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
-
-# Codes start with a letter (they become export values); the digit is the
-# standard PHQ-9 value, and the score carries it for computation.
-PHQ9_FREQUENCY = (
-    OptionSpec("a0", "Jamais", "Not at all", Decimal(0)),
-    OptionSpec("a1", "Plusieurs jours", "Several days", Decimal(1)),
-    OptionSpec("a2", "Plus de la moitié du temps", "More than half the days", Decimal(2)),
-    OptionSpec("a3", "Presque tous les jours", "Nearly every day", Decimal(3)),
-)
-
-# The nine PHQ-9 items (public domain; Pfizer's English and French versions).
-PHQ9_ITEMS = [
-    ("Peu d'intérêt ou de plaisir à faire les choses", "Little interest or pleasure in doing things"),
-    ("Être triste, déprimé(e) ou désespéré(e)", "Feeling down, depressed, or hopeless"),
-    (
-        "Difficultés à s'endormir ou à rester endormi(e), ou dormir trop",
-        "Trouble falling or staying asleep, or sleeping too much",
-    ),
-    ("Se sentir fatigué(e) ou manquer d'énergie", "Feeling tired or having little energy"),
-    ("Avoir peu d'appétit ou manger trop", "Poor appetite or overeating"),
-    (
-        "Avoir une mauvaise opinion de soi-même, ou avoir le sentiment d'être nul(le), "
-        "ou d'avoir déçu sa famille ou s'être déçu(e) soi-même",
-        "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
-    ),
-    (
-        "Avoir du mal à se concentrer, par exemple, pour lire le journal ou regarder la télévision",
-        "Trouble concentrating on things, such as reading the newspaper or watching television",
-    ),
-    (
-        "Bouger ou parler si lentement que les autres auraient pu le remarquer. Ou au contraire, être si "
-        "agité(e) que vous avez eu du mal à tenir en place par rapport à d'habitude",
-        "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
-        "fidgety or restless that you have been moving around a lot more than usual",
-    ),
-    (
-        "Penser qu'il vaudrait mieux mourir ou envisager de vous faire du mal d'une manière ou d'une autre",
-        "Thoughts that you would be better off dead or of hurting yourself in some way",
-    ),
-]
-
-
-def _phq9_item(number: int) -> ItemSpec:
-    text_fr, text_en = PHQ9_ITEMS[number - 1]
-    return ItemSpec(
-        link_id=f"phq9_{number}", type=Item.Type.SINGLE, text_fr=text_fr, text_en=text_en,
-        required=True, options=PHQ9_FREQUENCY,
-    )
-
-
-# Asked, as on the paper form, only of those who checked off at least one problem.
-PHQ9_DIFFICULTY = ItemSpec(
-    link_id="phq9_10",
-    type=Item.Type.SINGLE,
-    text_fr=(
-        "Si vous avez coché au moins un des problèmes évoqués, à quel point ce(s) problème(s) a-t-il "
-        "(ont-ils) rendu votre travail, vos tâches à la maison ou votre capacité à vous entendre avec les "
-        "autres difficile(s) ?"
-    ),
-    text_en=(
-        "If you checked off any problems, how difficult have these problems made it for you to do your "
-        "work, take care of things at home, or get along with other people?"
-    ),
-    options=(
-        OptionSpec("d0", "Pas du tout difficile(s)", "Not difficult at all"),
-        OptionSpec("d1", "Assez difficile(s)", "Somewhat difficult"),
-        OptionSpec("d2", "Très difficile(s)", "Very difficult"),
-        OptionSpec("d3", "Extrêmement difficile(s)", "Extremely difficult"),
-    ),
-    conditions=tuple(ConditionSpec(f"phq9_{n}", "!=", "a0") for n in range(1, 10)),
-    enable_behavior=Item.EnableBehavior.ANY,
-)
-
-PHQ9 = QuestionnaireSpec(
-    code="phq9",
-    kind=Questionnaire.Kind.PROM,
-    title_fr="PHQ-9 — Questionnaire sur la santé du patient",
-    title_en="PHQ-9 — Patient Health Questionnaire",
-    instrument="phq9",
-    intro_fr="10 questions, environ 2 minutes. Il n'y a pas de bonne ou de mauvaise réponse.",
-    intro_en="10 questions, about 2 minutes. There are no right or wrong answers.",
-    sections=(
-        SectionSpec("phq9_p1", PHQ9_STEM_FR, PHQ9_STEM_EN, tuple(_phq9_item(n) for n in range(1, 6))),
-        SectionSpec(
-            "phq9_p2", PHQ9_STEM_FR, PHQ9_STEM_EN, (*(_phq9_item(n) for n in range(6, 10)), PHQ9_DIFFICULTY)
-        ),
-    ),
-)
 
 VISIT = QuestionnaireSpec(
     code="visite",
@@ -286,7 +194,10 @@ VISIT = QuestionnaireSpec(
     ),
 )
 
-QUESTIONNAIRES = (PHQ9, VISIT)
+QUESTIONNAIRES = (VISIT,)
+# Instruments of the library (surveys/interop/instruments/) the demo takes as they are, codes and all, as a
+# designer does from the library page: their text is never retyped here.
+LIBRARY_QUESTIONNAIRES = ("phq9",)
 
 
 # --- Schedule ---------------------------------------------------------------------------
@@ -342,9 +253,7 @@ def _upsert(model: type[models.Model], *, lookup: dict, values: dict, create_onl
 
 
 def _instrument_fields(code: str) -> dict:
-    """Rules, safety message and instrument code of a library instrument; the demo's item codes are the library's."""
-    if not code:
-        return {"rules": {}, "safety_message_fr": "", "safety_message_en": "", "instrument": ""}
+    """Rules, safety message and instrument code of a library instrument, as its import gives them."""
     definition = library.instrument_definition(code)
     return {
         "rules": fhir.rules_of(definition),
@@ -354,6 +263,16 @@ def _instrument_fields(code: str) -> dict:
     }
 
 
+def _library_draft_load(*, study: Study, code: str, by: models.Model | None) -> Questionnaire:
+    """The draft of library instrument `code`, imported as the library page does. An imported draft keeps the
+    library's definition whole and the admin does not edit it; its draft fields (rules, safety message) can be,
+    so a later load puts them back."""
+    questionnaire = study.questionnaires.filter(code=code).first()
+    if questionnaire is None:
+        return library.instrument_import(study=study, code=code, by=by)
+    return _upsert(Questionnaire, lookup={"pk": questionnaire.pk}, values=_instrument_fields(code))
+
+
 def _draft_load(*, study: Study, spec: QuestionnaireSpec) -> Questionnaire:
     """Make the questionnaire's draft rows exactly the spec (extra draft rows are removed)."""
     questionnaire = _upsert(
@@ -361,7 +280,8 @@ def _draft_load(*, study: Study, spec: QuestionnaireSpec) -> Questionnaire:
         lookup={"study": study, "code": spec.code},
         values={
             "kind": spec.kind, "title_fr": spec.title_fr, "title_en": spec.title_en,
-            "intro_fr": spec.intro_fr, "intro_en": spec.intro_en, **_instrument_fields(spec.instrument),
+            "intro_fr": spec.intro_fr, "intro_en": spec.intro_en,
+            "rules": {}, "safety_message_fr": "", "safety_message_en": "", "instrument": "",
         },
     )
     item_order = 0
@@ -481,6 +401,9 @@ def demo_research_load() -> DemoResearch:
                                              text=text)
 
         versions = {}
+        for code in LIBRARY_QUESTIONNAIRES:
+            questionnaire = _library_draft_load(study=study, code=code, by=users["designer"])
+            versions[code] = questionnaire_publish(questionnaire=questionnaire, by=users["designer"])
         for spec in QUESTIONNAIRES:
             questionnaire = _draft_load(study=study, spec=spec)
             versions[spec.code] = questionnaire_publish(questionnaire=questionnaire, by=users["designer"])

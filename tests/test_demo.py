@@ -21,6 +21,7 @@ from django.core.management import CommandError, call_command
 from patients import demo as patients_demo
 from patients.models import Enrollment, Patient
 from surveys import demo
+from surveys.interop import library
 from surveys.models import (
     AnswerOption,
     Assignment,
@@ -115,23 +116,38 @@ def test_demo_questionnaires_pass_publish_validation():
 @pytest.mark.django_db
 def test_demo_restores_its_drafts_and_republishes_nothing_when_unchanged():
     load_demo("--no-link")
-    item = Item.objects.get(questionnaire__code="phq9", link_id="phq9_1")
+    item = Item.objects.get(questionnaire__code="visite", link_id="visit_wait")
     item.text_en = "Edited by someone trying the admin"
     item.save()
+    phq9 = Questionnaire.objects.get(code="phq9")
+    safety_en = phq9.safety_message_en
+    phq9.safety_message_en = "Edited too"
+    phq9.save()
     load_demo("--no-link")
     item.refresh_from_db()
-    assert item.text_en == "Little interest or pleasure in doing things"
-    assert QuestionnaireVersion.objects.filter(questionnaire__code="phq9").count() == 1
+    phq9.refresh_from_db()
+    assert item.text_en == "How long did you wait in the waiting room?"
+    assert phq9.safety_message_en == safety_en
+    assert QuestionnaireVersion.objects.filter(questionnaire__code__in=["phq9", "visite"]).count() == 2
+
+
+def library_items(definition: dict) -> list[dict]:
+    return [child for group in definition["item"] for child in group.get("item", [])]
+
+
+def library_items_source(code: str) -> list[dict]:
+    return library.instrument_definition(code)["item"]
 
 
 @pytest.mark.django_db
 def test_demo_content_covers_conditions_types_and_both_languages():
     load_demo("--no-link")
-    phq9 = Item.objects.filter(questionnaire__code="phq9")
-    assert [i.link_id for i in phq9.order_by("order")] == [f"phq9_{n}" for n in range(1, 11)]
-    assert sorted(AnswerOption.objects.filter(item__link_id="phq9_1").values_list("score", flat=True)) == [0, 1, 2, 3]
-    assert not AnswerOption.objects.filter(item__link_id="phq9_10", score__isnull=False).exists()
-    assert EnableCondition.objects.filter(item__link_id="phq9_10").count() == 9
+    # PHQ-9 is the library's (surveys/interop/instruments/phq9.json), imported whole.
+    phq9 = QuestionnaireVersion.objects.get(questionnaire__code="phq9")
+    assert phq9.definition["item"] == library_items_source("phq9")
+    items = {node["linkId"]: node for node in library_items(phq9.definition)}
+    assert list(items) == [f"phq9_{n}" for n in range(1, 11)]
+    assert len(items["phq9_10"]["enableWhen"]) == 9
     assert EnableCondition.objects.filter(item__link_id="visit_improve", operator="<", answer="7").exists()
     visit_types = set(Item.objects.filter(questionnaire__code="visite").values_list("type", flat=True))
     assert {"yes_no", "nrs", "single", "vas", "date", "short_text", "long_text"} <= visit_types
