@@ -137,16 +137,6 @@ def memberships_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[tuple[in
     return cached
 
 
-def _roles_by_study(user: AbstractBaseUser | AnonymousUser) -> frozenset[tuple[int, str]]:
-    return frozenset((study_id, role) for study_id, role, _site in memberships_of(user))
-
-
-def forget_roles(user: AbstractBaseUser) -> None:
-    """Drop the per-user cache (after changing memberships of a user object still in use)."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
-
-
 def has_role(*roles: str, study_ids_of: StudyIdsOf = study_ids_of) -> rules.Predicate:
     """Predicate: the user has one of `roles` in any study (obj None) or in obj's study."""
     wanted = frozenset(roles)

@@ -200,10 +200,6 @@ def state_cookie(*, study: Study, state: dict[str, Any]) -> str:
     return signing.dumps({**state, "s": study.pk}, salt=COOKIE_SALT, compress=True)
 
 
-def state_passed(*, cookies: dict, study: Study) -> bool:
-    return bool(state_load(cookies=cookies, study=study).get("ok"))
-
-
 def missing_answers(*, definition: dict, answers: dict) -> list[str]:
     """linkIds of required questions shown and unanswered (as services.response_missing)."""
     return missing_required(definition, answers)

@@ -48,13 +48,6 @@ class ReviewError(Exception):
         self.message = message
 
 
-def panels_for(questionnaire: Questionnaire):
-    """Panels a round on `questionnaire` may ask: the study's own and the site-wide ones."""
-    from django.db.models import Q
-
-    return Panel.objects.filter(Q(study=questionnaire.study_id) | Q(study__isnull=True))
-
-
 @transaction.atomic
 def round_open(*, questionnaire: Questionnaire, panel: Panel, deadline: dt.datetime, by: AbstractBaseUser,
                title: str = "", instructions: str = "", includes_notice: bool = False,

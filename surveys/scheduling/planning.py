@@ -78,11 +78,6 @@ def occurrence_window(
     return due, due + timepoint.window * _unit(timepoint)
 
 
-def timepoint_window(timepoint: Timepoint, anchor: datetime) -> tuple[datetime, datetime]:
-    """The first occurrence (kept for callers that plan single timepoints)."""
-    return occurrence_window(timepoint, anchor, 1)
-
-
 def timepoint_windows(timepoint: Timepoint, anchor: datetime, *, local_days: ZoneInfo | None = None
                       ) -> list[tuple[int, datetime, datetime]]:
     """(occurrence, opens, closes) for every occurrence, 1..repeat_count, that the calendar holds
