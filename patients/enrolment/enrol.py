@@ -9,25 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from patients.identity.contacts import birth_date_clean, blind_index, email_clean, phone_clean
+from patients.enrolment.record import CONTACT_NEEDED, EnrolmentRecord
+from patients.identity.contacts import blind_index
 from patients.messaging.planning import messages_plan
 from patients.models import Enrollment, Patient
 from surveys.answering.access import link_check_digest
 from surveys.models import Assignment, Participant, Site, Study
-from surveys.models.study import known_time_zones
 from surveys.participants import pseudonyms
 from surveys.rules import roles_for
 from surveys.scheduling.planning import assignments_plan
 from surveys.staff.selectors import sites_for_user
 
-LANGUAGES = {code for code, _name in settings.LANGUAGES}
 # Who is enrolled where is not everyone's to learn: anyone but a study-wide investigator (a
 # site-limited one, a patient enrolling themselves) hears only that the value cannot be enrolled.
 DUPLICATE_PHONE = gettext_lazy("This phone number cannot be enrolled.")
@@ -90,58 +87,35 @@ def enrolment_problems(
     row; the import adds each accepted row's digests to `known`, so duplicates inside the file
     are caught too.
     """
-    problems: dict[str, str] = {}
-    cleaned: dict = {}
-    name = " ".join(data.name.split())
-    if not name:
-        problems["name"] = _("The name is missing.")
-    cleaned["name"] = name
-
-    # The one cleaning of contact data (patients/identity/contacts.py), as the admin and the model use it.
-    for name, value, clean in (("email", data.email, email_clean), ("phone", data.phone, phone_clean),
-                               ("birth_date", data.birth_date, birth_date_clean)):
-        try:
-            cleaned[name] = clean(value)
-        except ValidationError as exc:
-            cleaned[name] = ""
-            problems[name] = exc.messages[0]
-    if study.link_check == Study.LinkCheck.BIRTH_YEAR and not cleaned["birth_date"] and "birth_date" not in problems:
-        problems["birth_date"] = _("This study asks patients their year of birth on their link: give the date of birth.")
-
-    language = data.language.strip().lower() or "fr"
-    if language not in LANGUAGES or language not in study.languages:
-        problems["language"] = _("Unknown language %(value)s (this study uses %(known)s).") % {
-            "value": data.language, "known": ", ".join(study.languages)}
-    cleaned["language"] = language
-    time_zone = data.time_zone.strip() or study.time_zone
-    if time_zone not in known_time_zones():
-        problems["time_zone"] = _("Unknown time zone %(value)s (e.g. Europe/Paris).") % {"value": data.time_zone}
-    cleaned["time_zone"] = time_zone
-
-    channel = data.preferred_channel.strip().lower() or Patient.Channel.SMS
-    if channel not in Patient.Channel.values:
-        problems["preferred_channel"] = _("Unknown channel %(value)s (sms or email).") % {"value": data.preferred_channel}
-    elif channel == Patient.Channel.SMS and not cleaned["phone"] and "phone" not in problems:
-        problems["phone"] = _("A phone number is needed to reach this patient by SMS.")
-    elif channel == Patient.Channel.EMAIL and not cleaned["email"] and "email" not in problems:
-        problems["email"] = _("An email address is needed to reach this patient by email.")
-    cleaned["preferred_channel"] = channel
+    # The record's own rules (patients/enrolment/record.py); here, what depends on the study's records.
+    record = EnrolmentRecord(vars(data), languages=study.languages, time_zone=study.time_zone)
+    record.is_valid()
+    refused = record.problems()
+    cleaned = {name: record.cleaned_data.get(name, "") for name in CLEANED}
+    own = {name: error.messages[0] for name, error in refused.items() if error.code != CONTACT_NEEDED}
+    if study.link_check == Study.LinkCheck.BIRTH_YEAR and not cleaned["birth_date"] and "birth_date" not in own:
+        own["birth_date"] = _("This study asks patients their year of birth on their link: give the date of birth.")
+    # Listed in the order people read the form: the contact a channel needs after the channel.
+    problems = {name: own[name] for name in FIELD_ORDER if name in own}
+    problems = _in_order(problems, {name: error.messages[0] for name, error in refused.items()
+                                    if error.code == CONTACT_NEEDED})
+    for name in ("language", "time_zone", "preferred_channel", "consent_method"):
+        cleaned[name] = record.cleaned_data.get(name) or _fallback(name, data, study)
 
     cleaned["site"] = None
-    if data.site.strip():
-        code = data.site.strip()
+    if record.cleaned_data["site"]:
+        code = record.cleaned_data["site"]
         cleaned["site"] = sites.get(code) if sites is not None else Site.objects.filter(study=study, code=code).first()
         if cleaned["site"] is None:
             problems["site"] = _("Unknown site %(value)s.") % {"value": data.site}
 
-    method = data.consent_method.strip() or Enrollment.ConsentMethod.PENDING
-    if method not in Enrollment.ConsentMethod.values:
-        problems["consent_method"] = _("Unknown consent %(value)s.") % {"value": data.consent_method}
+    method = cleaned["consent_method"]
+    if "consent_method" in refused:
+        problems["consent_method"] = refused["consent_method"].messages[0]
     elif method == Enrollment.ConsentMethod.NON_OPPOSITION and study.legal_basis != Study.LegalBasis.NON_OPPOSITION:
         problems["consent_method"] = _("This study's legal basis is consent: non-opposition is not enough.")
     elif method == Enrollment.ConsentMethod.PENDING and study.consent_required and not _has_notice(study):
         problems["consent_method"] = _("Consent is missing, and the study has no information notice to sign online.")
-    cleaned["consent_method"] = method
 
     if study.pseudonym_mode == Study.PseudonymMode.EXTERNAL_ID:
         if not data.external_id.strip():
@@ -164,6 +138,26 @@ def enrolment_problems(
         problems.setdefault("email", str(DUPLICATE_EMAIL_DETAIL if told_in_full else DUPLICATE_EMAIL))
     data.cleaned = cleaned
     return problems
+
+
+# The fields enrolment_problems reports in this order, then the contact details a channel needs.
+FIELD_ORDER = ("name", "email", "phone", "birth_date", "language", "time_zone", "preferred_channel")
+CLEANED = ("name", "email", "phone", "birth_date")
+
+
+def _in_order(problems: dict[str, str], needed: dict[str, str]) -> dict[str, str]:
+    """`problems` with the contact details the channel needs after the channel."""
+    return {**problems, **{name: message for name, message in needed.items() if name not in problems}}
+
+
+def _fallback(name: str, data: EnrolmentData, study: Study) -> str:
+    """The value kept in data.cleaned for a refused field: as typed, cleaned as the record does."""
+    raw = getattr(data, name).strip()
+    if name == "time_zone":
+        return raw or study.time_zone
+    if name == "consent_method":
+        return raw or Enrollment.ConsentMethod.PENDING
+    return raw.lower() or {"language": "fr", "preferred_channel": Patient.Channel.SMS}[name]
 
 
 def _has_notice(study: Study) -> bool:
