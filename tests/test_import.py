@@ -269,8 +269,9 @@ def test_import_page_is_for_investigators_of_the_study_only(client, make):
     study, other = make.study(), make.study()
     user = investigator(client, make, other)
     assert client.get(reverse("patients:import", args=[study.code])).status_code == 404
+    # A data manager of the study knows it exists: refused for the role (403), not "not found".
     make.member(user=user, study=study, role="data_manager")
-    assert client.get(reverse("patients:import", args=[study.code])).status_code == 404
+    assert client.get(reverse("patients:import", args=[study.code])).status_code == 403
 
 
 def test_imported_patients_get_their_invitations_planned(make):
