@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from surveys.answering.submit import response_save_page, response_submit
 from surveys.api.tokens import api_token_create
-from surveys.models import Assignment, Response, StudyMembership
+from surveys.models import Assignment, Response
 from surveys.questionnaires.publish import questionnaire_publish
 from tests import factories as make
 
@@ -41,7 +41,7 @@ class World:
 
 
 def _member(user, study, role, site=None):
-    return StudyMembership.objects.create(user=user, study=study, role=role, site=site)
+    return make.member(user=user, study=study, role=role, site=site)
 
 
 def world_build() -> World:

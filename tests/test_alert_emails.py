@@ -7,7 +7,6 @@ from pathlib import Path
 
 from django.core import mail
 
-from surveys.models import Alert
 from surveys.questionnaires.publish import questionnaire_publish
 from surveys.scoring.alerts import alert_rules, alerts_notify
 
@@ -45,7 +44,7 @@ def test_three_investigators_get_three_messages_with_one_recipient_each_and_a_ne
     rules = shipped_alert_rules()
     assert rules, "the shipped instruments hold alert rules"
     codes = [r["code"] for r in rules][:1] or ["suicide"]
-    alerts = [Alert.objects.create(study=study, response=response, participant=participant, rule=code[:40])
+    alerts = [make.alert(response=response, rule=code[:40])
               for code in codes]
     alerts_notify(alert_ids=[a.pk for a in alerts])
     assert len(mail.outbox) == 3

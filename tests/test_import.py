@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from patients.consent.records import consent_record_verify
 from patients.enrolment.importing import ImportInvalid, RowProblem, import_check, import_read, import_run
 from patients.models import ConsentRecord, Enrollment, Patient
-from surveys.models import Assignment, ConsentNotice, Participant
+from surveys.models import Assignment, Participant
 
 HEADER = "name,phone,email,language,consent_method"
 
@@ -169,7 +169,7 @@ def test_a_file_with_one_bad_row_imports_nothing(make):
 
 def test_import_records_who_and_keeps_the_audit_trail(make):
     study = scheduled_study(make, legal_basis="non_opposition")
-    notice = ConsentNotice.objects.create(study=study, version="2.0", language="fr", title="Notice", text="Text")
+    notice = make.consent_notice(study=study, version="2.0", language="fr", title="Notice", text="Text")
     user = make.user()
     content = csv_bytes(HEADER + ",notice_version", "Jeanne Martin,0612345678,,fr,non_opposition,2.0")
     now = timezone.now()

@@ -124,14 +124,13 @@ def test_correction_accepts_exactly_what_the_patient_page_accepts(make, world, r
 
 
 def test_member_of_another_site_gets_404(client, make, world):
-    from surveys.models import StudyMembership
 
     study, response = world
     north, south = make.site(study=study, code="north"), make.site(study=study, code="south")
     response.assignment.participant.site = north
     response.assignment.participant.save()
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role="investigator", site=south)
+    make.member(user=user, study=study, role="investigator", site=south)
     client.force_login(user)
     url = reverse("surveys:correct_response", args=[response.pk])
     assert client.post(url, {"shown": "pain", "pain": "9", "reason": "x"}).status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from surveys.models import StudyMembership
+from tests import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,7 +14,7 @@ def test_swagger_ui_runs_under_the_csp_with_local_files_only(browser, live_serve
     settings.API_THROTTLE_RATE = ""
     study = make.study(code="docs-study", title="Docs")
     user = make.user(username="docs_dm")
-    StudyMembership.objects.create(user=user, study=study, role="data_manager")
+    factories.member(user=user, study=study, role="data_manager")
     # Keep the CSP on (no bypass): the point is that the page works under it.
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()

@@ -8,7 +8,8 @@ from django.test import Client
 from config.celery import app
 from surveys.exports.jobs import export_job_run, export_job_start
 from surveys.exports.spec import ExportSpec
-from surveys.models import ExportJob, StudyMembership
+from surveys.models import ExportJob
+from tests import factories
 from tests.browser.conftest import check_page
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,7 @@ def test_the_job_page_shows_progress_then_the_download(phone, make, live_server,
     make.response(assignment=make.assignment(participant=participant, timepoint=timepoint), status="completed",
                   answers={"mood": "a1"})
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role="data_manager")
+    factories.member(user=user, study=study, role="data_manager")
     # Kombu's in-memory transport: a real broker, private to this test.
     with app.connection_for_write("memory://") as broker:
         job = export_job_start(spec=ExportSpec(study_id=study.pk, format="wide_csv"), by=user, broker=broker)
