@@ -31,6 +31,7 @@ from surveys.scoring.alerts import (
     safety_message_html,
 )
 from surveys.tasks import alerts_notify_task, alerts_sweep
+from tests import factories
 from tests.conftest import need_service
 from tests.factories import review_send
 
@@ -270,9 +271,9 @@ def setup_study(make, *, site_for_participant=True):
     everyone = make.user(username="inv_all")
     make.member(user=everyone, study=study, role="investigator")
     limited = make.user(username="inv_nord")
-    StudyMembership.objects.create(user=limited, study=study, role="investigator", site=site)
+    factories.member(user=limited, study=study, role="investigator", site=site)
     elsewhere = make.user(username="inv_sud")
-    StudyMembership.objects.create(user=elsewhere, study=study, role="investigator", site=other_site)
+    factories.member(user=elsewhere, study=study, role="investigator", site=other_site)
     data_manager = make.user(username="dm")
     make.member(user=data_manager, study=study, role="data_manager")
     participant = make.participant(study=study, site=site if site_for_participant else None, language="en")
@@ -619,7 +620,7 @@ def test_closing_page_has_no_safety_message_without_a_flagged_alert(client, make
     assert "Thank you" in html and "Samaritans" not in html and "safety-title" not in html
     # An alert that does not ask for the message does not show it either.
     response = Response.objects.get(assignment=assignment)
-    Alert.objects.create(study=assignment.participant.study, response=response, rule="severe")
+    factories.alert(response=response, rule="severe")
     assert "Samaritans" not in client.get(url).content.decode()
     assert response_safety_message(response=response, language="en") == ""
 
@@ -629,7 +630,7 @@ def test_safety_message_needs_the_year_of_birth_check_when_the_study_asks_it(cli
     response = make.response(assignment=assignment, status="completed", answers={"q1": "a1", "q9": "a3"})
     assignment.status = "completed"
     assignment.save()
-    Alert.objects.create(study=assignment.participant.study, response=response, rule="item9")
+    factories.alert(response=response, rule="item9")
     assert response_safety_message(response=response, language="en").startswith("If you think")
     # Another person holding the phone learns nothing from the link alone.
     html = client.get(url).content.decode()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from surveys.exports.jobs import export_job_run
 from surveys.models import ExportJob
+from tests import factories
 from tests.api_world import world_build
 
 URL = "/api/studies/alpha/exports/"
@@ -86,9 +87,8 @@ def test_jobs_are_their_requesters_only(client, world, make):
     export_job_run(job_id=job["id"])
     other = make.user(username="other_dm")
     from surveys.api.tokens import api_token_create
-    from surveys.models import StudyMembership
 
-    StudyMembership.objects.create(user=other, study=world.alpha, role="data_manager")
+    factories.member(user=other, study=world.alpha, role="data_manager")
     other_token = api_token_create(user=other, label="x")[1]
     for path in ["", "download/"]:
         response = get(client, other_token, f"{URL}{job['id']}/{path}")

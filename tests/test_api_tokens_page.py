@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from surveys.models import ApiToken, StudyMembership
+from surveys.models import ApiToken
+from tests import factories
 
 URL = "/staff/api/tokens/"
 
@@ -16,8 +17,8 @@ def member(make):
     study = make.study(code="gamma")
     other = make.study(code="delta")
     user = make.user(username="dm_gamma")
-    StudyMembership.objects.create(user=user, study=study, role="data_manager")
-    StudyMembership.objects.create(user=user, study=other, role="reviewer")
+    factories.member(user=user, study=study, role="data_manager")
+    factories.member(user=user, study=other, role="reviewer")
     return user
 
 
@@ -71,7 +72,7 @@ def test_one_cannot_revoke_or_see_anothers_token(client, member, make):
     from surveys.api.tokens import api_token_create
 
     other = make.user(username="someone_else")
-    StudyMembership.objects.create(user=other, study=member.study_memberships.first().study, role="data_manager")
+    factories.member(user=other, study=member.study_memberships.first().study, role="data_manager")
     token, _raw = api_token_create(user=other, label="theirs")
     client.force_login(member)
     assert "theirs" not in client.get(URL).content.decode()

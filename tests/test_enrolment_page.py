@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from patients.models import ConsentRecord, Enrollment
-from surveys.models import ConsentNotice
 from surveys.participants import pseudonyms
+from tests import factories
 
 
 def enrol_url(study) -> str:
@@ -104,9 +104,9 @@ def test_consent_choices_follow_the_study_and_pending_needs_a_notice(client, mak
     assert [c for c, _label in form.fields["consent_method"].choices] == ["written", "non_opposition"]
     assert "notice_version" not in form.fields
 
-    ConsentNotice.objects.create(study=study, version="1.0", language="fr", title="Notice", text="v1")
-    ConsentNotice.objects.create(study=study, version="2.0", language="fr", title="Notice", text="v2")
-    ConsentNotice.objects.create(study=study, version="2.0", language="en", title="Notice", text="v2")
+    factories.consent_notice(study=study, version="1.0", language="fr", title="Notice", text="v1")
+    factories.consent_notice(study=study, version="2.0", language="fr", title="Notice", text="v2")
+    factories.consent_notice(study=study, version="2.0", language="en", title="Notice", text="v2")
     form = client.get(enrol_url(study)).context["form"]
     assert [c for c, _label in form.fields["consent_method"].choices] == ["pending", "written", "non_opposition"]
     assert form.fields["notice_version"].choices == [("2.0", "2.0"), ("1.0", "1.0")]

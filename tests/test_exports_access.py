@@ -17,6 +17,7 @@ from surveys.exports.spec import ExportSpec
 from surveys.exports.writers import export_count, export_write
 from surveys.models import Assignment, StudyMembership
 from surveys.rules import EXPORT_STUDY
+from tests import factories
 from tests.test_dispatch import claimed
 from tests.test_exports_formats import build_study, read_csv
 
@@ -25,7 +26,7 @@ Role = StudyMembership.Role
 
 def member(make, study, role, site=None):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role=role, site=site)
+    factories.member(user=user, study=study, role=role, site=site)
     return user
 
 
@@ -95,7 +96,7 @@ def test_the_first_message_sent_records_its_channel_on_the_assignment(make):
     assignment = Assignment.objects.get(pk=message.assignment_id)
     assert assignment.invitation_channel == "sms"
     # A later message by another channel does not change what the invitation was.
-    reminder = Message.objects.create(enrollment=message.enrollment, assignment=assignment, channel="email",
+    reminder = factories.message(enrollment=message.enrollment, assignment=assignment, channel="email",
                                       sequence=1, kind=Message.Kind.REMINDER, scheduled_at=message.scheduled_at,
                                       status=Message.Status.QUEUED)
     assert message_send(message_id=reminder.pk).status == Message.Status.SENT

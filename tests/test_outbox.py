@@ -20,7 +20,8 @@ from patients.messaging.outbox import (
 )
 from patients.messaging.planning import contact_mark_opted_out, messages_plan
 from patients.models import Enrollment, Message, MessageResend
-from surveys.models import Assignment, Site, StudyMembership
+from surveys.models import Assignment, Site
+from tests import factories
 from tests.conftest import need_service
 from tests.test_concurrency import run_together
 
@@ -80,7 +81,7 @@ def world(make) -> World:
 
 def staff(make, study, role: str, site: Site | None = None):
     user = make.user()
-    StudyMembership.objects.create(user=user, study=study, role=role, site=site)
+    factories.member(user=user, study=study, role=role, site=site)
     return user
 
 
@@ -348,7 +349,7 @@ def still_planned(world):
 
 def already_waiting(world):
     original = world.invitation(world.north_enrollment)
-    Message.objects.create(enrollment=original.enrollment, assignment=original.assignment, channel="sms",
+    factories.message(enrollment=original.enrollment, assignment=original.assignment, channel="sms",
                            kind="invitation", sequence=0, resend=1, scheduled_at=timezone.now())
 
 
