@@ -7,7 +7,7 @@ a log. SECRET_PATHS is the one list; Django's loggers (RedactLinkTokens), gunico
 import logging
 import re
 
-# Path prefixes followed by a secret segment (every URL pattern carrying a token; tests/test_request_log.py
+# Path prefixes followed by a secret segment (every URL pattern carrying a token; tests/project/test_request_log.py
 # enumerates the resolver and fails on a token route missing here).
 SECRET_PATHS = (
     "/s/",                             # patient link (and its /consent, /withdraw pages)

@@ -1,6 +1,6 @@
 """Identity domain: who a person is and how to reach them. Restricted access.
 
-This app may import `surveys`; `surveys` never imports it (tests/test_boundaries.py).
+This app may import `surveys`; `surveys` never imports it (tests/project/test_boundaries.py).
 """
 
 from django.conf import settings

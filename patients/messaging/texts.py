@@ -3,7 +3,7 @@
 Templates live in templates/messages/<language>/ (sms_invitation.txt, sms_reminder.txt,
 email_invitation.{txt,html}, email_invitation_subject.txt, and the same for reminders):
 one file per language rather than gettext, because an SMS must fit 160 GSM-7 characters
-in each language and that is checked on the exact text (tests/test_message_texts.py).
+in each language and that is checked on the exact text (tests/patients/messaging/test_message_texts.py).
 
 An SMS knows three things only: the sender name (settings.RESSENTI_SMS_SENDER_NAME, the
 same for every study), the questionnaire link and the withdrawal link. No study title,

@@ -35,7 +35,7 @@ class StudyAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     search_fields = ("code", "title")
 
     # Investigators' way to their enrolment and import pages. Named URLs only: surveys never
-    # imports the identity app (tests/test_boundaries.py).
+    # imports the identity app (tests/project/test_boundaries.py).
     def _patient_links(self, request: HttpRequest):
         @admin.display(description=_("patients"))
         def patient_links(obj: Study) -> str:

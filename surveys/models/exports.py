@@ -56,7 +56,7 @@ class ExportJob(models.Model):
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), null=True, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
     # The name the file is offered under ("filename": a field named *_name reads as identity to
-    # tests/test_boundaries.py).
+    # tests/project/test_boundaries.py).
     filename = models.CharField(_("file name"), max_length=200, blank=True)
     # Relative to settings.EXPORTS_ROOT; empty once deleted (or for streamed exports).
     file_path = models.CharField(max_length=300, blank=True, editable=False)

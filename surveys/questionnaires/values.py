@@ -25,7 +25,7 @@ An answer is missing when it is None, "" or []; a missing answer never counts as
 The grammars below (numbers, dates, times, trimming) are written again in
 static/patient/patient.js, which must read a field exactly as `parse` does;
 tests/browser/test_condition_agreement.py holds the two together in Chromium on tables and
-generated inputs (tests/test_condition_agreement.py: a page can be left whatever the script does).
+generated inputs (tests/surveys/questionnaires/test_condition_agreement.py: a page can be left whatever the script does).
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
         stored: int | float = int(number) if kind in WHOLE_NUMBER_TYPES else float(number)
         if stored == 0:
             # "-0", "-0,0" or "-0.000…1" would store the double -0.0, which form_values writes "0": posting the
-            # page again would store 0.0, another JSON value (tests/test_answer_round_trip.py). One zero.
+            # page again would store 0.0, another JSON value (tests/surveys/answering/test_answer_round_trip.py). One zero.
             stored = 0 if kind in WHOLE_NUMBER_TYPES else 0.0
         if abs(stored) >= 10**MAX_DIGITS:
             # Rounding to a double can carry 15 digits to 16 (999999999999999.99 is 1e15), which form_values
@@ -310,7 +310,7 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
 
 def form_values(node: dict, value: Any) -> list[str]:
     """The strings a form shows for a stored value, which are exactly what it posts back:
-    parse(node, form_values(node, v)) gives v again (tests/test_answer_round_trip.py)."""
+    parse(node, form_values(node, v)) gives v again (tests/surveys/answering/test_answer_round_trip.py)."""
     kind = kind_of(node)
     values = as_list(value)
     if kind in CHOICE_TYPES:

@@ -8,7 +8,7 @@ that their follow-ups are hidden, and sends. After every step Response.answers i
 last entered on each question shown, and nothing for the hidden ones.
 
 With the script, a follow-up appears (and disappears) at once; without it, the page comes back once
-with "Your answer added a question on this page" (tests/test_answer_round_trip.py holds the same
+with "Your answer added a question on this page" (tests/surveys/answering/test_answer_round_trip.py holds the same
 for generated answers, through the test client).
 """
 

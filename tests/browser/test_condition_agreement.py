@@ -44,7 +44,7 @@ question the patient did not see).
    zeros, long digit strings, unicode text, the values the conditions test).
 
 The other half, that a page can always be left whatever the script did (JavaScript off, a
-tampered `shown`), is tests/test_condition_agreement.py (Django test client, no browser).
+tampered `shown`), is tests/surveys/questionnaires/test_condition_agreement.py (Django test client, no browser).
 """
 
 from __future__ import annotations

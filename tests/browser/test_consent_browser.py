@@ -4,8 +4,8 @@ import pytest
 
 from patients.models import ConsentRecord, Enrollment
 from tests.browser.conftest import check_page
-from tests.test_consent import enrolled
-from tests.test_screening import code_sent, fresh_limits_and_outboxes, screening_study  # noqa: F401
+from tests.patients.consent.test_consent import enrolled
+from tests.surveys.participants.test_screening import code_sent, fresh_limits_and_outboxes, screening_study  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from surveys.models import Response
 from tests.browser.conftest import check_page
-from tests.test_patient_values import yes_no_questionnaire
+from tests.surveys.questionnaires.test_patient_values import yes_no_questionnaire
 
 pytestmark = pytest.mark.browser
 

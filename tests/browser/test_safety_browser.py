@@ -7,7 +7,7 @@ from surveys.answering.links import assignment_link_token
 from surveys.models import Alert
 from surveys.questionnaires.publish import questionnaire_publish
 from tests.browser.conftest import check_page
-from tests.test_alerts import build
+from tests.surveys.scoring.test_alerts import build
 
 pytestmark = pytest.mark.browser
 

@@ -440,7 +440,7 @@ def use_fake_twilio(settings, fake: FakeTwilio, *, sender: str = "+33700000000",
 
 
 def fake_twilio_env(fake: FakeTwilio, *, sender: str = "+33700000000", timeout: float = 2.0) -> dict[str, str]:
-    """The same, as environment variables for a worker subprocess (tests/test_celery_worker.py style)."""
+    """The same, as environment variables for a worker subprocess (tests/project/test_celery_worker.py style)."""
     return {"SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend", "TWILIO_ACCOUNT_SID": fake.account_sid,
             "TWILIO_AUTH_TOKEN": fake.auth_token, "TWILIO_FROM": sender, "TWILIO_API_BASE": fake.url,
             "TWILIO_TIMEOUT": str(timeout)}
