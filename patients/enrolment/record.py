@@ -104,7 +104,8 @@ class EnrolmentRecord(forms.Form):
 
     def clean(self) -> dict:
         """The contact detail the preferred channel needs (unless it is already refused)."""
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         channel = cleaned.get("preferred_channel")
         for needs, field, message in (
                 (Patient.Channel.SMS, "phone", _("A phone number is needed to reach this patient by SMS.")),

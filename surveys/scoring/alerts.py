@@ -266,9 +266,8 @@ def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
 def _rule_problems(rule: Any, refused: _Refused, definition: dict, items: dict[str, dict],
                    scores: dict[str, dict], *, languages: list[str], seen: set[str]) -> list[str]:
     """Problems of one alert rule: its format's refusals, each followed by its checks against the definition."""
-    shape = refused.message(exact=True)
     if not isinstance(rule, dict):
-        return [shape]
+        return [str(formats.AlertRule.not_an_object)]
     messages: list[str] = []
     bad_code = refused.message("code")
     if bad_code is not None:
@@ -290,7 +289,7 @@ def _rule_problems(rule: Any, refused: _Refused, definition: dict, items: dict[s
                      % {"lang": _lang_name(lang)} for lang in languages
                      if not fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True).strip()]
     if "when" not in rule:
-        messages.append(refused.message("when"))
+        messages += [m for m in (refused.message("when"),) if m is not None]
     else:
         _test_problems(rule["when"], refused.at("when"), messages.append, items, scores)
     return messages

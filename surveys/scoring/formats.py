@@ -14,6 +14,7 @@ a rule was tightened is still scored as it was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -76,7 +77,7 @@ class Rule(BaseModel):
     not_an_object: ClassVar[Promise | None] = None
     # Messages for errors of the object itself, by pydantic error type (an unknown key, a custom
     # error of one of its validators); empty: the message of the field holding it.
-    says_for: ClassVar[dict[str, Promise]] = {}
+    says_for: ClassVar[Mapping[str, Promise]] = {}
 
 
 class Band(Rule):
