@@ -45,8 +45,10 @@ def main() -> int:
         print("\n".join(line for line in output.splitlines() if line.split(":")[0] in paths))
         return 1
     total, baseline_total = sum(counts.values()), sum(known.values())
-    print(f"mypy: {total} known errors, none new (baseline {baseline_total}"
-          + (", run `.ci/mypy_baseline.py --update` to lock the gain)" if total < baseline_total else ")"))
+    print(
+        f"mypy: {total} known errors, none new (baseline {baseline_total}"
+        + (", run `.ci/mypy_baseline.py --update` to lock the gain)" if total < baseline_total else ")")
+    )
     return 0
 
 

@@ -45,8 +45,11 @@ def free_port() -> int:
 
 
 def fake_stats(url: str, *, reset: bool = False) -> dict:
-    request = urllib.request.Request(url + ("/_fake/reset" if reset else "/_fake/stats"),
-                                     data=b"" if reset else None, method="POST" if reset else "GET")
+    request = urllib.request.Request(
+        url + ("/_fake/reset" if reset else "/_fake/stats"),
+        data=b"" if reset else None,
+        method="POST" if reset else "GET",
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (our own fake on 127.0.0.1)
         return json.loads(answer.read())
 
@@ -66,18 +69,41 @@ def start_workers(count: int, *, queue: str, env: dict, logs: Path) -> list[subp
     procs = []
     for i in range(count):
         log = (logs / f"{queue}-w{i}.log").open("w")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--without-mingle",
-             "--without-gossip", "--without-heartbeat", "-Q", queue, "--loglevel=WARNING",
-             "--hostname", f"{queue}-w{i}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--pool=solo",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--without-heartbeat",
+                    "-Q",
+                    queue,
+                    "--loglevel=WARNING",
+                    "--hostname",
+                    f"{queue}-w{i}@%h",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        )
     # Ready when each answers a ping (a worker that is up consumes at once).
     from config.celery import app
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        replies = app.control.ping(destination=[f"{queue}-w{i}@{socket.gethostname()}" for i in range(count)],
-                                   timeout=0.5) or []
+        replies = (
+            app.control.ping(destination=[f"{queue}-w{i}@{socket.gethostname()}" for i in range(count)], timeout=0.5)
+            or []
+        )
         if len(replies) == count:
             return procs
         if any(p.poll() is not None for p in procs):
@@ -107,18 +133,36 @@ def due_sms(*, study, timepoint, count: int, tag: str, phone_prefix: str) -> Non
 
     now = timezone.now()
     participants = Participant.objects.bulk_create(
-        Participant(study=study, pseudonym=f"{tag}-{i:06d}", consented_at=now) for i in range(count))
+        Participant(study=study, pseudonym=f"{tag}-{i:06d}", consented_at=now) for i in range(count)
+    )
     patients = Patient.objects.bulk_create(
-        Patient(name=f"Bench {i}", phone=f"{phone_prefix}{i:06d}", language="fr") for i in range(count))
+        Patient(name=f"Bench {i}", phone=f"{phone_prefix}{i:06d}", language="fr") for i in range(count)
+    )
     enrollments = Enrollment.objects.bulk_create(
         Enrollment(patient=pa, participant=pp, consent_method="written", consent_recorded_at=now, enrolled_at=now)
-        for pa, pp in zip(patients, participants, strict=True))
+        for pa, pp in zip(patients, participants, strict=True)
+    )
     assignments = Assignment.objects.bulk_create(
-        Assignment(participant=pp, timepoint=timepoint, due_at=now - timedelta(hours=1),
-                   expires_at=now + timedelta(days=7), status=Assignment.Status.OPEN) for pp in participants)
+        Assignment(
+            participant=pp,
+            timepoint=timepoint,
+            due_at=now - timedelta(hours=1),
+            expires_at=now + timedelta(days=7),
+            status=Assignment.Status.OPEN,
+        )
+        for pp in participants
+    )
     Message.objects.bulk_create(
-        Message(enrollment=e, assignment=a, channel="sms", kind="invitation", sequence=0,
-                scheduled_at=now - timedelta(minutes=1)) for e, a in zip(enrollments, assignments, strict=True))
+        Message(
+            enrollment=e,
+            assignment=a,
+            channel="sms",
+            kind="invitation",
+            sequence=0,
+            scheduled_at=now - timedelta(minutes=1),
+        )
+        for e, a in zip(enrollments, assignments, strict=True)
+    )
 
 
 def main() -> None:
@@ -145,14 +189,26 @@ def main() -> None:
     settings.MESSAGES_SEND_QUEUE = queue
     port = free_port()
     fake_url = f"http://127.0.0.1:{port}"
-    fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.twilio_server", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.twilio_server", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     logs = ROOT / "var" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONUNBUFFERED": "1",
-           "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend", "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
-           "TWILIO_FROM": "+33700000000", "TWILIO_API_BASE": fake_url, "TWILIO_TIMEOUT": "10",
-           "MESSAGES_SEND_QUEUE": queue}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "PYTHONUNBUFFERED": "1",
+        "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_FROM": "+33700000000",
+        "TWILIO_API_BASE": fake_url,
+        "TWILIO_TIMEOUT": "10",
+        "MESSAGES_SEND_QUEUE": queue,
+    }
     study = factories.study(code=f"bench-dispatch-{run}", consent_required=False)
     version = factories.published_version(study=study)
     results: dict[str, dict] = {}
@@ -181,13 +237,21 @@ def main() -> None:
             stats = fake_stats(fake_url)
             other = dict(batch.exclude(status=Message.Status.SENT).values_list("status").annotate(n=Count("pk")))
             results[str(workers)] = {
-                "messages": N, "claimed": len(report.claimed), "sent": sent, "not_sent_by_status": other,
-                "claim_and_enqueue_s": round(enqueued_s, 3), "claim_to_all_sent_s": round(elapsed, 3),
-                "messages_per_second": round(sent / elapsed, 1), "provider": stats,
+                "messages": N,
+                "claimed": len(report.claimed),
+                "sent": sent,
+                "not_sent_by_status": other,
+                "claim_and_enqueue_s": round(enqueued_s, 3),
+                "claim_to_all_sent_s": round(elapsed, 3),
+                "messages_per_second": round(sent / elapsed, 1),
+                "provider": stats,
             }
-            print(f"  {workers} worker(s): {sent}/{N} sent in {elapsed:6.2f} s = {sent / elapsed:7.1f} msg/s "
-                  f"(claim + enqueue {enqueued_s:.2f} s); provider accepted {stats['accepted']}, "
-                  f"duplicates {stats['duplicates']}", flush=True)
+            print(
+                f"  {workers} worker(s): {sent}/{N} sent in {elapsed:6.2f} s = {sent / elapsed:7.1f} msg/s "
+                f"(claim + enqueue {enqueued_s:.2f} s); provider accepted {stats['accepted']}, "
+                f"duplicates {stats['duplicates']}",
+                flush=True,
+            )
     finally:
         fake.send_signal(signal.SIGINT)
         try:
@@ -196,8 +260,9 @@ def main() -> None:
             fake.kill()
         # Leave the database as found.
         Message.objects.filter(enrollment__participant__study=study).delete()
-        enrollment_patients = list(Enrollment.objects.filter(participant__study=study).values_list("patient_id",
-                                                                                                   flat=True))
+        enrollment_patients = list(
+            Enrollment.objects.filter(participant__study=study).values_list("patient_id", flat=True)
+        )
         Enrollment.objects.filter(participant__study=study).delete()
         Patient.objects.filter(pk__in=enrollment_patients).delete()
         Assignment.objects.filter(participant__study=study).delete()
@@ -209,8 +274,12 @@ def main() -> None:
 
     one, two = results["1"]["messages_per_second"], results["2"]["messages_per_second"]
     summary = {
-        "messages": N, "database": connection.vendor, "python": platform.python_version(),
-        "machine": platform.machine(), "cpus": os.cpu_count(), "pool": "solo, one process per worker",
+        "messages": N,
+        "database": connection.vendor,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "pool": "solo, one process per worker",
         "messages_per_second": {"1 worker": one, "2 workers": two},
         "ratio_2_over_1": round(two / one, 2) if one else None,
         "duplicates": sum(r["provider"]["duplicates"] for r in results.values()),
@@ -218,8 +287,10 @@ def main() -> None:
     }
     out = ROOT / "bench" / "results" / "dispatch.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"ratio 2/1 workers: {summary['ratio_2_over_1']}; duplicates counted by the provider: "
-          f"{summary['duplicates']}; written to {out.relative_to(ROOT)}")
+    print(
+        f"ratio 2/1 workers: {summary['ratio_2_over_1']}; duplicates counted by the provider: "
+        f"{summary['duplicates']}; written to {out.relative_to(ROOT)}"
+    )
     if summary["duplicates"]:
         raise SystemExit(1)
 

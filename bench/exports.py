@@ -62,10 +62,20 @@ BATCH = 5000
 STAT_KINDS = ("wide_csv", "sav", "dta")  # the formats measured against COPY
 ENROLLED = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 OFFSETS = {"t0": 0, "m1": 30, "m3": 90, "m6": 180, "m12": 365}
-RULES = {"scores": [{
-    "name": "total", "label": {"fr": "Score total", "en": "Total score"}, "items": list(ITEMS), "method": "sum",
-    "bands": [{"code": "low", "min": 0, "max": 39, "label": {"fr": "Bas", "en": "Low"}},
-              {"code": "high", "min": 40, "max": 80, "label": {"fr": "Haut", "en": "High"}}]}]}
+RULES = {
+    "scores": [
+        {
+            "name": "total",
+            "label": {"fr": "Score total", "en": "Total score"},
+            "items": list(ITEMS),
+            "method": "sum",
+            "bands": [
+                {"code": "low", "min": 0, "max": 39, "label": {"fr": "Bas", "en": "Low"}},
+                {"code": "high", "min": 40, "max": 80, "label": {"fr": "Haut", "en": "High"}},
+            ],
+        }
+    ]
+}
 
 
 def _setup_django() -> None:
@@ -102,34 +112,58 @@ def build_study(participants: int) -> tuple[int, float, bool]:
     questionnaire.rules = RULES
     questionnaire.save()
     version = questionnaire_publish(questionnaire=questionnaire, by=None)
-    timepoints = [factories.timepoint(version=version, code=tp, offset=OFFSETS[tp], window=14, order=n)
-                  for n, tp in enumerate(TIMEPOINTS)]
+    timepoints = [
+        factories.timepoint(version=version, code=tp, offset=OFFSETS[tp], window=14, order=n)
+        for n, tp in enumerate(TIMEPOINTS)
+    ]
     sites = [Site.objects.create(study=study, code=f"site{n}", name=f"Cabinet {n}") for n in range(4)]
     rng = random.Random(participants)
     for start in range(0, participants, BATCH // len(TIMEPOINTS)):
         size = min(BATCH // len(TIMEPOINTS), participants - start)
         with transaction.atomic():
-            people = Participant.objects.bulk_create([
-                Participant(study=study, pseudonym=f"BX-{start + i:06d}", site=sites[(start + i) % len(sites)],
-                            language="fr", consented_at=ENROLLED)
-                for i in range(size)])
+            people = Participant.objects.bulk_create(
+                [
+                    Participant(
+                        study=study,
+                        pseudonym=f"BX-{start + i:06d}",
+                        site=sites[(start + i) % len(sites)],
+                        language="fr",
+                        consented_at=ENROLLED,
+                    )
+                    for i in range(size)
+                ]
+            )
             assignments = []
             for person in people:
                 for timepoint in timepoints:
                     due = ENROLLED + timedelta(days=OFFSETS[timepoint.code])
-                    assignments.append(Assignment(
-                        participant=person, timepoint=timepoint, due_at=due, expires_at=due + timedelta(days=14),
-                        status=Assignment.Status.COMPLETED, invitation_channel=rng.choice(("sms", "email"))))
+                    assignments.append(
+                        Assignment(
+                            participant=person,
+                            timepoint=timepoint,
+                            due_at=due,
+                            expires_at=due + timedelta(days=14),
+                            status=Assignment.Status.COMPLETED,
+                            invitation_channel=rng.choice(("sms", "email")),
+                        )
+                    )
             assignments = Assignment.objects.bulk_create(assignments)
             responses = []
             for assignment in assignments:
                 answers = {link_id: f"a{rng.randrange(5)}" for link_id in ITEMS}
                 total = sum(int(code[1:]) for code in answers.values())
                 submitted = assignment.due_at + timedelta(hours=rng.randrange(1, 300))
-                responses.append(Response(
-                    assignment=assignment, version=version, status=Response.Status.COMPLETED, answers=answers,
-                    scores={"total": {"value": total, "band": "high" if total >= 40 else "low"}},
-                    submitted_at=submitted, next_page=1))
+                responses.append(
+                    Response(
+                        assignment=assignment,
+                        version=version,
+                        status=Response.Status.COMPLETED,
+                        answers=answers,
+                        scores={"total": {"value": total, "band": "high" if total >= 40 else "low"}},
+                        submitted_at=submitted,
+                        next_page=1,
+                    )
+                )
             Response.objects.bulk_create(responses)
     return study.pk, time.perf_counter() - started, True
 
@@ -234,9 +268,14 @@ def measure(kind: str, study_id: int, trace: bool) -> dict:
         rss_peak = _status_kb("VmHWM")
         if kind == "copy":
             rows = sum(1 for _line in path.open("rb")) - 1
-    result.update(bytes=size, rows=rows, rss_before_mb=round(rss_before / 1024, 1),
-                  rss_peak_mb=round(rss_peak / 1024, 1), rss_growth_mb=round((rss_peak - rss_before) / 1024, 1),
-                  ru_maxrss_mb=round(_ru_maxrss_kb() / 1024, 1))
+    result.update(
+        bytes=size,
+        rows=rows,
+        rss_before_mb=round(rss_before / 1024, 1),
+        rss_peak_mb=round(rss_peak / 1024, 1),
+        rss_growth_mb=round((rss_peak - rss_before) / 1024, 1),
+        ru_maxrss_mb=round(_ru_maxrss_kb() / 1024, 1),
+    )
     return result
 
 
@@ -252,8 +291,11 @@ def run_best(kind: str, study_id: int) -> dict:
     """The best of REPEAT timed runs (each in its own subprocess); memory of that run, every time kept."""
     runs = [run_measure(kind, study_id) for _ in range(REPEAT)]
     best = min(runs, key=lambda run: run["seconds"])
-    return {**best, "seconds_all": [run["seconds"] for run in runs],
-            "rss_growth_mb_max": max(run["rss_growth_mb"] for run in runs)}
+    return {
+        **best,
+        "seconds_all": [run["seconds"] for run in runs],
+        "rss_growth_mb_max": max(run["rss_growth_mb"] for run in runs),
+    }
 
 
 def main() -> None:
@@ -270,8 +312,10 @@ def main() -> None:
         study_id, seconds, built = build_study(participants)
         studies[label] = study_id
         answers = participants * len(TIMEPOINTS) * len(ITEMS)
-        print(f"{label}: study {study_id}, {answers} answers" + (f", built in {seconds:.0f} s" if built else ""),
-              flush=True)
+        print(
+            f"{label}: study {study_id}, {answers} answers" + (f", built in {seconds:.0f} s" if built else ""),
+            flush=True,
+        )
         if built:
             setup[label] = round(seconds, 1)
     with connection.cursor() as cursor:
@@ -284,8 +328,11 @@ def main() -> None:
         runs = {}
         for kind in ("copy", *STAT_KINDS):
             runs[kind] = run_best(kind, study_id)
-            print(f"  {label} {kind:<9} {runs[kind]['seconds']:7.2f} s  {runs[kind]['bytes']:>11} bytes  "
-                  f"rss +{runs[kind]['rss_growth_mb']} MB", flush=True)
+            print(
+                f"  {label} {kind:<9} {runs[kind]['seconds']:7.2f} s  {runs[kind]['bytes']:>11} bytes  "
+                f"rss +{runs[kind]['rss_growth_mb']} MB",
+                flush=True,
+            )
         for kind in STAT_KINDS:
             traced = run_measure(kind, study_id, trace=True)
             runs[kind]["traced_peak_mb"] = traced["traced_peak_mb"]
@@ -295,20 +342,26 @@ def main() -> None:
             print(f"  {label} job       {runs['job_wide_csv']['seconds']:7.2f} s", flush=True)
         for kind in STAT_KINDS:
             runs[f"ratio_{kind}_over_copy"] = round(runs[kind]["seconds"] / runs["copy"]["seconds"], 1)
-        results[label] = {"participants": sizes[label], "responses": sizes[label] * len(TIMEPOINTS),
-                          "answers": sizes[label] * len(TIMEPOINTS) * len(ITEMS), **runs}
+        results[label] = {
+            "participants": sizes[label],
+            "responses": sizes[label] * len(TIMEPOINTS),
+            "answers": sizes[label] * len(TIMEPOINTS) * len(ITEMS),
+            **runs,
+        }
 
     small, large = results["100k"], results["1M"]
     growth = {
         kind: {
-            "rss_growth_mb_100k": small[kind]["rss_growth_mb"], "rss_growth_mb_1M": large[kind]["rss_growth_mb"],
-            "traced_peak_mb_100k": small[kind]["traced_peak_mb"], "traced_peak_mb_1M": large[kind]["traced_peak_mb"],
+            "rss_growth_mb_100k": small[kind]["rss_growth_mb"],
+            "rss_growth_mb_1M": large[kind]["rss_growth_mb"],
+            "traced_peak_mb_100k": small[kind]["traced_peak_mb"],
+            "traced_peak_mb_1M": large[kind]["traced_peak_mb"],
         }
         for kind in STAT_KINDS
     }
     payload = {
         "what": "10,000 participants x 5 timepoints x 20 items = 1,000,000 answers (50,000 responses); "
-                "and a tenth of it",
+        "and a tenth of it",
         "database": f"postgresql {connection.connection.info.server_version}",
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -318,10 +371,10 @@ def main() -> None:
         "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "repeat": REPEAT,
         "memory": "ru_maxrss_mb: ru_maxrss of the measuring subprocess (lifetime peak, imports included). "
-                  "rss_before_mb / rss_peak_mb: VmRSS just before the export and VmHWM after it, the high-water "
-                  "mark reset just before (/proc/self/clear_refs): the export's own peak, whole process, C "
-                  "libraries included; rss_growth_mb = peak - before. traced_peak_mb: tracemalloc peak of Python "
-                  "allocations during the export (separate run, not timed). seconds: best of `repeat` runs.",
+        "rss_before_mb / rss_peak_mb: VmRSS just before the export and VmHWM after it, the high-water "
+        "mark reset just before (/proc/self/clear_refs): the export's own peak, whole process, C "
+        "libraries included; rss_growth_mb = peak - before. traced_peak_mb: tracemalloc peak of Python "
+        "allocations during the export (separate run, not timed). seconds: best of `repeat` runs.",
         "setup_seconds_not_in_ratios": setup,
         "results": results,
         "memory_100k_vs_1M": growth,

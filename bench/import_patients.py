@@ -80,8 +80,12 @@ def main() -> None:
 
     def plain_bulk_create():
         Patient.objects.bulk_create(
-            [Patient(name=f"Patient {i}", phone=f"+3361{i:07d}", email=f"p{i}@example.org", birth_date="1951-02-03")
-             for i in range(ROWS)], batch_size=500)
+            [
+                Patient(name=f"Patient {i}", phone=f"+3361{i:07d}", email=f"p{i}@example.org", birth_date="1951-02-03")
+                for i in range(ROWS)
+            ],
+            batch_size=500,
+        )
 
     def dry_run():
         problems = import_check(study=study, rows=rows)

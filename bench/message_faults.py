@@ -36,9 +36,15 @@ N = int(os.environ.get("BENCH_MESSAGES", "1000"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "900"))
 SID, TOKEN = "AC" + "0" * 32, "fake-twilio-auth-token"
 # The recovery timeouts scaled down (the shipped ones are minutes): the order between them is kept.
-SCALED = {"TWILIO_TIMEOUT": "1", "MESSAGES_SEND_TIMEOUT": "5", "MESSAGES_RECONCILE_DELAY": "2",
-          "MESSAGES_QUEUED_TIMEOUT": "60", "CELERY_VISIBILITY_TIMEOUT": "10",
-          "MESSAGES_RETRY_BASE_SECONDS": "0.5", "MESSAGES_RETRY_MAX_SECONDS": "4"}
+SCALED = {
+    "TWILIO_TIMEOUT": "1",
+    "MESSAGES_SEND_TIMEOUT": "5",
+    "MESSAGES_RECONCILE_DELAY": "2",
+    "MESSAGES_QUEUED_TIMEOUT": "60",
+    "CELERY_VISIBILITY_TIMEOUT": "10",
+    "MESSAGES_RETRY_BASE_SECONDS": "0.5",
+    "MESSAGES_RETRY_MAX_SECONDS": "4",
+}
 
 
 def main() -> None:
@@ -67,14 +73,39 @@ def main() -> None:
     port = free_port()
     fake_url = f"http://127.0.0.1:{port}"
     fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.twilio_server", "--port", str(port), "--hang-accepted", "0.03",
-         "--hang-lost", "0.03", "--rate-limited", "0.02", "--hang-seconds", "1.5", "--retry-after", "3"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.twilio_server",
+            "--port",
+            str(port),
+            "--hang-accepted",
+            "0.03",
+            "--hang-lost",
+            "0.03",
+            "--rate-limited",
+            "0.02",
+            "--hang-seconds",
+            "1.5",
+            "--retry-after",
+            "3",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     logs = ROOT / "var" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
-           "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM": "+33700000000",
-           "TWILIO_API_BASE": fake_url, "MESSAGES_SEND_QUEUE": queue}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_FROM": "+33700000000",
+        "TWILIO_API_BASE": fake_url,
+        "MESSAGES_SEND_QUEUE": queue,
+    }
     study = factories.study(code=f"bench-faults-{run}", consent_required=False)
     timepoint = factories.timepoint(version=factories.published_version(study=study), channels=["sms"])
     due_sms(study=study, timepoint=timepoint, count=N, tag=f"F{run}", phone_prefix="+33618")
@@ -106,11 +137,18 @@ def main() -> None:
 
     by_status = dict(batch.values_list("status").annotate(n=Count("pk")))
     summary = {
-        "messages": N, "workers": 2, "worker_killed": killed, "seconds": round(elapsed, 1),
-        "faults": {"hang_accepted": 0.03, "hang_lost": 0.03, "rate_limited": 0.02}, "timeouts": SCALED,
-        "by_status": by_status, "lost": N - by_status.get("sent", 0) - by_status.get("delivered", 0),
-        "duplicates_by_content": provider["duplicates_by_content"], "duplicates_by_key": provider["duplicates"],
-        "provider_accepted": provider["accepted"], "provider_requests": provider["requests"],
+        "messages": N,
+        "workers": 2,
+        "worker_killed": killed,
+        "seconds": round(elapsed, 1),
+        "faults": {"hang_accepted": 0.03, "hang_lost": 0.03, "rate_limited": 0.02},
+        "timeouts": SCALED,
+        "by_status": by_status,
+        "lost": N - by_status.get("sent", 0) - by_status.get("delivered", 0),
+        "duplicates_by_content": provider["duplicates_by_content"],
+        "duplicates_by_key": provider["duplicates"],
+        "provider_accepted": provider["accepted"],
+        "provider_requests": provider["requests"],
         "provider_lookups": provider["lookups"],
         "attempts": dict(Counter(batch.values_list("attempts", flat=True))),
     }

@@ -61,7 +61,9 @@ def setup_data() -> dict:
     for i in range(50):
         factories.item(questionnaire=big, link_id=f"q{i}", section=page, options=factories.YES_NO_SOMETIMES)
     big_version = questionnaire_publish(questionnaire=big, by=None)
-    big_a = factories.assignment(participant=factories.participant(study=study), timepoint=factories.timepoint(version=big_version))
+    big_a = factories.assignment(
+        participant=factories.participant(study=study), timepoint=factories.timepoint(version=big_version)
+    )
     big_token = assignment_link_token(assignment=big_a)
     client = Client()
     counts = {}
@@ -72,8 +74,9 @@ def setup_data() -> dict:
     return {"tokens": tokens, "queries": counts}
 
 
-def fetch(conn: http.client.HTTPConnection, method: str, path: str, body: str | None = None,
-          headers: dict | None = None) -> tuple[int, bytes, dict]:
+def fetch(
+    conn: http.client.HTTPConnection, method: str, path: str, body: str | None = None, headers: dict | None = None
+) -> tuple[int, bytes, dict]:
     conn.request(method, path, body=body, headers=headers or {})
     response = conn.getresponse()
     data = response.read()
@@ -133,9 +136,24 @@ def main() -> None:
     tokens = data["tokens"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", "2",
-         "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            "2",
+            "--access-logfile",
+            "/dev/null",
+            "--error-logfile",
+            "-",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 30
@@ -162,10 +180,24 @@ def main() -> None:
                 _s, body, headers = fetch(conn, "GET", f"/s/{tokens[i]}?p=1")
                 state["cookie"] = headers["Set-Cookie"].split(";")[0]
                 state["csrf"] = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1).decode()
-            body = urlencode({"csrfmiddlewaretoken": state["csrf"], "page": "1", "action": "next",
-                              "mood": "a1", "help": "gp", "smoker": "false", "shown": "intro mood help smoker"})
-            status, _b, _h = fetch(conn, "POST", f"/s/{tokens[i]}", body=body, headers={
-                "Content-Type": "application/x-www-form-urlencoded", "Cookie": state["cookie"]})
+            body = urlencode(
+                {
+                    "csrfmiddlewaretoken": state["csrf"],
+                    "page": "1",
+                    "action": "next",
+                    "mood": "a1",
+                    "help": "gp",
+                    "smoker": "false",
+                    "shown": "intro mood help smoker",
+                }
+            )
+            status, _b, _h = fetch(
+                conn,
+                "POST",
+                f"/s/{tokens[i]}",
+                body=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": state["cookie"]},
+            )
             assert status == 302, status
 
         rps = {}
@@ -179,8 +211,12 @@ def main() -> None:
     from django.db import connection
 
     result = {
-        "database": connection.vendor, "gunicorn_workers": 2, "clients": CLIENTS, "seconds": SECONDS,
-        "bytes": weight, "queries_per_page": data["queries"],
+        "database": connection.vendor,
+        "gunicorn_workers": 2,
+        "clients": CLIENTS,
+        "seconds": SECONDS,
+        "bytes": weight,
+        "queries_per_page": data["queries"],
         "requests_per_second": {k: round(v, 1) for k, v in rps.items()},
         "ratio_to_trivial_view": {k: round(v / rps["trivial view"], 3) for k, v in rps.items()},
     }

@@ -89,32 +89,59 @@ def main() -> None:  # noqa: C901 - one linear script
     study = factories.study(code=f"bench-plan-{run}", consent_required=False)
     version = factories.published_version(study=study)
     factories.timepoint(version=version, code="t0", offset=0, window=7, reminders=[2, 5])
-    factories.timepoint(version=version, code="weekly", offset=7, window=7, repeat_every=7, repeat_count=12,
-                        reminders=[3])
+    factories.timepoint(
+        version=version, code="weekly", offset=7, window=7, repeat_every=7, repeat_count=12, reminders=[3]
+    )
     factories.timepoint(version=version, code="m3", offset=90, window=14, reminders=[3, 7])
-    factories.timepoint(version=questionnaire_publish(questionnaire=factories.valid_questionnaire(study=study),
-                                                      by=None),
-                        code="pain", offset=7, trigger_item="answer:pain", trigger_operator=">=", trigger_value="7")
+    factories.timepoint(
+        version=questionnaire_publish(questionnaire=factories.valid_questionnaire(study=study), by=None),
+        code="pain",
+        offset=7,
+        trigger_item="answer:pain",
+        trigger_operator=">=",
+        trigger_value="7",
+    )
     for start in range(0, ENROLMENTS, BATCH):
         size = min(BATCH, ENROLMENTS - start)
         with transaction.atomic():
-            participants = Participant.objects.bulk_create([
-                Participant(study=study, pseudonym=f"B{run}-{start + i:06d}", language="fr", consented_at=ENROLLED)
-                for i in range(size)])
-            patients = Patient.objects.bulk_create([
-                Patient(name=f"Patient {start + i}", phone=f"+3361{(start + i) % 10_000_000:07d}",
-                        email=f"p{start + i}@example.org", time_zone="Europe/Paris")
-                for i in range(size)])
-            Enrollment.objects.bulk_create([
-                Enrollment(patient=patient, participant=participant, consent_method="written",
-                           consent_recorded_at=ENROLLED, enrolled_at=ENROLLED)
-                for patient, participant in zip(patients, participants, strict=True)])
+            participants = Participant.objects.bulk_create(
+                [
+                    Participant(study=study, pseudonym=f"B{run}-{start + i:06d}", language="fr", consented_at=ENROLLED)
+                    for i in range(size)
+                ]
+            )
+            patients = Patient.objects.bulk_create(
+                [
+                    Patient(
+                        name=f"Patient {start + i}",
+                        phone=f"+3361{(start + i) % 10_000_000:07d}",
+                        email=f"p{start + i}@example.org",
+                        time_zone="Europe/Paris",
+                    )
+                    for i in range(size)
+                ]
+            )
+            Enrollment.objects.bulk_create(
+                [
+                    Enrollment(
+                        patient=patient,
+                        participant=participant,
+                        consent_method="written",
+                        consent_recorded_at=ENROLLED,
+                        enrolled_at=ENROLLED,
+                    )
+                    for patient, participant in zip(patients, participants, strict=True)
+                ]
+            )
     setup_s = time.perf_counter() - started
     log("setup: participants+patients+enrolments", setup_s, ENROLMENTS, "enrolments")
 
     def enrollments_in(lo: int, hi: int):
-        return list(Enrollment.objects.filter(participant__study=study).select_related("patient", "participant__study")
-                    .order_by("pk")[lo:hi])
+        return list(
+            Enrollment.objects.filter(participant__study=study)
+            .select_related("patient", "participant__study")
+            .order_by("pk")[lo:hi]
+        )
 
     timepoints = enrolment_timepoints(study.pk)
     results: dict = {}
@@ -128,7 +155,10 @@ def main() -> None:  # noqa: C901 - one linear script
                 batch = enrollments_in(lo, lo + BATCH)
                 assignments = [
                     Assignment(participant=e.participant, timepoint=tp, occurrence=k, due_at=due, expires_at=closes)
-                    for e in batch for tp in timepoints for k, due, closes in timepoint_windows(tp, ENROLLED)]
+                    for e in batch
+                    for tp in timepoints
+                    for k, due, closes in timepoint_windows(tp, ENROLLED)
+                ]
                 t = time.perf_counter()
                 assignments = bulk_create_with_history(assignments, Assignment, batch_size=5000)
                 timed += time.perf_counter() - t
@@ -137,10 +167,19 @@ def main() -> None:  # noqa: C901 - one linear script
                 for a in assignments:
                     e = enrollment_of[a.participant_id]
                     channel = channel_choose(patient=e.patient, allowed=a.timepoint.channels)
-                    for sequence, at in message_times(assignment=a, timepoint=a.timepoint, patient=e.patient,
-                                                      study=study, now=ENROLLED):
-                        messages.append(Message(enrollment=e, assignment=a, channel=channel, sequence=sequence,
-                                                scheduled_at=at, kind="reminder" if sequence else "invitation"))
+                    for sequence, at in message_times(
+                        assignment=a, timepoint=a.timepoint, patient=e.patient, study=study, now=ENROLLED
+                    ):
+                        messages.append(
+                            Message(
+                                enrollment=e,
+                                assignment=a,
+                                channel=channel,
+                                sequence=sequence,
+                                scheduled_at=at,
+                                kind="reminder" if sequence else "invitation",
+                            )
+                        )
                 t = time.perf_counter()
                 Message.objects.bulk_create(messages, batch_size=5000)
                 timed += time.perf_counter() - t
@@ -152,8 +191,12 @@ def main() -> None:  # noqa: C901 - one linear script
         pass
     rows = counts["assignments"] + counts["history"] + counts["messages"]
     log("1. baseline: bulk_create of the same rows", timed, rows)
-    results["baseline_bulk_create"] = {"seconds": round(timed, 2), **counts, "rows": rows,
-                                       "rows_per_second": round(rows / timed)}
+    results["baseline_bulk_create"] = {
+        "seconds": round(timed, 2),
+        **counts,
+        "rows": rows,
+        "rows_per_second": round(rows / timed),
+    }
     per_enrolment = rows / ENROLMENTS
 
     # --- 2. bulk planner ------------------------------------------------------------------
@@ -166,7 +209,8 @@ def main() -> None:  # noqa: C901 - one linear script
                     batch = enrollments_in(lo, lo + BATCH)
                     planned = assignments_plan_many(anchors=[(e.participant, ENROLLED) for e in batch])
                     fast_counts["messages"] += messages_plan_many(
-                        enrollments=batch, assignments_by_participant=planned, now=ENROLLED)
+                        enrollments=batch, assignments_by_participant=planned, now=ENROLLED
+                    )
                     fast_counts["assignments"] += sum(len(v) for v in planned.values())
             fast_s = time.perf_counter() - started
             fast_counts["history"] = Assignment.history.filter(participant__study=study).count()
@@ -176,9 +220,13 @@ def main() -> None:  # noqa: C901 - one linear script
     fast_rows = sum(fast_counts.values())
     assert dict(fast_counts) == dict(counts), (fast_counts, counts)
     log("2. bulk planner (assignments_plan_many + bulk messages)", fast_s, fast_rows)
-    results["bulk_planner"] = {"seconds": round(fast_s, 2), **fast_counts, "rows": fast_rows,
-                               "rows_per_second": round(fast_rows / fast_s),
-                               "enrolments_per_second": round(ENROLMENTS / fast_s)}
+    results["bulk_planner"] = {
+        "seconds": round(fast_s, 2),
+        **fast_counts,
+        "rows": fast_rows,
+        "rows_per_second": round(fast_rows / fast_s),
+        "enrolments_per_second": round(ENROLMENTS / fast_s),
+    }
 
     # --- 3. the services, one enrolment per transaction -----------------------------------
     done = 0
@@ -204,17 +252,24 @@ def main() -> None:  # noqa: C901 - one linear script
     service_total_s = elapsed * ENROLMENTS / done
     log(f"3. services, {done} enrolments" + (" (sample)" if extrapolated else ""), elapsed, service_rows)
     results["services"] = {
-        "enrolments_measured": done, "seconds_measured": round(elapsed, 2), **service_counts, "rows": service_rows,
-        "rows_per_second": round(rate), "enrolments_per_second": round(done / elapsed),
-        "extrapolated": extrapolated, "seconds_for_all": round(service_total_s, 1),
+        "enrolments_measured": done,
+        "seconds_measured": round(elapsed, 2),
+        **service_counts,
+        "rows": service_rows,
+        "rows_per_second": round(rate),
+        "enrolments_per_second": round(done / elapsed),
+        "extrapolated": extrapolated,
+        "seconds_for_all": round(service_total_s, 1),
     }
     baseline_rate = results["baseline_bulk_create"]["rows_per_second"]
     fast_rate = results["bulk_planner"]["rows_per_second"]
     payload = {
         "enrolments": ENROLMENTS,
-        "rows_per_enrolment": {"assignments": counts["assignments"] // ENROLMENTS,
-                               "assignment_history": counts["history"] // ENROLMENTS,
-                               "messages": counts["messages"] // ENROLMENTS},
+        "rows_per_enrolment": {
+            "assignments": counts["assignments"] // ENROLMENTS,
+            "assignment_history": counts["history"] // ENROLMENTS,
+            "messages": counts["messages"] // ENROLMENTS,
+        },
         "database": connection.vendor,
         "python": platform.python_version(),
         "machine": platform.machine(),

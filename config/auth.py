@@ -43,8 +43,7 @@ def axes_username(request, credentials: dict | None = None) -> str | None:
         from allauth.account.models import EmailAddress
 
         by_email = set(users.filter(email__iexact=login).values_list("username", flat=True)[:2])
-        by_email |= set(EmailAddress.objects.filter(email__iexact=login)
-                        .values_list("user__username", flat=True)[:2])
+        by_email |= set(EmailAddress.objects.filter(email__iexact=login).values_list("user__username", flat=True)[:2])
         if len(by_email) == 1:
             return by_email.pop()
     return login.lower()

@@ -27,8 +27,14 @@ class MaskingLogger(Logger):
         for name in self.MASKED_ATOMS:
             if isinstance(atoms.get(name), str):
                 atoms[name] = mask_secrets(atoms[name])
-        for name in ("{raw_uri}e", "{request_uri}e", "{path_info}e", "{query_string}e", "{http_referer}i",
-                     "{referer}i"):
+        for name in (
+            "{raw_uri}e",
+            "{request_uri}e",
+            "{path_info}e",
+            "{query_string}e",
+            "{http_referer}i",
+            "{referer}i",
+        ):
             if isinstance(atoms.get(name), str):
                 atoms[name] = mask_secrets(atoms[name])
         return atoms

@@ -10,12 +10,12 @@ import re
 # Path prefixes followed by a secret segment (every URL pattern carrying a token; tests/project/test_request_log.py
 # enumerates the resolver and fails on a token route missing here).
 SECRET_PATHS = (
-    "/s/",                             # patient link (and its /consent, /withdraw pages)
-    "/e/",                             # pre-screening link (and /end, /consent, /enrol, /done)
-    "/review/invitation/",             # expert-patient reviewer invitation
-    "/staff-invitation/",              # staff invitation (password, then first authenticator)
-    "/accounts/password/reset/key/",   # allauth password reset key
-    "/accounts/confirm-email/",        # allauth e-mail confirmation key
+    "/s/",  # patient link (and its /consent, /withdraw pages)
+    "/e/",  # pre-screening link (and /end, /consent, /enrol, /done)
+    "/review/invitation/",  # expert-patient reviewer invitation
+    "/staff-invitation/",  # staff invitation (password, then first authenticator)
+    "/accounts/password/reset/key/",  # allauth password reset key
+    "/accounts/confirm-email/",  # allauth e-mail confirmation key
 )
 # Query parameters whose value is a secret.
 SECRET_QUERY_PARAMS = ("token", "key", "code", "signature", "sig", "secret", "password")
@@ -23,8 +23,13 @@ SECRET_QUERY_PARAMS = ("token", "key", "code", "signature", "sig", "secret", "pa
 TOKEN = "[token]"
 _SEGMENT = r"[^/\s?#\"']+"
 SECRET_IN_TEXT = re.compile(
-    "(" + "|".join(re.escape(p) for p in SECRET_PATHS) + ")" + _SEGMENT
-    + r"|([?&](?:" + "|".join(SECRET_QUERY_PARAMS) + r")=)[^&\s#\"']+"
+    "("
+    + "|".join(re.escape(p) for p in SECRET_PATHS)
+    + ")"
+    + _SEGMENT
+    + r"|([?&](?:"
+    + "|".join(SECRET_QUERY_PARAMS)
+    + r")=)[^&\s#\"']+"
 )
 
 

@@ -28,8 +28,13 @@ from config.staff_invites import ask_for_new_invitation, session_came_through_in
 
 # Pages a signed-in user missing the factor may still reach: sign out, activate TOTP (allauth asks the
 # password again before showing the secret).
-REACHABLE_WITHOUT_FACTOR = {"account_logout", "admin:logout", "mfa_activate_totp", "account_reauthenticate",
-                            "staff_invitation"}
+REACHABLE_WITHOUT_FACTOR = {
+    "account_logout",
+    "admin:logout",
+    "mfa_activate_totp",
+    "account_reauthenticate",
+    "staff_invitation",
+}
 API_PREFIX = "/api/"
 
 
@@ -79,8 +84,12 @@ class RequireMFAMiddleware:
         path = request.path_info
         if path == reverse("admin:login") and not request.user.is_authenticated:
             return self._to_allauth_login(request)
-        if (path == reverse("mfa_activate_totp") and request.user.is_authenticated and not has_totp(request.user)
-                and not session_came_through_invitation(request)):
+        if (
+            path == reverse("mfa_activate_totp")
+            and request.user.is_authenticated
+            and not has_totp(request.user)
+            and not session_came_through_invitation(request)
+        ):
             # A first authenticator only from an invitation session: a password alone must not let
             # someone enrol their own authenticator on the account.
             return ask_for_new_invitation(request)
@@ -88,15 +97,17 @@ class RequireMFAMiddleware:
             return self.get_response(request)  # a token request: see the module's docstring
         if mfa_missing(request.user) and not reachable_without_factor(path):
             if path.startswith(API_PREFIX):
-                return JsonResponse({"detail": _("Activate a second factor (TOTP) on your account before using the API.")},
-                                    status=403)
+                return JsonResponse(
+                    {"detail": _("Activate a second factor (TOTP) on your account before using the API.")}, status=403
+                )
             return HttpResponseRedirect(f"{reverse('mfa_activate_totp')}?{urlencode({REDIRECT_FIELD_NAME: path})}")
         return self.get_response(request)
 
     @staticmethod
     def _to_allauth_login(request: HttpRequest) -> HttpResponse:
         next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
-        if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                               require_https=request.is_secure()):
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             next_url = reverse("admin:index")
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")

@@ -37,8 +37,10 @@ class StaffInvitationTokenGenerator(PasswordResetTokenGenerator):
             ts = base36_to_int(ts_b36)
         except ValueError:
             return False
-        if not any(constant_time_compare(self._make_token_with_timestamp(user, ts, secret), token)
-                   for secret in [self.secret, *self.secret_fallbacks]):
+        if not any(
+            constant_time_compare(self._make_token_with_timestamp(user, ts, secret), token)
+            for secret in [self.secret, *self.secret_fallbacks]
+        ):
             return False
         return (self._num_seconds(self._now()) - ts) <= settings.STAFF_INVITATION_TIMEOUT
 
@@ -96,9 +98,12 @@ def staff_invitations_send(users) -> tuple[int, int]:
             continue
         link = settings.SITE_URL + staff_invitation_path(user)
         hours = settings.STAFF_INVITATION_TIMEOUT // 3600
-        send_mail(_("Ressenti: set up your account"),
-                  _("Open this link to set your password and your authenticator app (valid %(hours)d hours, "
-                    "once): %(link)s") % {"hours": hours, "link": link},
-                  None, [user.email])
+        send_mail(
+            _("Ressenti: set up your account"),
+            _("Open this link to set your password and your authenticator app (valid %(hours)d hours, once): %(link)s")
+            % {"hours": hours, "link": link},
+            None,
+            [user.email],
+        )
         sent += 1
     return sent, skipped

@@ -22,8 +22,13 @@ urlpatterns = [
     # Open in the demo, signed-in users only in production (RESSENTI_API_DOCS_PUBLIC).
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[ApiDocsAccess]), name="api-schema"),
     # Swagger UI from our static files; its script is a separate request, so the CSP needs no inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html",
-                                                          permission_classes=[ApiDocsAccess]), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="api/swagger_ui.html", permission_classes=[ApiDocsAccess]
+        ),
+        name="api-docs",
+    ),
     # Anything else under /api/ is a JSON 404 like the API's own, not an HTML page.
     re_path(r"^api/", api_not_found),
     path("", include("surveys.urls")),

@@ -77,8 +77,13 @@ class PatientAddForm(forms.ModelForm):
 
 def replacement_field(label: str, max_length: int, help_text: str) -> forms.CharField:
     """A blank input that replaces a stored identity value when filled (never pre-filled)."""
-    return forms.CharField(label=label, required=False, max_length=max_length, help_text=help_text,
-                           widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=max_length,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
 
 
 class PatientChangeForm(forms.ModelForm):
@@ -88,10 +93,10 @@ class PatientChangeForm(forms.ModelForm):
 
     new_name = replacement_field(_("New name"), 200, _("Leave blank to keep the current one."))
     new_email = replacement_field(_("New e-mail"), 254, _("Leave blank to keep the current one."))
-    new_phone = replacement_field(_("New phone"), 40,
-                                  _("Leave blank to keep the current one (e.g. 06 12 34 56 78)."))
-    new_birth_date = replacement_field(_("New date of birth"), 10,
-                                       _("Leave blank to keep the current one (DD/MM/YYYY)."))
+    new_phone = replacement_field(_("New phone"), 40, _("Leave blank to keep the current one (e.g. 06 12 34 56 78)."))
+    new_birth_date = replacement_field(
+        _("New date of birth"), 10, _("Leave blank to keep the current one (DD/MM/YYYY).")
+    )
 
     class Meta:
         model = Patient
@@ -99,8 +104,11 @@ class PatientChangeForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        for name, clean in (("new_email", email_clean), ("new_phone", phone_clean),
-                            ("new_birth_date", birth_date_clean)):
+        for name, clean in (
+            ("new_email", email_clean),
+            ("new_phone", phone_clean),
+            ("new_birth_date", birth_date_clean),
+        ):
             if data.get(name, "").strip():
                 try:
                     data[name] = clean(data[name])
@@ -117,8 +125,11 @@ class PatientChangeForm(forms.ModelForm):
                 patient.name = self.cleaned_data["new_name"]
             if self.cleaned_data.get("new_birth_date"):
                 patient.birth_date = self.cleaned_data["new_birth_date"]
-            patient_contact_set(patient, email=self.cleaned_data.get("new_email") or None,
-                                phone=self.cleaned_data.get("new_phone") or None)
+            patient_contact_set(
+                patient,
+                email=self.cleaned_data.get("new_email") or None,
+                phone=self.cleaned_data.get("new_phone") or None,
+            )
         super()._post_clean()
 
 
@@ -131,8 +142,16 @@ class PatientAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     list_display = ("__str__", "language", "preferred_channel", "time_zone", "created_at")
     list_filter = ("language", "preferred_channel")
     fields = ("name", "email", "phone", "birth_date", "time_zone", "language", "preferred_channel")
-    change_fields = ("identity", "new_name", "new_email", "new_phone", "new_birth_date", "time_zone", "language",
-                     "preferred_channel")
+    change_fields = (
+        "identity",
+        "new_name",
+        "new_email",
+        "new_phone",
+        "new_birth_date",
+        "time_zone",
+        "language",
+        "preferred_channel",
+    )
     inlines = [EnrollmentInline]
 
     def get_form(self, request: HttpRequest, obj: Patient | None = None, change: bool = False, **kwargs: Any):
@@ -183,8 +202,11 @@ class EnrollmentAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Enrollment | None = None) -> tuple[str, ...]:
         # The link person ↔ pseudonym is set once; a mistake is fixed by withdrawing.
-        return ("identity", "consent_recorded_by", "patient", "participant") if obj is not None else (
-            "consent_recorded_by",)
+        return (
+            ("identity", "consent_recorded_by", "patient", "participant")
+            if obj is not None
+            else ("consent_recorded_by",)
+        )
 
     @admin.display(description=_("who this is"))
     def identity(self, obj: Enrollment) -> str:
@@ -268,8 +290,9 @@ class SmsTemplateAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        initial.setdefault("text", shipped_sms_template(kind=initial.get("kind", "invitation"),
-                                                        language=initial.get("language", "fr")))
+        initial.setdefault(
+            "text", shipped_sms_template(kind=initial.get("kind", "invitation"), language=initial.get("language", "fr"))
+        )
         return initial
 
     def save_model(self, request: HttpRequest, obj: SmsTemplate, form: Any, change: bool) -> None:
@@ -286,8 +309,12 @@ class SmsTemplateAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
 def identity_links(user: Any, enrollments) -> str:
     """A link per enrolment to the audited page that asks a reason and records the look."""
     links = [
-        format_html('<a href="{}">{} ({})</a>', reverse("patients:staff_reidentify", args=[e.participant_id]),
-                    IDENTITY_LINK, e.participant.pseudonym)
+        format_html(
+            '<a href="{}">{} ({})</a>',
+            reverse("patients:staff_reidentify", args=[e.participant_id]),
+            IDENTITY_LINK,
+            e.participant.pseudonym,
+        )
         for e in enrollments
         if user is None or (user and (user.is_superuser or investigator_may_act(user, e.participant)))
     ]
@@ -306,4 +333,7 @@ def segments_text(check) -> str:
     if info is None:
         return "—"
     return _("%(units)s characters (%(encoding)s), %(segments)s SMS") % {
-        "units": info.units, "encoding": info.encoding, "segments": info.segments}
+        "units": info.units,
+        "encoding": info.encoding,
+        "segments": info.segments,
+    }

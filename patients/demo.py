@@ -38,16 +38,34 @@ class PatientSpec:
 # (06 39 98 xx xx); addresses are under example.org, which nobody receives.
 PATIENTS = (
     PatientSpec(
-        "DEMO-0001", "Camille Durand", "camille.durand@example.org", "+33639980001", "fr", "Europe/Paris",
-        Patient.Channel.SMS, Enrollment.ConsentMethod.ELECTRONIC,
+        "DEMO-0001",
+        "Camille Durand",
+        "camille.durand@example.org",
+        "+33639980001",
+        "fr",
+        "Europe/Paris",
+        Patient.Channel.SMS,
+        Enrollment.ConsentMethod.ELECTRONIC,
     ),
     PatientSpec(
-        "DEMO-0002", "Mathieu Lefèvre", "mathieu.lefevre@example.org", "+33639980002", "fr", "Indian/Reunion",
-        Patient.Channel.EMAIL, Enrollment.ConsentMethod.WRITTEN,
+        "DEMO-0002",
+        "Mathieu Lefèvre",
+        "mathieu.lefevre@example.org",
+        "+33639980002",
+        "fr",
+        "Indian/Reunion",
+        Patient.Channel.EMAIL,
+        Enrollment.ConsentMethod.WRITTEN,
     ),
     PatientSpec(
-        "DEMO-0003", "Emma Clarke", "emma.clarke@example.org", "+33639980003", "en", "Europe/London",
-        Patient.Channel.SMS, Enrollment.ConsentMethod.NON_OPPOSITION,
+        "DEMO-0003",
+        "Emma Clarke",
+        "emma.clarke@example.org",
+        "+33639980003",
+        "en",
+        "Europe/London",
+        Patient.Channel.SMS,
+        Enrollment.ConsentMethod.NON_OPPOSITION,
     ),
 )
 CONSENT_NOTICE_VERSION = research_demo.NOTICE_VERSION
@@ -73,8 +91,12 @@ def demo_load(*, now: datetime | None = None) -> DemoLoaded:
             )
             enrollment = Enrollment.objects.filter(participant=participant).select_related("patient").first()
             values = {
-                "name": spec.name, "email": spec.email, "phone": spec.phone, "language": spec.language,
-                "time_zone": spec.time_zone, "preferred_channel": spec.preferred_channel,
+                "name": spec.name,
+                "email": spec.email,
+                "phone": spec.phone,
+                "language": spec.language,
+                "time_zone": spec.time_zone,
+                "preferred_channel": spec.preferred_channel,
             }
             if enrollment is None:
                 patient = Patient(**values)
@@ -88,9 +110,13 @@ def demo_load(*, now: datetime | None = None) -> DemoLoaded:
                 patient.full_clean()
                 patient.save()
                 enrollment = Enrollment(
-                    patient=patient, participant=participant, consent_method=spec.consent_method,
-                    consent_document_version=CONSENT_NOTICE_VERSION, consent_recorded_at=now,
-                    consent_recorded_by=investigator, enrolled_at=now,
+                    patient=patient,
+                    participant=participant,
+                    consent_method=spec.consent_method,
+                    consent_document_version=CONSENT_NOTICE_VERSION,
+                    consent_recorded_at=now,
+                    consent_recorded_by=investigator,
+                    enrolled_at=now,
                 )
                 enrollment.full_clean()
                 enrollment.save()

@@ -32,7 +32,9 @@ class Patient(models.Model):
     phone_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="fr")
-    preferred_channel = models.CharField(_("preferred channel"), max_length=8, choices=Channel.choices, default=Channel.SMS)
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=8, choices=Channel.choices, default=Channel.SMS
+    )
     # Set by an inbound "STOP" SMS or a bounced address: that channel is never used again.
     sms_opted_out_at = models.DateTimeField(_("SMS opt-out"), null=True, blank=True)
     email_undeliverable_at = models.DateTimeField(_("email undeliverable"), null=True, blank=True)
@@ -82,8 +84,9 @@ class Enrollment(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
     participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="+")
-    consent_method = models.CharField(_("consent"), max_length=16, choices=ConsentMethod.choices,
-                                      default=ConsentMethod.PENDING)
+    consent_method = models.CharField(
+        _("consent"), max_length=16, choices=ConsentMethod.choices, default=ConsentMethod.PENDING
+    )
     consent_document_version = models.CharField(_("information notice version"), max_length=40, blank=True)
     consent_recorded_at = models.DateTimeField(_("consent recorded at"), null=True, blank=True)
     consent_recorded_by = models.ForeignKey(
@@ -92,8 +95,9 @@ class Enrollment(models.Model):
     enrolled_at = models.DateTimeField(_("enrolled at"))
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     withdrawn_by = models.CharField(_("withdrawn by"), max_length=16, choices=WithdrawnBy.choices, blank=True)
-    withdrawal_data = models.CharField(_("data at withdrawal"), max_length=8, choices=WithdrawalData.choices,
-                                       blank=True)
+    withdrawal_data = models.CharField(
+        _("data at withdrawal"), max_length=8, choices=WithdrawalData.choices, blank=True
+    )
     # How many responses a withdrawal erased: the audit shows that deletion happened, never what.
     responses_deleted = models.PositiveIntegerField(default=0)
     history = HistoricalRecords()
@@ -284,7 +288,8 @@ class SmsTemplate(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=Message.Kind.choices)
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
     text = models.TextField(
-        _("text"), help_text=_("Use {{ sender }}, {{ link }} and {{ withdraw_link }}; nothing that names the study."))
+        _("text"), help_text=_("Use {{ sender }}, {{ link }} and {{ withdraw_link }}; nothing that names the study.")
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -44,8 +44,14 @@ def messages_dispatch_due() -> dict[str, int]:
 
 
 @shared_task(
-    bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
-    autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=60, retry_jitter=True,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
     max_retries=30,
 )
 def message_send(self, message_id: int) -> str:

@@ -38,5 +38,9 @@ urlpatterns = [
 
 api_urlpatterns = [
     path("studies/<api_code:study>/messages/", api.MessageViewSet.as_view({"get": "list"}), name="api-messages"),
-    path("studies/<api_code:study>/messages/<api_id:id>/", api.MessageViewSet.as_view({"get": "retrieve"}), name="api-message"),
+    path(
+        "studies/<api_code:study>/messages/<api_id:id>/",
+        api.MessageViewSet.as_view({"get": "retrieve"}),
+        name="api-message",
+    ),
 ]

@@ -127,16 +127,22 @@ VISIT = QuestionnaireSpec(
     intro_en="A few questions about your last visit to your general practitioner (2 minutes).",
     sections=(
         SectionSpec(
-            "visit_p1", "La consultation", "The visit",
+            "visit_p1",
+            "La consultation",
+            "The visit",
             (
                 ItemSpec(
-                    "visit_date", Item.Type.DATE,
-                    "Date de votre dernière consultation", "Date of your last visit",
-                    help_fr="Une date approximative suffit.", help_en="An approximate date is fine.",
+                    "visit_date",
+                    Item.Type.DATE,
+                    "Date de votre dernière consultation",
+                    "Date of your last visit",
+                    help_fr="Une date approximative suffit.",
+                    help_en="An approximate date is fine.",
                     required=True,
                 ),
                 ItemSpec(
-                    "visit_reason", Item.Type.SHORT_TEXT,
+                    "visit_reason",
+                    Item.Type.SHORT_TEXT,
                     "En quelques mots, quel était le motif de la consultation ?",
                     "In a few words, what was the main reason for the visit?",
                     help_fr="Facultatif. N'indiquez ni nom ni coordonnées.",
@@ -144,7 +150,8 @@ VISIT = QuestionnaireSpec(
                     max_length=100,
                 ),
                 ItemSpec(
-                    "visit_wait", Item.Type.SINGLE,
+                    "visit_wait",
+                    Item.Type.SINGLE,
                     "Combien de temps avez-vous attendu en salle d'attente ?",
                     "How long did you wait in the waiting room?",
                     required=True,
@@ -156,7 +163,8 @@ VISIT = QuestionnaireSpec(
                     ),
                 ),
                 ItemSpec(
-                    "visit_explain", Item.Type.YES_NO,
+                    "visit_explain",
+                    Item.Type.YES_NO,
                     "Le médecin vous a-t-il expliqué les choses clairement ?",
                     "Did the doctor explain things clearly?",
                     required=True,
@@ -164,26 +172,35 @@ VISIT = QuestionnaireSpec(
             ),
         ),
         SectionSpec(
-            "visit_p2", "Votre avis", "Your opinion",
+            "visit_p2",
+            "Votre avis",
+            "Your opinion",
             (
                 ItemSpec(
-                    "visit_overall", Item.Type.VAS,
+                    "visit_overall",
+                    Item.Type.VAS,
                     "Dans l'ensemble, comment évaluez-vous cette consultation ?",
                     "Overall, how would you rate this visit?",
                     help_fr="0 = la pire expérience possible, 100 = la meilleure.",
                     help_en="0 = the worst possible experience, 100 = the best.",
-                    required=True, min_value=Decimal(0), max_value=Decimal(100),
+                    required=True,
+                    min_value=Decimal(0),
+                    max_value=Decimal(100),
                 ),
                 ItemSpec(
-                    "visit_recommend", Item.Type.NRS,
+                    "visit_recommend",
+                    Item.Type.NRS,
                     "Quelle est la probabilité que vous recommandiez ce cabinet à un proche ?",
                     "How likely are you to recommend this practice to a friend or family member?",
                     help_fr="0 = pas du tout probable, 10 = extrêmement probable.",
                     help_en="0 = not at all likely, 10 = extremely likely.",
-                    required=True, min_value=Decimal(0), max_value=Decimal(10),
+                    required=True,
+                    min_value=Decimal(0),
+                    max_value=Decimal(10),
                 ),
                 ItemSpec(
-                    "visit_improve", Item.Type.LONG_TEXT,
+                    "visit_improve",
+                    Item.Type.LONG_TEXT,
                     "Qu'est-ce qui aurait pu être mieux ?",
                     "What could have been better?",
                     max_length=2000,
@@ -217,14 +234,28 @@ class TimepointSpec:
 
 
 TIMEPOINTS = (
-    TimepointSpec("baseline", "Inclusion (J0)", "phq9", offset=0, window=7, reminders=(2, 5), channels=("sms", "email")),
     TimepointSpec(
-        "visit_d1", "Lendemain de la consultation (J1)", "visite", offset=1, window=14, reminders=(3, 7),
-        channels=("email", "sms"), send_time=time(18, 0),
+        "baseline", "Inclusion (J0)", "phq9", offset=0, window=7, reminders=(2, 5), channels=("sms", "email")
     ),
     TimepointSpec(
-        "m3", "Suivi à 3 mois (M3)", "phq9", offset=90, window=14, reminders=(3, 7),
-        channels=("sms", "email"), send_time=time(18, 0),
+        "visit_d1",
+        "Lendemain de la consultation (J1)",
+        "visite",
+        offset=1,
+        window=14,
+        reminders=(3, 7),
+        channels=("email", "sms"),
+        send_time=time(18, 0),
+    ),
+    TimepointSpec(
+        "m3",
+        "Suivi à 3 mois (M3)",
+        "phq9",
+        offset=90,
+        window=14,
+        reminders=(3, 7),
+        channels=("sms", "email"),
+        send_time=time(18, 0),
     ),
 )
 
@@ -279,9 +310,15 @@ def _draft_load(*, study: Study, spec: QuestionnaireSpec) -> Questionnaire:
         Questionnaire,
         lookup={"study": study, "code": spec.code},
         values={
-            "kind": spec.kind, "title_fr": spec.title_fr, "title_en": spec.title_en,
-            "intro_fr": spec.intro_fr, "intro_en": spec.intro_en,
-            "rules": {}, "safety_message_fr": "", "safety_message_en": "", "instrument": "",
+            "kind": spec.kind,
+            "title_fr": spec.title_fr,
+            "title_en": spec.title_en,
+            "intro_fr": spec.intro_fr,
+            "intro_en": spec.intro_en,
+            "rules": {},
+            "safety_message_fr": "",
+            "safety_message_en": "",
+            "instrument": "",
         },
     )
     item_order = 0
@@ -299,11 +336,17 @@ def _draft_load(*, study: Study, spec: QuestionnaireSpec) -> Questionnaire:
                 Item,
                 lookup={"questionnaire": questionnaire, "link_id": item_spec.link_id},
                 values={
-                    "section": section, "order": item_order, "type": item_spec.type,
-                    "text_fr": item_spec.text_fr, "text_en": item_spec.text_en,
-                    "help_fr": item_spec.help_fr, "help_en": item_spec.help_en,
-                    "required": item_spec.required, "min_value": item_spec.min_value,
-                    "max_value": item_spec.max_value, "max_length": item_spec.max_length,
+                    "section": section,
+                    "order": item_order,
+                    "type": item_spec.type,
+                    "text_fr": item_spec.text_fr,
+                    "text_en": item_spec.text_en,
+                    "help_fr": item_spec.help_fr,
+                    "help_en": item_spec.help_en,
+                    "required": item_spec.required,
+                    "min_value": item_spec.min_value,
+                    "max_value": item_spec.max_value,
+                    "max_length": item_spec.max_length,
                     "enable_behavior": item_spec.enable_behavior,
                 },
             )
@@ -332,8 +375,12 @@ def _conditions_load(*, item: Item, conditions: Iterable[ConditionSpec]) -> None
     for condition in conditions:
         row = _upsert(
             EnableCondition,
-            lookup={"item": item, "question": condition.question, "operator": condition.operator,
-                    "answer": condition.answer},
+            lookup={
+                "item": item,
+                "question": condition.question,
+                "operator": condition.operator,
+                "answer": condition.answer,
+            },
             values={},
         )
         keep.append(row.pk)
@@ -355,17 +402,25 @@ class DemoResearch:
 
 NOTICE_VERSION = "demo-2026-01"
 NOTICE = {
-    "fr": ("Note d'information — étude Ressenti (démonstration)", (
-        "Cette étude fictive montre comment Ressenti recueille vos réponses à des questionnaires de santé.\n\n"
-        "Vos réponses sont enregistrées sous un pseudonyme ; votre nom et vos coordonnées sont chiffrés et "
-        "seuls les investigateurs de l'étude peuvent les voir.\n\n"
-        "Vous pouvez arrêter à tout moment, depuis n'importe quel message, et choisir de garder ou d'effacer "
-        "vos réponses.")),
-    "en": ("Information notice — Ressenti study (demo)", (
-        "This fictional study shows how Ressenti collects your answers to health questionnaires.\n\n"
-        "Your answers are kept under a pseudonym; your name and contact details are encrypted and only the "
-        "study's investigators can see them.\n\n"
-        "You may stop at any time, from any message, and choose to keep or erase your answers.")),
+    "fr": (
+        "Note d'information — étude Ressenti (démonstration)",
+        (
+            "Cette étude fictive montre comment Ressenti recueille vos réponses à des questionnaires de santé.\n\n"
+            "Vos réponses sont enregistrées sous un pseudonyme ; votre nom et vos coordonnées sont chiffrés et "
+            "seuls les investigateurs de l'étude peuvent les voir.\n\n"
+            "Vous pouvez arrêter à tout moment, depuis n'importe quel message, et choisir de garder ou d'effacer "
+            "vos réponses."
+        ),
+    ),
+    "en": (
+        "Information notice — Ressenti study (demo)",
+        (
+            "This fictional study shows how Ressenti collects your answers to health questionnaires.\n\n"
+            "Your answers are kept under a pseudonym; your name and contact details are encrypted and only the "
+            "study's investigators can see them.\n\n"
+            "You may stop at any time, from any message, and choose to keep or erase your answers."
+        ),
+    ),
 }
 
 
@@ -397,8 +452,9 @@ def demo_research_load() -> DemoResearch:
         for language, (title, text) in NOTICE.items():
             # Notices are immutable: create once, never update.
             if not ConsentNotice.objects.filter(study=study, version=NOTICE_VERSION, language=language).exists():
-                ConsentNotice.objects.create(study=study, version=NOTICE_VERSION, language=language, title=title,
-                                             text=text)
+                ConsentNotice.objects.create(
+                    study=study, version=NOTICE_VERSION, language=language, title=title, text=text
+                )
 
         versions = {}
         for code in LIBRARY_QUESTIONNAIRES:
@@ -415,14 +471,21 @@ def demo_research_load() -> DemoResearch:
                     Timepoint,
                     lookup={"study": study, "code": tp.code},
                     values={
-                        "label": tp.label, "order": order, "version": versions[tp.questionnaire],
-                        "unit": tp.unit, "offset": tp.offset, "window": tp.window,
-                        "reminders": list(tp.reminders), "send_time": tp.send_time, "channels": list(tp.channels),
+                        "label": tp.label,
+                        "order": order,
+                        "version": versions[tp.questionnaire],
+                        "unit": tp.unit,
+                        "offset": tp.offset,
+                        "window": tp.window,
+                        "reminders": list(tp.reminders),
+                        "send_time": tp.send_time,
+                        "channels": list(tp.channels),
                     },
                 )
             )
-    return DemoResearch(study=study, site=site, versions=versions, timepoints=timepoints, users=users,
-                        passwords=passwords)
+    return DemoResearch(
+        study=study, site=site, versions=versions, timepoints=timepoints, users=users, passwords=passwords
+    )
 
 
 def _staff_load(*, study: Study) -> tuple[dict, dict]:
@@ -490,7 +553,9 @@ def demo_assignments_plan(*, participant: Participant, enrolled_at: datetime, no
         status = Assignment.Status.OPEN if due_at <= now else Assignment.Status.PLANNED
         assignments.append(
             _upsert(
-                Assignment, lookup=lookup, values={"due_at": due_at, "expires_at": expires_at},
+                Assignment,
+                lookup=lookup,
+                values={"due_at": due_at, "expires_at": expires_at},
                 create_only={"status": status},
             )
         )

@@ -218,9 +218,7 @@ PERMISSIONS: Matrix = {
 _roles_for_perm: dict[str, tuple[str, ...]] = {}
 
 
-def register_model_permissions(
-    app_label: str, matrix: Matrix, *, study_ids_of: StudyIdsOf = study_ids_of
-) -> None:
+def register_model_permissions(app_label: str, matrix: Matrix, *, study_ids_of: StudyIdsOf = study_ids_of) -> None:
     """Declare `<app>.<action>_<model>` for every model and action of `matrix`."""
     for model_name, by_action in matrix.items():
         missing = set(ACTIONS) - set(by_action)
@@ -251,11 +249,15 @@ rules.set_perm("surveys", is_superuser | has_role(*ANY_ROLE))
 # also sees and edits that one site only.
 register_site_scope(Participant, study_path="study", site_path="site")
 register_site_scope(Assignment, study_path="participant__study", site_path="participant__site")
-register_site_scope(LinkCheckLock, study_path="assignment__participant__study",
-                    site_path="assignment__participant__site")
+register_site_scope(
+    LinkCheckLock, study_path="assignment__participant__study", site_path="assignment__participant__site"
+)
 register_site_scope(Response, study_path="assignment__participant__study", site_path="assignment__participant__site")
-register_site_scope(ResponseCorrection, study_path="response__assignment__participant__study",
-                    site_path="response__assignment__participant__site")
+register_site_scope(
+    ResponseCorrection,
+    study_path="response__assignment__participant__study",
+    site_path="response__assignment__participant__site",
+)
 register_site_scope(Site, study_path="study", site_path="pk")
 
 

@@ -22,6 +22,7 @@ def assignments_refresh_status() -> dict[str, int]:
 
 # --- alerts (surveys/scoring/alerts.py) ---------------------------------------------------------------
 
+
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def alerts_notify_task(alert_ids: list[int]) -> dict[str, int]:
     """Enqueued when a submit that raised alerts commits: e-mail them to the investigators.
@@ -45,12 +46,14 @@ def alerts_sweep() -> dict[str, int]:
     if not pending:
         return {"sent": 0, "failed": 0, "skipped": 0}
     report = alerts_notify(alert_ids=pending, now=now)
-    logger.info("alerts sweep: %d e-mailed, %d failed, %d skipped", len(report.sent), len(report.failed),
-                report.skipped)
+    logger.info(
+        "alerts sweep: %d e-mailed, %d failed, %d skipped", len(report.sent), len(report.failed), report.skipped
+    )
     return {"sent": len(report.sent), "failed": len(report.failed), "skipped": report.skipped}
 
 
 # --- review panels (surveys/review/panels.py) -------------------------------------------------
+
 
 @shared_task(ignore_result=True)
 def review_reminders_send() -> int:

@@ -49,20 +49,35 @@ api_urlpatterns = [
     path("studies/", api.StudyViewSet.as_view({"get": "list"}), name="api-studies"),
     path(API_STUDY, api.StudyViewSet.as_view({"get": "retrieve"}), name="api-study"),
     path(API_STUDY + "versions/", api.VersionViewSet.as_view({"get": "list"}), name="api-versions"),
-    path(API_STUDY + "versions/<api_code:questionnaire>/<api_id:number>/", api.VersionViewSet.as_view({"get": "retrieve"}),
-         name="api-version"),
-    path(API_STUDY + "versions/<api_code:questionnaire>/<api_id:number>/fhir/", api.VersionFhir.as_view(),
-         name="api-version-fhir"),
+    path(
+        API_STUDY + "versions/<api_code:questionnaire>/<api_id:number>/",
+        api.VersionViewSet.as_view({"get": "retrieve"}),
+        name="api-version",
+    ),
+    path(
+        API_STUDY + "versions/<api_code:questionnaire>/<api_id:number>/fhir/",
+        api.VersionFhir.as_view(),
+        name="api-version-fhir",
+    ),
     path(API_STUDY + "participants/", api.ParticipantViewSet.as_view({"get": "list"}), name="api-participants"),
-    path(API_STUDY + "participants/<api_pseudonym:pseudonym>/", api.ParticipantViewSet.as_view({"get": "retrieve"}),
-         name="api-participant"),
+    path(
+        API_STUDY + "participants/<api_pseudonym:pseudonym>/",
+        api.ParticipantViewSet.as_view({"get": "retrieve"}),
+        name="api-participant",
+    ),
     path(API_STUDY + "assignments/", api.AssignmentViewSet.as_view({"get": "list"}), name="api-assignments"),
-    path(API_STUDY + "assignments/<api_id:id>/", api.AssignmentViewSet.as_view({"get": "retrieve"}), name="api-assignment"),
+    path(
+        API_STUDY + "assignments/<api_id:id>/",
+        api.AssignmentViewSet.as_view({"get": "retrieve"}),
+        name="api-assignment",
+    ),
     path(API_STUDY + "responses/", api.ResponseViewSet.as_view({"get": "list"}), name="api-responses"),
     path(API_STUDY + "responses/<api_id:id>/", api.ResponseViewSet.as_view({"get": "retrieve"}), name="api-response"),
     path(API_STUDY + "responses/<api_id:id>/fhir/", api.ResponseFhir.as_view(), name="api-response-fhir"),
     path(API_STUDY + "scores/", api.ScoreList.as_view(), name="api-scores"),
-    path(API_STUDY + "exports/", api_exports.ExportViewSet.as_view({"get": "list", "post": "create"}), name="api-exports"),
+    path(
+        API_STUDY + "exports/", api_exports.ExportViewSet.as_view({"get": "list", "post": "create"}), name="api-exports"
+    ),
     path(API_STUDY + "exports/<api_id:id>/", api_exports.ExportViewSet.as_view({"get": "retrieve"}), name="api-export"),
     path(API_STUDY + "exports/<api_id:id>/download/", api_exports.ExportDownload.as_view(), name="api-export-download"),
 ]

@@ -14,16 +14,18 @@ from surveys.questionnaires.publish import questionnaire_publish
 from tests import factories as make
 
 RULES = {
-    "scores": [{
-        "name": "total",
-        "label": {"fr": "Total", "en": "Total"},
-        "items": ["mood", "pain"],
-        "method": "sum",
-        "bands": [
-            {"code": "low", "min": 0, "max": 5, "label": {"fr": "Bas", "en": "Low"}},
-            {"code": "high", "min": 6, "max": 12, "label": {"fr": "Haut", "en": "High"}},
-        ],
-    }],
+    "scores": [
+        {
+            "name": "total",
+            "label": {"fr": "Total", "en": "Total"},
+            "items": ["mood", "pain"],
+            "method": "sum",
+            "bands": [
+                {"code": "low", "min": 0, "max": 5, "label": {"fr": "Bas", "en": "Low"}},
+                {"code": "high", "min": 6, "max": 12, "label": {"fr": "Haut", "en": "High"}},
+            ],
+        }
+    ],
 }
 
 
@@ -59,13 +61,14 @@ def world_build() -> World:
     m3 = make.timepoint(version=version, code="m3", offset=90, window=14, reminders=[3, 7])
     p_north = make.participant(study=alpha, pseudonym="AL01-N0001", site=north)
     p_south = make.participant(study=alpha, pseudonym="AL01-S0002", site=south)
-    a_north = make.assignment(participant=p_north, timepoint=baseline, due_at=now - timedelta(days=2),
-                              status=Assignment.Status.OPEN)
-    a_south = make.assignment(participant=p_south, timepoint=baseline, due_at=now - timedelta(days=1),
-                              status=Assignment.Status.OPEN)
+    a_north = make.assignment(
+        participant=p_north, timepoint=baseline, due_at=now - timedelta(days=2), status=Assignment.Status.OPEN
+    )
+    a_south = make.assignment(
+        participant=p_south, timepoint=baseline, due_at=now - timedelta(days=1), status=Assignment.Status.OPEN
+    )
     a_north_m3 = make.assignment(participant=p_north, timepoint=m3, due_at=now + timedelta(days=88))
-    response_save_page(assignment=a_north, answers={"mood": "a2", "why": "work", "pain": 7}, page_index=0,
-                       advance=True)
+    response_save_page(assignment=a_north, answers={"mood": "a2", "why": "work", "pain": 7}, page_index=0, advance=True)
     r_north = response_submit(assignment=a_north)
     response_save_page(assignment=a_south, answers={"mood": "a0"}, page_index=0, advance=False)
     r_south = Response.objects.get(assignment=a_south)
@@ -74,13 +77,32 @@ def world_build() -> World:
     tp_b = make.timepoint(version=version_b, code="baseline")
     p_beta = make.participant(study=beta, pseudonym="BE01-X0001")
     a_beta = make.assignment(participant=p_beta, timepoint=tp_b, due_at=now - timedelta(days=1))
-    r_beta = make.response(assignment=a_beta, status="completed", answers={"mood": "a1", "pain": 2},
-                           scores={"total": {"value": 3, "band": "low"}})
+    r_beta = make.response(
+        assignment=a_beta,
+        status="completed",
+        answers={"mood": "a1", "pain": 2},
+        scores={"total": {"value": 3, "band": "low"}},
+    )
 
     w.objects.update(
-        alpha=alpha, beta=beta, north=north, south=south, version=version, baseline=baseline, m3=m3,
-        p_north=p_north, p_south=p_south, a_north=a_north, a_south=a_south, a_north_m3=a_north_m3,
-        r_north=r_north, r_south=r_south, version_b=version_b, p_beta=p_beta, a_beta=a_beta, r_beta=r_beta,
+        alpha=alpha,
+        beta=beta,
+        north=north,
+        south=south,
+        version=version,
+        baseline=baseline,
+        m3=m3,
+        p_north=p_north,
+        p_south=p_south,
+        a_north=a_north,
+        a_south=a_south,
+        a_north_m3=a_north_m3,
+        r_north=r_north,
+        r_south=r_south,
+        version_b=version_b,
+        p_beta=p_beta,
+        a_beta=a_beta,
+        r_beta=r_beta,
     )
     roles = {
         "dm": [(alpha, "data_manager", None)],

@@ -74,32 +74,52 @@ def questionnaire(*, study: Study | None = None, code: str | None = None, **kw) 
 
 def section(*, questionnaire: Questionnaire, link_id: str, order: int = 0, **kw) -> Section:
     return Section.objects.create(
-        questionnaire=questionnaire, link_id=link_id, order=order,
-        title_fr=kw.pop("title_fr", f"Page {link_id}"), title_en=kw.pop("title_en", f"Page {link_id}"), **kw,
+        questionnaire=questionnaire,
+        link_id=link_id,
+        order=order,
+        title_fr=kw.pop("title_fr", f"Page {link_id}"),
+        title_en=kw.pop("title_en", f"Page {link_id}"),
+        **kw,
     )
 
 
-def item(*, questionnaire: Questionnaire, link_id: str, type: str = "single", order: int | None = None,
-         options: list[tuple[str, str, str, float | None]] | None = None, **kw) -> Item:
+def item(
+    *,
+    questionnaire: Questionnaire,
+    link_id: str,
+    type: str = "single",
+    order: int | None = None,
+    options: list[tuple[str, str, str, float | None]] | None = None,
+    **kw,
+) -> Item:
     """`options` is a list of (code, label_fr, label_en, score)."""
     if order is None:
         order = questionnaire.items.count() + 1
     it = Item.objects.create(
-        questionnaire=questionnaire, link_id=link_id, type=type, order=order,
-        text_fr=kw.pop("text_fr", f"Question {link_id}"), text_en=kw.pop("text_en", f"Question {link_id}"), **kw,
+        questionnaire=questionnaire,
+        link_id=link_id,
+        type=type,
+        order=order,
+        text_fr=kw.pop("text_fr", f"Question {link_id}"),
+        text_en=kw.pop("text_en", f"Question {link_id}"),
+        **kw,
     )
     for i, (code, fr, en, score) in enumerate(options or []):
         answer_option(item=it, code=code, order=i, label_fr=fr, label_en=en, score=score)
     return it
 
 
-def answer_option(*, item: Item, code: str, order: int | None = None, score: float | None = None,
-                  **kw) -> AnswerOption:
+def answer_option(*, item: Item, code: str, order: int | None = None, score: float | None = None, **kw) -> AnswerOption:
     if order is None:
         order = item.options.count()
     return AnswerOption.objects.create(
-        item=item, code=code, order=order, label_fr=kw.pop("label_fr", f"Option {code}"),
-        label_en=kw.pop("label_en", f"Option {code}"), score=None if score is None else Decimal(str(score)), **kw,
+        item=item,
+        code=code,
+        order=order,
+        label_fr=kw.pop("label_fr", f"Option {code}"),
+        label_en=kw.pop("label_en", f"Option {code}"),
+        score=None if score is None else Decimal(str(score)),
+        **kw,
     )
 
 
@@ -121,15 +141,24 @@ def valid_questionnaire(*, study: Study | None = None, code: str | None = None) 
     return q
 
 
-def questionnaire_version(*, questionnaire: Questionnaire, definition: dict | None = None, number: int | None = None,
-                          content_hash: str | None = None, **kw) -> QuestionnaireVersion:
+def questionnaire_version(
+    *,
+    questionnaire: Questionnaire,
+    definition: dict | None = None,
+    number: int | None = None,
+    content_hash: str | None = None,
+    **kw,
+) -> QuestionnaireVersion:
     """A version row written as given (a definition of the draft by default), without the publish checks."""
     from surveys.questionnaires import fhir
 
     definition = fhir.definition_from_draft(questionnaire) if definition is None else definition
     return QuestionnaireVersion.objects.create(
-        questionnaire=questionnaire, number=number or questionnaire.versions.count() + 1, definition=definition,
-        content_hash=content_hash or fhir.content_hash(definition), **kw,
+        questionnaire=questionnaire,
+        number=number or questionnaire.versions.count() + 1,
+        definition=definition,
+        content_hash=content_hash or fhir.content_hash(definition),
+        **kw,
     )
 
 
@@ -141,8 +170,13 @@ def published_version(*, study: Study | None = None, by=None):
 
 def timepoint(*, version, code: str | None = None, offset: int = 0, window: int = 7, **kw) -> Timepoint:
     return Timepoint.objects.create(
-        study=version.questionnaire.study, version=version, code=code or f"t{next(_seq)}",
-        label=kw.pop("label", "Timepoint"), offset=offset, window=window, **kw,
+        study=version.questionnaire.study,
+        version=version,
+        code=code or f"t{next(_seq)}",
+        label=kw.pop("label", "Timepoint"),
+        offset=offset,
+        window=window,
+        **kw,
     )
 
 
@@ -155,8 +189,11 @@ def participant(*, study: Study, pseudonym: str | None = None, **kw) -> Particip
 def assignment(*, participant: Participant, timepoint: Timepoint, due_at=None, **kw) -> Assignment:
     due_at = due_at or timezone.now()
     return Assignment.objects.create(
-        participant=participant, timepoint=timepoint, due_at=due_at,
-        expires_at=kw.pop("expires_at", due_at + timedelta(days=timepoint.window)), **kw,
+        participant=participant,
+        timepoint=timepoint,
+        due_at=due_at,
+        expires_at=kw.pop("expires_at", due_at + timedelta(days=timepoint.window)),
+        **kw,
     )
 
 
@@ -164,8 +201,11 @@ def response(*, assignment: Assignment, status: str = "in_progress", answers: di
     if status == "completed":
         kw.setdefault("submitted_at", timezone.now())
     return Response.objects.create(
-        assignment=assignment, version=kw.pop("version", assignment.timepoint.version), status=status,
-        answers=answers or {}, **kw,
+        assignment=assignment,
+        version=kw.pop("version", assignment.timepoint.version),
+        status=status,
+        answers=answers or {},
+        **kw,
     )
 
 
@@ -180,12 +220,18 @@ def enrollment(*, patient, participant: Participant, **kw):
 
     now = timezone.now()
     return Enrollment.objects.create(
-        patient=patient, participant=participant, consent_method=kw.pop("consent_method", "written"),
-        consent_recorded_at=kw.pop("consent_recorded_at", now), enrolled_at=kw.pop("enrolled_at", now), **kw,
+        patient=patient,
+        participant=participant,
+        consent_method=kw.pop("consent_method", "written"),
+        consent_recorded_at=kw.pop("consent_recorded_at", now),
+        enrolled_at=kw.pop("enrolled_at", now),
+        **kw,
     )
 
 
-def open_link(*, study: Study | None = None, version=None, language: str = "en", **assignment_kw) -> tuple[str, Assignment]:
+def open_link(
+    *, study: Study | None = None, version=None, language: str = "en", **assignment_kw
+) -> tuple[str, Assignment]:
     """An open assignment of a published version and its patient link token (English-speaking patient)."""
     from surveys.answering.links import assignment_link_token
 
@@ -200,21 +246,30 @@ def site(*, study: Study, code: str | None = None, name: str = "Practice") -> Si
     return Site.objects.create(study=study, code=code or f"site{next(_seq)}", name=name)
 
 
-def response_correction(*, response: Response, link_id: str, old_value=None, new_value=None, by=None,
-                        reason: str = "Patient called", **kw) -> ResponseCorrection:
+def response_correction(
+    *, response: Response, link_id: str, old_value=None, new_value=None, by=None, reason: str = "Patient called", **kw
+) -> ResponseCorrection:
     """The audit row alone: the response's answers are left as they are (surveys.answering.corrections changes both)."""
     return ResponseCorrection.objects.create(
-        response=response, link_id=link_id, old_value=old_value, new_value=new_value, reason=reason,
-        by=by or user(), **kw,
+        response=response,
+        link_id=link_id,
+        old_value=old_value,
+        new_value=new_value,
+        reason=reason,
+        by=by or user(),
+        **kw,
     )
 
 
-def link_check_lock(*, assignment: Assignment, locked_at: datetime | None = None, minutes: int = 15,
-                    **kw) -> LinkCheckLock:
+def link_check_lock(
+    *, assignment: Assignment, locked_at: datetime | None = None, minutes: int = 15, **kw
+) -> LinkCheckLock:
     locked_at = locked_at or timezone.now()
     return LinkCheckLock.objects.create(
-        assignment=assignment, locked_at=locked_at,
-        locked_until=kw.pop("locked_until", locked_at + timedelta(minutes=minutes)), **kw,
+        assignment=assignment,
+        locked_at=locked_at,
+        locked_until=kw.pop("locked_until", locked_at + timedelta(minutes=minutes)),
+        **kw,
     )
 
 
@@ -222,7 +277,11 @@ def alert(*, response: Response, rule: str = "item9", **kw) -> Alert:
     """An alert raised by `response` (its study and participant unless given)."""
     p = response.assignment.participant
     return Alert.objects.create(
-        study=kw.pop("study", p.study), participant=kw.pop("participant", p), response=response, rule=rule, **kw,
+        study=kw.pop("study", p.study),
+        participant=kw.pop("participant", p),
+        response=response,
+        rule=rule,
+        **kw,
     )
 
 
@@ -230,25 +289,38 @@ def score_recomputation(*, version: QuestionnaireVersion, by=None, **kw) -> Scor
     return ScoreRecomputation.objects.create(version=version, by=by, reason=kw.pop("reason", "Scoring fixed"), **kw)
 
 
-def consent_notice(*, study: Study, version: str = "1.0", language: str = "en", title: str = "About the study",
-                   text: str = "Why.", **kw) -> ConsentNotice:
+def consent_notice(
+    *,
+    study: Study,
+    version: str = "1.0",
+    language: str = "en",
+    title: str = "About the study",
+    text: str = "Why.",
+    **kw,
+) -> ConsentNotice:
     return ConsentNotice.objects.create(study=study, version=version, language=language, title=title, text=text, **kw)
 
 
-def eligibility_rule(*, study: Study, question: str, kind: str = "inclusion", operator: str = "=", answer: str = "",
-                     **kw) -> EligibilityRule:
-    return EligibilityRule.objects.create(study=study, kind=kind, question=question, operator=operator, answer=answer,
-                                          **kw)
+def eligibility_rule(
+    *, study: Study, question: str, kind: str = "inclusion", operator: str = "=", answer: str = "", **kw
+) -> EligibilityRule:
+    return EligibilityRule.objects.create(
+        study=study, kind=kind, question=question, operator=operator, answer=answer, **kw
+    )
 
 
-def export_job(*, study: Study, requested_by=None, format: str = "long_csv", mode: str = "async",
-               **kw) -> ExportJob:
+def export_job(*, study: Study, requested_by=None, format: str = "long_csv", mode: str = "async", **kw) -> ExportJob:
     """A job row as surveys.exports.jobs writes one (its spec: the whole study in `format`), not run."""
     from surveys.exports.spec import ExportSpec
 
     spec = kw.pop("spec", None) or ExportSpec(study_id=study.pk, format=format).to_dict()
     return ExportJob.objects.create(
-        study=study, requested_by=requested_by or user(), mode=mode, spec=spec, format=format, **kw,
+        study=study,
+        requested_by=requested_by or user(),
+        mode=mode,
+        spec=spec,
+        format=format,
+        **kw,
     )
 
 
@@ -271,17 +343,27 @@ def panel_member(*, panel: Panel, user=None, **kw) -> PanelMember:
     return PanelMember.objects.create(panel=panel, user=user or globals()["user"](staff=False), **kw)
 
 
-def review_round(*, questionnaire: Questionnaire, panel: Panel | None = None, definition: dict | None = None,
-                 deadline: datetime | None = None, **kw) -> ReviewRound:
+def review_round(
+    *,
+    questionnaire: Questionnaire,
+    panel: Panel | None = None,
+    definition: dict | None = None,
+    deadline: datetime | None = None,
+    **kw,
+) -> ReviewRound:
     """A round on `questionnaire` as round_open freezes it (the draft's definition and its hash unless given),
     written without round_open's checks."""
     from surveys.questionnaires import fhir
 
     definition = fhir.definition_from_draft(questionnaire) if definition is None else definition
     return ReviewRound.objects.create(
-        questionnaire=questionnaire, panel=panel or globals()["panel"](study=questionnaire.study),
-        definition=definition, content_hash=kw.pop("content_hash", None) or fhir.content_hash(definition),
-        opened_by=kw.pop("opened_by", None) or user(), deadline=deadline or timezone.now() + timedelta(days=7), **kw,
+        questionnaire=questionnaire,
+        panel=panel or globals()["panel"](study=questionnaire.study),
+        definition=definition,
+        content_hash=kw.pop("content_hash", None) or fhir.content_hash(definition),
+        opened_by=kw.pop("opened_by", None) or user(),
+        deadline=deadline or timezone.now() + timedelta(days=7),
+        **kw,
     )
 
 
@@ -295,24 +377,34 @@ def review_submission(*, round: ReviewRound, reviewer=None, **kw) -> ReviewSubmi
 
 
 def review_reminder(*, round: ReviewRound, reviewer, days_before: int = 1, **kw) -> ReviewReminder:
-    return ReviewReminder.objects.create(round=round, reviewer=reviewer, days_before=days_before,
-                                         sent_at=kw.pop("sent_at", timezone.now()), **kw)
+    return ReviewReminder.objects.create(
+        round=round, reviewer=reviewer, days_before=days_before, sent_at=kw.pop("sent_at", timezone.now()), **kw
+    )
 
 
-def publish_override(*, questionnaire: Questionnaire, by=None, reason: str = "Needed before the review ends",
-                     **kw) -> PublishOverride:
+def publish_override(
+    *, questionnaire: Questionnaire, by=None, reason: str = "Needed before the review ends", **kw
+) -> PublishOverride:
     from surveys.questionnaires import fhir
 
     content_hash = kw.pop("content_hash", None) or fhir.content_hash(fhir.definition_from_draft(questionnaire))
-    return PublishOverride.objects.create(questionnaire=questionnaire, content_hash=content_hash, by=by or user(),
-                                          reason=reason, **kw)
+    return PublishOverride.objects.create(
+        questionnaire=questionnaire, content_hash=content_hash, by=by or user(), reason=reason, **kw
+    )
 
 
 # --- identity side (patients)
 
 
-def consent_record(*, enrollment, notice: ConsentNotice, method: str = "written", typed_name: str = "",
-                   recorded_at: datetime | None = None, **kw):
+def consent_record(
+    *,
+    enrollment,
+    notice: ConsentNotice,
+    method: str = "written",
+    typed_name: str = "",
+    recorded_at: datetime | None = None,
+    **kw,
+):
     """A consent record whose hash verifies (patients.consent.records.record_hash_of). Unlike the
     consent_record service, it leaves the enrolment and the participant as they are."""
     from patients.consent.records import record_hash_of
@@ -320,29 +412,53 @@ def consent_record(*, enrollment, notice: ConsentNotice, method: str = "written"
 
     recorded_at = recorded_at or timezone.now()
     record_hash = kw.pop("record_hash", None) or record_hash_of(
-        notice=notice, method=method, typed_name=typed_name, recorded_at=recorded_at,
-        pseudonym=enrollment.participant.pseudonym)
-    return ConsentRecord.objects.create(enrollment=enrollment, notice=notice, method=method, typed_name=typed_name,
-                                        recorded_at=recorded_at, record_hash=record_hash, **kw)
+        notice=notice,
+        method=method,
+        typed_name=typed_name,
+        recorded_at=recorded_at,
+        pseudonym=enrollment.participant.pseudonym,
+    )
+    return ConsentRecord.objects.create(
+        enrollment=enrollment,
+        notice=notice,
+        method=method,
+        typed_name=typed_name,
+        recorded_at=recorded_at,
+        record_hash=record_hash,
+        **kw,
+    )
 
 
 def reidentification_event(*, participant: Participant, user=None, reason: str = "follow-up call", **kw):
     """The audit row alone, as patients.identity.reidentify writes it (without its permission check)."""
     from patients.models import ReidentificationEvent
 
-    return ReidentificationEvent.objects.create(user=user or globals()["user"](), participant=participant,
-                                                reason=reason, **kw)
+    return ReidentificationEvent.objects.create(
+        user=user or globals()["user"](), participant=participant, reason=reason, **kw
+    )
 
 
-def message(*, enrollment, assignment: Assignment, channel: str = "sms", sequence: int = 0, kind: str | None = None,
-            scheduled_at: datetime | None = None, **kw):
+def message(
+    *,
+    enrollment,
+    assignment: Assignment,
+    channel: str = "sms",
+    sequence: int = 0,
+    kind: str | None = None,
+    scheduled_at: datetime | None = None,
+    **kw,
+):
     """A planned message: the invitation for sequence 0, reminder n for sequence n (unless `kind` says otherwise)."""
     from patients.models import Message
 
     return Message.objects.create(
-        enrollment=enrollment, assignment=assignment, channel=channel, sequence=sequence,
+        enrollment=enrollment,
+        assignment=assignment,
+        channel=channel,
+        sequence=sequence,
         kind=kind or (Message.Kind.REMINDER if sequence else Message.Kind.INVITATION),
-        scheduled_at=scheduled_at or timezone.now(), **kw,
+        scheduled_at=scheduled_at or timezone.now(),
+        **kw,
     )
 
 
@@ -351,14 +467,26 @@ def message_resend(*, original, by=None, reason: str = "Patient asked", **kw):
     from patients.models import MessageResend
 
     again = kw.pop("message", None) or message(
-        enrollment=original.enrollment, assignment=original.assignment, channel=original.channel,
-        sequence=original.sequence, kind=original.kind, resend=original.resend + 1)
-    return MessageResend.objects.create(original=original, message=again, by=by or user(), reason=reason,
-                                        at=kw.pop("at", timezone.now()), **kw)
+        enrollment=original.enrollment,
+        assignment=original.assignment,
+        channel=original.channel,
+        sequence=original.sequence,
+        kind=original.kind,
+        resend=original.resend + 1,
+    )
+    return MessageResend.objects.create(
+        original=original, message=again, by=by or user(), reason=reason, at=kw.pop("at", timezone.now()), **kw
+    )
 
 
-def sms_template(*, study: Study, kind: str = "invitation", language: str = "en",
-                 text: str = "{{ sender }}: {{ link }} stop: {{ withdraw_link }}", **kw):
+def sms_template(
+    *,
+    study: Study,
+    kind: str = "invitation",
+    language: str = "en",
+    text: str = "{{ sender }}: {{ link }} stop: {{ withdraw_link }}",
+    **kw,
+):
     from patients.models import SmsTemplate
 
     return SmsTemplate.objects.create(study=study, kind=kind, language=language, text=text, **kw)
@@ -366,34 +494,115 @@ def sms_template(*, study: Study, kind: str = "invitation", language: str = "en"
 
 def every_type_questionnaire(*, study: Study | None = None, one_item_per_page: bool = False) -> Questionnaire:
     """Two pages covering every item type, with a follow-up shown only for 'often'."""
-    q = questionnaire(study=study, one_item_per_page=one_item_per_page,
-                      intro_fr="Merci de répondre.", intro_en="Thank you for answering.")
+    q = questionnaire(
+        study=study,
+        one_item_per_page=one_item_per_page,
+        intro_fr="Merci de répondre.",
+        intro_en="Thank you for answering.",
+    )
     p1 = section(questionnaire=q, link_id="p1", order=1, title_fr="Votre humeur", title_en="Your mood")
     p2 = section(questionnaire=q, link_id="p2", order=2, title_fr="Votre santé", title_en="Your health")
-    item(questionnaire=q, link_id="intro", type="display", section=p1,
-         text_fr="Pensez aux 7 derniers jours.", text_en="Think of the last 7 days.")
-    item(questionnaire=q, link_id="mood", section=p1, options=YES_NO_SOMETIMES, required=True,
-         text_fr="Vous êtes-vous senti triste ?", text_en="Have you felt sad?")
-    why = item(questionnaire=q, link_id="why", type="long_text", section=p1, max_length=500,
-               text_fr="Qu'est-ce qui vous a rendu triste ?", text_en="What made you sad?")
+    item(
+        questionnaire=q,
+        link_id="intro",
+        type="display",
+        section=p1,
+        text_fr="Pensez aux 7 derniers jours.",
+        text_en="Think of the last 7 days.",
+    )
+    item(
+        questionnaire=q,
+        link_id="mood",
+        section=p1,
+        options=YES_NO_SOMETIMES,
+        required=True,
+        text_fr="Vous êtes-vous senti triste ?",
+        text_en="Have you felt sad?",
+    )
+    why = item(
+        questionnaire=q,
+        link_id="why",
+        type="long_text",
+        section=p1,
+        max_length=500,
+        text_fr="Qu'est-ce qui vous a rendu triste ?",
+        text_en="What made you sad?",
+    )
     condition(item=why, question="mood", operator="=", answer="a2")
-    item(questionnaire=q, link_id="help", type="multiple", section=p1,
-         options=[("fam", "Famille", "Family", None), ("gp", "Médecin", "Doctor", None), ("none", "Personne", "Nobody", None)],
-         text_fr="Qui vous aide ?", text_en="Who helps you?", help_fr="Plusieurs réponses possibles.",
-         help_en="You may choose several.")
+    item(
+        questionnaire=q,
+        link_id="help",
+        type="multiple",
+        section=p1,
+        options=[
+            ("fam", "Famille", "Family", None),
+            ("gp", "Médecin", "Doctor", None),
+            ("none", "Personne", "Nobody", None),
+        ],
+        text_fr="Qui vous aide ?",
+        text_en="Who helps you?",
+        help_fr="Plusieurs réponses possibles.",
+        help_en="You may choose several.",
+    )
     item(questionnaire=q, link_id="smoker", type="yes_no", section=p1, text_fr="Fumez-vous ?", text_en="Do you smoke?")
-    item(questionnaire=q, link_id="cigs", type="integer", section=p2, min_value=0, max_value=100,
-         text_fr="Cigarettes par jour", text_en="Cigarettes a day")
-    item(questionnaire=q, link_id="weight", type="decimal", section=p2, min_value=20, max_value=300,
-         text_fr="Votre poids (kg)", text_en="Your weight (kg)")
-    item(questionnaire=q, link_id="pain", type="nrs", section=p2, min_value=0, max_value=10, required=True,
-         text_fr="Votre douleur (0 = aucune, 10 = maximale)", text_en="Your pain (0 = none, 10 = worst)")
-    item(questionnaire=q, link_id="health", type="vas", section=p2, min_value=0, max_value=100,
-         text_fr="Votre santé aujourd'hui (0 à 100)", text_en="Your health today (0 to 100)")
-    item(questionnaire=q, link_id="visit", type="date", section=p2,
-         text_fr="Date de votre dernière visite", text_en="Date of your last visit")
-    item(questionnaire=q, link_id="drug", type="short_text", section=p2, max_length=80,
-         text_fr="Votre traitement principal", text_en="Your main treatment")
+    item(
+        questionnaire=q,
+        link_id="cigs",
+        type="integer",
+        section=p2,
+        min_value=0,
+        max_value=100,
+        text_fr="Cigarettes par jour",
+        text_en="Cigarettes a day",
+    )
+    item(
+        questionnaire=q,
+        link_id="weight",
+        type="decimal",
+        section=p2,
+        min_value=20,
+        max_value=300,
+        text_fr="Votre poids (kg)",
+        text_en="Your weight (kg)",
+    )
+    item(
+        questionnaire=q,
+        link_id="pain",
+        type="nrs",
+        section=p2,
+        min_value=0,
+        max_value=10,
+        required=True,
+        text_fr="Votre douleur (0 = aucune, 10 = maximale)",
+        text_en="Your pain (0 = none, 10 = worst)",
+    )
+    item(
+        questionnaire=q,
+        link_id="health",
+        type="vas",
+        section=p2,
+        min_value=0,
+        max_value=100,
+        text_fr="Votre santé aujourd'hui (0 à 100)",
+        text_en="Your health today (0 to 100)",
+    )
+    item(
+        questionnaire=q,
+        link_id="visit",
+        type="date",
+        section=p2,
+        text_fr="Date de votre dernière visite",
+        text_en="Date of your last visit",
+    )
+    item(
+        questionnaire=q,
+        link_id="drug",
+        type="short_text",
+        section=p2,
+        max_length=80,
+        text_fr="Votre traitement principal",
+        text_en="Your main treatment",
+    )
     return q
 
 

@@ -49,8 +49,9 @@ class Worker:
             "--without-mingle", "--without-gossip", "--without-heartbeat", "-Q", queue, "--loglevel=INFO",
             "--hostname", f"{queue}-{name}@%h",
         ]  # fmt: skip
-        self.proc = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
 
     def tail(self) -> str:
         self.log.flush()
@@ -95,10 +96,19 @@ def new_queue(prefix: str) -> str:
 @contextmanager
 def worker_pool(*, redis_url: str, queue: str, env: dict[str, str] | None = None) -> Iterator[Callable[..., Worker]]:
     """start(**env) → a ready worker on `queue` (one of this test's own, see new_queue); all stopped at the end."""
-    need_service("PostgreSQL", connection.vendor == "postgresql",
-                 "a worker process cannot share an SQLite in-memory test database; set DATABASE_URL=postgres://...")
-    base_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url(),
-                "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", **(env or {})}
+    need_service(
+        "PostgreSQL",
+        connection.vendor == "postgresql",
+        "a worker process cannot share an SQLite in-memory test database; set DATABASE_URL=postgres://...",
+    )
+    base_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_url,
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     started: list[Worker] = []
 
     def start(**more: str) -> Worker:

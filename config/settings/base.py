@@ -264,10 +264,27 @@ SESSION_COOKIE_SAMESITE = "Lax"
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
-        "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics", "camera",
-        "display-capture", "encrypted-media", "geolocation", "gyroscope", "hid", "idle-detection",
-        "interest-cohort", "magnetometer", "microphone", "midi", "payment", "screen-wake-lock", "serial",
-        "usb", "xr-spatial-tracking",
+        "accelerometer",
+        "ambient-light-sensor",
+        "autoplay",
+        "bluetooth",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "interest-cohort",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
     )
 }
 # Limits of the public pre-screening link (surveys/participants/screening.py), per SCREENING_RATE_WINDOW seconds: a

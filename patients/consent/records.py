@@ -63,8 +63,9 @@ def consent_problems(*, study: Study, method: str, agreed: bool, typed_name: str
     return problems
 
 
-def record_hash_of(*, notice: ConsentNotice, method: str, typed_name: str, recorded_at: dt.datetime,
-                   pseudonym: str) -> str:
+def record_hash_of(
+    *, notice: ConsentNotice, method: str, typed_name: str, recorded_at: dt.datetime, pseudonym: str
+) -> str:
     """SHA-256 over a canonical JSON of what was shown and signed.
 
     Built from the plain typed name, never its ciphertext: key rotation re-encrypts the
@@ -80,7 +81,9 @@ def record_hash_of(*, notice: ConsentNotice, method: str, typed_name: str, recor
             "recorded_at": recorded_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
             "pseudonym": pseudonym,
         },
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -88,7 +91,10 @@ def record_hash_of(*, notice: ConsentNotice, method: str, typed_name: str, recor
 def consent_record_verify(record: ConsentRecord) -> bool:
     """True when the record still matches its hash (notice, name, time and pseudonym unchanged)."""
     expected = record_hash_of(
-        notice=record.notice, method=record.method, typed_name=record.typed_name, recorded_at=record.recorded_at,
+        notice=record.notice,
+        method=record.method,
+        typed_name=record.typed_name,
+        recorded_at=record.recorded_at,
         pseudonym=record.enrollment.participant.pseudonym,
     )
     return hmac.compare_digest(expected, record.record_hash)
@@ -96,8 +102,13 @@ def consent_record_verify(record: ConsentRecord) -> bool:
 
 @transaction.atomic
 def consent_record(
-    *, enrollment: Enrollment, notice: ConsentNotice, method: str, typed_name: str = "",
-    by: AbstractBaseUser | None = None, now: dt.datetime,
+    *,
+    enrollment: Enrollment,
+    notice: ConsentNotice,
+    method: str,
+    typed_name: str = "",
+    by: AbstractBaseUser | None = None,
+    now: dt.datetime,
 ) -> ConsentRecord:
     """Record consent (or non-opposition) given on `notice`; `by` is the staff member, None when
     the patient gave it electronically. Idempotent: once a record exists, it is returned unchanged
@@ -122,22 +133,30 @@ def consent_record(
     locked.consent_recorded_at = locked.consent_recorded_at or now
     locked.consent_recorded_by = by
     locked._change_reason = "consent recorded" if by else "consent given by the patient from their link"
-    locked.save(update_fields=["consent_method", "consent_document_version", "consent_recorded_at",
-                               "consent_recorded_by"])
+    locked.save(
+        update_fields=["consent_method", "consent_document_version", "consent_recorded_at", "consent_recorded_by"]
+    )
     if participant.consented_at is None:
         participant.consented_at = now
         participant._change_reason = "consent recorded"
         participant.save(update_fields=["consented_at"])
     enrollment.refresh_from_db()
     return ConsentRecord.objects.create(
-        enrollment=locked, notice=notice, method=method, typed_name=typed_name, recorded_at=now, recorded_by=by,
-        record_hash=record_hash_of(notice=notice, method=method, typed_name=typed_name, recorded_at=now,
-                                   pseudonym=participant.pseudonym),
+        enrollment=locked,
+        notice=notice,
+        method=method,
+        typed_name=typed_name,
+        recorded_at=now,
+        recorded_by=by,
+        record_hash=record_hash_of(
+            notice=notice, method=method, typed_name=typed_name, recorded_at=now, pseudonym=participant.pseudonym
+        ),
     )
 
 
-def consent_record_staff(*, enrollment: Enrollment, version: str, by: AbstractBaseUser | None,
-                         now: dt.datetime) -> ConsentRecord | None:
+def consent_record_staff(
+    *, enrollment: Enrollment, version: str, by: AbstractBaseUser | None, now: dt.datetime
+) -> ConsentRecord | None:
     """The record of consent collected by staff at enrolment (written, non-opposition).
 
     The notice is the named version in the patient's language (else any language of that

@@ -35,8 +35,13 @@ Method = Enrollment.ConsentMethod
 
 def _language(request: HttpRequest, preferred: str | None, study: Study) -> str:
     available = list(study.languages)
-    for candidate in (request.GET.get("lang"), request.COOKIES.get(LANG_COOKIE), preferred,
-                      translation.get_language_from_request(request), study.fallback_language):
+    for candidate in (
+        request.GET.get("lang"),
+        request.COOKIES.get(LANG_COOKIE),
+        preferred,
+        translation.get_language_from_request(request),
+        study.fallback_language,
+    ):
         if candidate in available:
             return candidate
     return available[0]
@@ -61,19 +66,35 @@ def _consent_form(request: HttpRequest, study: Study, notice: ConsentNotice) -> 
     non_opposition = study.legal_basis == Study.LegalBasis.NON_OPPOSITION
     method = Method.NON_OPPOSITION if non_opposition else Method.ELECTRONIC
     typed_name = request.POST.get("typed_name", "")
-    problems = consent_problems(study=study, method=method, agreed=request.POST.get("agree") == "yes",
-                                typed_name=typed_name)
+    problems = consent_problems(
+        study=study, method=method, agreed=request.POST.get("agree") == "yes", typed_name=typed_name
+    )
     return method, typed_name, problems
 
 
-def _render_consent(request: HttpRequest, *, study: Study, notice: ConsentNotice | None, language: str,
-                    token: str, screening_step: bool, problems: dict[str, str] | None = None,
-                    typed_name: str = "", agreed: bool = False) -> HttpResponse:
+def _render_consent(
+    request: HttpRequest,
+    *,
+    study: Study,
+    notice: ConsentNotice | None,
+    language: str,
+    token: str,
+    screening_step: bool,
+    problems: dict[str, str] | None = None,
+    typed_name: str = "",
+    agreed: bool = False,
+) -> HttpResponse:
     problems = problems or {}
     context = {
-        "study": study, "notice": notice, "language": language, "token": token, "screening_step": screening_step,
+        "study": study,
+        "notice": notice,
+        "language": language,
+        "token": token,
+        "screening_step": screening_step,
         "non_opposition": study.legal_basis == Study.LegalBasis.NON_OPPOSITION,
-        "problems": problems, "typed_name": typed_name, "agreed": agreed,
+        "problems": problems,
+        "typed_name": typed_name,
+        "agreed": agreed,
         "title": notice.title if notice else study.title,
     }
     status = 422 if problems else (200 if notice else 503)
@@ -110,14 +131,27 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
                 return HttpResponseRedirect(reverse("patients:consent", args=[token]))
             method, typed_name, problems = _consent_form(request, study, notice)
             if problems:
-                return _render_consent(request, study=study, notice=notice, language=language, token=token,
-                                       screening_step=False, problems=problems, typed_name=typed_name,
-                                       agreed=request.POST.get("agree") == "yes")
-            consent_record(enrollment=enrollment, notice=notice, method=method, typed_name=typed_name, by=None,
-                           now=now)
+                return _render_consent(
+                    request,
+                    study=study,
+                    notice=notice,
+                    language=language,
+                    token=token,
+                    screening_step=False,
+                    problems=problems,
+                    typed_name=typed_name,
+                    agreed=request.POST.get("agree") == "yes",
+                )
+            consent_record(enrollment=enrollment, notice=notice, method=method, typed_name=typed_name, by=None, now=now)
             return HttpResponseRedirect(questionnaire)
-        return _render_consent(request, study=study, notice=notice_current(study=study, language=language),
-                               language=language, token=token, screening_step=False)
+        return _render_consent(
+            request,
+            study=study,
+            notice=notice_current(study=study, language=language),
+            language=language,
+            token=token,
+            screening_step=False,
+        )
 
 
 # --- after pre-screening: consent, self-enrolment, first link ---------------------------------------------
@@ -129,8 +163,13 @@ def _screening_url(token: str) -> str:
 
 def _with_state(response: HttpResponse, request: HttpRequest, study: Study, token: str, state: dict) -> HttpResponse:
     response.set_cookie(
-        screening.COOKIE, screening.state_cookie(study=study, state=state), max_age=screening.COOKIE_AGE,
-        path=_screening_url(token), httponly=True, samesite="Lax", secure=request.is_secure(),
+        screening.COOKIE,
+        screening.state_cookie(study=study, state=state),
+        max_age=screening.COOKIE_AGE,
+        path=_screening_url(token),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
     )
     return response
 
@@ -163,18 +202,38 @@ def screening_consent(request: HttpRequest, token: str) -> HttpResponse:
                 return HttpResponseRedirect(here)
             method, typed_name, problems = _consent_form(request, study, notice)
             if problems:
-                return _render_consent(request, study=study, notice=notice, language=language, token=token,
-                                       screening_step=True, problems=problems, typed_name=typed_name,
-                                       agreed=request.POST.get("agree") == "yes")
+                return _render_consent(
+                    request,
+                    study=study,
+                    notice=notice,
+                    language=language,
+                    token=token,
+                    screening_step=True,
+                    problems=problems,
+                    typed_name=typed_name,
+                    agreed=request.POST.get("agree") == "yes",
+                )
             # Kept on the patient's own browser until the enrolment form is sent: nothing is stored
             # for someone who stops here.
             given = {"n": notice.pk, "m": method, "name": " ".join(typed_name.split())}
-            return _with_state(HttpResponseRedirect(reverse("patients:screening_enrol", args=[token])),
-                               request, study, token, {**state, "consent": given})
+            return _with_state(
+                HttpResponseRedirect(reverse("patients:screening_enrol", args=[token])),
+                request,
+                study,
+                token,
+                {**state, "consent": given},
+            )
         notice = notice_current(study=study, language=language)
-        return _render_consent(request, study=study, notice=notice, language=language, token=token,
-                               screening_step=True, typed_name=state.get("consent", {}).get("name", ""),
-                               agreed=bool(state.get("consent")))
+        return _render_consent(
+            request,
+            study=study,
+            notice=notice,
+            language=language,
+            token=token,
+            screening_step=True,
+            typed_name=state.get("consent", {}).get("name", ""),
+            agreed=bool(state.get("consent")),
+        )
 
 
 ENROL_FIELDS = ("name", "phone", "email", "preferred_channel", "language", "birth_date")
@@ -197,23 +256,38 @@ def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
     here = reverse("patients:screening_enrol", args=[token])
     if "lang" in request.GET:
         return _lang_redirect(here, language)
-    values = {"name": given.get("name", ""), "phone": "", "email": "", "preferred_channel": Patient.Channel.SMS,
-              "language": language, "birth_date": ""}
+    values = {
+        "name": given.get("name", ""),
+        "phone": "",
+        "email": "",
+        "preferred_channel": Patient.Channel.SMS,
+        "language": language,
+        "birth_date": "",
+    }
     problems: dict[str, str] = {}
     with translation.override(language):
         if request.method == "POST":
             values = {key: request.POST.get(key, "").strip() for key in ENROL_FIELDS}
             data = EnrolmentData(
-                name=values["name"], phone=values["phone"], email=values["email"],
-                preferred_channel=values["preferred_channel"], language=values["language"],
-                birth_date=values["birth_date"], time_zone=study.time_zone,
+                name=values["name"],
+                phone=values["phone"],
+                email=values["email"],
+                preferred_channel=values["preferred_channel"],
+                language=values["language"],
+                birth_date=values["birth_date"],
+                time_zone=study.time_zone,
             )
             # Nothing is stored yet: the details wait in the cache until the code sent to the
             # phone or address is typed back (patients/enrolment/screening_codes.py).
             try:
                 pending = screening_codes.pending_enrolment_start(
-                    study=study, data=data, notice=notice, method=given["m"], typed_name=given.get("name", ""),
-                    ip=client_ip(request))
+                    study=study,
+                    data=data,
+                    notice=notice,
+                    method=given["m"],
+                    typed_name=given.get("name", ""),
+                    ip=client_ip(request),
+                )
             except EnrolmentInvalid as invalid:
                 problems = _without_enumeration(invalid.problems)
             except screening_codes.CodeNotSent as not_sent:
@@ -222,14 +296,28 @@ def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
                 return too_many_page(request, language=language)
             else:
                 screening_codes.pending_enrolment_drop(state.get("pending", ""))
-                return _with_state(HttpResponseRedirect(reverse("patients:screening_confirm", args=[token])),
-                                   request, study, token, {**state, "pending": pending})
-        return render(request, "patient/screening_enrol.html", {
-            "study": study, "language": language, "title": study.title, "values": values,
-            "problems": problems, "fields": ENROL_FIELDS,
-            "languages": [(code, name) for code, name in settings.LANGUAGES if code in study.languages],
-            "ask_birth_date": study.link_check == Study.LinkCheck.BIRTH_YEAR,
-        }, status=422 if problems else 200)
+                return _with_state(
+                    HttpResponseRedirect(reverse("patients:screening_confirm", args=[token])),
+                    request,
+                    study,
+                    token,
+                    {**state, "pending": pending},
+                )
+        return render(
+            request,
+            "patient/screening_enrol.html",
+            {
+                "study": study,
+                "language": language,
+                "title": study.title,
+                "values": values,
+                "problems": problems,
+                "fields": ENROL_FIELDS,
+                "languages": [(code, name) for code, name in settings.LANGUAGES if code in study.languages],
+                "ask_birth_date": study.link_check == Study.LinkCheck.BIRTH_YEAR,
+            },
+            status=422 if problems else 200,
+        )
 
 
 @never_cache
@@ -251,24 +339,42 @@ def screening_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if "lang" in request.GET:
         return _lang_redirect(here, language)
     without_pending = {key: value for key, value in state.items() if key != "pending"}
-    context = {"study": study, "language": language, "title": study.title, "enrol": enrol, "error": "",
-               "attempts_left": 0, "hint": screening_codes.pending_enrolment_hint(study=study, pending_id=pending),
-               "minutes": screening_codes.code_minutes()}
+    context = {
+        "study": study,
+        "language": language,
+        "title": study.title,
+        "enrol": enrol,
+        "error": "",
+        "attempts_left": 0,
+        "hint": screening_codes.pending_enrolment_hint(study=study, pending_id=pending),
+        "minutes": screening_codes.code_minutes(),
+    }
     with translation.override(language):
         if context["hint"] is None:
             context["error"] = "expired"
-            return _with_state(render(request, "patient/screening_code.html", context, status=410),
-                               request, study, token, without_pending)
+            return _with_state(
+                render(request, "patient/screening_code.html", context, status=410),
+                request,
+                study,
+                token,
+                without_pending,
+            )
         if request.method == "POST":
             now = timezone.now()
-            result = screening_codes.pending_enrolment_confirm(study=study, pending_id=pending,
-                                                               code=request.POST.get("code", ""), now=now)
+            result = screening_codes.pending_enrolment_confirm(
+                study=study, pending_id=pending, code=request.POST.get("code", ""), now=now
+            )
             outcome = result.outcome
             if outcome is screening_codes.Outcome.CONFIRMED:
                 link = _first_link(result.enrollment, now=now)
                 # The link goes to the patient's browser only, as it would in a message.
-                return _with_state(HttpResponseRedirect(reverse("patients:screening_done", args=[token])),
-                                   request, study, token, {"done": 1, "link": link})
+                return _with_state(
+                    HttpResponseRedirect(reverse("patients:screening_done", args=[token])),
+                    request,
+                    study,
+                    token,
+                    {"done": 1, "link": link},
+                )
             if outcome is screening_codes.Outcome.INVALID:
                 # Someone enrolled these details meanwhile: the form says so, without confirming who.
                 return _with_state(HttpResponseRedirect(enrol), request, study, token, without_pending)
@@ -276,17 +382,24 @@ def screening_confirm(request: HttpRequest, token: str) -> HttpResponse:
             if outcome is screening_codes.Outcome.WRONG:
                 context["attempts_left"] = result.attempts_left
                 return render(request, "patient/screening_code.html", context, status=422)
-            return _with_state(render(request, "patient/screening_code.html", context, status=410),
-                               request, study, token, without_pending)
+            return _with_state(
+                render(request, "patient/screening_code.html", context, status=410),
+                request,
+                study,
+                token,
+                without_pending,
+            )
         return render(request, "patient/screening_code.html", context)
 
 
 def _first_link(enrollment: Enrollment, *, now) -> str:
     """A link to the first questionnaire if it is open now; empty when it opens later (a message will say)."""
     first = (
-        Assignment.objects.filter(participant=enrollment.participant,
-                                  status__in=[Assignment.Status.PLANNED, Assignment.Status.OPEN])
-        .order_by("due_at", "pk").first()
+        Assignment.objects.filter(
+            participant=enrollment.participant, status__in=[Assignment.Status.PLANNED, Assignment.Status.OPEN]
+        )
+        .order_by("due_at", "pk")
+        .first()
     )
     if first is None or not (first.due_at <= now < first.expires_at):
         return ""
@@ -302,16 +415,26 @@ def screening_done(request: HttpRequest, token: str) -> HttpResponse:
     language = _language(request, None, study)
     link = state.get("link") or ""
     with translation.override(language):
-        return render(request, "patient/screening_done.html", {
-            "study": study, "language": language, "title": study.title,
-            "link": reverse("surveys:respond", args=[link]) if link else "",
-        })
+        return render(
+            request,
+            "patient/screening_done.html",
+            {
+                "study": study,
+                "language": language,
+                "title": study.title,
+                "link": reverse("surveys:respond", args=[link]) if link else "",
+            },
+        )
 
 
 def _without_enumeration(problems: dict[str, str]) -> dict[str, str]:
     """On the public form, "this number is already enrolled" would tell anyone holding the
     link who takes part: say instead what to do, without confirming anything."""
-    vague = _("We cannot register these details. If you already take part, use the link in your messages; "
-              "otherwise ask the practice.")
-    return {field: vague if message in (str(DUPLICATE_PHONE), str(DUPLICATE_EMAIL)) else message
-            for field, message in problems.items()}
+    vague = _(
+        "We cannot register these details. If you already take part, use the link in your messages; "
+        "otherwise ask the practice."
+    )
+    return {
+        field: vague if message in (str(DUPLICATE_PHONE), str(DUPLICATE_EMAIL)) else message
+        for field, message in problems.items()
+    }

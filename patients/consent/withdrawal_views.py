@@ -32,10 +32,15 @@ DATA_CHOICES = (Enrollment.WithdrawalData.KEEP.value, Enrollment.WithdrawalData.
 
 # --- patient: /s/<token>/withdraw ----------------------------------------------------------------
 
+
 def _patient_language(request: HttpRequest, assignment: Assignment | None) -> str:
     preferred = assignment.participant.language if assignment else None
-    for candidate in (request.GET.get("lang"), request.COOKIES.get(LANG_COOKIE), preferred,
-                      translation.get_language_from_request(request)):
+    for candidate in (
+        request.GET.get("lang"),
+        request.COOKIES.get(LANG_COOKIE),
+        preferred,
+        translation.get_language_from_request(request),
+    ):
         if candidate in PATIENT_LANGUAGES:
             return candidate
     return PATIENT_LANGUAGES[0]
@@ -51,8 +56,9 @@ def patient_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     language = _patient_language(request, access.assignment)
     with translation.override(language):
         if access.state is LinkState.UNKNOWN:
-            return render(request, "patient/state.html", {"state": LinkState.UNKNOWN.value, "language": language},
-                          status=404)
+            return render(
+                request, "patient/state.html", {"state": LinkState.UNKNOWN.value, "language": language}, status=404
+            )
         assignment = access.assignment
         participant = assignment.participant
         here = request.get_full_path()
@@ -65,16 +71,25 @@ def patient_withdraw(request: HttpRequest, token: str) -> HttpResponse:
             # Studies that ask the year of birth before showing a questionnaire ask it here too:
             # whoever holds a forwarded link must not be able to erase someone's answers.
             return link_check_page(request, token, assignment, language, back_to=request.get_full_path())
-        context = {"language": language, "token": token, "data": DATA_CHOICES[0], "error": "",
-                   "questionnaire_open": access.state is LinkState.OPEN}
+        context = {
+            "language": language,
+            "token": token,
+            "data": DATA_CHOICES[0],
+            "error": "",
+            "questionnaire_open": access.state is LinkState.OPEN,
+        }
         if request.method == "POST":
             choice = request.POST.get("data", "")
             if choice in DATA_CHOICES:
                 enrollment = Enrollment.objects.filter(participant=participant).first()
                 if enrollment is None:
                     raise Http404("No enrolment behind this link.")
-                enrollment_withdraw(enrollment=enrollment, by_patient=True,
-                                    delete_data=choice == Enrollment.WithdrawalData.DELETE, now=timezone.now())
+                enrollment_withdraw(
+                    enrollment=enrollment,
+                    by_patient=True,
+                    delete_data=choice == Enrollment.WithdrawalData.DELETE,
+                    now=timezone.now(),
+                )
                 return HttpResponseRedirect(here)
             context["error"] = _("Choose what should happen to your answers.")
             return render(request, "patient/withdraw.html", context, status=422)
@@ -89,6 +104,7 @@ def _patient_done(request: HttpRequest, participant: Participant, language: str)
 
 # --- staff: /staff/participants/<id>/... -------------------------------------------------------------
 
+
 def _participant_for_investigator(request: HttpRequest, pk: int) -> Participant:
     """The participant, if the user is an investigator of its study and site. Others learn
     nothing: 404 unless their role already lets them see the participant (then 403)."""
@@ -101,8 +117,13 @@ def _participant_for_investigator(request: HttpRequest, pk: int) -> Participant:
 
 
 def _staff_context(request: HttpRequest, participant: Participant, title: str, **extra) -> dict:
-    return {**admin.site.each_context(request), "title": title, "participant": participant,
-            "participant_url": reverse("admin:surveys_participant_change", args=[participant.pk]), **extra}
+    return {
+        **admin.site.each_context(request),
+        "title": title,
+        "participant": participant,
+        "participant_url": reverse("admin:surveys_participant_change", args=[participant.pk]),
+        **extra,
+    }
 
 
 @never_cache
@@ -115,8 +136,11 @@ def staff_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     form = {"data": DATA_CHOICES[0], "reason": "", "confirm_delete": False}
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = {"data": request.POST.get("data", ""), "reason": request.POST.get("reason", "").strip(),
-                "confirm_delete": request.POST.get("confirm_delete") == "yes"}
+        form = {
+            "data": request.POST.get("data", ""),
+            "reason": request.POST.get("reason", "").strip(),
+            "confirm_delete": request.POST.get("confirm_delete") == "yes",
+        }
         if enrollment.withdrawn_at is not None:
             # Already withdrawn: only erasing data kept so far remains possible.
             form["data"] = Enrollment.WithdrawalData.DELETE
@@ -129,18 +153,36 @@ def staff_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         if not errors:
             before = enrollment.responses_deleted
             enrollment = enrollment_withdraw(
-                enrollment=enrollment, by_user=request.user, delete_data=form["data"] == Enrollment.WithdrawalData.DELETE,
-                now=timezone.now(), reason=form["reason"],
+                enrollment=enrollment,
+                by_user=request.user,
+                delete_data=form["data"] == Enrollment.WithdrawalData.DELETE,
+                now=timezone.now(),
+                reason=form["reason"],
             )
             deleted = enrollment.responses_deleted - before
-            messages.success(request, _("%(pseudonym)s is withdrawn: no more questionnaires or messages.") % {
-                "pseudonym": participant.pseudonym} + " " + (
-                ngettext("%(count)s response deleted.", "%(count)s responses deleted.", deleted) % {"count": deleted}
-                if form["data"] == Enrollment.WithdrawalData.DELETE else _("The data already collected is kept.")))
+            messages.success(
+                request,
+                _("%(pseudonym)s is withdrawn: no more questionnaires or messages.")
+                % {"pseudonym": participant.pseudonym}
+                + " "
+                + (
+                    ngettext("%(count)s response deleted.", "%(count)s responses deleted.", deleted)
+                    % {"count": deleted}
+                    if form["data"] == Enrollment.WithdrawalData.DELETE
+                    else _("The data already collected is kept.")
+                ),
+            )
             return HttpResponseRedirect(request.path)
-    context = _staff_context(request, participant, title, enrollment=enrollment, form=form, errors=errors,
-                             reason_max=REASON_MAX,
-                             responses=participant.assignments.filter(response__isnull=False).count())
+    context = _staff_context(
+        request,
+        participant,
+        title,
+        enrollment=enrollment,
+        form=form,
+        errors=errors,
+        reason_max=REASON_MAX,
+        responses=participant.assignments.filter(response__isnull=False).count(),
+    )
     return render(request, "staff/withdraw.html", context, status=422 if errors else 200)
 
 
@@ -160,6 +202,7 @@ def staff_reidentify(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             context["errors"] = {field: messages_[0] for field, messages_ in exc.message_dict.items()}
             return render(request, "staff/reidentify.html", context, status=422)
-        return render(request, "staff/reidentify_identity.html", {**context, "patient": patient,
-                                                                  "enrollment": enrollment})
+        return render(
+            request, "staff/reidentify_identity.html", {**context, "patient": patient, "enrollment": enrollment}
+        )
     return render(request, "staff/reidentify.html", context)

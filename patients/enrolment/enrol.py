@@ -40,7 +40,8 @@ def duplicates_told_in_full(user: AbstractBaseUser | None, study: Study) -> bool
     if user is None or not user.is_authenticated:
         return False
     return sites_for_user(user=user, study=study, roles=roles_for(ENROL_PERM)) is None and (
-        user.is_superuser or user.has_perm(ENROL_PERM, study))
+        user.is_superuser or user.has_perm(ENROL_PERM, study)
+    )
 
 
 @dataclass
@@ -77,8 +78,12 @@ def existing_digests(study: Study) -> tuple[set[str], set[str]]:
 
 
 def enrolment_problems(
-    *, study: Study, data: EnrolmentData, known: tuple[set[str], set[str]] | None = None,
-    sites: dict[str, Site] | None = None, told_in_full: bool = False,
+    *,
+    study: Study,
+    data: EnrolmentData,
+    known: tuple[set[str], set[str]] | None = None,
+    sites: dict[str, Site] | None = None,
+    told_in_full: bool = False,
 ) -> dict[str, str]:
     """Every problem with this person's data, by field; fills data.cleaned. Writes nothing.
 
@@ -97,8 +102,9 @@ def enrolment_problems(
         own["birth_date"] = _("This study asks patients their year of birth on their link: give the date of birth.")
     # Listed in the order people read the form: the contact a channel needs after the channel.
     problems = {name: own[name] for name in FIELD_ORDER if name in own}
-    problems = _in_order(problems, {name: error.messages[0] for name, error in refused.items()
-                                    if error.code == CONTACT_NEEDED})
+    problems = _in_order(
+        problems, {name: error.messages[0] for name, error in refused.items() if error.code == CONTACT_NEEDED}
+    )
     for name in ("language", "time_zone", "preferred_channel", "consent_method"):
         cleaned[name] = record.cleaned_data.get(name) or _fallback(name, data, study)
 
@@ -174,16 +180,25 @@ def enrollment_create(
         raise EnrolmentInvalid(problems)
     c = data.cleaned
     patient = Patient(
-        name=c["name"], email=c["email"], phone=c["phone"], birth_date=c["birth_date"], language=c["language"],
-        time_zone=c["time_zone"], preferred_channel=c["preferred_channel"],
-        email_digest=c["email_digest"], phone_digest=c["phone_digest"],
+        name=c["name"],
+        email=c["email"],
+        phone=c["phone"],
+        birth_date=c["birth_date"],
+        language=c["language"],
+        time_zone=c["time_zone"],
+        preferred_channel=c["preferred_channel"],
+        email_digest=c["email_digest"],
+        phone_digest=c["phone_digest"],
     )
     patient.save()
     consented = c["consent_method"] != Enrollment.ConsentMethod.PENDING
     try:
         participant = Participant.objects.create(
-            study=study, pseudonym=c.get("pseudonym") or pseudonyms.pseudonym_new(study=study), site=c["site"],
-            language=c["language"], consented_at=now if consented else None,
+            study=study,
+            pseudonym=c.get("pseudonym") or pseudonyms.pseudonym_new(study=study),
+            site=c["site"],
+            language=c["language"],
+            consented_at=now if consented else None,
         )
     except IntegrityError as exc:
         raise EnrolmentInvalid({"external_id": _("This person is already enrolled in this study.")}) from exc
@@ -192,9 +207,12 @@ def enrollment_create(
         participant.link_check_digest = link_check_digest(participant=participant, birth_year=int(c["birth_date"][:4]))
         participant.save(update_fields=["link_check_digest"])
     enrollment = Enrollment.objects.create(
-        patient=patient, participant=participant, consent_method=c["consent_method"],
+        patient=patient,
+        participant=participant,
+        consent_method=c["consent_method"],
         consent_document_version=data.notice_version.strip(),
-        consent_recorded_at=now if consented else None, consent_recorded_by=by if consented else None,
+        consent_recorded_at=now if consented else None,
+        consent_recorded_by=by if consented else None,
         enrolled_at=now,
     )
     if consented:

@@ -37,8 +37,17 @@ from surveys.scheduling.planning import assignments_plan_many
 # Column headers, in the order a template file shows them; `name` and `consent_method`
 # must be present (an empty consent cell then means "pending", as on the enrolment page).
 HEADERS = (
-    "name", "email", "phone", "birth_date", "language", "time_zone", "preferred_channel", "site",
-    "consent_method", "notice_version", "external_id",
+    "name",
+    "email",
+    "phone",
+    "birth_date",
+    "language",
+    "time_zone",
+    "preferred_channel",
+    "site",
+    "consent_method",
+    "notice_version",
+    "external_id",
 )
 REQUIRED_HEADERS = ("name", "consent_method")
 BATCH = 500
@@ -66,8 +75,11 @@ class ImportResult:
 class ImportInvalid(Exception):
     def __init__(self, problems: list[RowProblem]):
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s), first: line {problems[0].line}, {problems[0].field}: "
-                         f"{problems[0].message}" if problems else "no problems")
+        super().__init__(
+            f"{len(problems)} problem(s), first: line {problems[0].line}, {problems[0].field}: {problems[0].message}"
+            if problems
+            else "no problems"
+        )
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -95,8 +107,13 @@ def import_read(*, filename: str, content: bytes) -> list[ImportRow]:
     problems = []
     for index, name in enumerate(header):
         if name and name not in HEADERS:
-            problems.append(RowProblem(1, name, _("Unknown column %(name)s (known: %(known)s).") % {
-                "name": name, "known": ", ".join(HEADERS)}))
+            problems.append(
+                RowProblem(
+                    1,
+                    name,
+                    _("Unknown column %(name)s (known: %(known)s).") % {"name": name, "known": ", ".join(HEADERS)},
+                )
+            )
         elif name and header.index(name) != index:
             problems.append(RowProblem(1, name, _("Column %(name)s appears twice.") % {"name": name}))
     for name in REQUIRED_HEADERS:
@@ -126,8 +143,9 @@ def _csv_table(content: bytes) -> list[list[str]]:
     try:
         text = uploads.text_decode(content)
     except uploads.UploadRefused as refused:
-        raise ImportInvalid([RowProblem(refused.line, "file", _(
-            "The file is not UTF-8 text: in Excel, save it as \"CSV UTF-8\"."))]) from None
+        raise ImportInvalid(
+            [RowProblem(refused.line, "file", _('The file is not UTF-8 text: in Excel, save it as "CSV UTF-8".'))]
+        ) from None
     first_line = text.split("\n", 1)[0]
     # French Excel writes `;` (the comma is the decimal mark); headers never hold either.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
@@ -135,16 +153,24 @@ def _csv_table(content: bytes) -> list[list[str]]:
     try:
         return list(reader)
     except csv.Error as exc:  # a cell above csv's field size limit, a stray quote...
-        raise ImportInvalid([RowProblem(reader.line_num or 1, "file", _(
-            "The CSV cannot be read: %(error)s") % {"error": exc})]) from None
+        raise ImportInvalid(
+            [RowProblem(reader.line_num or 1, "file", _("The CSV cannot be read: %(error)s") % {"error": exc})]
+        ) from None
 
 
 def _xlsx_table(content: bytes) -> list[list[str]]:
     try:
         rows = uploads.xlsx_rows(content)
     except uploads.UploadRefused as refused:
-        raise ImportInvalid([RowProblem(1, "file", _("The file cannot be read as an .xlsx workbook: %(reason)s.") % {
-            "reason": refused.message})]) from None
+        raise ImportInvalid(
+            [
+                RowProblem(
+                    1,
+                    "file",
+                    _("The file cannot be read as an .xlsx workbook: %(reason)s.") % {"reason": refused.message},
+                )
+            ]
+        ) from None
     return [[_cell_text(value) for value in row] for row in rows]
 
 
@@ -182,8 +208,11 @@ def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None, b
             if not data.site.strip():
                 data.site = only_site.code
             elif data.site.strip() != only_site.code:
-                problems.append(RowProblem(row.line, "site", _(
-                    "You may only enrol patients at site %(site)s.") % {"site": only_site.code}))
+                problems.append(
+                    RowProblem(
+                        row.line, "site", _("You may only enrol patients at site %(site)s.") % {"site": only_site.code}
+                    )
+                )
                 continue
         found = enrolment_problems(study=study, data=data, known=known, sites=sites, told_in_full=told_in_full)
         cleaned = data.cleaned
@@ -204,8 +233,9 @@ def _check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None, b
     return _Checked(problems=problems, rows=list(rows))
 
 
-def import_check(*, study: Study, rows: Sequence[ImportRow], only_site: Site | None = None,
-                 by: AbstractBaseUser | None = None) -> list[RowProblem]:
+def import_check(
+    *, study: Study, rows: Sequence[ImportRow], only_site: Site | None = None, by: AbstractBaseUser | None = None
+) -> list[RowProblem]:
     """Dry run: every problem of every row, in file order; writes nothing.
 
     `only_site`: the importing investigator is limited to that site; rows without a
@@ -222,13 +252,20 @@ def _notice_given(study: Study, notices: list[ConsentNotice], *, version: str, l
         return next((n for n in of_version if n.language == language), of_version[0] if of_version else None)
     if not notices:
         return None
-    return (next((n for n in notices if n.language == language), None)
-            or next((n for n in notices if n.language == study.fallback_language), None) or notices[0])
+    return (
+        next((n for n in notices if n.language == language), None)
+        or next((n for n in notices if n.language == study.fallback_language), None)
+        or notices[0]
+    )
 
 
 @transaction.atomic
 def import_run(
-    *, study: Study, rows: Sequence[ImportRow], by: AbstractBaseUser | None, now: dt.datetime,
+    *,
+    study: Study,
+    rows: Sequence[ImportRow],
+    by: AbstractBaseUser | None,
+    now: dt.datetime,
     only_site: Site | None = None,
 ) -> ImportResult:
     """Enrol every row, or none: any problem raises ImportInvalid and nothing is written."""
@@ -246,19 +283,31 @@ def import_run(
     patients, participants, consents = [], [], []
     for row in checked.rows:
         c = row.data.cleaned
-        patients.append(Patient(
-            name=c["name"], email=c["email"], phone=c["phone"], birth_date=c["birth_date"], language=c["language"],
-            time_zone=c["time_zone"], preferred_channel=c["preferred_channel"],
-            email_digest=c["email_digest"], phone_digest=c["phone_digest"],
-        ))
+        patients.append(
+            Patient(
+                name=c["name"],
+                email=c["email"],
+                phone=c["phone"],
+                birth_date=c["birth_date"],
+                language=c["language"],
+                time_zone=c["time_zone"],
+                preferred_channel=c["preferred_channel"],
+                email_digest=c["email_digest"],
+                phone_digest=c["phone_digest"],
+            )
+        )
         consented = c["consent_method"] != Enrollment.ConsentMethod.PENDING
         participant = Participant(
-            study=study, pseudonym=c.get("pseudonym") or pseudonyms.pseudonym_random(study=study, taken=taken), site=c["site"],
-            language=c["language"], consented_at=now if consented else None,
+            study=study,
+            pseudonym=c.get("pseudonym") or pseudonyms.pseudonym_random(study=study, taken=taken),
+            site=c["site"],
+            language=c["language"],
+            consented_at=now if consented else None,
         )
         if study.link_check == Study.LinkCheck.BIRTH_YEAR:
-            participant.link_check_digest = link_check_digest(participant=participant,
-                                                              birth_year=int(c["birth_date"][:4]))
+            participant.link_check_digest = link_check_digest(
+                participant=participant, birth_year=int(c["birth_date"][:4])
+            )
         participants.append(participant)
         version = row.data.notice_version.strip()
         notice = _notice_given(study, notices, version=version, language=c["language"]) if consented else None
@@ -269,29 +318,48 @@ def import_run(
     participants = bulk_create_with_history(participants, Participant, **history)
     enrollments = [
         Enrollment(
-            patient=patient, participant=participant, consent_method=method, consent_document_version=version,
-            consent_recorded_at=now if consented else None, consent_recorded_by=by if consented else None,
+            patient=patient,
+            participant=participant,
+            consent_method=method,
+            consent_document_version=version,
+            consent_recorded_at=now if consented else None,
+            consent_recorded_by=by if consented else None,
             enrolled_at=now,
         )
         for patient, participant, (consented, version, method, _notice) in zip(
-            patients, participants, consents, strict=True)
+            patients, participants, consents, strict=True
+        )
     ]
     enrollments = bulk_create_with_history(enrollments, Enrollment, **history)
     # The immutable record of consent collected by staff, as enrollment_create writes it through
     # patients.consent.records.consent_record_staff; no notice, no record (no document to point to).
-    ConsentRecord.objects.bulk_create([
-        ConsentRecord(
-            enrollment=enrollment, notice=notice, method=method, typed_name="", recorded_at=now, recorded_by=by,
-            record_hash=record_hash_of(notice=notice, method=method, typed_name="", recorded_at=now,
-                                       pseudonym=enrollment.participant.pseudonym),
-        )
-        for enrollment, (_consented, _version, method, notice) in zip(enrollments, consents, strict=True)
-        if notice is not None
-    ], batch_size=BATCH)
+    ConsentRecord.objects.bulk_create(
+        [
+            ConsentRecord(
+                enrollment=enrollment,
+                notice=notice,
+                method=method,
+                typed_name="",
+                recorded_at=now,
+                recorded_by=by,
+                record_hash=record_hash_of(
+                    notice=notice,
+                    method=method,
+                    typed_name="",
+                    recorded_at=now,
+                    pseudonym=enrollment.participant.pseudonym,
+                ),
+            )
+            for enrollment, (_consented, _version, method, notice) in zip(enrollments, consents, strict=True)
+            if notice is not None
+        ],
+        batch_size=BATCH,
+    )
 
     # The schedule and the messages by the same rules as a single enrolment, in bulk.
-    by_participant = assignments_plan_many(anchors=[(participant, now) for participant in participants],
-                                           by=by, reason="import")
+    by_participant = assignments_plan_many(
+        anchors=[(participant, now) for participant in participants], by=by, reason="import"
+    )
     for enrollment, participant, patient in zip(enrollments, participants, patients, strict=True):
         enrollment.participant, enrollment.patient = participant, patient
         participant.study = study

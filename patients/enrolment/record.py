@@ -69,22 +69,26 @@ class EnrolmentRecord(forms.Form):
     def clean_language(self) -> str:
         language = self._raw("language").strip().lower() or "fr"
         if language not in LANGUAGES or language not in self.languages:
-            raise ValidationError(_("Unknown language %(value)s (this study uses %(known)s).") % {
-                "value": self._raw("language"), "known": ", ".join(self.languages)})
+            raise ValidationError(
+                _("Unknown language %(value)s (this study uses %(known)s).")
+                % {"value": self._raw("language"), "known": ", ".join(self.languages)}
+            )
         return language
 
     def clean_time_zone(self) -> str:
         time_zone = self._raw("time_zone").strip() or self.default_time_zone
         if time_zone not in known_time_zones():
-            raise ValidationError(_("Unknown time zone %(value)s (e.g. Europe/Paris).") % {
-                "value": self._raw("time_zone")})
+            raise ValidationError(
+                _("Unknown time zone %(value)s (e.g. Europe/Paris).") % {"value": self._raw("time_zone")}
+            )
         return time_zone
 
     def clean_preferred_channel(self) -> str:
         channel = self._raw("preferred_channel").strip().lower() or Patient.Channel.SMS
         if channel not in Patient.Channel.values:
-            raise ValidationError(_("Unknown channel %(value)s (sms or email).") % {
-                "value": self._raw("preferred_channel")})
+            raise ValidationError(
+                _("Unknown channel %(value)s (sms or email).") % {"value": self._raw("preferred_channel")}
+            )
         return channel
 
     def clean_site(self) -> str:
@@ -108,8 +112,9 @@ class EnrolmentRecord(forms.Form):
         cleaned = self.cleaned_data
         channel = cleaned.get("preferred_channel")
         for needs, field, message in (
-                (Patient.Channel.SMS, "phone", _("A phone number is needed to reach this patient by SMS.")),
-                (Patient.Channel.EMAIL, "email", _("An email address is needed to reach this patient by email."))):
+            (Patient.Channel.SMS, "phone", _("A phone number is needed to reach this patient by SMS.")),
+            (Patient.Channel.EMAIL, "email", _("An email address is needed to reach this patient by email.")),
+        ):
             if channel == needs and field not in self.errors and not cleaned.get(field):
                 self.add_error(field, ValidationError(message, code=CONTACT_NEEDED))
         return cleaned

@@ -142,19 +142,24 @@ def _send_code(*, channel: str, contact: str, language: str, code: str, pending_
         try:
             get_backend().send_sms(to=contact, body=body, idempotency_key=f"screening-code-{pending_id}")
         except SmsPermanentError as exc:
-            raise CodeNotSent({"phone": _("We could not send a text message to this number. Check it, or choose "
-                                          "to be reached by email.")}) from exc
+            raise CodeNotSent(
+                {
+                    "phone": _(
+                        "We could not send a text message to this number. Check it, or choose to be reached by email."
+                    )
+                }
+            ) from exc
         except SmsError as exc:
             logger.warning("screening code: SMS provider error %s", exc.__class__.__name__)
-            raise CodeNotSent({"phone": _("We could not send the code just now. Please try again in a few "
-                                          "minutes.")}) from exc
+            raise CodeNotSent(
+                {"phone": _("We could not send the code just now. Please try again in a few minutes.")}
+            ) from exc
         return
     try:
         EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [contact]).send(fail_silently=False)
     except (AnymailError, smtplib.SMTPException, OSError) as exc:
         logger.warning("screening code: e-mail error %s", exc.__class__.__name__)
-        raise CodeNotSent({"email": _("We could not send the code to this address. Check it and try "
-                                      "again.")}) from exc
+        raise CodeNotSent({"email": _("We could not send the code to this address. Check it and try again.")}) from exc
 
 
 def pending_enrolment_start(
@@ -176,14 +181,24 @@ def pending_enrolment_start(
     if not screening.screening_code_send_allowed(study=study, ip=ip, contact_digest=blind_index(contact)):
         raise CodeSendRefused()
     pending_id = secrets.token_urlsafe(18)
-    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     ttl = code_setting("SCREENING_CODE_TTL")
     entry = {
-        "study": study.pk, "notice": notice.pk, "method": method, "typed_name": typed_name,
-        "data": {"name": data.name, "phone": data.phone, "email": data.email, "birth_date": data.birth_date,
-                 "language": data.language, "time_zone": data.time_zone,
-                 "preferred_channel": data.preferred_channel},
-        "hint": contact_hint(contact), "digest": _code_digest(pending_id, code),
+        "study": study.pk,
+        "notice": notice.pk,
+        "method": method,
+        "typed_name": typed_name,
+        "data": {
+            "name": data.name,
+            "phone": data.phone,
+            "email": data.email,
+            "birth_date": data.birth_date,
+            "language": data.language,
+            "time_zone": data.time_zone,
+            "preferred_channel": data.preferred_channel,
+        },
+        "hint": contact_hint(contact),
+        "digest": _code_digest(pending_id, code),
         "expires": (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)).timestamp(),
     }
     cache.set(_key(pending_id), crypto.encrypt(json.dumps(entry)), timeout=ttl)
@@ -245,8 +260,14 @@ def pending_enrolment_confirm(*, study: Study, pending_id: str, code: str, now: 
     if notice is None:
         return ConfirmResult(Outcome.EXPIRED)
     try:
-        enrollment = enrollment_self_create(study=study, data=EnrolmentData(**entry["data"]), notice=notice,
-                                            method=entry["method"], typed_name=entry["typed_name"], now=now)
+        enrollment = enrollment_self_create(
+            study=study,
+            data=EnrolmentData(**entry["data"]),
+            notice=notice,
+            method=entry["method"],
+            typed_name=entry["typed_name"],
+            now=now,
+        )
     except EnrolmentInvalid as invalid:
         return ConfirmResult(Outcome.INVALID, problems=invalid.problems)
     return ConfirmResult(Outcome.CONFIRMED, enrollment=enrollment)

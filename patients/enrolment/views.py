@@ -57,28 +57,49 @@ class EnrolForm(forms.Form):
     """Strings only: every rule lives in patients.enrolment.enrol.enrolment_problems, whose
     problems come back on the fields of the same names."""
 
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=200, required=False,
-                           widget=forms.TextInput(attrs={**NO_AUTOFILL, "autofocus": True}))
-    phone = forms.CharField(label=gettext_lazy("Mobile phone"), max_length=40, required=False,
-                            widget=forms.TextInput(attrs={**NO_AUTOFILL, "type": "tel", "inputmode": "tel"}),
-                            help_text=gettext_lazy("e.g. 06 12 34 56 78 or +33 6 12 34 56 78"))
-    email = forms.CharField(label=gettext_lazy("Email"), max_length=254, required=False,
-                            widget=forms.EmailInput(attrs=NO_AUTOFILL))
-    birth_date = forms.CharField(label=gettext_lazy("Date of birth"), max_length=10, required=False,
-                                 widget=forms.DateInput(attrs={**NO_AUTOFILL, "type": "date"}))
-    preferred_channel = forms.ChoiceField(label=gettext_lazy("Send links by"), choices=Patient.Channel.choices,
-                                          initial=Patient.Channel.SMS, widget=forms.RadioSelect)
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={**NO_AUTOFILL, "autofocus": True}),
+    )
+    phone = forms.CharField(
+        label=gettext_lazy("Mobile phone"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={**NO_AUTOFILL, "type": "tel", "inputmode": "tel"}),
+        help_text=gettext_lazy("e.g. 06 12 34 56 78 or +33 6 12 34 56 78"),
+    )
+    email = forms.CharField(
+        label=gettext_lazy("Email"), max_length=254, required=False, widget=forms.EmailInput(attrs=NO_AUTOFILL)
+    )
+    birth_date = forms.CharField(
+        label=gettext_lazy("Date of birth"),
+        max_length=10,
+        required=False,
+        widget=forms.DateInput(attrs={**NO_AUTOFILL, "type": "date"}),
+    )
+    preferred_channel = forms.ChoiceField(
+        label=gettext_lazy("Send links by"),
+        choices=Patient.Channel.choices,
+        initial=Patient.Channel.SMS,
+        widget=forms.RadioSelect,
+    )
     language = forms.ChoiceField(label=gettext_lazy("Language"), widget=forms.RadioSelect)
-    time_zone = forms.CharField(label=gettext_lazy("Time zone"), max_length=64, required=False,
-                                widget=forms.TextInput(attrs=NO_AUTOFILL))
+    time_zone = forms.CharField(
+        label=gettext_lazy("Time zone"), max_length=64, required=False, widget=forms.TextInput(attrs=NO_AUTOFILL)
+    )
     site = forms.ChoiceField(label=gettext_lazy("Site"), required=False)
     consent_method = forms.ChoiceField(label=gettext_lazy("Consent"), widget=forms.RadioSelect)
     notice_version = forms.ChoiceField(label=gettext_lazy("Information notice given"), required=False)
     external_id = forms.CharField(
-        label=gettext_lazy("Identifier for the pseudonym"), max_length=64, required=False,
+        label=gettext_lazy("Identifier for the pseudonym"),
+        max_length=64,
+        required=False,
         widget=forms.TextInput(attrs=NO_AUTOFILL),
-        help_text=gettext_lazy("Hospital or national number: the pseudonym is derived from it; "
-                               "the identifier itself is never stored."),
+        help_text=gettext_lazy(
+            "Hospital or national number: the pseudonym is derived from it; the identifier itself is never stored."
+        ),
     )
 
     def __init__(self, *args, study: Study, sites: list[Site], site_forced: bool, **kwargs):
@@ -151,30 +172,46 @@ def enrol(request: HttpRequest, code: str) -> HttpResponse:
     form = EnrolForm(request.POST or None, study=study, sites=sites, site_forced=forced)
     if request.method == "POST" and form.is_valid():
         try:
-            enrollment = enrollment_create(study=study, data=form.data_for_enrolment(), by=request.user,
-                                           now=timezone.now())
+            enrollment = enrollment_create(
+                study=study, data=form.data_for_enrolment(), by=request.user, now=timezone.now()
+            )
         except EnrolmentInvalid as invalid:
             for field, message in invalid.problems.items():
                 form.add_error(field if field in form.fields else None, message)
         else:
             return redirect("patients:enrolled", code=study.code, pk=enrollment.pk)
     form.describe_fields()
-    return TemplateResponse(request, "staff/enrol.html", _enrol_context(
-        request, study, form=form, title=_("Enrol a patient in %(study)s") % {"study": study.code},
-    ))
+    return TemplateResponse(
+        request,
+        "staff/enrol.html",
+        _enrol_context(
+            request,
+            study,
+            form=form,
+            title=_("Enrol a patient in %(study)s") % {"study": study.code},
+        ),
+    )
 
 
 @staff_member_required
 def enrolled(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     study = study_for_page(request, code, ENROL_PERM)
-    enrollment = get_object_or_404(Enrollment.objects.select_related("participant__site"), pk=pk,
-                                   participant__study=study)
+    enrollment = get_object_or_404(
+        Enrollment.objects.select_related("participant__site"), pk=pk, participant__study=study
+    )
     if not request.user.has_perm("patients.view_enrollment", enrollment):
         raise Http404(_("No such object in your studies."))
-    return TemplateResponse(request, "staff/enrol_done.html", _enrol_context(
-        request, study, enrollment=enrollment, schedule=planned_schedule(enrollment),
-        title=_("Patient enrolled"),
-    ))
+    return TemplateResponse(
+        request,
+        "staff/enrol_done.html",
+        _enrol_context(
+            request,
+            study,
+            enrollment=enrollment,
+            schedule=planned_schedule(enrollment),
+            title=_("Patient enrolled"),
+        ),
+    )
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -196,8 +233,10 @@ class InMemoryUploadHandler(MemoryFileUploadHandler):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("Spreadsheet (.csv or .xlsx)"),
-                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}))
+    file = forms.FileField(
+        label=gettext_lazy("Spreadsheet (.csv or .xlsx)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
     # SHA-256 of the file that passed the dry run: "import" accepts only that same file.
     checked = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -217,8 +256,13 @@ def _import_patients(request: HttpRequest, code: str) -> HttpResponse:
     sites, forced = allowed_sites(request, study)
     only_site = sites[0] if forced and len(sites) == 1 else None
     context = _enrol_context(
-        request, study, title=_("Import patients into %(study)s") % {"study": study.code},
-        headers=HEADERS, sites=sites, only_site=only_site, form=ImportForm(),
+        request,
+        study,
+        title=_("Import patients into %(study)s") % {"study": study.code},
+        headers=HEADERS,
+        sites=sites,
+        only_site=only_site,
+        form=ImportForm(),
     )
     if request.method != "POST":
         return TemplateResponse(request, "staff/import.html", context)
@@ -238,10 +282,15 @@ def _import_patients(request: HttpRequest, code: str) -> HttpResponse:
             importing = False
         if importing:
             result = import_run(study=study, rows=rows, by=request.user, now=timezone.now(), only_site=only_site)
-            messages.success(request, ngettext(
-                "%(count)d patient enrolled, %(planned)d questionnaires planned.",
-                "%(count)d patients enrolled, %(planned)d questionnaires planned.", result.enrolled,
-            ) % {"count": result.enrolled, "planned": result.assignments})
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d patient enrolled, %(planned)d questionnaires planned.",
+                    "%(count)d patients enrolled, %(planned)d questionnaires planned.",
+                    result.enrolled,
+                )
+                % {"count": result.enrolled, "planned": result.assignments},
+            )
             return redirect("patients:import", code=study.code)
         problems = import_check(study=study, rows=rows, only_site=only_site, by=request.user)
     except ImportInvalid as invalid:

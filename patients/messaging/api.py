@@ -27,18 +27,32 @@ VIEW_MESSAGES = "surveys.view_assignment"
 
 class MessageSerializer(ApiModelSerializer):
     participant = serializers.CharField(source="enrollment.participant.pseudonym", read_only=True)
-    site = serializers.CharField(source="enrollment.participant.site.code", read_only=True, allow_null=True,
-                                 default=None)
+    site = serializers.CharField(
+        source="enrollment.participant.site.code", read_only=True, allow_null=True, default=None
+    )
     assignment = serializers.IntegerField(source="assignment_id", read_only=True)
     timepoint = serializers.CharField(source="assignment.timepoint.code", read_only=True)
     occurrence = serializers.IntegerField(source="assignment.occurrence", read_only=True)
-    planned_at = UtcDateTimeField(source="scheduled_at", read_only=True,
-                                           help_text="When it is (or was) due to go out.")
+    planned_at = UtcDateTimeField(source="scheduled_at", read_only=True, help_text="When it is (or was) due to go out.")
 
     class Meta:
         model = Message
-        fields = ["id", "participant", "site", "assignment", "timepoint", "occurrence", "kind", "sequence", "channel",
-                  "resend", "planned_at", "sent_at", "delivered_at", "status"]
+        fields = [
+            "id",
+            "participant",
+            "site",
+            "assignment",
+            "timepoint",
+            "occurrence",
+            "kind",
+            "sequence",
+            "channel",
+            "resend",
+            "planned_at",
+            "sent_at",
+            "delivered_at",
+            "status",
+        ]
         extra_kwargs = {
             "sequence": {"help_text": "0 for the invitation, 1 to 5 for reminders."},
             "resend": {"help_text": "0 for the planned send, n for the n-th resend by the study team."},
@@ -46,8 +60,9 @@ class MessageSerializer(ApiModelSerializer):
 
 
 class MessageFilter(StudyFilterSet):
-    timepoint = filters.CharFilter(field_name="assignment__timepoint__code", method="filter_timepoint",
-                                   label="Timepoint code")
+    timepoint = filters.CharFilter(
+        field_name="assignment__timepoint__code", method="filter_timepoint", label="Timepoint code"
+    )
     participant = filters.CharFilter(field_name="enrollment__participant__pseudonym", label="Pseudonym")
     site = filters.CharFilter(field_name="enrollment__participant__site__code", label="Site code")
     assignment = IdFilter(field_name="assignment_id", label="Assignment id")
@@ -82,7 +97,7 @@ class MessageRows(StudyScopedMixin):
     list=extend_schema(
         summary="Scheduled messages: invitations and reminders, planned and sent",
         description="Invitations and reminders, planned and sent: pseudonym, assignment, timepoint, kind, channel, "
-                    "planned and\nsent times, status. Never a phone number, an address or a text.",
+        "planned and\nsent times, status. Never a phone number, an address or a text.",
     ),
     retrieve=extend_schema(summary="One scheduled message", description="One scheduled message."),
 )

@@ -109,6 +109,7 @@ DB_RETRY_SECONDS = 60.0
 
 # --- settings ----------------------------------------------------------------------------------
 
+
 def _setting(name: str, default):
     return getattr(settings, name, default)
 
@@ -150,8 +151,10 @@ STILL_WANTED = (
     Q(assignment__status__in=REACHABLE_ASSIGNMENTS)
     & Q(enrollment__withdrawn_at__isnull=True)
     & Q(assignment__participant__status=Participant.Status.ACTIVE)
-    & (Q(assignment__participant__study__consent_required=False)
-       | Q(assignment__participant__consented_at__isnull=False))
+    & (
+        Q(assignment__participant__study__consent_required=False)
+        | Q(assignment__participant__consented_at__isnull=False)
+    )
 )
 
 
@@ -177,6 +180,7 @@ def _why_not_wanted(message: Message, patient: Patient, now: datetime) -> str | 
 
 # --- claiming (beat) ------------------------------------------------------------------------------
 
+
 def messages_claim_due(*, now: datetime, limit: int) -> list[int]:
     """Move up to `limit` due, still-wanted messages planned → queued; return their ids.
 
@@ -184,11 +188,13 @@ def messages_claim_due(*, now: datetime, limit: int) -> list[int]:
     at once split the rows between them instead of waiting on each other; the UPDATE keeps
     `status = planned` in its WHERE anyway, so even without locks (SQLite) a row is claimed once.
     """
-    candidates = (
-        Message.objects.filter(STILL_WANTED, status=Status.PLANNED, scheduled_at__lte=now,
-                               assignment__expires_at__gt=now, assignment__due_at__lte=now)
-        .order_by("scheduled_at", "pk")
-    )
+    candidates = Message.objects.filter(
+        STILL_WANTED,
+        status=Status.PLANNED,
+        scheduled_at__lte=now,
+        assignment__expires_at__gt=now,
+        assignment__due_at__lte=now,
+    ).order_by("scheduled_at", "pk")
     with transaction.atomic():
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
@@ -197,8 +203,11 @@ def messages_claim_due(*, now: datetime, limit: int) -> list[int]:
             Message.objects.filter(pk__in=ids, status=Status.PLANNED).update(status=Status.QUEUED, updated_at=now)
             return ids
         # Without row locks, one conditional UPDATE per row tells which ones are ours.
-        return [pk for pk in candidates.values_list("pk", flat=True)[:limit]
-                if Message.objects.filter(pk=pk, status=Status.PLANNED).update(status=Status.QUEUED, updated_at=now)]
+        return [
+            pk
+            for pk in candidates.values_list("pk", flat=True)[:limit]
+            if Message.objects.filter(pk=pk, status=Status.PLANNED).update(status=Status.QUEUED, updated_at=now)
+        ]
 
 
 def messages_recover_stale(*, now: datetime, enqueue: Callable[[int], object] | None = None) -> dict[str, int]:
@@ -213,15 +222,22 @@ def messages_recover_stale(*, now: datetime, enqueue: Callable[[int], object] | 
     cut = now - timedelta(seconds=float(_setting("MESSAGES_QUEUED_TIMEOUT", 300.0)))
     lost = Q(retry_at__isnull=True, updated_at__lt=cut) | Q(retry_at__lt=cut)
     requeued = Message.objects.filter(lost, status=Status.QUEUED).update(
-        status=Status.PLANNED, retry_at=None, updated_at=now)
+        status=Status.PLANNED, retry_at=None, updated_at=now
+    )
     stale = now - timedelta(seconds=send_timeout())
     interrupted = Message.objects.filter(status=Status.SENDING, updated_at__lt=stale).update(
-        status=Status.UNCONFIRMED, attempts=F("attempts") + 1, last_error=f"The send was interrupted; {CHECKING}.",
-        updated_at=now)
+        status=Status.UNCONFIRMED,
+        attempts=F("attempts") + 1,
+        last_error=f"The send was interrupted; {CHECKING}.",
+        updated_at=now,
+    )
     # Just interrupted, or waiting for a check as long as a queued row waits for its task: the
     # task that was to check it is gone.
-    unchecked = list(Message.objects.filter(Q(updated_at__lt=cut) | Q(updated_at=now),
-                                            status=Status.UNCONFIRMED).values_list("pk", flat=True))
+    unchecked = list(
+        Message.objects.filter(Q(updated_at__lt=cut) | Q(updated_at=now), status=Status.UNCONFIRMED).values_list(
+            "pk", flat=True
+        )
+    )
     rechecked = 0
     for pk in unchecked:
         # Touched first: the next sweep leaves it alone while this check is pending.
@@ -233,8 +249,13 @@ def messages_recover_stale(*, now: datetime, enqueue: Callable[[int], object] | 
                 break
             rechecked += 1
     if requeued or interrupted or rechecked:
-        logger.warning("messages recovered: %d queued without a task put back to planned, %d interrupted sends "
-                       "marked unconfirmed, %d checks with the provider enqueued", requeued, interrupted, rechecked)
+        logger.warning(
+            "messages recovered: %d queued without a task put back to planned, %d interrupted sends "
+            "marked unconfirmed, %d checks with the provider enqueued",
+            requeued,
+            interrupted,
+            rechecked,
+        )
     return {"requeued": requeued, "unconfirmed": interrupted, "rechecked": rechecked}
 
 
@@ -255,8 +276,9 @@ class DispatchReport:
     error: str = ""
 
 
-def messages_dispatch(*, now: datetime, limit: int | None = None,
-                      enqueue: Callable[[int], object] | None = None) -> DispatchReport:
+def messages_dispatch(
+    *, now: datetime, limit: int | None = None, enqueue: Callable[[int], object] | None = None
+) -> DispatchReport:
     """One beat tick: recover lost work, claim the due messages, enqueue a send task for each.
 
     Call it outside any transaction: the claim commits before the tasks are enqueued, so a
@@ -275,20 +297,31 @@ def messages_dispatch(*, now: datetime, limit: int | None = None,
         except Exception as exc:  # noqa: BLE001 - whatever the broker raised, the rows must not strand
             rest = report.claimed[position:]
             report.released = Message.objects.filter(pk__in=rest, status=Status.QUEUED).update(
-                status=Status.PLANNED, updated_at=now)
+                status=Status.PLANNED, updated_at=now
+            )
             report.error = f"{exc.__class__.__name__}: {exc}"
-            logger.error("messages dispatch: the broker refused send task %d of %d (%s); %d message(s) put back "
-                         "to planned for the next tick", position + 1, len(report.claimed), report.error,
-                         report.released)
+            logger.error(
+                "messages dispatch: the broker refused send task %d of %d (%s); %d message(s) put back "
+                "to planned for the next tick",
+                position + 1,
+                len(report.claimed),
+                report.error,
+                report.released,
+            )
             break
         report.enqueued += 1
     if report.claimed:
-        logger.info("messages dispatch: %d claimed, %d enqueued, %d released", len(report.claimed),
-                    report.enqueued, report.released)
+        logger.info(
+            "messages dispatch: %d claimed, %d enqueued, %d released",
+            len(report.claimed),
+            report.enqueued,
+            report.released,
+        )
     return report
 
 
 # --- sending (the send task) -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SendOutcome:
@@ -338,8 +371,9 @@ def _db_retry(write: Callable[[], object]) -> object:
 
 
 def _load(message_id: int) -> Message | None:
-    return (Message.objects.select_related("assignment__participant", "enrollment__patient")
-            .filter(pk=message_id).first())
+    return (
+        Message.objects.select_related("assignment__participant", "enrollment__patient").filter(pk=message_id).first()
+    )
 
 
 def _claim_for_send(message_id: int, now: datetime) -> tuple[Message | None, str, SendOutcome | None]:
@@ -358,18 +392,23 @@ def _claim_for_send(message_id: int, now: datetime) -> tuple[Message | None, str
     with transaction.atomic():
         # Re-read under the row lock: a completion, withdrawal or STOP committing now either
         # committed before (we see it and cancel) or waits for us and finds the row "sending".
-        message = (Message.objects.select_for_update(of=("self",))
-                   .select_related("assignment__participant", "enrollment__patient").get(pk=message_id))
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("assignment__participant", "enrollment__patient")
+            .get(pk=message_id)
+        )
         if message.status != Status.QUEUED:
             return None, "", SendOutcome(message.status, detail="not queued")
         patient = message.enrollment.patient
         reason = _why_not_wanted(message, patient, now)
         if reason is not None:
             Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(
-                status=Status.CANCELLED, last_error=str(reason), updated_at=now)
+                status=Status.CANCELLED, last_error=str(reason), updated_at=now
+            )
             return None, "", SendOutcome(Status.CANCELLED, detail=str(reason))
         Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(
-            status=Status.SENDING, sending_since=now, retry_at=None, updated_at=now)
+            status=Status.SENDING, sending_since=now, retry_at=None, updated_at=now
+        )
         message.status, message.sending_since, message.updated_at = Status.SENDING, now, now
         # The link goes out with this message: a new token, whose hash only is stored (an earlier
         # message's link of the same assignment stops working; the latest message always works).
@@ -386,8 +425,11 @@ def _in_flight(message: Message, now: datetime) -> SendOutcome:
         return SendOutcome(Status.SENDING, retry_in=max(1.0, timeout - age + 1.0), detail="in flight elsewhere")
     # Far past the provider's timeout: that attempt is over, its outcome unknown. Ask the provider.
     changed = Message.objects.filter(pk=message.pk, status=Status.SENDING, updated_at=message.updated_at).update(
-        status=Status.UNCONFIRMED, attempts=F("attempts") + 1, last_error=f"The send was interrupted; {CHECKING}.",
-        updated_at=now)
+        status=Status.UNCONFIRMED,
+        attempts=F("attempts") + 1,
+        last_error=f"The send was interrupted; {CHECKING}.",
+        updated_at=now,
+    )
     if not changed:
         current = Message.objects.filter(pk=message.pk).values_list("status", flat=True).first()
         return SendOutcome(current or "missing", detail="settled meanwhile")
@@ -397,6 +439,7 @@ def _in_flight(message: Message, now: datetime) -> SendOutcome:
 
 
 # --- settling an uncertain send ----------------------------------------------------------------------
+
 
 def _can_reconcile(message: Message) -> bool:
     return message.channel == Message.Channel.SMS and can_look_up(get_backend())
@@ -420,17 +463,20 @@ def message_reconcile(*, message: Message, now: datetime) -> SendOutcome:
         logger.info("message %s: the provider could not be asked (%s); asking again later", message.pk, exc)
         return _look_again(message, now, str(exc))
     if found is not None:
-        return _db_retry(partial(_record_sent, message, found.provider_id, found.provider_status or "found",
-                                 count_attempt=False))
+        return _db_retry(
+            partial(_record_sent, message, found.provider_id, found.provider_status or "found", count_attempt=False)
+        )
     if age < 2 * reconcile_delay():
         # The provider's list may lag behind its writes by a few seconds: look once more later.
         return _look_again(message, now, "not found yet")
     requeued = Message.objects.filter(pk=message.pk, status=Status.UNCONFIRMED).update(
-        status=Status.QUEUED, last_error=f"{message.last_error} Not at the provider: sent again."[:1000],
-        updated_at=now)
+        status=Status.QUEUED, last_error=f"{message.last_error} Not at the provider: sent again."[:1000], updated_at=now
+    )
     if not requeued:
-        return SendOutcome(Message.objects.filter(pk=message.pk).values_list("status", flat=True).first() or "missing",
-                           detail="settled meanwhile")
+        return SendOutcome(
+            Message.objects.filter(pk=message.pk).values_list("status", flat=True).first() or "missing",
+            detail="settled meanwhile",
+        )
     logger.info("message %s: the provider has no such message; sending it again", message.pk)
     return SendOutcome(Status.QUEUED, retry_in=1.0, detail="not at the provider")
 
@@ -443,10 +489,12 @@ def _look_again(message: Message, now: datetime, detail: str) -> SendOutcome:
 
 def _record_unknown(message: Message, now: datetime) -> SendOutcome:
     changed = Message.objects.filter(pk=message.pk, status=Status.UNCONFIRMED).update(
-        status=Status.FAILED, last_error=OUTCOME_UNKNOWN, updated_at=now)
+        status=Status.FAILED, last_error=OUTCOME_UNKNOWN, updated_at=now
+    )
     if changed:
-        logger.warning("message %s: outcome unknown and the provider cannot be asked; marked failed, not resent",
-                       message.pk)
+        logger.warning(
+            "message %s: outcome unknown and the provider cannot be asked; marked failed, not resent", message.pk
+        )
     return SendOutcome(Status.FAILED, detail="outcome unknown")
 
 
@@ -482,8 +530,13 @@ def _close_quietly(connection) -> None:
 def _send_email(message: Message, patient: Patient, rendered) -> tuple[str, str]:
     if not patient.email:
         raise _Permanent("No email address", recipient_problem=True)
-    email = EmailMultiAlternatives(rendered.subject, rendered.text, settings.DEFAULT_FROM_EMAIL, [patient.email],
-                                   headers={"X-Ressenti-Message": f"message-{message.pk}"})
+    email = EmailMultiAlternatives(
+        rendered.subject,
+        rendered.text,
+        settings.DEFAULT_FROM_EMAIL,
+        [patient.email],
+        headers={"X-Ressenti-Message": f"message-{message.pk}"},
+    )
     email.attach_alternative(rendered.html, "text/html")
     # For anymail backends: tracking webhooks find the row again; other backends ignore it.
     email.metadata = {"ressenti_message": str(message.pk)}
@@ -545,14 +598,25 @@ def _prepare(message: Message, token: str) -> _Prepared:
     if message.channel == Message.Channel.SMS:
         language = message_language(patient.language)
         # The study's own wording when it has one (checked when saved), else the shipped text.
-        own = SmsTemplate.objects.filter(study_id=message.assignment.participant.study_id, kind=message.kind,
-                                         language=language).values_list("text", flat=True).first()
-        body = sms_render(kind=message.kind, language=language, link=links.link, withdraw_link=links.withdraw,
-                          template=own)
+        own = (
+            SmsTemplate.objects.filter(
+                study_id=message.assignment.participant.study_id, kind=message.kind, language=language
+            )
+            .values_list("text", flat=True)
+            .first()
+        )
+        body = sms_render(
+            kind=message.kind, language=language, link=links.link, withdraw_link=links.withdraw, template=own
+        )
         return _Prepared(message, patient, sms_body=body)
-    rendered = email_render(kind=message.kind, language=patient.language, link=links.link,
-                            withdraw_link=links.withdraw, expires_at=message.assignment.expires_at,
-                            time_zone=patient.time_zone)
+    rendered = email_render(
+        kind=message.kind,
+        language=patient.language,
+        link=links.link,
+        withdraw_link=links.withdraw,
+        expires_at=message.assignment.expires_at,
+        time_zone=patient.time_zone,
+    )
     return _Prepared(message, patient, email=rendered)
 
 
@@ -600,19 +664,25 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
     return _db_retry(partial(_record_sent, message, provider_id, provider_status))
 
 
-def _record_sent(message: Message, provider_id: str, provider_status: str, *, count_attempt: bool = True
-                 ) -> SendOutcome:
+def _record_sent(
+    message: Message, provider_id: str, provider_status: str, *, count_attempt: bool = True
+) -> SendOutcome:
     now = timezone.now()
     with transaction.atomic():
         # Unconfirmed too: a slow attempt that the sweep gave up on may still bring the answer.
         sent = Message.objects.filter(pk=message.pk, status__in=(Status.SENDING, Status.UNCONFIRMED)).update(
-            status=Status.SENT, provider_id=provider_id[:128], sent_at=now,
+            status=Status.SENT,
+            provider_id=provider_id[:128],
+            sent_at=now,
             attempts=F("attempts") + 1 if count_attempt else F("attempts"),
-            last_error="", updated_at=now)
+            last_error="",
+            updated_at=now,
+        )
         if sent:
             # The research side keeps the channel that first reached the patient (exports report it).
             Assignment.objects.filter(pk=message.assignment_id, invitation_channel="").update(
-                invitation_channel=message.channel)
+                invitation_channel=message.channel
+            )
     logger.info("message %s sent by %s (%s)", message.pk, message.channel, provider_status or "accepted")
     return SendOutcome(Status.SENT, detail=provider_status)
 
@@ -623,14 +693,21 @@ def _record_temporary(message: Message, exc: _Temporary) -> SendOutcome:
     error = f"Attempt {attempts}: {exc}"[:1000]
     if attempts >= max_attempts():
         Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.FAILED, attempts=attempts, last_error=f"{error} (gave up after {attempts} attempts)",
-            updated_at=now)
+            status=Status.FAILED,
+            attempts=attempts,
+            last_error=f"{error} (gave up after {attempts} attempts)",
+            updated_at=now,
+        )
         logger.warning("message %s failed after %d attempts: %s", message.pk, attempts, exc)
         return SendOutcome(Status.FAILED, detail=error)
     delay = retry_delay(attempts=attempts, retry_after=exc.retry_after)
     Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-        status=Status.QUEUED, attempts=attempts, last_error=error, retry_at=now + timedelta(seconds=delay),
-        updated_at=now)
+        status=Status.QUEUED,
+        attempts=attempts,
+        last_error=error,
+        retry_at=now + timedelta(seconds=delay),
+        updated_at=now,
+    )
     logger.info("message %s: temporary failure (%s); attempt %d again in %.1f s", message.pk, exc, attempts + 1, delay)
     return SendOutcome(Status.QUEUED, retry_in=delay, detail=error)
 
@@ -638,13 +715,17 @@ def _record_temporary(message: Message, exc: _Temporary) -> SendOutcome:
 def _record_uncertain(message: Message, exc: _Uncertain) -> SendOutcome:
     now = timezone.now()
     Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-        status=Status.UNCONFIRMED, attempts=F("attempts") + 1,
-        last_error=f"Attempt {message.attempts + 1}: {exc}; {CHECKING}."[:1000], updated_at=now)
+        status=Status.UNCONFIRMED,
+        attempts=F("attempts") + 1,
+        last_error=f"Attempt {message.attempts + 1}: {exc}; {CHECKING}."[:1000],
+        updated_at=now,
+    )
     message.status = Status.UNCONFIRMED
     if not _can_reconcile(message):
         return _record_unknown(message, now)
-    logger.info("message %s: outcome uncertain (%s); checking with the provider in %.0f s", message.pk, exc,
-                reconcile_delay())
+    logger.info(
+        "message %s: outcome uncertain (%s); checking with the provider in %.0f s", message.pk, exc, reconcile_delay()
+    )
     return SendOutcome(Status.UNCONFIRMED, retry_in=reconcile_delay(), detail=str(exc))
 
 
@@ -652,19 +733,25 @@ def _record_permanent(message: Message, exc: _Permanent) -> SendOutcome:
     now = timezone.now()
     with transaction.atomic():
         Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.FAILED, attempts=F("attempts") + 1, last_error=str(exc)[:1000], updated_at=now)
+            status=Status.FAILED, attempts=F("attempts") + 1, last_error=str(exc)[:1000], updated_at=now
+        )
         patient = message.enrollment.patient
         if message.channel == Message.Channel.SMS and exc.opted_out:
             # The provider holds a STOP for this number: record it as ours, which cancels and re-routes
             # every pending SMS of the patient (this one is failed, so it is re-routed below).
             contact_mark_opted_out(patient=patient, channel=Message.Channel.SMS, now=now)
         elif message.channel == Message.Channel.EMAIL and exc.recipient_problem:
-            contact_mark_undeliverable(patient=patient, channel=Message.Channel.EMAIL,
-                                       reason="refused at send time", now=now)
+            contact_mark_undeliverable(
+                patient=patient, channel=Message.Channel.EMAIL, reason="refused at send time", now=now
+            )
         # The same invitation or reminder on the other channel, where the timepoint allows it.
         fallback = message_fallback(message=message, now=now)
-    logger.warning("message %s failed permanently (%s)%s", message.pk, exc,
-                   f"; planned again as message {fallback.pk} by {fallback.channel}" if fallback else "")
+    logger.warning(
+        "message %s failed permanently (%s)%s",
+        message.pk,
+        exc,
+        f"; planned again as message {fallback.pk} by {fallback.channel}" if fallback else "",
+    )
     return SendOutcome(Status.FAILED, detail=str(exc))
 
 

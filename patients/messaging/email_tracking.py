@@ -42,8 +42,16 @@ logger = logging.getLogger(__name__)
 S = Message.Status
 # How far along an email is; an event only moves it forward. Failed ranks above delivered (see
 # the module docstring); "sending" is the dispatcher's in-flight state.
-RANK = {S.PLANNED: 0, S.QUEUED: 1, "sending": 1, S.UNCONFIRMED: 1, S.CANCELLED: 1, S.SENT: 2, S.DELIVERED: 3,
-        S.FAILED: 4}
+RANK = {
+    S.PLANNED: 0,
+    S.QUEUED: 1,
+    "sending": 1,
+    S.UNCONFIRMED: 1,
+    S.CANCELLED: 1,
+    S.SENT: 2,
+    S.DELIVERED: 3,
+    S.FAILED: 4,
+}
 TARGET = {
     EventType.SENT: S.SENT,
     EventType.DELIVERED: S.DELIVERED,
@@ -70,8 +78,12 @@ def email_event_apply(*, event: AnymailTrackingEvent, now: datetime | None = Non
         return None
     at = event.timestamp or now
     with transaction.atomic():
-        message = (Message.objects.select_for_update().select_related("enrollment__patient")
-                   .filter(provider_id=str(event.message_id), channel=Message.Channel.EMAIL).first())
+        message = (
+            Message.objects.select_for_update()
+            .select_related("enrollment__patient")
+            .filter(provider_id=str(event.message_id), channel=Message.Channel.EMAIL)
+            .first()
+        )
         if message is None:
             logger.info("Email tracking event %s for an unknown message id: ignored", event_type)
             return None
@@ -86,13 +98,16 @@ def email_event_apply(*, event: AnymailTrackingEvent, now: datetime | None = Non
                 message.delivered_at = at
                 fields.append("delivered_at")
             if target == S.FAILED:
-                message.last_error = f"email {event_type}" + (f" ({event.reject_reason})" if event.reject_reason else "")
+                message.last_error = f"email {event_type}" + (
+                    f" ({event.reject_reason})" if event.reject_reason else ""
+                )
                 fields.append("last_error")
             message.save(update_fields=fields)
         if event_type in CLOSES_ADDRESS:
             note = CLOSES_ADDRESS[event_type] + (f" ({event.reject_reason})" if event.reject_reason else "")
-            contact_mark_undeliverable(patient=message.enrollment.patient, channel=Message.Channel.EMAIL,
-                                       reason=note, now=now)
+            contact_mark_undeliverable(
+                patient=message.enrollment.patient, channel=Message.Channel.EMAIL, reason=note, now=now
+            )
     logger.info("Message %s: email %s", message.pk, event_type)
     return message
 

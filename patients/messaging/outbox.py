@@ -65,7 +65,12 @@ def _study_messages(*, study: Study, user: User) -> QuerySet[Message]:
 
 
 def outbox_messages(
-    *, study: Study, user: User, upcoming: bool = False, status: str = "", timepoint_id: int | None = None,
+    *,
+    study: Study,
+    user: User,
+    upcoming: bool = False,
+    status: str = "",
+    timepoint_id: int | None = None,
     channel: str = "",
 ) -> QuerySet[Message]:
     """Messages of `study` that `user` may see: upcoming (not sent yet, soonest first) or past
@@ -90,14 +95,22 @@ def outbox_messages(
 
 def outbox_message(*, study: Study, user: User, pk: int) -> Message | None:
     """One message of the outbox, if `user` may see it (its study, their site)."""
-    return (_study_messages(study=study, user=user).select_related("enrollment__participant", "assignment__timepoint")
-            .filter(pk=pk).first())
+    return (
+        _study_messages(study=study, user=user)
+        .select_related("enrollment__participant", "assignment__timepoint")
+        .filter(pk=pk)
+        .first()
+    )
 
 
 def outbox_failed(*, study: Study, user: User) -> QuerySet[Message]:
     """Failed messages, latest first: shown to the study team at the top of the outbox."""
-    return (_study_messages(study=study, user=user).filter(status=S.FAILED).order_by("-scheduled_at", "-pk")
-            .select_related("enrollment__participant", "assignment__timepoint"))
+    return (
+        _study_messages(study=study, user=user)
+        .filter(status=S.FAILED)
+        .order_by("-scheduled_at", "-pk")
+        .select_related("enrollment__participant", "assignment__timepoint")
+    )
 
 
 def resend_counts(*, messages: list[Message]) -> dict[tuple[int, int, str], int]:
@@ -105,8 +118,12 @@ def resend_counts(*, messages: list[Message]) -> dict[tuple[int, int, str], int]
     keys = {(m.assignment_id, m.sequence, m.channel) for m in messages}
     if not keys:
         return {}
-    rows = (Message.objects.filter(assignment_id__in={k[0] for k in keys}, resend__gt=0)
-            .order_by().values_list("assignment_id", "sequence", "channel").annotate(n=Count("pk")))
+    rows = (
+        Message.objects.filter(assignment_id__in={k[0] for k in keys}, resend__gt=0)
+        .order_by()
+        .values_list("assignment_id", "sequence", "channel")
+        .annotate(n=Count("pk"))
+    )
     return {(a, s, c): n for a, s, c, n in rows if (a, s, c) in keys}
 
 
@@ -140,8 +157,9 @@ _OTHER_CODES = {
     "withdrawn": gettext_lazy("Patient withdrawn"),
     "assignment_cancelled": gettext_lazy("Questionnaire cancelled"),
     "no_address": gettext_lazy("No address for this channel"),
-    OUTCOME_UNKNOWN: gettext_lazy("Outcome unknown, and the provider cannot be asked. Check with the provider "
-                                  "before resending."),
+    OUTCOME_UNKNOWN: gettext_lazy(
+        "Outcome unknown, and the provider cannot be asked. Check with the provider before resending."
+    ),
 }
 _REJECT_REASONS = {
     "invalid": gettext_lazy("invalid address"),
@@ -176,7 +194,9 @@ def message_error_text(message: Message) -> str:
             if code in codes:
                 return f"{label} (Twilio {code})"
         return _("SMS not delivered (Twilio %(status)s%(code)s)") % {
-            "status": twilio.group(1), "code": f" {code}" if code else ""}
+            "status": twilio.group(1),
+            "code": f" {code}" if code else "",
+        }
     email = _EMAIL_EVENT.match(error)
     if email:
         label = str(_EMAIL_EVENTS[email.group(1)])
@@ -209,7 +229,10 @@ def outbox_counts(*, study: Study, user: User) -> list[TimepointCounts]:
     sent = Q(sent_at__isnull=False) | Q(status__in=(S.SENT, S.DELIVERED))
     messages = {
         row.pop("assignment__timepoint_id"): row
-        for row in _study_messages(study=study, user=user).order_by().values("assignment__timepoint_id").annotate(
+        for row in _study_messages(study=study, user=user)
+        .order_by()
+        .values("assignment__timepoint_id")
+        .annotate(
             planned=Count("pk", filter=Q(status__in=WAITING)),
             sent=Count("pk", filter=sent),
             delivered=Count("pk", filter=Q(status=S.DELIVERED)),
@@ -219,7 +242,9 @@ def outbox_counts(*, study: Study, user: User) -> list[TimepointCounts]:
     assignments = rows_for_user(Assignment.objects.filter(participant__study=study), user=user, roles=OUTBOX_ROLES)
     questionnaires = {
         row.pop("timepoint_id"): row
-        for row in assignments.order_by().values("timepoint_id").annotate(
+        for row in assignments.order_by()
+        .values("timepoint_id")
+        .annotate(
             assignments=Count("pk"),
             opened=Count("pk", filter=Q(response__isnull=False)),
             completed=Count("pk", filter=Q(status=Assignment.Status.COMPLETED)),
@@ -252,22 +277,30 @@ def message_resend_problem(*, message: Message, now: datetime) -> str | None:
     assignment = message.assignment
     if enrollment.withdrawn_at is not None or participant.status == Participant.Status.WITHDRAWN:
         return _("%(pseudonym)s has withdrawn from the study: nothing more is sent.") % {
-            "pseudonym": participant.pseudonym}
+            "pseudonym": participant.pseudonym
+        }
     if message.status in WAITING:
         return _("This message has not been sent yet: it will go out at its planned time.")
     patient = enrollment.patient
     if not channel_reachable(patient=patient, channel=message.channel):
         if message.channel == Message.Channel.SMS:
-            return (_("The patient has opted out of SMS (STOP): no SMS can be sent.") if patient.phone
-                    else _("The patient has no mobile number."))
-        return (_("The patient's email address is undeliverable: no email can be sent.") if patient.email
-                else _("The patient has no email address."))
+            return (
+                _("The patient has opted out of SMS (STOP): no SMS can be sent.")
+                if patient.phone
+                else _("The patient has no mobile number.")
+            )
+        return (
+            _("The patient's email address is undeliverable: no email can be sent.")
+            if patient.email
+            else _("The patient has no email address.")
+        )
     if assignment.status == Assignment.Status.COMPLETED:
         return _("The questionnaire has been completed: there is nothing to remind.")
     if assignment.status not in REACHABLE_ASSIGNMENTS or assignment.expires_at <= now:
         return _("The questionnaire's window has closed: the link no longer works.")
-    if Message.objects.filter(assignment=assignment, sequence=message.sequence, channel=message.channel,
-                              status__in=WAITING).exists():
+    if Message.objects.filter(
+        assignment=assignment, sequence=message.sequence, channel=message.channel, status__in=WAITING
+    ).exists():
         return _("A resend of this message is already waiting to go out.")
     return None
 
@@ -276,9 +309,14 @@ def _resend_instant(*, message: Message, now: datetime) -> datetime:
     # Now if inside the sending window in the patient's zone, else the window's next opening:
     # a resend at 23:00 would wake the patient.
     study = message.enrollment.participant.study
-    return send_instant(due=now, tz=message.enrollment.patient.time_zone, send_time=None,
-                        window_start=study.send_window_start, window_end=study.send_window_end,
-                        sundays=study.send_on_sundays)
+    return send_instant(
+        due=now,
+        tz=message.enrollment.patient.time_zone,
+        send_time=None,
+        window_start=study.send_window_start,
+        window_end=study.send_window_end,
+        sundays=study.send_on_sundays,
+    )
 
 
 def message_resend(*, message: Message, by: AbstractBaseUser, reason: str, now: datetime | None = None) -> Message:
@@ -296,21 +334,34 @@ def message_resend(*, message: Message, by: AbstractBaseUser, reason: str, now: 
         raise ResendRefused(_("Keep the reason under %(max)s characters.") % {"max": REASON_MAX}, field="reason")
     with transaction.atomic():
         # Every send of this message, locked: a concurrent resend waits here, then sees ours.
-        list(Message.objects.select_for_update().filter(
-            assignment_id=message.assignment_id, sequence=message.sequence, channel=message.channel))
+        list(
+            Message.objects.select_for_update().filter(
+                assignment_id=message.assignment_id, sequence=message.sequence, channel=message.channel
+            )
+        )
         current = Message.objects.select_related(
-            "enrollment__participant__study", "enrollment__patient", "assignment").get(pk=message.pk)
+            "enrollment__participant__study", "enrollment__patient", "assignment"
+        ).get(pk=message.pk)
         problem = message_resend_problem(message=current, now=now)
         if problem:
             raise ResendRefused(problem)
         at = _resend_instant(message=current, now=now)
         if at >= current.assignment.expires_at:
             raise ResendRefused(_("The questionnaire closes before the next sending window: it cannot be sent again."))
-        highest = Message.objects.filter(assignment_id=current.assignment_id, sequence=current.sequence,
-                                         channel=current.channel).aggregate(n=Max("resend"))["n"] or 0
+        highest = (
+            Message.objects.filter(
+                assignment_id=current.assignment_id, sequence=current.sequence, channel=current.channel
+            ).aggregate(n=Max("resend"))["n"]
+            or 0
+        )
         resent = Message.objects.create(
-            enrollment=current.enrollment, assignment=current.assignment, channel=current.channel,
-            kind=current.kind, sequence=current.sequence, resend=highest + 1, scheduled_at=at,
+            enrollment=current.enrollment,
+            assignment=current.assignment,
+            channel=current.channel,
+            kind=current.kind,
+            sequence=current.sequence,
+            resend=highest + 1,
+            scheduled_at=at,
             status=S.PLANNED,
         )
         MessageResend.objects.create(original=current, message=resent, by=by, reason=reason, at=now)

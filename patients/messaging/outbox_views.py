@@ -86,17 +86,30 @@ def _filters(request: HttpRequest, study: Study) -> dict:
 def outbox(request: HttpRequest, code: str) -> HttpResponse:
     study = study_for_page(request, code, VIEW_PERM)
     f = _filters(request, study)
-    rows = outbox_messages(study=study, user=request.user, upcoming=f["upcoming"], status=f["status"],
-                           timepoint_id=f["timepoint"].pk if f["timepoint"] else None, channel=f["channel"])
+    rows = outbox_messages(
+        study=study,
+        user=request.user,
+        upcoming=f["upcoming"],
+        status=f["status"],
+        timepoint_id=f["timepoint"].pk if f["timepoint"] else None,
+        channel=f["channel"],
+    )
     # Page through ids only: sorting narrow rows is what keeps a 100,000-message study fast; the
     # joins (pseudonym, timepoint) are then made for the 50 rows shown.
     page = Paginator(rows.values_list("pk", flat=True), PER_PAGE).get_page(request.GET.get("page"))
-    failed = list(outbox_failed(study=study, user=request.user)[:FAILED_SHOWN + 1])
+    failed = list(outbox_failed(study=study, user=request.user)[: FAILED_SHOWN + 1])
     listed = list(rows.filter(pk__in=list(page.object_list)))
     resent = resend_counts(messages=failed[:FAILED_SHOWN] + listed)  # one query for both tables
-    query = {k: v for k, v in (("when", "upcoming" if f["upcoming"] else ""), ("status", f["status"]),
-                               ("channel", f["channel"]),
-                               ("timepoint", f["timepoint"].pk if f["timepoint"] else "")) if v}
+    query = {
+        k: v
+        for k, v in (
+            ("when", "upcoming" if f["upcoming"] else ""),
+            ("status", f["status"]),
+            ("channel", f["channel"]),
+            ("timepoint", f["timepoint"].pk if f["timepoint"] else ""),
+        )
+        if v
+    }
     context = {
         **admin.site.each_context(request),
         "title": _("Outbox of %(study)s") % {"study": study.title},
@@ -146,8 +159,15 @@ def outbox_resend(request: HttpRequest, code: str, pk: int) -> HttpResponse:
             context["error"], context["error_field"] = str(refused), refused.field
             return render(request, "staff/outbox_resend.html", context, status=422)
         local = timezone.localtime(resent.scheduled_at, timezone=ZoneInfo(study.time_zone))
-        messages.success(request, _("%(kind)s for %(pseudonym)s will be sent again on %(at)s (resend %(n)s).") % {
-            "kind": message_kind_label(resent), "pseudonym": message.enrollment.participant.pseudonym,
-            "at": local.strftime("%Y-%m-%d %H:%M"), "n": resent.resend})
+        messages.success(
+            request,
+            _("%(kind)s for %(pseudonym)s will be sent again on %(at)s (resend %(n)s).")
+            % {
+                "kind": message_kind_label(resent),
+                "pseudonym": message.enrollment.participant.pseudonym,
+                "at": local.strftime("%Y-%m-%d %H:%M"),
+                "n": resent.resend,
+            },
+        )
         return HttpResponseRedirect(back)
     return render(request, "staff/outbox_resend.html", context)

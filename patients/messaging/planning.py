@@ -88,8 +88,12 @@ def message_times(
     times = []
     for sequence, offset in enumerate([0, *timepoint.reminders]):
         at = send_instant(
-            due=assignment.due_at + offset * _unit(timepoint), tz=patient.time_zone, send_time=timepoint.send_time,
-            window_start=study.send_window_start, window_end=study.send_window_end, sundays=study.send_on_sundays,
+            due=assignment.due_at + offset * _unit(timepoint),
+            tz=patient.time_zone,
+            send_time=timepoint.send_time,
+            window_start=study.send_window_start,
+            window_end=study.send_window_end,
+            sundays=study.send_on_sundays,
         )
         if at >= assignment.expires_at:
             break  # later reminders are later still
@@ -119,10 +123,10 @@ def messages_plan(
     strangers = [a.pk for a in rows if a.participant_id != enrollment.participant_id]
     if strangers:
         raise ValueError(f"Assignments {strangers} belong to another participant than enrolment {enrollment.pk}.")
-    messages_plan_many(enrollments=[enrollment], assignments_by_participant={enrollment.participant_id: rows},
-                       now=now)
+    messages_plan_many(enrollments=[enrollment], assignments_by_participant={enrollment.participant_id: rows}, now=now)
     return list(
-        Message.objects.filter(assignment_id__in=ids, resend=0).exclude(status=Message.Status.CANCELLED)
+        Message.objects.filter(assignment_id__in=ids, resend=0)
+        .exclude(status=Message.Status.CANCELLED)
         .order_by("scheduled_at", "assignment_id", "sequence")
     )
 
@@ -151,14 +155,23 @@ def messages_plan_many(
             if channel is None:
                 continue
             for sequence, at in message_times(
-                assignment=assignment, timepoint=assignment.timepoint, patient=patient, study=participant.study,
+                assignment=assignment,
+                timepoint=assignment.timepoint,
+                patient=patient,
+                study=participant.study,
                 now=now,
             ):
                 if (assignment.pk, sequence) not in taken:
-                    new.append(Message(
-                        enrollment=enrollment, assignment=assignment, channel=channel, sequence=sequence,
-                        kind=Message.Kind.REMINDER if sequence else Message.Kind.INVITATION, scheduled_at=at,
-                    ))
+                    new.append(
+                        Message(
+                            enrollment=enrollment,
+                            assignment=assignment,
+                            channel=channel,
+                            sequence=sequence,
+                            kind=Message.Kind.REMINDER if sequence else Message.Kind.INVITATION,
+                            scheduled_at=at,
+                        )
+                    )
     Message.objects.bulk_create(new, ignore_conflicts=True, batch_size=5000)
     return len(new)
 
@@ -201,8 +214,9 @@ def messages_cancel_pending(*, reason: str, now: datetime | None = None, **looku
     )
 
 
-def message_fallback(*, message: Message, patient: Patient | None = None, now: datetime | None = None
-                     ) -> Message | None:
+def message_fallback(
+    *, message: Message, patient: Patient | None = None, now: datetime | None = None
+) -> Message | None:
     """The same send (assignment, sequence, resend) on the other channel, planned; None when there is none.
 
     For a channel just closed (bounce, STOP) and for a permanent failure of one message (the
@@ -213,23 +227,39 @@ def message_fallback(*, message: Message, patient: Patient | None = None, now: d
     """
     now = now or timezone.now()
     message = Message.objects.select_related("assignment__timepoint", "enrollment__participant__study").get(
-        pk=message.pk)
+        pk=message.pk
+    )
     assignment, enrollment = message.assignment, message.enrollment
     patient = patient or enrollment.patient
     other = Message.Channel.EMAIL if message.channel == Message.Channel.SMS else Message.Channel.SMS
-    if (assignment.status not in REACHABLE_ASSIGNMENTS or assignment.expires_at <= now
-            or enrollment.withdrawn_at is not None or other not in assignment.timepoint.channels
-            or not channel_reachable(patient=patient, channel=other)):
+    if (
+        assignment.status not in REACHABLE_ASSIGNMENTS
+        or assignment.expires_at <= now
+        or enrollment.withdrawn_at is not None
+        or other not in assignment.timepoint.channels
+        or not channel_reachable(patient=patient, channel=other)
+    ):
         return None
     study = enrollment.participant.study
-    at = message.scheduled_at if message.scheduled_at > now else send_instant(
-        due=now, tz=patient.time_zone, send_time=None, window_start=study.send_window_start,
-        window_end=study.send_window_end, sundays=study.send_on_sundays,
+    at = (
+        message.scheduled_at
+        if message.scheduled_at > now
+        else send_instant(
+            due=now,
+            tz=patient.time_zone,
+            send_time=None,
+            window_start=study.send_window_start,
+            window_end=study.send_window_end,
+            sundays=study.send_on_sundays,
+        )
     )
     if at >= assignment.expires_at:
         return None
     fallback, _created = Message.objects.get_or_create(
-        assignment=assignment, sequence=message.sequence, channel=other, resend=message.resend,
+        assignment=assignment,
+        sequence=message.sequence,
+        channel=other,
+        resend=message.resend,
         defaults={"enrollment": enrollment, "kind": message.kind, "scheduled_at": at},
     )
     return fallback
@@ -258,14 +288,21 @@ def _channel_close(*, patient: Patient, channel: str, event: str, note: str, now
     setattr(patient, field, getattr(locked, field))
 
     # Lock the pending rows so a sender cannot claim one between reading and cancelling it.
-    pending = list(Message.objects.select_for_update().filter(enrollment__patient=locked, channel=channel,
-                                                               status__in=PENDING))
+    pending = list(
+        Message.objects.select_for_update().filter(enrollment__patient=locked, channel=channel, status__in=PENDING)
+    )
     cancelled = messages_cancel_pending(pk__in=[m.pk for m in pending], reason=reason, now=now)
 
     # Re-route what was still to come through the other channel, where the timepoint allows it.
     rerouted = [m for m in pending if message_fallback(message=m, patient=locked, now=now) is not None]
-    logger.info("patient %s: %s %s; %d pending message(s) cancelled, %d re-routed",
-                locked.pk, channel, event, cancelled, len(rerouted))
+    logger.info(
+        "patient %s: %s %s; %d pending message(s) cancelled, %d re-routed",
+        locked.pk,
+        channel,
+        event,
+        cancelled,
+        len(rerouted),
+    )
     return cancelled
 
 
@@ -291,8 +328,9 @@ def contact_mark_undeliverable(*, patient: Patient, channel: str, reason: str = 
     email has such a flag; an SMS that cannot be delivered falls back per message (sending).
     Returns the number of messages cancelled.
     """
-    return _channel_close(patient=patient, channel=channel, event="undeliverable", note=reason,
-                          now=now or timezone.now())
+    return _channel_close(
+        patient=patient, channel=channel, event="undeliverable", note=reason, now=now or timezone.now()
+    )
 
 
 def contact_mark_opted_out(*, patient: Patient, channel: str, now: datetime | None = None) -> int:

@@ -36,10 +36,25 @@ logger = logging.getLogger(__name__)
 
 # Twilio's default opt-out keywords (Advanced Opt-Out) and their French counterparts, compared
 # after trimming, upper-casing and dropping accents and final punctuation ("Arrêt." -> ARRET).
-OPT_OUT_KEYWORDS = frozenset({
-    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT",
-    "ARRET", "ARRETER", "DESABONNER", "DESINSCRIRE", "DESINSCRIPTION", "STOP SMS",
-})
+OPT_OUT_KEYWORDS = frozenset(
+    {
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "OPT OUT",
+        "ARRET",
+        "ARRETER",
+        "DESABONNER",
+        "DESINSCRIRE",
+        "DESINSCRIPTION",
+        "STOP SMS",
+    }
+)
 # Twilio's default opt-in keywords: a patient who sent STOP can take SMS back.
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP"})
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -48,18 +63,28 @@ PENDING = (Message.Status.PLANNED, Message.Status.QUEUED)
 # Twilio's message statuses in our words. Statuses we do not track (receiving, read is
 # delivered, canceled is Twilio's scheduling API) map to None and are ignored.
 TWILIO_STATUS = {
-    "accepted": Message.Status.QUEUED, "scheduled": Message.Status.QUEUED, "queued": Message.Status.QUEUED,
-    "sending": Message.Status.SENT, "sent": Message.Status.SENT,
-    "delivered": Message.Status.DELIVERED, "read": Message.Status.DELIVERED,
-    "undelivered": Message.Status.FAILED, "failed": Message.Status.FAILED,
+    "accepted": Message.Status.QUEUED,
+    "scheduled": Message.Status.QUEUED,
+    "queued": Message.Status.QUEUED,
+    "sending": Message.Status.SENT,
+    "sent": Message.Status.SENT,
+    "delivered": Message.Status.DELIVERED,
+    "read": Message.Status.DELIVERED,
+    "undelivered": Message.Status.FAILED,
+    "failed": Message.Status.FAILED,
 }
 # How far along a message is: a callback only ever moves it forward. Callbacks arrive out of
 # order ("sent" after "delivered" is common) and may repeat. A cancelled message that has a
 # provider id did reach Twilio (cancelled while in flight), so Twilio's word on it counts.
 RANK = {
-    Message.Status.PLANNED: 0, Message.Status.QUEUED: 1, Message.Status.SENDING: 1, Message.Status.UNCONFIRMED: 1,
+    Message.Status.PLANNED: 0,
+    Message.Status.QUEUED: 1,
+    Message.Status.SENDING: 1,
+    Message.Status.UNCONFIRMED: 1,
     Message.Status.CANCELLED: 1,
-    Message.Status.SENT: 2, Message.Status.DELIVERED: 3, Message.Status.FAILED: 3,
+    Message.Status.SENT: 2,
+    Message.Status.DELIVERED: 3,
+    Message.Status.FAILED: 3,
 }
 
 
@@ -84,6 +109,7 @@ def signature_valid(request: HttpRequest) -> bool:
 
 
 # --- services -------------------------------------------------------------------------------------
+
 
 def sms_opt_out(*, phone: str, now) -> list[int]:
     """Opt every patient with this number out of SMS and cancel their pending SMS, together.
@@ -110,8 +136,9 @@ def sms_opt_in(*, phone: str) -> list[int]:
     except ValidationError:
         return []
     with transaction.atomic():
-        changed = [p.pk for p in Patient.objects.filter(phone_digest=digest).order_by("pk")
-                   if contact_sms_opt_in(patient=p)]
+        changed = [
+            p.pk for p in Patient.objects.filter(phone_digest=digest).order_by("pk") if contact_sms_opt_in(patient=p)
+        ]
     logger.info("SMS opt-in: patient(s) %s", changed)
     return changed
 
@@ -122,8 +149,12 @@ def message_status_update(*, provider_id: str, twilio_status: str, error_code: i
     if target is None or not provider_id:
         return None
     with transaction.atomic():
-        message = (Message.objects.select_for_update().select_related("enrollment")
-                   .filter(provider_id=provider_id, channel=Message.Channel.SMS).first())
+        message = (
+            Message.objects.select_for_update()
+            .select_related("enrollment")
+            .filter(provider_id=provider_id, channel=Message.Channel.SMS)
+            .first()
+        )
         if message is None or RANK[target] <= RANK[message.status]:
             return None
         message.status = target
@@ -146,12 +177,14 @@ def message_status_update(*, provider_id: str, twilio_status: str, error_code: i
         patient = Patient.objects.get(pk=message.enrollment.patient_id)
         if patient.phone:
             sms_opt_out(phone=patient.phone, now=now)
-    logger.info("Message %s: Twilio status %s%s", message.pk, twilio_status,
-                f" (error {error_code})" if error_code else "")
+    logger.info(
+        "Message %s: Twilio status %s%s", message.pk, twilio_status, f" (error {error_code})" if error_code else ""
+    )
     return message
 
 
 # --- views ----------------------------------------------------------------------------------------
+
 
 @csrf_exempt  # Twilio cannot hold a CSRF token; the signature is the proof of origin.
 @require_POST

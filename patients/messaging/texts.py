@@ -101,13 +101,19 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def sms_render(*, kind: str, language: str, link: str, withdraw_link: str | None = None,
-               sender_name: str | None = None, template: str | None = None) -> str:
+def sms_render(
+    *,
+    kind: str,
+    language: str,
+    link: str,
+    withdraw_link: str | None = None,
+    sender_name: str | None = None,
+    template: str | None = None,
+) -> str:
     """The SMS text. `template` is an edited template's source; None uses the shipped file."""
     language = message_language(language)
     compiled = (
-        Template(template) if template is not None
-        else _text_template(f"messages/{language}/sms_{_kind(kind)}.txt")
+        Template(template) if template is not None else _text_template(f"messages/{language}/sms_{_kind(kind)}.txt")
     )
     context = {"sender": _sender(sender_name), "link": link, "withdraw_link": withdraw_link or f"{link}/withdraw"}
     with translation.override(language):
@@ -119,30 +125,45 @@ def _local_expiry(expires_at: dt.datetime | None, time_zone: str | None) -> dict
         return {"expires": False, "expires_date": "", "expires_time": ""}
     local = expires_at.astimezone(zoneinfo.ZoneInfo(time_zone or settings.TIME_ZONE))
     # In the patient's zone and language (called under translation.override): 3 février 2026, 18:00.
-    return {"expires": True, "expires_date": formats.date_format(local, "DATE_FORMAT"),
-            "expires_time": formats.time_format(local, "TIME_FORMAT")}
+    return {
+        "expires": True,
+        "expires_date": formats.date_format(local, "DATE_FORMAT"),
+        "expires_time": formats.time_format(local, "TIME_FORMAT"),
+    }
 
 
-def email_render(*, kind: str, language: str, link: str, withdraw_link: str | None = None,
-                 sender_name: str | None = None, expires_at: dt.datetime | None = None,
-                 time_zone: str | None = None) -> RenderedEmail:
+def email_render(
+    *,
+    kind: str,
+    language: str,
+    link: str,
+    withdraw_link: str | None = None,
+    sender_name: str | None = None,
+    expires_at: dt.datetime | None = None,
+    time_zone: str | None = None,
+) -> RenderedEmail:
     """Subject, text and HTML of an invitation or reminder email, in the patient's language."""
     language = message_language(language)
     kind = _kind(kind)
     with translation.override(language):
         context = {
-            "sender": _sender(sender_name), "link": link, "withdraw_link": withdraw_link or f"{link}/withdraw",
-            "language": language, **_local_expiry(expires_at, time_zone),
+            "sender": _sender(sender_name),
+            "link": link,
+            "withdraw_link": withdraw_link or f"{link}/withdraw",
+            "language": language,
+            **_local_expiry(expires_at, time_zone),
         }
         # A subject is one line: a newline in it would be a header injection for the mail library.
-        subject = " ".join(_render_text(_text_template(f"messages/{language}/email_{kind}_subject.txt"),
-                                        context).split())
+        subject = " ".join(
+            _render_text(_text_template(f"messages/{language}/email_{kind}_subject.txt"), context).split()
+        )
         text = _render_text(_text_template(f"messages/{language}/email_{kind}.txt"), context)
         html = render_to_string(f"messages/{language}/email_{kind}.html", {**context, "subject": subject})
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
 # --- the SMS template check (for whatever edits SMS templates) ---------------------------------
+
 
 @dataclass(frozen=True)
 class SmsTemplateCheck:
@@ -176,8 +197,9 @@ def _variables(template: Template) -> set[str]:
     return names
 
 
-def sms_template_check(text: str, *, link_length: int | None = None,
-                       sender_name: str | None = None) -> SmsTemplateCheck:
+def sms_template_check(
+    text: str, *, link_length: int | None = None, sender_name: str | None = None
+) -> SmsTemplateCheck:
     """Render an SMS template with the longest links and count it the way GSM-7 does."""
     try:
         template = Template(text)
@@ -187,8 +209,10 @@ def sms_template_check(text: str, *, link_length: int | None = None,
     unknown = sorted(_variables(template) - SMS_VARIABLES)
     if unknown:
         problems.append(
-            _("An SMS may only use {{ sender }}, {{ link }} and {{ withdraw_link }}, not %(names)s: "
-              "a phone may be shared, so an SMS never names the study or the questionnaire.")
+            _(
+                "An SMS may only use {{ sender }}, {{ link }} and {{ withdraw_link }}, not %(names)s: "
+                "a phone may be shared, so an SMS never names the study or the questionnaire."
+            )
             % {"names": ", ".join(f"{{{{ {name} }}}}" for name in unknown)}
         )
     used = _variables(template)
@@ -197,27 +221,31 @@ def sms_template_check(text: str, *, link_length: int | None = None,
     if "withdraw_link" not in used:
         problems.append(_("The SMS must contain the withdrawal link {{ withdraw_link }}."))
     links = worst_case_links(link_length=link_length)
-    rendered = _render_text(template, {"sender": _sender(sender_name), "link": links.link,
-                                       "withdraw_link": links.withdraw})
+    rendered = _render_text(
+        template, {"sender": _sender(sender_name), "link": links.link, "withdraw_link": links.withdraw}
+    )
     info = sms_segments(rendered)
     warnings = []
     if info.encoding != GSM7:
         warnings.append(
-            _("%(chars)s cannot be sent in GSM-7: the whole SMS switches to Unicode, 70 characters per "
-              "SMS instead of 160.") % {"chars": " ".join(info.unicode_chars)}
+            _(
+                "%(chars)s cannot be sent in GSM-7: the whole SMS switches to Unicode, 70 characters per "
+                "SMS instead of 160."
+            )
+            % {"chars": " ".join(info.unicode_chars)}
         )
     if info.segments > 1:
         warnings.append(
-            _("With the longest link this SMS is %(units)s characters: %(segments)s SMS instead of one "
-              "(one holds %(single)s).")
-            % {"units": info.units, "segments": info.segments,
-               "single": SINGLE_GSM7 if info.encoding == GSM7 else 70}
+            _(
+                "With the longest link this SMS is %(units)s characters: %(segments)s SMS instead of one "
+                "(one holds %(single)s)."
+            )
+            % {"units": info.units, "segments": info.segments, "single": SINGLE_GSM7 if info.encoding == GSM7 else 70}
         )
     return SmsTemplateCheck(rendered, info, tuple(problems), tuple(warnings))
 
 
-def sms_template_problems(text: str, *, link_length: int | None = None,
-                          sender_name: str | None = None) -> list[str]:
+def sms_template_problems(text: str, *, link_length: int | None = None, sender_name: str | None = None) -> list[str]:
     """Everything to tell the person editing an SMS template; empty when it is fine."""
     check = sms_template_check(text, link_length=link_length, sender_name=sender_name)
     return [*check.problems, *check.warnings]

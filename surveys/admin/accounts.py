@@ -18,25 +18,40 @@ class AccountAdmin(UserAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.action(description=_("Deactivate the selected accounts (they can no longer sign in)"),
-                  permissions=["change"])
+    @admin.action(
+        description=_("Deactivate the selected accounts (they can no longer sign in)"), permissions=["change"]
+    )
     def deactivate(self, request: HttpRequest, queryset) -> None:
         count = queryset.filter(is_active=True).exclude(pk=request.user.pk).update(is_active=False)
-        self.message_user(request, ngettext("%(count)d account deactivated.", "%(count)d accounts deactivated.", count)
-                          % {"count": count}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d account deactivated.", "%(count)d accounts deactivated.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description=_("E-mail a staff invitation link (password, then authenticator app)"),
-                  permissions=["change"])
+    @admin.action(
+        description=_("E-mail a staff invitation link (password, then authenticator app)"), permissions=["change"]
+    )
     def send_staff_invitation(self, request: HttpRequest, queryset) -> None:
         from config.staff_invites import staff_invitations_send
 
         sent, skipped = staff_invitations_send(queryset)
-        self.message_user(request, ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", sent)
-                          % {"count": sent}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", sent) % {"count": sent},
+            messages.SUCCESS,
+        )
         if skipped:
-            self.message_user(request, ngettext("%(count)d account skipped (inactive, not staff or no e-mail).",
-                                                "%(count)d accounts skipped (inactive, not staff or no e-mail).",
-                                                skipped) % {"count": skipped}, messages.WARNING)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d account skipped (inactive, not staff or no e-mail).",
+                    "%(count)d accounts skipped (inactive, not staff or no e-mail).",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
 
 if admin.site.is_registered(User):

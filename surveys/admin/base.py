@@ -132,7 +132,9 @@ class ReadOnlyAdmin(StudyScopedAdmin):
     hidden_fields: tuple[str, ...] = ()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        own = [f.name for f in self.model._meta.concrete_fields if not f.primary_key and f.name not in self.hidden_fields]
+        own = [
+            f.name for f in self.model._meta.concrete_fields if not f.primary_key and f.name not in self.hidden_fields
+        ]
         return own + [name for name in super().get_readonly_fields(request, obj) if name not in own]  # type: ignore[misc]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

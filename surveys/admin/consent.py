@@ -44,7 +44,8 @@ class ConsentNoticeAdmin(StudyScopedAdmin, admin.ModelAdmin):
 
 class EligibilityRuleForm(forms.ModelForm):
     operator = forms.ChoiceField(
-        label=_("operator"), choices=[(op, op) for op in values.OPERATORS],
+        label=_("operator"),
+        choices=[(op, op) for op in values.OPERATORS],
         help_text=_("As for display conditions. exists: answer true (answered) or false (not answered)."),
     )
 
@@ -56,7 +57,9 @@ class EligibilityRuleForm(forms.ModelForm):
         cleaned = super().clean()
         study = cleaned.get("study")
         problems = screening.rule_problems(
-            study=study, question=cleaned.get("question") or "", operator=cleaned.get("operator") or "",
+            study=study,
+            question=cleaned.get("question") or "",
+            operator=cleaned.get("operator") or "",
             answer=cleaned.get("answer") or "",
         )
         for field_name, message in problems.items():
@@ -90,8 +93,9 @@ def screening_link_open(modeladmin: admin.ModelAdmin, request: HttpRequest, quer
         except screening.ScreeningUnavailable as exc:
             messages.error(request, str(exc))
             continue
-        messages.success(request, _("%(study)s: pre-screening link %(url)s") % {
-            "study": study.code, "url": _screening_url(study)})
+        messages.success(
+            request, _("%(study)s: pre-screening link %(url)s") % {"study": study.code, "url": _screening_url(study)}
+        )
 
 
 @admin.action(description=_("Close the public pre-screening link"), permissions=["change"])
@@ -102,4 +106,3 @@ def screening_link_close(modeladmin: admin.ModelAdmin, request: HttpRequest, que
             continue
         screening.screening_link_close(study=study)
         messages.success(request, _("%(study)s: the pre-screening link no longer works.") % {"study": study.code})
-

@@ -82,7 +82,6 @@ class ItemForm(FrozenCodeForm):
 SMALL_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 32})}}
 
 
-
 # --- questionnaire designer ---------------------------------------------------------------------
 
 
@@ -128,8 +127,22 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     search_fields = ("code", "title_fr", "title_en")
     form = QuestionnaireForm
     fieldsets = (
-        (None, {"fields": ("study", "code", "kind", "title_fr", "title_en", "intro_fr", "intro_en",
-                           "one_item_per_page", "source_format")}),
+        (
+            None,
+            {
+                "fields": (
+                    "study",
+                    "code",
+                    "kind",
+                    "title_fr",
+                    "title_en",
+                    "intro_fr",
+                    "intro_en",
+                    "one_item_per_page",
+                    "source_format",
+                )
+            },
+        ),
         (_("Scores and alerts"), {"fields": ("rules", "safety_message_fr", "safety_message_en")}),
         (_("Library instrument and licence"), {"fields": ("instrument", "licence_reference")}),
     )
@@ -166,11 +179,15 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
             return "—"
         return format_html(
             '<p class="help">{}</p><p><a class="button" href="{}">{}</a> <a class="button" href="{}">{}</a></p>',
-            _("Imported (%(format)s): the items come from the imported definition, kept whole, not from editable "
-              "rows. Preview it as patients will see it; to edit the items, copy them into editable rows.")
+            _(
+                "Imported (%(format)s): the items come from the imported definition, kept whole, not from editable "
+                "rows. Preview it as patients will see it; to edit the items, copy them into editable rows."
+            )
             % {"format": obj.source_format or "?"},
-            reverse("admin:surveys_questionnaire_preview", args=[obj.pk]), _("Preview as patient"),
-            reverse("admin:surveys_questionnaire_copy_into_rows", args=[obj.pk]), _("Copy into editable rows"),
+            reverse("admin:surveys_questionnaire_preview", args=[obj.pk]),
+            _("Preview as patient"),
+            reverse("admin:surveys_questionnaire_copy_into_rows", args=[obj.pk]),
+            _("Copy into editable rows"),
         )
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
@@ -200,8 +217,11 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
                 name="surveys_questionnaire_preview_frame",
             ),
             path("<int:pk>/publish/", view(self.publish_view), name="surveys_questionnaire_publish"),
-            path("<int:pk>/publish/override/", view(lambda request, pk: review.publish_override_view(
-                self, request, pk)), name="surveys_questionnaire_publish_override"),
+            path(
+                "<int:pk>/publish/override/",
+                view(lambda request, pk: review.publish_override_view(self, request, pk)),
+                name="surveys_questionnaire_publish_override",
+            ),
             path(
                 "<int:pk>/versions/<int:version_id>/copy-into-draft/",
                 view(self.copy_into_draft_view),
@@ -422,8 +442,18 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
     list_display = ("questionnaire", "number", "published_at", "published_by", "short_hash")
     list_filter = (("questionnaire__study", RelatedOnlyFieldListFilter),)
     list_select_related = ("questionnaire__study", "published_by")
-    fields = ("questionnaire", "number", "published_at", "published_by", "content_hash", "approved_round",
-              "override", "score_recomputations", "exports", "definition_json")
+    fields = (
+        "questionnaire",
+        "number",
+        "published_at",
+        "published_by",
+        "content_hash",
+        "approved_round",
+        "override",
+        "score_recomputations",
+        "exports",
+        "definition_json",
+    )
     readonly_fields = fields
     actions = ["recompute_scores"]
 
@@ -439,13 +469,21 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("export"))
     def exports(self, obj: QuestionnaireVersion) -> str:
-        return format_html_join(" ", '<a class="button" href="{}" download>{}</a>', (
-            (reverse("admin:surveys_questionnaireversion_export", args=[obj.pk, key]), label)
-            for key, (label, *_rest) in EXPORTS.items()))
+        return format_html_join(
+            " ",
+            '<a class="button" href="{}" download>{}</a>',
+            (
+                (reverse("admin:surveys_questionnaireversion_export", args=[obj.pk, key]), label)
+                for key, (label, *_rest) in EXPORTS.items()
+            ),
+        )
 
     def get_urls(self) -> list:
-        export = path("<int:pk>/export/<str:format_>/", self.admin_site.admin_view(self.export_view),
-                      name="surveys_questionnaireversion_export")
+        export = path(
+            "<int:pk>/export/<str:format_>/",
+            self.admin_site.admin_view(self.export_view),
+            name="surveys_questionnaireversion_export",
+        )
         return [export, *super().get_urls()]
 
     def export_view(self, request: HttpRequest, pk: int, format_: str) -> HttpResponse:
@@ -468,8 +506,9 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
     def recompute_scores(self, request: HttpRequest, queryset: QuerySet[QuestionnaireVersion]) -> None:
         for version in queryset.select_related("questionnaire__study"):
             if not request.user.has_perm("surveys.change_questionnaire", version.questionnaire):
-                self.message_user(request, _("%(version)s: you may not recompute its scores.")
-                                  % {"version": version}, messages.ERROR)
+                self.message_user(
+                    request, _("%(version)s: you may not recompute its scores.") % {"version": version}, messages.ERROR
+                )
                 continue
             audit = compute.scores_recompute(version=version, by=request.user, reason=str(_("admin action")))
             self.message_user(
@@ -485,7 +524,17 @@ class QuestionnaireVersionAdmin(StudyScopedAdmin, admin.ModelAdmin):
         if not rows:
             return "—"
         return format_html_join(
-            "", "<div>{} — {} — {}: {} / {} ({})</div>",
-            ((f"{r.at:%Y-%m-%d %H:%M}", r.by or "—", r.reason or "—", r.changed, r.responses, _("changed / recomputed"))
-             for r in rows),
+            "",
+            "<div>{} — {} — {}: {} / {} ({})</div>",
+            (
+                (
+                    f"{r.at:%Y-%m-%d %H:%M}",
+                    r.by or "—",
+                    r.reason or "—",
+                    r.changed,
+                    r.responses,
+                    _("changed / recomputed"),
+                )
+                for r in rows
+            ),
         )

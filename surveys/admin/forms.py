@@ -21,8 +21,22 @@ from surveys.questionnaires import fhir
 from surveys.scoring import alerts, compute
 
 # Draft fields written into the definition that the rules are checked against.
-DRAFT_VALUES = frozenset({"code", "kind", "title_fr", "title_en", "intro_fr", "intro_en", "one_item_per_page", "rules",
-                          "safety_message_fr", "safety_message_en", "instrument", "licence_reference"})
+DRAFT_VALUES = frozenset(
+    {
+        "code",
+        "kind",
+        "title_fr",
+        "title_en",
+        "intro_fr",
+        "intro_en",
+        "one_item_per_page",
+        "rules",
+        "safety_message_fr",
+        "safety_message_en",
+        "instrument",
+        "licence_reference",
+    }
+)
 
 
 class RulesField(forms.JSONField):
@@ -59,16 +73,32 @@ def definition_with_values(*, questionnaire: Questionnaire, study: Study, values
 
 class QuestionnaireForm(forms.ModelForm):
     rules = RulesField(
-        label=_("scores and alerts"), required=False,
+        label=_("scores and alerts"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 16, "cols": 90, "spellcheck": "false", "style": "font-family: monospace"}),
-        help_text=_("Scoring and alert rules (JSON), checked against the draft's items as saved: save new items "
-                    "before naming them in a rule. See docs/scoring.md for the format."),
+        help_text=_(
+            "Scoring and alert rules (JSON), checked against the draft's items as saved: save new items "
+            "before naming them in a rule. See docs/scoring.md for the format."
+        ),
     )
 
     class Meta:
         model = Questionnaire
-        fields = ("study", "code", "kind", "title_fr", "title_en", "intro_fr", "intro_en", "one_item_per_page",
-                  "rules", "safety_message_fr", "safety_message_en", "instrument", "licence_reference")
+        fields = (
+            "study",
+            "code",
+            "kind",
+            "title_fr",
+            "title_en",
+            "intro_fr",
+            "intro_en",
+            "one_item_per_page",
+            "rules",
+            "safety_message_fr",
+            "safety_message_en",
+            "instrument",
+            "licence_reference",
+        )
 
     def clean_rules(self) -> Any:
         rules = self.cleaned_data.get("rules")

@@ -53,8 +53,9 @@ class AuditedHistoryAdmin(SimpleHistoryAdmin):
         self._object_in_scope(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
-    def set_history_delta_changes(self, request: HttpRequest, historical_records: Any,
-                                  foreign_keys_are_objs: bool = True) -> None:
+    def set_history_delta_changes(
+        self, request: HttpRequest, historical_records: Any, foreign_keys_are_objs: bool = True
+    ) -> None:
         if self.history_shows_values:
             super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
             return
@@ -68,8 +69,9 @@ class AuditedHistoryAdmin(SimpleHistoryAdmin):
                 ]
             previous = current
 
-    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str,
-                          extra_context: dict | None = None) -> HttpResponse:
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
         if request.method not in READ_METHODS:
             return HttpResponseNotAllowed(READ_METHODS)
         if not self.history_shows_values:

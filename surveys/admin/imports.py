@@ -72,8 +72,7 @@ def _unpack(token: str, *, salt: str, user_id: int) -> dict | None:
 
 
 def _too_large() -> str:
-    return _("The file is larger than %(size)s: import it with the management command instead.") % {
-        "size": "1.5 MB"}
+    return _("The file is larger than %(size)s: import it with the management command instead.") % {"size": "1.5 MB"}
 
 
 def _read(upload) -> bytes | None:
@@ -90,12 +89,16 @@ class QuestionnaireImportForm(forms.Form):
     format = forms.ChoiceField(label=gettext_lazy("Format"))
     file = forms.FileField(label=gettext_lazy("File"))
     code = forms.SlugField(
-        label=gettext_lazy("Questionnaire code"), max_length=40, required=False,
-        help_text=gettext_lazy("Leave empty to take it from the file (FHIR: name or id). For a file with one "
-                               "questionnaire only."),
+        label=gettext_lazy("Questionnaire code"),
+        max_length=40,
+        required=False,
+        help_text=gettext_lazy(
+            "Leave empty to take it from the file (FHIR: name or id). For a file with one questionnaire only."
+        ),
     )
     language = forms.ChoiceField(
-        label=gettext_lazy("Language of the texts"), required=False,
+        label=gettext_lazy("Language of the texts"),
+        required=False,
         help_text=gettext_lazy("When the file does not say (FHIR: its language element; English when absent)."),
     )
 
@@ -104,20 +107,23 @@ class QuestionnaireImportForm(forms.Form):
         self.fields["study"].queryset = design_studies(user)
         self.fields["format"].choices = [(key, label) for key, (label, _path) in FORMATS.items()]
         self.fields["language"].choices = [("", _("as the file says"))] + [
-            (code, _(name)) for code, name in settings.LANGUAGES]
+            (code, _(name)) for code, name in settings.LANGUAGES
+        ]
 
 
 def _preview_rows(result: ImportResult, study: Study) -> list[dict]:
     rows = []
     for found in result.questionnaires:
         base = found.definition.get("language") or study.fallback_language
-        rows.append({
-            "code": found.code,
-            "title": fhir.localized(found.definition, "title", base, base),
-            "language": base,
-            "questions": question_count(found.definition),
-            "warnings": found.warnings,
-        })
+        rows.append(
+            {
+                "code": found.code,
+                "title": fhir.localized(found.definition, "title", base, base),
+                "language": base,
+                "questions": question_count(found.definition),
+                "warnings": found.warnings,
+            }
+        )
     return rows
 
 
@@ -140,21 +146,32 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
         if payload is None or study is None:
             context["expired"] = True
             return TemplateResponse(request, "admin/surveys/imports/questionnaire.html", context, status=400)
-        result = import_parse(format_=payload["format"], content=payload["content"], study=study,
-                              code=payload["code"], language=payload["language"])
+        result = import_parse(
+            format_=payload["format"],
+            content=payload["content"],
+            study=study,
+            code=payload["code"],
+            language=payload["language"],
+        )
         try:
             created = questionnaire_import(study=study, result=result, format_=payload["format"], by=request.user)
         except ImportRefused as refused:  # the study changed since the preview (a code taken meanwhile)
             context.update(problems=refused.problems, study=study)
             return TemplateResponse(request, "admin/surveys/imports/questionnaire.html", context, status=400)
-        messages.success(request, ngettext(
-            "Imported %(count)d questionnaire as a draft: %(codes)s.",
-            "Imported %(count)d questionnaires as drafts: %(codes)s.", len(created),
-        ) % {"count": len(created), "codes": ", ".join(q.code for q in created)})
+        messages.success(
+            request,
+            ngettext(
+                "Imported %(count)d questionnaire as a draft: %(codes)s.",
+                "Imported %(count)d questionnaires as drafts: %(codes)s.",
+                len(created),
+            )
+            % {"count": len(created), "codes": ", ".join(q.code for q in created)},
+        )
         if len(created) == 1:
             return HttpResponseRedirect(reverse("admin:surveys_questionnaire_change", args=[created[0].pk]))
-        return HttpResponseRedirect(reverse("admin:surveys_questionnaire_changelist") + "?"
-                                    + urlencode({"study__id__exact": study.pk}))
+        return HttpResponseRedirect(
+            reverse("admin:surveys_questionnaire_changelist") + "?" + urlencode({"study__id__exact": study.pk})
+        )
 
     form = QuestionnaireImportForm(request.POST, request.FILES, user=request.user)
     context["form"] = form
@@ -167,13 +184,25 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
     study, format_ = form.cleaned_data["study"], form.cleaned_data["format"]
     code, language = form.cleaned_data["code"] or "", form.cleaned_data["language"] or ""
     result = import_parse(format_=format_, content=content, study=study, code=code, language=language)
-    context.update(study=study, filename=form.cleaned_data["file"].name, problems=result.problems,
-                   found=_preview_rows(result, study))
+    context.update(
+        study=study,
+        filename=form.cleaned_data["file"].name,
+        problems=result.problems,
+        found=_preview_rows(result, study),
+    )
     if result.ok:
-        context["token"] = _pack(content, salt=QUESTIONNAIRE_SALT, user=request.user.pk, study=study.pk,
-                                 format=format_, code=code, language=language)
-    return TemplateResponse(request, "admin/surveys/imports/questionnaire.html", context,
-                            status=200 if result.ok else 400)
+        context["token"] = _pack(
+            content,
+            salt=QUESTIONNAIRE_SALT,
+            user=request.user.pk,
+            study=study.pk,
+            format=format_,
+            code=code,
+            language=language,
+        )
+    return TemplateResponse(
+        request, "admin/surveys/imports/questionnaire.html", context, status=200 if result.ok else 400
+    )
 
 
 def library_url() -> str:
@@ -197,9 +226,11 @@ class ResponsesImportForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timepoint"].queryset = Timepoint.objects.filter(
-            study__in=response_import_studies(user)).select_related("study", "version__questionnaire").order_by(
-            "study__code", "order", "code")
+        self.fields["timepoint"].queryset = (
+            Timepoint.objects.filter(study__in=response_import_studies(user))
+            .select_related("study", "version__questionnaire")
+            .order_by("study__code", "order", "code")
+        )
 
 
 def responses_import_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
@@ -217,8 +248,9 @@ def responses_import_view(request: HttpRequest, model_admin: admin.ModelAdmin) -
 
     def run(timepoint: Timepoint, content: bytes, *, dry_run: bool) -> ResponsesImport:
         sites = sites_for_user(user=request.user, study=timepoint.study, roles=RESPONSE_IMPORT_ROLES)
-        return responses_import(study=timepoint.study, timepoint=timepoint, content=content,
-                                by=request.user, dry_run=dry_run, sites=sites)
+        return responses_import(
+            study=timepoint.study, timepoint=timepoint, content=content, by=request.user, dry_run=dry_run, sites=sites
+        )
 
     allowed = Timepoint.objects.filter(study__in=response_import_studies(request.user)).select_related("study")
     if request.POST.get("action") == "import":
@@ -231,9 +263,11 @@ def responses_import_view(request: HttpRequest, model_admin: admin.ModelAdmin) -
         if not result.ok:
             context.update(result=result, timepoint=timepoint)
             return TemplateResponse(request, template, context, status=400)
-        messages.success(request, _(
-            "%(created)s responses imported into %(timepoint)s, %(unchanged)s already there.") % {
-            "created": result.created, "timepoint": timepoint.code, "unchanged": result.unchanged})
+        messages.success(
+            request,
+            _("%(created)s responses imported into %(timepoint)s, %(unchanged)s already there.")
+            % {"created": result.created, "timepoint": timepoint.code, "unchanged": result.unchanged},
+        )
         return HttpResponseRedirect(reverse("admin:surveys_response_changelist"))
 
     form = ResponsesImportForm(request.POST, request.FILES, user=request.user)
@@ -257,7 +291,8 @@ def responses_import_view(request: HttpRequest, model_admin: admin.ModelAdmin) -
 
 def copy_into_rows_view(request: HttpRequest, pk: int, model_admin: admin.ModelAdmin) -> HttpResponse:
     questionnaire = get_object_or_404(
-        Questionnaire.objects.select_related("study").filter(study__in=studies_for_user(user=request.user)), pk=pk)
+        Questionnaire.objects.select_related("study").filter(study__in=studies_for_user(user=request.user)), pk=pk
+    )
     if not request.user.has_perm("surveys.change_questionnaire", questionnaire):
         raise PermissionDenied
     change_url = reverse("admin:surveys_questionnaire_change", args=[questionnaire.pk])
@@ -279,18 +314,31 @@ def copy_into_rows_view(request: HttpRequest, pk: int, model_admin: admin.ModelA
         "title": _("Copy the imported definition into editable rows?"),
         "losses": losses,
     }
-    return TemplateResponse(request, "admin/surveys/imports/copy_into_rows.html", context,
-                            status=400 if losses and request.method == "POST" else 200)
+    return TemplateResponse(
+        request,
+        "admin/surveys/imports/copy_into_rows.html",
+        context,
+        status=400 if losses and request.method == "POST" else 200,
+    )
 
 
 def questionnaire_admin_urls(model_admin: admin.ModelAdmin) -> list:
     """URLs added to QuestionnaireAdmin (before its own object URLs)."""
     view = model_admin.admin_site.admin_view
     return [
-        path("import/", view(lambda request: questionnaire_import_view(request, model_admin)),
-             name="surveys_questionnaire_import"),
-        path("import-responses/", view(lambda request: responses_import_view(request, model_admin)),
-             name="surveys_response_import"),
-        path("<int:pk>/copy-into-rows/", view(lambda request, pk: copy_into_rows_view(request, pk, model_admin)),
-             name="surveys_questionnaire_copy_into_rows"),
+        path(
+            "import/",
+            view(lambda request: questionnaire_import_view(request, model_admin)),
+            name="surveys_questionnaire_import",
+        ),
+        path(
+            "import-responses/",
+            view(lambda request: responses_import_view(request, model_admin)),
+            name="surveys_response_import",
+        ),
+        path(
+            "<int:pk>/copy-into-rows/",
+            view(lambda request, pk: copy_into_rows_view(request, pk, model_admin)),
+            name="surveys_questionnaire_copy_into_rows",
+        ),
     ]

@@ -52,7 +52,9 @@ def library_view(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         form = AddToStudyForm(request.POST, studies=studies)
         if not form.is_valid():
-            messages.error(request, _("Choose a free instrument and one of the studies where you design questionnaires."))
+            messages.error(
+                request, _("Choose a free instrument and one of the studies where you design questionnaires.")
+            )
             return HttpResponseRedirect(here)
         study, code = form.cleaned_data["study"], form.cleaned_data["instrument"]
         if not request.user.has_perm(ADD_PERM, study):
@@ -61,11 +63,16 @@ def library_view(request: HttpRequest) -> HttpResponse:
             questionnaire = instrument_import(study=study, code=code, by=request.user)
         except ImportRefused as refused:
             for problem in refused.problems:
-                messages.error(request, _("%(code)s was not added to study %(study)s — %(where)s: %(message)s")
-                               % {"code": code, "study": study.code, "where": problem.where, "message": problem.message})
+                messages.error(
+                    request,
+                    _("%(code)s was not added to study %(study)s — %(where)s: %(message)s")
+                    % {"code": code, "study": study.code, "where": problem.where, "message": problem.message},
+                )
             return HttpResponseRedirect(here)
-        messages.success(request, _("%(questionnaire)s added as a draft: check it, then publish it.")
-                         % {"questionnaire": questionnaire})
+        messages.success(
+            request,
+            _("%(questionnaire)s added as a draft: check it, then publish it.") % {"questionnaire": questionnaire},
+        )
         return HttpResponseRedirect(reverse("admin:surveys_questionnaire_change", args=[questionnaire.pk]))
 
     language = language_now()

@@ -28,14 +28,25 @@ from surveys.scoring import compute
 
 @admin.register(Timepoint)
 class TimepointAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
-    list_display = ("code", "label", "study", "version", "offset", "unit", "window", "repeat_count", "anchor",
-                    "trigger_item")
+    list_display = (
+        "code",
+        "label",
+        "study",
+        "version",
+        "offset",
+        "unit",
+        "window",
+        "repeat_count",
+        "anchor",
+        "trigger_item",
+    )
     fieldsets = (
         (None, {"fields": ("study", "code", "label", "order", "version")}),
-        (_("When"), {"fields": ("anchor", "anchor_item", "unit", "offset", "window", "repeat_every",
-                                "repeat_count")}),
-        (_("Only after an answer (logic trigger)"), {"fields": ("trigger_item", "trigger_operator", "trigger_value"),
-                                                      "classes": ("collapse",)}),
+        (_("When"), {"fields": ("anchor", "anchor_item", "unit", "offset", "window", "repeat_every", "repeat_count")}),
+        (
+            _("Only after an answer (logic trigger)"),
+            {"fields": ("trigger_item", "trigger_operator", "trigger_value"), "classes": ("collapse",)},
+        ),
         (_("Messages"), {"fields": ("reminders", "send_time", "channels")}),
     )
     list_filter = (("study", RelatedOnlyFieldListFilter),)
@@ -44,9 +55,15 @@ class TimepointAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     def save_model(self, request: HttpRequest, obj: Timepoint, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         # Enrolled patients keep their dates until a designer has seen and applied the change.
-        messages.info(request, format_html(
-            _('Enrolled patients keep their dates until the change is applied: <a href="{}">review and apply it</a>.'),
-            reverse("surveys:schedule_replan", args=[obj.study.code])))
+        messages.info(
+            request,
+            format_html(
+                _(
+                    'Enrolled patients keep their dates until the change is applied: <a href="{}">review and apply it</a>.'
+                ),
+                reverse("surveys:schedule_replan", args=[obj.study.code]),
+            ),
+        )
 
 
 @admin.register(Participant)
@@ -83,8 +100,11 @@ class ResponseAdmin(ReadOnlyAdmin, AuditedHistoryAdmin):
         # The only way a submitted answer changes: an audited correction (surveys/answering/corrections.py).
         if obj.status != Response.Status.COMPLETED:
             return "—"
-        return format_html('<a href="{}">{}</a>', reverse("surveys:correct_response", args=[obj.pk]),
-                           _("Correct an answer at the patient's request"))
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("surveys:correct_response", args=[obj.pk]),
+            _("Correct an answer at the patient's request"),
+        )
 
     @admin.display(description=_("answers by linkId"))
     def answers_json(self, obj: Response) -> str:
@@ -93,10 +113,13 @@ class ResponseAdmin(ReadOnlyAdmin, AuditedHistoryAdmin):
     @admin.display(description=_("scores"))
     def scores_short(self, obj: Response) -> str:
         rows = compute.score_rows(obj.version.definition, obj.scores or {}, language=get_language() or "en")
-        return "; ".join(
-            f"{r['name']} {'—' if r['value'] is None else r['value']}" + (f" ({r['band']})" if r["band"] else "")
-            for r in rows
-        ) or "—"
+        return (
+            "; ".join(
+                f"{r['name']} {'—' if r['value'] is None else r['value']}" + (f" ({r['band']})" if r["band"] else "")
+                for r in rows
+            )
+            or "—"
+        )
 
     @admin.display(description=_("scores"))
     def scores_table(self, obj: Response) -> str:
@@ -105,17 +128,30 @@ class ResponseAdmin(ReadOnlyAdmin, AuditedHistoryAdmin):
             return "—"
         head = format_html(
             "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            _("score"), _("value"), _("raw"), _("band"), _("answered"), _("note"),
+            _("score"),
+            _("value"),
+            _("raw"),
+            _("band"),
+            _("answered"),
+            _("note"),
         )
         body = format_html_join(
-            "", "<tr><td>{} <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((r["label"], r["name"], "—" if r["value"] is None else r["value"], "—" if r["raw"] is None else r["raw"],
-              r["band"] or "—", r["answered"], r["note"]) for r in rows),
+            "",
+            "<tr><td>{} <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    r["label"],
+                    r["name"],
+                    "—" if r["value"] is None else r["value"],
+                    "—" if r["raw"] is None else r["raw"],
+                    r["band"] or "—",
+                    r["answered"],
+                    r["note"],
+                )
+                for r in rows
+            ),
         )
         return format_html("<table>{}{}</table>", head, body)
-
-
-
 
 
 @admin.register(LinkCheckLock)

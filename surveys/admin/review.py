@@ -32,8 +32,7 @@ from surveys.staff.selectors import studies_for_user
 class RoundOpenForm(forms.ModelForm):
     class Meta:
         model = ReviewRound
-        fields = ("questionnaire", "panel", "title", "instructions", "deadline", "includes_notice",
-                  "includes_schedule")
+        fields = ("questionnaire", "panel", "title", "instructions", "deadline", "includes_notice", "includes_schedule")
 
     def clean(self) -> dict:
         data = super().clean()
@@ -62,15 +61,34 @@ class ReviewRoundAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     def get_fields(self, request: HttpRequest, obj: ReviewRound | None = None):
         if obj is None:
             return list(RoundOpenForm.Meta.fields)
-        return ["questionnaire", "panel", "title", "instructions", "deadline", "includes_notice", "includes_schedule",
-                "opened_by", "opened_at", "closed_at", "content_hash"]
+        return [
+            "questionnaire",
+            "panel",
+            "title",
+            "instructions",
+            "deadline",
+            "includes_notice",
+            "includes_schedule",
+            "opened_by",
+            "opened_at",
+            "closed_at",
+            "content_hash",
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ReviewRound | None = None):
         if obj is None:
             return []
         # What was asked is frozen; the wording to reviewers and the deadline may still change.
-        return ["questionnaire", "panel", "includes_notice", "includes_schedule", "opened_by", "opened_at",
-                "closed_at", "content_hash"]
+        return [
+            "questionnaire",
+            "panel",
+            "includes_notice",
+            "includes_schedule",
+            "opened_by",
+            "opened_at",
+            "closed_at",
+            "content_hash",
+        ]
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -90,8 +108,12 @@ class ReviewRoundAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         data = form.cleaned_data
         try:
             created = round_open(
-                questionnaire=data["questionnaire"], panel=data["panel"], deadline=data["deadline"], by=request.user,
-                title=data.get("title", ""), instructions=data.get("instructions", ""),
+                questionnaire=data["questionnaire"],
+                panel=data["panel"],
+                deadline=data["deadline"],
+                by=request.user,
+                title=data.get("title", ""),
+                instructions=data.get("instructions", ""),
                 includes_notice=data.get("includes_notice", False),
                 includes_schedule=data.get("includes_schedule", False),
             )
@@ -113,8 +135,7 @@ class ReviewRoundAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/close/", view(self.close_view), name="surveys_reviewround_close"),
-            path("<int:pk>/feedback/<int:feedback_id>/", view(self.feedback_view),
-                 name="surveys_reviewround_feedback"),
+            path("<int:pk>/feedback/<int:feedback_id>/", view(self.feedback_view), name="surveys_reviewround_feedback"),
         ] + super().get_urls()
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
@@ -153,13 +174,19 @@ class ReviewRoundAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         if not request.user.has_perm("surveys.change_itemfeedback", feedback):
             raise PermissionDenied
         try:
-            feedback_handle(feedback=feedback, by=request.user, reply=request.POST.get("reply", ""),
-                            status=request.POST.get("status", ""), reason=request.POST.get("reason", ""))
+            feedback_handle(
+                feedback=feedback,
+                by=request.user,
+                reply=request.POST.get("reply", ""),
+                status=request.POST.get("status", ""),
+                reason=request.POST.get("reason", ""),
+            )
         except ReviewError as error:
             self.message_user(request, f"{feedback.link_id}: {error.message}", messages.ERROR)
         else:
-            self.message_user(request, _("%(item)s: your answer is recorded.") % {"item": feedback.link_id},
-                              messages.SUCCESS)
+            self.message_user(
+                request, _("%(item)s: your answer is recorded.") % {"item": feedback.link_id}, messages.SUCCESS
+            )
         return self._back(round_, f"#feedback-{feedback.pk}")
 
 
@@ -178,10 +205,31 @@ class ItemFeedbackAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     list_display = ("link_id", "round", "clarity", "relevance", "acceptability", "status", "handled_at")
     list_filter = ("status", "round__questionnaire__study")
     list_select_related = ("round__questionnaire__study",)
-    fields = ("round", "link_id", "clarity", "relevance", "acceptability", "comment", "suggestion", "reply",
-              "status", "reason", "handled_by", "handled_at")
-    readonly_fields = ("round", "link_id", "clarity", "relevance", "acceptability", "comment", "suggestion",
-                       "handled_by", "handled_at")
+    fields = (
+        "round",
+        "link_id",
+        "clarity",
+        "relevance",
+        "acceptability",
+        "comment",
+        "suggestion",
+        "reply",
+        "status",
+        "reason",
+        "handled_by",
+        "handled_at",
+    )
+    readonly_fields = (
+        "round",
+        "link_id",
+        "clarity",
+        "relevance",
+        "acceptability",
+        "comment",
+        "suggestion",
+        "handled_by",
+        "handled_at",
+    )
     # The reviewer's account is not shown (see surveys/review/rounds.py); the history keeps who answered.
     history_list_display = ["status", "reply", "reason", "handled_by"]
 
@@ -195,8 +243,13 @@ class ItemFeedbackAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         data = form.cleaned_data
         fresh = ItemFeedback.objects.get(pk=obj.pk)
         try:
-            feedback_handle(feedback=fresh, by=request.user, reply=data.get("reply", ""),
-                            status=data.get("status", ""), reason=data.get("reason", ""))
+            feedback_handle(
+                feedback=fresh,
+                by=request.user,
+                reply=data.get("reply", ""),
+                status=data.get("status", ""),
+                reason=data.get("reason", ""),
+            )
         except ReviewError as error:
             raise PermissionDenied(error.message) from error
         obj.__dict__.update(fresh.__dict__)
@@ -237,6 +290,7 @@ class PublishOverrideAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
 # --- on the questionnaire page (called from QuestionnaireAdmin) ------------------------------------------
 
+
 def questionnaire_review_context(request: HttpRequest, questionnaire: Questionnaire) -> dict:
     """Rounds of this draft, facts about it, and what the user may do: open a round, publish with an override."""
     from surveys.questionnaires import fhir
@@ -256,7 +310,9 @@ def questionnaire_review_context(request: HttpRequest, questionnaire: Questionna
 
 class OverrideForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 4}), strip=True,
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        strip=True,
         help_text=_("Recorded with the version: why it is published without the review sign-off."),
     )
 
@@ -269,14 +325,16 @@ def publish_override_view(model_admin, request: HttpRequest, pk: int) -> HttpRes
     form = OverrideForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            version = questionnaire_publish(questionnaire=questionnaire, by=request.user,
-                                            override_reason=form.cleaned_data["reason"])
+            version = questionnaire_publish(
+                questionnaire=questionnaire, by=request.user, override_reason=form.cleaned_data["reason"]
+            )
         except PublishError as error:
             for problem in error.problems:
                 form.add_error(None, f"{problem.where}: {problem.message}")
         else:
             model_admin.message_user(
-                request, _("Published version %(number)s.") % {"number": version.number}, messages.SUCCESS)
+                request, _("Published version %(number)s.") % {"number": version.number}, messages.SUCCESS
+            )
             return HttpResponseRedirect(model_admin._change_url(questionnaire))
     context = {
         **model_admin.admin_site.each_context(request),

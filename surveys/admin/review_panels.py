@@ -28,8 +28,11 @@ from surveys.review.panels import reviewer_invite
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address of the reviewer"))
     kind = forms.ChoiceField(label=_("kind"), choices=PanelMember.Kind.choices)
-    language = forms.ChoiceField(label=_("language"), choices=settings.LANGUAGES,
-                                 help_text=_("Language of the invitation, the reminders and the reviewer's pages."))
+    language = forms.ChoiceField(
+        label=_("language"),
+        choices=settings.LANGUAGES,
+        help_text=_("Language of the invitation, the reminders and the reviewer's pages."),
+    )
 
 
 class PanelMemberInline(StudyScopedInline, admin.TabularInline):
@@ -74,12 +77,17 @@ class PanelAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
 
     @admin.display(description=_("invite"))
     def invite_link(self, obj: Panel) -> str:
-        return format_html('<a class="button" href="{}">{}</a>',
-                           reverse("admin:surveys_panel_invite", args=[obj.pk]), _("Invite a reviewer"))
+        return format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:surveys_panel_invite", args=[obj.pk]),
+            _("Invite a reviewer"),
+        )
 
     def get_urls(self) -> list:
-        return [path("<int:pk>/invite/", self.admin_site.admin_view(self.invite_view), name="surveys_panel_invite"),
-                *super().get_urls()]
+        return [
+            path("<int:pk>/invite/", self.admin_site.admin_view(self.invite_view), name="surveys_panel_invite"),
+            *super().get_urls(),
+        ]
 
     def invite_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         panel = self.get_object(request, str(pk))
@@ -90,18 +98,31 @@ class PanelAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         form = InviteForm(request.POST or None, initial={"language": settings.LANGUAGE_CODE})
         if request.method == "POST" and form.is_valid():
             try:
-                reviewer_invite(panel=panel, email=form.cleaned_data["email"], kind=form.cleaned_data["kind"],
-                                language=form.cleaned_data["language"], by=request.user)
+                reviewer_invite(
+                    panel=panel,
+                    email=form.cleaned_data["email"],
+                    kind=form.cleaned_data["kind"],
+                    language=form.cleaned_data["language"],
+                    by=request.user,
+                )
             except ValidationError as error:
                 for field, errors in error.message_dict.items():
                     for message in errors:
                         form.add_error(field if field in form.fields else None, message)
             else:
-                self.message_user(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]},
-                                  messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]},
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:surveys_panel_change", args=[panel.pk]))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": panel,
-                   "form": form, "title": _("Invite a reviewer to %(panel)s") % {"panel": panel}}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": panel,
+            "form": form,
+            "title": _("Invite a reviewer to %(panel)s") % {"panel": panel},
+        }
         return render(request, "admin/surveys/panel/invite.html", context)
 
 
@@ -125,8 +146,12 @@ class PanelMemberAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         for member in queryset.select_related("panel", "user"):
             if not self.has_change_permission(request, member):
                 continue
-            reviewer_invite(panel=member.panel, email=member.user.email, kind=member.kind,
-                            language=member.language, by=request.user)
+            reviewer_invite(
+                panel=member.panel, email=member.user.email, kind=member.kind, language=member.language, by=request.user
+            )
             done += 1
-        self.message_user(request, ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", done)
-                          % {"count": done}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", done) % {"count": done},
+            messages.SUCCESS,
+        )

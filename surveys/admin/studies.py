@@ -43,8 +43,10 @@ class StudyAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
                 return "—"
             return format_html(
                 '<a href="{}">{}</a> · <a href="{}">{}</a>',
-                reverse("patients:enrol", args=[obj.code]), _("Enrol a patient"),
-                reverse("patients:import", args=[obj.code]), _("Import patients"),
+                reverse("patients:enrol", args=[obj.code]),
+                _("Enrol a patient"),
+                reverse("patients:import", args=[obj.code]),
+                _("Import patients"),
             )
 
         return patient_links
@@ -81,8 +83,11 @@ class StudyAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
             if not request.user.has_perm(GOVERN_STUDY, obj):
                 fields += [name for name in GOVERNANCE_FIELDS if name not in fields]
             if not self.allows(request, "change", obj):
-                design = [f.name for f in Study._meta.concrete_fields
-                          if f.editable and not f.primary_key and f.name not in GOVERNANCE_FIELDS]
+                design = [
+                    f.name
+                    for f in Study._meta.concrete_fields
+                    if f.editable and not f.primary_key and f.name not in GOVERNANCE_FIELDS
+                ]
                 fields += [name for name in design if name not in fields]
             fields += self._links(request, obj)
         return fields

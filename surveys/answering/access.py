@@ -186,7 +186,9 @@ def link_check_attempt(assignment: Assignment, *, answer: str, ip: str, now: dat
     if link_check_locked(assignment, ip, now=now):
         return CheckResult.LOCKED
     link_key = f"linkcheck:link:{assignment.pk}"
-    counts = {key: window_count(key, window=settings.LINK_CHECK_WINDOW) for key, _limit in _attempt_keys(assignment, ip)}
+    counts = {
+        key: window_count(key, window=settings.LINK_CHECK_WINDOW) for key, _limit in _attempt_keys(assignment, ip)
+    }
     # Checked again after counting: a lock set meanwhile also restarts the link's count (_lock), and a
     # guess numbered from that fresh count must not be read while the lock holds.
     if any(counts[key] > limit for key, limit in _attempt_keys(assignment, ip)) or _link_locked(assignment, now):

@@ -40,8 +40,12 @@ class VersionShape:
 def version_shape(definition: dict) -> VersionShape:
     # The language only changes page titles, not which items sit on which page.
     pages = build_pages(definition, str(definition.get("language", "fr")))
-    questions = [(index, node) for index, page in enumerate(pages) for node in page.nodes
-                 if values.kind_of(node) in values.QUESTION_TYPES]
+    questions = [
+        (index, node)
+        for index, page in enumerate(pages)
+        for node in page.nodes
+        if values.kind_of(node) in values.QUESTION_TYPES
+    ]
     return VersionShape(definition=definition, questions=questions)
 
 
@@ -60,8 +64,11 @@ def response_findings(shape: VersionShape, answers: dict, *, next_page: int, com
             if values.kind_of(node) == Item.Type.YES_NO and values.is_missing(answers.get(link_id)):
                 findings.append((link_id, EMPTY_YES_NO))
                 empty.add(link_id)
-        elif any(str(condition.get("question", "")) in empty
-                 for clause in evaluation.chains.get(link_id, []) for condition in clause.conditions):
+        elif any(
+            str(condition.get("question", "")) in empty
+            for clause in evaluation.chains.get(link_id, [])
+            for condition in clause.conditions
+        ):
             findings.append((link_id, HIDDEN_FOLLOW_UP))
             empty.add(link_id)
     return findings
@@ -79,8 +86,9 @@ class CheckedResponse:
     findings: list[tuple[str, str]]
 
 
-def yes_no_answers_check(*, studies: Sequence[str] = (), include_in_progress: bool = False,
-                         chunk_size: int = 500) -> Iterator[CheckedResponse]:
+def yes_no_answers_check(
+    *, studies: Sequence[str] = (), include_in_progress: bool = False, chunk_size: int = 500
+) -> Iterator[CheckedResponse]:
     """Every submitted response (and the in-progress ones when asked) of these studies (all when
     none), ordered by study, pseudonym, questionnaire and version, with its findings. Reads only."""
     rows = Response.objects.all()
@@ -90,19 +98,38 @@ def yes_no_answers_check(*, studies: Sequence[str] = (), include_in_progress: bo
         rows = rows.filter(assignment__participant__study__code__in=list(studies))
     # Plain tuples, and the definition read once per version: the table may be large, the versions are few.
     rows = rows.order_by(
-        "assignment__participant__study__code", "assignment__participant__pseudonym",
-        "version__questionnaire__code", "version__number", "pk",
+        "assignment__participant__study__code",
+        "assignment__participant__pseudonym",
+        "version__questionnaire__code",
+        "version__number",
+        "pk",
     ).values_list(
-        "pk", "status", "answers", "next_page", "submitted_at", "version_id", "version__number",
-        "version__questionnaire__code", "assignment__participant__pseudonym", "assignment__participant__study__code",
+        "pk",
+        "status",
+        "answers",
+        "next_page",
+        "submitted_at",
+        "version_id",
+        "version__number",
+        "version__questionnaire__code",
+        "assignment__participant__pseudonym",
+        "assignment__participant__study__code",
     )
     shapes: dict[int, VersionShape] = {}
     for pk, status, answers, next_page, submitted_at, version_id, number, code, pseudonym, study in rows.iterator(
-            chunk_size=chunk_size):
+        chunk_size=chunk_size
+    ):
         if version_id not in shapes:
             definition = QuestionnaireVersion.objects.values_list("definition", flat=True).get(pk=version_id)
             shapes[version_id] = version_shape(definition)
         completed = status == Response.Status.COMPLETED
         findings = response_findings(shapes[version_id], answers or {}, next_page=next_page, completed=completed)
-        yield CheckedResponse(study=study, pseudonym=pseudonym, questionnaire=code, version=number, response_id=pk,
-                              submitted_at=submitted_at, findings=findings)
+        yield CheckedResponse(
+            study=study,
+            pseudonym=pseudonym,
+            questionnaire=code,
+            version=number,
+            response_id=pk,
+            submitted_at=submitted_at,
+            findings=findings,
+        )

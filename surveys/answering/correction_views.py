@@ -33,10 +33,14 @@ VIEW_PERM = "surveys.view_response"
 
 def access_correctable_response(request: HttpRequest, pk: int) -> Response:
     """The submitted response, if the user may read it (404 otherwise) and correct it (403 otherwise)."""
-    readable = rows_for_user(Response.objects.filter(status=Response.Status.COMPLETED),
-                             user=request.user, roles=roles_for(VIEW_PERM))
-    response = readable.select_related("version__questionnaire__study", "assignment__participant",
-                                       "assignment__timepoint").filter(pk=pk).first()
+    readable = rows_for_user(
+        Response.objects.filter(status=Response.Status.COMPLETED), user=request.user, roles=roles_for(VIEW_PERM)
+    )
+    response = (
+        readable.select_related("version__questionnaire__study", "assignment__participant", "assignment__timepoint")
+        .filter(pk=pk)
+        .first()
+    )
     if response is None:
         raise Http404(_("No such object in your studies."))
     if not request.user.has_perm(CORRECT_RESPONSE, response):
@@ -44,8 +48,15 @@ def access_correctable_response(request: HttpRequest, pk: int) -> Response:
     return response
 
 
-def _render(request: HttpRequest, response: Response, *, errors: dict[str, str] | None = None,
-            posted: dict[str, list[str]] | None = None, reason: str = "", status: int = 200) -> HttpResponse:
+def _render(
+    request: HttpRequest,
+    response: Response,
+    *,
+    errors: dict[str, str] | None = None,
+    posted: dict[str, list[str]] | None = None,
+    reason: str = "",
+    status: int = 200,
+) -> HttpResponse:
     errors = errors or {}
     definition = response.version.definition
     language = translation.get_language() or definition.get("language", "fr")
@@ -64,8 +75,11 @@ def _render(request: HttpRequest, response: Response, *, errors: dict[str, str] 
         "questionnaire_title": fhir.localized(definition, "title", language, definition.get("language", language)),
         "fields": fields,
         "shown": " ".join(f.link_id for f in fields),
-        "errors": [(link_id, question_text.get(link_id, ""), text) for link_id, text in errors.items()
-                   if link_id not in (REASON, GENERAL)],
+        "errors": [
+            (link_id, question_text.get(link_id, ""), text)
+            for link_id, text in errors.items()
+            if link_id not in (REASON, GENERAL)
+        ],
         "general_error": errors.get(GENERAL, ""),
         "reason_error": errors.get(REASON, ""),
         "reason": reason,
@@ -90,12 +104,21 @@ def correct_response_page(request: HttpRequest, pk: int) -> HttpResponse:
     except CorrectionRefused as refused:
         return _render(request, response, errors=refused.errors, posted=posted, reason=reason, status=422)
     if outcome.corrections:
-        messages.success(request, ngettext("%(n)s answer corrected.", "%(n)s answers corrected.",
-                                           len(outcome.corrections)) % {"n": len(outcome.corrections)})
+        messages.success(
+            request,
+            ngettext("%(n)s answer corrected.", "%(n)s answers corrected.", len(outcome.corrections))
+            % {"n": len(outcome.corrections)},
+        )
         if outcome.alerts:
-            messages.warning(request, ngettext("The corrected answers raised %(n)s alert.",
-                                               "The corrected answers raised %(n)s alerts.",
-                                               len(outcome.alerts)) % {"n": len(outcome.alerts)})
+            messages.warning(
+                request,
+                ngettext(
+                    "The corrected answers raised %(n)s alert.",
+                    "The corrected answers raised %(n)s alerts.",
+                    len(outcome.alerts),
+                )
+                % {"n": len(outcome.alerts)},
+            )
     else:
         messages.info(request, _("Nothing changed: the stored answers are already these."))
     return HttpResponseRedirect(reverse("surveys:correct_response", args=[response.pk]))

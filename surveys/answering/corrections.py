@@ -65,8 +65,12 @@ def correctable_nodes(definition: dict) -> list[dict]:
     exactly as the patient pages leave them out (`rendering.build_pages`).
     """
     language = definition.get("language", "fr")
-    return [node for page in rendering.build_pages(definition, language) for node in page.nodes
-            if fhir.item_type(node) in values.QUESTION_TYPES]
+    return [
+        node
+        for page in rendering.build_pages(definition, language)
+        for node in page.nodes
+        if fhir.item_type(node) in values.QUESTION_TYPES
+    ]
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -85,8 +89,9 @@ def _reason_error(reason: str) -> str:
 
 
 @transaction.atomic
-def response_correct(*, response: Response, posted: Mapping[str, Sequence[str]], reason: str,
-                     by: AbstractBaseUser) -> CorrectionOutcome:
+def response_correct(
+    *, response: Response, posted: Mapping[str, Sequence[str]], reason: str, by: AbstractBaseUser
+) -> CorrectionOutcome:
     """Correct answers of a submitted response: `posted` holds, for each question the form showed, the
     strings it posted (as a patient page posts them; [] for a question left empty).
 
@@ -106,7 +111,8 @@ def response_correct(*, response: Response, posted: Mapping[str, Sequence[str]],
     parsed, errors, _raw = rendering.parse_page(page, data)
     # A value that does not parse keeps the stored one, as on the patient pages.
     evaluation = conditions.conditions_evaluate(
-        definition, {**locked.answers, **{k: v for k, v in parsed.items() if k not in errors}})
+        definition, {**locked.answers, **{k: v for k, v in parsed.items() if k not in errors}}
+    )
     # An error on a question these answers hide is moot: its answer is dropped with it.
     errors = {k: v for k, v in errors.items() if k in evaluation.enabled}
     for link_id in evaluation.missing_required():
@@ -130,8 +136,8 @@ def response_correct(*, response: Response, posted: Mapping[str, Sequence[str]],
     locked._change_reason = "answers corrected on the patient's request"
     locked.save(update_fields=["answers", "scores", "source", "updated_at"])
     rows = ResponseCorrection.objects.bulk_create(
-        ResponseCorrection(response=locked, link_id=k, old_value=old.get(k), new_value=new.get(k), reason=reason,
-                           by=by)
-        for k in changed)
+        ResponseCorrection(response=locked, link_id=k, old_value=old.get(k), new_value=new.get(k), reason=reason, by=by)
+        for k in changed
+    )
     raised = alerts.alerts_raise(response=locked)
     return CorrectionOutcome(response=locked, corrections=rows, alerts=raised)

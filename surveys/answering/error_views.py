@@ -29,7 +29,8 @@ def _page(request: HttpRequest, kind: str, status: int) -> HttpResponse:
     language = _language(request)
     with translation.override(language):
         html = loader.get_template("patient/error.html").render(
-            {"kind": kind, "language": language, "patient": request.path_info.startswith(PATIENT_PREFIXES)})
+            {"kind": kind, "language": language, "patient": request.path_info.startswith(PATIENT_PREFIXES)}
+        )
     response = HttpResponse(html, status=status)
     response["Cache-Control"] = "no-store"
     return response

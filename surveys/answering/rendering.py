@@ -98,6 +98,7 @@ class Field:
 
 # --- structure ----------------------------------------------------------------------
 
+
 def _is_help(node: dict) -> bool:
     return node.get("type") == "display" and fhir.item_control(node) == "help"
 
@@ -115,8 +116,9 @@ def _page_nodes(node: dict) -> list[dict]:
             keep = ("linkId", "text", "_text", "enableWhen", "enableBehavior")
             out.append({"type": "display", **{k: node[k] for k in keep if k in node}})
     elif not (_is_help(node) or conditions.not_asked(node)):
-        out.append({k: v for k, v in node.items() if k != "item"} | {
-            "item": [c for c in node.get("item", []) if _is_help(c)]})
+        out.append(
+            {k: v for k, v in node.items() if k != "item"} | {"item": [c for c in node.get("item", []) if _is_help(c)]}
+        )
     for child in node.get("item", []):
         if not _is_help(child):
             out.extend(_page_nodes(child))
@@ -168,15 +170,29 @@ def visible_page(definition: dict, pages: list[PageSpec], answers: dict, start: 
 
 # --- fields -------------------------------------------------------------------------------
 
-def _field(node: dict, language: str, base: str, answers: dict, evaluation: conditions.Evaluation,
-           plans: dict[str, list[dict] | None]) -> Field:
+
+def _field(
+    node: dict,
+    language: str,
+    base: str,
+    answers: dict,
+    evaluation: conditions.Evaluation,
+    plans: dict[str, list[dict] | None],
+) -> Field:
     kind = fhir.item_type(node)
     help_node = next((c for c in node.get("item", []) if _is_help(c)), None)
     low, high = values.accepted_range(node)
-    options = [
-        (fhir.option_code(o), fhir.localized(o.get("valueCoding", {}), "display", language, base) or fhir.option_code(o))
-        for o in node.get("answerOption", [])
-    ] if kind in values.CHOICE_TYPES else []
+    options = (
+        [
+            (
+                fhir.option_code(o),
+                fhir.localized(o.get("valueCoding", {}), "display", language, base) or fhir.option_code(o),
+            )
+            for o in node.get("answerOption", [])
+        ]
+        if kind in values.CHOICE_TYPES
+        else []
+    )
     if kind == T.YES_NO:
         options = [(values.YES, _("Yes")), (values.NO, _("No"))]
     link_id = str(node.get("linkId", ""))
@@ -202,12 +218,19 @@ def page_fields(definition: dict, page: PageSpec, language: str, answers: dict) 
     base = definition.get("language", language)
     evaluation = conditions.conditions_evaluate(definition, answers)
     on_page = {str(node.get("linkId", "")) for node in page.nodes if fhir.item_type(node) != T.DISPLAY}
-    plans = {str(node.get("linkId", "")): evaluation.browser_plan(str(node.get("linkId", "")), on_page)
-             for node in page.nodes}
+    plans = {
+        str(node.get("linkId", "")): evaluation.browser_plan(str(node.get("linkId", "")), on_page)
+        for node in page.nodes
+    }
     fields = [_field(node, language, base, answers, evaluation, plans) for node in page.nodes]
     # The script reads only the questions that a condition on this page tests.
-    tested = {entry["q"] for plan in plans.values() for clause in plan or () for entry in clause["c"]
-              if isinstance(entry, dict)}
+    tested = {
+        entry["q"]
+        for plan in plans.values()
+        for clause in plan or ()
+        for entry in clause["c"]
+        if isinstance(entry, dict)
+    }
     for node, f in zip(page.nodes, fields, strict=True):
         if f.link_id in tested and f.is_question:
             f.reading = json.dumps(values.browser_reading(node), separators=(",", ":"))
@@ -215,6 +238,7 @@ def page_fields(definition: dict, page: PageSpec, language: str, answers: dict) 
 
 
 # --- parsing a POST ---------------------------------------------------------------------------
+
 
 def parse_page(page: PageSpec, data) -> tuple[dict, dict[str, str], dict[str, list[str]]]:
     """Read one page's POST: (answers for its questions, errors by linkId, raw text to redisplay)."""
@@ -257,16 +281,23 @@ class PageSubmission:
     def page_again(self, *, definition: dict, pages: list[PageSpec], index: int, language: str) -> dict:
         """Context to show the same page again, keeping what was typed."""
         errors = self.shown_errors
-        context = page_context(definition=definition, pages=pages, index=index, language=language,
-                               answers=self.merged, errors=errors,
-                               raw={k: v for k, v in self.raw.items() if k in errors},
-                               notice="revealed" if self.revealed and not errors else "")
+        context = page_context(
+            definition=definition,
+            pages=pages,
+            index=index,
+            language=language,
+            answers=self.merged,
+            errors=errors,
+            raw={k: v for k, v in self.raw.items() if k in errors},
+            notice="revealed" if self.revealed and not errors else "",
+        )
         context["revealed_ids"] = " ".join(self.revealed)
         return context
 
 
-def page_submission(*, definition: dict, page: PageSpec, language: str, answers: dict, post,
-                    check_required: bool) -> PageSubmission:
+def page_submission(
+    *, definition: dict, page: PageSpec, language: str, answers: dict, post, check_required: bool
+) -> PageSubmission:
     """Read one page's POST against the answers so far (questionnaire and pre-screening alike)."""
     page_answers, errors, raw = parse_page(page, post)
     valid = {k: v for k, v in page_answers.items() if k not in errors}
@@ -293,11 +324,15 @@ def page_submission(*, definition: dict, page: PageSpec, language: str, answers:
 
 def required_errors(page: PageSpec, evaluation: conditions.Evaluation) -> dict[str, str]:
     on_page = {str(node.get("linkId", "")) for node in page.nodes}
-    return {link_id: _("Answer this question to continue.")
-            for link_id in evaluation.missing_required() if link_id in on_page}
+    return {
+        link_id: _("Answer this question to continue.")
+        for link_id in evaluation.missing_required()
+        if link_id in on_page
+    }
 
 
 # --- preview -------------------------------------------------------------------------------------
+
 
 def preview_answers(definition: dict, pages: list[PageSpec], data) -> tuple[dict, dict[str, str], dict]:
     """Answers typed in the preview (a GET form: nothing is saved), with errors and raw text of `data`."""
@@ -324,14 +359,24 @@ def render_preview(request: HttpRequest, *, definition: dict, language: str, pag
     with override(language):
         answers, errors, raw = preview_answers(definition, pages, request.GET)
         on_page = {str(n.get("linkId", "")) for n in pages[index].nodes} if pages else set()
-        context = page_context(definition=definition, pages=pages, index=index, language=language, answers=answers,
-                               errors={k: v for k, v in errors.items() if k in on_page},
-                               raw={k: v for k, v in raw.items() if k in on_page and k in errors})
+        context = page_context(
+            definition=definition,
+            pages=pages,
+            index=index,
+            language=language,
+            answers=answers,
+            errors={k: v for k, v in errors.items() if k in on_page},
+            raw={k: v for k, v in raw.items() if k in on_page and k in errors},
+        )
         nodes = {str(n.get("linkId", "")): n for p in pages for n in p.nodes}
         context["preview"] = True
         # Answers of the other pages ride along as hidden fields.
-        context["carried"] = [(link_id, text) for link_id, value in answers.items() if link_id not in on_page
-                              for text in values.form_values(nodes[link_id], value)]
+        context["carried"] = [
+            (link_id, text)
+            for link_id, value in answers.items()
+            if link_id not in on_page
+            for text in values.form_values(nodes[link_id], value)
+        ]
         return render(request, "patient/page.html", context)
 
 
@@ -346,9 +391,17 @@ def title_of(definition: dict, language: str) -> str:
     return fhir.localized(definition, "title", language, definition.get("language", language))
 
 
-def page_context(*, definition: dict, pages: list[PageSpec], index: int, language: str, answers: dict,
-                 errors: dict[str, str] | None = None, raw: dict[str, list[str]] | None = None,
-                 notice: str = "") -> dict:
+def page_context(
+    *,
+    definition: dict,
+    pages: list[PageSpec],
+    index: int,
+    language: str,
+    answers: dict,
+    errors: dict[str, str] | None = None,
+    raw: dict[str, list[str]] | None = None,
+    notice: str = "",
+) -> dict:
     errors = errors or {}
     fields = page_fields(definition, pages[index], language, answers) if pages else []
     for f in fields:
@@ -379,7 +432,11 @@ def review_rows(definition: dict, page: PageSpec, language: str, answers: dict, 
     base = definition.get("language", language)
     nodes = {str(n.get("linkId", "")): n for n in page.nodes}
     return [
-        {"field": f, "answer": values.display(nodes[f.link_id], f.value, language=language, base=base),
-         "missing": f.link_id in missing}
-        for f in page_fields(definition, page, language, answers) if f.is_question and f.shown
+        {
+            "field": f,
+            "answer": values.display(nodes[f.link_id], f.value, language=language, base=base),
+            "missing": f.link_id in missing,
+        }
+        for f in page_fields(definition, page, language, answers)
+        if f.is_question and f.shown
     ]

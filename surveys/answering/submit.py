@@ -79,7 +79,8 @@ def response_submit(*, assignment: Assignment, answers_digest: str | None = None
     if response.status == Response.Status.COMPLETED:
         return response
     if answers_digest is not None and not hmac.compare_digest(
-            answers_digest, response_answers_digest(response.answers)):
+        answers_digest, response_answers_digest(response.answers)
+    ):
         raise ResponseChanged()
     missing = response_missing(response=response)
     if missing:

@@ -33,8 +33,12 @@ STATE_STATUS = {
 
 
 def _language(request: HttpRequest, preferred: str | None, available: list[str]) -> str:
-    for candidate in (request.GET.get("lang"), request.COOKIES.get(LANG_COOKIE), preferred,
-                      translation.get_language_from_request(request)):
+    for candidate in (
+        request.GET.get("lang"),
+        request.COOKIES.get(LANG_COOKIE),
+        preferred,
+        translation.get_language_from_request(request),
+    ):
         if candidate in available:
             return candidate
     return available[0]
@@ -42,17 +46,39 @@ def _language(request: HttpRequest, preferred: str | None, available: list[str])
 
 def remember_language(response: HttpResponse, language: str) -> HttpResponse:
     """Keep the patient's choice of language for the link's later pages (a cookie, no account)."""
-    response.set_cookie(LANG_COOKIE, language, max_age=180 * 86400, samesite="Lax", httponly=True,
-                        secure=settings.LANGUAGE_COOKIE_SECURE)
+    response.set_cookie(
+        LANG_COOKIE,
+        language,
+        max_age=180 * 86400,
+        samesite="Lax",
+        httponly=True,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+    )
     return response
 
 
-def _state_page(request: HttpRequest, state: LinkState, language: str, safety: str = "", *,
-                answers_lost: bool = False, closed_on=None) -> HttpResponse:
+def _state_page(
+    request: HttpRequest,
+    state: LinkState,
+    language: str,
+    safety: str = "",
+    *,
+    answers_lost: bool = False,
+    closed_on=None,
+) -> HttpResponse:
     with translation.override(language):
-        return render(request, "patient/state.html", {"state": state.value, "language": language,
-                                                      "safety_message": safety, "answers_lost": answers_lost,
-                                                      "closed_on": closed_on}, status=STATE_STATUS[state])
+        return render(
+            request,
+            "patient/state.html",
+            {
+                "state": state.value,
+                "language": language,
+                "safety_message": safety,
+                "answers_lost": answers_lost,
+                "closed_on": closed_on,
+            },
+            status=STATE_STATUS[state],
+        )
 
 
 def _closed_on(access: link_access.LinkAccess):
@@ -94,8 +120,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST" and access.assignment is not None:
             if request.POST.get("action", "next") != "submit" and access.state in CLOSED_STATES:
                 # A page's answers sent after the link closed: nothing is stored, and the page says so.
-                return _state_page(request, access.state, language, answers_lost=True,
-                                   closed_on=_closed_on(access))
+                return _state_page(request, access.state, language, answers_lost=True, closed_on=_closed_on(access))
             # A repeated Send (double tap, back button, second tab): answer with
             # the page for the link's state, through a GET, and change nothing.
             return HttpResponseRedirect(_url(token))
@@ -125,8 +150,9 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         if requested == "review" or resume is None:
             return _review(request, token, response, definition, pages, language)
         index = resume if requested is None else _page_index(requested, resume, len(pages))
-        context = rendering.page_context(definition=definition, pages=pages, index=index, language=language,
-                                         answers=answers)
+        context = rendering.page_context(
+            definition=definition, pages=pages, index=index, language=language, answers=answers
+        )
         return render(request, "patient/page.html", {**context, "token": token})
 
 
@@ -197,9 +223,15 @@ def link_check_page(request: HttpRequest, token: str, assignment, language: str,
         if result is link_access.CheckResult.PASSED:
             redirect = HttpResponseRedirect(back_to)
             # Path /s/<token> covers the questionnaire and the link's other pages (withdrawal).
-            redirect.set_cookie(link_access.check_cookie_name(assignment), link_access.check_cookie_value(assignment),
-                                max_age=link_access.CHECK_COOKIE_AGE, path=_url(token), httponly=True,
-                                samesite="Lax", secure=request.is_secure())
+            redirect.set_cookie(
+                link_access.check_cookie_name(assignment),
+                link_access.check_cookie_value(assignment),
+                max_age=link_access.CHECK_COOKIE_AGE,
+                path=_url(token),
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
             return redirect
         context["error"] = "locked" if result is link_access.CheckResult.LOCKED else "wrong"
         status = 429 if result is link_access.CheckResult.LOCKED else 422
@@ -233,19 +265,25 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
         try:
             submit.response_submit(assignment=assignment, answers_digest=digest)
         except submit.ResponseChanged:
-            return _review(request, token, response_of(assignment), definition, pages, language,
-                           changed_elsewhere=True)
+            return _review(request, token, response_of(assignment), definition, pages, language, changed_elsewhere=True)
         except submit.ResponseIncomplete:
             return HttpResponseRedirect(_url(token, "review"))
         return HttpResponseRedirect(_url(token))
     index = _page_index(request.POST.get("page", "1"), len(pages), len(pages))
     # Previous and the language switch keep what was entered on the page without asking for the rest.
     moving_on = action == "next"
-    sub = rendering.page_submission(definition=definition, page=pages[index], language=language, answers=answers,
-                                    post=request.POST, check_required=moving_on)
+    sub = rendering.page_submission(
+        definition=definition,
+        page=pages[index],
+        language=language,
+        answers=answers,
+        post=request.POST,
+        check_required=moving_on,
+    )
     try:
-        saved = submit.response_save_page(assignment=assignment, answers=sub.valid, page_index=index,
-                                            advance=sub.complete and moving_on)
+        saved = submit.response_save_page(
+            assignment=assignment, answers=sub.valid, page_index=index, advance=sub.complete and moving_on
+        )
     except submit.ResponseClosed:
         return HttpResponseRedirect(_url(token))
     if switch_to:
@@ -258,8 +296,9 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
         return HttpResponseRedirect(_url(token, (previous or 0) + 1))
     if not sub.complete:
         context = sub.page_again(definition=definition, pages=pages, index=index, language=language)
-        return render(request, "patient/page.html", {**context, "token": token},
-                      status=422 if sub.shown_errors else 200)
+        return render(
+            request, "patient/page.html", {**context, "token": token}, status=422 if sub.shown_errors else 200
+        )
     following = rendering.visible_page(definition, pages, saved.answers, index + 1, 1)
     if following is None:
         return HttpResponseRedirect(_url(token, "review"))
@@ -269,11 +308,26 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
 def _review(request, token, response, definition, pages, language, *, changed_elsewhere=False) -> HttpResponse:
     answers = response.answers if response else {}
     missing = set(submit.response_missing(response=response)) if response else set()
-    summary = [{"number": number, "title": page.title,
-                "rows": rendering.review_rows(definition, page, language, answers, missing)}
-               for number, page in enumerate(pages, start=1)]
-    return render(request, "patient/review.html", {
-        "token": token, "title": rendering.title_of(definition, language), "summary": summary,
-        "missing_count": len(missing), "language": language, "page_count": len(pages),
-        "answers_digest": submit.response_answers_digest(answers), "changed_elsewhere": changed_elsewhere,
-    }, status=409 if changed_elsewhere else 200)
+    summary = [
+        {
+            "number": number,
+            "title": page.title,
+            "rows": rendering.review_rows(definition, page, language, answers, missing),
+        }
+        for number, page in enumerate(pages, start=1)
+    ]
+    return render(
+        request,
+        "patient/review.html",
+        {
+            "token": token,
+            "title": rendering.title_of(definition, language),
+            "summary": summary,
+            "missing_count": len(missing),
+            "language": language,
+            "page_count": len(pages),
+            "answers_digest": submit.response_answers_digest(answers),
+            "changed_elsewhere": changed_elsewhere,
+        },
+        status=409 if changed_elsewhere else 200,
+    )

@@ -18,7 +18,7 @@ class TokenAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() not in KEYWORDS:
             return None  # not ours: session authentication may still apply
         if len(parts) != 2:
-            raise AuthenticationFailed(_("Write the header as \"Authorization: Bearer <token>\"."))
+            raise AuthenticationFailed(_('Write the header as "Authorization: Bearer <token>".'))
         try:
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError:

@@ -172,8 +172,11 @@ class IdFilter(filters.NumberFilter):
 def date_range(field: str, what: str) -> tuple[InstantFilter, InstantFilter]:
     """`<x>_after` (inclusive) and `<x>_before` (exclusive) filters on a date-time field."""
     return (
-        InstantFilter(field_name=field, lookup_expr="gte",
-                      label=f"{what} at or after this instant (ISO 8601, e.g. 2026-01-31 or 2026-01-31T08:00:00Z)"),
+        InstantFilter(
+            field_name=field,
+            lookup_expr="gte",
+            label=f"{what} at or after this instant (ISO 8601, e.g. 2026-01-31 or 2026-01-31T08:00:00Z)",
+        ),
         InstantFilter(field_name=field, lookup_expr="lt", label=f"{what} before this instant (ISO 8601)"),
     )
 
@@ -223,8 +226,11 @@ class ApiSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code, description in ERROR_RESPONSES.items():
-            if code == "400" and self.method == "GET" and not self._is_list_view() and not getattr(
-                self.view, "may_refuse_input", False
+            if (
+                code == "400"
+                and self.method == "GET"
+                and not self._is_list_view()
+                and not getattr(self.view, "may_refuse_input", False)
             ):
                 continue
             if code not in responses:
@@ -263,8 +269,11 @@ class StudyScopedMixin:
 def reject_query_params(request, allowed: tuple[str, ...] = ()) -> None:
     unknown = sorted(set(request.query_params) - set(allowed))
     if unknown:
-        message = (_("Unknown parameter. Known: %(known)s.") % {"known": ", ".join(allowed)} if allowed
-                   else _("This resource takes no query parameter."))
+        message = (
+            _("Unknown parameter. Known: %(known)s.") % {"known": ", ".join(allowed)}
+            if allowed
+            else _("This resource takes no query parameter.")
+        )
         raise exceptions.ValidationError({name: [message] for name in unknown})
 
 
@@ -276,13 +285,15 @@ class NoQueryMixin:
         reject_query_params(request)
 
 
-
 def register_api_converters() -> None:
     """The path converters of API URLs (api_id, api_code, api_pseudonym); once per process."""
     from django.urls.converters import get_converters, register_converter
 
     known = get_converters()
-    for name, converter in (("api_id", IdConverter), ("api_code", CodeConverter),
-                            ("api_pseudonym", PseudonymConverter)):
+    for name, converter in (
+        ("api_id", IdConverter),
+        ("api_code", CodeConverter),
+        ("api_pseudonym", PseudonymConverter),
+    ):
         if name not in known:
             register_converter(converter, name)

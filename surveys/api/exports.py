@@ -44,21 +44,28 @@ class ExportSerializer(serializers.Serializer):
 
     format = serializers.ChoiceField(choices=list(FORMATS), help_text="File format.")
     questionnaires = serializers.ListField(
-        child=serializers.RegexField(r"^[-a-zA-Z0-9_]{1,40}$"), required=False, default=list, max_length=100,
+        child=serializers.RegexField(r"^[-a-zA-Z0-9_]{1,40}$"),
+        required=False,
+        default=list,
+        max_length=100,
         help_text="Questionnaire codes; empty or absent: every questionnaire of the study.",
     )
-    labels = JsonBooleanField(required=False, default=False,
-                                      help_text="Option labels instead of raw codes.")
-    language = serializers.ChoiceField(choices=[code for code, _name in settings.LANGUAGES], required=False,
-                                       allow_null=True, default=None,
-                                       help_text="Language of labels; null: the study's fallback language.")
-    dates = serializers.ChoiceField(choices=list(DATES), required=False, default="exact",
-                                    help_text="exact, shifted (secret offset per participant) or "
-                                              "days_since_enrolment.")
-    exclude_free_text = JsonBooleanField(required=False, default=False,
-                                                 help_text="Leave out free-text answers.")
-    completed_only = JsonBooleanField(required=False, default=False,
-                                              help_text="Submitted responses only.")
+    labels = JsonBooleanField(required=False, default=False, help_text="Option labels instead of raw codes.")
+    language = serializers.ChoiceField(
+        choices=[code for code, _name in settings.LANGUAGES],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Language of labels; null: the study's fallback language.",
+    )
+    dates = serializers.ChoiceField(
+        choices=list(DATES),
+        required=False,
+        default="exact",
+        help_text="exact, shifted (secret offset per participant) or days_since_enrolment.",
+    )
+    exclude_free_text = JsonBooleanField(required=False, default=False, help_text="Leave out free-text answers.")
+    completed_only = JsonBooleanField(required=False, default=False, help_text="Submitted responses only.")
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
@@ -68,8 +75,13 @@ class ExportSerializer(serializers.Serializer):
         known = set(Questionnaire.objects.filter(study=study, versions__isnull=False).values_list("code", flat=True))
         missing = [code for code in attrs.get("questionnaires", []) if code not in known]
         if missing:
-            raise UnknownCode({"questionnaires": [
-                _("No published questionnaire %(code)s in this study.") % {"code": code} for code in missing]})
+            raise UnknownCode(
+                {
+                    "questionnaires": [
+                        _("No published questionnaire %(code)s in this study.") % {"code": code} for code in missing
+                    ]
+                }
+            )
         return attrs
 
 
@@ -90,13 +102,31 @@ class ExportJobSerializer(ApiModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = ["id", "url", "status", "format", "spec", "created_at", "started_at", "finished_at",
-                  "progress_done", "progress_total", "percent", "rows", "size_bytes", "sha256", "filename",
-                  "expires_at", "error", "download_url"]
+        fields = [
+            "id",
+            "url",
+            "status",
+            "format",
+            "spec",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "progress_done",
+            "progress_total",
+            "percent",
+            "rows",
+            "size_bytes",
+            "sha256",
+            "filename",
+            "expires_at",
+            "error",
+            "download_url",
+        ]
 
     def _path(self, job: ExportJob, name: str) -> str:
         return self.context["request"].build_absolute_uri(
-            reverse(name, kwargs={"study": self.context["study"].code, "id": job.pk}))
+            reverse(name, kwargs={"study": self.context["study"].code, "id": job.pk})
+        )
 
     def get_status(self, job: ExportJob) -> str:
         return job_state(job, now=self.context["now"])
@@ -130,12 +160,14 @@ class ExportRows(StudyScopedMixin):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Your exports of this study",
-                       description="Your background exports of this study, oldest first; POST a spec to start one."),
+    list=extend_schema(
+        summary="Your exports of this study",
+        description="Your background exports of this study, oldest first; POST a spec to start one.",
+    ),
     retrieve=extend_schema(
         summary="One export: its status and progress",
         description="One of your exports: status (pending, running, done, failed, expired), progress, and once done "
-                    "its rows,\nsize, SHA-256, expiry and download_url.",
+        "its rows,\nsize, SHA-256, expiry and download_url.",
     ),
 )
 @extend_schema(tags=["exports"])
@@ -180,10 +212,13 @@ UNAVAILABLE = {
 
 
 @extend_schema(
-    summary="Download the file of a finished export", tags=["exports"],
+    summary="Download the file of a finished export",
+    tags=["exports"],
     responses={
-        (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description=(
-            "The file; X-Export-SHA256 carries its SHA-256, as recorded in the export's audit row.")),
+        (200, "application/octet-stream"): OpenApiResponse(
+            OpenApiTypes.BINARY,
+            description=("The file; X-Export-SHA256 carries its SHA-256, as recorded in the export's audit row."),
+        ),
         409: OpenApiResponse(ErrorSerializer, description="Not finished yet, or failed."),
         410: OpenApiResponse(ErrorSerializer, description="The file expired and was deleted."),
     },
@@ -206,6 +241,5 @@ class ExportDownload(ExportRows, DetailView):
                 "failed": _("Export %(id)s failed: see its error, and start a new one."),
                 "expired": _("The file of export %(id)s has expired: start a new export."),
             }
-            return ApiResponse({"status": code, "code": error, "detail": texts[error] % {"id": job.pk}},
-                               status=code)
+            return ApiResponse({"status": code, "code": error, "detail": texts[error] % {"id": job.pk}}, status=code)
         return export_file_response(job=job, path=path, by=request.user, now=now)

@@ -44,8 +44,9 @@ logger = logging.getLogger(__name__)
 
 def _flatten(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
-        return {str(key): [str(m) for m in (value if isinstance(value, list) else [value])]
-                for key, value in detail.items()}
+        return {
+            str(key): [str(m) for m in (value if isinstance(value, list) else [value])] for key, value in detail.items()
+        }
     if isinstance(detail, list):
         return {"non_field_errors": [str(m) for m in detail]}
     return {}
@@ -103,12 +104,20 @@ class ApiPagination(CursorPagination):
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": self.cursor_query_param, "required": False, "in": "query", "schema": {"type": "string"},
-             "description": "Where a page starts: take it from the next or previous link of the page before."},
-            {"name": self.page_size_query_param, "required": False, "in": "query",
-             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size,
-                        "default": self.page_size},
-             "description": f"Rows per page, 1 to {self.max_page_size}."},
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": "Where a page starts: take it from the next or previous link of the page before.",
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size},
+                "description": f"Rows per page, 1 to {self.max_page_size}.",
+            },
         ]
 
     def get_page_size(self, request) -> int:
@@ -129,8 +138,9 @@ class ApiPagination(CursorPagination):
             {"cursor": [_("Invalid cursor: use the next or previous link of a page as it is.")]}
         )
         try:
-            tokens = parse.parse_qs(b64decode(encoded.encode("ascii"), validate=True).decode("ascii"),
-                                    keep_blank_values=True)
+            tokens = parse.parse_qs(
+                b64decode(encoded.encode("ascii"), validate=True).decode("ascii"), keep_blank_values=True
+            )
             offset = int(tokens.get("o", ["0"])[0])
             reverse = bool(int(tokens.get("r", ["0"])[0]))
             position = tokens.get("p", [None])[0]
@@ -158,8 +168,11 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
             raise exceptions.ValidationError({name: [message] for name in unknown})
         # The schema gives typed parameters (ids, instants, choices) a type that "" is not: django-filter
         # would take an empty one as absent, and answer rows the client did not ask for.
-        typed = {name for name, f in (filterset_class.base_filters if filterset_class else {}).items()
-                 if not isinstance(f, filters.CharFilter)}
+        typed = {
+            name
+            for name, f in (filterset_class.base_filters if filterset_class else {}).items()
+            if not isinstance(f, filters.CharFilter)
+        }
         empty = sorted(name for name in typed if name in request.query_params and request.query_params[name] == "")
         if empty:
             message = _("Give a value, or leave the parameter out.")

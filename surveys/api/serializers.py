@@ -25,8 +25,10 @@ class UtcDateTimeField(serializers.DateTimeField):
 
 
 class ApiModelSerializer(serializers.ModelSerializer):
-    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
-                                models.DateTimeField: UtcDateTimeField}
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UtcDateTimeField,
+    }
 
 
 class SiteSerializer(ApiModelSerializer):
@@ -41,21 +43,47 @@ class TimepointSerializer(ApiModelSerializer):
 
     class Meta:
         model = Timepoint
-        fields = ["code", "label", "order", "questionnaire", "version", "anchor", "unit", "offset", "window",
-                  "repeat_every", "repeat_count"]
+        fields = [
+            "code",
+            "label",
+            "order",
+            "questionnaire",
+            "version",
+            "anchor",
+            "unit",
+            "offset",
+            "window",
+            "repeat_every",
+            "repeat_count",
+        ]
 
 
 class StudySerializer(ApiModelSerializer):
     languages = serializers.ListField(child=serializers.CharField())
     roles = serializers.SerializerMethodField(help_text="Your roles in this study.")
-    sites = SiteSerializer(many=True, read_only=True, source="api_sites",
-                           help_text="Sites you reach (only yours when your membership is limited to one).")
+    sites = SiteSerializer(
+        many=True,
+        read_only=True,
+        source="api_sites",
+        help_text="Sites you reach (only yours when your membership is limited to one).",
+    )
     timepoints = TimepointSerializer(many=True, read_only=True)
 
     class Meta:
         model = Study
-        fields = ["code", "title", "description", "status", "languages", "fallback_language", "time_zone",
-                  "created_at", "roles", "sites", "timepoints"]
+        fields = [
+            "code",
+            "title",
+            "description",
+            "status",
+            "languages",
+            "fallback_language",
+            "time_zone",
+            "created_at",
+            "roles",
+            "sites",
+            "timepoints",
+        ]
 
     def get_roles(self, study: Study) -> list[str]:
         user = self.context["request"].user
@@ -102,14 +130,28 @@ class AssignmentSerializer(ApiModelSerializer):
     site = serializers.CharField(source="participant.site.code", read_only=True, allow_null=True, default=None)
     timepoint = serializers.CharField(source="timepoint.code", read_only=True)
     questionnaire = serializers.CharField(source="timepoint.version.questionnaire.code", read_only=True)
-    version = serializers.IntegerField(source="timepoint.version.number", read_only=True,
-                                       help_text="Version planned by the timepoint (a response says which it answered).")
+    version = serializers.IntegerField(
+        source="timepoint.version.number",
+        read_only=True,
+        help_text="Version planned by the timepoint (a response says which it answered).",
+    )
     response = serializers.SerializerMethodField(help_text="Id of the response, once the patient started it.")
 
     class Meta:
         model = Assignment
-        fields = ["id", "participant", "site", "timepoint", "occurrence", "questionnaire", "version", "due_at",
-                  "expires_at", "status", "response"]
+        fields = [
+            "id",
+            "participant",
+            "site",
+            "timepoint",
+            "occurrence",
+            "questionnaire",
+            "version",
+            "due_at",
+            "expires_at",
+            "status",
+            "response",
+        ]
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_response(self, assignment: Assignment) -> int | None:
@@ -123,8 +165,9 @@ class AssignmentSerializer(ApiModelSerializer):
 class ResponseSerializer(ApiModelSerializer):
     assignment = serializers.IntegerField(source="assignment_id", read_only=True)
     participant = serializers.CharField(source="assignment.participant.pseudonym", read_only=True)
-    site = serializers.CharField(source="assignment.participant.site.code", read_only=True, allow_null=True,
-                                 default=None)
+    site = serializers.CharField(
+        source="assignment.participant.site.code", read_only=True, allow_null=True, default=None
+    )
     timepoint = serializers.CharField(source="assignment.timepoint.code", read_only=True)
     occurrence = serializers.IntegerField(source="assignment.occurrence", read_only=True)
     due_at = UtcDateTimeField(source="assignment.due_at", read_only=True)
@@ -137,8 +180,24 @@ class ResponseSerializer(ApiModelSerializer):
 
     class Meta:
         model = Response
-        fields = ["id", "assignment", "participant", "site", "timepoint", "occurrence", "due_at", "questionnaire",
-                  "version", "status", "source", "started_at", "updated_at", "submitted_at", "answers", "scores"]
+        fields = [
+            "id",
+            "assignment",
+            "participant",
+            "site",
+            "timepoint",
+            "occurrence",
+            "due_at",
+            "questionnaire",
+            "version",
+            "status",
+            "source",
+            "started_at",
+            "updated_at",
+            "submitted_at",
+            "answers",
+            "scores",
+        ]
 
 
 class ScoreRowSerializer(serializers.Serializer):

@@ -35,12 +35,18 @@ EXPIRY_CHOICES = [
 
 
 class TokenForm(forms.Form):
-    label = forms.CharField(label=gettext_lazy("Label"), max_length=LABEL_MAX,
-                            help_text=gettext_lazy("What the token is for, e.g. \"R analysis\"."))
-    expires = forms.ChoiceField(label=gettext_lazy("Expires"), choices=EXPIRY_CHOICES, initial="90",
-                                required=False, widget=forms.RadioSelect)
+    label = forms.CharField(
+        label=gettext_lazy("Label"),
+        max_length=LABEL_MAX,
+        help_text=gettext_lazy('What the token is for, e.g. "R analysis".'),
+    )
+    expires = forms.ChoiceField(
+        label=gettext_lazy("Expires"), choices=EXPIRY_CHOICES, initial="90", required=False, widget=forms.RadioSelect
+    )
     studies = forms.ModelMultipleChoiceField(
-        label=gettext_lazy("Only these studies"), queryset=None, required=False,
+        label=gettext_lazy("Only these studies"),
+        queryset=None,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("None ticked: every study where you have a role, now or later."),
     )
@@ -50,8 +56,9 @@ class TokenForm(forms.Form):
         self.fields["studies"].queryset = studies_for_user(user=user).order_by("code")
 
 
-def _render(request: HttpRequest, form: TokenForm, *, made: tuple[ApiToken, str] | None = None,
-            status: int = 200) -> HttpResponse:
+def _render(
+    request: HttpRequest, form: TokenForm, *, made: tuple[ApiToken, str] | None = None, status: int = 200
+) -> HttpResponse:
     now = timezone.now()
     tokens = list(api_tokens_of(user=request.user))
     context = {
@@ -59,8 +66,10 @@ def _render(request: HttpRequest, form: TokenForm, *, made: tuple[ApiToken, str]
         "title": _("API tokens"),
         "form": form,
         "has_studies": studies_for_user(user=request.user).exists(),
-        "rows": [{"token": t, "usable": t.is_usable(now=now), "expired": t.revoked_at is None and not t.is_usable(now=now)}
-                 for t in tokens],
+        "rows": [
+            {"token": t, "usable": t.is_usable(now=now), "expired": t.revoked_at is None and not t.is_usable(now=now)}
+            for t in tokens
+        ],
         "made": made[0] if made else None,
         "made_text": made[1] if made else "",
         "api_url": request.build_absolute_uri("/api/"),
@@ -75,13 +84,18 @@ def _render(request: HttpRequest, form: TokenForm, *, made: tuple[ApiToken, str]
 def api_tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("action") == "revoke":
         raw_id = request.POST.get("token", "")
-        token = (ApiToken.objects.filter(user=request.user, pk=int(raw_id)).first()
-                 if re.fullmatch(r"[0-9]{1,18}", raw_id) else None)
+        token = (
+            ApiToken.objects.filter(user=request.user, pk=int(raw_id)).first()
+            if re.fullmatch(r"[0-9]{1,18}", raw_id)
+            else None
+        )
         if token is None:
             raise Http404(_("No such token among yours."))
         if api_token_revoke(token=token):
-            messages.success(request, _("Token %(label)s revoked: programs using it are refused from now on.")
-                             % {"label": token.label})
+            messages.success(
+                request,
+                _("Token %(label)s revoked: programs using it are refused from now on.") % {"label": token.label},
+            )
         return HttpResponseRedirect(request.path)
     if request.method == "POST":
         form = TokenForm(request.POST, user=request.user)
@@ -89,8 +103,12 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             days = form.cleaned_data["expires"]
             expires_at = timezone.now() + timedelta(days=int(days)) if days else None
             try:
-                made = api_token_create(user=request.user, label=form.cleaned_data["label"], expires_at=expires_at,
-                                        studies=form.cleaned_data["studies"])
+                made = api_token_create(
+                    user=request.user,
+                    label=form.cleaned_data["label"],
+                    expires_at=expires_at,
+                    studies=form.cleaned_data["studies"],
+                )
             except TokenRefused as refused:
                 form.add_error(None, str(refused))
             else:

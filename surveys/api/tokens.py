@@ -39,14 +39,18 @@ def token_digest(raw: str) -> str:
 
 
 def api_token_create(
-    *, user: AbstractBaseUser, label: str, expires_at: datetime | None = None, studies: Iterable[Study] = (),
+    *,
+    user: AbstractBaseUser,
+    label: str,
+    expires_at: datetime | None = None,
+    studies: Iterable[Study] = (),
     now: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Make a token for `user`; returns the row and the token itself, which is never stored."""
     now = now or timezone.now()
     label = (label or "").strip()
     if not label:
-        raise TokenRefused(_("Give the token a label, e.g. \"R analysis\"."))
+        raise TokenRefused(_('Give the token a label, e.g. "R analysis".'))
     if len(label) > LABEL_MAX:
         raise TokenRefused(_("The label is too long (%(max)s characters at most).") % {"max": LABEL_MAX})
     if expires_at is not None and expires_at <= now:

@@ -49,7 +49,6 @@ VIEW_ASSIGNMENTS = "surveys.view_assignment"
 VIEW_RESPONSES = "surveys.view_response"
 
 
-
 class FhirJSONRenderer(JSONRenderer):
     media_type = "application/fhir+json"
     format = "fhir"
@@ -101,8 +100,10 @@ def studies_reached(request):
     sites = rows_for_user(Site.objects.order_by("code"), user=request.user, roles=ANY_ROLE)
     return studies.order_by("id").prefetch_related(
         Prefetch("sites", queryset=sites, to_attr="api_sites"),
-        Prefetch("timepoints",
-                 queryset=Timepoint.objects.select_related("version__questionnaire").order_by("order", "offset", "id")),
+        Prefetch(
+            "timepoints",
+            queryset=Timepoint.objects.select_related("version__questionnaire").order_by("order", "offset", "id"),
+        ),
     )
 
 
@@ -118,10 +119,11 @@ class StudyFilter(filters.FilterSet):
     list=extend_schema(
         summary="Studies where you have a role",
         description="The studies where you have a role (only those of the token's list, if it has one), with your "
-                    "roles, the sites\nyou reach and the timepoints.",
+        "roles, the sites\nyou reach and the timepoints.",
     ),
-    retrieve=extend_schema(summary="One study: your roles, its sites and timepoints",
-                           description="One study, as in the list."),
+    retrieve=extend_schema(
+        summary="One study: your roles, its sites and timepoints", description="One study, as in the list."
+    ),
 )
 @extend_schema(tags=["studies"])
 class StudyViewSet(ReadOnlyViewSet):
@@ -142,8 +144,9 @@ class StudyViewSet(ReadOnlyViewSet):
 
 
 class VersionFilter(StudyFilterSet):
-    questionnaire = filters.CharFilter(field_name="questionnaire__code", method="filter_questionnaire",
-                                       label="Questionnaire code")
+    questionnaire = filters.CharFilter(
+        field_name="questionnaire__code", method="filter_questionnaire", label="Questionnaire code"
+    )
 
     class Meta:
         model = QuestionnaireVersion
@@ -157,8 +160,11 @@ class VersionObjectMixin(StudyScopedMixin):
     def get_object(self) -> QuestionnaireVersion:
         version = (
             QuestionnaireVersion.objects.select_related("questionnaire")
-            .filter(questionnaire__study=self.study, questionnaire__code=self.kwargs["questionnaire"],
-                    number=self.kwargs["number"])
+            .filter(
+                questionnaire__study=self.study,
+                questionnaire__code=self.kwargs["questionnaire"],
+                number=self.kwargs["number"],
+            )
             .first()
         )
         if version is None:
@@ -170,12 +176,14 @@ class VersionObjectMixin(StudyScopedMixin):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Published questionnaire versions",
-                       description="Published versions of the study's questionnaires, each frozen once published."),
+    list=extend_schema(
+        summary="Published questionnaire versions",
+        description="Published versions of the study's questionnaires, each frozen once published.",
+    ),
     retrieve=extend_schema(
         summary="One published version, with its frozen definition",
         description="One version and its frozen definition: a FHIR R4 Questionnaire with our extensions (scoring "
-                    "rules, safety\nmessage).",
+        "rules, safety\nmessage).",
     ),
 )
 @extend_schema(tags=["questionnaires"])
@@ -185,8 +193,10 @@ class VersionViewSet(VersionObjectMixin, ReadOnlyViewSet):
     filterset_class = VersionFilter
 
     def rows(self):
-        return self.scoped(QuestionnaireVersion.objects.filter(questionnaire__study=self.study)
-                           .select_related("questionnaire"), study_path="questionnaire__study")
+        return self.scoped(
+            QuestionnaireVersion.objects.filter(questionnaire__study=self.study).select_related("questionnaire"),
+            study_path="questionnaire__study",
+        )
 
     def get_serializer_class(self):
         # The list leaves the definitions out: they are what makes a version large.
@@ -194,7 +204,8 @@ class VersionViewSet(VersionObjectMixin, ReadOnlyViewSet):
 
 
 @extend_schema(
-    summary="One published version as a FHIR R4 Questionnaire", tags=["questionnaires", "fhir"],
+    summary="One published version as a FHIR R4 Questionnaire",
+    tags=["questionnaires", "fhir"],
     responses={(200, "application/fhir+json"): OpenApiTypes.OBJECT},
 )
 class VersionFhir(VersionObjectMixin, DetailView):
@@ -223,7 +234,7 @@ class ParticipantFilter(StudyFilterSet):
     list=extend_schema(
         summary="Participants, by pseudonym (never an identity)",
         description="Participants by pseudonym: site, status, language, consent, withdrawal and enrolment dates; "
-                    "never an identity.\nA member limited to a site sees that site's only.",
+        "never an identity.\nA member limited to a site sees that site's only.",
     ),
     retrieve=extend_schema(summary="One participant", description="One participant, by pseudonym."),
 )
@@ -247,8 +258,9 @@ class ParticipantViewSet(StudyScopedMixin, ReadOnlyViewSet):
 
 class AssignmentFilter(StudyFilterSet):
     timepoint = filters.CharFilter(field_name="timepoint__code", method="filter_timepoint", label="Timepoint code")
-    questionnaire = filters.CharFilter(field_name="timepoint__version__questionnaire__code",
-                                       method="filter_questionnaire", label="Questionnaire code")
+    questionnaire = filters.CharFilter(
+        field_name="timepoint__version__questionnaire__code", method="filter_questionnaire", label="Questionnaire code"
+    )
     participant = filters.CharFilter(field_name="participant__pseudonym", label="Pseudonym")
     site = filters.CharFilter(field_name="participant__site__code", label="Site code")
     status = filters.ChoiceFilter(choices=Assignment.Status.choices)
@@ -272,7 +284,7 @@ def _assignments(view: StudyScopedMixin):
     list=extend_schema(
         summary="Assignments: one per participant, timepoint and occurrence",
         description="One row per participant, timepoint and occurrence: when it opens and closes, its status, its "
-                    "response.",
+        "response.",
     ),
     retrieve=extend_schema(summary="One assignment", description="One assignment."),
 )
@@ -293,10 +305,12 @@ class AssignmentViewSet(StudyScopedMixin, ReadOnlyViewSet):
 
 
 class ResponseFilter(StudyFilterSet):
-    timepoint = filters.CharFilter(field_name="assignment__timepoint__code", method="filter_timepoint",
-                                   label="Timepoint code")
-    questionnaire = filters.CharFilter(field_name="version__questionnaire__code", method="filter_questionnaire",
-                                       label="Questionnaire code")
+    timepoint = filters.CharFilter(
+        field_name="assignment__timepoint__code", method="filter_timepoint", label="Timepoint code"
+    )
+    questionnaire = filters.CharFilter(
+        field_name="version__questionnaire__code", method="filter_questionnaire", label="Questionnaire code"
+    )
     participant = filters.CharFilter(field_name="assignment__participant__pseudonym", label="Pseudonym")
     site = filters.CharFilter(field_name="assignment__participant__site__code", label="Site code")
     status = filters.ChoiceFilter(choices=Response.Status.choices)
@@ -320,7 +334,7 @@ def _responses(view: StudyScopedMixin):
     list=extend_schema(
         summary="Responses with their answers and scores",
         description="Responses, in progress and submitted: answers keyed by item code (linkId), scores computed at "
-                    "submission.",
+        "submission.",
     ),
     retrieve=extend_schema(summary="One response", description="One response."),
 )
@@ -338,7 +352,8 @@ class ResponseViewSet(StudyScopedMixin, ReadOnlyViewSet):
 
 
 @extend_schema(
-    summary="One response as a FHIR R4 QuestionnaireResponse", tags=["responses", "fhir"],
+    summary="One response as a FHIR R4 QuestionnaireResponse",
+    tags=["responses", "fhir"],
     responses={(200, "application/fhir+json"): OpenApiTypes.OBJECT},
 )
 class ResponseFhir(StudyScopedMixin, DetailView):
@@ -381,24 +396,26 @@ def score_rows(response: Response, only: str | None = None) -> list[dict]:
         if only is not None and name != only:
             continue
         result = result if isinstance(result, dict) else {}
-        rows.append({
-            "response": response.pk,
-            "participant": a.participant.pseudonym,
-            "site": a.participant.site.code if a.participant.site_id else None,
-            "timepoint": a.timepoint.code,
-            "occurrence": a.occurrence,
-            "questionnaire": response.version.questionnaire.code,
-            "version": response.version.number,
-            "submitted_at": response.submitted_at,
-            "score": name,
-            "value": result.get("value"),
-            "band": result.get("band"),
-            "raw": result.get("raw"),
-            "answered": result.get("answered"),
-            "of": result.get("of"),
-            "prorated": bool(result.get("prorated")),
-            "reason": result.get("reason"),
-        })
+        rows.append(
+            {
+                "response": response.pk,
+                "participant": a.participant.pseudonym,
+                "site": a.participant.site.code if a.participant.site_id else None,
+                "timepoint": a.timepoint.code,
+                "occurrence": a.occurrence,
+                "questionnaire": response.version.questionnaire.code,
+                "version": response.version.number,
+                "submitted_at": response.submitted_at,
+                "score": name,
+                "value": result.get("value"),
+                "band": result.get("band"),
+                "raw": result.get("raw"),
+                "answered": result.get("answered"),
+                "of": result.get("of"),
+                "prorated": bool(result.get("prorated")),
+                "reason": result.get("reason"),
+            }
+        )
     return rows
 
 
@@ -427,7 +444,11 @@ class ScoreList(StudyScopedMixin, ListView):
 def api_not_found(request, *args, **kwargs):
     """Any path under /api/ that no route serves: the API's error body, not an HTML page."""
     return JsonResponse(
-        {"status": 404, "code": "not_found",
-         "detail": _("No API resource at %(path)s. The list of resources is at /api/docs/.") % {"path": request.path}},
+        {
+            "status": 404,
+            "code": "not_found",
+            "detail": _("No API resource at %(path)s. The list of resources is at /api/docs/.")
+            % {"path": request.path},
+        },
         status=404,
     )

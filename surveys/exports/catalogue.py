@@ -165,10 +165,15 @@ def _rule_summary(rule: dict, languages: list[str]) -> str:
 
 
 def questionnaire_catalogue(questionnaire: Questionnaire, *, languages: list[str]) -> QuestionnaireCatalogue:
-    versions = list(QuestionnaireVersion.objects.filter(questionnaire=questionnaire).order_by("number")
-                    .values_list("pk", "number", "definition"))
+    versions = list(
+        QuestionnaireVersion.objects.filter(questionnaire=questionnaire)
+        .order_by("number")
+        .values_list("pk", "number", "definition")
+    )
     cat = QuestionnaireCatalogue(
-        code=questionnaire.code, questionnaire_id=questionnaire.pk, languages=languages,
+        code=questionnaire.code,
+        questionnaire_id=questionnaire.pk,
+        languages=languages,
         titles={lang: getattr(questionnaire, f"title_{lang}", "") or questionnaire.code for lang in languages},
     )
     for version_id, number, definition in versions:
@@ -256,8 +261,12 @@ def export_questionnaires(spec: ExportSpec) -> list[Questionnaire]:
         found = list(published.filter(code__in=spec.questionnaires))
         missing = sorted(set(spec.questionnaires) - {q.code for q in found})
         if missing:
-            raise ExportSpecError({"questionnaires": _(
-                "No published questionnaire %(codes)s in this study.") % {"codes": ", ".join(missing)}})
+            raise ExportSpecError(
+                {
+                    "questionnaires": _("No published questionnaire %(codes)s in this study.")
+                    % {"codes": ", ".join(missing)}
+                }
+            )
         return found
     # The eligibility questionnaire keeps no answers (pre-screening stores nothing): left out unless asked.
     screening = study.screening_version.questionnaire_id if study.screening_version_id else None

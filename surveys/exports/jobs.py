@@ -100,8 +100,13 @@ def export_is_small(*, spec: ExportSpec) -> bool:
 
 def _job_create(*, spec: ExportSpec, by, mode: str, **fields) -> ExportJob:
     return ExportJob.objects.create(
-        study_id=spec.study_id, requested_by=by, mode=mode, spec=spec.to_dict(), format=spec.format,
-        filename=export_filename(spec), **fields,
+        study_id=spec.study_id,
+        requested_by=by,
+        mode=mode,
+        spec=spec.to_dict(),
+        format=spec.format,
+        filename=export_filename(spec),
+        **fields,
     )
 
 
@@ -208,14 +213,23 @@ class StreamedExport(Iterator[bytes]):
                 pass
             except Exception:  # the writer failed while unwinding; the row still says interrupted
                 logger.exception("export %s: error while stopping an interrupted stream", self.job.pk)
-        self._finish(Status.INCOMPLETE, error=_("The download stopped after %(size)s bytes: the connection "
-                                                 "was closed before the end.") % {"size": self._size})
+        self._finish(
+            Status.INCOMPLETE,
+            error=_("The download stopped after %(size)s bytes: the connection was closed before the end.")
+            % {"size": self._size},
+        )
 
     def _finish(self, status: str, *, stats: ExportStats | None = None, error: str = "") -> None:
         self._ended = True
         now = timezone.now()
-        fields = {"status": status, "finished_at": now, "size_bytes": self._size,
-                  "sha256": self._digest.hexdigest(), "error": error, "heartbeat_at": None}
+        fields = {
+            "status": status,
+            "finished_at": now,
+            "size_bytes": self._size,
+            "sha256": self._digest.hexdigest(),
+            "error": error,
+            "heartbeat_at": None,
+        }
         if stats is not None:
             fields.update(rows=stats.rows, progress_done=stats.rows, progress_total=stats.rows)
         # Conditional on the claim only: the final word of the stream wins over a sweep that judged it lost.
@@ -229,8 +243,9 @@ def export_stream(*, spec: ExportSpec, by, chunk_size: int = CHUNK_SIZE) -> Stre
     """Start a streamed export: its audit row (running) and the iterator of its bytes."""
     spec.check()
     now = timezone.now()
-    job = _job_create(spec=spec, by=by, mode=Mode.INLINE, status=Status.RUNNING, started_at=now, attempts=1,
-                      claim=uuid.uuid4().hex)
+    job = _job_create(
+        spec=spec, by=by, mode=Mode.INLINE, status=Status.RUNNING, started_at=now, attempts=1, claim=uuid.uuid4().hex
+    )
     logger.info("export %s (%s, inline) started by user %s", job.pk, spec.format, job.requested_by_id)
     return StreamedExport(job=job, spec=spec, chunk_size=chunk_size)
 
@@ -260,8 +275,7 @@ def export_job_enqueue(*, job_id: int, broker=None) -> bool:
 
     queue = settings.EXPORTS_QUEUE or None
     try:
-        export_job_run.apply_async(args=[job_id], queue=queue, connection=broker,
-                                   retry_policy=ENQUEUE_RETRY_POLICY)
+        export_job_run.apply_async(args=[job_id], queue=queue, connection=broker, retry_policy=ENQUEUE_RETRY_POLICY)
     except Exception as exc:  # any broker failure: the row stays pending, the sweep enqueues it later
         logger.warning("export %s: not enqueued (%s); the sweep will retry", job_id, _error_text(exc))
         return False
@@ -359,8 +373,13 @@ def export_job_run(*, job_id: int) -> str:
     claim = uuid.uuid4().hex
     now = timezone.now()
     taken = ExportJob.objects.filter(pk=job_id, status=Status.PENDING).update(
-        status=Status.RUNNING, claim=claim, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
-        progress_done=0, error="",
+        status=Status.RUNNING,
+        claim=claim,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        progress_done=0,
+        error="",
     )
     if not taken:
         logger.info("export %s: not pending any more, nothing to do", job_id)
@@ -389,15 +408,23 @@ def export_job_run(*, job_id: int) -> str:
     except Exception as exc:
         part.unlink(missing_ok=True)
         ExportJob.objects.filter(pk=job_id, claim=claim, status=Status.RUNNING).update(
-            status=Status.FAILED, finished_at=timezone.now(), heartbeat_at=None, error=_error_text(exc))
+            status=Status.FAILED, finished_at=timezone.now(), heartbeat_at=None, error=_error_text(exc)
+        )
         logger.exception("export %s failed", job_id)
         return "failed"
     now = timezone.now()
     total = runner.total or stats.rows
     done = ExportJob.objects.filter(pk=job_id, claim=claim, status=Status.RUNNING).update(
-        status=Status.DONE, finished_at=now, heartbeat_at=None, rows=stats.rows, size_bytes=size, sha256=sha256,
-        file_path=relative, expires_at=now + timedelta(days=settings.EXPORTS_EXPIRE_DAYS),
-        progress_done=total, progress_total=total,
+        status=Status.DONE,
+        finished_at=now,
+        heartbeat_at=None,
+        rows=stats.rows,
+        size_bytes=size,
+        sha256=sha256,
+        file_path=relative,
+        expires_at=now + timedelta(days=settings.EXPORTS_EXPIRE_DAYS),
+        progress_done=total,
+        progress_total=total,
     )
     if not done:
         final.unlink(missing_ok=True)
@@ -418,8 +445,12 @@ class SweepReport:
     enqueued: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {"requeued": self.requeued, "failed": self.failed, "abandoned": self.abandoned,
-                "enqueued": self.enqueued}
+        return {
+            "requeued": self.requeued,
+            "failed": self.failed,
+            "abandoned": self.abandoned,
+            "enqueued": self.enqueued,
+        }
 
 
 def export_jobs_sweep(*, now: datetime, enqueue: Callable[[int], bool] | None = None) -> SweepReport:
@@ -435,21 +466,34 @@ def export_jobs_sweep(*, now: datetime, enqueue: Callable[[int], bool] | None = 
         held = ExportJob.objects.filter(pk=job_id, claim=claim, status=Status.RUNNING)
         if attempts >= settings.EXPORTS_MAX_ATTEMPTS:
             report.failed += held.update(
-                status=Status.FAILED, finished_at=now, heartbeat_at=None, claim="",
-                error=_("The worker stopped during this export %(n)s times (killed or out of memory); "
-                        "it was not tried again. Start a new export, or ask the administrator to check "
-                        "the workers.") % {"n": attempts})
+                status=Status.FAILED,
+                finished_at=now,
+                heartbeat_at=None,
+                claim="",
+                error=_(
+                    "The worker stopped during this export %(n)s times (killed or out of memory); "
+                    "it was not tried again. Start a new export, or ask the administrator to check "
+                    "the workers."
+                )
+                % {"n": attempts},
+            )
         # Back to the start: the next run writes a new file under its own claim.
         elif held.update(status=Status.PENDING, claim="", enqueued_at=None, heartbeat_at=None):
             report.requeued += 1
             report.enqueued += enqueue(job_id)
     report.abandoned = ExportJob.objects.filter(
-        mode=Mode.INLINE, status=Status.RUNNING, started_at__lt=now - INLINE_ABANDONED,
-    ).update(status=Status.INCOMPLETE, finished_at=now,
-             error=_("The download never finished: the server stopped while sending it."))
+        mode=Mode.INLINE,
+        status=Status.RUNNING,
+        started_at__lt=now - INLINE_ABANDONED,
+    ).update(
+        status=Status.INCOMPLETE,
+        finished_at=now,
+        error=_("The download never finished: the server stopped while sending it."),
+    )
     requeue_before = now - timedelta(seconds=settings.EXPORTS_REQUEUE_SECONDS)
     waiting = ExportJob.objects.filter(mode=Mode.ASYNC, status=Status.PENDING).filter(
-        Q(enqueued_at__isnull=True, created_at__lt=now - ENQUEUE_GRACE) | Q(enqueued_at__lt=requeue_before))
+        Q(enqueued_at__isnull=True, created_at__lt=now - ENQUEUE_GRACE) | Q(enqueued_at__lt=requeue_before)
+    )
     for job_id in waiting.order_by("created_at").values_list("pk", flat=True):
         report.enqueued += enqueue(job_id)
     if report.requeued or report.failed or report.abandoned or report.enqueued:
@@ -473,8 +517,7 @@ def export_files_expire(*, now: datetime) -> dict[str, int]:
         path = _job_path(job)
         if path is not None:
             path.unlink(missing_ok=True)
-        expired += ExportJob.objects.filter(pk=job.pk, status=Status.DONE).update(status=Status.EXPIRED,
-                                                                                  file_path="")
+        expired += ExportJob.objects.filter(pk=job.pk, status=Status.DONE).update(status=Status.EXPIRED, file_path="")
     # Orphans: .part files of dead runs, files of runs that lost their claim. Never the file of a
     # done job or the .part of a run still holding its job (a .sav is written only at the end, so
     # its .part may stay old and empty for long); and only old ones, to spare a run just claimed.
@@ -483,8 +526,9 @@ def export_files_expire(*, now: datetime) -> dict[str, int]:
     if root.is_dir():
         kept = set(ExportJob.objects.exclude(file_path="").values_list("file_path", flat=True))
         running = ExportJob.objects.filter(status=Status.RUNNING, mode=Mode.ASYNC).exclude(claim="")
-        held = tuple(f"{study_id}/{pk}-{claim}" for study_id, pk, claim in
-                     running.values_list("study_id", "pk", "claim"))
+        held = tuple(
+            f"{study_id}/{pk}-{claim}" for study_id, pk, claim in running.values_list("study_id", "pk", "claim")
+        )
         old = (now - timedelta(seconds=settings.EXPORTS_STALE_SECONDS)).timestamp()
         for path in root.rglob("*"):
             relative = path.relative_to(root).as_posix()

@@ -20,14 +20,33 @@ from surveys.models import Response
 CHUNK = 2000
 
 FIELDS = (
-    "pk", "version_id", "status", "answers", "scores", "submitted_at", "started_at",
-    "assignment_id", "assignment__due_at", "assignment__occurrence", "assignment__invitation_channel",
-    "assignment__timepoint__code", "assignment__participant_id", "assignment__participant__pseudonym",
-    "assignment__participant__created_at", "assignment__participant__site__code",
-    "version__questionnaire__code", "version__number", "source",
+    "pk",
+    "version_id",
+    "status",
+    "answers",
+    "scores",
+    "submitted_at",
+    "started_at",
+    "assignment_id",
+    "assignment__due_at",
+    "assignment__occurrence",
+    "assignment__invitation_channel",
+    "assignment__timepoint__code",
+    "assignment__participant_id",
+    "assignment__participant__pseudonym",
+    "assignment__participant__created_at",
+    "assignment__participant__site__code",
+    "version__questionnaire__code",
+    "version__number",
+    "source",
 )
-ORDER = ("assignment__participant__pseudonym", "assignment__due_at", "assignment__timepoint__order",
-         "assignment__occurrence", "pk")
+ORDER = (
+    "assignment__participant__pseudonym",
+    "assignment__due_at",
+    "assignment__timepoint__order",
+    "assignment__occurrence",
+    "pk",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +92,51 @@ def responses_queryset(spec: ExportSpec, *, questionnaires: list[str] | None = N
     return rows
 
 
-def responses_stream(spec: ExportSpec, *, questionnaires: list[str] | None = None,
-                     chunk_size: int = CHUNK) -> Iterator[ResponseRow]:
+def responses_stream(
+    spec: ExportSpec, *, questionnaires: list[str] | None = None, chunk_size: int = CHUNK
+) -> Iterator[ResponseRow]:
     """Every response of the export, by pseudonym then due time; one chunk in memory at a time."""
     rows = responses_queryset(spec, questionnaires=questionnaires).order_by(*ORDER).values_list(*FIELDS)
     for values in rows.iterator(chunk_size=chunk_size):
-        (pk, version_id, status, answers, scores, submitted_at, started_at, assignment_id, due_at, occurrence,
-         channel, timepoint, participant_id, pseudonym, enrolled_at, site, questionnaire, version, source) = values
-        yield ResponseRow(pk, version_id, status, answers or {}, scores or {}, submitted_at, started_at,
-                          assignment_id, due_at, occurrence, channel or "", timepoint, participant_id, pseudonym,
-                          enrolled_at, site or "", questionnaire, version, source)
+        (
+            pk,
+            version_id,
+            status,
+            answers,
+            scores,
+            submitted_at,
+            started_at,
+            assignment_id,
+            due_at,
+            occurrence,
+            channel,
+            timepoint,
+            participant_id,
+            pseudonym,
+            enrolled_at,
+            site,
+            questionnaire,
+            version,
+            source,
+        ) = values
+        yield ResponseRow(
+            pk,
+            version_id,
+            status,
+            answers or {},
+            scores or {},
+            submitted_at,
+            started_at,
+            assignment_id,
+            due_at,
+            occurrence,
+            channel or "",
+            timepoint,
+            participant_id,
+            pseudonym,
+            enrolled_at,
+            site or "",
+            questionnaire,
+            version,
+            source,
+        )

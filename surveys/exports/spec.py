@@ -85,17 +85,23 @@ class ExportSpec:
         """What is wrong with this spec, by field ({} when it can be exported). No database access."""
         found: dict[str, str] = {}
         if self.format not in FORMATS:
-            found["format"] = str(_("Unknown format %(value)s; choose one of %(known)s.") % {
-                "value": self.format, "known": ", ".join(FORMATS)})
+            found["format"] = str(
+                _("Unknown format %(value)s; choose one of %(known)s.")
+                % {"value": self.format, "known": ", ".join(FORMATS)}
+            )
         if self.dates not in DATES:
-            found["dates"] = str(_("Unknown date mode %(value)s; choose one of %(known)s.") % {
-                "value": self.dates, "known": ", ".join(DATES)})
+            found["dates"] = str(
+                _("Unknown date mode %(value)s; choose one of %(known)s.")
+                % {"value": self.dates, "known": ", ".join(DATES)}
+            )
         elif self.format == "fhir_ndjson" and self.dates == "days_since_enrolment":
             found["dates"] = str(_("FHIR responses carry dates: choose exact or shifted dates for this format."))
         languages = [code for code, _name in settings.LANGUAGES]
         if self.language is not None and self.language not in languages:
-            found["language"] = str(_("Unknown language %(value)s; choose one of %(known)s.") % {
-                "value": self.language, "known": ", ".join(languages)})
+            found["language"] = str(
+                _("Unknown language %(value)s; choose one of %(known)s.")
+                % {"value": self.language, "known": ", ".join(languages)}
+            )
         return found
 
     def check(self) -> ExportSpec:

@@ -82,7 +82,7 @@ def _short_names(names: Sequence[str], segments: Sequence[int]) -> list[list[str
         n = 1
         while True:
             tail = str(n)
-            candidate = base[:8 - len(tail)] + tail
+            candidate = base[: 8 - len(tail)] + tail
             if candidate not in used:
                 used.add(candidate)
                 return candidate
@@ -111,8 +111,9 @@ def _fmt(kind: str, width: int) -> int:
 class SavWriter:
     """Write a dictionary, then cases one at a time; `close()` patches the number of cases."""
 
-    def __init__(self, out: BinaryIO, variables: Sequence[SavVariable], *, label: str = "",
-                 created: dt.datetime | None = None):
+    def __init__(
+        self, out: BinaryIO, variables: Sequence[SavVariable], *, label: str = "", created: dt.datetime | None = None
+    ):
         self.out = out
         self.variables = list(variables)
         self.cases = 0
@@ -174,9 +175,11 @@ class SavWriter:
         w(struct.pack("<iiii", 7, 11, 4, len(display)) + struct.pack(f"<{len(display)}i", *display))
         long_names = "\t".join(f"{names[0]}={v.name}" for v, names in zip(self.variables, shorts, strict=True))
         self._extension(13, long_names.encode())
-        very_long = b"".join(f"{names[0]}={v.width:05d}".encode() + b"\0\t"
-                             for v, names in zip(self.variables, shorts, strict=True)
-                             if v.kind == "string" and v.width > 255)
+        very_long = b"".join(
+            f"{names[0]}={v.width:05d}".encode() + b"\0\t"
+            for v, names in zip(self.variables, shorts, strict=True)
+            if v.kind == "string" and v.width > 255
+        )
         if very_long:
             self._extension(14, very_long)
         self._extension(20, b"UTF-8")
@@ -204,7 +207,7 @@ class SavWriter:
                     fields.append(data.ljust(_slots(segment_widths[0]) * 8))
                 else:
                     for number, width in enumerate(segment_widths):
-                        part = data[number * SEGMENT:(number + 1) * SEGMENT]
+                        part = data[number * SEGMENT : (number + 1) * SEGMENT]
                         fields.append(part.ljust(_slots(width) * 8))
             elif value is None or math.isnan(value):
                 fields.append(SYSMIS)

@@ -54,7 +54,7 @@ def _fixed(text: str, size: int) -> bytes:
     """UTF-8, cut on a character boundary to leave room for the terminating zero, zero-padded."""
     data = text.encode()
     if len(data) > size - 1:
-        data = data[:size - 1].decode(errors="ignore").encode()
+        data = data[: size - 1].decode(errors="ignore").encode()
     return data.ljust(size, b"\0")
 
 
@@ -62,8 +62,9 @@ class DtaWriter:
     """Write the descriptors, then observations one at a time; `close()` writes the strLs and value
     labels and patches N and the map."""
 
-    def __init__(self, out: BinaryIO, variables: Sequence[DtaVariable], *, label: str = "",
-                 created: dt.datetime | None = None):
+    def __init__(
+        self, out: BinaryIO, variables: Sequence[DtaVariable], *, label: str = "", created: dt.datetime | None = None
+    ):
         self.out = out
         self.variables = list(variables)
         if len(self.variables) > 32767:
@@ -91,14 +92,22 @@ class DtaWriter:
         self._map_at = self._map[1] + len(b"<map>")
         w(b"<map>" + b"\0" * 8 * MAP_ENTRIES + b"</map>")
 
-        self._section(2, b"variable_types", b"".join(
-            struct.pack("<H", TYPE_STRL if v.is_strl else v.width if v.kind == "string" else TYPE_DOUBLE)
-            for v in self.variables))
+        self._section(
+            2,
+            b"variable_types",
+            b"".join(
+                struct.pack("<H", TYPE_STRL if v.is_strl else v.width if v.kind == "string" else TYPE_DOUBLE)
+                for v in self.variables
+            ),
+        )
         self._section(3, b"varnames", b"".join(_fixed(v.name, 129) for v in self.variables))
         self._section(4, b"sortlist", b"\0\0" * (len(self.variables) + 1))
         self._section(5, b"formats", b"".join(_fixed(self._format(v), 57) for v in self.variables))
-        self._section(6, b"value_label_names", b"".join(
-            _fixed(v.name if v.value_labels and v.kind != "string" else "", 129) for v in self.variables))
+        self._section(
+            6,
+            b"value_label_names",
+            b"".join(_fixed(v.name if v.value_labels and v.kind != "string" else "", 129) for v in self.variables),
+        )
         self._section(7, b"variable_labels", b"".join(_fixed(v.label, 321) for v in self.variables))
         self._section(8, b"characteristics", b"")
         self._map[9] = self._tell()
@@ -135,8 +144,9 @@ class DtaWriter:
                 else:
                     # (v,o) in 8 bytes, little-endian: v in the first 2 bytes, o in the next 6.
                     fields.append(number | self.rows << 16)
-                    self._strls.write(b"GSO" + struct.pack("<IQBI", number, self.rows, 130, len(value) + 1)
-                                      + value + b"\0")
+                    self._strls.write(
+                        b"GSO" + struct.pack("<IQBI", number, self.rows, 130, len(value) + 1) + value + b"\0"
+                    )
             elif value is None or math.isnan(value):
                 fields.append(MISSING)
             elif v.kind == "date":
@@ -169,8 +179,12 @@ class DtaWriter:
                 texts.append(data)
                 position += len(data)
             count = len(texts)
-            table = (struct.pack("<ii", count, position) + struct.pack(f"<{count}i", *offsets)
-                     + struct.pack(f"<{count}i", *(int(k) for k in v.value_labels)) + b"".join(texts))
+            table = (
+                struct.pack("<ii", count, position)
+                + struct.pack(f"<{count}i", *offsets)
+                + struct.pack(f"<{count}i", *(int(k) for k in v.value_labels))
+                + b"".join(texts)
+            )
             w(b"<lbl>" + struct.pack("<i", len(table)) + _fixed(v.name, 129) + b"\0\0\0" + table + b"</lbl>")
         w(b"</value_labels>")
         self._map[12] = self._tell()

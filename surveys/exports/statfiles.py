@@ -36,10 +36,31 @@ EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
 
 # Names each package refuses as variable names.
 SPSS_RESERVED = frozenset({"all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with"})
-STATA_RESERVED = frozenset({
-    "_all", "_b", "byte", "_coef", "_cons", "double", "float", "if", "in", "int", "long", "_n", "_pi", "_pred",
-    "_rc", "_se", "_skip", "str", "strl", "using", "with",
-})
+STATA_RESERVED = frozenset(
+    {
+        "_all",
+        "_b",
+        "byte",
+        "_coef",
+        "_cons",
+        "double",
+        "float",
+        "if",
+        "in",
+        "int",
+        "long",
+        "_n",
+        "_pi",
+        "_pred",
+        "_rc",
+        "_se",
+        "_skip",
+        "str",
+        "strl",
+        "using",
+        "with",
+    }
+)
 LIMITS = {"sav": 64, "dta": 32}
 LABEL_LIMITS = {"sav": 255, "dta": 80}
 VALUE_LABEL_LIMITS = {"sav": 120, "dta": 32000}
@@ -67,7 +88,7 @@ def stat_names(names: Iterable[str], fmt: str) -> dict[str, str]:
             clean = f"v{clean}"
         if len(clean) > limit or clean.lower() in reserved or clean.lower() in used:
             tag = hashlib.sha256(name.encode()).hexdigest()[:6]
-            clean = f"{clean[:limit - 7]}_{tag}"
+            clean = f"{clean[: limit - 7]}_{tag}"
         used.add(clean.lower())
         out[name] = clean
     return out
@@ -125,18 +146,21 @@ def _kind(column: Column) -> str:
 def value_labels(column: Column, ctx: Context, fmt: str) -> dict[int, str] | None:
     limit = VALUE_LABEL_LIMITS[fmt]
     if column.kind == "item" and column.value_type == "code":
-        return {o.number: _cut(ctx.label(o.labels) if ctx.labels else o.code, limit)
-                for o in column.item.ordered_options()}
+        return {
+            o.number: _cut(ctx.label(o.labels) if ctx.labels else o.code, limit) for o in column.item.ordered_options()
+        }
     if column.kind == "band":
-        return {b.number: _cut(ctx.label(b.labels) if ctx.labels else b.code, limit)
-                for b in column.score.ordered_bands()}
+        return {
+            b.number: _cut(ctx.label(b.labels) if ctx.labels else b.code, limit) for b in column.score.ordered_bands()
+        }
     if column.value_type == "boolean":
         return {1: ctx.yes_no[True], 0: ctx.yes_no[False]}
     return None
 
 
-def statfile_write(*, path: str, fmt: str, cat: QuestionnaireCatalogue, columns: list[Column],
-                   spool: RowSpool, ctx: Context) -> None:
+def statfile_write(
+    *, path: str, fmt: str, cat: QuestionnaireCatalogue, columns: list[Column], spool: RowSpool, ctx: Context
+) -> None:
     """Write the spooled rows to `path` as .sav or .dta, one row at a time."""
     names = stat_names([c.name for c in columns], fmt)
     label_limit = LABEL_LIMITS[fmt]
@@ -144,8 +168,13 @@ def statfile_write(*, path: str, fmt: str, cat: QuestionnaireCatalogue, columns:
     variables: list[Any] = []
     for column, kind, width in zip(columns, spool.kinds, spool.widths, strict=True):
         labels = (value_labels(column, ctx, fmt) or {}) if kind == "number" else {}
-        common = {"name": names[column.name], "kind": kind, "width": max(width, 1) if kind == "string" else 0,
-                  "label": _cut(ctx.label(column.labels), label_limit), "value_labels": labels}
+        common = {
+            "name": names[column.name],
+            "kind": kind,
+            "width": max(width, 1) if kind == "string" else 0,
+            "label": _cut(ctx.label(column.labels), label_limit),
+            "value_labels": labels,
+        }
         if fmt == "sav":
             nominal = column.value_type in ("code", "boolean", "binary", "text")
             variables.append(SavVariable(**common, measure="nominal" if nominal else "scale"))

@@ -68,6 +68,7 @@ class Context:
 
 # --- metadata ---------------------------------------------------------------------------
 
+
 def _meta_labels(text: str, languages: list[str]) -> dict[str, str]:
     found = {}
     for lang in languages:
@@ -86,30 +87,55 @@ def metadata_columns(ctx: Context) -> list[Column]:
         ("version", "integer", gettext_noop("Questionnaire version answered")),
         ("timepoint", "text", gettext_noop("Timepoint code")),
         ("occurrence", "integer", gettext_noop("Occurrence of a repeating timepoint (1 otherwise)")),
-        ("due_day", when, gettext_noop("Day the questionnaire opened, counted from enrolment")) if days else
-        ("due_at", when, gettext_noop("Date and time the questionnaire opened")),
-        ("submitted_day", when, gettext_noop("Day of submission, counted from enrolment")) if days else
-        ("submitted_at", when, gettext_noop("Date and time of submission")),
+        ("due_day", when, gettext_noop("Day the questionnaire opened, counted from enrolment"))
+        if days
+        else ("due_at", when, gettext_noop("Date and time the questionnaire opened")),
+        ("submitted_day", when, gettext_noop("Day of submission, counted from enrolment"))
+        if days
+        else ("submitted_at", when, gettext_noop("Date and time of submission")),
         ("completion_delay_hours", "decimal", gettext_noop("Hours from opening to submission")),
         ("channel", "text", gettext_noop("Channel of the first message sent for this questionnaire (sms, email)")),
         ("status", "text", gettext_noop("Response status (completed, in_progress)")),
         ("source", "text", gettext_noop("Source of the answers (patient, imported, corrected)")),
     ]
-    return [Column(name=name, kind="meta", value_type=kind, labels=_meta_labels(text, ctx.languages))
-            for name, kind, text in spec]
+    return [
+        Column(name=name, kind="meta", value_type=kind, labels=_meta_labels(text, ctx.languages))
+        for name, kind, text in spec
+    ]
 
 
 def metadata_values(row: ResponseRow, ctx: Context) -> list[Any]:
     dates = ctx.dates
-    return [row.pseudonym, row.site or None, row.questionnaire, row.version, row.timepoint, row.occurrence,
-            dates.instant(row.due_at), dates.instant(row.submitted_at), row.delay_hours, row.channel or None,
-            row.status, row.source]
+    return [
+        row.pseudonym,
+        row.site or None,
+        row.questionnaire,
+        row.version,
+        row.timepoint,
+        row.occurrence,
+        dates.instant(row.due_at),
+        dates.instant(row.submitted_at),
+        row.delay_hours,
+        row.channel or None,
+        row.status,
+        row.source,
+    ]
 
 
 # --- item values ------------------------------------------------------------------------
 
-_VALUE_TYPES = {T.SINGLE: "code", T.YES_NO: "boolean", T.INTEGER: "integer", T.NRS: "integer", T.VAS: "integer",
-                T.DECIMAL: "decimal", T.DATE: "date", T.TIME: "time", T.SHORT_TEXT: "text", T.LONG_TEXT: "text"}
+_VALUE_TYPES = {
+    T.SINGLE: "code",
+    T.YES_NO: "boolean",
+    T.INTEGER: "integer",
+    T.NRS: "integer",
+    T.VAS: "integer",
+    T.DECIMAL: "decimal",
+    T.DATE: "date",
+    T.TIME: "time",
+    T.SHORT_TEXT: "text",
+    T.LONG_TEXT: "text",
+}
 
 
 def item_value_type(item: ItemVar, ctx: Context) -> str:
@@ -191,6 +217,7 @@ def band_value(score: ScoreVar, row: ResponseRow, ctx: Context, *, numeric: bool
 
 # --- long ---------------------------------------------------------------------------------
 
+
 def long_columns(ctx: Context) -> list[str]:
     return [c.name for c in metadata_columns(ctx)] + ["item", "value"]
 
@@ -231,6 +258,7 @@ def long_rows(row: ResponseRow, cat: QuestionnaireCatalogue, ctx: Context) -> It
 
 # --- wide ---------------------------------------------------------------------------------
 
+
 def wide_columns(cat: QuestionnaireCatalogue, ctx: Context) -> list[Column]:
     """Metadata, then each item (a multiple choice as one 0/1 column per option of any version, an
     open choice with its "_other" text), then scores and bands."""
@@ -240,22 +268,63 @@ def wide_columns(cat: QuestionnaireCatalogue, ctx: Context) -> list[Column]:
         if item.is_multiple:
             for option in item.ordered_options():
                 labels = {lang: f"{item.labels.get(lang, '')}: {option.labels.get(lang, '')}" for lang in ctx.languages}
-                columns.append(Column(name=item.option_column(option.code), kind="option", value_type="binary",
-                                      labels=labels, item=item, option=option, versions=option.versions))
+                columns.append(
+                    Column(
+                        name=item.option_column(option.code),
+                        kind="option",
+                        value_type="binary",
+                        labels=labels,
+                        item=item,
+                        option=option,
+                        versions=option.versions,
+                    )
+                )
         else:
-            columns.append(Column(name=item.link_id, kind="item", value_type=item_value_type(item, ctx),
-                                  labels=item.labels, item=item, versions=item.versions))
+            columns.append(
+                Column(
+                    name=item.link_id,
+                    kind="item",
+                    value_type=item_value_type(item, ctx),
+                    labels=item.labels,
+                    item=item,
+                    versions=item.versions,
+                )
+            )
         if item.is_choice and item.open_choice and not exclude:
             labels = {lang: f"{item.labels.get(lang, '')}: {_label_other(lang)}" for lang in ctx.languages}
-            columns.append(Column(name=item.other_column, kind="other", value_type="text", labels=labels,
-                                  item=item, versions=item.versions))
+            columns.append(
+                Column(
+                    name=item.other_column,
+                    kind="other",
+                    value_type="text",
+                    labels=labels,
+                    item=item,
+                    versions=item.versions,
+                )
+            )
     for score in cat.ordered_scores():
-        columns.append(Column(name=score.column, kind="score", value_type="decimal", labels=score.labels,
-                              score=score, versions=score.versions))
+        columns.append(
+            Column(
+                name=score.column,
+                kind="score",
+                value_type="decimal",
+                labels=score.labels,
+                score=score,
+                versions=score.versions,
+            )
+        )
         if score.bands:
             labels = {lang: f"{score.labels.get(lang, '')}: {_label_band(lang)}" for lang in ctx.languages}
-            columns.append(Column(name=score.band_column, kind="band", value_type="code", labels=labels,
-                                  score=score, versions=score.versions))
+            columns.append(
+                Column(
+                    name=score.band_column,
+                    kind="band",
+                    value_type="code",
+                    labels=labels,
+                    score=score,
+                    versions=score.versions,
+                )
+            )
     return columns
 
 
@@ -269,15 +338,16 @@ def _label_band(language: str) -> str:
         return _("band")
 
 
-def wide_values(row: ResponseRow, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context,
-                *, numeric: bool = False) -> list[Any]:
+def wide_values(
+    row: ResponseRow, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context, *, numeric: bool = False
+) -> list[Any]:
     """One response as a wide row. An item or option absent from the version answered is None (not
     0); an unanswered multiple choice is None in every option column; answered, 1 or 0."""
     ctx.begin(row)
     cells = metadata_values(row, ctx)
     in_version = cat.items_by_version.get(row.version_id, frozenset())
     chosen: dict[str, tuple[list[str], list[str]]] = {}
-    for column in columns[len(cells):]:
+    for column in columns[len(cells) :]:
         item = column.item
         if column.kind in ("item", "option", "other") and item.link_id not in in_version:
             cells.append(None)

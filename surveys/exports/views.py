@@ -74,40 +74,57 @@ def access_export_job(request: HttpRequest, code: str, pk: int) -> ExportJob:
 class ExportForm(forms.Form):
     format = forms.ChoiceField(label=gettext_lazy("Format"), choices=list(FORMATS.items()), initial="wide_csv")
     questionnaires = forms.MultipleChoiceField(
-        label=gettext_lazy("Questionnaires"), required=False, widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Questionnaires"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("None ticked: every questionnaire of the study."),
     )
     labels = forms.TypedChoiceField(
-        label=gettext_lazy("Answers as"), widget=forms.RadioSelect, initial="codes",
+        label=gettext_lazy("Answers as"),
+        widget=forms.RadioSelect,
+        initial="codes",
         choices=[("codes", gettext_lazy("Raw codes (as in the codebook)")), ("labels", gettext_lazy("Labels"))],
         coerce=lambda value: value == "labels",
     )
     language = forms.ChoiceField(label=gettext_lazy("Language of labels"))
-    dates = forms.ChoiceField(label=gettext_lazy("Dates"), widget=forms.RadioSelect, choices=list(DATES.items()),
-                              initial="exact")
+    dates = forms.ChoiceField(
+        label=gettext_lazy("Dates"), widget=forms.RadioSelect, choices=list(DATES.items()), initial="exact"
+    )
     exclude_free_text = forms.BooleanField(label=gettext_lazy("Leave out free-text answers"), required=False)
     completed_only = forms.BooleanField(label=gettext_lazy("Submitted responses only"), required=False)
 
     def __init__(self, *args, study: Study, **kwargs):
         super().__init__(*args, **kwargs)
-        codes = (Questionnaire.objects.filter(study=study, versions__isnull=False).distinct()
-                 .order_by("code").values_list("code", "title_en", "title_fr"))
-        self.fields["questionnaires"].choices = [(code, f"{code} — {en or fr}" if (en or fr) else code)
-                                                 for code, en, fr in codes]
+        codes = (
+            Questionnaire.objects.filter(study=study, versions__isnull=False)
+            .distinct()
+            .order_by("code")
+            .values_list("code", "title_en", "title_fr")
+        )
+        self.fields["questionnaires"].choices = [
+            (code, f"{code} — {en or fr}" if (en or fr) else code) for code, en, fr in codes
+        ]
         names = dict(settings.LANGUAGES)
         self.fields["language"].choices = [(code, names.get(code, code)) for code in study.languages]
         self.fields["language"].initial = study.fallback_language
 
     def choices(self) -> dict:
         data = self.cleaned_data
-        return {"format": data["format"], "questionnaires": data["questionnaires"], "labels": data["labels"],
-                "language": data["language"], "dates": data["dates"],
-                "exclude_free_text": data["exclude_free_text"], "completed_only": data["completed_only"]}
+        return {
+            "format": data["format"],
+            "questionnaires": data["questionnaires"],
+            "labels": data["labels"],
+            "language": data["language"],
+            "dates": data["dates"],
+            "exclude_free_text": data["exclude_free_text"],
+            "completed_only": data["completed_only"],
+        }
 
 
 def _job_context(job: ExportJob, *, now) -> dict:
     expired = job.status == ExportJob.Status.EXPIRED or (
-        job.status == ExportJob.Status.DONE and job.expires_at is not None and job.expires_at <= now)
+        job.status == ExportJob.Status.DONE and job.expires_at is not None and job.expires_at <= now
+    )
     return {
         "job": job,
         "active": job.status in ACTIVE,
@@ -185,21 +202,24 @@ def export_job_page(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 def export_job_status(request: HttpRequest, code: str, pk: int) -> JsonResponse:
     job = access_export_job(request, code, pk)
     state = _job_context(job, now=timezone.now())
-    return JsonResponse({
-        "id": job.pk,
-        "status": ExportJob.Status.EXPIRED.value if state["expired"] else job.status,
-        "status_label": str(ExportJob.Status(ExportJob.Status.EXPIRED if state["expired"] else job.status).label),
-        "progress_done": job.progress_done,
-        "progress_total": job.progress_total,
-        "percent": job.percent,
-        "rows": job.rows,
-        "size_bytes": job.size_bytes,
-        "sha256": job.sha256 or None,
-        "expires_at": job.expires_at.isoformat() if job.expires_at else None,
-        "error": job.error or None,
-        "download_url": (reverse("surveys:export_job_download", args=[code, job.pk])
-                         if state["downloadable"] else None),
-    })
+    return JsonResponse(
+        {
+            "id": job.pk,
+            "status": ExportJob.Status.EXPIRED.value if state["expired"] else job.status,
+            "status_label": str(ExportJob.Status(ExportJob.Status.EXPIRED if state["expired"] else job.status).label),
+            "progress_done": job.progress_done,
+            "progress_total": job.progress_total,
+            "percent": job.percent,
+            "rows": job.rows,
+            "size_bytes": job.size_bytes,
+            "sha256": job.sha256 or None,
+            "expires_at": job.expires_at.isoformat() if job.expires_at else None,
+            "error": job.error or None,
+            "download_url": (
+                reverse("surveys:export_job_download", args=[code, job.pk]) if state["downloadable"] else None
+            ),
+        }
+    )
 
 
 UNAVAILABLE_STATUS = {"not_ready": 409, "failed": 409, "expired": 410, "missing": 410}

@@ -63,6 +63,7 @@ EXT_META = "urn:ressenti:fhir:extension:export-"
 
 # --- names --------------------------------------------------------------------------------
 
+
 def _zipped(spec: ExportSpec) -> bool:
     return spec.format in ("wide_csv", "sav", "dta") and len(export_questionnaires(spec)) > 1
 
@@ -70,16 +71,34 @@ def _zipped(spec: ExportSpec) -> bool:
 def _extension(spec: ExportSpec) -> str:
     if _zipped(spec):
         return "zip"
-    return {"long_csv": "csv", "wide_csv": "csv", "long_xlsx": "xlsx", "wide_xlsx": "xlsx", "sav": "sav",
-            "dta": "dta", "codebook_csv": "csv", "codebook_html": "html", "fhir_ndjson": "ndjson"}[spec.format]
+    return {
+        "long_csv": "csv",
+        "wide_csv": "csv",
+        "long_xlsx": "xlsx",
+        "wide_xlsx": "xlsx",
+        "sav": "sav",
+        "dta": "dta",
+        "codebook_csv": "csv",
+        "codebook_html": "html",
+        "fhir_ndjson": "ndjson",
+    }[spec.format]
 
 
 def export_filename(spec: ExportSpec) -> str:
     """The file's name: study code, what it holds, the extension (".zip" for several wide files)."""
     study = Study.objects.only("code").get(pk=spec.study_id)
     questionnaires = export_questionnaires(spec)
-    what = {"long_csv": "long", "long_xlsx": "long", "wide_csv": "wide", "wide_xlsx": "wide", "sav": "spss",
-            "dta": "stata", "codebook_csv": "codebook", "codebook_html": "codebook", "fhir_ndjson": "fhir"}[spec.format]
+    what = {
+        "long_csv": "long",
+        "long_xlsx": "long",
+        "wide_csv": "wide",
+        "wide_xlsx": "wide",
+        "sav": "spss",
+        "dta": "stata",
+        "codebook_csv": "codebook",
+        "codebook_html": "codebook",
+        "fhir_ndjson": "fhir",
+    }[spec.format]
     if spec.is_wide and spec.format != "wide_xlsx" and len(questionnaires) == 1:
         what = f"{questionnaires[0].code}_{what}"
     return f"{study.code}_{what}.{_extension(spec)}"
@@ -99,6 +118,7 @@ def export_count(spec: ExportSpec) -> int:
 
 
 # --- cells ----------------------------------------------------------------------------------
+
 
 def csv_cell(value: Any) -> Any:
     if value is None:
@@ -139,14 +159,16 @@ class _Counter:
             self.progress(self.stats.responses, max(self.total, self.stats.responses))
 
 
-def _stream(spec: ExportSpec, cats: dict[str, QuestionnaireCatalogue], counter: _Counter,
-            codes: list[str] | None = None) -> Iterator[tuple[ResponseRow, QuestionnaireCatalogue]]:
+def _stream(
+    spec: ExportSpec, cats: dict[str, QuestionnaireCatalogue], counter: _Counter, codes: list[str] | None = None
+) -> Iterator[tuple[ResponseRow, QuestionnaireCatalogue]]:
     for row in responses_stream(spec, questionnaires=codes if codes is not None else list(cats)):
         counter.seen(row)
         yield row, cats[row.questionnaire]
 
 
 # --- formats ----------------------------------------------------------------------------------
+
 
 def _long_csv(spec, ctx, cats, out, counter, stats) -> None:
     text = _text_out(out)
@@ -242,6 +264,7 @@ def _wide_files(spec, ctx, cats, out, counter, stats, study: Study) -> None:
     """wide_csv, sav, dta: one file, or a zip of one file per questionnaire."""
     fmt = {"wide_csv": "csv", "sav": "sav", "dta": "dta"}[spec.format]
     with tempfile.TemporaryDirectory(prefix="ressenti-export-") as workdir:
+
         def one(cat, binary):
             if fmt == "csv":
                 _wide_csv_one(spec, ctx, cat, binary, counter, stats)
@@ -270,8 +293,7 @@ def _codebook(spec, ctx, cats, out, stats, study: Study) -> None:
                 writer.writerow(row)
                 stats.rows += 1
     else:
-        stats.rows = codebook_html_write(text, list(cats.values()), ctx, study_code=study.code,
-                                         study_title=study.title)
+        stats.rows = codebook_html_write(text, list(cats.values()), ctx, study_code=study.code, study_title=study.title)
     text.flush()
     text.detach()
 
@@ -280,20 +302,45 @@ def _fhir(spec, ctx, cats, out, counter, stats) -> None:
     from surveys.exports.catalogue import FREE_TEXT_TYPES
     from surveys.interop.fhir.response_export import response_export
 
-    rows = (responses_queryset(spec, questionnaires=list(cats))
-            .select_related("version__questionnaire__study", "assignment__participant__study",
-                            "assignment__participant__site", "assignment__timepoint")
-            .order_by("assignment__participant__pseudonym", "assignment__due_at", "assignment__timepoint__order",
-                      "assignment__occurrence", "pk"))
+    rows = (
+        responses_queryset(spec, questionnaires=list(cats))
+        .select_related(
+            "version__questionnaire__study",
+            "assignment__participant__study",
+            "assignment__participant__site",
+            "assignment__timepoint",
+        )
+        .order_by(
+            "assignment__participant__pseudonym",
+            "assignment__due_at",
+            "assignment__timepoint__order",
+            "assignment__occurrence",
+            "pk",
+        )
+    )
     for response in rows.iterator(chunk_size=PROGRESS_EVERY):
         assignment = response.assignment
         participant = assignment.participant
-        row = ResponseRow(response.pk, response.version_id, response.status, response.answers or {},
-                          response.scores or {}, response.submitted_at, response.started_at, assignment.pk,
-                          assignment.due_at, assignment.occurrence, assignment.invitation_channel,
-                          assignment.timepoint.code, participant.pk, participant.pseudonym, participant.created_at,
-                          participant.site.code if participant.site_id else "", response.version.questionnaire.code,
-                          response.version.number)
+        row = ResponseRow(
+            response.pk,
+            response.version_id,
+            response.status,
+            response.answers or {},
+            response.scores or {},
+            response.submitted_at,
+            response.started_at,
+            assignment.pk,
+            assignment.due_at,
+            assignment.occurrence,
+            assignment.invitation_channel,
+            assignment.timepoint.code,
+            participant.pk,
+            participant.pseudonym,
+            participant.created_at,
+            participant.site.code if participant.site_id else "",
+            response.version.questionnaire.code,
+            response.version.number,
+        )
         counter.seen(row)
         ctx.begin(row)
         cat = cats[row.questionnaire]
@@ -336,6 +383,7 @@ def _fhir(spec, ctx, cats, out, counter, stats) -> None:
 
 
 # --- entry point ------------------------------------------------------------------------------------
+
 
 def export_write(*, spec: ExportSpec, out: BinaryIO, progress: Progress | None = None) -> ExportStats:
     """Write the export described by `spec` to `out` (a binary file, a pipe, a zip entry...).

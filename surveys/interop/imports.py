@@ -52,15 +52,30 @@ class ImportResult:
 
 # format -> (label, "module.function" taking (content: bytes, *, study: Study) -> ImportResult)
 FORMATS: dict[str, tuple[str, str]] = {
-    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.interop.fhir.questionnaire_import.questionnaire_parse"),
-    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.interop.redcap.dictionary_import.dictionary_parse"),
+    "fhir": (
+        gettext_lazy("FHIR R4 Questionnaire (JSON)"),
+        "surveys.interop.fhir.questionnaire_import.questionnaire_parse",
+    ),
+    "redcap": (
+        gettext_lazy("REDCap data dictionary (CSV)"),
+        "surveys.interop.redcap.dictionary_import.dictionary_parse",
+    ),
 }
 
 # Exports of a published version: format -> (label, "module.function" taking (version) -> str, media type, extension)
 EXPORTS: dict[str, tuple[str, str, str, str]] = {
-    "fhir": (gettext_lazy("FHIR R4 Questionnaire (JSON)"), "surveys.interop.fhir.questionnaire_export.questionnaire_export_text",
-             "application/fhir+json", "json"),
-    "redcap": (gettext_lazy("REDCap data dictionary (CSV)"), "surveys.interop.redcap.dictionary_export.dictionary_export", "text/csv", "csv"),
+    "fhir": (
+        gettext_lazy("FHIR R4 Questionnaire (JSON)"),
+        "surveys.interop.fhir.questionnaire_export.questionnaire_export_text",
+        "application/fhir+json",
+        "json",
+    ),
+    "redcap": (
+        gettext_lazy("REDCap data dictionary (CSV)"),
+        "surveys.interop.redcap.dictionary_export.dictionary_export",
+        "text/csv",
+        "csv",
+    ),
 }
 
 
@@ -89,17 +104,20 @@ def import_parse(*, format_: str, content: bytes, study: Study, code: str = "", 
         if len(result.questionnaires) != 1:
             result.problems.append(Problem(_("code"), _("a code can be given only for a file with one questionnaire")))
         elif not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", code):
-            result.problems.append(Problem(_("code"), _("%(code)s: use letters, digits, - or _ (40 at most)")
-                                           % {"code": code}))
+            result.problems.append(
+                Problem(_("code"), _("%(code)s: use letters, digits, - or _ (40 at most)") % {"code": code})
+            )
         else:
             result.questionnaires[0].code = code
     taken = set(study.questionnaires.values_list("code", flat=True))
     for found in result.questionnaires:
         if found.code in taken:
-            result.problems.append(Problem(
-                _("questionnaire %(code)s") % {"code": found.code},
-                _("the study already has a questionnaire with this code"),
-            ))
+            result.problems.append(
+                Problem(
+                    _("questionnaire %(code)s") % {"code": found.code},
+                    _("the study already has a questionnaire with this code"),
+                )
+            )
     if not result.questionnaires and not result.problems:
         result.problems.append(Problem(_("file"), _("no questionnaire found")))
     return result

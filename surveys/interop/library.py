@@ -150,6 +150,7 @@ def _count_questions(definition: dict) -> int:
 
 def instrument_from_definition(code: str, definition: dict) -> Instrument:
     """The library entry a definition describes; raises LibraryError naming what is missing."""
+
     def broken(message: str) -> LibraryError:
         return LibraryError(f"surveys/interop/instruments/{code}.json: {message}")
 
@@ -271,17 +272,26 @@ def instrument_import(
     if instrument is None:
         raise ImportRefused([Problem(where, _("is not in the instrument library"))])
     if instrument.licensed:
-        raise ImportRefused([Problem(where, _(
-            "is licensed: the library does not hold its text. A study holding a licence defines the items "
-            "itself, sets its library instrument to %(code)s and gives its licence reference."
-        ) % {"code": code})])
+        raise ImportRefused(
+            [
+                Problem(
+                    where,
+                    _(
+                        "is licensed: the library does not hold its text. A study holding a licence defines the items "
+                        "itself, sets its library instrument to %(code)s and gives its licence reference."
+                    )
+                    % {"code": code},
+                )
+            ]
+        )
     definition = instrument_definition(code)
     # The draft's own canonical URL, as for a designed questionnaire; the library entry stays in derivedFrom.
     definition["url"] = f"urn:ressenti:questionnaire:{study.code}:{target}"
     definition["derivedFrom"] = [instrument.canonical]
     result = ImportResult(questionnaires=[ImportedQuestionnaire(code=target, definition=definition)])
-    taken = Problem(_("questionnaire %(code)s") % {"code": target},
-                    _("the study already has a questionnaire with this code"))
+    taken = Problem(
+        _("questionnaire %(code)s") % {"code": target}, _("the study already has a questionnaire with this code")
+    )
     if study.questionnaires.filter(code=target).exists():
         result.problems.append(taken)
     try:
@@ -305,14 +315,32 @@ def licence_problems(definition: dict) -> list[Problem]:
     instrument = instrument_get(str(code))
     if instrument is None:
         known = ", ".join(i.code for i in instruments_list())
-        return [Problem(where, _("%(code)s is not in the instrument library (known: %(known)s); leave it empty "
-                                 "for a questionnaire of your own") % {"code": code, "known": known})]
+        return [
+            Problem(
+                where,
+                _(
+                    "%(code)s is not in the instrument library (known: %(known)s); leave it empty "
+                    "for a questionnaire of your own"
+                )
+                % {"code": code, "known": known},
+            )
+        ]
     reference = str(fhir.ext_value(definition, fhir.EXT_LICENCE_REF) or "").strip()
     if instrument.licensed and not reference:
-        return [Problem(where, _(
-            "%(title)s is a licensed instrument (licence holder: %(holder)s): enter the study's licence reference "
-            "before publishing. Terms: %(url)s"
-        ) % {"title": instrument.title_in(language_now()), "holder": instrument.licence_holder, "url": instrument.licence_url})]
+        return [
+            Problem(
+                where,
+                _(
+                    "%(title)s is a licensed instrument (licence holder: %(holder)s): enter the study's licence reference "
+                    "before publishing. Terms: %(url)s"
+                )
+                % {
+                    "title": instrument.title_in(language_now()),
+                    "holder": instrument.licence_holder,
+                    "url": instrument.licence_url,
+                },
+            )
+        ]
     return []
 
 

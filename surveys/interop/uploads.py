@@ -75,16 +75,21 @@ def zip_check(content: bytes) -> None:
     with archive:
         members = archive.infolist()
         if len(members) > members_cap:
-            raise UploadRefused(_("the workbook holds %(count)s parts, more than %(cap)s") % {
-                "count": len(members), "cap": members_cap})
+            raise UploadRefused(
+                _("the workbook holds %(count)s parts, more than %(cap)s") % {"count": len(members), "cap": members_cap}
+            )
         declared = sum(member.file_size for member in members)
         if declared > total_cap:
-            raise UploadRefused(_("the workbook expands to %(size)s, more than %(cap)s") % {
-                "size": _size(declared), "cap": _size(total_cap)})
+            raise UploadRefused(
+                _("the workbook expands to %(size)s, more than %(cap)s")
+                % {"size": _size(declared), "cap": _size(total_cap)}
+            )
         for member in members:
             if member.file_size >= RATIO_MIN_BYTES and member.file_size > ratio_cap * max(member.compress_size, 1):
-                raise UploadRefused(_("the part %(name)s expands %(ratio)s times: refused as a zip bomb") % {
-                    "name": member.filename, "ratio": member.file_size // max(member.compress_size, 1)})
+                raise UploadRefused(
+                    _("the part %(name)s expands %(ratio)s times: refused as a zip bomb")
+                    % {"name": member.filename, "ratio": member.file_size // max(member.compress_size, 1)}
+                )
         # The central directory may understate sizes: decompress once, counting, and stop at the cap.
         seen = 0
         try:
@@ -95,13 +100,16 @@ def zip_check(content: bytes) -> None:
                         # Office parts never declare a DTD; one is an entity attack (XXE, billion laughs).
                         # Only the prolog may hold it; defusedxml still guards openpyxl past this.
                         if first and b"<!DOCTYPE" in chunk.upper():
-                            raise UploadRefused(_("the part %(name)s declares a DTD (XML entities), which is "
-                                                  "refused") % {"name": member.filename})
+                            raise UploadRefused(
+                                _("the part %(name)s declares a DTD (XML entities), which is refused")
+                                % {"name": member.filename}
+                            )
                         first = False
                         seen += len(chunk)
                         if seen > total_cap:
-                            raise UploadRefused(_("the workbook expands to more than %(cap)s") % {
-                                "cap": _size(total_cap)})
+                            raise UploadRefused(
+                                _("the workbook expands to more than %(cap)s") % {"cap": _size(total_cap)}
+                            )
         except UploadRefused:
             raise
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
@@ -125,11 +133,13 @@ def xlsx_rows(content: bytes) -> list[tuple[Any, ...]]:
     except UploadRefused:
         raise
     except DefusedXmlException:
-        raise UploadRefused(_("the workbook's XML declares entities or external references, which are refused")) \
-            from None
+        raise UploadRefused(
+            _("the workbook's XML declares entities or external references, which are refused")
+        ) from None
     except Exception as exc:  # noqa: BLE001 - openpyxl and lxml raise many types on a malformed workbook
-        raise UploadRefused(_("the file cannot be read as an .xlsx workbook (%(error)s)") % {
-            "error": type(exc).__name__}) from None
+        raise UploadRefused(
+            _("the file cannot be read as an .xlsx workbook (%(error)s)") % {"error": type(exc).__name__}
+        ) from None
 
 
 # --- text and JSON -----------------------------------------------------------------------------
@@ -144,8 +154,11 @@ def text_decode(content: bytes) -> str:
         start = exc.start
         line = content.count(b"\n", 0, start) + 1
         column = start - (content.rfind(b"\n", 0, start) + 1) + 1
-        raise UploadRefused(_("is not UTF-8 text (first bad byte at line %(line)s, column %(col)s): save it as "
-                              "UTF-8") % {"line": line, "col": column}, line=line) from None
+        raise UploadRefused(
+            _("is not UTF-8 text (first bad byte at line %(line)s, column %(col)s): save it as UTF-8")
+            % {"line": line, "col": column},
+            line=line,
+        ) from None
 
 
 def _where(text: str, index: int) -> str:
@@ -163,8 +176,9 @@ def json_depth_check(text: str) -> None:
         if token in "[{":
             depth += 1
             if depth > cap:
-                raise UploadRefused(_("JSON nested deeper than %(cap)s levels") % {"cap": cap},
-                                    _where(text, match.start()))
+                raise UploadRefused(
+                    _("JSON nested deeper than %(cap)s levels") % {"cap": cap}, _where(text, match.start())
+                )
         elif token in "]}":
             depth -= 1
 
@@ -195,10 +209,12 @@ class BoundedJSONParser(JSONParser):
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
-            raise ParseError(_("JSON parse error - the body is not %(encoding)s text") % {"encoding": encoding}) \
-                from None
+            raise ParseError(
+                _("JSON parse error - the body is not %(encoding)s text") % {"encoding": encoding}
+            ) from None
         try:
             return json_parse(text)
         except UploadRefused as refused:
-            raise ParseError(_("JSON parse error - %(where)s: %(message)s") % {
-                "where": refused.where, "message": refused.message}) from None
+            raise ParseError(
+                _("JSON parse error - %(where)s: %(message)s") % {"where": refused.where, "message": refused.message}
+            ) from None

@@ -25,9 +25,7 @@ class ConsentNotice(models.Model):
         verbose_name = _("information notice")
         verbose_name_plural = _("information notices")
         ordering = ["study", "-created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["study", "version", "language"], name="notice_version_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["study", "version", "language"], name="notice_version_unique")]
 
     def __str__(self) -> str:
         return f"{self.study.code} notice {self.version} ({self.language})"

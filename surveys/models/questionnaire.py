@@ -67,18 +67,23 @@ class Questionnaire(models.Model):
     # Scoring and alert rules (surveys.scoring.compute, surveys.scoring.alerts): declarative JSON,
     # frozen into the definition at publish so each version keeps its own rules.
     rules = models.JSONField(
-        _("scores and alerts"), default=dict, blank=True,
+        _("scores and alerts"),
+        default=dict,
+        blank=True,
         help_text=_("Scoring and alert rules (JSON). See docs/scoring.md for the format."),
     )
     safety_message_fr = models.TextField(
-        _("safety message (French)"), blank=True,
+        _("safety message (French)"),
+        blank=True,
         help_text=_("Shown at the end of the questionnaire when an alert asks for it, e.g. helpline numbers."),
     )
     safety_message_en = models.TextField(_("safety message (English)"), blank=True)
     # Library instrument this questionnaire is (surveys.interop.library); licensed ones need a licence reference to publish.
     instrument = models.CharField(_("library instrument"), max_length=40, blank=True)
     licence_reference = models.CharField(
-        _("licence reference"), max_length=200, blank=True,
+        _("licence reference"),
+        max_length=200,
+        blank=True,
         help_text=_("Licence agreement number or reference, required to publish a licensed instrument."),
     )
     # An imported FHIR definition is kept whole (nested groups, unknown extensions):
@@ -154,7 +159,12 @@ class Item(FrozenCodeMixin, models.Model):
 
     questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="items")
     section = models.ForeignKey(
-        Section, on_delete=models.SET_NULL, null=True, blank=True, related_name="items", verbose_name=_("section / page")
+        Section,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="items",
+        verbose_name=_("section / page"),
     )
     order = models.PositiveIntegerField(_("order"), default=0)
     link_id = models.CharField(_("code (linkId)"), max_length=40, validators=[code_validator])
@@ -234,9 +244,7 @@ class EnableCondition(models.Model):
         EXISTS = "exists", _("is answered / not answered")
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="conditions")
-    question = models.CharField(
-        _("when item (code)"), max_length=40, help_text=_("Code (linkId) of an earlier item.")
-    )
+    question = models.CharField(_("when item (code)"), max_length=40, help_text=_("Code (linkId) of an earlier item."))
     operator = models.CharField(_("operator"), max_length=6, choices=Operator.choices, default=Operator.EQ)
     answer = models.CharField(
         _("answer"),
@@ -284,11 +292,19 @@ class QuestionnaireVersion(models.Model):
     )
     # Sign-off (surveys.review.rounds), set at creation: the round whose approvals let it through, or the override.
     approved_round = models.ForeignKey(
-        "surveys.ReviewRound", on_delete=models.PROTECT, null=True, blank=True, related_name="approved_versions",
+        "surveys.ReviewRound",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_versions",
         verbose_name=_("approved by review round"),
     )
     override = models.ForeignKey(
-        "surveys.PublishOverride", on_delete=models.PROTECT, null=True, blank=True, related_name="versions",
+        "surveys.PublishOverride",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="versions",
         verbose_name=_("published with override"),
     )
 

@@ -54,8 +54,9 @@ class PanelMember(models.Model):
     # The invitation link: only its hash is kept; accepted_at is set when the reviewer sets a password.
     invitation_hash = models.CharField(max_length=64, blank=True, editable=False)
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
     # The language of the invitation, reminders and (until they switch) the reviewer pages.
@@ -126,8 +127,9 @@ class ItemFeedback(AuditRecord):
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
     reply = models.TextField(_("designer's reply"), blank=True)
     reason = models.TextField(_("reason"), blank=True, help_text=_("Why it was resolved this way or declined."))
-    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
     history = HistoricalRecords()
 
@@ -137,9 +139,13 @@ class ItemFeedback(AuditRecord):
         ordering = ["round", "link_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["round", "reviewer", "link_id"], name="item_feedback_once"),
-            *(models.CheckConstraint(condition=models.Q(**{f"{f}__isnull": True}) | models.Q(**{f"{f}__range": (1, 5)}),
-                                     name=f"item_feedback_{f}_1_to_5")
-              for f in ("clarity", "relevance", "acceptability")),
+            *(
+                models.CheckConstraint(
+                    condition=models.Q(**{f"{f}__isnull": True}) | models.Q(**{f"{f}__range": (1, 5)}),
+                    name=f"item_feedback_{f}_1_to_5",
+                )
+                for f in ("clarity", "relevance", "acceptability")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,7 +168,8 @@ class ReviewSubmission(AuditRecord):
     round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, related_name="submissions")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     burden = models.PositiveSmallIntegerField(
-        _("burden"), null=True, blank=True, validators=RATING, help_text=_("1 = very light, 5 = far too long."))
+        _("burden"), null=True, blank=True, validators=RATING, help_text=_("1 = very light, 5 = far too long.")
+    )
     timing = models.CharField(_("timing of the schedule"), max_length=12, choices=Timing.choices, blank=True)
     comments = models.TextField(_("comments"), blank=True)
     notice_comments = models.TextField(_("comments on the information notice"), blank=True)
@@ -194,7 +201,9 @@ class ReviewReminder(models.Model):
     sent_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["round", "reviewer", "days_before"], name="review_reminder_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "reviewer", "days_before"], name="review_reminder_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.round_id}/{self.reviewer_id} −{self.days_before}d"

@@ -69,36 +69,56 @@ class Timepoint(models.Model):
     label = models.CharField(_("label"), max_length=200)
     order = models.PositiveIntegerField(_("order"), default=0)
     version = models.ForeignKey(
-        QuestionnaireVersion, on_delete=models.PROTECT, related_name="timepoints", verbose_name=_("questionnaire version")
+        QuestionnaireVersion,
+        on_delete=models.PROTECT,
+        related_name="timepoints",
+        verbose_name=_("questionnaire version"),
     )
     unit = models.CharField(_("unit"), max_length=5, choices=Unit.choices, default=Unit.DAYS)
     offset = models.PositiveIntegerField(_("offset from enrolment"), default=0)
     window = models.PositiveIntegerField(_("open for"), default=7)
     reminders = models.JSONField(
-        _("reminders after opening"), default=list, blank=True, validators=[validate_reminders],
+        _("reminders after opening"),
+        default=list,
+        blank=True,
+        validators=[validate_reminders],
         help_text=_("Up to 5 offsets in the same unit, e.g. [2, 5]."),
     )
     send_time = models.TimeField(
-        _("send at (patient's local time)"), null=True, blank=True,
+        _("send at (patient's local time)"),
+        null=True,
+        blank=True,
         help_text=_("Leave empty to send as soon as the timepoint opens."),
     )
     channels = models.JSONField(_("channels"), default=default_channels, validators=[validate_channels])
     repeat_every = models.PositiveIntegerField(
-        _("repeat every"), default=0, help_text=_("In the same unit; 0 = does not repeat (e.g. 7 days = weekly)."),
+        _("repeat every"),
+        default=0,
+        help_text=_("In the same unit; 0 = does not repeat (e.g. 7 days = weekly)."),
     )
     repeat_count = models.PositiveIntegerField(
-        _("occurrences"), default=1, help_text=_("How many times in all, 1 to 366 (e.g. 12 for weekly for 12 weeks)."),
+        _("occurrences"),
+        default=1,
+        help_text=_("How many times in all, 1 to 366 (e.g. 12 for weekly for 12 weeks)."),
     )
     anchor = models.CharField(_("count from"), max_length=10, choices=Anchor.choices, default=Anchor.ENROLMENT)
     anchor_item = models.CharField(
-        _("date question"), max_length=80, blank=True,
-        help_text=_("linkId of a date question of an earlier questionnaire (e.g. surgery_date); "
-                    "the offset counts from 00:00 of that date in the study's time zone."),
+        _("date question"),
+        max_length=80,
+        blank=True,
+        help_text=_(
+            "linkId of a date question of an earlier questionnaire (e.g. surgery_date); "
+            "the offset counts from 00:00 of that date in the study's time zone."
+        ),
     )
     trigger_item = models.CharField(
-        _("planned only when"), max_length=90, blank=True,
-        help_text=_('"answer:<linkId>" or "score:<name>", e.g. answer:pain. The offset then counts from '
-                    "the submission that meets the condition; it is planned once."),
+        _("planned only when"),
+        max_length=90,
+        blank=True,
+        help_text=_(
+            '"answer:<linkId>" or "score:<name>", e.g. answer:pain. The offset then counts from '
+            "the submission that meets the condition; it is planned once."
+        ),
     )
     trigger_operator = models.CharField(_("trigger condition"), max_length=2, choices=Operator.choices, blank=True)
     trigger_value = models.CharField(_("trigger value"), max_length=40, blank=True)
@@ -170,7 +190,9 @@ class Timepoint(models.Model):
         elif every == 0 and count > 1:
             errors["repeat_every"] = _("Say how often it repeats (e.g. 7 for weekly), or set occurrences to 1.")
         elif every > 0 and count == 1:
-            errors["repeat_count"] = _("A repeating timepoint needs 2 occurrences or more (or set 'repeat every' to 0).")
+            errors["repeat_count"] = _(
+                "A repeating timepoint needs 2 occurrences or more (or set 'repeat every' to 0)."
+            )
         elif every > 0 and self.window and self.window > every:
             errors["window"] = _(
                 "The open window (%(window)s) must not be longer than the repeat interval (%(every)s): "
@@ -185,9 +207,9 @@ class Timepoint(models.Model):
             if not link_id:
                 errors["anchor_item"] = _("Give the linkId of the date question to count from.")
             elif link_id not in items:
-                errors["anchor_item"] = _(
-                    "No published questionnaire of this study has a question %(id)s."
-                ) % {"id": link_id}
+                errors["anchor_item"] = _("No published questionnaire of this study has a question %(id)s.") % {
+                    "id": link_id
+                }
             elif items[link_id] != Item.Type.DATE:
                 errors["anchor_item"] = _("Question %(id)s is not a date question.") % {"id": link_id}
             if self.trigger_item:
@@ -195,8 +217,9 @@ class Timepoint(models.Model):
                     "Count either from a date answer or from a trigger, not both: clear one of them."
                 )
         elif link_id:
-            errors["anchor_item"] = _("A date question is used only when counting from a date answer: "
-                                      "choose 'a date answer' or clear it.")
+            errors["anchor_item"] = _(
+                "A date question is used only when counting from a date answer: choose 'a date answer' or clear it."
+            )
 
     def _clean_trigger(self, errors: dict, items: dict[str, str]) -> None:
         from surveys.models import Item
@@ -208,8 +231,7 @@ class Timepoint(models.Model):
             errors["trigger_item"] = _('Write "answer:<linkId>" or "score:<name>", e.g. answer:pain.')
             return
         if source == "answer" and name not in items:
-            errors["trigger_item"] = _("No published questionnaire of this study has a question %(id)s.") % {
-                "id": name}
+            errors["trigger_item"] = _("No published questionnaire of this study has a question %(id)s.") % {"id": name}
             return
         if not self.trigger_operator:
             errors["trigger_operator"] = _("Choose the condition (e.g. ≥).")

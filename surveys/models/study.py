@@ -14,7 +14,7 @@ LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 
 def validate_languages(value: list) -> None:
     if not isinstance(value, list) or not value:
-        raise ValidationError(_("List at least one language, e.g. [\"fr\", \"en\"]."))
+        raise ValidationError(_('List at least one language, e.g. ["fr", "en"].'))
     unknown = [code for code in value if code not in LANGUAGE_CODES]
     if unknown:
         raise ValidationError(
@@ -31,7 +31,9 @@ def known_time_zones() -> frozenset[str]:
 
 def validate_time_zone(value: str) -> None:
     if value not in known_time_zones():
-        raise ValidationError(_("Unknown time zone %(tz)s (use an IANA name such as Europe/Paris)."), params={"tz": value})
+        raise ValidationError(
+            _("Unknown time zone %(tz)s (use an IANA name such as Europe/Paris)."), params={"tz": value}
+        )
 
 
 def default_languages() -> list[str]:
@@ -50,6 +52,7 @@ class Study(models.Model):
     languages = models.JSONField(_("languages"), default=default_languages, validators=[validate_languages])
     fallback_language = models.CharField(_("fallback language"), max_length=8, choices=settings.LANGUAGES, default="fr")
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
+
     class LinkCheck(models.TextChoices):
         NONE = "none", _("None: the link alone opens the questionnaire")
         BIRTH_YEAR = "birth_year", _("Year of birth, asked before any question is shown")
@@ -64,43 +67,65 @@ class Study(models.Model):
 
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     pseudonym_prefix = models.CharField(
-        _("pseudonym prefix"), max_length=6, default="ST01",
+        _("pseudonym prefix"),
+        max_length=6,
+        default="ST01",
         validators=[RegexValidator(r"^[A-Z0-9]{2,6}$", _("2 to 6 capital letters or digits, e.g. ST01."))],
     )
     pseudonym_mode = models.CharField(
-        _("pseudonyms"), max_length=16, choices=PseudonymMode.choices, default=PseudonymMode.RANDOM,
-        help_text=_("Derived pseudonyms let the study link to a health-data warehouse; the identifier itself "
-                    "is never stored and the key lives outside the database (PSEUDONYM_KEYS)."),
+        _("pseudonyms"),
+        max_length=16,
+        choices=PseudonymMode.choices,
+        default=PseudonymMode.RANDOM,
+        help_text=_(
+            "Derived pseudonyms let the study link to a health-data warehouse; the identifier itself "
+            "is never stored and the key lives outside the database (PSEUDONYM_KEYS)."
+        ),
     )
-    legal_basis = models.CharField(_("legal basis"), max_length=16, choices=LegalBasis.choices,
-                                   default=LegalBasis.CONSENT)
+    legal_basis = models.CharField(
+        _("legal basis"), max_length=16, choices=LegalBasis.choices, default=LegalBasis.CONSENT
+    )
     consent_required = models.BooleanField(
-        _("consent before questionnaires"), default=True,
+        _("consent before questionnaires"),
+        default=True,
         help_text=_("No questionnaire opens before consent (or non-opposition) is recorded."),
     )
     screening_version = models.ForeignKey(
-        "surveys.QuestionnaireVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        "surveys.QuestionnaireVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("eligibility questionnaire"),
     )
-    screening_token = models.CharField(max_length=32, blank=True, editable=False,
-                                       help_text="Public pre-screening link /e/<token>; empty: no self-screening.")
+    screening_token = models.CharField(
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text="Public pre-screening link /e/<token>; empty: no self-screening.",
+    )
     # Messages go out only inside this window of the patient's local day (patients/messaging/sendtime.py).
     send_window_start = models.TimeField(_("send messages from"), default=dt.time(9, 0))
     send_window_end = models.TimeField(_("send messages until"), default=dt.time(19, 0))
     send_on_sundays = models.BooleanField(_("send on Sundays"), default=False)
     link_check = models.CharField(
-        _("second check on patient links"), max_length=16, choices=LinkCheck.choices, default=LinkCheck.NONE,
+        _("second check on patient links"),
+        max_length=16,
+        choices=LinkCheck.choices,
+        default=LinkCheck.NONE,
         help_text=_("For phones that may be shared: the patient confirms their year of birth first."),
     )
     # Data managers export; investigators only when the study says so (surveys.rules "surveys.export_study").
     investigators_can_export = models.BooleanField(
-        _("investigators may export"), default=False,
+        _("investigators may export"),
+        default=False,
         help_text=_("Data managers can always export the study's data, by pseudonym; tick to let investigators too."),
     )
     # Sign-off (surveys.review): a version publishes only after a closed round with this many approvals
     # of the very content being published, or with an audited override.
     review_approvals_required = models.PositiveSmallIntegerField(
-        _("review approvals required to publish"), default=0,
+        _("review approvals required to publish"),
+        default=0,
         help_text=_("0: no review needed. Otherwise the number of panel approvals of the exact content published."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -120,7 +145,9 @@ class Study(models.Model):
 
     def clean(self) -> None:
         if isinstance(self.languages, list) and self.fallback_language not in self.languages:
-            raise ValidationError({"fallback_language": _("The fallback language must be one of the study's languages.")})
+            raise ValidationError(
+                {"fallback_language": _("The fallback language must be one of the study's languages.")}
+            )
 
 
 # Governance of a study: who may take part and on what basis, what protects the links, who may export,
@@ -170,8 +197,14 @@ class StudyMembership(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     # Investigators limited to one site see only that site's participants (REDCap's data access groups).
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="memberships",
-                             verbose_name=_("only this site"))
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("only this site"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

@@ -27,6 +27,7 @@ COOKIE_SALT = "ressenti.screening"
 # Long enough to read a notice and fill a form, short enough that a shared device forgets.
 COOKIE_AGE = 2 * 3600
 
+
 def rate_setting(name: str) -> int:
     """A limit of the public link (SCREENING_* in config/settings/base.py)."""
     return int(getattr(settings, name))
@@ -63,8 +64,9 @@ def eligibility_evaluate(*, rules: Iterable[EligibilityRule], answers: dict, def
 def study_eligibility(*, study: Study, answers: dict) -> bool:
     """Evaluate the study's rules on answers to its eligibility questionnaire (hidden items dropped)."""
     definition = study.screening_version.definition if study.screening_version_id else {}
-    return eligibility_evaluate(rules=study.eligibility_rules.all(), answers=prune_answers(definition, answers),
-                                definition=definition)
+    return eligibility_evaluate(
+        rules=study.eligibility_rules.all(), answers=prune_answers(definition, answers), definition=definition
+    )
 
 
 def rule_problems(*, study: Study | None, question: str, operator: str, answer: str) -> dict[str, str]:
@@ -72,7 +74,9 @@ def rule_problems(*, study: Study | None, question: str, operator: str, answer: 
     problems: dict[str, str] = {}
     if operator not in values.OPERATORS:
         problems["operator"] = _("Unknown operator %(op)s (use one of %(ops)s).") % {
-            "op": operator, "ops": " ".join(values.OPERATORS)}
+            "op": operator,
+            "ops": " ".join(values.OPERATORS),
+        }
     elif operator != "exists" and not answer.strip():
         problems["answer"] = _("Give the answer to compare with.")
     if study is not None:
@@ -80,17 +84,23 @@ def rule_problems(*, study: Study | None, question: str, operator: str, answer: 
             problems["question"] = _("This study has no eligibility questionnaire yet: choose one on the study first.")
         else:
             questions = {
-                node["linkId"]: node for node in fhir.iter_items(study.screening_version.definition.get("item", []))
+                node["linkId"]: node
+                for node in fhir.iter_items(study.screening_version.definition.get("item", []))
                 if node.get("type") not in ("group", "display")
             }
             if question not in questions:
                 problems["question"] = _("%(code)s is not a question of the eligibility questionnaire (%(known)s).") % {
-                    "code": question, "known": ", ".join(questions) or "—"}
+                    "code": question,
+                    "known": ", ".join(questions) or "—",
+                }
             elif operator in ("=", "!=") and questions[question].get("answerOption"):
                 codes = [fhir.option_code(o) for o in questions[question]["answerOption"]]
                 if answer.strip() not in codes:
                     problems["answer"] = _("%(answer)s is not an option code of %(code)s (%(known)s).") % {
-                        "answer": answer, "code": question, "known": ", ".join(codes)}
+                        "answer": answer,
+                        "code": question,
+                        "known": ", ".join(codes),
+                    }
     return problems
 
 
@@ -112,7 +122,9 @@ def screening_link_open(*, study: Study) -> str:
     """Give the study a public pre-screening token (keeps an existing one) and return it."""
     problems = screening_link_problems(study=study)
     if problems:
-        raise ScreeningUnavailable(_("%(study)s: %(problems)s.") % {"study": study.code, "problems": "; ".join(problems)})
+        raise ScreeningUnavailable(
+            _("%(study)s: %(problems)s.") % {"study": study.code, "problems": "; ".join(problems)}
+        )
     if not study.screening_token:
         study.screening_token = secrets.token_urlsafe(12)
         study._change_reason = "pre-screening link created"
@@ -159,20 +171,24 @@ def rate_limit_take(counters: Sequence[tuple[str, int]]) -> bool:
 
 def screening_submit_allowed(*, study: Study, ip: str) -> bool:
     """One more eligibility questionnaire sent from this address to this study."""
-    return rate_limit_take([
-        (f"submit:ip:{ip}", rate_setting("SCREENING_MAX_SUBMITS_PER_IP")),
-        (f"submit:study:{study.pk}", rate_setting("SCREENING_MAX_SUBMITS_PER_STUDY")),
-    ])
+    return rate_limit_take(
+        [
+            (f"submit:ip:{ip}", rate_setting("SCREENING_MAX_SUBMITS_PER_IP")),
+            (f"submit:study:{study.pk}", rate_setting("SCREENING_MAX_SUBMITS_PER_STUDY")),
+        ]
+    )
 
 
 def screening_code_send_allowed(*, study: Study, ip: str, contact_digest: str) -> bool:
     """One more one-time code sent from this address, for this study, to this number or address
     (named by its keyed digest, so the cache holds no contact data in its keys)."""
-    return rate_limit_take([
-        (f"code:ip:{ip}", rate_setting("SCREENING_MAX_CODES_PER_IP")),
-        (f"code:study:{study.pk}", rate_setting("SCREENING_MAX_CODES_PER_STUDY")),
-        (f"code:contact:{contact_digest}", rate_setting("SCREENING_MAX_CODES_PER_CONTACT")),
-    ])
+    return rate_limit_take(
+        [
+            (f"code:ip:{ip}", rate_setting("SCREENING_MAX_CODES_PER_IP")),
+            (f"code:study:{study.pk}", rate_setting("SCREENING_MAX_CODES_PER_STUDY")),
+            (f"code:contact:{contact_digest}", rate_setting("SCREENING_MAX_CODES_PER_CONTACT")),
+        ]
+    )
 
 
 # --- state kept on the patient's browser ----------------------------------------------------------------

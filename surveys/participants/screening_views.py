@@ -31,9 +31,14 @@ def _url(token: str, page: int | str | None = None) -> str:
 
 def _with_state(response: HttpResponse, request: HttpRequest, study: Study, token: str, state: dict) -> HttpResponse:
     response.set_cookie(
-        screening.COOKIE, screening.state_cookie(study=study, state=state), max_age=screening.COOKIE_AGE,
+        screening.COOKIE,
+        screening.state_cookie(study=study, state=state),
+        max_age=screening.COOKIE_AGE,
         # The path covers /e/<token>/... : the consent and enrolment pages read the same state.
-        path=_url(token), httponly=True, samesite="Lax", secure=request.is_secure(),
+        path=_url(token),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
     )
     return response
 
@@ -70,16 +75,23 @@ def screening_page(request: HttpRequest, token: str) -> HttpResponse:
             return _post(request, token, study, definition, pages, state, language)
         requested = request.GET.get("p")
         if requested is None:
-            return render(request, "patient/screening_start.html", {
-                "title": rendering.title_of(definition, language), "study": study, "language": language,
-                "first_page": _url(token, 1),
-            })
+            return render(
+                request,
+                "patient/screening_start.html",
+                {
+                    "title": rendering.title_of(definition, language),
+                    "study": study,
+                    "language": language,
+                    "first_page": _url(token, 1),
+                },
+            )
         resume = min(state.get("n", 0), len(pages))
         if requested == "review":
             return _review(request, definition, pages, answers, language)
         index = _page_index(requested, resume, len(pages))
-        context = rendering.page_context(definition=definition, pages=pages, index=index, language=language,
-                                         answers=answers)
+        context = rendering.page_context(
+            definition=definition, pages=pages, index=index, language=language, answers=answers
+        )
         return render(request, "patient/page.html", context)
 
 
@@ -94,8 +106,13 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
             return too_many_page(request, language=language)
         if screening.study_eligibility(study=study, answers=answers):
             # Only the outcome goes on: the answers themselves are not needed any more.
-            return _with_state(HttpResponseRedirect(reverse("patients:screening_consent", args=[token])),
-                               request, study, token, {"ok": 1})
+            return _with_state(
+                HttpResponseRedirect(reverse("patients:screening_consent", args=[token])),
+                request,
+                study,
+                token,
+                {"ok": 1},
+            )
         redirect = HttpResponseRedirect(reverse("surveys:screening_end", args=[token]))
         redirect.delete_cookie(screening.COOKIE, path=_url(token), samesite="Lax")
         return redirect
@@ -104,8 +121,14 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
     index = min(index, resume)
     # Previous and the language switch keep what was entered on the page without asking for the rest.
     moving_on = action == "next"
-    sub = rendering.page_submission(definition=definition, page=pages[index], language=language, answers=answers,
-                                    post=request.POST, check_required=moving_on)
+    sub = rendering.page_submission(
+        definition=definition,
+        page=pages[index],
+        language=language,
+        answers=answers,
+        post=request.POST,
+        check_required=moving_on,
+    )
     merged = sub.merged
     new_state = {"a": merged, "n": max(resume, index + 1) if sub.complete and moving_on else resume}
     if action.startswith("lang-"):
@@ -119,8 +142,13 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
         return _with_state(HttpResponseRedirect(_url(token, (previous or 0) + 1)), request, study, token, new_state)
     if not sub.complete:
         context = sub.page_again(definition=definition, pages=pages, index=index, language=language)
-        return _with_state(render(request, "patient/page.html", context, status=422 if sub.shown_errors else 200),
-                           request, study, token, new_state)
+        return _with_state(
+            render(request, "patient/page.html", context, status=422 if sub.shown_errors else 200),
+            request,
+            study,
+            token,
+            new_state,
+        )
     following = rendering.visible_page(definition, pages, merged, index + 1, 1)
     target = _url(token, "review") if following is None else _url(token, following + 1)
     return _with_state(HttpResponseRedirect(target), request, study, token, new_state)
@@ -128,13 +156,25 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
 
 def _review(request, definition, pages, answers, language) -> HttpResponse:
     missing = set(screening.missing_answers(definition=definition, answers=answers))
-    summary = [{"number": number, "title": page.title,
-                "rows": rendering.review_rows(definition, page, language, answers, missing)}
-               for number, page in enumerate(pages, start=1)]
-    return render(request, "patient/review.html", {
-        "title": rendering.title_of(definition, language), "summary": summary, "missing_count": len(missing),
-        "language": language, "page_count": len(pages),
-    })
+    summary = [
+        {
+            "number": number,
+            "title": page.title,
+            "rows": rendering.review_rows(definition, page, language, answers, missing),
+        }
+        for number, page in enumerate(pages, start=1)
+    ]
+    return render(
+        request,
+        "patient/review.html",
+        {
+            "title": rendering.title_of(definition, language),
+            "summary": summary,
+            "missing_count": len(missing),
+            "language": language,
+            "page_count": len(pages),
+        },
+    )
 
 
 def too_many_page(request: HttpRequest, *, language: str) -> HttpResponse:

@@ -74,8 +74,12 @@ class Evaluation:
 
     def holds(self, condition: dict, owner: str) -> bool:
         question = str(condition.get("question", ""))
-        return values.compare(self.kinds.get(question, values.T.DISPLAY), self.seen_value(question, owner),
-                              str(condition.get("operator", "")), condition_expected(condition))
+        return values.compare(
+            self.kinds.get(question, values.T.DISPLAY),
+            self.seen_value(question, owner),
+            str(condition.get("operator", "")),
+            condition_expected(condition),
+        )
 
     def pruned(self) -> dict:
         """The answers without those of hidden items, nor empty ones: they would mislead the analysis.
@@ -85,9 +89,13 @@ class Evaluation:
     def missing_required(self) -> list[str]:
         """linkIds of required questions that are shown and unanswered, in questionnaire order."""
         return [
-            str(node.get("linkId")) for node in fhir.iter_items(self.definition.get("item", []))
-            if node.get("required") and node.get("type") != "group" and values.kind_of(node) in values.QUESTION_TYPES
-            and node.get("linkId") in self.enabled and values.is_missing(self.answers.get(node.get("linkId")))
+            str(node.get("linkId"))
+            for node in fhir.iter_items(self.definition.get("item", []))
+            if node.get("required")
+            and node.get("type") != "group"
+            and values.kind_of(node) in values.QUESTION_TYPES
+            and node.get("linkId") in self.enabled
+            and values.is_missing(self.answers.get(node.get("linkId")))
         ]
 
     def browser_plan(self, link_id: str, on_page: set[str]) -> list[dict] | None:
@@ -105,8 +113,15 @@ class Evaluation:
                     kind = self.kinds.get(question, values.T.DISPLAY)
                     operator = str(condition.get("operator", ""))
                     expected = condition_expected(condition)
-                    entries.append({"q": question, "o": operator, "v": values.to_bool(expected) if operator == "exists"
-                                    else values.browser_expected(kind, expected)})
+                    entries.append(
+                        {
+                            "q": question,
+                            "o": operator,
+                            "v": values.to_bool(expected)
+                            if operator == "exists"
+                            else values.browser_expected(kind, expected),
+                        }
+                    )
                     live = True
                 else:
                     entries.append(self.holds(condition, clause.owner))

@@ -31,10 +31,16 @@ EXT_SAFETY = "urn:ressenti:fhir:extension:safety-message"
 EXT_INSTRUMENT = "urn:ressenti:fhir:extension:instrument"
 EXT_LICENCE_REF = "urn:ressenti:fhir:extension:licence-reference"
 # Written from draft fields, so an imported definition's copies are replaced, not doubled.
-DRAFT_EXTENSIONS = frozenset({
-    "urn:ressenti:fhir:extension:questionnaire-kind", "urn:ressenti:fhir:extension:one-item-per-page",
-    EXT_RULES, EXT_SAFETY, EXT_INSTRUMENT, EXT_LICENCE_REF,
-})
+DRAFT_EXTENSIONS = frozenset(
+    {
+        "urn:ressenti:fhir:extension:questionnaire-kind",
+        "urn:ressenti:fhir:extension:one-item-per-page",
+        EXT_RULES,
+        EXT_SAFETY,
+        EXT_INSTRUMENT,
+        EXT_LICENCE_REF,
+    }
+)
 EXT_TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 EXT_ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 EXT_MIN = "http://hl7.org/fhir/StructureDefinition/minValue"
@@ -73,6 +79,7 @@ ANSWER_KEY: dict[str, str] = {
 
 
 # --- reading any definition --------------------------------------------------------
+
 
 def ext_value(node: dict, url: str, default: Any = None) -> Any:
     for ext in node.get("extension", ()):
@@ -114,8 +121,17 @@ def item_type(node: dict) -> str:
     fhir_type = node.get("type")
     if fhir_type in ("choice", "open-choice", "coding"):
         return T.MULTIPLE if node.get("repeats") else T.SINGLE
-    reverse = {"display": T.DISPLAY, "boolean": T.YES_NO, "integer": T.INTEGER, "decimal": T.DECIMAL,
-               "date": T.DATE, "time": T.TIME, "string": T.SHORT_TEXT, "text": T.LONG_TEXT, "quantity": T.DECIMAL}
+    reverse = {
+        "display": T.DISPLAY,
+        "boolean": T.YES_NO,
+        "integer": T.INTEGER,
+        "decimal": T.DECIMAL,
+        "date": T.DATE,
+        "time": T.TIME,
+        "string": T.SHORT_TEXT,
+        "text": T.LONG_TEXT,
+        "quantity": T.DECIMAL,
+    }
     return reverse.get(fhir_type, T.SHORT_TEXT)
 
 
@@ -191,6 +207,7 @@ def content_hash(definition: dict) -> str:
 
 # --- draft rows -> definition -----------------------------------------------------------
 
+
 def _num(value: Decimal | None) -> int | float | None:
     if value is None:
         return None
@@ -199,8 +216,12 @@ def _num(value: Decimal | None) -> int | float | None:
 
 def _texts(base: str, translations: dict[str, str]) -> tuple[str, dict | None]:
     exts = [
-        {"url": EXT_TRANSLATION, "extension": [{"url": "lang", "valueCode": lang}, {"url": "content", "valueString": text}]}
-        for lang, text in translations.items() if text
+        {
+            "url": EXT_TRANSLATION,
+            "extension": [{"url": "lang", "valueCode": lang}, {"url": "content", "valueString": text}],
+        }
+        for lang, text in translations.items()
+        if text
     ]
     return base, ({"extension": exts} if exts else None)
 
@@ -215,7 +236,10 @@ def _put_text(node: dict, key: str, row: Any, field: str, languages: list[str], 
 
 
 def _control(code: str) -> dict:
-    return {"url": EXT_ITEM_CONTROL, "valueCodeableConcept": {"coding": [{"system": ITEM_CONTROL_SYSTEM, "code": code}]}}
+    return {
+        "url": EXT_ITEM_CONTROL,
+        "valueCodeableConcept": {"coding": [{"system": ITEM_CONTROL_SYSTEM, "code": code}]},
+    }
 
 
 def _answer_value(target_fhir_type: str | None, operator: str, raw: str) -> tuple[str, Any]:
@@ -279,7 +303,11 @@ def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str,
         if len(conditions) > 1:
             node["enableBehavior"] = row.enable_behavior
     if any(getattr(row, f"help_{lang}", "") for lang in languages):
-        help_node: dict[str, Any] = {"linkId": f"{row.link_id}__help", "type": "display", "extension": [_control("help")]}
+        help_node: dict[str, Any] = {
+            "linkId": f"{row.link_id}__help",
+            "type": "display",
+            "extension": [_control("help")],
+        }
         _put_text(help_node, "text", row, "help", languages, base)
         node["item"] = [help_node]
     return node
@@ -349,7 +377,12 @@ def definition_from_draft(questionnaire: Questionnaire) -> dict:
     top: list[dict] = []
     groups: dict[int, dict] = {}
     for section in sections:
-        group: dict[str, Any] = {"linkId": section.link_id, "type": "group", "extension": [_control("page")], "item": []}
+        group: dict[str, Any] = {
+            "linkId": section.link_id,
+            "type": "group",
+            "extension": [_control("page")],
+            "item": [],
+        }
         _put_text(group, "text", section, "title", languages, base)
         groups[section.pk] = group
     loose = [r for r in items if r.section_id is None]

@@ -30,8 +30,9 @@ class PublishError(Exception):
 
 
 @transaction.atomic
-def questionnaire_publish(*, questionnaire: Questionnaire, by: AbstractBaseUser | None,
-                          override_reason: str = "") -> QuestionnaireVersion:
+def questionnaire_publish(
+    *, questionnaire: Questionnaire, by: AbstractBaseUser | None, override_reason: str = ""
+) -> QuestionnaireVersion:
     """Validate the draft and freeze it into a new version (or return the latest if identical).
 
     Raises PublishError listing every problem; nothing is written then. When the study requires review
@@ -63,8 +64,13 @@ def questionnaire_publish(*, questionnaire: Questionnaire, by: AbstractBaseUser 
     number = (latest.number + 1) if latest else 1
     definition["version"] = str(number)
     return QuestionnaireVersion.objects.create(
-        questionnaire=questionnaire, number=number, definition=definition, content_hash=digest, published_by=by,
-        approved_round=approved_round, override=override,
+        questionnaire=questionnaire,
+        number=number,
+        definition=definition,
+        content_hash=digest,
+        published_by=by,
+        approved_round=approved_round,
+        override=override,
     )
 
 
@@ -118,16 +124,27 @@ def questionnaire_draft_from_version(*, version: QuestionnaireVersion, by: Abstr
         help_node = next((c for c in node.get("item", []) if fhir.item_control(c) == "help"), None)
         help_texts = texts(help_node, "text", "help") if help_node else {}
         item = Item.objects.create(
-            questionnaire=questionnaire, section=section, order=order, link_id=node["linkId"], type=kind,
-            required=bool(node.get("required")), min_value=_decimal(low), max_value=_decimal(high),
-            max_length=node.get("maxLength"), enable_behavior=node.get("enableBehavior", "all"),
-            **texts(node, "text", "text"), **help_texts,
+            questionnaire=questionnaire,
+            section=section,
+            order=order,
+            link_id=node["linkId"],
+            type=kind,
+            required=bool(node.get("required")),
+            min_value=_decimal(low),
+            max_value=_decimal(high),
+            max_length=node.get("maxLength"),
+            enable_behavior=node.get("enableBehavior", "all"),
+            **texts(node, "text", "text"),
+            **help_texts,
         )
         for i, option in enumerate(node.get("answerOption", [])):
             coding = option.get("valueCoding", {})
             AnswerOption.objects.create(
-                item=item, order=i, code=fhir.option_code(option),
-                score=values.option_score(option), **texts(coding, "display", "label"),
+                item=item,
+                order=i,
+                code=fhir.option_code(option),
+                score=values.option_score(option),
+                **texts(coding, "display", "label"),
             )
         for cond in node.get("enableWhen", []):
             EnableCondition.objects.create(

@@ -110,8 +110,11 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
                 coding = option.get("valueCoding")
                 if coding is not None:
                     for lang in _missing_translations(coding, "display", languages, base):
-                        add(where, _("label of option %(code)s is missing in %(lang)s")
-                            % {"code": code, "lang": _lang_name(lang)})
+                        add(
+                            where,
+                            _("label of option %(code)s is missing in %(lang)s")
+                            % {"code": code, "lang": _lang_name(lang)},
+                        )
 
         low, high = ext_value(node, EXT_MIN), ext_value(node, EXT_MAX)
         if kind in SCALE_TYPES and (low is None or high is None):
@@ -129,8 +132,10 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
                 add(where, _("its display condition refers to %(code)s, which does not exist") % {"code": target_id})
                 continue
             if position[target_id] >= index:
-                add(where, _("its display condition refers to %(code)s, which does not come before it")
-                    % {"code": target_id})
+                add(
+                    where,
+                    _("its display condition refers to %(code)s, which does not come before it") % {"code": target_id},
+                )
                 continue
             target_kind = item_type(target)
             if target_kind in (T.DISPLAY,) or target.get("type") == "group":
@@ -140,24 +145,42 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
             if operator == "exists":
                 continue
             if operator in ("<", ">", "<=", ">=") and target_kind not in values.ORDERED_TYPES:
-                add(where, _("operator %(op)s needs a number or date item, but %(code)s is not one")
-                    % {"op": operator, "code": target_id})
+                add(
+                    where,
+                    _("operator %(op)s needs a number or date item, but %(code)s is not one")
+                    % {"op": operator, "code": target_id},
+                )
                 continue
             if target_kind in values.CHOICE_TYPES:
                 codes = {option_code(o) for o in target.get("answerOption", [])}
                 code = value.get("code") if isinstance(value, dict) else value
                 if str(code) not in codes:
-                    add(where, _("its display condition expects option %(answer)s, which %(code)s does not offer")
-                        % {"answer": code, "code": target_id})
+                    add(
+                        where,
+                        _("its display condition expects option %(answer)s, which %(code)s does not offer")
+                        % {"answer": code, "code": target_id},
+                    )
             elif target_kind in values.NUMBER_TYPES and key not in ("answerInteger", "answerDecimal"):
-                add(where, _("its display condition compares %(code)s with %(answer)s, which is not a number")
-                    % {"code": target_id, "answer": value})
+                add(
+                    where,
+                    _("its display condition compares %(code)s with %(answer)s, which is not a number")
+                    % {"code": target_id, "answer": value},
+                )
             elif target_kind == T.YES_NO and key != "answerBoolean":
                 add(where, _("its display condition on %(code)s needs yes or no") % {"code": target_id})
             elif target_kind == T.DATE and values.to_date(value) is None:
-                add(where, _("its display condition compares %(code)s with %(answer)s, which is not a date "
-                             "(YYYY-MM-DD, YYYY-MM or YYYY)") % {"code": target_id, "answer": value})
+                add(
+                    where,
+                    _(
+                        "its display condition compares %(code)s with %(answer)s, which is not a date "
+                        "(YYYY-MM-DD, YYYY-MM or YYYY)"
+                    )
+                    % {"code": target_id, "answer": value},
+                )
             elif target_kind == T.TIME and values.to_seconds(value) is None:
-                add(where, _("its display condition compares %(code)s with %(answer)s, which is not a time (HH:MM)")
-                    % {"code": target_id, "answer": value})
+                add(
+                    where,
+                    _("its display condition compares %(code)s with %(answer)s, which is not a time (HH:MM)")
+                    % {"code": target_id, "answer": value},
+                )
     return problems

@@ -74,8 +74,10 @@ DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
 
 # Trimmed around every typed value: ASCII white space and the Unicode spaces a phone keyboard or a
 # copy-paste brings (no-break spaces, the French narrow no-break space, the byte-order mark).
-SPACES = " \t\n\r\f\v\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-         "\u2028\u2029\u202f\u205f\u3000\ufeff"
+SPACES = (
+    " \t\n\r\f\v\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 # A number as patients type it: digits with a point or a comma, a sign, spaces between groups
 # ("1 250,5"). No exponent, no other digits than 0-9.
 NUMBER_RE = re.compile(r"^([+-]?)([0-9]*)(?:[.,]([0-9]*))?$")
@@ -89,6 +91,7 @@ FALSE_WORDS = frozenset({"false", "0", "no", "non", "n", "faux"})
 
 
 # --- what an item is ---------------------------------------------------------------------------
+
 
 def kind_of(node: dict | None) -> str:
     """Our item type for any definition node (fhir.item_type), DISPLAY for nothing."""
@@ -152,12 +155,14 @@ def accepted_range(node: dict) -> tuple[Decimal | None, Decimal | None]:
 
 def date_range(node: dict) -> tuple[dt.date, dt.date]:
     """(earliest, latest) date a date item accepts: its own bounds, within DATE_RANGE."""
+
     def bound(url: str, default: dt.date, pick) -> dt.date:
         raw = fhir.ext_value(node, url)
         try:
             return pick(default, dt.date.fromisoformat(raw)) if isinstance(raw, str) else default
         except ValueError:
             return default
+
     return bound(fhir.EXT_MIN, DATE_RANGE[0], max), bound(fhir.EXT_MAX, DATE_RANGE[1], min)
 
 
@@ -178,6 +183,7 @@ def plain(number: Decimal) -> str:
 
 
 # --- reading what a patient typed --------------------------------------------------------------
+
 
 def clean_text(raw: str) -> str:
     """A typed text as stored: no NUL (PostgreSQL refuses it), line breaks as \\n, trimmed."""
@@ -288,7 +294,9 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
         earliest, latest = date_range(node)
         if not earliest <= day <= latest:
             return None, _("Enter a date between %(earliest)s and %(latest)s.") % {
-                "earliest": earliest.strftime("%d/%m/%Y"), "latest": latest.strftime("%d/%m/%Y")}
+                "earliest": earliest.strftime("%d/%m/%Y"),
+                "latest": latest.strftime("%d/%m/%Y"),
+            }
         return day.isoformat(), ""
     if kind == T.TIME:
         time = read_time(value)
@@ -307,6 +315,7 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
 
 
 # --- showing a stored value --------------------------------------------------------------------
+
 
 def form_values(node: dict, value: Any) -> list[str]:
     """The strings a form shows for a stored value, which are exactly what it posts back:
@@ -346,6 +355,7 @@ def display(node: dict, value: Any, *, language: str, base: str) -> str:
 
 
 # --- typed values, for comparing and scoring ---------------------------------------------------
+
 
 def _code(value: Any) -> str:
     return str(value.get("code", "")) if isinstance(value, dict) else str(value)
@@ -508,6 +518,7 @@ def number_range(node: dict) -> tuple[Decimal, Decimal] | None:
 
 
 # --- what the page script needs -----------------------------------------------------------------
+
 
 def browser_kind(kind: str) -> str:
     """How the page script reads and compares an item (static/patient/patient.js)."""

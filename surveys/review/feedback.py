@@ -80,7 +80,8 @@ def item_feedback_save(*, round_: ReviewRound, reviewer, link_id: str, data) -> 
     with transaction.atomic():
         # get_or_create under the unique constraint: two identical posts end on the same row.
         row, _created = ItemFeedback.objects.select_for_update().get_or_create(
-            round=round_, reviewer=reviewer, link_id=link_id, defaults=values)
+            round=round_, reviewer=reviewer, link_id=link_id, defaults=values
+        )
         if not _created:
             for key, value in values.items():
                 setattr(row, key, value)
@@ -113,7 +114,8 @@ def review_submit(*, round_: ReviewRound, reviewer, data) -> Saved:
     }
     with transaction.atomic():
         row, created = ReviewSubmission.objects.select_for_update().get_or_create(
-            round=round_, reviewer=reviewer, defaults=values)
+            round=round_, reviewer=reviewer, defaults=values
+        )
         if not created:
             for key, value in values.items():
                 setattr(row, key, value)
@@ -153,13 +155,20 @@ def condition_text(definition: dict, node: dict, language: str) -> str:
         expected = next((v for k, v in cond.items() if k.startswith("answer")), None)
         operator = cond.get("operator", "=")
         if operator == "exists":
-            parts.append(_("“%(q)s” is answered") % {"q": label} if expected else
-                         _("“%(q)s” is not answered") % {"q": label})
+            parts.append(
+                _("“%(q)s” is answered") % {"q": label} if expected else _("“%(q)s” is not answered") % {"q": label}
+            )
             continue
         if isinstance(expected, dict):
             code = str(expected.get("code", ""))
-            expected = next((fhir.localized(o.get("valueCoding", {}), "display", language, base)
-                             for o in question.get("answerOption", []) if fhir.option_code(o) == code), code)
+            expected = next(
+                (
+                    fhir.localized(o.get("valueCoding", {}), "display", language, base)
+                    for o in question.get("answerOption", [])
+                    if fhir.option_code(o) == code
+                ),
+                code,
+            )
         elif isinstance(expected, bool):
             expected = _("Yes") if expected else _("No")
         parts.append(f"“{label}” {OPERATORS.get(operator, operator)} “{expected}”")
@@ -222,17 +231,23 @@ def schedule_lines(round_: ReviewRound) -> list[str]:
     lines = []
     for tp in Timepoint.objects.filter(study_id=round_.questionnaire.study_id).order_by("order", "offset"):
         if tp.offset:
-            when = _("%(after)s after %(anchor)s") % {"after": _units(tp.offset, tp.unit),
-                                                      "anchor": tp.get_anchor_display()}
+            when = _("%(after)s after %(anchor)s") % {
+                "after": _units(tp.offset, tp.unit),
+                "anchor": tp.get_anchor_display(),
+            }
         else:
             when = _("at %(anchor)s") % {"anchor": tp.get_anchor_display()}
         line = _("%(label)s: %(when)s, open for %(window)s") % {
-            "label": tp.label, "when": when, "window": _units(tp.window, tp.unit)}
+            "label": tp.label,
+            "when": when,
+            "window": _units(tp.window, tp.unit),
+        }
         if tp.repeat_count > 1:
             line += _(", repeated %(count)s times every %(every)s") % {
-                "count": tp.repeat_count, "every": _units(tp.repeat_every, tp.unit)}
+                "count": tp.repeat_count,
+                "every": _units(tp.repeat_every, tp.unit),
+            }
         if tp.reminders:
-            line += _(", reminders after %(list)s") % {
-                "list": ", ".join(_units(int(r), tp.unit) for r in tp.reminders)}
+            line += _(", reminders after %(list)s") % {"list": ", ".join(_units(int(r), tp.unit) for r in tp.reminders)}
         lines.append(line + ".")
     return lines

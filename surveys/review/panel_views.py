@@ -39,14 +39,21 @@ def review_language(request: HttpRequest, default: str | None = None) -> str:
     return browser if browser in LANGUAGES else settings.LANGUAGE_CODE
 
 
-def review_render(request: HttpRequest, template: str, context: dict, *, language: str,
-                  status: int = 200) -> HttpResponse:
+def review_render(
+    request: HttpRequest, template: str, context: dict, *, language: str, status: int = 200
+) -> HttpResponse:
     """Render a reviewer page in `language` and remember a ?lang= choice."""
     with translation.override(language):
         response = render(request, template, {**context, "language": language}, status=status)
     if request.GET.get("lang") in LANGUAGES:
-        response.set_cookie(REVIEW_LANG_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True,
-                            secure=settings.LANGUAGE_COOKIE_SECURE)
+        response.set_cookie(
+            REVIEW_LANG_COOKIE,
+            language,
+            max_age=365 * 86400,
+            samesite="Lax",
+            httponly=True,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+        )
     return response
 
 
@@ -68,8 +75,9 @@ def reviewer_required(view: Callable) -> Callable:
 def home(request: HttpRequest) -> HttpResponse:
     language = review_language(request)
     open_rounds, closed_rounds = panels.reviewer_home(user=request.user, language=language)
-    return review_render(request, "review/home.html",
-                         {"open_rounds": open_rounds, "closed_rounds": closed_rounds}, language=language)
+    return review_render(
+        request, "review/home.html", {"open_rounds": open_rounds, "closed_rounds": closed_rounds}, language=language
+    )
 
 
 @never_cache
@@ -78,8 +86,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     member = panels.invitation_member(token=token)
     if member is None:
         # Unknown, expired, used or replaced: one page for all, saying nothing about which.
-        return review_render(request, "review/invitation_invalid.html", {},
-                             language=review_language(request), status=404)
+        return review_render(
+            request, "review/invitation_invalid.html", {}, language=review_language(request), status=404
+        )
     language = review_language(request, member.language)
     form = SetPasswordForm(member.user, request.POST if request.method == "POST" else None)
     with translation.override(language):
@@ -91,8 +100,14 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 return review_render(request, "review/invitation_invalid.html", {}, language=language, status=404)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             response = redirect("/review/")
-            response.set_cookie(REVIEW_LANG_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True,
-                            secure=settings.LANGUAGE_COOKIE_SECURE)
+            response.set_cookie(
+                REVIEW_LANG_COOKIE,
+                language,
+                max_age=365 * 86400,
+                samesite="Lax",
+                httponly=True,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+            )
             return response
         for name in ("new_password1", "new_password2"):
             widget = form.fields[name].widget
@@ -102,6 +117,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 widget.attrs["aria-describedby"] = f"{name}-help"
         # Rendered inside the override so that error messages and help texts are in the page's language.
-        return review_render(request, "review/invitation.html",
-                             {"member": member, "form": form, "email": member.user.email,
-                              "panel": member.panel}, language=language)
+        return review_render(
+            request,
+            "review/invitation.html",
+            {"member": member, "form": form, "email": member.user.email, "panel": member.panel},
+            language=language,
+        )

@@ -68,8 +68,9 @@ def _send(*, template: str, to: str, language: str, context: dict) -> None:
 # --- invitations ------------------------------------------------------------------------------
 
 
-def reviewer_invite(*, panel: Panel, email: str, kind: str, language: str, by, now: datetime | None = None
-                    ) -> tuple[PanelMember, str]:
+def reviewer_invite(
+    *, panel: Panel, email: str, kind: str, language: str, by, now: datetime | None = None
+) -> tuple[PanelMember, str]:
     """Invite `email` to `panel`: create (or reuse) the reviewer account and e-mail a new link.
 
     Returns the membership and the token (sent, never stored). A staff account cannot be a
@@ -102,8 +103,12 @@ def reviewer_invite(*, panel: Panel, email: str, kind: str, language: str, by, n
         member.active = True
         member.save()
     # Sent once the rows are saved; if sending fails the error shows and "send a new invitation" retries.
-    _send(template="invitation", to=email, language=language,
-          context={"panel": panel, "url": invitation_url(token), "days": INVITATION_DAYS})
+    _send(
+        template="invitation",
+        to=email,
+        language=language,
+        context={"panel": panel, "url": invitation_url(token), "days": INVITATION_DAYS},
+    )
     return member, token
 
 
@@ -112,9 +117,11 @@ def invitation_member(*, token: str, now: datetime | None = None) -> PanelMember
     now = now or timezone.now()
     if not token or len(token) > 200:
         return None
-    return (PanelMember.objects.select_related("panel", "user")
-            .filter(invitation_hash=token_hash(token), active=True,
-                    invited_at__gt=now - timedelta(days=INVITATION_DAYS)).first())
+    return (
+        PanelMember.objects.select_related("panel", "user")
+        .filter(invitation_hash=token_hash(token), active=True, invited_at__gt=now - timedelta(days=INVITATION_DAYS))
+        .first()
+    )
 
 
 def invitation_accept(*, token: str, password: str, now: datetime | None = None):
@@ -131,7 +138,8 @@ def invitation_accept(*, token: str, password: str, now: datetime | None = None)
     validate_password(password, user)
     with transaction.atomic():
         claimed = PanelMember.objects.filter(pk=member.pk, invitation_hash=token_hash(token)).update(
-            invitation_hash="", accepted_at=now)
+            invitation_hash="", accepted_at=now
+        )
         if claimed != 1:
             raise ValidationError(_("This invitation link is not valid any more."), code="invalid_link")
         user.set_password(password)
@@ -151,8 +159,7 @@ def rounds_for_reviewer(*, user) -> QuerySet[ReviewRound]:
     """Rounds of the panels `user` is an active, accepted member of (nothing for staff or anonymous)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active or user.is_staff:
         return ReviewRound.objects.none()
-    return (ReviewRound.objects.filter(_memberships(user)).distinct()
-            .select_related("questionnaire__study", "panel"))
+    return ReviewRound.objects.filter(_memberships(user)).distinct().select_related("questionnaire__study", "panel")
 
 
 def access_round(*, user, round_id: int) -> ReviewRound:
@@ -165,8 +172,12 @@ def access_round(*, user, round_id: int) -> ReviewRound:
 
 def reviewer_language(*, user) -> str:
     """The language the reviewer chose at invitation (their latest membership's)."""
-    member = (PanelMember.objects.filter(user=user, active=True).order_by("-invited_at", "-pk")
-              .values_list("language", flat=True).first())
+    member = (
+        PanelMember.objects.filter(user=user, active=True)
+        .order_by("-invited_at", "-pk")
+        .values_list("language", flat=True)
+        .first()
+    )
     return _language(member or settings.LANGUAGE_CODE)
 
 
@@ -198,15 +209,28 @@ def reviewer_home(*, user, language: str, now: datetime | None = None) -> tuple[
     now = now or timezone.now()
     rounds = list(rounds_for_reviewer(user=user).order_by("deadline", "pk"))
     ids = [r.pk for r in rounds]
-    commented = dict(ItemFeedback.objects.filter(round_id__in=ids, reviewer=user).values("round_id")
-                     .annotate(n=Count("pk")).values_list("round_id", "n"))
-    submitted = dict(ReviewSubmission.objects.filter(round_id__in=ids, reviewer=user, submitted_at__isnull=False)
-                     .values_list("round_id", "submitted_at"))
+    commented = dict(
+        ItemFeedback.objects.filter(round_id__in=ids, reviewer=user)
+        .values("round_id")
+        .annotate(n=Count("pk"))
+        .values_list("round_id", "n")
+    )
+    submitted = dict(
+        ReviewSubmission.objects.filter(round_id__in=ids, reviewer=user, submitted_at__isnull=False).values_list(
+            "round_id", "submitted_at"
+        )
+    )
     open_, closed = [], []
     for r in rounds:
         is_open = r.closed_at is None and r.deadline > now
-        line = RoundLine(round=r, questionnaire_title=questionnaire_title(r, language), deadline=deadline_local(r),
-                         commented=commented.get(r.pk, 0), submitted_at=submitted.get(r.pk), is_open=is_open)
+        line = RoundLine(
+            round=r,
+            questionnaire_title=questionnaire_title(r, language),
+            deadline=deadline_local(r),
+            commented=commented.get(r.pk, 0),
+            submitted_at=submitted.get(r.pk),
+            is_open=is_open,
+        )
         (open_ if is_open else closed).append(line)
     closed.reverse()
     return open_, closed
@@ -230,33 +254,48 @@ def reminders_send(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     horizon = now + timedelta(days=max(REMINDER_DAYS))
-    rounds = ReviewRound.objects.filter(closed_at__isnull=True, deadline__gt=now, deadline__lte=horizon
-                                        ).select_related("questionnaire__study", "panel")
+    rounds = ReviewRound.objects.filter(closed_at__isnull=True, deadline__gt=now, deadline__lte=horizon).select_related(
+        "questionnaire__study", "panel"
+    )
     sent = 0
     for round_ in rounds:
         days = _due_reminder(round_.deadline, now)
         if days is None:
             continue
         done = ReviewSubmission.objects.filter(round=round_, submitted_at__isnull=False).values("reviewer_id")
-        members = (PanelMember.objects.filter(panel=round_.panel, active=True, accepted_at__isnull=False,
-                                              user__is_active=True)
-                   .exclude(user_id__in=done).exclude(user__email="").select_related("user"))
+        members = (
+            PanelMember.objects.filter(panel=round_.panel, active=True, accepted_at__isnull=False, user__is_active=True)
+            .exclude(user_id__in=done)
+            .exclude(user__email="")
+            .select_related("user")
+        )
         for member in members:
             # A reviewer who got the 1-day reminder needs no 3-day one afterwards (and vice versa only once).
             if ReviewReminder.objects.filter(round=round_, reviewer=member.user, days_before__lte=days).exists():
                 continue
             try:
                 with transaction.atomic():
-                    claim = ReviewReminder.objects.create(round=round_, reviewer=member.user, days_before=days,
-                                                          sent_at=now)
+                    claim = ReviewReminder.objects.create(
+                        round=round_, reviewer=member.user, days_before=days, sent_at=now
+                    )
             except IntegrityError:
                 continue
             try:
                 with translation.override(member.language):
                     title = questionnaire_title(round_, member.language)
-                _send(template="reminder", to=member.user.email, language=member.language,
-                      context={"round": round_, "title": round_.title or title, "questionnaire_title": title,
-                               "deadline": deadline_local(round_), "days": days, "url": round_url(round_.pk)})
+                _send(
+                    template="reminder",
+                    to=member.user.email,
+                    language=member.language,
+                    context={
+                        "round": round_,
+                        "title": round_.title or title,
+                        "questionnaire_title": title,
+                        "deadline": deadline_local(round_),
+                        "days": days,
+                        "url": round_url(round_.pk),
+                    },
+                )
             except Exception:
                 claim.delete()
                 logger.exception("review reminder for round %s not sent", round_.pk)

@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - until surveys/review/panels.py is ther
             raise Http404
         return round_
 
+
 try:
     from surveys.review.facts import review_facts
 except ImportError:  # pragma: no cover - facts are shown when the module is there
@@ -52,8 +53,13 @@ except ImportError:  # pragma: no cover - facts are shown when the module is the
 def _language(request: HttpRequest, definition: dict) -> str:
     available = [lang for lang in ("fr", "en") if lang in fhir.definition_languages(definition)] or ["fr"]
     chosen = reviewer_language(user=request.user) if reviewer_language else None
-    for candidate in (request.GET.get("lang"), request.POST.get("lang"), request.COOKIES.get(LANG_COOKIE),
-                      chosen, translation.get_language_from_request(request)):
+    for candidate in (
+        request.GET.get("lang"),
+        request.POST.get("lang"),
+        request.COOKIES.get(LANG_COOKIE),
+        chosen,
+        translation.get_language_from_request(request),
+    ):
         if candidate in available:
             return candidate
     return available[0]
@@ -94,18 +100,19 @@ def review_round(request: HttpRequest, round_id: int) -> HttpResponse:
             try:
                 if action == "item":
                     link_id = request.POST.get("link_id", "")
-                    result = item_feedback_save(round_=round_, reviewer=request.user, link_id=link_id,
-                                                data=request.POST)
+                    result = item_feedback_save(
+                        round_=round_, reviewer=request.user, link_id=link_id, data=request.POST
+                    )
                     if not result.errors:
-                        return HttpResponseRedirect(_url(round_, language, page, saved=_anchor(link_id),
-                                                                 anchor=_anchor(link_id)))
+                        return HttpResponseRedirect(
+                            _url(round_, language, page, saved=_anchor(link_id), anchor=_anchor(link_id))
+                        )
                     item_errors[link_id] = result.errors
                     item_posted[link_id] = request.POST
                 elif action == "overall":
                     result = review_submit(round_=round_, reviewer=request.user, data=request.POST)
                     if not result.errors:
-                        return HttpResponseRedirect(_url(round_, language, page, saved="overall",
-                                                                 anchor="overall"))
+                        return HttpResponseRedirect(_url(round_, language, page, saved="overall", anchor="overall"))
                     overall_errors = result.errors
                     overall_posted = request.POST
                 else:
@@ -116,8 +123,14 @@ def review_round(request: HttpRequest, round_id: int) -> HttpResponse:
         for p in context["pages"]:
             for item in p.items:
                 _form_values(item, item_errors.get(item.field.link_id, {}), item_posted.get(item.field.link_id))
-        context.update({"overall_errors": overall_errors, "overall_posted": overall_posted, "saved": saved,
-                        "error_count": sum(len(e) for e in item_errors.values()) + len(overall_errors)})
+        context.update(
+            {
+                "overall_errors": overall_errors,
+                "overall_posted": overall_posted,
+                "saved": saved,
+                "error_count": sum(len(e) for e in item_errors.values()) + len(overall_errors),
+            }
+        )
         status = 400 if context["error_count"] else (409 if saved == "closed" and request.method == "POST" else 200)
         response = render(request, "review/round.html", context, status=status)
     if "lang" in request.GET:
@@ -145,8 +158,10 @@ def _form_values(item, errors: dict[str, str], posted) -> None:
 
     item.anchor = _anchor(item.field.link_id)
     item.errors = errors
-    item.ratings = [{"name": n, "label": RATING_LABELS[n], "hint": RATING_HINTS[n], "value": value(n),
-                     "error": errors.get(n, "")} for n in RATINGS]
+    item.ratings = [
+        {"name": n, "label": RATING_LABELS[n], "hint": RATING_HINTS[n], "value": value(n), "error": errors.get(n, "")}
+        for n in RATINGS
+    ]
     item.comment = value("comment")
     item.suggestion = value("suggestion")
 

@@ -49,9 +49,17 @@ class ReviewError(Exception):
 
 
 @transaction.atomic
-def round_open(*, questionnaire: Questionnaire, panel: Panel, deadline: dt.datetime, by: AbstractBaseUser,
-               title: str = "", instructions: str = "", includes_notice: bool = False,
-               includes_schedule: bool = False) -> ReviewRound:
+def round_open(
+    *,
+    questionnaire: Questionnaire,
+    panel: Panel,
+    deadline: dt.datetime,
+    by: AbstractBaseUser,
+    title: str = "",
+    instructions: str = "",
+    includes_notice: bool = False,
+    includes_schedule: bool = False,
+) -> ReviewRound:
     """Freeze the draft as it is now and ask `panel` to review it by `deadline`."""
     if panel.study_id not in (None, questionnaire.study_id):
         raise ReviewError("panel", _("This panel belongs to another study."))
@@ -59,9 +67,16 @@ def round_open(*, questionnaire: Questionnaire, panel: Panel, deadline: dt.datet
         raise ReviewError("deadline", _("The deadline must be in the future."))
     definition = fhir.definition_from_draft(questionnaire)
     return ReviewRound.objects.create(
-        questionnaire=questionnaire, panel=panel, deadline=deadline, opened_by=by, title=title,
-        instructions=instructions, includes_notice=includes_notice, includes_schedule=includes_schedule,
-        definition=definition, content_hash=fhir.content_hash(definition),
+        questionnaire=questionnaire,
+        panel=panel,
+        deadline=deadline,
+        opened_by=by,
+        title=title,
+        instructions=instructions,
+        includes_notice=includes_notice,
+        includes_schedule=includes_schedule,
+        definition=definition,
+        content_hash=fhir.content_hash(definition),
     )
 
 
@@ -74,8 +89,9 @@ def round_close(*, round_: ReviewRound, by: AbstractBaseUser) -> ReviewRound:
     return round_
 
 
-def feedback_handle(*, feedback: ItemFeedback, by: AbstractBaseUser, reply: str = "", status: str = "",
-                    reason: str = "") -> ItemFeedback:
+def feedback_handle(
+    *, feedback: ItemFeedback, by: AbstractBaseUser, reply: str = "", status: str = "", reason: str = ""
+) -> ItemFeedback:
     """The designer answers a comment: a reply, and/or resolved / declined (a reason is required to decline).
 
     Who and when are recorded on the row; django-simple-history keeps every earlier state."""
@@ -95,6 +111,7 @@ def feedback_handle(*, feedback: ItemFeedback, by: AbstractBaseUser, reply: str 
 
 
 # --- consolidation ---------------------------------------------------------------------------
+
 
 @dataclass
 class ReviewerLabel:
@@ -118,8 +135,15 @@ class ItemSummary:
     @property
     def text_rows(self) -> list[tuple[str, str, int | None, bool]]:
         """(language, text, readability score rounded, flagged) for the admin table."""
-        return [(lang, text, self.facts.ease_rounded(lang) if self.facts else None,
-                 bool(self.facts and lang in self.facts.flagged)) for lang, text in self.texts.items()]
+        return [
+            (
+                lang,
+                text,
+                self.facts.ease_rounded(lang) if self.facts else None,
+                bool(self.facts and lang in self.facts.flagged),
+            )
+            for lang, text in self.texts.items()
+        ]
 
     @property
     def comments(self) -> list[tuple[str, ItemFeedback]]:
@@ -179,14 +203,16 @@ def round_summary(round_: ReviewRound) -> RoundSummary:
             values = [getattr(r, name) for r in mine if getattr(r, name) is not None]
             averages[name] = round(mean(values), 1) if values else None
             counts[name] = len(values)
-        items.append(ItemSummary(
-            link_id=link_id,
-            texts={lang: fhir.text_in(node, "text", lang, base) for lang in facts.languages},
-            facts=facts.for_item(link_id),
-            averages=averages,
-            counts=counts,
-            feedback=[(_label(labels, r.reviewer_id), r) for r in mine],
-        ))
+        items.append(
+            ItemSummary(
+                link_id=link_id,
+                texts={lang: fhir.text_in(node, "text", lang, base) for lang in facts.languages},
+                facts=facts.for_item(link_id),
+                averages=averages,
+                counts=counts,
+                feedback=[(_label(labels, r.reviewer_id), r) for r in mine],
+            )
+        )
     submissions = list(round_.submissions.filter(submitted_at__isnull=False).order_by("submitted_at", "id"))
     burdens = [s.burden for s in submissions if s.burden is not None]
     timing: dict[str, int] = {}
@@ -194,8 +220,11 @@ def round_summary(round_: ReviewRound) -> RoundSummary:
         if s.timing:
             timing[s.timing] = timing.get(s.timing, 0) + 1
     return RoundSummary(
-        round=round_, facts=facts, items=items,
-        burden_average=round(mean(burdens), 1) if burdens else None, burden_count=len(burdens),
+        round=round_,
+        facts=facts,
+        items=items,
+        burden_average=round(mean(burdens), 1) if burdens else None,
+        burden_count=len(burdens),
         timing_counts=timing,
         submissions=[(_label(labels, s.reviewer_id), s) for s in submissions],
         approvals=approvals_of(round_),
@@ -204,6 +233,7 @@ def round_summary(round_: ReviewRound) -> RoundSummary:
 
 
 # --- sign-off --------------------------------------------------------------------------------
+
 
 def approving_round(*, questionnaire: Questionnaire, content_hash: str) -> ReviewRound | None:
     """The latest closed round of `questionnaire` that reviewed `content_hash` with enough approvals."""
@@ -224,8 +254,10 @@ def signoff_problems(*, questionnaire: Questionnaire, content_hash: str) -> list
     if not ReviewRound.objects.filter(questionnaire=questionnaire, closed_at__isnull=False).exists():
         message = _("This study requires %(n)s approvals from a closed review round; no round has been closed.")
     elif not same.filter(closed_at__isnull=False).exists():
-        message = _("The draft has changed since the last closed review round: open a new round "
-                    "(%(n)s approvals required) or publish with an override.")
+        message = _(
+            "The draft has changed since the last closed review round: open a new round "
+            "(%(n)s approvals required) or publish with an override."
+        )
     else:
         message = _("The closed review round of this content has fewer than the %(n)s approvals required.")
     return [Problem(where, message % {"n": required})]
@@ -234,8 +266,9 @@ def signoff_problems(*, questionnaire: Questionnaire, content_hash: str) -> list
 OVERRIDE_PERM = "surveys.override_publish"
 
 
-def signoff_of(*, questionnaire: Questionnaire, content_hash: str, by: AbstractBaseUser | None,
-               override_reason: str = "") -> tuple[ReviewRound | None, PublishOverride | None, list[Problem]]:
+def signoff_of(
+    *, questionnaire: Questionnaire, content_hash: str, by: AbstractBaseUser | None, override_reason: str = ""
+) -> tuple[ReviewRound | None, PublishOverride | None, list[Problem]]:
     """For questionnaire_publish: the approving round, or the override row written now, or the problems.
 
     The override row is written inside the publish transaction, so it exists only if the version does."""

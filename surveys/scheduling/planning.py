@@ -35,8 +35,9 @@ def assignments_refresh(*, now: datetime) -> dict[str, int]:
     Status = Assignment.Status
     with transaction.atomic():
         closing = list(
-            Assignment.objects.filter(status__in=[Status.PLANNED, Status.OPEN], expires_at__lte=now)
-            .values_list("pk", flat=True)
+            Assignment.objects.filter(status__in=[Status.PLANNED, Status.OPEN], expires_at__lte=now).values_list(
+                "pk", flat=True
+            )
         )
         expired = Assignment.objects.filter(pk__in=closing, status__in=[Status.PLANNED, Status.OPEN]).update(
             status=Status.EXPIRED
@@ -59,7 +60,11 @@ def _unit(timepoint: Timepoint) -> timedelta:
 
 
 def occurrence_window(
-    timepoint: Timepoint, anchor: datetime, occurrence: int = 1, *, local_days: ZoneInfo | None = None,
+    timepoint: Timepoint,
+    anchor: datetime,
+    occurrence: int = 1,
+    *,
+    local_days: ZoneInfo | None = None,
 ) -> tuple[datetime, datetime]:
     """(opens, closes) of occurrence `occurrence` (1-based) of a timepoint counted from `anchor`.
 
@@ -78,8 +83,9 @@ def occurrence_window(
     return due, due + timepoint.window * _unit(timepoint)
 
 
-def timepoint_windows(timepoint: Timepoint, anchor: datetime, *, local_days: ZoneInfo | None = None
-                      ) -> list[tuple[int, datetime, datetime]]:
+def timepoint_windows(
+    timepoint: Timepoint, anchor: datetime, *, local_days: ZoneInfo | None = None
+) -> list[tuple[int, datetime, datetime]]:
     """(occurrence, opens, closes) for every occurrence, 1..repeat_count, that the calendar holds
     (an occurrence past year 9999 is not planned: planning never fails a submission)."""
     windows = []
@@ -87,8 +93,12 @@ def timepoint_windows(timepoint: Timepoint, anchor: datetime, *, local_days: Zon
         try:
             windows.append((k, *occurrence_window(timepoint, anchor, k, local_days=local_days)))
         except (OverflowError, ValueError):
-            logger.warning("timepoint %s: occurrence %d from %s is beyond the calendar; not planned",
-                           timepoint.pk, k, anchor.date())
+            logger.warning(
+                "timepoint %s: occurrence %d from %s is beyond the calendar; not planned",
+                timepoint.pk,
+                k,
+                anchor.date(),
+            )
             break
     return windows
 
@@ -97,7 +107,10 @@ Wanted = tuple[Timepoint, int, datetime, datetime]  # timepoint, occurrence, ope
 
 
 def assignments_ensure(
-    *, wanted: dict[int, list[Wanted]], by: AbstractBaseUser | None = None, reason: str = "planned",
+    *,
+    wanted: dict[int, list[Wanted]],
+    by: AbstractBaseUser | None = None,
+    reason: str = "planned",
 ) -> tuple[dict[int, list[Assignment]], list[Assignment]]:
     """Create the wanted assignments (by participant id) that do not exist yet.
 
@@ -118,12 +131,12 @@ def assignments_ensure(
     }
     new = [
         Assignment(participant_id=pid, timepoint=tp, occurrence=k, due_at=due, expires_at=closes)
-        for pid in ids for tp, k, due, closes in wanted[pid]
+        for pid in ids
+        for tp, k, due, closes in wanted[pid]
         if (pid, tp.pk, k) not in existing
     ]
     if new:
-        new = bulk_create_with_history(new, Assignment, batch_size=1000, default_user=by,
-                                       default_change_reason=reason)
+        new = bulk_create_with_history(new, Assignment, batch_size=1000, default_user=by, default_change_reason=reason)
         for assignment in new:
             existing[(assignment.participant_id, assignment.timepoint_id, assignment.occurrence)] = assignment
     planned = {pid: [existing[(pid, tp.pk, k)] for tp, k, _due, _closes in wanted[pid]] for pid in ids}
@@ -132,13 +145,18 @@ def assignments_ensure(
 
 def enrolment_timepoints(study_id: int) -> list[Timepoint]:
     """The timepoints planned at enrolment: counted from it, not waiting for an answer or a trigger."""
-    return [tp for tp in Timepoint.objects.filter(study_id=study_id).order_by("order", "offset", "pk")
-            if tp.planned_at_enrolment]
+    return [
+        tp
+        for tp in Timepoint.objects.filter(study_id=study_id).order_by("order", "offset", "pk")
+        if tp.planned_at_enrolment
+    ]
 
 
 @transaction.atomic
 def assignments_plan_many(
-    *, anchors: list[tuple[Participant, datetime]], by: AbstractBaseUser | None = None,
+    *,
+    anchors: list[tuple[Participant, datetime]],
+    by: AbstractBaseUser | None = None,
     reason: str = "planned at enrolment",
 ) -> dict[int, list[Assignment]]:
     """assignments_plan for many participants of one study at once (import, benchmark): a few

@@ -79,8 +79,9 @@ def _offset(timepoint: Timepoint) -> timedelta:
 
 def participant_anchor(*, participant: Participant, assignments: list[Assignment]) -> datetime:
     """The instant this participant's schedule counts from (see the module docstring)."""
-    candidates = [a.due_at - _offset(a.timepoint) for a in assignments
-                  if a.occurrence == 1 and a.timepoint.planned_at_enrolment]
+    candidates = [
+        a.due_at - _offset(a.timepoint) for a in assignments if a.occurrence == 1 and a.timepoint.planned_at_enrolment
+    ]
     near = [c for c in candidates if abs(c - participant.created_at) < ANCHOR_TOLERANCE]
     if not near:
         return participant.created_at
@@ -95,8 +96,9 @@ def schedule_replan_preview(*, study: Study, now: datetime | None = None) -> lis
     """What applying the current schedule would change, for every active participant. No writes."""
     now = now or timezone.now()
     timepoints = list(Timepoint.objects.filter(study=study).order_by("order", "offset"))
-    participants = list(Participant.objects.filter(study=study, status=Participant.Status.ACTIVE,
-                                                   withdrawn_at__isnull=True))
+    participants = list(
+        Participant.objects.filter(study=study, status=Participant.Status.ACTIVE, withdrawn_at__isnull=True)
+    )
     by_participant: dict[int, list[Assignment]] = defaultdict(list)
     for assignment in Assignment.objects.filter(participant__in=participants).select_related("timepoint"):
         by_participant[assignment.participant_id].append(assignment)
@@ -104,9 +106,11 @@ def schedule_replan_preview(*, study: Study, now: datetime | None = None) -> lis
     waiting = [tp for tp in timepoints if not tp.planned_at_enrolment]
     responses: dict[int, list[Response]] = defaultdict(list)
     if waiting:
-        for response in (Response.objects.filter(assignment__participant__in=participants,
-                                                 status=Response.Status.COMPLETED)
-                         .select_related("assignment").order_by("submitted_at", "pk")):
+        for response in (
+            Response.objects.filter(assignment__participant__in=participants, status=Response.Status.COMPLETED)
+            .select_related("assignment")
+            .order_by("submitted_at", "pk")
+        ):
             responses[response.assignment.participant_id].append(response)
     local_days = ZoneInfo(study.time_zone)
 
@@ -119,24 +123,45 @@ def schedule_replan_preview(*, study: Study, now: datetime | None = None) -> lis
             if timepoint.planned_at_enrolment:
                 anchor, zone = enrolment, None
             else:
-                anchor = next((a for a in (response_anchor(timepoint=timepoint, response=r, time_zone=study.time_zone)
-                                           for r in responses[participant.pk]) if a is not None), None)
+                anchor = next(
+                    (
+                        a
+                        for a in (
+                            response_anchor(timepoint=timepoint, response=r, time_zone=study.time_zone)
+                            for r in responses[participant.pk]
+                        )
+                        if a is not None
+                    ),
+                    None,
+                )
                 zone = local_days if timepoint.anchor == Timepoint.Anchor.ANSWER else None
                 if anchor is None:
                     continue
             for occurrence, due, expires in timepoint_windows(timepoint, anchor, local_days=zone):
                 current = existing.get((timepoint.pk, occurrence))
-                common = {"participant_id": participant.pk, "pseudonym": participant.pseudonym,
-                          "timepoint_id": timepoint.pk, "timepoint_code": timepoint.code, "occurrence": occurrence,
-                          "new_due_at": due, "new_expires_at": expires}
+                common = {
+                    "participant_id": participant.pk,
+                    "pseudonym": participant.pseudonym,
+                    "timepoint_id": timepoint.pk,
+                    "timepoint_code": timepoint.code,
+                    "occurrence": occurrence,
+                    "new_due_at": due,
+                    "new_expires_at": expires,
+                }
                 if current is None:
                     if expires > now:
                         changes.append(Change(assignment_id=None, old_due_at=None, old_expires_at=None, **common))
                 elif current.status == Assignment.Status.PLANNED and (
                     _differs(current.due_at, due) or _differs(current.expires_at, expires)
                 ):
-                    changes.append(Change(assignment_id=current.pk, old_due_at=current.due_at,
-                                          old_expires_at=current.expires_at, **common))
+                    changes.append(
+                        Change(
+                            assignment_id=current.pk,
+                            old_due_at=current.due_at,
+                            old_expires_at=current.expires_at,
+                            **common,
+                        )
+                    )
     changes.sort(key=lambda c: (c.pseudonym, c.new_due_at, c.timepoint_code, c.occurrence))
     return changes
 
@@ -163,9 +188,15 @@ def schedule_replan_apply(*, study: Study, by: AbstractBaseUser | None = None, n
     if moved:
         bulk_update_with_history(moved, Assignment, ["due_at", "expires_at"], **history)
     created = [
-        Assignment(participant_id=c.participant_id, timepoint_id=c.timepoint_id, occurrence=c.occurrence,
-                   due_at=c.new_due_at, expires_at=c.new_expires_at)
-        for c in changes if c.is_new
+        Assignment(
+            participant_id=c.participant_id,
+            timepoint_id=c.timepoint_id,
+            occurrence=c.occurrence,
+            due_at=c.new_due_at,
+            expires_at=c.new_expires_at,
+        )
+        for c in changes
+        if c.is_new
     ]
     if created:
         created = bulk_create_with_history(created, Assignment, **history)

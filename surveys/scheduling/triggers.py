@@ -85,12 +85,18 @@ def assignments_plan_after_response(*, response: Response, now: datetime | None 
     if response.status != Response.Status.COMPLETED:
         return []
     # Locked before deciding, so that two submissions at once cannot both plan the follow-up.
-    participant = Participant.objects.select_for_update(of=("self",)).select_related("study").get(
-        pk=response.assignment.participant_id)
+    participant = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("study")
+        .get(pk=response.assignment.participant_id)
+    )
     if participant.status != Participant.Status.ACTIVE or participant.withdrawn_at is not None:
         return []
-    waiting = [tp for tp in Timepoint.objects.filter(study_id=participant.study_id).order_by("order", "offset", "pk")
-               if not tp.planned_at_enrolment]
+    waiting = [
+        tp
+        for tp in Timepoint.objects.filter(study_id=participant.study_id).order_by("order", "offset", "pk")
+        if not tp.planned_at_enrolment
+    ]
     if not waiting:
         return []
     planned_once = set(
@@ -105,8 +111,11 @@ def assignments_plan_after_response(*, response: Response, now: datetime | None 
         if anchor is None:
             continue
         local_days = ZoneInfo(time_zone) if timepoint.anchor == Timepoint.Anchor.ANSWER else None
-        wanted += [(timepoint, k, due, closes) for k, due, closes in timepoint_windows(
-            timepoint, anchor, local_days=local_days) if closes > now]
+        wanted += [
+            (timepoint, k, due, closes)
+            for k, due, closes in timepoint_windows(timepoint, anchor, local_days=local_days)
+            if closes > now
+        ]
     if not wanted:
         return []
     _planned, new = assignments_ensure(wanted={participant.pk: wanted}, reason="planned after a response")

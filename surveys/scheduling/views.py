@@ -56,8 +56,9 @@ def _render(request: HttpRequest, study: Study, changes: list[Change], *, stale:
         "hidden": max(0, len(changes) - ROWS_SHOWN),
         "total": len(changes),
         "participants": len({c.participant_id for c in changes}),
-        "summary": [{"code": code, "moved": by_timepoint[(code, False)], "new": by_timepoint[(code, True)]}
-                    for code in codes],
+        "summary": [
+            {"code": code, "moved": by_timepoint[(code, False)], "new": by_timepoint[(code, True)]} for code in codes
+        ],
         "fingerprint": preview_fingerprint(changes),
         "stale": stale,
         "timepoints_url": reverse("admin:surveys_timepoint_changelist") + f"?study__id__exact={study.pk}",
@@ -80,10 +81,15 @@ def schedule_replan(request: HttpRequest, code: str) -> HttpResponse:
                 return _render(request, study, changes, stale=True)
             applied = schedule_replan_apply(study=study, by=request.user, now=now)
         if applied:
-            messages.success(request, ngettext(
-                "%(count)s assignment moved or created; its messages not yet sent were planned again.",
-                "%(count)s assignments moved or created; their messages not yet sent were planned again.",
-                applied) % {"count": applied})
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)s assignment moved or created; its messages not yet sent were planned again.",
+                    "%(count)s assignments moved or created; their messages not yet sent were planned again.",
+                    applied,
+                )
+                % {"count": applied},
+            )
         else:
             messages.info(request, _("Nothing to apply: the assignments already follow the schedule."))
         return HttpResponseRedirect(request.path)

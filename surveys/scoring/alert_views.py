@@ -41,45 +41,55 @@ def _rows(request: HttpRequest, alerts: list[Alert]) -> list[dict]:
         if alert.response is None:
             # A trace kept by an erasure (surveys/participants/withdrawal.py): rule, pseudonym and times, no content.
             participant = alert.participant
-            rows.append({
-                "alert": alert,
-                "pseudonym": participant.pseudonym if participant is not None else "—",
-                "label": alert.rule,
-                "questionnaire": "",
-                "version": None,
-                "timepoint": "",
-                "erased": True,
-                "may_acknowledge": alert.acknowledged_at is None and request.user.has_perm(ACK_PERM, alert),
-                "response_url": "",
-            })
+            rows.append(
+                {
+                    "alert": alert,
+                    "pseudonym": participant.pseudonym if participant is not None else "—",
+                    "label": alert.rule,
+                    "questionnaire": "",
+                    "version": None,
+                    "timepoint": "",
+                    "erased": True,
+                    "may_acknowledge": alert.acknowledged_at is None and request.user.has_perm(ACK_PERM, alert),
+                    "response_url": "",
+                }
+            )
             continue
         version = alert.response.version
         key = (version.pk, alert.rule)
         if key not in texts:
             definition = version.definition
             base = definition.get("language", language)
-            texts[key] = (rule_label(definition, alert.rule, language),
-                          fhir.localized(definition, "title", language, base) or version.questionnaire.code)
+            texts[key] = (
+                rule_label(definition, alert.rule, language),
+                fhir.localized(definition, "title", language, base) or version.questionnaire.code,
+            )
         label, title = texts[key]
-        rows.append({
-            "alert": alert,
-            "pseudonym": alert.response.assignment.participant.pseudonym,
-            "label": label,
-            "questionnaire": title,
-            "version": version.number,
-            "timepoint": alert.response.assignment.timepoint.code,
-            "erased": False,
-            "may_acknowledge": alert.acknowledged_at is None and request.user.has_perm(ACK_PERM, alert),
-            "response_url": reverse("admin:surveys_response_change", args=[alert.response_id])
-            if request.user.has_perm(RESPONSE_PERM, alert.response) else "",
-        })
+        rows.append(
+            {
+                "alert": alert,
+                "pseudonym": alert.response.assignment.participant.pseudonym,
+                "label": label,
+                "questionnaire": title,
+                "version": version.number,
+                "timepoint": alert.response.assignment.timepoint.code,
+                "erased": False,
+                "may_acknowledge": alert.acknowledged_at is None and request.user.has_perm(ACK_PERM, alert),
+                "response_url": reverse("admin:surveys_response_change", args=[alert.response_id])
+                if request.user.has_perm(RESPONSE_PERM, alert.response)
+                else "",
+            }
+        )
     return rows
 
 
 def _visible(request: HttpRequest, study: Study):
     return alerts_for_user(user=request.user, study_id=study.pk).select_related(
-        "acknowledged_by", "participant", "response__version__questionnaire",
-        "response__assignment__participant", "response__assignment__timepoint",
+        "acknowledged_by",
+        "participant",
+        "response__version__questionnaire",
+        "response__assignment__participant",
+        "response__assignment__timepoint",
     )
 
 
@@ -89,7 +99,7 @@ def _visible(request: HttpRequest, study: Study):
 def alerts_page(request: HttpRequest, code: str) -> HttpResponse:
     study = study_for_page(request, code, VIEW_PERM)
     rows = _visible(request, study)
-    open_alerts = list(rows.filter(acknowledged_at__isnull=True).order_by("-created_at", "-pk")[:OPEN_SHOWN + 1])
+    open_alerts = list(rows.filter(acknowledged_at__isnull=True).order_by("-created_at", "-pk")[: OPEN_SHOWN + 1])
     done = rows.filter(acknowledged_at__isnull=False).order_by("-acknowledged_at", "-pk")
     page = Paginator(done, PER_PAGE).get_page(request.GET.get("page"))
     context = {
@@ -119,9 +129,13 @@ def alert_acknowledge_view(request: HttpRequest, code: str, pk: int) -> HttpResp
     who = alert.response.assignment.participant if alert.response is not None else alert.participant
     pseudonym = who.pseudonym if who is not None else "—"
     if alert_acknowledge(alert=alert, by=request.user, now=timezone.now()):
-        messages.success(request, _("Alert %(rule)s of %(pseudonym)s acknowledged.")
-                         % {"rule": alert.rule, "pseudonym": pseudonym})
+        messages.success(
+            request, _("Alert %(rule)s of %(pseudonym)s acknowledged.") % {"rule": alert.rule, "pseudonym": pseudonym}
+        )
     else:
-        messages.info(request, _("Alert %(rule)s of %(pseudonym)s was already acknowledged by %(user)s.")
-                      % {"rule": alert.rule, "pseudonym": pseudonym, "user": alert.acknowledged_by})
+        messages.info(
+            request,
+            _("Alert %(rule)s of %(pseudonym)s was already acknowledged by %(user)s.")
+            % {"rule": alert.rule, "pseudonym": pseudonym, "user": alert.acknowledged_by},
+        )
     return HttpResponseRedirect(reverse("surveys:alerts", args=[study.code]))

@@ -53,14 +53,18 @@ logger = logging.getLogger(__name__)
 T = Item.Type
 
 # Investigators act on alerts (acknowledge); data managers, who read the responses anyway, may see them.
-register_model_permissions("surveys", {
-    "alert": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": (INVESTIGATOR,), "delete": NOBODY},
-})
+register_model_permissions(
+    "surveys",
+    {
+        "alert": {"view": (INVESTIGATOR, DATA_MANAGER), "add": NOBODY, "change": (INVESTIGATOR,), "delete": NOBODY},
+    },
+)
 # An alert belongs to its participant's site: a member limited to a site sees that site's alerts only.
 register_site_scope(Alert, study_path="study", site_path="participant__site")
 
 
 # --- reading the rules -------------------------------------------------------------------------
+
 
 def alert_rules(definition: dict) -> list[dict]:
     """The alert rules of a definition (a list of dicts; anything else is ignored here)."""
@@ -89,6 +93,7 @@ def rule_label(definition: dict, code: str, language: str) -> str:
 
 # --- publish checks ------------------------------------------------------------------------------
 
+
 def _lang_name(code: str) -> str:
     return str(LANGUAGE_NAMES.get(code, code))
 
@@ -104,15 +109,19 @@ class _Refused:
 
     def at(self, *path: str | int) -> _Refused:
         """The refusals under `path`."""
-        return _Refused([formats.Refusal(r.loc[len(path):], r.kind, r.message) for r in self.refusals
-                         if r.loc[:len(path)] == path])
+        return _Refused(
+            [
+                formats.Refusal(r.loc[len(path) :], r.kind, r.message)
+                for r in self.refusals
+                if r.loc[: len(path)] == path
+            ]
+        )
 
     def message(self, *path: str | int, exact: bool = False, context: dict | None = None) -> str | None:
         """The message of the first refusal under `path` (exactly at it with `exact`), or None.
         A test's value for its operator is checked in code (VALUE_KINDS): not taken from here."""
         for refusal in self.at(*path).refusals:
-            if (refusal.message is not None and (refusal.loc == () or not exact)
-                    and refusal.kind not in VALUE_KINDS):
+            if refusal.message is not None and (refusal.loc == () or not exact) and refusal.kind not in VALUE_KINDS:
                 return str(refusal.message) % (context or {})
         return None
 
@@ -174,8 +183,10 @@ def _score_test_problems(name: str, operator: str, value: Any, exists: bool, add
     elif isinstance(value, str):
         bands = {str(b.get("code")) for b in score.get("bands", []) if isinstance(b, dict)}
         if operator not in ("=", "!="):
-            add(_("score %(name)s: a band code is compared with = or != only, not %(op)s")
-                % {"name": name, "op": operator})
+            add(
+                _("score %(name)s: a band code is compared with = or != only, not %(op)s")
+                % {"name": name, "op": operator}
+            )
         elif value not in bands:
             add(_("score %(name)s has no band %(band)s") % {"name": name, "band": value})
     elif not _is_number(value):
@@ -196,22 +207,27 @@ def _answer_test_problems(link_id: str, operator: str, value: Any, exists: bool,
         _choice_test_problems(link_id, node, operator, value, add)
     elif kind == T.YES_NO:
         if operator not in ("=", "!=") or not isinstance(value, bool):
-            add(_("item %(code)s is a yes/no question: test it with = or != and true or false")
-                % {"code": link_id})
+            add(_("item %(code)s is a yes/no question: test it with = or != and true or false") % {"code": link_id})
     elif kind in values.NUMBER_TYPES:
         if not _is_number(value):
             add(_("item %(code)s is a number, but is compared with %(value)s") % {"code": link_id, "value": value})
     elif kind == T.DATE:
         if not isinstance(value, str) or len(values.to_date(value) or ()) != 3:
-            add(_("item %(code)s is a date: compare it with a date written YYYY-MM-DD, not %(value)s")
-                % {"code": link_id, "value": value})
+            add(
+                _("item %(code)s is a date: compare it with a date written YYYY-MM-DD, not %(value)s")
+                % {"code": link_id, "value": value}
+            )
     elif kind == T.TIME:
         if not isinstance(value, str) or values.to_seconds(value) is None:
-            add(_("item %(code)s is a time: compare it with a time written HH:MM, not %(value)s")
-                % {"code": link_id, "value": value})
+            add(
+                _("item %(code)s is a time: compare it with a time written HH:MM, not %(value)s")
+                % {"code": link_id, "value": value}
+            )
     elif operator not in ("=", "!="):  # short and long texts
-        add(_("item %(code)s is a text: operator %(op)s cannot compare it (use =, != or exists)")
-            % {"code": link_id, "op": operator})
+        add(
+            _("item %(code)s is a text: operator %(op)s cannot compare it (use =, != or exists)")
+            % {"code": link_id, "op": operator}
+        )
     elif not isinstance(value, str):
         add(_("item %(code)s is a text, but is compared with %(value)s") % {"code": link_id, "value": value})
 
@@ -221,17 +237,26 @@ def _choice_test_problems(link_id: str, node: dict, operator: str, value: Any, a
     if isinstance(value, str):
         codes = {fhir.option_code(o) for o in options}
         if operator not in ("=", "!="):
-            add(_("item %(code)s: an option code is compared with = or != only, not %(op)s "
-                  "(compare a number to test the option score)") % {"code": link_id, "op": operator})
+            add(
+                _(
+                    "item %(code)s: an option code is compared with = or != only, not %(op)s "
+                    "(compare a number to test the option score)"
+                )
+                % {"code": link_id, "op": operator}
+            )
         elif value not in codes:
             add(_("item %(code)s does not offer option %(option)s") % {"code": link_id, "option": value})
     elif _is_number(value):
         if not any(values.option_score(o) is not None for o in options):
-            add(_("item %(code)s is compared with the number %(value)s, but its options have no score")
-                % {"code": link_id, "value": value})
+            add(
+                _("item %(code)s is compared with the number %(value)s, but its options have no score")
+                % {"code": link_id, "value": value}
+            )
     else:
-        add(_("item %(code)s is compared with %(value)s: give an option code (text) or a score (number)")
-            % {"code": link_id, "value": value})
+        add(
+            _("item %(code)s is compared with %(value)s: give an option code (text) or a score (number)")
+            % {"code": link_id, "value": value}
+        )
 
 
 def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
@@ -251,20 +276,31 @@ def alert_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
         return [Problem(_("alerts"), not_a_list)]
     items = fhir.items_by_link(definition)
     score_rules = raw.get("scores", [])
-    scores = {str(s.get("name")): s for s in score_rules if isinstance(s, dict)} if isinstance(score_rules, list) else {}
+    scores = (
+        {str(s.get("name")): s for s in score_rules if isinstance(s, dict)} if isinstance(score_rules, list) else {}
+    )
     problems: list[Problem] = []
     seen: set[str] = set()
     for number, rule in enumerate(rules, start=1):
         code = rule.get("code") if isinstance(rule, dict) else None
         where = _("alert %(code)s") % {"code": code} if code else _("alert #%(n)s") % {"n": number}
-        messages = _rule_problems(rule, refused.at(number - 1), definition, items, scores,
-                                  languages=languages, seen=seen)
+        messages = _rule_problems(
+            rule, refused.at(number - 1), definition, items, scores, languages=languages, seen=seen
+        )
         problems.extend(Problem(where, message) for message in messages)
     return problems
 
 
-def _rule_problems(rule: Any, refused: _Refused, definition: dict, items: dict[str, dict],
-                   scores: dict[str, dict], *, languages: list[str], seen: set[str]) -> list[str]:
+def _rule_problems(
+    rule: Any,
+    refused: _Refused,
+    definition: dict,
+    items: dict[str, dict],
+    scores: dict[str, dict],
+    *,
+    languages: list[str],
+    seen: set[str],
+) -> list[str]:
     """Problems of one alert rule: its format's refusals, each followed by its checks against the definition."""
     if not isinstance(rule, dict):
         return [str(formats.AlertRule.not_an_object)]
@@ -273,21 +309,28 @@ def _rule_problems(rule: Any, refused: _Refused, definition: dict, items: dict[s
     if bad_code is not None:
         messages.append(bad_code)
     elif rule["code"] in seen:
-        messages.append(_("code %(code)s is used by more than one alert (codes must be unique)") % {"code": rule["code"]})
+        messages.append(
+            _("code %(code)s is used by more than one alert (codes must be unique)") % {"code": rule["code"]}
+        )
     else:
         seen.add(rule["code"])
     bad_label = refused.message("label")
     messages += [m for m in (refused.unknown({}), bad_label) if m is not None]
     if bad_label is None:
-        messages += [_("label is missing in %(lang)s") % {"lang": _lang_name(lang)}
-                     for lang in languages if not str(rule["label"].get(lang) or "").strip()]
+        messages += [
+            _("label is missing in %(lang)s") % {"lang": _lang_name(lang)}
+            for lang in languages
+            if not str(rule["label"].get(lang) or "").strip()
+        ]
     bad_flag = refused.message("safety_message")
     if bad_flag is not None:
         messages.append(bad_flag)
     elif rule.get("safety_message", False):
-        messages += [_("shows the safety message, but the questionnaire has none in %(lang)s")
-                     % {"lang": _lang_name(lang)} for lang in languages
-                     if not fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True).strip()]
+        messages += [
+            _("shows the safety message, but the questionnaire has none in %(lang)s") % {"lang": _lang_name(lang)}
+            for lang in languages
+            if not fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True).strip()
+        ]
     if "when" not in rule:
         messages += [m for m in (refused.message("when"),) if m is not None]
     else:
@@ -297,15 +340,20 @@ def _rule_problems(rule: Any, refused: _Refused, definition: dict, items: dict[s
 
 # --- evaluation --------------------------------------------------------------------------------
 
+
 def _test_fires(test: Any, definition_items: dict[str, dict], answers: dict, scores: dict) -> bool:
     if not isinstance(test, dict):
         return False
     if "any" in test:
-        return isinstance(test["any"], list) and any(_test_fires(t, definition_items, answers, scores)
-                                                     for t in test["any"])
+        return isinstance(test["any"], list) and any(
+            _test_fires(t, definition_items, answers, scores) for t in test["any"]
+        )
     if "all" in test:
-        return (isinstance(test["all"], list) and bool(test["all"])
-                and all(_test_fires(t, definition_items, answers, scores) for t in test["all"]))
+        return (
+            isinstance(test["all"], list)
+            and bool(test["all"])
+            and all(_test_fires(t, definition_items, answers, scores) for t in test["all"])
+        )
     operator = test.get("operator")
     value = test.get("value")
     if "score" in test:
@@ -340,13 +388,18 @@ def alerts_fired(definition: dict, answers: dict, scores: dict) -> list[str]:
     fired: list[str] = []
     for rule in alert_rules(definition):
         code = rule.get("code")
-        if isinstance(code, str) and code and code not in fired and _test_fires(rule.get("when"), items,
-                                                                                answers or {}, scores or {}):
+        if (
+            isinstance(code, str)
+            and code
+            and code not in fired
+            and _test_fires(rule.get("when"), items, answers or {}, scores or {})
+        ):
             fired.append(code)
     return fired
 
 
 # --- raising -------------------------------------------------------------------------------------
+
 
 def _enqueue_notify(alert_ids: list[int]) -> None:
     from surveys.tasks import alerts_notify_task  # tasks import this module
@@ -374,8 +427,10 @@ def alerts_raise(*, response: Response) -> list[Alert]:
         # get_or_create retries the read after an IntegrityError (savepoint): the unique constraint
         # decides if two submits ever raced past the response's row lock.
         alert, is_new = Alert.objects.get_or_create(
-            response=response, rule=code,
-            defaults={"study_id": study_id, "participant_id": response.assignment.participant_id})
+            response=response,
+            rule=code,
+            defaults={"study_id": study_id, "participant_id": response.assignment.participant_id},
+        )
         if is_new:
             created.append(alert)
     if created:
@@ -386,6 +441,7 @@ def alerts_raise(*, response: Response) -> list[Alert]:
 
 
 # --- e-mail ------------------------------------------------------------------------------------
+
 
 def alert_recipients(*, study_id: int, site_id: int | None) -> list[str]:
     """E-mail addresses of the study's active investigators who may see an alert of that site:
@@ -427,8 +483,10 @@ def alert_email(*, alerts: list[Alert], recipient: str) -> EmailMultiAlternative
     for language in _email_languages(study):
         with translation.override(language):
             if definition is not None:
-                questionnaire = (fhir.localized(definition, "title", language, definition.get("language", language))
-                                 or response.version.questionnaire.code)
+                questionnaire = (
+                    fhir.localized(definition, "title", language, definition.get("language", language))
+                    or response.version.questionnaire.code
+                )
                 rules = [{"code": a.rule, "label": rule_label(definition, a.rule, language)} for a in alerts]
             else:
                 questionnaire = _("(response erased at the patient's request)")
@@ -447,8 +505,10 @@ def alert_email(*, alerts: list[Alert], recipient: str) -> EmailMultiAlternative
             parts_html.append(render_to_string("messages/alerts/alert_email_part.html", context))
     subject = alert_subject(study)
     text = "\n\n----------\n\n".join(parts_text) + "\n"
-    html = render_to_string("messages/alerts/alert_email.html", {"subject": subject, "parts": parts_html,
-                                                                   "language": _email_languages(study)[0]})
+    html = render_to_string(
+        "messages/alerts/alert_email.html",
+        {"subject": subject, "parts": parts_html, "language": _email_languages(study)[0]},
+    )
     # One recipient per message: investigators never see each other's addresses.
     email = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [recipient])
     email.attach_alternative(html, "text/html")
@@ -477,10 +537,11 @@ def alerts_notify(*, alert_ids: Iterable[int], now: datetime | None = None) -> N
             claimed.append(pk)
         else:
             report.skipped += 1
-    rows = (Alert.objects.filter(pk__in=claimed)
-            .select_related("study", "participant", "response__version__questionnaire",
-                            "response__assignment__participant")
-            .order_by("response_id", "pk"))
+    rows = (
+        Alert.objects.filter(pk__in=claimed)
+        .select_related("study", "participant", "response__version__questionnaire", "response__assignment__participant")
+        .order_by("response_id", "pk")
+    )
     # One e-mail per response; traces of an erased response (response None) per participant.
     by_response: dict[tuple, list[Alert]] = {}
     for alert in rows:
@@ -488,14 +549,18 @@ def alerts_notify(*, alert_ids: Iterable[int], now: datetime | None = None) -> N
         by_response.setdefault(key, []).append(alert)
     for group in by_response.values():
         ids = [a.pk for a in group]
-        participant = group[0].response.assignment.participant if group[0].response is not None else group[0].participant
+        participant = (
+            group[0].response.assignment.participant if group[0].response is not None else group[0].participant
+        )
         try:
-            recipients = alert_recipients(study_id=group[0].study_id,
-                                          site_id=participant.site_id if participant is not None else None)
+            recipients = alert_recipients(
+                study_id=group[0].study_id, site_id=participant.site_id if participant is not None else None
+            )
             if not recipients:
                 # Nobody to write to: the alert page shows it; trying again every minute would change nothing.
-                logger.warning("alerts %s of study %s: no investigator with an e-mail address to notify",
-                               ids, group[0].study.code)
+                logger.warning(
+                    "alerts %s of study %s: no investigator with an e-mail address to notify", ids, group[0].study.code
+                )
                 report.nobody += ids
                 continue
             messages = [alert_email(alerts=group, recipient=recipient) for recipient in recipients]
@@ -505,8 +570,12 @@ def alerts_notify(*, alert_ids: Iterable[int], now: datetime | None = None) -> N
             Alert.objects.filter(pk__in=ids, notified_at=now).update(notified_at=None)
             report.failed += ids
             continue
-        logger.info("alerts %s of %s e-mailed to %d investigator(s)", ids,
-                    getattr(participant, "pseudonym", "—"), len(recipients))
+        logger.info(
+            "alerts %s of %s e-mailed to %d investigator(s)",
+            ids,
+            getattr(participant, "pseudonym", "—"),
+            len(recipients),
+        )
         report.sent += ids
     return report
 
@@ -516,11 +585,13 @@ def alerts_unnotified(*, now: datetime, older_than: float = 60.0, limit: int = 5
     Alerts younger than `older_than` seconds are left to the task enqueued at their commit."""
     return list(
         Alert.objects.filter(notified_at__isnull=True, created_at__lte=now - timedelta(seconds=older_than))
-        .order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
     )
 
 
 # --- staff side ------------------------------------------------------------------------------------
+
 
 def alerts_for_user(*, user, study_id: int | None = None) -> QuerySet[Alert]:
     """Alerts the user may see (study role, and site when the membership is limited to one)."""
@@ -532,8 +603,9 @@ def alert_acknowledge(*, alert: Alert, by, now: datetime | None = None) -> bool:
     """Record who acknowledged the alert and when. Once: a second acknowledgement changes nothing
     (the first one's who and when are the record) and returns False."""
     now = now or timezone.now()
-    done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(acknowledged_at=now,
-                                                                                 acknowledged_by=by)
+    done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=by
+    )
     alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
     if done:
         logger.info("alert %s acknowledged by user %s", alert.pk, getattr(by, "pk", None))
@@ -541,6 +613,7 @@ def alert_acknowledge(*, alert: Alert, by, now: datetime | None = None) -> bool:
 
 
 # --- patient side ------------------------------------------------------------------------------
+
 
 def response_safety_message(*, response: Response | None, language: str) -> str:
     """The questionnaire's safety message when an alert asking for it fired for this response, else ""."""
@@ -577,7 +650,7 @@ PHONE_RE = re.compile(
 def _linkify(line: str) -> str:
     out, last = [], 0
     for match in PHONE_RE.finditer(line):
-        out.append(escape(line[last:match.start()]))
+        out.append(escape(line[last : match.start()]))
         number = re.sub(r"[ .-]", "", match.group())
         out.append(format_html('<a href="tel:{}">{}</a>', number, match.group()))
         last = match.end()
@@ -588,6 +661,8 @@ def _linkify(line: str) -> str:
 def safety_message_html(text: str) -> SafeString:
     """The safety message as HTML: escaped, paragraphs and line breaks kept, phone numbers as tel: links."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if p.strip()]
-    return mark_safe("".join(  # noqa: S308 - every piece is escaped by _linkify
-        "<p>" + "<br>".join(_linkify(line) for line in p.split("\n")) + "</p>" for p in paragraphs
-    ))
+    return mark_safe(
+        "".join(  # noqa: S308 - every piece is escaped by _linkify
+            "<p>" + "<br>".join(_linkify(line) for line in p.split("\n")) + "</p>" for p in paragraphs
+        )
+    )

@@ -73,8 +73,9 @@ def _score_rules(definition: dict) -> list[dict]:
     return [s for s in scores if isinstance(s, dict)] if isinstance(scores, list) else []
 
 
-def _one_score(spec: dict, *, nodes: dict[str, dict], shown: set[str], answers: dict,
-               earlier: dict[str, Decimal | None]) -> tuple[dict, Decimal | None]:
+def _one_score(
+    spec: dict, *, nodes: dict[str, dict], shown: set[str], answers: dict, earlier: dict[str, Decimal | None]
+) -> tuple[dict, Decimal | None]:
     """(stored result, exact value for later scores) of one score rule."""
     items = list(spec.get("items") or [])
     inputs = list(spec.get("scores") or [])
@@ -108,8 +109,13 @@ def _one_score(spec: dict, *, nodes: dict[str, dict], shown: set[str], answers: 
     if spec.get("lookup") is not None:
         table = {_number(pair[0]): _number(pair[1]) for pair in spec["lookup"]}
         if raw not in table:
-            return {"value": None, "raw": _json_number(raw), **counts, "prorated": prorated,
-                    "reason": NOT_IN_LOOKUP}, None
+            return {
+                "value": None,
+                "raw": _json_number(raw),
+                **counts,
+                "prorated": prorated,
+                "reason": NOT_IN_LOOKUP,
+            }, None
         value = table[raw]
     transform = spec.get("transform") or {}
     value = value * _number(transform.get("multiply", 1)) + _number(transform.get("add", 0))
@@ -215,8 +221,10 @@ def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]
             unknown.append(str(refusal.loc[0]))
         elif refusal.loc == ("scores",):
             not_a_list.append(Problem(top, str(refusal.message)))
-    problems = [Problem(top, _('unknown key "%(key)s" (expected "scores" and "alerts")') % {"key": key})
-                for key in sorted(unknown)]
+    problems = [
+        Problem(top, _('unknown key "%(key)s" (expected "scores" and "alerts")') % {"key": key})
+        for key in sorted(unknown)
+    ]
     if not_a_list:
         return problems + not_a_list
     specs = rules.get("scores", [])
@@ -228,16 +236,28 @@ def scoring_problems(definition: dict, *, languages: list[str]) -> list[Problem]
             position[name] = index
     for index, spec in enumerate(specs):
         name = names[index]
-        where = (_("score %(name)s") % {"name": name} if isinstance(name, str) and name
-                 else _("score no. %(number)s") % {"number": index + 1})
-        messages = _score_problems(spec, index, refused.get(index, []), nodes=nodes, position=position,
-                                   languages=languages, where=where)
+        where = (
+            _("score %(name)s") % {"name": name}
+            if isinstance(name, str) and name
+            else _("score no. %(number)s") % {"number": index + 1}
+        )
+        messages = _score_problems(
+            spec, index, refused.get(index, []), nodes=nodes, position=position, languages=languages, where=where
+        )
         problems.extend(Problem(where, message) for message in messages)
     return problems
 
 
-def _score_problems(spec: Any, index: int, refused: list[formats.Refusal], *, nodes: dict[str, dict],
-                    position: dict[str, int], languages: list[str], where: str) -> list[str]:
+def _score_problems(
+    spec: Any,
+    index: int,
+    refused: list[formats.Refusal],
+    *,
+    nodes: dict[str, dict],
+    position: dict[str, int],
+    languages: list[str],
+    where: str,
+) -> list[str]:
     """Problems of score rule no. `index`: its format's refusals, then its references."""
     if not isinstance(spec, dict):
         return [str(formats.ScoreRule.not_an_object)]
@@ -255,8 +275,10 @@ def _score_problems(spec: Any, index: int, refused: list[formats.Refusal], *, no
 
     name = spec.get("name")
     if "name" not in bad and position[name] != index:
-        found.add("name", _('name "%(name)s" is already used by score no. %(number)s')
-                  % {"name": name, "number": position[name] + 1})
+        found.add(
+            "name",
+            _('name "%(name)s" is already used by score no. %(number)s') % {"name": name, "number": position[name] + 1},
+        )
     for lang in _missing_labels(spec.get("label"), languages):
         found.add("label", _("label is missing in %(lang)s") % {"lang": _lang_name(lang)})
     scorable = _item_problems(found, items, nodes)
@@ -280,18 +302,26 @@ def _score_problems(spec: Any, index: int, refused: list[formats.Refusal], *, no
         elif fhir.item_type(node) == T.MULTIPLE:
             found.add("reverse", _("item %(code)s is a multiple choice, which cannot be reversed") % {"code": code})
         elif values.number_range(node) is None:
-            found.add("reverse", _("item %(code)s cannot be reversed: give it a minimum and a maximum")
-                      % {"code": code})
+            found.add(
+                "reverse", _("item %(code)s cannot be reversed: give it a minimum and a maximum") % {"code": code}
+            )
     least = spec.get("min_answered")
     if "min_answered" in spec and "min_answered" not in bad:
         if least > max(of, 1):
-            found.add("min_answered", str(_(
-                '"min_answered" must be a whole number from 1 to %(of)s (the number of its inputs)')) % context)
+            found.add(
+                "min_answered",
+                str(_('"min_answered" must be a whole number from 1 to %(of)s (the number of its inputs)')) % context,
+            )
         elif least < of and spec.get("missing", "none") == "none":
             # With "none" a score needs every input, so a lower minimum would be silently ignored.
-            found.add("min_answered", _(
-                '"min_answered" is %(least)s of %(of)s but "missing" is "none", which needs every answer: '
-                'set "missing" to "prorate" or remove "min_answered"') % {"least": least, "of": of})
+            found.add(
+                "min_answered",
+                _(
+                    '"min_answered" is %(least)s of %(of)s but "missing" is "none", which needs every answer: '
+                    'set "missing" to "prorate" or remove "min_answered"'
+                )
+                % {"least": least, "of": of},
+            )
     if "lookup" in spec and "lookup" not in bad:
         seen: set[Decimal | None] = set()
         for raw, _value in spec["lookup"]:
@@ -315,11 +345,14 @@ def _item_problems(found: _Found, items: list[str], nodes: dict[str, dict]) -> d
         elif node.get("type") == "group" or kind == T.DISPLAY:
             found.add("items", _("item %(code)s is not a question") % {"code": code})
         elif kind not in values.SCORABLE_TYPES:
-            found.add("items", _("item %(code)s cannot be scored: only choices, yes/no and numbers have a value")
-                      % {"code": code})
+            found.add(
+                "items",
+                _("item %(code)s cannot be scored: only choices, yes/no and numbers have a value") % {"code": code},
+            )
         elif kind in values.CHOICE_TYPES and not any(s is not None for s in values.option_scores(node).values()):
-            found.add("items", _("item %(code)s has no option scores: give its answer options a score")
-                      % {"code": code})
+            found.add(
+                "items", _("item %(code)s has no option scores: give its answer options a score") % {"code": code}
+            )
         else:
             scorable[code] = node
     return scorable
@@ -354,13 +387,16 @@ def _band_problems(bands: Any, refused: list[formats.Refusal], *, languages: lis
                 valid.append((str(code), _number(low), _number(high)))
         for lang in _missing_labels(band.get("label"), languages):
             found.add("label", _("label is missing in %(lang)s") % {"lang": _lang_name(lang)})
-        label = (_("band %(code)s") % {"code": code}) if isinstance(code, str) and code else (
-            _("band no. %(number)s") % {"number": number})
+        label = (
+            (_("band %(code)s") % {"code": code})
+            if isinstance(code, str) and code
+            else (_("band no. %(number)s") % {"number": number})
+        )
         problems.extend(f"{label}: {message}" for message in found.messages())
     # Bounds are inclusive: bands that share a value would give one score two severities.
     # Gaps are allowed (a value in a gap has no band).
     for i, (code_a, low_a, high_a) in enumerate(valid):
-        for code_b, low_b, high_b in valid[i + 1:]:
+        for code_b, low_b, high_b in valid[i + 1 :]:
             if low_a <= high_b and low_b <= high_a:
                 problems.append(_("bands %(a)s and %(b)s overlap (bounds are inclusive)") % {"a": code_a, "b": code_b})
     return problems
@@ -389,22 +425,25 @@ def score_rows(definition: dict, scores: dict, *, language: str) -> list[dict]:
             labels = labels if isinstance(labels, dict) else {}
             return str(labels.get(language) or labels.get(base) or next(iter(labels.values()), "") or "")
 
-        band = next((b for b in spec.get("bands") or [] if isinstance(b, dict) and b.get("code") == result.get("band")),
-                    None)
+        band = next(
+            (b for b in spec.get("bands") or [] if isinstance(b, dict) and b.get("code") == result.get("band")), None
+        )
         notes = []
         if result.get("prorated"):
             notes.append(_("prorated"))
         if result.get("reason"):
             notes.append(reasons.get(result["reason"], result["reason"]))
-        rows.append({
-            "name": name,
-            "label": text(spec.get("label")) or name,
-            "value": result.get("value"),
-            "raw": result.get("raw"),
-            "band": (text(band.get("label")) or band.get("code")) if band else (result.get("band") or ""),
-            "answered": f"{result.get('answered', '?')}/{result.get('of', '?')}",
-            "note": ", ".join(str(n) for n in notes),
-        })
+        rows.append(
+            {
+                "name": name,
+                "label": text(spec.get("label")) or name,
+                "value": result.get("value"),
+                "raw": result.get("raw"),
+                "band": (text(band.get("label")) or band.get("code")) if band else (result.get("band") or ""),
+                "answered": f"{result.get('answered', '?')}/{result.get('of', '?')}",
+                "note": ", ".join(str(n) for n in notes),
+            }
+        )
     return rows
 
 
@@ -415,8 +454,9 @@ def _normalised(scores: dict) -> str:
     return json.dumps(scores, sort_keys=True, default=str)
 
 
-def scores_recompute(*, version: QuestionnaireVersion, by: AbstractBaseUser | None, reason: str,
-                     batch_size: int = 500) -> ScoreRecomputation:
+def scores_recompute(
+    *, version: QuestionnaireVersion, by: AbstractBaseUser | None, reason: str, batch_size: int = 500
+) -> ScoreRecomputation:
     """Recompute the stored scores of every completed response of `version`, audited.
 
     Works in batches by primary key, each batch in its own transaction with its rows locked, so
@@ -428,8 +468,9 @@ def scores_recompute(*, version: QuestionnaireVersion, by: AbstractBaseUser | No
     """
     definition = version.definition
     audit = ScoreRecomputation.objects.create(version=version, by=by, reason=reason[:200])
-    change_reason = (_("scores recomputed: %(reason)s") % {"reason": reason} if reason
-                     else _("scores recomputed"))[:100]
+    change_reason = (_("scores recomputed: %(reason)s") % {"reason": reason} if reason else _("scores recomputed"))[
+        :100
+    ]
     last_pk = 0
     while True:
         with transaction.atomic():
@@ -451,9 +492,16 @@ def scores_recompute(*, version: QuestionnaireVersion, by: AbstractBaseUser | No
                     response._change_reason = change_reason
                     changed.append(response)
             if changed:
-                bulk_update_with_history(changed, Response, ["scores", "updated_at"], default_user=by,
-                                         default_change_reason=change_reason, default_date=now)
+                bulk_update_with_history(
+                    changed,
+                    Response,
+                    ["scores", "updated_at"],
+                    default_user=by,
+                    default_change_reason=change_reason,
+                    default_date=now,
+                )
             ScoreRecomputation.objects.filter(pk=audit.pk).update(
-                responses=F("responses") + len(batch), changed=F("changed") + len(changed))
+                responses=F("responses") + len(batch), changed=F("changed") + len(changed)
+            )
     audit.refresh_from_db()
     return audit

@@ -83,14 +83,24 @@ class Rule(BaseModel):
 class Band(Rule):
     not_an_object = _('band no. %(number)s must be a {"code", "min", "max", "label"} object')
 
-    code: Annotated[StrictStr, Field(pattern=BAND_CODE_PATTERN, description="letters, digits and _"),
-                    Says(_('needs a "code" of letters, digits or _'))]
-    min: Annotated[Number, Field(description="inclusive lower bound of the final value"),
-                   Says(_('"min" and "max" must be numbers'))]
-    max: Annotated[Number, Field(description="inclusive upper bound of the final value"),
-                   Says(_('"min" and "max" must be numbers'))]
-    label: Annotated[LanguageTexts | None, Field(description="severity label, one text per study language"),
-                     SILENT] = None
+    code: Annotated[
+        StrictStr,
+        Field(pattern=BAND_CODE_PATTERN, description="letters, digits and _"),
+        Says(_('needs a "code" of letters, digits or _')),
+    ]
+    min: Annotated[
+        Number,
+        Field(description="inclusive lower bound of the final value"),
+        Says(_('"min" and "max" must be numbers')),
+    ]
+    max: Annotated[
+        Number,
+        Field(description="inclusive upper bound of the final value"),
+        Says(_('"min" and "max" must be numbers')),
+    ]
+    label: Annotated[LanguageTexts | None, Field(description="severity label, one text per study language"), SILENT] = (
+        None
+    )
 
 
 class Transform(Rule):
@@ -113,31 +123,61 @@ class ScoreRule(Rule):
 
     not_an_object = _("each score rule must be a JSON object")
 
-    name: Annotated[StrictStr, Field(min_length=1, pattern=SCORE_NAME_PATTERN,
-                                     description="a letter, then letters, digits and _, 34 characters at most"),
-                    Says(_('has no "name"'), by_type=(("string_pattern_mismatch", _(
-                        'name "%(name)s" is not valid: use a letter, then letters, digits or _ '
-                        '(34 characters at most)')),))]
+    name: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            pattern=SCORE_NAME_PATTERN,
+            description="a letter, then letters, digits and _, 34 characters at most",
+        ),
+        Says(
+            _('has no "name"'),
+            by_type=(
+                (
+                    "string_pattern_mismatch",
+                    _('name "%(name)s" is not valid: use a letter, then letters, digits or _ (34 characters at most)'),
+                ),
+            ),
+        ),
+    ]
     label: Annotated[LanguageTexts | None, SILENT] = None
-    items: Annotated[list[StrictStr] | None, Field(description="linkIds of the scored items"),
-                     Says(_('"items" must be a list of item codes'))] = None
-    scores: Annotated[list[StrictStr] | None, Field(description="names of earlier scores"),
-                      Says(_('"scores" must be a list of names of earlier scores'))] = None
+    items: Annotated[
+        list[StrictStr] | None,
+        Field(description="linkIds of the scored items"),
+        Says(_('"items" must be a list of item codes')),
+    ] = None
+    scores: Annotated[
+        list[StrictStr] | None,
+        Field(description="names of earlier scores"),
+        Says(_('"scores" must be a list of names of earlier scores')),
+    ] = None
     method: Annotated[Literal["sum", "mean"], Says(_('"method" must be "sum" or "mean"'))]
-    reverse: Annotated[list[StrictStr] | None, Field(description="linkIds among items scored in reverse"),
-                       Says(_('"reverse" must be a list of item codes'))] = None
+    reverse: Annotated[
+        list[StrictStr] | None,
+        Field(description="linkIds among items scored in reverse"),
+        Says(_('"reverse" must be a list of item codes')),
+    ] = None
     missing: Annotated[Literal["prorate", "none"], Says(_('"missing" must be "prorate" or "none"'))] = "none"
     # At most the number of inputs: checked in code, which counts them.
-    min_answered: Annotated[StrictInt, Field(ge=1), Says(_(
-        '"min_answered" must be a whole number from 1 to %(of)s (the number of its inputs)'))] = None
-    lookup: Annotated[list[Annotated[list[Number], Field(min_length=2, max_length=2)]],
-                      Field(min_length=1, description="[raw score, value] pairs"),
-                      Says(_('"lookup" must be a non-empty list of [raw score, value] pairs of numbers'))] = None
+    min_answered: Annotated[
+        StrictInt,
+        Field(ge=1),
+        Says(_('"min_answered" must be a whole number from 1 to %(of)s (the number of its inputs)')),
+    ] = None
+    lookup: Annotated[
+        list[Annotated[list[Number], Field(min_length=2, max_length=2)]],
+        Field(min_length=1, description="[raw score, value] pairs"),
+        Says(_('"lookup" must be a non-empty list of [raw score, value] pairs of numbers')),
+    ] = None
     transform: Annotated[Transform, TRANSFORM] = None
-    round: Annotated[StrictInt, Field(ge=0, le=MAX_ROUND, description="decimal places"), Says(_(
-        '"round" must be a whole number of decimal places from 0 to %(max)s'))] = None
-    bands: Annotated[list[Band] | None, Says(_('"bands" must be a list of {"code", "min", "max", "label"} objects'))
-                     ] = None
+    round: Annotated[
+        StrictInt,
+        Field(ge=0, le=MAX_ROUND, description="decimal places"),
+        Says(_('"round" must be a whole number of decimal places from 0 to %(max)s')),
+    ] = None
+    bands: Annotated[
+        list[Band] | None, Says(_('"bands" must be a list of {"code", "min", "max", "label"} objects'))
+    ] = None
 
 
 def _target(value: Any) -> Any:
@@ -160,8 +200,7 @@ class Comparison(Rule):
 
     not_an_object = _('"when" must be a test or {"any": [...]} / {"all": [...]}')
     says_for = {
-        "one_target": _('a test names either an "answer" (item code) or a "score" (score name), '
-                        'not both or neither'),
+        "one_target": _('a test names either an "answer" (item code) or a "score" (score name), not both or neither'),
         UNKNOWN_KEY: _("a test has unknown keys: %(keys)s"),
         "exists_value": _('"exists" takes true or false, not %(value)s'),
         "needs_value": _("operator %(op)s needs a value"),
@@ -170,8 +209,7 @@ class Comparison(Rule):
     answer: Annotated[str | None, BeforeValidator(_target), Field(description="linkId of the tested item")] = None
     score: Annotated[str | None, BeforeValidator(_target), Field(description="name of the tested score")] = None
     operator: Annotated[Literal[OPERATORS], Says(_("operator %(op)s is unknown (use one of %(ops)s)"))]
-    value: Annotated[Any, Field(description="number, text, true or false: what suits the tested item or score")
-                     ] = None
+    value: Annotated[Any, Field(description="number, text, true or false: what suits the tested item or score")] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -223,11 +261,17 @@ class AlertRule(Rule):
     not_an_object = _("a rule must be an object with code, label and when")
     says_for = {UNKNOWN_KEY: _("unknown keys: %(keys)s")}
 
-    code: Annotated[StrictStr, Field(pattern=ALERT_CODE_PATTERN, description="1 to 40 letters, digits and _"),
-                    Says(_("needs a code of 1 to 40 letters, digits or _"))]
+    code: Annotated[
+        StrictStr,
+        Field(pattern=ALERT_CODE_PATTERN, description="1 to 40 letters, digits and _"),
+        Says(_("needs a code of 1 to 40 letters, digits or _")),
+    ]
     # Any truthy text per language counts: which languages are needed is checked in code.
-    label: Annotated[dict[StrictStr, Any], Field(description="one text per study language"),
-                     Says(_('needs a label per language, e.g. {"fr": "...", "en": "..."}'))]
+    label: Annotated[
+        dict[StrictStr, Any],
+        Field(description="one text per study language"),
+        Says(_('needs a label per language, e.g. {"fr": "...", "en": "..."}')),
+    ]
     when: Annotated[When, Says(_('needs "when": the test that fires it'))]
     safety_message: Annotated[StrictBool, Says(_('"safety_message" must be true or false'))] = False
 
@@ -306,8 +350,10 @@ def refusals(model: type[Rule], data: Any) -> list[Refusal]:
     try:
         model.model_validate(data)
     except ValidationError as error:
-        return [Refusal(tuple(e["loc"]), e["type"], _message(model, tuple(e["loc"]), e["type"]))
-                for e in error.errors(include_url=False)]
+        return [
+            Refusal(tuple(e["loc"]), e["type"], _message(model, tuple(e["loc"]), e["type"]))
+            for e in error.errors(include_url=False)
+        ]
     return []
 
 

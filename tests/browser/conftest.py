@@ -20,8 +20,13 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 PHONE = {"width": 360, "height": 740}
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -44,8 +49,12 @@ def phone(request, browser, live_server):
 
     def new_page(*, javascript: bool | None = None, locale: str = "fr-FR"):
         ctx = browser.new_context(
-            viewport=PHONE, java_script_enabled=request.param if javascript is None else javascript,
-            locale=locale, is_mobile=True, has_touch=True, base_url=live_server.url,
+            viewport=PHONE,
+            java_script_enabled=request.param if javascript is None else javascript,
+            locale=locale,
+            is_mobile=True,
+            has_touch=True,
+            base_url=live_server.url,
             # axe-core is injected as a script; the pages' own CSP would block it.
             bypass_csp=True,
         )
@@ -66,8 +75,7 @@ def axe_violations(page) -> list[dict]:
              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"""
     )
     return [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result["violations"]
     ]
 
 

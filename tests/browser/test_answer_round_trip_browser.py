@@ -32,9 +32,10 @@ PAGES = 3
 @pytest.fixture
 def link(make):
     q = make.questionnaire()
-    p1, p2, p3 = (make.section(questionnaire=q, link_id=code, order=n, title_en=title, title_fr=title)
-                  for n, (code, title) in enumerate([("p1", "About you"), ("p2", "Your health"), ("p3", "Your night")],
-                                                    start=1))
+    p1, p2, p3 = (
+        make.section(questionnaire=q, link_id=code, order=n, title_en=title, title_fr=title)
+        for n, (code, title) in enumerate([("p1", "About you"), ("p2", "Your health"), ("p3", "Your night")], start=1)
+    )
 
     def item(link_id, kind, section, text, **kw):
         return make.item(questionnaire=q, link_id=link_id, type=kind, section=section, text_en=text, text_fr=text, **kw)
@@ -47,8 +48,17 @@ def link(make):
     item("mood", "single", p1, "Have you felt sad?", options=YES_NO_SOMETIMES)
     # != holds while the question is unanswered (FHIR R4): shown from the start, hidden by "Never".
     when(item("why", "long_text", p1, "What made you sad?", max_length=500), "mood", "!=", "a0")
-    item("help", "multiple", p1, "Who helps you?",
-         options=[("fam", "Famille", "Family", None), ("gp", "Médecin", "Doctor", None), ("none", "Personne", "Nobody", None)])
+    item(
+        "help",
+        "multiple",
+        p1,
+        "Who helps you?",
+        options=[
+            ("fam", "Famille", "Family", None),
+            ("gp", "Médecin", "Doctor", None),
+            ("none", "Personne", "Nobody", None),
+        ],
+    )
     when(item("helpers", "short_text", p1, "Their first names", max_length=80), "help", "exists", "true")
 
     item("weight", "decimal", p2, "Your weight (kg)", min_value=20, max_value=300)
@@ -59,9 +69,18 @@ def link(make):
     when(item("call", "yes_no", p2, "Shall we call you?"), "health", "<", "30")
 
     item("woke", "time", p3, "When did you wake up?")
-    when(item("woken", "single", p3, "What woke you?",
-              options=[("noise", "Bruit", "A noise", None), ("bladder", "Vessie", "My bladder", None)]),
-         "woke", "<=", "05:30")
+    when(
+        item(
+            "woken",
+            "single",
+            p3,
+            "What woke you?",
+            options=[("noise", "Bruit", "A noise", None), ("bladder", "Vessie", "My bladder", None)],
+        ),
+        "woke",
+        "<=",
+        "05:30",
+    )
     item("visit", "date", p3, "Date of your last visit")
     item("note", "long_text", p3, "Anything else?")
 
@@ -72,6 +91,7 @@ def link(make):
 
 
 # --- acting as the patient ----------------------------------------------------------------------------
+
 
 def box(page, link_id: str):
     return page.locator(f"#q-f-{link_id}")
@@ -165,8 +185,14 @@ def answer_page_three(phone, page) -> None:
     page.get_by_label("Anything else?").fill("Nothing else.\nThank you")
 
 
-PAGE_ONE = {"smoker": True, "cigs": 12, "mood": "a2", "why": "my knee\nand my back", "help": ["fam", "gp"],
-            "helpers": "Anne, Paul"}
+PAGE_ONE = {
+    "smoker": True,
+    "cigs": 12,
+    "mood": "a2",
+    "why": "my knee\nand my back",
+    "help": ["fam", "gp"],
+    "helpers": "Anne, Paul",
+}
 PAGE_TWO = {"weight": 104.5, "diet": "no salt", "pain": 8, "where": "lower back", "health": 25, "call": True}
 PAGE_THREE = {"woke": "05:15", "woken": "noise", "visit": "2026-11-02", "note": "Nothing else.\nThank you"}
 
@@ -250,7 +276,9 @@ def test_answers_survive_previous_review_links_and_resume_and_hidden_follow_ups_
     assert stored(assignment) == changed
     press_next(page, "review")
     review = page.locator("main").inner_text()
-    assert "Cigarettes a day" not in review and "What made you sad?" not in review and "Shall we call you?" not in review
+    assert (
+        "Cigarettes a day" not in review and "What made you sad?" not in review and "Shall we call you?" not in review
+    )
 
     page.get_by_role("button", name="Send my answers").click()
     expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
@@ -268,8 +296,9 @@ def test_the_script_refuses_a_decimal_whose_double_has_16_digits_as_the_server_d
     more = make.item(questionnaire=q, link_id="more", type="short_text", section=section, text_en="Tell us more")
     make.condition(item=more, question="big", operator=">", answer="0")
     version = questionnaire_publish(questionnaire=q, by=None)
-    assignment = make.assignment(participant=make.participant(study=q.study, language="en"),
-                                 timepoint=make.timepoint(version=version))
+    assignment = make.assignment(
+        participant=make.participant(study=q.study, language="en"), timepoint=make.timepoint(version=version)
+    )
     ctx = browser.new_context(base_url=live_server.url)
     try:
         page = ctx.new_page()

@@ -21,8 +21,14 @@ def test_swagger_ui_runs_under_the_csp_with_local_files_only(browser, live_serve
     problems, outside = [], []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("request", lambda req: outside.append(req.url) if not req.url.startswith(live_server.url)
-            and not req.url.startswith("data:") else None)
+    page.on(
+        "request",
+        lambda req: (
+            outside.append(req.url)
+            if not req.url.startswith(live_server.url) and not req.url.startswith("data:")
+            else None
+        ),
+    )
 
     page.goto("/api/docs/")
     page.wait_for_selector(".opblock-summary-path", timeout=15000)
@@ -41,8 +47,9 @@ def test_swagger_ui_runs_under_the_csp_with_local_files_only(browser, live_serve
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key,
-                          "url": live_server.url}])
+    context.add_cookies(
+        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": live_server.url}]
+    )
     response = page.request.get(live_server.url + "/api/studies/")
     assert response.status == 200 and response.json()["results"][0]["code"] == "docs-study"
     context.close()

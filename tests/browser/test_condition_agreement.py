@@ -76,10 +76,22 @@ OP_NAMES = {"=": "eq", "!=": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge"}
 
 # --- building definitions (the FHIR that fhir.definition_from_draft writes, plus imported shapes) ---
 
-def item(link: str, kind: str, *, low: float | None = None, high: float | None = None,
-         options: list[str] | None = None, **extra: Any) -> dict:
-    node: dict[str, Any] = {"linkId": link, "type": fhir.FHIR_TYPE[kind], "text": extra.pop("text", f"Question {link}"),
-                            "extension": [{"url": fhir.EXT_ITEM_TYPE, "valueCode": kind}]}
+
+def item(
+    link: str,
+    kind: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    options: list[str] | None = None,
+    **extra: Any,
+) -> dict:
+    node: dict[str, Any] = {
+        "linkId": link,
+        "type": fhir.FHIR_TYPE[kind],
+        "text": extra.pop("text", f"Question {link}"),
+        "extension": [{"url": fhir.EXT_ITEM_TYPE, "valueCode": kind}],
+    }
     key = "valueDecimal" if kind == T.DECIMAL else "valueInteger"
     if low is not None:
         node["extension"].append({"url": fhir.EXT_MIN, key: low})
@@ -87,9 +99,12 @@ def item(link: str, kind: str, *, low: float | None = None, high: float | None =
         node["extension"].append({"url": fhir.EXT_MAX, key: high})
     if kind in (T.NRS, T.VAS):
         node["extension"] += [
-            {"url": fhir.EXT_ITEM_CONTROL, "valueCodeableConcept": {"coding": [
-                {"system": fhir.ITEM_CONTROL_SYSTEM, "code": "slider"}]}},
-            {"url": fhir.EXT_SLIDER_STEP, "valueInteger": 1}]
+            {
+                "url": fhir.EXT_ITEM_CONTROL,
+                "valueCodeableConcept": {"coding": [{"system": fhir.ITEM_CONTROL_SYSTEM, "code": "slider"}]},
+            },
+            {"url": fhir.EXT_SLIDER_STEP, "valueInteger": 1},
+        ]
     if kind == T.MULTIPLE:
         node["repeats"] = True
     if options is not None:
@@ -124,8 +139,13 @@ def group(link: str, items: list[dict], *, text: str | None = None, **extra: Any
 
 
 def questionnaire(*pages: list[dict]) -> dict:
-    return {"resourceType": "Questionnaire", "status": "active", "language": "en", "title": "Agreement",
-            "item": [group(f"page{i}", items, text=f"Page {i}") for i, items in enumerate(pages)]}
+    return {
+        "resourceType": "Questionnaire",
+        "status": "active",
+        "language": "en",
+        "title": "Agreement",
+        "item": [group(f"page{i}", items, text=f"Page {i}") for i, items in enumerate(pages)],
+    }
 
 
 # --- the browser side ------------------------------------------------------------------------------
@@ -228,6 +248,7 @@ def tab(browser):
 
 # --- one case, both sides ------------------------------------------------------------------------------
 
+
 @dataclass
 class Case:
     name: str
@@ -246,8 +267,9 @@ class Case:
 
 def render_page(definition: dict, pages: list[rendering.PageSpec], index: int, answers: dict) -> str:
     with translation.override("en"):
-        context = rendering.page_context(definition=definition, pages=pages, index=index, language="en",
-                                         answers=answers)
+        context = rendering.page_context(
+            definition=definition, pages=pages, index=index, language="en", answers=answers
+        )
         return render_to_string("patient/page.html", {**context, "token": ""})
 
 
@@ -257,8 +279,9 @@ def server_reading(definition: dict, page: rendering.PageSpec, earlier: dict, en
     for name, posted in entries.items():
         post.setlist(name, posted)
     with translation.override("en"):
-        sub = rendering.page_submission(definition=definition, page=page, language="en", answers=earlier,
-                                        post=post, check_required=False)
+        sub = rendering.page_submission(
+            definition=definition, page=page, language="en", answers=earlier, post=post, check_required=False
+        )
     enabled = conditions.enabled_ids(definition, sub.merged)
     return [str(n.get("linkId")) for n in page.nodes if n.get("linkId") in enabled], sub.revealed
 
@@ -282,6 +305,7 @@ def run_case(tab: Tab, case: Case) -> tuple[str, dict, dict, int]:
 
 # --- 1. the table ------------------------------------------------------------------------------------
 
+
 def truth(operator: str, relation: str, answered: bool, *, wanted: bool = True, ordered: bool = True) -> bool:
     """What a condition means (FHIR R4 enableWhen, as values.compare documents it), by hand: `relation`
     is how the answer stands to the condition's value (eq, lt, gt; ne for anything else: unanswered,
@@ -291,8 +315,14 @@ def truth(operator: str, relation: str, answered: bool, *, wanted: bool = True, 
         return answered == wanted
     if operator in values.ORDER_OPERATORS and not ordered:
         return False
-    return {"=": relation == "eq", "!=": relation != "eq", "<": relation == "lt", ">": relation == "gt",
-            "<=": relation in ("lt", "eq"), ">=": relation in ("gt", "eq")}[operator]
+    return {
+        "=": relation == "eq",
+        "!=": relation != "eq",
+        "<": relation == "lt",
+        ">": relation == "gt",
+        "<=": relation in ("lt", "eq"),
+        ">=": relation in ("gt", "eq"),
+    }[operator]
 
 
 @dataclass
@@ -319,8 +349,13 @@ class Grid:
                 for operator, op_name in OP_NAMES.items():
                     out.append((display(f"{op_name}.{name}{j}", when("x", operator, key, value)), operator, name))
         for wanted in (True, False):
-            out.append((display(f"exists.{str(wanted).lower()}", when("x", "exists", "answerBoolean", wanted)),
-                        "exists", str(wanted)))
+            out.append(
+                (
+                    display(f"exists.{str(wanted).lower()}", when("x", "exists", "answerBoolean", wanted)),
+                    "exists",
+                    str(wanted),
+                )
+            )
         return out
 
     def cases(self) -> list[Case]:
@@ -331,12 +366,24 @@ class Grid:
             expect = None
             if answer.answered is not None:
                 expect = ["x"] + [
-                    node["linkId"] for node, operator, name in followers
-                    if truth(operator, answer.relations.get(name, "ne"), answer.answered, wanted=name != "False",
-                             ordered=values.kind_of(self.question) in values.ORDERED_TYPES)
+                    node["linkId"]
+                    for node, operator, name in followers
+                    if truth(
+                        operator,
+                        answer.relations.get(name, "ne"),
+                        answer.answered,
+                        wanted=name != "False",
+                        ordered=values.kind_of(self.question) in values.ORDERED_TYPES,
+                    )
                 ]
-            out.append(Case(f"{self.label}: {answer.label}", definition,
-                            [(verb, "x", value) for verb, value in answer.steps], expect=expect))
+            out.append(
+                Case(
+                    f"{self.label}: {answer.label}",
+                    definition,
+                    [(verb, "x", value) for verb, value in answer.steps],
+                    expect=expect,
+                )
+            )
         return out
 
     @property
@@ -350,160 +397,261 @@ def fills(*texts: str) -> list[tuple[str, str]]:
 
 NO_ANSWER = Answer("unanswered", [], False)
 GRIDS = [
-    Grid("single choice", item("x", T.SINGLE, options=["a", "A", "b"]),
-         {"V": [("answerCoding", {"code": "a"}), ("answerCoding", {"system": "urn:x", "code": "a", "display": "A"}),
-                ("answerString", "a")],
-          "caps": [("answerCoding", {"code": "A"})],
-          "bad": [("answerCoding", {"display": "a"}), ("answerInteger", 1), ("answerBoolean", True)]},
-         [Answer("a", [("check", "a")], True, {"V": "eq"}),
-          Answer("A (only the case differs)", [("check", "A")], True, {"caps": "eq"}),
-          Answer("a, then b", [("check", "a"), ("check", "b")], True),
-          NO_ANSWER]),
-    Grid("multiple choice", item("x", T.MULTIPLE, options=["a", "A", "b"]),
-         {"V": [("answerCoding", {"code": "a"}), ("answerString", "a")],
-          "caps": [("answerCoding", {"code": "A"})],
-          "bad": [("answerCoding", {}), ("answerDecimal", 1.5)]},
-         [Answer("a", [("check", "a")], True, {"V": "eq"}),
-          Answer("a and b", [("check", "a"), ("check", "b")], True, {"V": "eq"}),
-          Answer("A and b", [("check", "A"), ("check", "b")], True, {"caps": "eq"}),
-          Answer("every option", [("check", "a"), ("check", "A"), ("check", "b")], True, {"V": "eq", "caps": "eq"}),
-          Answer("a ticked then unticked", [("check", "a"), ("uncheck", "a")], False),
-          NO_ANSWER]),
-    Grid("yes/no", item("x", T.YES_NO),
-         {"yes": [("answerBoolean", True), ("answerString", "oui"), ("answerString", " TRUE "), ("answerInteger", 1)],
-          "no": [("answerBoolean", False), ("answerString", "non"), ("answerDecimal", 0.0)],
-          "bad": [("answerString", "maybe"), ("answerInteger", 2), ("answerCoding", {"code": "true"})]},
-         [Answer("yes", [("check", "true")], True, {"yes": "eq"}),
-          Answer("no", [("check", "false")], True, {"no": "eq"}),
-          Answer("yes, then no", [("check", "true"), ("check", "false")], True, {"no": "eq"}),
-          NO_ANSWER]),
-    Grid("integer", item("x", T.INTEGER, low=0, high=100),
-         {"V": [("answerInteger", 12), ("answerDecimal", 12.0), ("answerString", "12"), ("answerString", "12,0")],
-          "half": [("answerDecimal", 12.5), ("answerString", "12,5")],
-          "bad": [("answerString", "douze"), ("answerCoding", {"code": "12"}), ("answerBoolean", True)]},
-         [Answer("12", fills("12"), True, {"V": "eq", "half": "lt"}),
-          Answer("12 written otherwise", fills("\u00a0+012,0 "), True, {"V": "eq", "half": "lt"}),
-          Answer("1\u202f2 (narrow no-break space)", fills("1\u202f2"), True, {"V": "eq", "half": "lt"}),
-          Answer("13", fills("13"), True, {"V": "gt", "half": "gt"}),
-          Answer("0", fills("0"), True, {"V": "lt", "half": "lt"}),
-          Answer("-0", fills("-0"), True, {"V": "lt", "half": "lt"}),
-          Answer("100", fills("100"), True, {"V": "gt", "half": "gt"}),
-          Answer("101 (out of range)", fills("101"), False),
-          Answer("-1 (out of range)", fills("-1"), False),
-          Answer("12.5 (not whole)", fills("12.5"), False),
-          Answer("letters", fills("abc"), False),
-          Answer("1e1 (no exponents)", fills("1e1"), False),
-          Answer("16 digits", fills("0000000000000000000012"), True, {"V": "eq", "half": "lt"}),
-          Answer("12, then cleared", fills("12", ""), False),
-          Answer("white space", fills("\u00a0 \u202f"), False),
-          NO_ANSWER]),
+    Grid(
+        "single choice",
+        item("x", T.SINGLE, options=["a", "A", "b"]),
+        {
+            "V": [
+                ("answerCoding", {"code": "a"}),
+                ("answerCoding", {"system": "urn:x", "code": "a", "display": "A"}),
+                ("answerString", "a"),
+            ],
+            "caps": [("answerCoding", {"code": "A"})],
+            "bad": [("answerCoding", {"display": "a"}), ("answerInteger", 1), ("answerBoolean", True)],
+        },
+        [
+            Answer("a", [("check", "a")], True, {"V": "eq"}),
+            Answer("A (only the case differs)", [("check", "A")], True, {"caps": "eq"}),
+            Answer("a, then b", [("check", "a"), ("check", "b")], True),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "multiple choice",
+        item("x", T.MULTIPLE, options=["a", "A", "b"]),
+        {
+            "V": [("answerCoding", {"code": "a"}), ("answerString", "a")],
+            "caps": [("answerCoding", {"code": "A"})],
+            "bad": [("answerCoding", {}), ("answerDecimal", 1.5)],
+        },
+        [
+            Answer("a", [("check", "a")], True, {"V": "eq"}),
+            Answer("a and b", [("check", "a"), ("check", "b")], True, {"V": "eq"}),
+            Answer("A and b", [("check", "A"), ("check", "b")], True, {"caps": "eq"}),
+            Answer("every option", [("check", "a"), ("check", "A"), ("check", "b")], True, {"V": "eq", "caps": "eq"}),
+            Answer("a ticked then unticked", [("check", "a"), ("uncheck", "a")], False),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "yes/no",
+        item("x", T.YES_NO),
+        {
+            "yes": [("answerBoolean", True), ("answerString", "oui"), ("answerString", " TRUE "), ("answerInteger", 1)],
+            "no": [("answerBoolean", False), ("answerString", "non"), ("answerDecimal", 0.0)],
+            "bad": [("answerString", "maybe"), ("answerInteger", 2), ("answerCoding", {"code": "true"})],
+        },
+        [
+            Answer("yes", [("check", "true")], True, {"yes": "eq"}),
+            Answer("no", [("check", "false")], True, {"no": "eq"}),
+            Answer("yes, then no", [("check", "true"), ("check", "false")], True, {"no": "eq"}),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "integer",
+        item("x", T.INTEGER, low=0, high=100),
+        {
+            "V": [("answerInteger", 12), ("answerDecimal", 12.0), ("answerString", "12"), ("answerString", "12,0")],
+            "half": [("answerDecimal", 12.5), ("answerString", "12,5")],
+            "bad": [("answerString", "douze"), ("answerCoding", {"code": "12"}), ("answerBoolean", True)],
+        },
+        [
+            Answer("12", fills("12"), True, {"V": "eq", "half": "lt"}),
+            Answer("12 written otherwise", fills("\u00a0+012,0 "), True, {"V": "eq", "half": "lt"}),
+            Answer("1\u202f2 (narrow no-break space)", fills("1\u202f2"), True, {"V": "eq", "half": "lt"}),
+            Answer("13", fills("13"), True, {"V": "gt", "half": "gt"}),
+            Answer("0", fills("0"), True, {"V": "lt", "half": "lt"}),
+            Answer("-0", fills("-0"), True, {"V": "lt", "half": "lt"}),
+            Answer("100", fills("100"), True, {"V": "gt", "half": "gt"}),
+            Answer("101 (out of range)", fills("101"), False),
+            Answer("-1 (out of range)", fills("-1"), False),
+            Answer("12.5 (not whole)", fills("12.5"), False),
+            Answer("letters", fills("abc"), False),
+            Answer("1e1 (no exponents)", fills("1e1"), False),
+            Answer("16 digits", fills("0000000000000000000012"), True, {"V": "eq", "half": "lt"}),
+            Answer("12, then cleared", fills("12", ""), False),
+            Answer("white space", fills("\u00a0 \u202f"), False),
+            NO_ANSWER,
+        ],
+    ),
     # Values beyond a double (JSON integers of any length): compared as the largest double, and kept out
     # of Infinity, which JSON cannot carry to the script.
-    Grid("integer, beyond a double", item("x", T.INTEGER, low=-10 ** 400, high=10 ** 400),
-         {"huge": [("answerInteger", 10 ** 400)], "big": [("answerInteger", 2 ** 53 + 1)],
-          "tiny": [("answerInteger", -10 ** 400)], "bad": [("answerString", "9" * 30)]},
-         [Answer("12", fills("12"), True, {"huge": "lt", "big": "lt", "tiny": "gt"}),
-          # The lowest whole number an answer can be (a FHIR integer: 32 bits); 15 digits are refused below.
-          Answer("lowest whole number", fills("-2 147 483 648"), True, {"huge": "lt", "big": "lt", "tiny": "gt"}),
-          Answer("15 digits", fills("1000000000000000"), False),
-          NO_ANSWER]),
-    Grid("decimal", item("x", T.DECIMAL, low=0, high=300),
-         {"V": [("answerDecimal", 71.5), ("answerString", "71,5"), ("answerString", "71.50")],
-          "whole": [("answerInteger", 71)],
-          "bad": [("answerString", "71,5 kg"), ("answerCoding", {"code": "71.5"})]},
-         [Answer("71,5", fills("71,5"), True, {"V": "eq", "whole": "gt"}),
-          Answer("71.5", fills("71.5"), True, {"V": "eq", "whole": "gt"}),
-          Answer("71.50 with spaces", fills(" 7 1.50\u00a0"), True, {"V": "eq", "whole": "gt"}),
-          Answer("71", fills("71"), True, {"V": "lt", "whole": "eq"}),
-          Answer(",5", fills(",5"), True, {"V": "lt", "whole": "lt"}),
-          Answer("300", fills("300"), True, {"V": "gt", "whole": "gt"}),
-          Answer("300.01 (out of range)", fills("300.01"), False),
-          Answer("1.2.3", fills("1.2.3"), False),
-          Answer("1 250,5 (out of range)", fills("1 250,5"), False),
-          Answer("letters", fills("abc"), False),
-          NO_ANSWER]),
-    Grid("decimal, 0.1+0.2", item("x", T.DECIMAL),
-         {"V": [("answerDecimal", 0.3), ("answerString", "0,3")],
-          "sum": [("answerDecimal", 0.1 + 0.2)],
-          # More digits than a double holds: compared as the double it stands for, like every answer.
-          "long": [("answerString", "0.30000000000000000001"), ("answerString", "0.29999999999999999999")]},
-         [Answer("0.3", fills("0.3"), True, {"V": "eq", "sum": "lt", "long": "eq"}),
-          Answer("0,30", fills("0,30"), True, {"V": "eq", "sum": "lt", "long": "eq"}),
-          Answer("0.30000000000000004", fills("0.30000000000000004"), True, {"V": "gt", "sum": "eq", "long": "gt"}),
-          Answer("0.299999999999999999 (a double: 0.3)", fills("0.299999999999999999"), True,
-                 {"V": "eq", "sum": "lt", "long": "eq"}),
-          Answer("0.1", fills("0.1"), True, {"V": "lt", "sum": "lt", "long": "lt"}),
-          Answer("-0.3", fills("-0.3"), True, {"V": "lt", "sum": "lt", "long": "lt"}),
-          NO_ANSWER]),
-    Grid("NRS", item("x", T.NRS, low=0, high=10),
-         {"V": [("answerInteger", 7), ("answerString", "7")], "half": [("answerDecimal", 6.5)],
-          "bad": [("answerString", "sept")]},
-         [Answer("7", [("check", "7")], True, {"V": "eq", "half": "gt"}),
-          Answer("0", [("check", "0")], True, {"V": "lt", "half": "lt"}),
-          Answer("10", [("check", "10")], True, {"V": "gt", "half": "gt"}),
-          Answer("7, then 6", [("check", "7"), ("check", "6")], True, {"V": "lt", "half": "lt"}),
-          NO_ANSWER]),
-    Grid("VAS", item("x", T.VAS, low=0, high=100),
-         {"V": [("answerInteger", 50), ("answerDecimal", 50.0)], "bad": [("answerString", "half")]},
-         [Answer("slider at 50", [("slide", "50")], True, {"V": "eq"}),
-          Answer("50 typed", fills("50"), True, {"V": "eq"}),
-          Answer("slider at 20", [("slide", "20")], True, {"V": "lt"}),
-          Answer("slider at 90, then 80 typed", [("slide", "90"), ("fill", "80")], True, {"V": "gt"}),
-          Answer("slider moved, then its box cleared", [("slide", "80"), ("fill", "")], False),
-          Answer("150 (out of range)", fills("150"), False),
-          Answer("50,5 (not whole)", fills("50,5"), False),
-          Answer("letters", fills("abc"), False),
-          NO_ANSWER]),
-    Grid("date", item("x", T.DATE),
-         {"V": [("answerDate", "2022-09-20"), ("answerString", "20/09/2022"), ("answerString", "20.09.2022")],
-          "month": [("answerDate", "2022-09")],
-          "year": [("answerDate", "2022")],
-          "bad": [("answerDate", "2022-13"), ("answerString", "20220920"), ("answerInteger", 2022)]},
-         [Answer("2022-09-20", fills("2022-09-20"), True, {"V": "eq"}),
-          Answer("2022-09-01", fills("2022-09-01"), True, {"V": "lt"}),
-          Answer("2022-10-01", fills("2022-10-01"), True, {"V": "gt", "month": "gt"}),
-          Answer("2021-12-31", fills("2021-12-31"), True, {"V": "lt", "month": "lt", "year": "lt"}),
-          Answer("2024-02-29 (leap day)", fills("2024-02-29"), True, {"V": "gt", "month": "gt", "year": "gt"}),
-          Answer("2024-02-31 (sanitized away)", fills("2024-02-31"), False),
-          Answer("31/02/2024 as text (sanitized away)", fills("31/02/2024"), False),
-          Answer("31/02/2024 on the keyboard", [("type", "31022024")], None),
-          Answer("20/09/2022 on the keyboard", [("type", "20092022")], None),
-          Answer("2022-09-20, then cleared", fills("2022-09-20", ""), False),
-          NO_ANSWER]),
-    Grid("time", item("x", T.TIME),
-         {"V": [("answerTime", "14:30"), ("answerTime", "14:30:00"), ("answerString", "14h30")],
-          "bad": [("answerTime", "25:00"), ("answerTime", "14:30:00.5"), ("answerInteger", 1430)]},
-         [Answer("14:30", fills("14:30"), True, {"V": "eq"}),
-          Answer("14:30:00", fills("14:30:00"), True, {"V": "eq"}),
-          Answer("09:05", fills("09:05"), True, {"V": "lt"}),
-          Answer("14:30:01", fills("14:30:01"), True, {"V": "gt"}),
-          Answer("23:59:59", fills("23:59:59"), True, {"V": "gt"}),
-          Answer("14:30:15.5 (the server reads no fractions)", fills("14:30:15.5"), False),
-          Answer("25:00 (sanitized away)", fills("25:00"), False),
-          Answer("1430 on the keyboard", [("type", "1430")], None),
-          NO_ANSWER]),
-    Grid("short text", item("x", T.SHORT_TEXT, maxLength=12),
-         {"V": [("answerString", "Oui")], "lower": [("answerString", "oui")],
-          "spaced": [("answerString", " Oui")],
-          "bad": [("answerInteger", 5), ("answerCoding", {"code": "Oui"}), ("answerBoolean", True)]},
-         [Answer("Oui", fills("Oui"), True, {"V": "eq"}),
-          Answer("oui", fills("oui"), True, {"lower": "eq"}),
-          Answer("Oui between spaces", fills("\u00a0 Oui\u202f\t"), True, {"V": "eq"}),
-          Answer("OUI", fills("OUI"), True),
-          Answer("white space only", fills(" \u00a0\u3000"), False),
-          Answer("13 characters (maxlength stops at 12)", fills("Oui oui oui !"), True),
-          Answer("Oui, then cleared", fills("Oui", ""), False),
-          NO_ANSWER]),
-    Grid("long text", item("x", T.LONG_TEXT, maxLength=40),
-         {"V": [("answerString", "line one\nline two")], "one": [("answerString", "line one")],
-          "bad": [("answerDecimal", 1.0)]},
-         [Answer("two lines", fills("line one\nline two"), True, {"V": "eq"}),
-          Answer("two lines, CR LF", fills("line one\r\nline two"), True, {"V": "eq"}),
-          Answer("two lines between spaces", fills("\n line one\nline two \u00a0\n"), True, {"V": "eq"}),
-          Answer("one line", fills("line one"), True, {"one": "eq"}),
-          Answer("é, emoji", fills("\u00e9t\u00e9 \U0001f600"), True),
-          Answer("white space only", fills("\n\u202f\n"), False),
-          NO_ANSWER]),
+    Grid(
+        "integer, beyond a double",
+        item("x", T.INTEGER, low=-(10**400), high=10**400),
+        {
+            "huge": [("answerInteger", 10**400)],
+            "big": [("answerInteger", 2**53 + 1)],
+            "tiny": [("answerInteger", -(10**400))],
+            "bad": [("answerString", "9" * 30)],
+        },
+        [
+            Answer("12", fills("12"), True, {"huge": "lt", "big": "lt", "tiny": "gt"}),
+            # The lowest whole number an answer can be (a FHIR integer: 32 bits); 15 digits are refused below.
+            Answer("lowest whole number", fills("-2 147 483 648"), True, {"huge": "lt", "big": "lt", "tiny": "gt"}),
+            Answer("15 digits", fills("1000000000000000"), False),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "decimal",
+        item("x", T.DECIMAL, low=0, high=300),
+        {
+            "V": [("answerDecimal", 71.5), ("answerString", "71,5"), ("answerString", "71.50")],
+            "whole": [("answerInteger", 71)],
+            "bad": [("answerString", "71,5 kg"), ("answerCoding", {"code": "71.5"})],
+        },
+        [
+            Answer("71,5", fills("71,5"), True, {"V": "eq", "whole": "gt"}),
+            Answer("71.5", fills("71.5"), True, {"V": "eq", "whole": "gt"}),
+            Answer("71.50 with spaces", fills(" 7 1.50\u00a0"), True, {"V": "eq", "whole": "gt"}),
+            Answer("71", fills("71"), True, {"V": "lt", "whole": "eq"}),
+            Answer(",5", fills(",5"), True, {"V": "lt", "whole": "lt"}),
+            Answer("300", fills("300"), True, {"V": "gt", "whole": "gt"}),
+            Answer("300.01 (out of range)", fills("300.01"), False),
+            Answer("1.2.3", fills("1.2.3"), False),
+            Answer("1 250,5 (out of range)", fills("1 250,5"), False),
+            Answer("letters", fills("abc"), False),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "decimal, 0.1+0.2",
+        item("x", T.DECIMAL),
+        {
+            "V": [("answerDecimal", 0.3), ("answerString", "0,3")],
+            "sum": [("answerDecimal", 0.1 + 0.2)],
+            # More digits than a double holds: compared as the double it stands for, like every answer.
+            "long": [("answerString", "0.30000000000000000001"), ("answerString", "0.29999999999999999999")],
+        },
+        [
+            Answer("0.3", fills("0.3"), True, {"V": "eq", "sum": "lt", "long": "eq"}),
+            Answer("0,30", fills("0,30"), True, {"V": "eq", "sum": "lt", "long": "eq"}),
+            Answer("0.30000000000000004", fills("0.30000000000000004"), True, {"V": "gt", "sum": "eq", "long": "gt"}),
+            Answer(
+                "0.299999999999999999 (a double: 0.3)",
+                fills("0.299999999999999999"),
+                True,
+                {"V": "eq", "sum": "lt", "long": "eq"},
+            ),
+            Answer("0.1", fills("0.1"), True, {"V": "lt", "sum": "lt", "long": "lt"}),
+            Answer("-0.3", fills("-0.3"), True, {"V": "lt", "sum": "lt", "long": "lt"}),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "NRS",
+        item("x", T.NRS, low=0, high=10),
+        {
+            "V": [("answerInteger", 7), ("answerString", "7")],
+            "half": [("answerDecimal", 6.5)],
+            "bad": [("answerString", "sept")],
+        },
+        [
+            Answer("7", [("check", "7")], True, {"V": "eq", "half": "gt"}),
+            Answer("0", [("check", "0")], True, {"V": "lt", "half": "lt"}),
+            Answer("10", [("check", "10")], True, {"V": "gt", "half": "gt"}),
+            Answer("7, then 6", [("check", "7"), ("check", "6")], True, {"V": "lt", "half": "lt"}),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "VAS",
+        item("x", T.VAS, low=0, high=100),
+        {"V": [("answerInteger", 50), ("answerDecimal", 50.0)], "bad": [("answerString", "half")]},
+        [
+            Answer("slider at 50", [("slide", "50")], True, {"V": "eq"}),
+            Answer("50 typed", fills("50"), True, {"V": "eq"}),
+            Answer("slider at 20", [("slide", "20")], True, {"V": "lt"}),
+            Answer("slider at 90, then 80 typed", [("slide", "90"), ("fill", "80")], True, {"V": "gt"}),
+            Answer("slider moved, then its box cleared", [("slide", "80"), ("fill", "")], False),
+            Answer("150 (out of range)", fills("150"), False),
+            Answer("50,5 (not whole)", fills("50,5"), False),
+            Answer("letters", fills("abc"), False),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "date",
+        item("x", T.DATE),
+        {
+            "V": [("answerDate", "2022-09-20"), ("answerString", "20/09/2022"), ("answerString", "20.09.2022")],
+            "month": [("answerDate", "2022-09")],
+            "year": [("answerDate", "2022")],
+            "bad": [("answerDate", "2022-13"), ("answerString", "20220920"), ("answerInteger", 2022)],
+        },
+        [
+            Answer("2022-09-20", fills("2022-09-20"), True, {"V": "eq"}),
+            Answer("2022-09-01", fills("2022-09-01"), True, {"V": "lt"}),
+            Answer("2022-10-01", fills("2022-10-01"), True, {"V": "gt", "month": "gt"}),
+            Answer("2021-12-31", fills("2021-12-31"), True, {"V": "lt", "month": "lt", "year": "lt"}),
+            Answer("2024-02-29 (leap day)", fills("2024-02-29"), True, {"V": "gt", "month": "gt", "year": "gt"}),
+            Answer("2024-02-31 (sanitized away)", fills("2024-02-31"), False),
+            Answer("31/02/2024 as text (sanitized away)", fills("31/02/2024"), False),
+            Answer("31/02/2024 on the keyboard", [("type", "31022024")], None),
+            Answer("20/09/2022 on the keyboard", [("type", "20092022")], None),
+            Answer("2022-09-20, then cleared", fills("2022-09-20", ""), False),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "time",
+        item("x", T.TIME),
+        {
+            "V": [("answerTime", "14:30"), ("answerTime", "14:30:00"), ("answerString", "14h30")],
+            "bad": [("answerTime", "25:00"), ("answerTime", "14:30:00.5"), ("answerInteger", 1430)],
+        },
+        [
+            Answer("14:30", fills("14:30"), True, {"V": "eq"}),
+            Answer("14:30:00", fills("14:30:00"), True, {"V": "eq"}),
+            Answer("09:05", fills("09:05"), True, {"V": "lt"}),
+            Answer("14:30:01", fills("14:30:01"), True, {"V": "gt"}),
+            Answer("23:59:59", fills("23:59:59"), True, {"V": "gt"}),
+            Answer("14:30:15.5 (the server reads no fractions)", fills("14:30:15.5"), False),
+            Answer("25:00 (sanitized away)", fills("25:00"), False),
+            Answer("1430 on the keyboard", [("type", "1430")], None),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "short text",
+        item("x", T.SHORT_TEXT, maxLength=12),
+        {
+            "V": [("answerString", "Oui")],
+            "lower": [("answerString", "oui")],
+            "spaced": [("answerString", " Oui")],
+            "bad": [("answerInteger", 5), ("answerCoding", {"code": "Oui"}), ("answerBoolean", True)],
+        },
+        [
+            Answer("Oui", fills("Oui"), True, {"V": "eq"}),
+            Answer("oui", fills("oui"), True, {"lower": "eq"}),
+            Answer("Oui between spaces", fills("\u00a0 Oui\u202f\t"), True, {"V": "eq"}),
+            Answer("OUI", fills("OUI"), True),
+            Answer("white space only", fills(" \u00a0\u3000"), False),
+            Answer("13 characters (maxlength stops at 12)", fills("Oui oui oui !"), True),
+            Answer("Oui, then cleared", fills("Oui", ""), False),
+            NO_ANSWER,
+        ],
+    ),
+    Grid(
+        "long text",
+        item("x", T.LONG_TEXT, maxLength=40),
+        {
+            "V": [("answerString", "line one\nline two")],
+            "one": [("answerString", "line one")],
+            "bad": [("answerDecimal", 1.0)],
+        },
+        [
+            Answer("two lines", fills("line one\nline two"), True, {"V": "eq"}),
+            Answer("two lines, CR LF", fills("line one\r\nline two"), True, {"V": "eq"}),
+            Answer("two lines between spaces", fills("\n line one\nline two \u00a0\n"), True, {"V": "eq"}),
+            Answer("one line", fills("line one"), True, {"one": "eq"}),
+            Answer("é, emoji", fills("\u00e9t\u00e9 \U0001f600"), True),
+            Answer("white space only", fills("\n\u202f\n"), False),
+            NO_ANSWER,
+        ],
+    ),
 ]
 
 
@@ -511,13 +659,16 @@ def _structure_cases() -> list[Case]:
     cases: list[Case] = []
 
     # enableBehavior all / any, and a range made of two conditions on one question.
-    both = questionnaire([
-        item("x", T.INTEGER), item("y", T.INTEGER),
-        display("all", when("x", ">", "answerInteger", 5), when("y", ">", "answerInteger", 5), behavior="all"),
-        display("any", when("x", ">", "answerInteger", 5), when("y", ">", "answerInteger", 5), behavior="any"),
-        display("any-ne", when("x", "!=", "answerInteger", 5), when("y", "!=", "answerInteger", 5), behavior="any"),
-        display("range", when("x", ">=", "answerInteger", 3), when("x", "<=", "answerInteger", 7)),
-    ])
+    both = questionnaire(
+        [
+            item("x", T.INTEGER),
+            item("y", T.INTEGER),
+            display("all", when("x", ">", "answerInteger", 5), when("y", ">", "answerInteger", 5), behavior="all"),
+            display("any", when("x", ">", "answerInteger", 5), when("y", ">", "answerInteger", 5), behavior="any"),
+            display("any-ne", when("x", "!=", "answerInteger", 5), when("y", "!=", "answerInteger", 5), behavior="any"),
+            display("range", when("x", ">=", "answerInteger", 3), when("x", "<=", "answerInteger", 7)),
+        ]
+    )
     for x, y, expect in [
         ("7", "7", ["x", "y", "all", "any", "any-ne", "range"]),
         ("7", "", ["x", "y", "any", "any-ne", "range"]),
@@ -530,65 +681,107 @@ def _structure_cases() -> list[Case]:
         cases.append(Case(f"any/all: x={x!r} y={y!r}", both, [("fill", "x", x), ("fill", "y", y)], expect=expect))
 
     # A chain: a -> b -> c. With b hidden, what follows b sees no answer, even the 3 still typed in b.
-    chain = questionnaire([
-        item("a", T.YES_NO),
-        conditional(item("b", T.INTEGER), when("a", "=", "answerBoolean", True)),
-        display("c", when("b", "exists", "answerBoolean", True)),
-        display("d", when("b", "!=", "answerInteger", 3)),
-        display("e", when("b", "=", "answerInteger", 3)),
-        display("f", when("c", "exists", "answerBoolean", False), when("e", "exists", "answerBoolean", False)),
-        conditional(item("g", T.SHORT_TEXT), when("b", ">", "answerInteger", 1)),
-        display("h", when("g", "=", "answerString", "go")),
-    ])
+    chain = questionnaire(
+        [
+            item("a", T.YES_NO),
+            conditional(item("b", T.INTEGER), when("a", "=", "answerBoolean", True)),
+            display("c", when("b", "exists", "answerBoolean", True)),
+            display("d", when("b", "!=", "answerInteger", 3)),
+            display("e", when("b", "=", "answerInteger", 3)),
+            display("f", when("c", "exists", "answerBoolean", False), when("e", "exists", "answerBoolean", False)),
+            conditional(item("g", T.SHORT_TEXT), when("b", ">", "answerInteger", 1)),
+            display("h", when("g", "=", "answerString", "go")),
+        ]
+    )
     for label, steps, expect in [
         ("nothing", [], ["a", "d", "f"]),
         ("a yes", [("check", "a", "true")], ["a", "b", "d", "f"]),
         ("a yes, b 3", [("check", "a", "true"), ("fill", "b", "3")], ["a", "b", "c", "e", "f", "g"]),
-        ("a yes, b 4, g go", [("check", "a", "true"), ("fill", "b", "4"), ("fill", "g", "go")],
-         ["a", "b", "c", "d", "f", "g", "h"]),
-        ("a yes, b 4, g go, then a no", [("check", "a", "true"), ("fill", "b", "4"), ("fill", "g", "go"),
-                                         ("check", "a", "false")], ["a", "d", "f"]),
-        ("a yes, b 3, then b cleared", [("check", "a", "true"), ("fill", "b", "3"), ("fill", "b", "")],
-         ["a", "b", "d", "f"]),
+        (
+            "a yes, b 4, g go",
+            [("check", "a", "true"), ("fill", "b", "4"), ("fill", "g", "go")],
+            ["a", "b", "c", "d", "f", "g", "h"],
+        ),
+        (
+            "a yes, b 4, g go, then a no",
+            [("check", "a", "true"), ("fill", "b", "4"), ("fill", "g", "go"), ("check", "a", "false")],
+            ["a", "d", "f"],
+        ),
+        (
+            "a yes, b 3, then b cleared",
+            [("check", "a", "true"), ("fill", "b", "3"), ("fill", "b", "")],
+            ["a", "b", "d", "f"],
+        ),
         ("a yes, b invalid", [("check", "a", "true"), ("fill", "b", "3,5")], ["a", "b", "d", "f"]),
     ]:
         cases.append(Case(f"chain: {label}", chain, steps, expect=expect))
 
     # A group inside the page with its own condition: its title and children hide with it; a nested group
     # without a title; an item after the group reading a question inside it.
-    grouped = questionnaire([
-        item("a", T.SINGLE, options=["y", "n"]),
-        group("g", [item("g1", T.SHORT_TEXT), item("g2", T.INTEGER),
-                    group("h", [display("h1"), item("h2", T.YES_NO)], **{"enableWhen": [
-                        when("g2", ">", "answerInteger", 5)]})],
-              text="About it", enableWhen=[when("a", "=", "answerCoding", {"code": "y"})]),
-        display("z", when("g2", "exists", "answerBoolean", True)),
-        display("w", when("h2", "=", "answerBoolean", True), when("a", "=", "answerCoding", {"code": "n"}),
-                behavior="any"),
-    ])
+    grouped = questionnaire(
+        [
+            item("a", T.SINGLE, options=["y", "n"]),
+            group(
+                "g",
+                [
+                    item("g1", T.SHORT_TEXT),
+                    item("g2", T.INTEGER),
+                    group(
+                        "h",
+                        [display("h1"), item("h2", T.YES_NO)],
+                        **{"enableWhen": [when("g2", ">", "answerInteger", 5)]},
+                    ),
+                ],
+                text="About it",
+                enableWhen=[when("a", "=", "answerCoding", {"code": "y"})],
+            ),
+            display("z", when("g2", "exists", "answerBoolean", True)),
+            display(
+                "w",
+                when("h2", "=", "answerBoolean", True),
+                when("a", "=", "answerCoding", {"code": "n"}),
+                behavior="any",
+            ),
+        ]
+    )
     for label, steps, expect in [
         ("nothing", [], ["a"]),
         ("a y", [("check", "a", "y")], ["a", "g", "g1", "g2"]),
         ("a y, g2 7", [("check", "a", "y"), ("fill", "g2", "7")], ["a", "g", "g1", "g2", "h1", "h2", "z"]),
-        ("a y, g2 7, h2 yes", [("check", "a", "y"), ("fill", "g2", "7"), ("check", "h2", "true")],
-         ["a", "g", "g1", "g2", "h1", "h2", "z", "w"]),
-        ("a y, g2 7, h2 yes, g2 2", [("check", "a", "y"), ("fill", "g2", "7"), ("check", "h2", "true"),
-                                     ("fill", "g2", "2")], ["a", "g", "g1", "g2", "z"]),
-        ("a y, g2 7, h2 yes, then a n", [("check", "a", "y"), ("fill", "g2", "7"), ("check", "h2", "true"),
-                                         ("check", "a", "n")], ["a", "w"]),
+        (
+            "a y, g2 7, h2 yes",
+            [("check", "a", "y"), ("fill", "g2", "7"), ("check", "h2", "true")],
+            ["a", "g", "g1", "g2", "h1", "h2", "z", "w"],
+        ),
+        (
+            "a y, g2 7, h2 yes, g2 2",
+            [("check", "a", "y"), ("fill", "g2", "7"), ("check", "h2", "true"), ("fill", "g2", "2")],
+            ["a", "g", "g1", "g2", "z"],
+        ),
+        (
+            "a y, g2 7, h2 yes, then a n",
+            [("check", "a", "y"), ("fill", "g2", "7"), ("check", "h2", "true"), ("check", "a", "n")],
+            ["a", "w"],
+        ),
     ]:
         cases.append(Case(f"group: {label}", grouped, steps, expect=expect))
 
     # Conditions on questions of an earlier page: resolved by the server, alone or with live ones.
     earlier = questionnaire(
-        [item("p", T.INTEGER, low=0, high=10), item("s", T.YES_NO),
-         conditional(item("hidden", T.INTEGER), when("s", "=", "answerBoolean", False))],
-        [display("q", when("p", ">", "answerInteger", 5)),
-         conditional(item("r", T.INTEGER), when("s", "=", "answerBoolean", True)),
-         display("t", when("p", ">", "answerInteger", 5), when("r", "=", "answerInteger", 2), behavior="any"),
-         display("u", when("p", "exists", "answerBoolean", True), when("r", "exists", "answerBoolean", True)),
-         display("v", when("hidden", "!=", "answerInteger", 4)),
-         display("v2", when("hidden", "exists", "answerBoolean", True))])
+        [
+            item("p", T.INTEGER, low=0, high=10),
+            item("s", T.YES_NO),
+            conditional(item("hidden", T.INTEGER), when("s", "=", "answerBoolean", False)),
+        ],
+        [
+            display("q", when("p", ">", "answerInteger", 5)),
+            conditional(item("r", T.INTEGER), when("s", "=", "answerBoolean", True)),
+            display("t", when("p", ">", "answerInteger", 5), when("r", "=", "answerInteger", 2), behavior="any"),
+            display("u", when("p", "exists", "answerBoolean", True), when("r", "exists", "answerBoolean", True)),
+            display("v", when("hidden", "!=", "answerInteger", 4)),
+            display("v2", when("hidden", "exists", "answerBoolean", True)),
+        ],
+    )
     for stored, steps, expect in [
         ({"p": 7, "s": True}, [], ["q", "r", "t", "v"]),
         ({"p": 7, "s": True}, [("fill", "r", "2")], ["q", "r", "t", "u", "v"]),
@@ -600,42 +793,59 @@ def _structure_cases() -> list[Case]:
         # Stored before s changed (never pruned): a hidden question counts as unanswered.
         ({"p": 9, "s": True, "hidden": 4}, [("fill", "r", "1")], ["q", "r", "t", "u", "v"]),
     ]:
-        cases.append(Case(f"earlier page: {stored} then {steps}", earlier, steps, earlier=stored, page=1,
-                          expect=expect))
+        cases.append(
+            Case(f"earlier page: {stored} then {steps}", earlier, steps, earlier=stored, page=1, expect=expect)
+        )
 
     # A question with nested items (they hide with it), a condition on a later question (never holds).
-    nested = questionnaire([
-        item("w", T.SINGLE, options=["go", "stop"]),
-        display("before", when("x", "exists", "answerBoolean", True)),
-        conditional(item("x", T.INTEGER, item=[display("y", when("x", ">", "answerInteger", 5)),
-                                               item("z", T.SHORT_TEXT)]),
-                    when("w", "=", "answerCoding", {"code": "go"})),
-        display("after", when("z", "=", "answerString", "ok")),
-    ])
+    nested = questionnaire(
+        [
+            item("w", T.SINGLE, options=["go", "stop"]),
+            display("before", when("x", "exists", "answerBoolean", True)),
+            conditional(
+                item("x", T.INTEGER, item=[display("y", when("x", ">", "answerInteger", 5)), item("z", T.SHORT_TEXT)]),
+                when("w", "=", "answerCoding", {"code": "go"}),
+            ),
+            display("after", when("z", "=", "answerString", "ok")),
+        ]
+    )
     for label, steps, expect in [
-        ("go, 7, ok", [("check", "w", "go"), ("fill", "x", "7"), ("fill", "z", "ok")],
-         ["w", "x", "y", "z", "after"]),
+        ("go, 7, ok", [("check", "w", "go"), ("fill", "x", "7"), ("fill", "z", "ok")], ["w", "x", "y", "z", "after"]),
         ("go, 3", [("check", "w", "go"), ("fill", "x", "3")], ["w", "x", "z"]),
-        ("go, 7, ok, stop", [("check", "w", "go"), ("fill", "x", "7"), ("fill", "z", "ok"), ("check", "w", "stop")],
-         ["w"]),
+        (
+            "go, 7, ok, stop",
+            [("check", "w", "go"), ("fill", "x", "7"), ("fill", "z", "ok"), ("check", "w", "stop")],
+            ["w"],
+        ),
     ]:
         cases.append(Case(f"nested items: {label}", nested, steps, expect=expect))
 
     # Answers stored for this page are prefilled: the first view already agrees, then the patient changes them.
-    prefilled = questionnaire([
-        item("m", T.MULTIPLE, options=["a", "b"]), item("n", T.DECIMAL), item("d", T.DATE), item("k", T.TIME),
-        display("m-b", when("m", "=", "answerCoding", {"code": "b"})),
-        display("n-big", when("n", ">=", "answerDecimal", 71.5)),
-        display("d-sept", when("d", "=", "answerDate", "2022-09-20")),
-        display("k-late", when("k", ">", "answerTime", "12:00")),
-    ])
+    prefilled = questionnaire(
+        [
+            item("m", T.MULTIPLE, options=["a", "b"]),
+            item("n", T.DECIMAL),
+            item("d", T.DATE),
+            item("k", T.TIME),
+            display("m-b", when("m", "=", "answerCoding", {"code": "b"})),
+            display("n-big", when("n", ">=", "answerDecimal", 71.5)),
+            display("d-sept", when("d", "=", "answerDate", "2022-09-20")),
+            display("k-late", when("k", ">", "answerTime", "12:00")),
+        ]
+    )
     answers = {"m": ["a", "b"], "n": 71.5, "d": "2022-09-20", "k": "14:30:15"}
     for label, steps, expect in [
         ("as stored", [], ["m", "n", "d", "k", "m-b", "n-big", "d-sept", "k-late"]),
-        ("changed", [("uncheck", "m", "b"), ("fill", "n", "71,4"), ("fill", "d", "2022-09-21"), ("fill", "k", "11:00")],
-         ["m", "n", "d", "k"]),
-        ("made invalid", [("fill", "n", "7l,5"), ("fill", "d", "2022-02-30"), ("fill", "k", "")], ["m", "n", "d", "k",
-                                                                                                   "m-b"]),
+        (
+            "changed",
+            [("uncheck", "m", "b"), ("fill", "n", "71,4"), ("fill", "d", "2022-09-21"), ("fill", "k", "11:00")],
+            ["m", "n", "d", "k"],
+        ),
+        (
+            "made invalid",
+            [("fill", "n", "7l,5"), ("fill", "d", "2022-02-30"), ("fill", "k", "")],
+            ["m", "n", "d", "k", "m-b"],
+        ),
     ]:
         cases.append(Case(f"prefilled: {label}", prefilled, steps, stored=answers, expect=expect))
     return cases
@@ -643,8 +853,8 @@ def _structure_cases() -> list[Case]:
 
 TABLE: list[Case] = [case for grid in GRIDS for case in grid.cases()] + _structure_cases()
 STRUCTURE_CONDITIONS = sum(
-    len(node.get("enableWhen", [])) for case in _structure_cases()
-    for node in fhir.iter_items(case.definition["item"]))
+    len(node.get("enableWhen", [])) for case in _structure_cases() for node in fhir.iter_items(case.definition["item"])
+)
 
 
 def test_table_size():
@@ -667,17 +877,64 @@ ASKED = [T.SINGLE, T.MULTIPLE, T.YES_NO, T.INTEGER, T.DECIMAL, T.NRS, T.VAS, T.D
 CODES = ["a", "A", "b", "B", "1", "01", "oui", "x y", "\u00e9"]
 SPACES = ["", "", " ", "\u00a0", "\u202f", "\t", "\u3000", "\u2009"]
 NUMBERS = ["0", "3", "5", "7", "12", "50", "71.5", "100", "0.3", "0.1", "0.30000000000000004", "-1", "300", "6.5"]
-WILD_NUMBERS = ["abc", "1e3", "1.2.3", "", " ", "\u00a0", "\u202f", ",", "-", "+", ".5", "5.", "\u0663", "\uff11\uff12",
-                "0x10", "NaN", "Infinity", "--1", "1-", "12 kg", "\u00bd", "1,250.5", "0" * 20 + "7",
-                "1" * 16, "123456789012345", "0.30000000000000000001", "9" * 400]
+WILD_NUMBERS = [
+    "abc",
+    "1e3",
+    "1.2.3",
+    "",
+    " ",
+    "\u00a0",
+    "\u202f",
+    ",",
+    "-",
+    "+",
+    ".5",
+    "5.",
+    "\u0663",
+    "\uff11\uff12",
+    "0x10",
+    "NaN",
+    "Infinity",
+    "--1",
+    "1-",
+    "12 kg",
+    "\u00bd",
+    "1,250.5",
+    "0" * 20 + "7",
+    "1" * 16,
+    "123456789012345",
+    "0.30000000000000000001",
+    "9" * 400,
+]
 DATES = ["2022-09-20", "2022-09-01", "2022-08-31", "2022-10-01", "2021-12-31", "2024-02-29"]
-WILD_DATES = ["2023-02-29", "2024-02-31", "31/12/2022", "20/09/2022", "abc", "", "0000-01-01", "9999-12-31",
-              "2022-9-20", "275760-09-13"]
+WILD_DATES = [
+    "2023-02-29",
+    "2024-02-31",
+    "31/12/2022",
+    "20/09/2022",
+    "abc",
+    "",
+    "0000-01-01",
+    "9999-12-31",
+    "2022-9-20",
+    "275760-09-13",
+]
 TIMES = ["14:30", "14:30:00", "09:05", "12:00", "23:59:59", "00:00", "14:30:01"]
 WILD_TIMES = ["25:00", "14:30:15.5", "", "1430", "14h30", "24:00", "9:05"]
 TEXTS = ["Oui", "oui", "go", "ok", "line one\nline two", "12", "a"]
-WILD_TEXTS = ["", " Oui", "Oui\u00a0", "\u202fgo\t", "OUI", "\u00a0", "\n", "Oui\u200b", "\U0001f600", "\u00e9t\u00e9",
-              "tr\u00e8s long texte ici"]
+WILD_TEXTS = [
+    "",
+    " Oui",
+    "Oui\u00a0",
+    "\u202fgo\t",
+    "OUI",
+    "\u00a0",
+    "\n",
+    "Oui\u200b",
+    "\U0001f600",
+    "\u00e9t\u00e9",
+    "tr\u00e8s long texte ici",
+]
 
 
 @st.composite
@@ -693,8 +950,11 @@ def number_texts(draw) -> str:
     if draw(st.integers(0, 4)) == 0:
         text = "00" + text.lstrip("-")
     if draw(st.integers(0, 4)) == 0:
-        text += draw(st.sampled_from([".0", ",00", ".", "0" * 18 + "1"])) if "." not in text and "," not in text \
+        text += (
+            draw(st.sampled_from([".0", ",00", ".", "0" * 18 + "1"]))
+            if "." not in text and "," not in text
             else draw(st.sampled_from(["0", "000000000000000000001"]))
+        )
     if len(text) > 1 and draw(st.integers(0, 3)) == 0:
         cut = draw(st.integers(1, len(text) - 1))
         text = text[:cut] + draw(st.sampled_from(SPACES[2:])) + text[cut:]
@@ -708,8 +968,13 @@ def pooled(pool: list[str], wild: list[str], extra: st.SearchStrategy | None = N
 
 date_texts = pooled(DATES, WILD_DATES, st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31)).map(dt.date.isoformat))
 time_texts = pooled(TIMES, WILD_TIMES, st.times().map(lambda t: t.strftime("%H:%M:%S" if t.second else "%H:%M")))
-plain_texts = pooled(TEXTS, WILD_TEXTS, st.text(st.sampled_from(["O", "u", "i", " ", "\u00a0", "\u202f", "\n", "\t",
-                                                                 "\u00e9", "\U0001f600", "1"]), max_size=10))
+plain_texts = pooled(
+    TEXTS,
+    WILD_TEXTS,
+    st.text(
+        st.sampled_from(["O", "u", "i", " ", "\u00a0", "\u202f", "\n", "\t", "\u00e9", "\U0001f600", "1"]), max_size=10
+    ),
+)
 
 
 def expected_values(kind: str | None, codes: list[str]) -> st.SearchStrategy:
@@ -719,13 +984,17 @@ def expected_values(kind: str | None, codes: list[str]) -> st.SearchStrategy:
         | st.tuples(st.just("answerString"), st.sampled_from(codes or CODES))
         | st.tuples(st.just("answerCoding"), st.sampled_from([{}, {"code": ""}, {"display": "a"}, {"code": "zz"}])),
         "bool": st.tuples(st.just("answerBoolean"), st.booleans())
-        | st.tuples(st.sampled_from(["answerString", "answerInteger", "answerDecimal"]),
-                    st.sampled_from(["oui", "non", "true", " FALSE", "1", "maybe", ""]) | st.sampled_from([0, 1, 2, 0.0])),
-        "num": st.tuples(st.just("answerInteger"), st.sampled_from([0, 3, 5, 7, 12, 50, 100, -1, 2 ** 53 + 1, 10 ** 400]))
+        | st.tuples(
+            st.sampled_from(["answerString", "answerInteger", "answerDecimal"]),
+            st.sampled_from(["oui", "non", "true", " FALSE", "1", "maybe", ""]) | st.sampled_from([0, 1, 2, 0.0]),
+        ),
+        "num": st.tuples(st.just("answerInteger"), st.sampled_from([0, 3, 5, 7, 12, 50, 100, -1, 2**53 + 1, 10**400]))
         | st.tuples(st.just("answerDecimal"), st.sampled_from([0.3, 0.1 + 0.2, 71.5, 12.0, -0.0, 6.5, 1e-7, 99.99]))
         | st.tuples(st.just("answerString"), number_texts()),
-        "date": st.tuples(st.sampled_from(["answerDate", "answerDate", "answerString"]),
-                          date_texts | st.sampled_from(["2022-09", "2022", "2022-13", "2022-02-30", "20.09.2022"])),
+        "date": st.tuples(
+            st.sampled_from(["answerDate", "answerDate", "answerString"]),
+            date_texts | st.sampled_from(["2022-09", "2022", "2022-13", "2022-02-30", "20.09.2022"]),
+        ),
         "time": st.tuples(st.sampled_from(["answerTime", "answerTime", "answerString"]), time_texts),
         "text": st.tuples(st.just("answerString"), plain_texts)
         | st.tuples(st.sampled_from(["answerInteger", "answerCoding"]), st.sampled_from([5, {"code": "Oui"}])),
@@ -787,8 +1056,12 @@ def _new_item(draw, link: str) -> dict:
     if kind in values.CHOICE_TYPES:
         extra["options"] = draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=3, unique=True))
     if kind in (T.INTEGER, T.DECIMAL) and draw(st.booleans()):
-        extra["low"], extra["high"] = draw(st.sampled_from(
-            [(0, 10), (0, 100), (1, 300), (-10, 10)] + ([(0.5, 99.5), (0.1 + 0.2, 71.5)] if kind == T.DECIMAL else [])))
+        extra["low"], extra["high"] = draw(
+            st.sampled_from(
+                [(0, 10), (0, 100), (1, 300), (-10, 10)]
+                + ([(0.5, 99.5), (0.1 + 0.2, 71.5)] if kind == T.DECIMAL else [])
+            )
+        )
     if kind == T.NRS and draw(st.booleans()):
         extra["low"], extra["high"] = draw(st.sampled_from([(0, 5), (1, 7), (0, 10)]))
     if kind in values.TEXT_TYPES and draw(st.booleans()):
@@ -803,7 +1076,9 @@ def _hint(value: Any) -> str | None:
     if isinstance(value, bool):
         return values.YES if value else values.NO
     if isinstance(value, int | float):
-        return values.plain(values.as_double(values.to_decimal(value))) if values.to_decimal(value) is not None else None
+        return (
+            values.plain(values.as_double(values.to_decimal(value))) if values.to_decimal(value) is not None else None
+        )
     return value if isinstance(value, str) else None
 
 
@@ -813,8 +1088,13 @@ def _conditions(draw, live: list[dict], resolved: list[dict], later: list[str], 
     out = []
     for _ in range(draw(st.sampled_from([1, 0, 1, 2, 0, 1, 2]))):
         pick = draw(st.integers(0, 19))
-        pool = live if pick < 15 else [n for n in resolved if values.kind_of(n) in values.QUESTION_TYPES] if pick < 19 \
+        pool = (
+            live
+            if pick < 15
+            else [n for n in resolved if values.kind_of(n) in values.QUESTION_TYPES]
+            if pick < 19
             else []
+        )
         if not pool and pick < 19:
             continue
         if not pool:
@@ -824,8 +1104,10 @@ def _conditions(draw, live: list[dict], resolved: list[dict], later: list[str], 
             target, kind, codes = node["linkId"], values.kind_of(node), values.option_codes(node)
         operator = draw(st.sampled_from([*values.OPERATORS, "=", "!=", "exists"]))
         if operator == "exists":
-            key, value = draw(st.tuples(st.just("answerBoolean"), st.booleans())
-                              | st.tuples(st.just("answerString"), st.sampled_from(["false", "non", "?"])))
+            key, value = draw(
+                st.tuples(st.just("answerBoolean"), st.booleans())
+                | st.tuples(st.just("answerString"), st.sampled_from(["false", "non", "?"]))
+            )
         else:
             key, value = draw(expected_values(kind, codes))
             hints.setdefault(target, []).append(_hint(value))
@@ -845,8 +1127,9 @@ def generated(draw) -> Generated:
     links = [n["linkId"] for n in kinds]
     hints: dict[str, list] = {}
     for i, node in enumerate(first):
-        _with_conditions(draw, node, [n for n in first[:i] if values.kind_of(n) in values.QUESTION_TYPES], [], [],
-                         hints)
+        _with_conditions(
+            draw, node, [n for n in first[:i] if values.kind_of(n) in values.QUESTION_TYPES], [], [], hints
+        )
     # An optional group over a slice of the page, with or without a title and a condition.
     span = None
     if draw(st.integers(0, 2)) == 0:
@@ -860,40 +1143,59 @@ def generated(draw) -> Generated:
             grp = group("g", inside, text=draw(st.sampled_from(["About it", None])))
             _with_conditions(draw, grp, live, first, links[i:], hints)
             page.append(grp)
-        _with_conditions(draw, node, live, first, links[i + 1:], hints)
+        _with_conditions(draw, node, live, first, links[i + 1 :], hints)
         (inside if span and span[0] <= i < span[1] else page).append(node)
         if values.kind_of(node) in values.QUESTION_TYPES:
             live.append(node)
     definition = questionnaire(first, page) if first else questionnaire(page)
-    stored = {n["linkId"]: _stored(draw, n, hints.get(n["linkId"], [])) for n in first + kinds
-              if values.kind_of(n) in values.QUESTION_TYPES and draw(st.integers(0, 3 if n in first else 1)) > 0}
+    stored = {
+        n["linkId"]: _stored(draw, n, hints.get(n["linkId"], []))
+        for n in first + kinds
+        if values.kind_of(n) in values.QUESTION_TYPES and draw(st.integers(0, 3 if n in first else 1)) > 0
+    }
     stored = conditions.prune_answers(definition, stored)
     asked = [n for n in kinds if values.kind_of(n) in values.QUESTION_TYPES]
     # The patient goes down the page (so that what an answer reveals can be answered), then comes back.
-    steps = [(node["linkId"], _action(draw, node, hints.get(node["linkId"], []))) for node in asked
-             if draw(st.integers(0, 4)) < 4]
+    steps = [
+        (node["linkId"], _action(draw, node, hints.get(node["linkId"], [])))
+        for node in asked
+        if draw(st.integers(0, 4)) < 4
+    ]
     for _ in range(draw(st.integers(0, 3)) if asked else 0):
         node = draw(st.sampled_from(asked))
         steps.append((node["linkId"], _action(draw, node, hints.get(node["linkId"], []))))
     first_links = {n["linkId"] for n in first}
-    return Generated(definition, {k: v for k, v in stored.items() if k in first_links},
-                     {k: v for k, v in stored.items() if k not in first_links},
-                     [(action[0], link, action[1]) for link, action in steps if action])
+    return Generated(
+        definition,
+        {k: v for k, v in stored.items() if k in first_links},
+        {k: v for k, v in stored.items() if k not in first_links},
+        [(action[0], link, action[1]) for link, action in steps if action],
+    )
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(generated())
 def test_generated_questionnaires_and_answers_agree(tab, example):
     pages = rendering.build_pages(example.definition, "en")
     index = len(pages) - 1
-    case = Case(f"generated: {json.dumps(example.definition, ensure_ascii=False)} stored {example.stored} "
-                f"earlier {example.earlier} steps {example.steps}", example.definition, example.steps,
-                earlier=example.earlier, stored=example.stored, page=index)
+    case = Case(
+        f"generated: {json.dumps(example.definition, ensure_ascii=False)} stored {example.stored} "
+        f"earlier {example.earlier} steps {example.steps}",
+        example.definition,
+        example.steps,
+        earlier=example.earlier,
+        stored=example.stored,
+        page=index,
+    )
     html, before, after, acted = run_case(tab, case)
     event(f"live conditions on the page: {min(html.count('data-when='), 3)}+")
     event(f"actions that reached a question: {min(acted, 4)}+")
     event("the patient changed what is shown" if before["visible"] != after["visible"] else "what is shown stayed")
-    hidden = html.count('data-link=') - len(after["visible"])
+    hidden = html.count("data-link=") - len(after["visible"])
     event(f"boxes hidden at the end: {min(hidden, 3)}+")

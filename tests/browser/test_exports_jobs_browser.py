@@ -25,8 +25,11 @@ def test_the_job_page_shows_progress_then_the_download(phone, make, live_server,
     version = make.published_version(study=study)
     timepoint = make.timepoint(version=version, code="t0")
     participant = make.participant(study=study, pseudonym="XB-0001")
-    make.response(assignment=make.assignment(participant=participant, timepoint=timepoint), status="completed",
-                  answers={"mood": "a1"})
+    make.response(
+        assignment=make.assignment(participant=participant, timepoint=timepoint),
+        status="completed",
+        answers={"mood": "a1"},
+    )
     user = make.user()
     factories.member(user=user, study=study, role="data_manager")
     # Kombu's in-memory transport: a real broker, private to this test.

@@ -72,8 +72,16 @@ def test_fill_a_whole_questionnaire_with_a_conditional_item(phone, link):
     response = Response.objects.get(assignment=assignment)
     assert response.status == Response.Status.COMPLETED
     assert response.answers == {
-        "mood": "a2", "why": "my knee", "help": ["gp"], "smoker": False, "cigs": 0, "weight": 71.5,
-        "pain": 4, "health": 80, "visit": "2026-11-02", "drug": "metformine",
+        "mood": "a2",
+        "why": "my knee",
+        "help": ["gp"],
+        "smoker": False,
+        "cigs": 0,
+        "weight": 71.5,
+        "pain": 4,
+        "health": 80,
+        "visit": "2026-11-02",
+        "drug": "metformine",
     }
 
 
@@ -140,9 +148,13 @@ def test_closed_link_pages(phone, make, link, state):
     url, assignment = link
     now = timezone.now()
     if state == "expired":
-        Assignment.objects.filter(pk=assignment.pk).update(due_at=now - timedelta(days=9), expires_at=now - timedelta(days=1))
+        Assignment.objects.filter(pk=assignment.pk).update(
+            due_at=now - timedelta(days=9), expires_at=now - timedelta(days=1)
+        )
     elif state == "not-yet-open":
-        Assignment.objects.filter(pk=assignment.pk).update(due_at=now + timedelta(days=1), expires_at=now + timedelta(days=8))
+        Assignment.objects.filter(pk=assignment.pk).update(
+            due_at=now + timedelta(days=1), expires_at=now + timedelta(days=8)
+        )
     else:
         url = "/s/AAAAAAAAAAAAAAAAAAAAAA"
     page = phone()
@@ -178,7 +190,8 @@ def test_year_of_birth_check_page(phone, link):
     participant = assignment.participant
     Study.objects.filter(pk=participant.study_id).update(link_check="birth_year")
     Participant.objects.filter(pk=participant.pk).update(
-        link_check_digest=link_check_digest(participant=participant, birth_year=1948))
+        link_check_digest=link_check_digest(participant=participant, birth_year=1948)
+    )
     page = phone()
     page.goto(url)
     page.get_by_label("Year of birth").fill("1949")

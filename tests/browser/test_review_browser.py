@@ -18,8 +18,13 @@ PASSWORD = "a-long-pass-phrase-42"
 def round_and_reviewer(make):
     q = make.every_type_questionnaire()
     panel = make.panel(study=q.study, code="experts", title="Expert patients")
-    round_ = make.review_round(questionnaire=q, panel=panel, title="First reading",
-                               instructions="Tell us what is unclear.", deadline=timezone.now() + timedelta(days=7))
+    round_ = make.review_round(
+        questionnaire=q,
+        panel=panel,
+        title="First reading",
+        instructions="Tell us what is unclear.",
+        deadline=timezone.now() + timedelta(days=7),
+    )
     reviewer = make.user(username="claire", staff=False, password=PASSWORD)
     make.panel_member(panel=panel, user=reviewer, accepted_at=timezone.now())
     return round_, reviewer

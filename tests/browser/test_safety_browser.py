@@ -12,8 +12,15 @@ from tests.surveys.scoring.test_alerts import build
 pytestmark = pytest.mark.browser
 
 TEXTS = {
-    "en": {"question": "Question q9", "option": "Nearly every day", "check": "Check my answers",
-           "send": "Send my answers", "thanks": "Thank you", "help": "If you need help now", "tel": "tel:116123"},
+    "en": {
+        "question": "Question q9",
+        "option": "Nearly every day",
+        "check": "Check my answers",
+        "send": "Send my answers",
+        "thanks": "Thank you",
+        "help": "If you need help now",
+        "tel": "tel:116123",
+    },
 }
 
 

@@ -21,8 +21,12 @@ def links(make):
     study = version.questionnaire.study
     make.timepoint(version=version, code="t0", offset=0)
     make.timepoint(version=version, code="t1", offset=0)
-    enrollment = enrollment_create(study=study, by=None, now=timezone.now(), data=EnrolmentData(
-        name="Jeanne Martin", phone="0612345678", language="en", consent_method="written"))
+    enrollment = enrollment_create(
+        study=study,
+        by=None,
+        now=timezone.now(),
+        data=EnrolmentData(name="Jeanne Martin", phone="0612345678", language="en", consent_method="written"),
+    )
     assignments_refresh(now=timezone.now())
     first, second = enrollment.participant.assignments.order_by("timepoint__code")
     response_save_page(assignment=first, answers={"mood": "a0"}, page_index=0, advance=True)
@@ -47,7 +51,10 @@ def test_leave_the_study_and_delete_the_answers(phone, links):
     check_page(page, "withdraw-done", javascript=phone.javascript)
     enrollment.refresh_from_db()
     assert (enrollment.withdrawn_by, enrollment.withdrawal_data, enrollment.responses_deleted) == (
-        Enrollment.WithdrawnBy.PATIENT, Enrollment.WithdrawalData.DELETE, 1)
+        Enrollment.WithdrawnBy.PATIENT,
+        Enrollment.WithdrawalData.DELETE,
+        1,
+    )
     assert not Response.objects.filter(assignment__participant=enrollment.participant).exists()
 
     # The questionnaire still open is closed for good.

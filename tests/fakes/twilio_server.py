@@ -78,12 +78,25 @@ class FakeMessage:
         date = formatdate(self.created, usegmt=True)
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{self.sid}.json"
         return {
-            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": self.body,
-            "date_created": date, "date_updated": date, "date_sent": None, "direction": "outbound-api",
-            "error_code": self.error_code, "error_message": None, "from": self.from_ or None,
-            "messaging_service_sid": self.messaging_service_sid or None, "num_media": "0",
-            "num_segments": str(_segments(self.body)), "price": None, "price_unit": "USD", "sid": self.sid,
-            "status": self.status, "to": self.to, "uri": uri,
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": self.body,
+            "date_created": date,
+            "date_updated": date,
+            "date_sent": None,
+            "direction": "outbound-api",
+            "error_code": self.error_code,
+            "error_message": None,
+            "from": self.from_ or None,
+            "messaging_service_sid": self.messaging_service_sid or None,
+            "num_media": "0",
+            "num_segments": str(_segments(self.body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": self.sid,
+            "status": self.status,
+            "to": self.to,
+            "uri": uri,
             "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
         }
 
@@ -105,8 +118,15 @@ class _Fault:
 
 
 class FakeTwilio:
-    def __init__(self, *, account_sid: str = DEFAULT_SID, auth_token: str = DEFAULT_TOKEN,
-                 callbacks: tuple[str, ...] = (), callback_delay: float = 0.05, port: int = 0):
+    def __init__(
+        self,
+        *,
+        account_sid: str = DEFAULT_SID,
+        auth_token: str = DEFAULT_TOKEN,
+        callbacks: tuple[str, ...] = (),
+        callback_delay: float = 0.05,
+        port: int = 0,
+    ):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.callbacks, self.callback_delay = callbacks, callback_delay
         self.reject_numbers: dict[str, int] = {}
@@ -195,8 +215,13 @@ class FakeTwilio:
     def stats(self) -> dict:
         with self._lock:
             accepted, requests = len(self.messages), self.requests
-        return {"requests": requests, "accepted": accepted, "duplicates": self.duplicates,
-                "duplicates_by_content": self.duplicates_by_content, "lookups": self.lookups}
+        return {
+            "requests": requests,
+            "accepted": accepted,
+            "duplicates": self.duplicates,
+            "duplicates_by_content": self.duplicates_by_content,
+            "lookups": self.lookups,
+        }
 
     def wait_for_callbacks(self, count: int, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -208,15 +233,25 @@ class FakeTwilio:
         return False
 
     # --- the API --------------------------------------------------------------------------------
-    def random_faults(self, *, hang_accepted: float = 0.0, hang_lost: float = 0.0, rate_limited: float = 0.0,
-                      seconds: float = 2.0, retry_after: float = 1.0, seed: int = 1) -> None:
+    def random_faults(
+        self,
+        *,
+        hang_accepted: float = 0.0,
+        hang_lost: float = 0.0,
+        rate_limited: float = 0.0,
+        seconds: float = 2.0,
+        retry_after: float = 1.0,
+        seed: int = 1,
+    ) -> None:
         """Each create request, with these probabilities: taken then answered after `seconds`,
         lost and answered (504) after `seconds`, or refused with 429 and Retry-After."""
         with self._lock:
             self._random = random.Random(seed)
-            self._rates = [(hang_accepted, _Fault("hang", seconds=seconds, accept=True)),
-                           (hang_lost, _Fault("hang", seconds=seconds, accept=False)),
-                           (rate_limited, _Fault("status", status=429, retry_after=retry_after, code=20429))]
+            self._rates = [
+                (hang_accepted, _Fault("hang", seconds=seconds, accept=True)),
+                (hang_lost, _Fault("hang", seconds=seconds, accept=False)),
+                (rate_limited, _Fault("status", status=429, retry_after=retry_after, code=20429)),
+            ]
 
     def _take_fault(self) -> _Fault | None:
         with self._lock:
@@ -254,8 +289,13 @@ class FakeTwilio:
         if to in self.reject_numbers:
             return 400, _error(self.reject_numbers[to], 400), {}
         message = FakeMessage(
-            sid="SM" + secrets.token_hex(16), account_sid=account_sid, to=to, from_=sender,
-            messaging_service_sid=service, body=body, status_callback=form.get("StatusCallback", ""),
+            sid="SM" + secrets.token_hex(16),
+            account_sid=account_sid,
+            to=to,
+            from_=sender,
+            messaging_service_sid=service,
+            body=body,
+            status_callback=form.get("StatusCallback", ""),
             idempotency_key=key,
         )
         with self._lock:
@@ -277,16 +317,36 @@ class FakeTwilio:
             found = [m for m in reversed(self.messages) if not query.get("To") or m.to == query["To"]]
         size = max(1, min(1000, int(query.get("PageSize") or 50)))
         uri = f"/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize={size}&Page=0"
-        return 200, {"messages": [m.as_json() for m in found[:size]], "first_page_uri": uri, "next_page_uri": None,
-                     "previous_page_uri": None, "page": 0, "page_size": size, "start": 0,
-                     "end": max(0, min(size, len(found)) - 1), "uri": uri}, {}
+        return (
+            200,
+            {
+                "messages": [m.as_json() for m in found[:size]],
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "start": 0,
+                "end": max(0, min(size, len(found)) - 1),
+                "uri": uri,
+            },
+            {},
+        )
 
     def _fetch(self, sid: str) -> tuple[int, dict, dict]:
         with self._lock:
             found = next((m for m in self.messages if m.sid == sid), None)
         if found is None:
-            return 404, {"code": 20404, "message": f"The requested resource {sid} was not found",
-                         "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}, {}
+            return (
+                404,
+                {
+                    "code": 20404,
+                    "message": f"The requested resource {sid} was not found",
+                    "more_info": "https://www.twilio.com/docs/errors/20404",
+                    "status": 404,
+                },
+                {},
+            )
         return 200, found.as_json(), {}
 
     # --- status callbacks -------------------------------------------------------------------------
@@ -305,8 +365,13 @@ class FakeTwilio:
             time.sleep(self.callback_delay)
             message.status = status
             params = {
-                "AccountSid": message.account_sid, "ApiVersion": "2010-04-01", "From": message.from_,
-                "MessageSid": message.sid, "MessageStatus": status, "SmsSid": message.sid, "SmsStatus": status,
+                "AccountSid": message.account_sid,
+                "ApiVersion": "2010-04-01",
+                "From": message.from_,
+                "MessageSid": message.sid,
+                "MessageStatus": status,
+                "SmsSid": message.sid,
+                "SmsStatus": status,
                 "To": message.to,
             }
             if status == "undelivered":
@@ -318,9 +383,14 @@ class FakeTwilio:
         """POST form fields to `url` with a valid X-Twilio-Signature (or one made with `token`)."""
         signature = RequestValidator(token or self.auth_token).compute_signature(url, params)
         request = urllib.request.Request(
-            url, data=urllib.parse.urlencode(params).encode(), method="POST",
-            headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded",
-                     IDEMPOTENCY_HEADER: secrets.token_hex(8)},
+            url,
+            data=urllib.parse.urlencode(params).encode(),
+            method="POST",
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+                IDEMPOTENCY_HEADER: secrets.token_hex(8),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -387,7 +457,7 @@ class FakeTwilio:
                     return self._answer(200, fake.stats())
                 if not fake._authorised(self.headers.get("Authorization", "")):
                     return self._answer(401, _error(20003, 401))
-                if (len(parts) == 4 and parts[:2] == ["2010-04-01", "Accounts"] and parts[3] == "Messages.json"):
+                if len(parts) == 4 and parts[:2] == ["2010-04-01", "Accounts"] and parts[3] == "Messages.json":
                     if parts[2] != fake.account_sid:
                         return self._answer(401, _error(20003, 401))
                     form = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
@@ -398,8 +468,12 @@ class FakeTwilio:
 
 
 def _error(code: int, status: int) -> dict:
-    return {"code": code, "message": ERROR_MESSAGES.get(code, "Error"),
-            "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": ERROR_MESSAGES.get(code, "Error"),
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 def main() -> None:
@@ -414,10 +488,19 @@ def main() -> None:
     parser.add_argument("--hang-seconds", type=float, default=2.0)
     parser.add_argument("--retry-after", type=float, default=1.0)
     args = parser.parse_args()
-    fake = FakeTwilio(account_sid=args.account_sid, auth_token=args.auth_token, port=args.port,
-                      callbacks=tuple(s for s in args.callbacks.split(",") if s))
-    fake.random_faults(hang_accepted=args.hang_accepted, hang_lost=args.hang_lost, rate_limited=args.rate_limited,
-                       seconds=args.hang_seconds, retry_after=args.retry_after)
+    fake = FakeTwilio(
+        account_sid=args.account_sid,
+        auth_token=args.auth_token,
+        port=args.port,
+        callbacks=tuple(s for s in args.callbacks.split(",") if s),
+    )
+    fake.random_faults(
+        hang_accepted=args.hang_accepted,
+        hang_lost=args.hang_lost,
+        rate_limited=args.rate_limited,
+        seconds=args.hang_seconds,
+        retry_after=args.retry_after,
+    )
     print(f"fake Twilio on {fake.url} (account {fake.account_sid})", flush=True)
     try:
         fake._server.serve_forever()
@@ -441,6 +524,11 @@ def use_fake_twilio(settings, fake: FakeTwilio, *, sender: str = "+33700000000",
 
 def fake_twilio_env(fake: FakeTwilio, *, sender: str = "+33700000000", timeout: float = 2.0) -> dict[str, str]:
     """The same, as environment variables for a worker subprocess (tests/project/test_celery_worker.py style)."""
-    return {"SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend", "TWILIO_ACCOUNT_SID": fake.account_sid,
-            "TWILIO_AUTH_TOKEN": fake.auth_token, "TWILIO_FROM": sender, "TWILIO_API_BASE": fake.url,
-            "TWILIO_TIMEOUT": str(timeout)}
+    return {
+        "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_FROM": sender,
+        "TWILIO_API_BASE": fake.url,
+        "TWILIO_TIMEOUT": str(timeout),
+    }

@@ -18,10 +18,29 @@ FORBIDDEN = "patients"
 
 # Field-name words that suggest a person's identity or contact details.
 IDENTITY_WORDS = {
-    "name", "firstname", "lastname", "surname", "fullname", "forename",
-    "email", "mail", "phone", "telephone", "mobile", "sms",
-    "birth", "birthdate", "birthday", "dob", "address", "street", "postcode", "zipcode",
-    "ssn", "nir", "insee",
+    "name",
+    "firstname",
+    "lastname",
+    "surname",
+    "fullname",
+    "forename",
+    "email",
+    "mail",
+    "phone",
+    "telephone",
+    "mobile",
+    "sms",
+    "birth",
+    "birthdate",
+    "birthday",
+    "dob",
+    "address",
+    "street",
+    "postcode",
+    "zipcode",
+    "ssn",
+    "nir",
+    "insee",
 }
 # (model label, field): why the name is not about a person.
 ALLOWED = {
@@ -100,8 +119,9 @@ def test_no_surveys_model_has_an_identity_field():
     for model in apps.get_app_config("surveys").get_models():
         for field in model._meta.get_fields():
             names = {field.name, getattr(field, "attname", field.name)}
-            suspicious = any(_words(n) & IDENTITY_WORDS or any(w in n.lower() for w in ("email", "phone", "birth"))
-                             for n in names)
+            suspicious = any(
+                _words(n) & IDENTITY_WORDS or any(w in n.lower() for w in ("email", "phone", "birth")) for n in names
+            )
             if suspicious and (model._meta.label, field.name) not in ALLOWED:
                 offences.append(f"{model._meta.label}.{field.name}")
     assert not offences, "identity-like fields in the research domain (move them to patients): " + ", ".join(offences)
@@ -151,14 +171,18 @@ IDENTITY_STRING = re.compile(r"^patients\.(?!(?:add|change|delete|view)_[a-z]+$)
 
 def _identity_strings(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and IDENTITY_STRING.search(node.value)]
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and IDENTITY_STRING.search(node.value)
+    ]
 
 
 def test_research_code_names_no_identity_model_or_table():
     offences = [
         f"{path.relative_to(settings.BASE_DIR)}:{line}: {value!r}"
-        for path in sorted(SURVEYS.rglob("*.py")) if "migrations" not in path.parts
+        for path in sorted(SURVEYS.rglob("*.py"))
+        if "migrations" not in path.parts
         for line, value in _identity_strings(path)
     ]
     assert not offences, "surveys must not name patients' models or tables:\n" + "\n".join(offences)
@@ -182,8 +206,13 @@ def test_research_code_never_asks_the_app_registry_for_identity_models():
         if "migrations" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in {"get_model", "get_app_config", "get_models"}
-                    and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == FORBIDDEN):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"get_model", "get_app_config", "get_models"}
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value == FORBIDDEN
+            ):
                 offences.append(f"{path.relative_to(settings.BASE_DIR)}:{node.lineno}")
     assert not offences, "surveys must not look up patients' models: " + ", ".join(offences)

@@ -42,8 +42,21 @@ from surveys.questionnaires.validation import definition_problems
 BASE_DIR = Path(settings.BASE_DIR)
 
 MODELS = [
-    Study, Site, Questionnaire, QuestionnaireVersion, Section, Item, AnswerOption, EnableCondition, Timepoint,
-    Participant, Assignment, Patient, Enrollment, StudyMembership, get_user_model(),
+    Study,
+    Site,
+    Questionnaire,
+    QuestionnaireVersion,
+    Section,
+    Item,
+    AnswerOption,
+    EnableCondition,
+    Timepoint,
+    Participant,
+    Assignment,
+    Patient,
+    Enrollment,
+    StudyMembership,
+    get_user_model(),
 ]
 
 
@@ -169,7 +182,9 @@ def test_demo_assignments_follow_the_schedule_from_a_stable_enrolment():
         expected = Assignment.Status.OPEN if timepoint.offset == 0 else Assignment.Status.PLANNED
         assert assignment.status == expected
     load_demo("--no-link")
-    assert {e.participant.pseudonym: e.enrolled_at for e in Enrollment.objects.select_related("participant")} == enrolled
+    assert {
+        e.participant.pseudonym: e.enrolled_at for e in Enrollment.objects.select_related("participant")
+    } == enrolled
     assert dict(Assignment.objects.values_list("pk", "due_at")) == due
 
 
@@ -217,7 +232,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.skipif(
-    not (os.environ.get("RESSENTI_SLOW_TESTS") or os.environ.get("CI")), reason="slow (~20 s): set RESSENTI_SLOW_TESTS=1"
+    not (os.environ.get("RESSENTI_SLOW_TESTS") or os.environ.get("CI")),
+    reason="slow (~20 s): set RESSENTI_SLOW_TESTS=1",
 )
 def test_run_demo_serves_then_stops_both_processes_on_sigterm(tmp_path):
     port = _free_port()

@@ -31,12 +31,19 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # Top-level folders and files a path in the docs may start with (var/ holds runtime files only).
 TOP_DIRS = ("surveys", "patients", "config", "templates", "static", "locale", "tests", "bench", "docs", ".ci")
-TOP_FILES = ("Makefile", "manage.py", "package.json", "requirements.in", "requirements-dev.in",
-             "requirements.lock", "requirements-dev.lock", "README.md", "pyproject.toml")
-
-PATH_RE = re.compile(
-    r"(?<![\w/.\-~])((?:" + "|".join(re.escape(d) for d in TOP_DIRS) + r")/[\w./\-]*)"
+TOP_FILES = (
+    "Makefile",
+    "manage.py",
+    "package.json",
+    "requirements.in",
+    "requirements-dev.in",
+    "requirements.lock",
+    "requirements-dev.lock",
+    "README.md",
+    "pyproject.toml",
 )
+
+PATH_RE = re.compile(r"(?<![\w/.\-~])((?:" + "|".join(re.escape(d) for d in TOP_DIRS) + r")/[\w./\-]*)")
 TOP_FILE_RE = re.compile(r"`(" + "|".join(re.escape(f) for f in TOP_FILES) + r")`")
 LINK_RE = re.compile(r"\]\(([^)\s]+)\)")
 NAME = r"`([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)(?:\(\))?`"
@@ -186,10 +193,13 @@ def name_problems(doc: Path) -> list[str]:
                 source = module_file(parts[:cut])
                 if source is not None:
                     rest = parts[cut:]
-                    if rest and not (defined_in(source, ".".join(rest[:2])) or
-                                     (len(rest) == 1 and rest[0] in imported(source))):
-                        problems.append(f"{where(doc, number)}: {'.'.join(rest)} is not defined in "
-                                        f"{source.relative_to(ROOT)} (from {dotted})")
+                    if rest and not (
+                        defined_in(source, ".".join(rest[:2])) or (len(rest) == 1 and rest[0] in imported(source))
+                    ):
+                        problems.append(
+                            f"{where(doc, number)}: {'.'.join(rest)} is not defined in "
+                            f"{source.relative_to(ROOT)} (from {dotted})"
+                        )
                     break
             else:
                 if module_file(parts[:1]) is None:

@@ -24,8 +24,11 @@ def address() -> str:
 
 
 def sign_in(client, login: str, password: str = PASSWORD, ip: str | None = None):
-    return client.post(reverse("account_login"), {"login": login, "password": password},
-                       REMOTE_ADDR=ip or client.defaults.get("REMOTE_ADDR", "127.0.0.1"))
+    return client.post(
+        reverse("account_login"),
+        {"login": login, "password": password},
+        REMOTE_ADDR=ip or client.defaults.get("REMOTE_ADDR", "127.0.0.1"),
+    )
 
 
 def lock(client, login: str, ip: str, settings):

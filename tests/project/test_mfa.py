@@ -85,7 +85,9 @@ def test_activating_totp_then_signing_in_asks_the_code(make, client, mfa_require
     assert "_auth_user_id" not in client.session
     assert client.get(page, follow=True).redirect_chain[-1][0] == reverse("mfa_authenticate")
 
-    wrong = client.post(reverse("mfa_authenticate"), {"code": "000000" if current_code(secret) != "000000" else "111111"})
+    wrong = client.post(
+        reverse("mfa_authenticate"), {"code": "000000" if current_code(secret) != "000000" else "111111"}
+    )
     assert wrong.status_code == 200 and "_auth_user_id" not in client.session
 
     passed = client.post(reverse("mfa_authenticate"), {"code": current_code(secret)})
@@ -132,10 +134,9 @@ def test_logout_stays_reachable_before_activation(make, client, mfa_required):
 
 
 def test_production_requires_mfa():
-    source = (pytest.importorskip("config.settings").__path__[0] + "/production.py")
+    source = pytest.importorskip("config.settings").__path__[0] + "/production.py"
     with open(source, encoding="utf-8") as handle:
         assert "RESSENTI_REQUIRE_MFA = True" in handle.read()
-
 
 
 def first_segments() -> list[str]:
@@ -190,7 +191,8 @@ def test_the_api_refuses_a_session_without_the_factor_and_serves_it_once_activat
 
 @pytest.mark.parametrize("header", ["Basic aW52ZXN0aWdhdG9yOng=", "Digest x", "nonsense", "Bearer", "Token"])
 def test_a_header_that_is_not_a_token_does_not_open_the_api_to_a_session_without_the_factor(
-        make, client, mfa_required, header):
+    make, client, mfa_required, header
+):
     client.force_login(staff_member(make, "investigator"))
     answer = client.get("/api/studies/", HTTP_AUTHORIZATION=header)
     assert answer.status_code in (401, 403), (header, answer.status_code)

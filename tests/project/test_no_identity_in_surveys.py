@@ -19,12 +19,23 @@ from surveys.scheduling.planning import assignments_refresh
 
 PEOPLE = [
     # name, email as typed, phone as typed, E.164, birth date as typed, ISO
-    ("Eulalie Vasseur-Quintard", " Eulalie.Vasseur@Exemple.FR ", "06 71 82 93 04", "+33671829304", "17/03/1949",
-     "1949-03-17"),
-    ("Barnabé Oyarzabal", "barnabe.oyarzabal@courriel.example", "+33 7 55 44 33 21", "+33755443321", "1962-11-05",
-     "1962-11-05"),
-    ("Thérèse N'Guessan", "t.nguessan@sante.example", "0033 6 48 27 19 63", "+33648271963", "29.02.1956",
-     "1956-02-29"),
+    (
+        "Eulalie Vasseur-Quintard",
+        " Eulalie.Vasseur@Exemple.FR ",
+        "06 71 82 93 04",
+        "+33671829304",
+        "17/03/1949",
+        "1949-03-17",
+    ),
+    (
+        "Barnabé Oyarzabal",
+        "barnabe.oyarzabal@courriel.example",
+        "+33 7 55 44 33 21",
+        "+33755443321",
+        "1962-11-05",
+        "1962-11-05",
+    ),
+    ("Thérèse N'Guessan", "t.nguessan@sante.example", "0033 6 48 27 19 63", "+33648271963", "29.02.1956", "1956-02-29"),
 ]
 
 
@@ -41,8 +52,11 @@ def every_value_as_text() -> list[tuple[str, str, str]]:
             quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
             cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")  # noqa: S608 - names from introspection
             for row in cursor.fetchall():
-                cells += [(table, column, as_text(value)) for column, value in zip(columns, row, strict=True)
-                          if value is not None]
+                cells += [
+                    (table, column, as_text(value))
+                    for column, value in zip(columns, row, strict=True)
+                    if value is not None
+                ]
     return cells
 
 
@@ -61,15 +75,29 @@ def as_text(value) -> str:
 def identity_strings() -> set[str]:
     forbidden = set()
     for name, email, phone, e164, born, iso in PEOPLE:
-        forbidden |= {name, *name.split(), email.strip(), email.strip().lower(), phone, e164, e164[1:],
-                      "0" + e164[3:], born, iso}
+        forbidden |= {
+            name,
+            *name.split(),
+            email.strip(),
+            email.strip().lower(),
+            phone,
+            e164,
+            e164[1:],
+            "0" + e164[3:],
+            born,
+            iso,
+        }
     return {f.lower() for f in forbidden if len(f) >= 5}
 
 
 def leaks() -> list[tuple[str, str, str]]:
     forbidden = identity_strings()
-    return [(table, column, word) for table, column, value in every_value_as_text() for word in forbidden
-            if word in value.lower()]
+    return [
+        (table, column, word)
+        for table, column, value in every_value_as_text()
+        for word in forbidden
+        if word in value.lower()
+    ]
 
 
 def test_no_surveys_table_holds_a_name_email_phone_or_birth_date(make):
@@ -82,9 +110,20 @@ def test_no_surveys_table_holds_a_name_email_phone_or_birth_date(make):
     make.timepoint(version=version, code="t90", offset=90)
     start = timezone.now()
     enrollments = [
-        enrollment_create(study=study, by=None, now=start, data=EnrolmentData(
-            name=name, email=email, phone=phone, birth_date=born, site="nord", consent_method="written",
-            preferred_channel="email" if i == 1 else "sms"))
+        enrollment_create(
+            study=study,
+            by=None,
+            now=start,
+            data=EnrolmentData(
+                name=name,
+                email=email,
+                phone=phone,
+                birth_date=born,
+                site="nord",
+                consent_method="written",
+                preferred_channel="email" if i == 1 else "sms",
+            ),
+        )
         for i, (name, email, phone, _e164, born, _iso) in enumerate(PEOPLE)
     ]
     assignments_refresh(now=timezone.now())
@@ -92,16 +131,23 @@ def test_no_surveys_table_holds_a_name_email_phone_or_birth_date(make):
         first = enrollment.participant.assignments.get(timepoint__code="t0")
         assignment_link_token(assignment=first)
         # Patients type free text too; here, nothing of who they are.
-        response_save_page(assignment=first, answers={"mood": "a2", "why": "tired all week", "pain": 4},
-                           page_index=0, advance=True)
+        response_save_page(
+            assignment=first, answers={"mood": "a2", "why": "tired all week", "pain": 4}, page_index=0, advance=True
+        )
         response_submit(assignment=first)
     enrollment_withdraw(enrollment=enrollments[0], by_patient=True, delete_data=True, now=timezone.now())
-    enrollment_withdraw(enrollment=enrollments[1], by_user=make.user(), delete_data=False, now=timezone.now(),
-                        reason="moved away")
+    enrollment_withdraw(
+        enrollment=enrollments[1], by_user=make.user(), delete_data=False, now=timezone.now(), reason="moved away"
+    )
 
     tables = surveys_tables()
-    assert {"surveys_participant", "surveys_historicalparticipant", "surveys_response",
-            "surveys_historicalresponse", "surveys_assignment"} <= set(tables)
+    assert {
+        "surveys_participant",
+        "surveys_historicalparticipant",
+        "surveys_response",
+        "surveys_historicalresponse",
+        "surveys_assignment",
+    } <= set(tables)
     assert len(every_value_as_text()) > 100  # the scan really read the data
     assert leaks() == []
 
@@ -109,7 +155,8 @@ def test_no_surveys_table_holds_a_name_email_phone_or_birth_date(make):
 def test_the_scan_finds_an_identity_wherever_it_hides(make):
     # The guard above is only worth something if it can fail: plant values in JSON and history.
     token, assignment = make.open_link()
-    response_save_page(assignment=assignment, answers={"mood": "a2", "why": "ask Barnabé, 0755443321"}, page_index=0,
-                       advance=False)
+    response_save_page(
+        assignment=assignment, answers={"mood": "a2", "why": "ask Barnabé, 0755443321"}, page_index=0, advance=False
+    )
     found = {(table, word) for table, _column, word in leaks()}
     assert {("surveys_response", "barnabé"), ("surveys_historicalresponse", "0755443321")} <= found

@@ -92,12 +92,25 @@ def test_gunicorn_access_log_never_writes_the_token(path, tmp_path):
     cfg.set("access_log_format", conf.access_log_format)
     log = conf.MaskingLogger(cfg)
     query = "lang=fr&token=" + SECRET
-    req = SimpleNamespace(method="GET", uri=path + "?" + query, path=path, query=query, version=(1, 1),
-                          headers=[("REFERER", "https://x.example" + path)])
+    req = SimpleNamespace(
+        method="GET",
+        uri=path + "?" + query,
+        path=path,
+        query=query,
+        version=(1, 1),
+        headers=[("REFERER", "https://x.example" + path)],
+    )
     resp = SimpleNamespace(status="200 OK", response_length=12, sent=12, headers=[])
-    environ = {"REQUEST_METHOD": "GET", "RAW_URI": path + "?" + query, "PATH_INFO": path,
-               "QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.1",
-               "HTTP_REFERER": "https://x.example" + path, "HTTP_USER_AGENT": "test"}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": path + "?" + query,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.1",
+        "HTTP_REFERER": "https://x.example" + path,
+        "HTTP_USER_AGENT": "test",
+    }
     log.access(resp, req, environ, timedelta(seconds=0.01))
     for handler in log.access_log.handlers:
         handler.flush()

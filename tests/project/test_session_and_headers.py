@@ -17,8 +17,10 @@ from tests.project.test_settings import PRODUCTION_ENV, run_manage
 
 
 def test_production_settings_hold_the_cookie_and_docs_rules():
-    code = ("from django.conf import settings as s; "
-            "print(s.LANGUAGE_COOKIE_SECURE, s.SESSION_COOKIE_SECURE, s.RESSENTI_API_DOCS_PUBLIC, s.SESSION_COOKIE_AGE)")
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.LANGUAGE_COOKIE_SECURE, s.SESSION_COOKIE_SECURE, s.RESSENTI_API_DOCS_PUBLIC, s.SESSION_COOKIE_AGE)"
+    )
     result = run_manage("shell", "-c", code, env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].split() == ["True", "True", "False", str(8 * 3600)]
@@ -73,7 +75,8 @@ def test_a_session_idle_for_a_working_day_is_signed_out(client, make):
     client.force_login(make.user())
     assert client.get("/admin/").status_code == 200
     Session.objects.filter(session_key=client.session.session_key).update(
-        expire_date=timezone.now() - timedelta(seconds=1))
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
     assert client.get("/admin/").status_code == 302
 
 

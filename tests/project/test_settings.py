@@ -10,9 +10,31 @@ from tests.paths import ROOT
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "FIELD_ENC", "LINK_CHECK", "LINK_TOKEN", "REDIS_URL", "BLIND_INDEX", "ANYMAIL_", "EXPORT_"))}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "DJANGO_",
+                "DATABASE_URL",
+                "FIELD_ENC",
+                "LINK_CHECK",
+                "LINK_TOKEN",
+                "REDIS_URL",
+                "BLIND_INDEX",
+                "ANYMAIL_",
+                "EXPORT_",
+            )
+        )
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 PRODUCTION_ENV = {
@@ -37,9 +59,18 @@ def test_production_settings_pass_check_deploy():
 
 
 def test_production_refuses_to_start_without_its_secrets():
-    for missing in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "DJANGO_ALLOWED_HOSTS", "LINK_CHECK_KEY",
-                    "REDIS_URL", "BLIND_INDEX_KEY", "ANYMAIL_WEBHOOK_SECRET",
-                    "LINK_TOKEN_KEY", "EXPORT_DATE_SHIFT_KEY"):
+    for missing in (
+        "DJANGO_SECRET_KEY",
+        "FIELD_ENCRYPTION_KEYS",
+        "DATABASE_URL",
+        "DJANGO_ALLOWED_HOSTS",
+        "LINK_CHECK_KEY",
+        "REDIS_URL",
+        "BLIND_INDEX_KEY",
+        "ANYMAIL_WEBHOOK_SECRET",
+        "LINK_TOKEN_KEY",
+        "EXPORT_DATE_SHIFT_KEY",
+    ):
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
         result = run_manage("check", env=env)
         assert result.returncode != 0

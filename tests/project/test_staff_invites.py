@@ -56,7 +56,9 @@ def test_an_invitation_works_once(make, client):
     client.post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     client.logout()
     assert client.get(link).status_code == 404
-    assert client.post(link, {"new_password1": "x" + NEW_PASSWORD, "new_password2": "x" + NEW_PASSWORD}).status_code == 404
+    assert (
+        client.post(link, {"new_password1": "x" + NEW_PASSWORD, "new_password2": "x" + NEW_PASSWORD}).status_code == 404
+    )
 
 
 def test_an_expired_or_forged_invitation_is_refused(make, client, settings):
@@ -78,8 +80,9 @@ def test_a_superuser_emails_the_invitation_from_the_user_list(make, client):
     TOTP.activate(admin, generate_totp_secret())
     client.force_login(admin)
     user = investigator(make)
-    client.post(reverse("admin:auth_user_changelist"),
-                {"action": "send_staff_invitation", "_selected_action": [user.pk]})
+    client.post(
+        reverse("admin:auth_user_changelist"), {"action": "send_staff_invitation", "_selected_action": [user.pk]}
+    )
     assert [m.to for m in mail.outbox] == [[user.email]]
     path = re.search(r"https?://[^/]+(/staff-invitation/\S+/)", mail.outbox[0].body).group(1)
     client.logout()

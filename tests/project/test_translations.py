@@ -24,8 +24,20 @@ MO_PATH = LOCALE / "django.mo"
 # The same excludes as the Makefile's `messages` target.
 MAKEMESSAGES_IGNORE = [".venv/*", "node_modules/*", "bench/*", "tests/*"]
 # Never copied for the extraction test: not scanned anyway, or not source.
-NOT_COPIED = (".venv", "node_modules", ".git", "bench", "tests", "var", "__pycache__",
-              ".pytest_cache", ".ruff_cache", "test-artifacts", "*.mo", "*.pyc")
+NOT_COPIED = (
+    ".venv",
+    "node_modules",
+    ".git",
+    "bench",
+    "tests",
+    "var",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "test-artifacts",
+    "*.mo",
+    "*.pyc",
+)
 
 # %(name)s, %s, %d ... (python-format) and {name}, {} (str.format).
 PERCENT = re.compile(r"%(?:\(\w+\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
@@ -156,7 +168,8 @@ def test_the_po_holds_exactly_the_strings_of_the_code(po, tmp_path):
         "from pathlib import Path\n"
         "SECRET_KEY = 'makemessages-only'\n"
         "USE_I18N = True\n"
-        "LOCALE_PATHS = [Path(__file__).resolve().parent / 'locale']\n")
+        "LOCALE_PATHS = [Path(__file__).resolve().parent / 'locale']\n"
+    )
     command = [sys.executable, "-m", "django", "makemessages", "-l", "fr", "--keep-pot"]
     for pattern in MAKEMESSAGES_IGNORE:
         command += ["-i", pattern]
@@ -171,7 +184,11 @@ def test_the_po_holds_exactly_the_strings_of_the_code(po, tmp_path):
     in_po = keys(po)
     missing = sorted(in_code - in_po, key=str)
     gone = sorted(in_po - in_code, key=str)
-    assert not missing, ("strings in the code without an entry in django.po (run `make messages`, then "
-                         "translate them):\n" + "\n".join(repr(k[1])[:120] for k in missing))
-    assert not gone, ("entries of django.po no longer in the code (run `make messages`, which drops "
-                      "them):\n" + "\n".join(repr(k[1])[:120] for k in gone))
+    assert not missing, (
+        "strings in the code without an entry in django.po (run `make messages`, then "
+        "translate them):\n" + "\n".join(repr(k[1])[:120] for k in missing)
+    )
+    assert not gone, (
+        "entries of django.po no longer in the code (run `make messages`, which drops "
+        "them):\n" + "\n".join(repr(k[1])[:120] for k in gone)
+    )

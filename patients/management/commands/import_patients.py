@@ -26,8 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="user name recorded as having imported (and recorded consent)")
         parser.add_argument("--site", help="site code given to rows without one; rows of other sites are refused")
 
-    def handle(self, *args, study: str, file: Path, dry_run: bool, user: str | None, site: str | None,
-               **options) -> None:
+    def handle(
+        self, *args, study: str, file: Path, dry_run: bool, user: str | None, site: str | None, **options
+    ) -> None:
         target = Study.objects.filter(code=study).first()
         if target is None:
             raise CommandError(f"No study with code {study!r}.")
@@ -58,5 +59,6 @@ class Command(BaseCommand):
             for problem in invalid.problems:
                 self.stderr.write(f"line {problem.line}, {problem.field}: {problem.message}")
             raise CommandError(f"{len(invalid.problems)} problem(s): nothing was imported.") from None
-        self.stdout.write(self.style.SUCCESS(
-            f"{result.enrolled} patients enrolled, {result.assignments} assignments planned."))
+        self.stdout.write(
+            self.style.SUCCESS(f"{result.enrolled} patients enrolled, {result.assignments} assignments planned.")
+        )

@@ -19,11 +19,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--force", action="store_true",
+            "--force",
+            action="store_true",
             help="Run even with DEBUG off. The demo accounts have published passwords: never on a real server.",
         )
         parser.add_argument(
-            "--no-link", action="store_true",
+            "--no-link",
+            action="store_true",
             help="Do not issue and print a patient link (run_demo prints a fresh one).",
         )
 

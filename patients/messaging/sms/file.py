@@ -26,8 +26,13 @@ class FileBackend:
     def send_sms(self, *, to: str, body: str, idempotency_key: str) -> SmsResult:
         provider_id = f"file-{uuid.uuid4().hex}"
         line = json.dumps(
-            {"at": timezone.now().isoformat(), "to": to, "body": body,
-             "idempotency_key": idempotency_key, "provider_id": provider_id},
+            {
+                "at": timezone.now().isoformat(),
+                "to": to,
+                "body": body,
+                "idempotency_key": idempotency_key,
+                "provider_id": provider_id,
+            },
             ensure_ascii=False,
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,5 +34,7 @@ class LocmemBackend:
 
     def find_sent(self, *, to: str, reference: str, since: datetime) -> SmsResult | None:
         with _lock:
-            found = next((sms for sms in reversed(outbox) if sms.to == to and reference in sms.body and sms.at >= since), None)
+            found = next(
+                (sms for sms in reversed(outbox) if sms.to == to and reference in sms.body and sms.at >= since), None
+            )
         return SmsResult(provider_id=found.provider_id, status="sent", provider_status="stored") if found else None

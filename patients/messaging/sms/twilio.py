@@ -93,13 +93,22 @@ class _HttpClient(TwilioHttpClient):
     def idempotency_key(self, value: str) -> None:
         self._current.key = value
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
-                allow_redirects=False) -> Response:
+    def request(
+        self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False
+    ) -> Response:
         headers = dict(headers or {})
         if self.idempotency_key:
             headers[IDEMPOTENCY_HEADER] = self.idempotency_key
-        response = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
-                                   timeout=timeout, allow_redirects=allow_redirects)
+        response = super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
         if response.status_code in UNCERTAIN_STATUSES:
             raise SmsUncertainError(f"Twilio's gateway answered HTTP {response.status_code}")
         if response.status_code == 429 or response.status_code >= 500:
@@ -122,8 +131,11 @@ def _error_code(text: str) -> int | None:
 class TwilioBackend:
     def __init__(self) -> None:
         sid, token, sender = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_FROM
-        missing = [name for name, value in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token),
-                                            ("TWILIO_FROM", sender)) if not value]
+        missing = [
+            name
+            for name, value in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token), ("TWILIO_FROM", sender))
+            if not value
+        ]
         if missing:
             raise ImproperlyConfigured(f"The Twilio SMS backend needs {', '.join(missing)}.")
         self.sender = sender
@@ -140,7 +152,8 @@ class TwilioBackend:
 
     def send_sms(self, *, to: str, body: str, idempotency_key: str) -> SmsResult:
         sender = (
-            {"messaging_service_sid": self.sender} if MESSAGING_SERVICE_SID.match(self.sender)
+            {"messaging_service_sid": self.sender}
+            if MESSAGING_SERVICE_SID.match(self.sender)
             else {"from_": self.sender}
         )
         self.http.idempotency_key = idempotency_key
@@ -151,18 +164,18 @@ class TwilioBackend:
                 raise SmsTemporaryError(f"Twilio could not be reached ({exc.__class__.__name__})") from exc
             if isinstance(exc, requests.Timeout):
                 raise SmsUncertainError("Twilio did not answer in time") from exc
-            raise SmsUncertainError(f"The connection to Twilio dropped before its answer ({exc.__class__.__name__})") from exc
+            raise SmsUncertainError(
+                f"The connection to Twilio dropped before its answer ({exc.__class__.__name__})"
+            ) from exc
         except TwilioException as exc:
             status, code = getattr(exc, "status", None), getattr(exc, "code", None)
             if isinstance(status, int) and 400 <= status < 500:
-                raise SmsPermanentError(f"Twilio refused the message: HTTP {status}, error {code}",
-                                        code=code) from exc
+                raise SmsPermanentError(f"Twilio refused the message: HTTP {status}, error {code}", code=code) from exc
             raise SmsTemporaryError(f"Twilio error: HTTP {status}, error {code}", code=code) from exc
         finally:
             self.http.idempotency_key = ""
         if message.status in ("failed", "undelivered"):
-            raise SmsPermanentError(f"Twilio refused the message: error {message.error_code}",
-                                    code=message.error_code)
+            raise SmsPermanentError(f"Twilio refused the message: error {message.error_code}", code=message.error_code)
         return SmsResult(provider_id=message.sid, status="sent", provider_status=str(message.status or ""))
 
     def find_sent(self, *, to: str, reference: str, since: datetime) -> SmsResult | None:

@@ -27,10 +27,36 @@ class RowsRefused(Exception):
 
 _ROW_CONTROLS = {"page", "help", "slider"}
 _ROW_ITEM_EXTENSIONS = {fhir.EXT_ITEM_TYPE, fhir.EXT_MIN, fhir.EXT_MAX, fhir.EXT_ITEM_CONTROL, fhir.EXT_SLIDER_STEP}
-_ROW_ITEM_KEYS = {"linkId", "type", "text", "_text", "required", "repeats", "maxLength", "answerOption", "enableWhen",
-                  "enableBehavior", "item", "extension"}
-_ROW_TOP_KEYS = {"resourceType", "id", "meta", "language", "name", "title", "_title", "status", "subjectType", "item",
-                 "extension", "version", "date", "url"}
+_ROW_ITEM_KEYS = {
+    "linkId",
+    "type",
+    "text",
+    "_text",
+    "required",
+    "repeats",
+    "maxLength",
+    "answerOption",
+    "enableWhen",
+    "enableBehavior",
+    "item",
+    "extension",
+}
+_ROW_TOP_KEYS = {
+    "resourceType",
+    "id",
+    "meta",
+    "language",
+    "name",
+    "title",
+    "_title",
+    "status",
+    "subjectType",
+    "item",
+    "extension",
+    "version",
+    "date",
+    "url",
+}
 
 
 def _fits(value: Any, digits: int, places: int) -> bool:
@@ -89,8 +115,10 @@ def rows_losses(questionnaire: Questionnaire) -> list[Problem]:
     def item(node: dict, section: bool) -> None:
         link_id = str(node.get("linkId", ""))
         if not valid(code_validator, link_id):
-            lose(link_id, _("code %(code)s: a row code is a letter, then letters, digits or _ (40 at most)")
-                 % {"code": link_id})
+            lose(
+                link_id,
+                _("code %(code)s: a row code is a letter, then letters, digits or _ (40 at most)") % {"code": link_id},
+            )
         for key in sorted(set(node) - _ROW_ITEM_KEYS):
             lose(link_id, _("element %(key)s") % {"key": key})
         languages({k: v for k, v in node.items() if k != "item"}, link_id)
@@ -110,28 +138,45 @@ def rows_losses(questionnaire: Questionnaire) -> list[Problem]:
             lose(link_id, _("answers typed in (open-choice)"))
         if node.get("maxLength") is not None and kind not in (T.SHORT_TEXT, T.LONG_TEXT):
             lose(link_id, _("maxLength on a %(type)s item") % {"type": node.get("type")})
-        for name, value in (("minValue", fhir.ext_value(node, fhir.EXT_MIN)), ("maxValue", fhir.ext_value(node, fhir.EXT_MAX))):
+        for name, value in (
+            ("minValue", fhir.ext_value(node, fhir.EXT_MIN)),
+            ("maxValue", fhir.ext_value(node, fhir.EXT_MAX)),
+        ):
             if value is not None and (not is_number(value) or not _fits(value, 12, 4)):
                 lose(link_id, _("%(ext)s %(value)s") % {"ext": name, "value": value})
         for child in node.get("item", []):
             if fhir.item_control(child) != "help":
                 lose(link_id, _("items nested under a question"))
-            elif child.get("linkId") != f"{link_id}__help" or set(child) - {"linkId", "type", "text", "_text",
-                                                                             "extension"}:
+            elif child.get("linkId") != f"{link_id}__help" or set(child) - {
+                "linkId",
+                "type",
+                "text",
+                "_text",
+                "extension",
+            }:
                 lose(link_id, _("help text %(code)s as written") % {"code": child.get("linkId")})
         for index, option in enumerate(node.get("answerOption", [])):
             code = fhir.option_code(option)
             where = f"answerOption[{index}]"
             if set(option) - {"valueCoding", "extension"}:
-                lose(link_id, _("%(where)s: %(keys)s") % {"where": where, "keys": ", ".join(sorted(set(option) - {
-                    "valueCoding", "extension"}))})
+                lose(
+                    link_id,
+                    _("%(where)s: %(keys)s")
+                    % {"where": where, "keys": ", ".join(sorted(set(option) - {"valueCoding", "extension"}))},
+                )
             coding = option.get("valueCoding", {})
             if set(coding) - {"code", "display", "_display"}:
-                lose(link_id, _("%(where)s: %(keys)s") % {"where": where, "keys": ", ".join(sorted(set(coding) - {
-                    "code", "display", "_display"}))})
+                lose(
+                    link_id,
+                    _("%(where)s: %(keys)s")
+                    % {"where": where, "keys": ", ".join(sorted(set(coding) - {"code", "display", "_display"}))},
+                )
             if not valid(option_code_validator, code):
-                lose(link_id, _("%(where)s: option code %(code)s (letters, digits or _, 40 at most)")
-                     % {"where": where, "code": code})
+                lose(
+                    link_id,
+                    _("%(where)s: option code %(code)s (letters, digits or _, 40 at most)")
+                    % {"where": where, "code": code},
+                )
             if len(str(coding.get("display", ""))) > 300:
                 lose(link_id, _("%(where)s: a label longer than 300 characters") % {"where": where})
             for ext in option.get("extension", ()):
@@ -146,8 +191,11 @@ def rows_losses(questionnaire: Questionnaire) -> list[Problem]:
             where = f"enableWhen[{index}]"
             value = next((v for k, v in cond.items() if k.startswith("answer")), None)
             if isinstance(value, dict) and set(value) - {"code"}:
-                lose(link_id, _("%(where)s: %(keys)s of the answer") % {"where": where, "keys": ", ".join(
-                    sorted(set(value) - {"code"}))})
+                lose(
+                    link_id,
+                    _("%(where)s: %(keys)s of the answer")
+                    % {"where": where, "keys": ", ".join(sorted(set(value) - {"code"}))},
+                )
             if len(str(value)) > 100 or len(str(cond.get("question", ""))) > 40:
                 lose(link_id, _("%(where)s: too long for a condition row") % {"where": where})
 
@@ -175,8 +223,9 @@ def questionnaire_rows_from_source(*, questionnaire: Questionnaire, by: Abstract
         raise RowsRefused(losses)
     # Rows keep one score per option, read wherever FHIR lets it sit (values.option_score).
     definition = copy.deepcopy(questionnaire.source_definition)
-    questionnaire_draft_from_version(version=QuestionnaireVersion(questionnaire=questionnaire, definition=definition),
-                                     by=by)
+    questionnaire_draft_from_version(
+        version=QuestionnaireVersion(questionnaire=questionnaire, definition=definition), by=by
+    )
     questionnaire.refresh_from_db()
     for lang, _name in settings.LANGUAGES:
         setattr(questionnaire, f"intro_{lang}", fhir.extension_text(definition, fhir.EXT_INTRO, lang, exact=True))

@@ -15,7 +15,9 @@ from surveys.models import QuestionnaireVersion
 def canonical_url(version: QuestionnaireVersion) -> str:
     """The questionnaire's canonical URL: the imported one if any, else ours."""
     questionnaire = version.questionnaire
-    return version.definition.get("url") or f"urn:ressenti:questionnaire:{questionnaire.study.code}:{questionnaire.code}"
+    return (
+        version.definition.get("url") or f"urn:ressenti:questionnaire:{questionnaire.study.code}:{questionnaire.code}"
+    )
 
 
 def questionnaire_export(version: QuestionnaireVersion) -> dict:

@@ -33,8 +33,19 @@ EXT_ANSWER_EXPRESSION = SDC + "answerExpression"
 EXT_ENABLE_WHEN_EXPRESSION = SDC + "enableWhenExpression"
 EXT_INITIAL_EXPRESSION = SDC + "initialExpression"
 
-SUPPORTED_TYPES = {"group", "display", "boolean", "decimal", "integer", "date", "time", "string", "text", "choice",
-                   "open-choice"}
+SUPPORTED_TYPES = {
+    "group",
+    "display",
+    "boolean",
+    "decimal",
+    "integer",
+    "date",
+    "time",
+    "string",
+    "text",
+    "choice",
+    "open-choice",
+}
 OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}
 # enableWhen answer[x] accepted for each FHIR item type of the item tested.
 CONDITION_KEYS = {
@@ -91,7 +102,9 @@ def _repair_variable_names(definition: dict, prefix: str) -> list[Problem]:
                     where_renamed.setdefault(link_id, []).append(expression["name"])
                     expression["name"] = renames[expression["name"]]
                 if isinstance(expression.get("expression"), str):
-                    expression["expression"] = pattern.sub(lambda m: "%" + renames[m.group(2)], expression["expression"])
+                    expression["expression"] = pattern.sub(
+                        lambda m: "%" + renames[m.group(2)], expression["expression"]
+                    )
             for value in node.values():
                 visit(value, link_id)
         elif isinstance(node, list):
@@ -100,16 +113,20 @@ def _repair_variable_names(definition: dict, prefix: str) -> list[Problem]:
 
     visit(definition, None)
     return [
-        Problem(problem_where(prefix, link_id), _(
-            "variable names %(names)s are not valid FHIR R4 names (letters, digits, - and . only): renamed "
-            "%(new)s, with their uses in expressions"
-        ) % {"names": ", ".join(old), "new": ", ".join(renames[o] for o in old)})
+        Problem(
+            problem_where(prefix, link_id),
+            _(
+                "variable names %(names)s are not valid FHIR R4 names (letters, digits, - and . only): renamed "
+                "%(new)s, with their uses in expressions"
+            )
+            % {"names": ", ".join(old), "new": ", ".join(renames[o] for o in old)},
+        )
         for link_id, old in where_renamed.items()
     ]
 
 
 def _language_code(code: Any) -> str:
-    """"en-US" -> "en" when that is one of our languages; other codes unchanged."""
+    """ "en-US" -> "en" when that is one of our languages; other codes unchanged."""
     text = str(code or "").strip()
     primary = text.split("-")[0].lower()
     known = {c for c, _name in settings.LANGUAGES}
@@ -160,8 +177,11 @@ class _Checker:
         self.walk(items, depth=0)
         for ext in self.definition.get("extension", ()):
             if ext.get("url") == EXT_VARIABLE:
-                self.warn(None, _("variable %(name)s is kept but not computed here") % {
-                    "name": (ext.get("valueExpression") or {}).get("name", "?")})
+                self.warn(
+                    None,
+                    _("variable %(name)s is kept but not computed here")
+                    % {"name": (ext.get("valueExpression") or {}).get("name", "?")},
+                )
 
     def walk(self, nodes: list[dict], depth: int) -> None:
         for node in nodes:
@@ -174,27 +194,39 @@ class _Checker:
             self.problem(None, _("an item has no linkId"))
             return
         if link_id in self.seen:
-            self.problem(link_id, _("linkId %(code)s is used more than once (linkIds must be unique)")
-                         % {"code": link_id})
+            self.problem(
+                link_id, _("linkId %(code)s is used more than once (linkIds must be unique)") % {"code": link_id}
+            )
         # FHIR JSON writes these as true or false. fhir.resources accepts the texts "true" and "false" too, but the
         # definition is kept as written, where the text "false" is truthy: a choice would become a multiple choice.
         for element in BOOLEAN_ELEMENTS:
             if element in node and not isinstance(node[element], bool):
-                self.problem(link_id, _("%(element)s: %(value)s is not true or false (FHIR JSON writes a boolean, "
-                                        "without quotes)") % {"element": element, "value": json.dumps(node[element])})
+                self.problem(
+                    link_id,
+                    _("%(element)s: %(value)s is not true or false (FHIR JSON writes a boolean, without quotes)")
+                    % {"element": element, "value": json.dumps(node[element])},
+                )
         # Conditions may only test earlier items: this one joins them once its own are checked.
         self.conditions(node, link_id)
         self.seen[link_id] = node
         if fhir_type not in SUPPORTED_TYPES:
-            self.problem(link_id, _("type %(type)s: answers of this type cannot be collected here (supported: "
-                                    "%(known)s)") % {"type": fhir_type, "known": ", ".join(sorted(SUPPORTED_TYPES))})
+            self.problem(
+                link_id,
+                _("type %(type)s: answers of this type cannot be collected here (supported: %(known)s)")
+                % {"type": fhir_type, "known": ", ".join(sorted(SUPPORTED_TYPES))},
+            )
             return
         ours = fhir.ext_value(node, fhir.EXT_ITEM_TYPE)
         if ours is not None and ours not in T.values:
             self.problem(link_id, _("extension item-type: unknown item type %(type)s") % {"type": ours})
         if _has_ext(node, EXT_ENABLE_WHEN_EXPRESSION):
-            self.problem(link_id, _("enableWhenExpression: display conditions written as expressions cannot be "
-                                    "evaluated here; use enableWhen"))
+            self.problem(
+                link_id,
+                _(
+                    "enableWhenExpression: display conditions written as expressions cannot be "
+                    "evaluated here; use enableWhen"
+                ),
+            )
         if fhir_type == "group":
             if node.get("repeats") is True:
                 self.problem(link_id, _("repeats: a group answered several times cannot be represented"))
@@ -206,9 +238,13 @@ class _Checker:
         calculated = _has_ext(node, EXT_CALCULATED)
         if calculated:
             self.not_asked.add(link_id)
-            self.warn(link_id, _(
-                "calculatedExpression: calculated items cannot be computed here; the item is kept but not shown "
-                "to patients. Express the score as a scoring rule (docs/scoring.md)"))
+            self.warn(
+                link_id,
+                _(
+                    "calculatedExpression: calculated items cannot be computed here; the item is kept but not shown "
+                    "to patients. Express the score as a scoring rule (docs/scoring.md)"
+                ),
+            )
         elif node.get("readOnly"):
             self.not_asked.add(link_id)
             self.warn(link_id, _("readOnly: kept, but read-only items are not shown to patients"))
@@ -216,21 +252,33 @@ class _Checker:
             self.warn(link_id, _("initialExpression: kept but not evaluated"))
         if node.get("initial") and not calculated and not node.get("readOnly"):
             self.warn(link_id, _("initial: the initial answer is kept but not filled in for patients"))
-        children = [c for c in node.get("item", []) if not (c.get("type") == "display"
-                                                            and fhir.item_control(c) == "help")]
+        children = [
+            c for c in node.get("item", []) if not (c.get("type") == "display" and fhir.item_control(c) == "help")
+        ]
         if children:
-            self.problem(link_id, _("item: questions nested under a %(type)s item cannot be shown; put them in a "
-                                    "group") % {"type": fhir_type})
+            self.problem(
+                link_id,
+                _("item: questions nested under a %(type)s item cannot be shown; put them in a group")
+                % {"type": fhir_type},
+            )
         if fhir_type == "display":
             return
         if node.get("repeats") is True and fhir_type not in CHOICE_FHIR_TYPES:
-            self.problem(link_id, _("repeats: several answers to a %(type)s item cannot be collected (only a choice "
-                                    "may have several answers)") % {"type": fhir_type})
+            self.problem(
+                link_id,
+                _(
+                    "repeats: several answers to a %(type)s item cannot be collected (only a choice "
+                    "may have several answers)"
+                )
+                % {"type": fhir_type},
+            )
         if fhir_type in CHOICE_FHIR_TYPES:
             self.options(node, link_id, fhir_type)
         elif node.get("answerOption") or node.get("answerValueSet"):
-            self.problem(link_id, _("answerOption: options on a %(type)s item cannot be shown; use a choice item")
-                         % {"type": fhir_type})
+            self.problem(
+                link_id,
+                _("answerOption: options on a %(type)s item cannot be shown; use a choice item") % {"type": fhir_type},
+            )
         self.limits(node, link_id, fhir_type)
 
     def options(self, node: dict, link_id: str, fhir_type: str) -> None:
@@ -241,8 +289,14 @@ class _Checker:
         options = node.get("answerOption", [])
         if not options:
             if node.get("answerValueSet"):
-                self.problem(link_id, _("answerValueSet: options from a value set (%(vs)s) cannot be listed here; "
-                                        "give them as answerOption") % {"vs": node["answerValueSet"]})
+                self.problem(
+                    link_id,
+                    _(
+                        "answerValueSet: options from a value set (%(vs)s) cannot be listed here; "
+                        "give them as answerOption"
+                    )
+                    % {"vs": node["answerValueSet"]},
+                )
             else:
                 self.problem(link_id, _("answerOption: a choice item needs its answer options"))
             return
@@ -252,21 +306,32 @@ class _Checker:
         for index, option in enumerate(options):
             keys = OPTION_KEYS & set(option)
             if not keys:
-                self.problem(link_id, _("answerOption[%(n)s]: only valueCoding, valueString, valueInteger or "
-                                        "valueDate options can be offered") % {"n": index})
+                self.problem(
+                    link_id,
+                    _(
+                        "answerOption[%(n)s]: only valueCoding, valueString, valueInteger or "
+                        "valueDate options can be offered"
+                    )
+                    % {"n": index},
+                )
                 continue
             code = fhir.option_code(option)
             if not code:
                 self.problem(link_id, _("answerOption[%(n)s]: the option has no code") % {"n": index})
             elif code in codes:
-                self.problem(link_id, _("answerOption[%(n)s]: option code %(code)s is used more than once")
-                             % {"n": index, "code": code})
+                self.problem(
+                    link_id,
+                    _("answerOption[%(n)s]: option code %(code)s is used more than once") % {"n": index, "code": code},
+                )
             codes.add(code)
             for url in (fhir.EXT_ORDINAL, values.EXT_ITEM_WEIGHT):
                 value = fhir.ext_value(option, url)
                 if value is not None and not is_number(value):
-                    self.problem(link_id, _("answerOption[%(n)s]: the score (%(url)s) is not a number")
-                                 % {"n": index, "url": url.rsplit("/", 1)[-1]})
+                    self.problem(
+                        link_id,
+                        _("answerOption[%(n)s]: the score (%(url)s) is not a number")
+                        % {"n": index, "url": url.rsplit("/", 1)[-1]},
+                    )
             if option.get("initialSelected"):
                 self.warn(link_id, _("initialSelected: kept, but no option is ticked in advance for patients"))
 
@@ -296,12 +361,18 @@ class _Checker:
                 self.problem(link_id, _("%(where)s: operator %(op)s is unknown") % {"where": where, "op": operator})
                 continue
             if target is None:
-                self.problem(link_id, _("%(where)s: refers to %(code)s, which is not an item before this one")
-                             % {"where": where, "code": question})
+                self.problem(
+                    link_id,
+                    _("%(where)s: refers to %(code)s, which is not an item before this one")
+                    % {"where": where, "code": question},
+                )
                 continue
             if question in self.not_asked:
-                self.problem(link_id, _("%(where)s: depends on %(code)s, which is calculated or read-only and never "
-                                        "answered here") % {"where": where, "code": question})
+                self.problem(
+                    link_id,
+                    _("%(where)s: depends on %(code)s, which is calculated or read-only and never answered here")
+                    % {"where": where, "code": question},
+                )
                 continue
             keys = {k for k in cond if k.startswith("answer")}
             key = next(iter(keys), None)
@@ -314,22 +385,32 @@ class _Checker:
                 self.problem(link_id, _("%(where)s: %(code)s is not a question") % {"where": where, "code": question})
                 continue
             if key not in CONDITION_KEYS.get(target_type, set()):
-                self.problem(link_id, _("%(where)s: %(key)s cannot be compared with the answer to %(code)s "
-                                        "(%(type)s)") % {"where": where, "key": key, "code": question,
-                                                        "type": target_type})
+                self.problem(
+                    link_id,
+                    _("%(where)s: %(key)s cannot be compared with the answer to %(code)s (%(type)s)")
+                    % {"where": where, "key": key, "code": question, "type": target_type},
+                )
                 continue
             if target_type in CHOICE_FHIR_TYPES:
                 value = cond[key]
                 code = value.get("code") if isinstance(value, dict) else value
                 if operator not in ("=", "!="):
-                    self.problem(link_id, _("%(where)s: operator %(op)s cannot compare choices") % {
-                        "where": where, "op": operator})
+                    self.problem(
+                        link_id,
+                        _("%(where)s: operator %(op)s cannot compare choices") % {"where": where, "op": operator},
+                    )
                 elif str(code) not in {fhir.option_code(o) for o in target.get("answerOption", [])}:
-                    self.problem(link_id, _("%(where)s: %(code)s has no option %(answer)s") % {
-                        "where": where, "code": question, "answer": code})
+                    self.problem(
+                        link_id,
+                        _("%(where)s: %(code)s has no option %(answer)s")
+                        % {"where": where, "code": question, "answer": code},
+                    )
             elif target_type in ("boolean", "string", "text") and operator not in ("=", "!="):
-                self.problem(link_id, _("%(where)s: operator %(op)s cannot compare %(type)s answers") % {
-                    "where": where, "op": operator, "type": target_type})
+                self.problem(
+                    link_id,
+                    _("%(where)s: operator %(op)s cannot compare %(type)s answers")
+                    % {"where": where, "op": operator, "type": target_type},
+                )
 
 
 def _missing_language_warnings(definition: dict, study: Study, prefix: str) -> list[Problem]:
@@ -342,15 +423,22 @@ def _missing_language_warnings(definition: dict, study: Study, prefix: str) -> l
             if node.get(key) and not fhir.text_in(node, key, lang, base):
                 missing += 1
         if missing:
-            warnings.append(Problem(problem_where(prefix), _(
-                "%(count)s texts have no %(lang)s version; the study asks for %(lang)s, so publishing will need "
-                "them (add translations to the file, or copy the draft into editable rows)"
-            ) % {"count": missing, "lang": lang}))
+            warnings.append(
+                Problem(
+                    problem_where(prefix),
+                    _(
+                        "%(count)s texts have no %(lang)s version; the study asks for %(lang)s, so publishing will need "
+                        "them (add translations to the file, or copy the draft into editable rows)"
+                    )
+                    % {"count": missing, "lang": lang},
+                )
+            )
     return warnings
 
 
-def _one_questionnaire(resource: dict, *, study: Study, prefix: str, language: str) -> tuple[
-        ImportedQuestionnaire | None, list[Problem]]:
+def _one_questionnaire(
+    resource: dict, *, study: Study, prefix: str, language: str
+) -> tuple[ImportedQuestionnaire | None, list[Problem]]:
     definition = copy.deepcopy(resource)
     warnings = _repair_variable_names(definition, prefix)
     problems = [
@@ -362,9 +450,13 @@ def _one_questionnaire(resource: dict, *, study: Study, prefix: str, language: s
     chosen = _language_code(language or definition.get("language") or "en")
     known = [c for c, _name in settings.LANGUAGES]
     if chosen not in known:
-        return None, [Problem(problem_where(prefix), _(
-            "language %(lang)s: texts can be in %(known)s only; choose the language of the file's texts"
-        ) % {"lang": chosen, "known": ", ".join(known)})]
+        return None, [
+            Problem(
+                problem_where(prefix),
+                _("language %(lang)s: texts can be in %(known)s only; choose the language of the file's texts")
+                % {"lang": chosen, "known": ", ".join(known)},
+            )
+        ]
     definition["language"] = chosen
     _normalise_languages(definition)
     checker = _Checker(definition, prefix)
@@ -392,13 +484,24 @@ def questionnaire_parse(content: bytes, *, study: Study, language: str = "") -> 
             resource = (entry or {}).get("resource") or {}
             where = _("entry %(n)s") % {"n": index}
             if resource.get("resourceType") != "Questionnaire":
-                problems.append(Problem(where, _("resourceType is %(type)s; only Questionnaire entries can be imported")
-                                        % {"type": resource.get("resourceType")}))
+                problems.append(
+                    Problem(
+                        where,
+                        _("resourceType is %(type)s; only Questionnaire entries can be imported")
+                        % {"type": resource.get("resourceType")},
+                    )
+                )
             else:
                 resources.append((where, resource))
     else:
-        return ImportResult(problems=[Problem(_("resourceType"), _(
-            "is %(type)s; a Questionnaire or a Bundle of Questionnaires is expected") % {"type": kind})])
+        return ImportResult(
+            problems=[
+                Problem(
+                    _("resourceType"),
+                    _("is %(type)s; a Questionnaire or a Bundle of Questionnaires is expected") % {"type": kind},
+                )
+            ]
+        )
     result = ImportResult(problems=problems)
     used: set[str] = set()
     for prefix, resource in resources:
@@ -410,12 +513,15 @@ def questionnaire_parse(content: bytes, *, study: Study, language: str = "") -> 
         while found.code in used:  # two questionnaires of one Bundle with the same name
             n += 1
             suffix = f"-{n}"
-            found.code = code[:_CODE_MAX - len(suffix)] + suffix
+            found.code = code[: _CODE_MAX - len(suffix)] + suffix
         used.add(found.code)
         result.questionnaires.append(found)
     return result
 
 
 def question_count(definition: dict) -> int:
-    return sum(1 for n in fhir.iter_items(definition.get("item", []))
-               if n.get("type") not in ("group", "display") and not conditions.not_asked(n))
+    return sum(
+        1
+        for n in fhir.iter_items(definition.get("item", []))
+        if n.get("type") not in ("group", "display") and not conditions.not_asked(n)
+    )

@@ -48,8 +48,13 @@ def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
                 key = next(k for k in option if k in OPTION_KEYS)
                 out.append({key: option[key]})
         return out
-    key = {"boolean": "valueBoolean", "integer": "valueInteger", "decimal": "valueDecimal", "date": "valueDate",
-           "time": "valueTime"}.get(fhir_type, "valueString")
+    key = {
+        "boolean": "valueBoolean",
+        "integer": "valueInteger",
+        "decimal": "valueDecimal",
+        "date": "valueDate",
+        "time": "valueTime",
+    }.get(fhir_type, "valueString")
     return [_fhir_answer(key, v) for v in given]
 
 
@@ -129,8 +134,10 @@ def response_export(response: Response) -> dict:
     authored = response.submitted_at or response.updated_at
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
-        "identifier": {"system": response_system(study),
-                       "value": f"{participant.pseudonym}/{assignment.timepoint.code}/{assignment.occurrence}"},
+        "identifier": {
+            "system": response_system(study),
+            "value": f"{participant.pseudonym}/{assignment.timepoint.code}/{assignment.occurrence}",
+        },
         "questionnaire": f"{canonical_url(version)}|{version.number}",
         "status": "completed" if response.status == Response.Status.COMPLETED else "in-progress",
         "subject": {"identifier": {"system": pseudonym_system(study), "value": participant.pseudonym}},
@@ -139,8 +146,14 @@ def response_export(response: Response) -> dict:
         "meta": {"tag": [{"system": SOURCE_SYSTEM, "code": response.source}]},
     }
     if response.scores:
-        resource["extension"] = [{"url": EXT_SCORES, "valueString": json.dumps(
-            response.scores, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)}]
+        resource["extension"] = [
+            {
+                "url": EXT_SCORES,
+                "valueString": json.dumps(
+                    response.scores, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+                ),
+            }
+        ]
     items = _answer_items(definition.get("item", []), response.answers or {}, base)
     if items:
         resource["item"] = items
@@ -148,9 +161,15 @@ def response_export(response: Response) -> dict:
 
 
 def responses_for_export(*, study: Study, questionnaire: Questionnaire | None = None) -> QuerySet[Response]:
-    queryset = Response.objects.filter(assignment__participant__study=study).select_related(
-        "version__questionnaire__study", "assignment__participant__study", "assignment__timepoint",
-    ).order_by("pk")
+    queryset = (
+        Response.objects.filter(assignment__participant__study=study)
+        .select_related(
+            "version__questionnaire__study",
+            "assignment__participant__study",
+            "assignment__timepoint",
+        )
+        .order_by("pk")
+    )
     if questionnaire is not None:
         queryset = queryset.filter(version__questionnaire=questionnaire)
     return queryset

@@ -71,8 +71,10 @@ def _resources(content: bytes) -> tuple[list[tuple[str, dict]], list[Problem]]:
         whole = None
     if isinstance(whole, dict):
         if whole.get("resourceType") == "Bundle":
-            return [(_("entry %(n)s") % {"n": i}, (e or {}).get("resource") or {})
-                    for i, e in enumerate(whole.get("entry") or [], start=1)], []
+            return [
+                (_("entry %(n)s") % {"n": i}, (e or {}).get("resource") or {})
+                for i, e in enumerate(whole.get("entry") or [], start=1)
+            ], []
         one_line = sum(1 for line in lines if line.strip()) == 1
         return [(_("line %(n)s") % {"n": 1} if one_line else _("file"), whole)], []
     found: list[tuple[str, dict]] = []
@@ -84,8 +86,12 @@ def _resources(content: bytes) -> tuple[list[tuple[str, dict]], list[Problem]]:
         try:
             resource = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(Problem(_("line %(line)s, column %(col)s") % {"line": number, "col": exc.colno},
-                                    _("invalid JSON: %(msg)s") % {"msg": exc.msg}))
+            problems.append(
+                Problem(
+                    _("line %(line)s, column %(col)s") % {"line": number, "col": exc.colno},
+                    _("invalid JSON: %(msg)s") % {"msg": exc.msg},
+                )
+            )
             continue
         except ValueError as exc:  # an integer of more than 4,300 digits
             problems.append(Problem(where, _("invalid JSON: %(msg)s") % {"msg": exc}))
@@ -125,8 +131,10 @@ def _answer_value(node: dict, answer: dict, problem) -> Any:
         if key == "valueCoding":
             ours, theirs = option.get("valueCoding", {}).get("system"), value.get("system")
             if ours and theirs and ours != theirs:
-                problem(_("option %(code)s comes from %(theirs)s, not %(ours)s") % {
-                    "code": code, "theirs": theirs, "ours": ours})
+                problem(
+                    _("option %(code)s comes from %(theirs)s, not %(ours)s")
+                    % {"code": code, "theirs": theirs, "ours": ours}
+                )
                 return None
         return str(code)
     if kind == T.YES_NO:
@@ -134,10 +142,12 @@ def _answer_value(node: dict, answer: dict, problem) -> Any:
             problem(_("a yes/no answer (valueBoolean) is expected"))
             return None
         return value
-    expected = {T.DATE: ("valueDate", _("a full date (valueDate, YYYY-MM-DD) is expected")),
-                T.TIME: ("valueTime", _("a time (valueTime, hh:mm:ss) is expected")),
-                T.SHORT_TEXT: ("valueString", _("a text answer (valueString) is expected")),
-                T.LONG_TEXT: ("valueString", _("a text answer (valueString) is expected"))}
+    expected = {
+        T.DATE: ("valueDate", _("a full date (valueDate, YYYY-MM-DD) is expected")),
+        T.TIME: ("valueTime", _("a time (valueTime, hh:mm:ss) is expected")),
+        T.SHORT_TEXT: ("valueString", _("a text answer (valueString) is expected")),
+        T.LONG_TEXT: ("valueString", _("a text answer (valueString) is expected")),
+    }
     if kind in values.NUMBER_TYPES:
         if key not in ("valueInteger", "valueDecimal") or not is_number(value):
             problem(_("a number is expected"))
@@ -160,8 +170,7 @@ def _answer_value(node: dict, answer: dict, problem) -> Any:
 
 
 class _ResponseChecker:
-    def __init__(self, *, study: Study, timepoint: Timepoint, sites: QuerySet[Site] | None,
-                 warnings: list[Problem]):
+    def __init__(self, *, study: Study, timepoint: Timepoint, sites: QuerySet[Site] | None, warnings: list[Problem]):
         self.study = study
         self.timepoint = timepoint
         self.version = timepoint.version
@@ -181,8 +190,10 @@ class _ResponseChecker:
             problems.append(Problem(problem_where(where, link_id), message))
 
         if resource.get("resourceType") != "QuestionnaireResponse":
-            problem(_("resourceType is %(type)s; a QuestionnaireResponse is expected")
-                    % {"type": resource.get("resourceType")})
+            problem(
+                _("resourceType is %(type)s; a QuestionnaireResponse is expected")
+                % {"type": resource.get("resourceType")}
+            )
             result.problems += problems
             return None
         for link_id, path, message in fhir_errors(resource, FhirQuestionnaireResponse):
@@ -191,14 +202,20 @@ class _ResponseChecker:
             result.problems += problems
             return None
         if resource.get("status") not in ("completed", "amended"):
-            problem(_("status %(status)s: only completed responses can be imported") % {"status": resource.get("status")})
+            problem(
+                _("status %(status)s: only completed responses can be imported") % {"status": resource.get("status")}
+            )
         url, _bar, version = str(resource.get("questionnaire", "")).partition("|")
         if url != self.canonical:
-            problem(_("questionnaire %(url)s: the timepoint %(tp)s asks %(ours)s") % {
-                "url": url or "—", "tp": self.timepoint.code, "ours": self.canonical})
+            problem(
+                _("questionnaire %(url)s: the timepoint %(tp)s asks %(ours)s")
+                % {"url": url or "—", "tp": self.timepoint.code, "ours": self.canonical}
+            )
         elif version and version not in self.versions:
-            problem(_("questionnaire version %(version)s: the timepoint %(tp)s uses version %(ours)s") % {
-                "version": version, "tp": self.timepoint.code, "ours": self.version.number})
+            problem(
+                _("questionnaire version %(version)s: the timepoint %(tp)s uses version %(ours)s")
+                % {"version": version, "tp": self.timepoint.code, "ours": self.version.number}
+            )
         authored = parse_datetime(str(resource.get("authored", ""))) if resource.get("authored") else None
         if authored is None:
             problem(_("authored: the date and time of the answers is needed (with a time zone)"))
@@ -223,16 +240,20 @@ class _ResponseChecker:
         identifier = ((resource.get("subject") or {}).get("identifier")) or {}
         system = pseudonym_system(self.study)
         if identifier.get("system") != system or not identifier.get("value"):
-            problem(_("subject.identifier: the participant's pseudonym is expected, with system %(system)s")
-                    % {"system": system})
+            problem(
+                _("subject.identifier: the participant's pseudonym is expected, with system %(system)s")
+                % {"system": system}
+            )
             return None
         participants = Participant.objects.filter(study=self.study, pseudonym=identifier["value"])
         if self.sites is not None:
             participants = participants.filter(site__in=self.sites)
         participant = participants.first()
         if participant is None:
-            problem(_("no participant %(pseudonym)s in this study (participants are never created by an import)")
-                    % {"pseudonym": identifier["value"]})
+            problem(
+                _("no participant %(pseudonym)s in this study (participants are never created by an import)")
+                % {"pseudonym": identifier["value"]}
+            )
             return None
         if participant.status == Participant.Status.WITHDRAWN:
             problem(_("participant %(pseudonym)s has withdrawn") % {"pseudonym": participant.pseudonym})
@@ -245,15 +266,21 @@ class _ResponseChecker:
             return 1
         parts = str(identifier.get("value", "")).split("/")
         if len(parts) != 3 or not parts[2].isdigit():
-            problem(_("identifier %(value)s: expected pseudonym/timepoint/occurrence") % {"value": identifier.get("value")})
+            problem(
+                _("identifier %(value)s: expected pseudonym/timepoint/occurrence") % {"value": identifier.get("value")}
+            )
             return 1
         if parts[1] != self.timepoint.code:
-            problem(_("identifier: this response was given at timepoint %(theirs)s, not %(ours)s") % {
-                "theirs": parts[1], "ours": self.timepoint.code})
+            problem(
+                _("identifier: this response was given at timepoint %(theirs)s, not %(ours)s")
+                % {"theirs": parts[1], "ours": self.timepoint.code}
+            )
         occurrence = int(parts[2])
         if not 1 <= occurrence <= self.timepoint.repeat_count:
-            problem(_("identifier: occurrence %(n)s does not exist (the timepoint has %(count)s)") % {
-                "n": occurrence, "count": self.timepoint.repeat_count})
+            problem(
+                _("identifier: occurrence %(n)s does not exist (the timepoint has %(count)s)")
+                % {"n": occurrence, "count": self.timepoint.repeat_count}
+            )
         return occurrence
 
     def answers(self, resource: dict, problem) -> dict | None:
@@ -278,9 +305,15 @@ class _ResponseChecker:
             if conditions.not_asked(node):
                 if link_id not in self.warned:
                     self.warned.add(link_id)
-                    self.warnings.append(Problem(problem_where("", link_id), _(
-                        "answers to this calculated or read-only item are not imported: scores come from the "
-                        "scoring rules")))
+                    self.warnings.append(
+                        Problem(
+                            problem_where("", link_id),
+                            _(
+                                "answers to this calculated or read-only item are not imported: scores come from the "
+                                "scoring rules"
+                            ),
+                        )
+                    )
                 continue
             if node.get("type") in ("group", "display"):
                 problem(_("a %(type)s takes no answer") % {"type": node.get("type")}, link_id)
@@ -306,8 +339,15 @@ class _ResponseChecker:
         return answers if ok else None
 
 
-def responses_import(*, study: Study, timepoint: Timepoint, content: bytes, by: AbstractBaseUser | None,
-                     dry_run: bool = False, sites: QuerySet[Site] | None = None) -> ResponsesImport:
+def responses_import(
+    *,
+    study: Study,
+    timepoint: Timepoint,
+    content: bytes,
+    by: AbstractBaseUser | None,
+    dry_run: bool = False,
+    sites: QuerySet[Site] | None = None,
+) -> ResponsesImport:
     """Load legacy answers (FHIR QuestionnaireResponses, NDJSON or a Bundle) into a timepoint: all or nothing.
 
     Each response is checked with fhir.resources and against the timepoint's version; the
@@ -318,8 +358,12 @@ def responses_import(*, study: Study, timepoint: Timepoint, content: bytes, by: 
     """
     result = ResponsesImport(dry_run=dry_run)
     if timepoint.study_id != study.pk:
-        result.problems.append(Problem(_("timepoint"), _("%(tp)s is not a timepoint of %(study)s")
-                                       % {"tp": timepoint.code, "study": study.code}))
+        result.problems.append(
+            Problem(
+                _("timepoint"),
+                _("%(tp)s is not a timepoint of %(study)s") % {"tp": timepoint.code, "study": study.code},
+            )
+        )
         return result
     resources, result.problems = _resources(content)
     result.total = len(resources)
@@ -334,9 +378,13 @@ def responses_import(*, study: Study, timepoint: Timepoint, content: bytes, by: 
             continue
         key = (row.participant.pk, row.occurrence)
         if key in keys:
-            result.problems.append(Problem(where, _(
-                "%(pseudonym)s, occurrence %(n)s, is already answered at %(other)s of this file") % {
-                "pseudonym": row.participant.pseudonym, "n": row.occurrence, "other": keys[key]}))
+            result.problems.append(
+                Problem(
+                    where,
+                    _("%(pseudonym)s, occurrence %(n)s, is already answered at %(other)s of this file")
+                    % {"pseudonym": row.participant.pseudonym, "n": row.occurrence, "other": keys[key]},
+                )
+            )
             continue
         keys[key] = where
         rows.append(row)
@@ -352,18 +400,34 @@ def responses_import(*, study: Study, timepoint: Timepoint, content: bytes, by: 
         if response is None:
             refusal = _import_refusal(assignment)
             if refusal:
-                result.problems.append(Problem(row.where, refusal % {
-                    "pseudonym": row.participant.pseudonym, "n": row.occurrence, "status": assignment.status}))
+                result.problems.append(
+                    Problem(
+                        row.where,
+                        refusal
+                        % {"pseudonym": row.participant.pseudonym, "n": row.occurrence, "status": assignment.status},
+                    )
+                )
                 row.answers = None
             continue
         if response.status != Response.Status.COMPLETED:
-            result.problems.append(Problem(row.where, _(
-                "%(pseudonym)s has a response in progress for this timepoint; it is left to the participant")
-                % {"pseudonym": row.participant.pseudonym}))
+            result.problems.append(
+                Problem(
+                    row.where,
+                    _("%(pseudonym)s has a response in progress for this timepoint; it is left to the participant")
+                    % {"pseudonym": row.participant.pseudonym},
+                )
+            )
         elif response.answers != row.answers:
-            result.problems.append(Problem(row.where, _(
-                "%(pseudonym)s already has a completed response for this timepoint, with other answers; "
-                "nothing is replaced") % {"pseudonym": row.participant.pseudonym}))
+            result.problems.append(
+                Problem(
+                    row.where,
+                    _(
+                        "%(pseudonym)s already has a completed response for this timepoint, with other answers; "
+                        "nothing is replaced"
+                    )
+                    % {"pseudonym": row.participant.pseudonym},
+                )
+            )
         else:
             result.unchanged += 1
         row.answers = None  # nothing to write for this one
@@ -396,24 +460,37 @@ def _import_refusal(assignment: Assignment | None) -> str:
         return _("%(pseudonym)s, occurrence %(n)s: the assignment is %(status)s, already answered")
     if assignment.status == Assignment.Status.EXPIRED or assignment.expires_at <= timezone.now():
         return ""
-    return _("%(pseudonym)s, occurrence %(n)s: the assignment is %(status)s and its window still open; "
-             "the participant answers it, an import may not")
+    return _(
+        "%(pseudonym)s, occurrence %(n)s: the assignment is %(status)s and its window still open; "
+        "the participant answers it, an import may not"
+    )
 
 
 def _response_create(*, timepoint: Timepoint, row: _Row, existing: Assignment | None) -> Response:
     definition = timepoint.version.definition
     if existing is None:
-        span = timedelta(hours=timepoint.window) if timepoint.unit == Timepoint.Unit.HOURS else timedelta(
-            days=timepoint.window)
+        span = (
+            timedelta(hours=timepoint.window)
+            if timepoint.unit == Timepoint.Unit.HOURS
+            else timedelta(days=timepoint.window)
+        )
         assignment = Assignment.objects.create(
-            participant=row.participant, timepoint=timepoint, occurrence=row.occurrence, due_at=row.authored,
-            expires_at=row.authored + span, status=Assignment.Status.COMPLETED,
+            participant=row.participant,
+            timepoint=timepoint,
+            occurrence=row.occurrence,
+            due_at=row.authored,
+            expires_at=row.authored + span,
+            status=Assignment.Status.COMPLETED,
         )
     else:
         assignment = existing
     response = Response(
-        assignment=assignment, version=timepoint.version, status=Response.Status.COMPLETED, answers=row.answers,
-        scores=compute.scores_compute(definition, row.answers), submitted_at=row.authored,
+        assignment=assignment,
+        version=timepoint.version,
+        status=Response.Status.COMPLETED,
+        answers=row.answers,
+        scores=compute.scores_compute(definition, row.answers),
+        submitted_at=row.authored,
         next_page=len(rendering.build_pages(definition, definition.get("language", "fr"))),
         source=Response.Source.IMPORTED,
     )
@@ -422,7 +499,8 @@ def _response_create(*, timepoint: Timepoint, row: _Row, existing: Assignment | 
     # The same alert rules as a patient's submit: an imported answer that fires a rule is seen.
     alerts.alerts_raise(response=response)
     Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
-        status=Assignment.Status.COMPLETED)
+        status=Assignment.Status.COMPLETED
+    )
     # As a submit does: pending reminders of this assignment are cancelled in the same transaction.
     signals.response_completed.send(sender=Assignment, assignment_id=assignment.pk)
     return response

@@ -34,16 +34,19 @@ def branching_conditions(row: Row, *, form_name: str, known: dict[str, Known]) -
         if target.state == "left_out":
             raise Unsupported(_("%(name)s is left out of the import (see its warning)") % {"name": name})
         if target.state == "score":
-            raise Unsupported(_("%(name)s is a calculated field, which becomes a score, not a question")
-                              % {"name": name})
+            raise Unsupported(
+                _("%(name)s is a calculated field, which becomes a score, not a question") % {"name": name}
+            )
         if target.position >= known[row.name].position:
             raise Unsupported(_("%(name)s does not come before this field") % {"name": name})
         if target.kind == T.DISPLAY:
             raise Unsupported(_("%(name)s is a descriptive text, not a question") % {"name": name})
         found = _condition(name, code, operator, value, target)
         if len(found) > 1 and behaviour == "all" and len(comparisons) > 1:
-            raise Unsupported(_("[%(name)s] %(op)s %(value)s needs several options joined by \"or\" inside "
-                                "an \"and\"") % {"name": name, "op": operator, "value": value})
+            raise Unsupported(
+                _('[%(name)s] %(op)s %(value)s needs several options joined by "or" inside an "and"')
+                % {"name": name, "op": operator, "value": value}
+            )
         if len(found) > 1:
             behaviour = "any"
         out += found
@@ -57,8 +60,10 @@ def _condition(name: str, code: str | None, operator: str, value: str, target: K
     ours = {"=": "=", "<>": "!="}.get(operator, operator)
     if code is not None:
         if target.kind != T.MULTIPLE:
-            raise Unsupported(_("[%(name)s(%(code)s)] is the checkbox form, but %(name)s is not a checkbox")
-                              % {"name": name, "code": code})
+            raise Unsupported(
+                _("[%(name)s(%(code)s)] is the checkbox form, but %(name)s is not a checkbox")
+                % {"name": name, "code": code}
+            )
         if code not in target.codes:
             raise Unsupported(_("%(name)s has no choice %(code)s") % {"name": name, "code": code})
         if operator not in ("=", "<>") or value not in ("0", "1"):
@@ -79,14 +84,17 @@ def _condition(name: str, code: str | None, operator: str, value: str, target: K
             return one(ours, "answerCoding", {"code": value})
         bound = parse_decimal(value)
         if bound is None or not target.numeric_codes:
-            raise Unsupported(_("%(op)s compares numbers, but the choices of %(name)s are not all numbers")
-                              % {"op": operator, "name": name})
+            raise Unsupported(
+                _("%(op)s compares numbers, but the choices of %(name)s are not all numbers")
+                % {"op": operator, "name": name}
+            )
         # A choice list has no order here: the codes that pass the test, any of them.
         tests = {"<": bound.__gt__, ">": bound.__lt__, "<=": bound.__ge__, ">=": bound.__le__}
         codes = [c for c in target.codes if tests[operator](Decimal(c))]
         if not codes:
-            raise Unsupported(_("no choice of %(name)s is %(op)s %(value)s")
-                              % {"name": name, "op": operator, "value": value})
+            raise Unsupported(
+                _("no choice of %(name)s is %(op)s %(value)s") % {"name": name, "op": operator, "value": value}
+            )
         return [{"question": name, "operator": "=", "answerCoding": {"code": c}} for c in codes]
     if target.kind == T.YES_NO:
         if operator not in ("=", "<>") or value not in ("0", "1"):
@@ -103,8 +111,7 @@ def _condition(name: str, code: str | None, operator: str, value: str, target: K
         return one(ours, "answerDecimal", float(number))
     if target.kind == T.DATE:
         if not _ISO_DATE.match(value):
-            raise Unsupported(_("a date is compared with a date written YYYY-MM-DD, not %(value)s")
-                              % {"value": value})
+            raise Unsupported(_("a date is compared with a date written YYYY-MM-DD, not %(value)s") % {"value": value})
         return one(ours, "answerDate", value)
     if operator not in ("=", "<>"):
         raise Unsupported(_("%(op)s needs a number or a date, but %(name)s is a text") % {"op": operator, "name": name})

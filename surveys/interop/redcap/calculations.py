@@ -18,8 +18,9 @@ from surveys.scoring.compute import NAME_RE as SCORE_NAME_RE
 T = Item.Type
 
 
-def score_rule(row: Row, *, form_name: str, earlier_rules: list[dict], known: dict[str, Known], base: str
-               ) -> tuple[dict, list[str]]:
+def score_rule(
+    row: Row, *, form_name: str, earlier_rules: list[dict], known: dict[str, Known], base: str
+) -> tuple[dict, list[str]]:
     """The score rule of a calc field (earlier_rules: its instrument's rules so far), with notes for the warnings."""
     if not row.choices.strip():
         raise Unsupported(_("it has no equation"))
@@ -52,8 +53,12 @@ def score_rule(row: Row, *, form_name: str, earlier_rules: list[dict], known: di
         refs = node[2]
         method = node[1]
         if method == "sum":
-            notes.append(_("REDCap's sum() skips blank fields; this score needs every item answered, since a "
-                           "missing answer is never counted as 0"))
+            notes.append(
+                _(
+                    "REDCap's sum() skips blank fields; this score needs every item answered, since a "
+                    "missing answer is never counted as 0"
+                )
+            )
         else:
             # mean() over the fields answered: our mean with proration from one answer on.
             rule.update({"min_answered": 1, "missing": "prorate"})
@@ -100,6 +105,12 @@ def score_rule(row: Row, *, form_name: str, earlier_rules: list[dict], known: di
     if scores and method == "mean":
         raise Unsupported(_("it averages other calculated fields"))
     label = plain_text(row.label)[0] or row.name
-    rule = {"name": row.name, "label": {base: label}, "method": method,
-            **({"items": items} if items else {}), **({"scores": scores} if scores else {}), **rule}
+    rule = {
+        "name": row.name,
+        "label": {base: label},
+        "method": method,
+        **({"items": items} if items else {}),
+        **({"scores": scores} if scores else {}),
+        **rule,
+    }
     return rule, notes

@@ -91,21 +91,33 @@ def _header_problems(header: list[str]) -> tuple[list[str], list[Problem], list[
         where = _("line 1, column %(n)s") % {"n": index + 1}
         if index >= len(COLUMNS):
             if cell.strip():
-                warnings.append(Problem(where, _("column %(name)s is not a data dictionary column: ignored")
-                                        % {"name": cell.strip()}))
+                warnings.append(
+                    Problem(
+                        where, _("column %(name)s is not a data dictionary column: ignored") % {"name": cell.strip()}
+                    )
+                )
             keys.append("")
             continue
         key, title, api = COLUMNS[index]
         accepted = {_normalised(title), _normalised(api)} | _ALIASES.get(key, set())
         if _normalised(cell) not in accepted:
-            problems.append(Problem(where, _("expected the column %(expected)s, found %(found)s")
-                                    % {"expected": title, "found": cell.strip() or _("an empty cell")}))
+            problems.append(
+                Problem(
+                    where,
+                    _("expected the column %(expected)s, found %(found)s")
+                    % {"expected": title, "found": cell.strip() or _("an empty cell")},
+                )
+            )
         keys.append(key)
-    missing = [key for key in KEYS[len(header):] if key not in _OPTIONAL_TAIL]
+    missing = [key for key in KEYS[len(header) :] if key not in _OPTIONAL_TAIL]
     for key in missing:
         index = KEYS.index(key)
-        problems.append(Problem(_("line 1, column %(n)s") % {"n": index + 1},
-                                _("the column %(expected)s is missing") % {"expected": COLUMNS[index][1]}))
+        problems.append(
+            Problem(
+                _("line 1, column %(n)s") % {"n": index + 1},
+                _("the column %(expected)s is missing") % {"expected": COLUMNS[index][1]},
+            )
+        )
     return keys, problems, warnings
 
 
@@ -134,16 +146,21 @@ def dictionary_rows(content: bytes) -> tuple[list[Row], list[Problem], list[Prob
                 continue
             if not any(c.strip() for c in cells):
                 continue
-            if len(cells) > len(keys) and any(c.strip() for c in cells[len(keys):]):
-                problems.append(Problem(_("line %(line)s") % {"line": line},
-                                        _("%(found)s cells where the header has %(expected)s (a comma outside quotes?)")
-                                        % {"found": len(cells), "expected": len(keys)}))
+            if len(cells) > len(keys) and any(c.strip() for c in cells[len(keys) :]):
+                problems.append(
+                    Problem(
+                        _("line %(line)s") % {"line": line},
+                        _("%(found)s cells where the header has %(expected)s (a comma outside quotes?)")
+                        % {"found": len(cells), "expected": len(keys)},
+                    )
+                )
                 continue
             fields = {key: cell.strip() for key, cell in zip(keys, cells, strict=False) if key}
             rows.append(Row(line=line, **fields))
     except csv.Error as exc:
-        problems.append(Problem(_("line %(line)s") % {"line": start},
-                                _("the CSV cannot be read: %(error)s") % {"error": exc}))
+        problems.append(
+            Problem(_("line %(line)s") % {"line": start}, _("the CSV cannot be read: %(error)s") % {"error": exc})
+        )
     if not keys:
         problems.append(Problem(_("file"), _("is empty")))
     return rows, problems, warnings

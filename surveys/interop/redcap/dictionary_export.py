@@ -193,8 +193,9 @@ def _row(**values: str) -> list[str]:
     return [values.get(key, "") for key in KEYS]
 
 
-def _export_row(node: dict, header: str, scopes: list[dict], form: str, base: str, by_link: dict[str, dict],
-                names: dict[str, str]) -> list[str]:
+def _export_row(
+    node: dict, header: str, scopes: list[dict], form: str, base: str, by_link: dict[str, dict], names: dict[str, str]
+) -> list[str]:
     kind = fhir.item_type(node)
     facts = redcap_facts(node)
     ftype, validation = EXPORT_TYPE.get(kind, ("text", ""))
@@ -209,8 +210,10 @@ def _export_row(node: dict, header: str, scopes: list[dict], form: str, base: st
     if kind in CHOICE_KINDS:
         choices = " | ".join(
             f"{code}, {label or code}".replace("|", "/")
-            for code, label in ((fhir.option_code(o), fhir.localized(o.get("valueCoding", {}), "display", base, base))
-                                for o in node.get("answerOption", []))
+            for code, label in (
+                (fhir.option_code(o), fhir.localized(o.get("valueCoding", {}), "display", base, base))
+                for o in node.get("answerOption", [])
+            )
         )
     help_node = next((c for c in node.get("item", []) if fhir.item_control(c) == "help"), None)
     note = help_node.get("text", "") if help_node else ""
@@ -222,10 +225,21 @@ def _export_row(node: dict, header: str, scopes: list[dict], form: str, base: st
     if node.get("maxLength") and not CHARLIMIT.search(annotation):
         annotation = " ".join(filter(None, [annotation, f"@CHARLIMIT={node['maxLength']}"]))
     return _row(
-        name=names[str(node.get("linkId"))], form=form, section=header, ftype=ftype, label=node.get("text", ""),
-        choices=choices, note=note, validation=validation, vmin=vmin, vmax=vmax,
-        branching=_branching(node, scopes, by_link, names), required="y" if node.get("required") else "",
-        alignment=facts.get("customAlignment") or "", qnum=facts.get("questionNumber") or "",
-        matrix=facts.get("matrixGroup") or "", ranking="y" if facts.get("matrixRanking") else "",
+        name=names[str(node.get("linkId"))],
+        form=form,
+        section=header,
+        ftype=ftype,
+        label=node.get("text", ""),
+        choices=choices,
+        note=note,
+        validation=validation,
+        vmin=vmin,
+        vmax=vmax,
+        branching=_branching(node, scopes, by_link, names),
+        required="y" if node.get("required") else "",
+        alignment=facts.get("customAlignment") or "",
+        qnum=facts.get("questionNumber") or "",
+        matrix=facts.get("matrixGroup") or "",
+        ranking="y" if facts.get("matrixRanking") else "",
         annotation=annotation,
     )

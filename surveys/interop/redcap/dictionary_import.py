@@ -76,8 +76,10 @@ _PIPING = re.compile(r"\[[a-z][a-z0-9_]*(\([^)]*\))?(:[a-z-]+)?\]")
 
 
 def _control(code: str) -> dict:
-    return {"url": fhir.EXT_ITEM_CONTROL,
-            "valueCodeableConcept": {"coding": [{"system": fhir.ITEM_CONTROL_SYSTEM, "code": code}]}}
+    return {
+        "url": fhir.EXT_ITEM_CONTROL,
+        "valueCodeableConcept": {"coding": [{"system": fhir.ITEM_CONTROL_SYSTEM, "code": code}]},
+    }
 
 
 def _lang_name(code: str) -> str:
@@ -122,8 +124,11 @@ class _Import:
                 self.problem(row, _("the variable name is empty"))
                 continue
             if row.name in seen_names:
-                self.problem(row, _("variable %(name)s is already on line %(line)s")
-                             % {"name": row.name, "line": seen_names[row.name]})
+                self.problem(
+                    row,
+                    _("variable %(name)s is already on line %(line)s")
+                    % {"name": row.name, "line": seen_names[row.name]},
+                )
                 continue
             seen_names[row.name] = row.line
             if not row.form:
@@ -132,14 +137,23 @@ class _Import:
             form = by_name.get(row.form)
             if form is None:
                 if not re.fullmatch(r"[a-z0-9_-]{1,40}", row.form):
-                    self.problem(row, _("form name %(form)s does not fit a questionnaire code: lower-case letters, "
-                                        "digits or _, 40 characters at most") % {"form": row.form})
+                    self.problem(
+                        row,
+                        _(
+                            "form name %(form)s does not fit a questionnaire code: lower-case letters, "
+                            "digits or _, 40 characters at most"
+                        )
+                        % {"form": row.form},
+                    )
                 form = by_name[row.form] = _Form(row.form, row.line)
                 self.forms.append(form)
             elif form is not self.forms[-1]:
                 # REDCap itself refuses a dictionary whose instruments are interleaved.
-                self.problem(row, _("the rows of form %(form)s are not together (it started on line %(line)s)")
-                             % {"form": row.form, "line": form.first_line})
+                self.problem(
+                    row,
+                    _("the rows of form %(form)s are not together (it started on line %(line)s)")
+                    % {"form": row.form, "line": form.first_line},
+                )
             form.rows.append(row)
 
     # pass 2: each row -> an item, a score (later), or left out
@@ -148,15 +162,23 @@ class _Import:
         if first and row.ftype == "text" and not row.branching:
             return _("the record ID is left out: the participant's pseudonym plays its role")
         if row.identifier.lower() in ("y", "yes", "1"):
-            return _("marked as an identifier: left out, since identities are kept in the patient register, "
-                     "never in questionnaires")
+            return _(
+                "marked as an identifier: left out, since identities are kept in the patient register, "
+                "never in questionnaires"
+            )
         validation = row.validation.lower()
         if row.ftype == "text" and _IDENTITY_VALIDATION.match(validation):
-            return _("holds an identity (validation %(validation)s) though not marked as an identifier: left out, "
-                     "since identities are kept in the patient register") % {"validation": validation}
-        if row.ftype in ("text", "notes") and (_IDENTITY_NAME.match(row.name.lower()) or _IDENTITY_LABEL.search(row.label)):
-            return _("looks like an identity though not marked as an identifier: left out, since identities are "
-                     "kept in the patient register")
+            return _(
+                "holds an identity (validation %(validation)s) though not marked as an identifier: left out, "
+                "since identities are kept in the patient register"
+            ) % {"validation": validation}
+        if row.ftype in ("text", "notes") and (
+            _IDENTITY_NAME.match(row.name.lower()) or _IDENTITY_LABEL.search(row.label)
+        ):
+            return _(
+                "looks like an identity though not marked as an identifier: left out, since identities are "
+                "kept in the patient register"
+            )
         if row.ftype == "file" and validation == "signature":
             return _("a signature has no equivalent in Ressenti: left out")
         if row.ftype == "file":
@@ -188,8 +210,13 @@ class _Import:
                 try:
                     code_validator(row.name)
                 except ValidationError:
-                    self.problem(row, _("the variable name does not fit an item code: a letter, then letters, digits "
-                                        "or _, 40 characters at most"))
+                    self.problem(
+                        row,
+                        _(
+                            "the variable name does not fit an item code: a letter, then letters, digits "
+                            "or _, 40 characters at most"
+                        ),
+                    )
                     continue
                 node = self.item_node(form, row)
                 if node is None:
@@ -200,7 +227,11 @@ class _Import:
                 kind = fhir.item_type(node)
                 codes = [fhir.option_code(o) for o in node.get("answerOption", [])]
                 self.known[row.name] = Known(
-                    form.name, "item", kind, len(form.items), codes,
+                    form.name,
+                    "item",
+                    kind,
+                    len(form.items),
+                    codes,
                     bool(codes) and all(WHOLE_NUMBER.match(c) for c in codes),
                 )
                 form.items.append((row, node))
@@ -208,20 +239,34 @@ class _Import:
     def text_warnings(self, form: _Form, row: Row, raw: str, had_html: bool, what: str) -> None:
         """Say what became of HTML and piping in a text (what: "label", "note" or "section")."""
         if had_html:
-            self.warn(form, row, {
-                "label": _("the HTML formatting of the label was removed"),
-                "note": _("the HTML formatting of the field note was removed"),
-                "section": _("the HTML formatting of the section header was removed"),
-            }[what])
+            self.warn(
+                form,
+                row,
+                {
+                    "label": _("the HTML formatting of the label was removed"),
+                    "note": _("the HTML formatting of the field note was removed"),
+                    "section": _("the HTML formatting of the section header was removed"),
+                }[what],
+            )
         if _PIPING.search(raw):
-            self.warn(form, row, {
-                "label": _("the label pipes another field's answer, which Ressenti does not do: it shows the brackets "
-                           "as written"),
-                "note": _("the field note pipes another field's answer, which Ressenti does not do: it shows the "
-                          "brackets as written"),
-                "section": _("the section header pipes another field's answer, which Ressenti does not do: it shows "
-                             "the brackets as written"),
-            }[what])
+            self.warn(
+                form,
+                row,
+                {
+                    "label": _(
+                        "the label pipes another field's answer, which Ressenti does not do: it shows the brackets "
+                        "as written"
+                    ),
+                    "note": _(
+                        "the field note pipes another field's answer, which Ressenti does not do: it shows the "
+                        "brackets as written"
+                    ),
+                    "section": _(
+                        "the section header pipes another field's answer, which Ressenti does not do: it shows "
+                        "the brackets as written"
+                    ),
+                }[what],
+            )
 
     def item_node(self, form: _Form, row: Row) -> dict | None:
         """The FHIR item of one field, or None after reporting why it cannot be one."""
@@ -243,11 +288,22 @@ class _Import:
                 self.warn(form, row, _("a date and time: Ressenti asks the date only"))
             else:
                 kind = T.SHORT_TEXT
-                self.warn(form, row, _("the format %(validation)s is not checked: the answer is a short text")
-                          % {"validation": validation})
+                self.warn(
+                    form,
+                    row,
+                    _("the format %(validation)s is not checked: the answer is a short text")
+                    % {"validation": validation},
+                )
         else:
-            kind = {"notes": T.LONG_TEXT, "radio": T.SINGLE, "dropdown": T.SINGLE, "checkbox": T.MULTIPLE,
-                    "yesno": T.YES_NO, "truefalse": T.YES_NO, "descriptive": T.DISPLAY}.get(row.ftype, T.VAS)
+            kind = {
+                "notes": T.LONG_TEXT,
+                "radio": T.SINGLE,
+                "dropdown": T.SINGLE,
+                "checkbox": T.MULTIPLE,
+                "yesno": T.YES_NO,
+                "truefalse": T.YES_NO,
+                "descriptive": T.DISPLAY,
+            }.get(row.ftype, T.VAS)
         if kind in NUMBER_KINDS or row.ftype == "slider":
             low, high = self.limits(row, kind)
             if low is False:
@@ -284,8 +340,12 @@ class _Import:
             ext += [_control("slider"), {"url": fhir.EXT_SLIDER_STEP, "valueInteger": 1}]
         if slider_labels:
             redcap["sliderLabels"] = slider_labels
-        for key, value in (("customAlignment", row.alignment), ("questionNumber", row.qnum),
-                           ("matrixGroup", row.matrix), ("annotation", row.annotation)):
+        for key, value in (
+            ("customAlignment", row.alignment),
+            ("questionNumber", row.qnum),
+            ("matrixGroup", row.matrix),
+            ("annotation", row.annotation),
+        ):
             if value:
                 redcap[key] = value
         if row.ranking.lower() in ("y", "yes", "1"):
@@ -303,8 +363,11 @@ class _Import:
             node["maxLength"] = int(limit.group(1))
         others = sorted({t for t in _ACTION_TAG.findall(row.annotation) if t != "@CHARLIMIT"})
         if others:
-            self.warn(form, row, _("the action tags %(tags)s are kept with the field but not applied")
-                      % {"tags": ", ".join(others)})
+            self.warn(
+                form,
+                row,
+                _("the action tags %(tags)s are kept with the field but not applied") % {"tags": ", ".join(others)},
+            )
         if kind in CHOICE_KINDS:
             options = self.options(row)
             if options is None:
@@ -316,8 +379,9 @@ class _Import:
             anchors = slider_help(plain_text(slider_labels)[0], low, high)
             help_text = "\n".join(t for t in (help_text, anchors) if t)
         if help_text:
-            node["item"] = [{"linkId": f"{row.name}__help", "type": "display", "text": help_text,
-                             "extension": [_control("help")]}]
+            node["item"] = [
+                {"linkId": f"{row.name}__help", "type": "display", "text": help_text, "extension": [_control("help")]}
+            ]
         return node
 
     def limits(self, row: Row, kind: str) -> tuple[Any, Any]:
@@ -331,24 +395,33 @@ class _Import:
             value = parse_decimal(raw)
             if value is None or (whole and value != value.to_integral_value()):
                 if whole:
-                    message = (_("the minimum %(value)s is not a whole number") if is_min
-                               else _("the maximum %(value)s is not a whole number"))
+                    message = (
+                        _("the minimum %(value)s is not a whole number")
+                        if is_min
+                        else _("the maximum %(value)s is not a whole number")
+                    )
                 else:
-                    message = (_("the minimum %(value)s is not a number") if is_min
-                               else _("the maximum %(value)s is not a number"))
+                    message = (
+                        _("the minimum %(value)s is not a number")
+                        if is_min
+                        else _("the maximum %(value)s is not a number")
+                    )
                 self.problem(row, message % {"value": raw})
                 return False, False
             bounds.append(as_number(value))
         low, high = bounds
         if low is not None and high is not None and low >= high:
-            self.problem(row, _("the minimum (%(low)s) must be below the maximum (%(high)s)") % {"low": low, "high": high})
+            self.problem(
+                row, _("the minimum (%(low)s) must be below the maximum (%(high)s)") % {"low": low, "high": high}
+            )
             return False, False
         return low, high
 
     def options(self, row: Row) -> list[dict] | None:
         if not row.choices.strip():
-            self.problem(row, _("a %(type)s field needs choices written \"code, label | code, label\"")
-                         % {"type": row.ftype})
+            self.problem(
+                row, _('a %(type)s field needs choices written "code, label | code, label"') % {"type": row.ftype}
+            )
             return None
         options: list[dict] = []
         seen: set[str] = set()
@@ -359,13 +432,19 @@ class _Import:
             code, comma, label = part.partition(",")
             code, label = code.strip(), plain_text(label)[0]
             if not comma:
-                self.problem(row, _("the choice %(choice)s has no code: write \"code, label\"") % {"choice": part})
+                self.problem(row, _('the choice %(choice)s has no code: write "code, label"') % {"choice": part})
                 return None
             try:
                 option_code_validator(code)
             except ValidationError:
-                self.problem(row, _("the choice code %(code)s does not fit an option code: letters, digits or _, "
-                                    "optionally after a minus sign") % {"code": code})
+                self.problem(
+                    row,
+                    _(
+                        "the choice code %(code)s does not fit an option code: letters, digits or _, "
+                        "optionally after a minus sign"
+                    )
+                    % {"code": code},
+                )
                 return None
             if code in seen:
                 self.problem(row, _("the choice code %(code)s is used twice") % {"code": code})
@@ -388,8 +467,11 @@ class _Import:
                 try:
                     conditions, behaviour = branching_conditions(row, form_name=form.name, known=self.known)
                 except Unsupported as exc:
-                    self.problem(row, _("branching logic %(logic)s cannot be translated: %(reason)s")
-                                 % {"logic": row.branching, "reason": exc})
+                    self.problem(
+                        row,
+                        _("branching logic %(logic)s cannot be translated: %(reason)s")
+                        % {"logic": row.branching, "reason": exc},
+                    )
                     continue
                 node["enableWhen"] = conditions
                 if len(conditions) > 1:
@@ -404,12 +486,20 @@ class _Import:
                 if row.ftype != "calc" or known is None or known.state != "score":
                     continue
                 try:
-                    rule, notes = score_rule(row, form_name=form.name, earlier_rules=form.scores, known=self.known,
-                                             base=self.base)
+                    rule, notes = score_rule(
+                        row, form_name=form.name, earlier_rules=form.scores, known=self.known, base=self.base
+                    )
                 except Unsupported as exc:
                     known.state = "left_out"
-                    self.warn(form, row, _("the calculation %(calc)s is left out: %(reason)s (Ressenti computes sums "
-                                           "and means of answers)") % {"calc": row.choices, "reason": exc})
+                    self.warn(
+                        form,
+                        row,
+                        _(
+                            "the calculation %(calc)s is left out: %(reason)s (Ressenti computes sums "
+                            "and means of answers)"
+                        )
+                        % {"calc": row.choices, "reason": exc},
+                    )
                     continue
                 for note in notes:
                     self.warn(form, row, note)
@@ -442,10 +532,21 @@ class _Import:
             taken.add(link_id)
             if not header:
                 header = title
-                self.warn(form, row, _("the section header has no text left once its HTML is removed: the page is "
-                                       "titled %(title)s") % {"title": title})
-            top.append({"linkId": link_id, "type": "group", "text": header,
-                        "extension": [_control("page")], "item": nodes[start:end]})
+                self.warn(
+                    form,
+                    row,
+                    _("the section header has no text left once its HTML is removed: the page is titled %(title)s")
+                    % {"title": title},
+                )
+            top.append(
+                {
+                    "linkId": link_id,
+                    "type": "group",
+                    "text": header,
+                    "extension": [_control("page")],
+                    "item": nodes[start:end],
+                }
+            )
         definition["item"] = top
         return definition
 
@@ -463,8 +564,9 @@ def dictionary_parse(content: bytes, *, study: Study, language: str = "") -> Imp
     """
     base = language or study.fallback_language
     if base not in study.languages:
-        return ImportResult(problems=[Problem(_("language"), _("the study is not in %(lang)s")
-                                              % {"lang": _lang_name(base)})])
+        return ImportResult(
+            problems=[Problem(_("language"), _("the study is not in %(lang)s") % {"lang": _lang_name(base)})]
+        )
     rows, problems, header_warnings = dictionary_rows(content)
     if problems:
         return ImportResult(problems=problems)
@@ -482,8 +584,12 @@ def dictionary_parse(content: bytes, *, study: Study, language: str = "") -> Imp
     for form in work.forms:
         if not any(fhir.item_type(node) != T.DISPLAY for _row, node in form.items):
             orphan_warnings += form.warnings
-            orphan_warnings.append(Problem(_("form %(form)s") % {"form": form.name},
-                                           _("no question is left to import: the instrument is left out")))
+            orphan_warnings.append(
+                Problem(
+                    _("form %(form)s") % {"form": form.name},
+                    _("no question is left to import: the instrument is left out"),
+                )
+            )
             continue
         definition = work.definition(form)
         lines = {row.name: row for row in form.rows}
@@ -494,12 +600,19 @@ def dictionary_parse(content: bytes, *, study: Study, language: str = "") -> Imp
             result.problems.append(Problem(where, found.message))
         warnings = list(form.warnings)
         if others:
-            warnings.append(Problem(_("form %(form)s") % {"form": form.name}, _(
-                "a REDCap dictionary holds one language: its texts are read as %(base)s; add the %(others)s "
-                "translations before publishing") % {
-                "base": _lang_name(base), "others": ", ".join(_lang_name(o) for o in others)}))
-        result.questionnaires.append(ImportedQuestionnaire(
-            code=form.name, definition=definition, warnings=sorted(warnings, key=_line_of)))
+            warnings.append(
+                Problem(
+                    _("form %(form)s") % {"form": form.name},
+                    _(
+                        "a REDCap dictionary holds one language: its texts are read as %(base)s; add the %(others)s "
+                        "translations before publishing"
+                    )
+                    % {"base": _lang_name(base), "others": ", ".join(_lang_name(o) for o in others)},
+                )
+            )
+        result.questionnaires.append(
+            ImportedQuestionnaire(code=form.name, definition=definition, warnings=sorted(warnings, key=_line_of))
+        )
     if not result.questionnaires:
         result.problems.append(Problem(_("file"), _("no instrument has a question left to import")))
     elif orphan_warnings:

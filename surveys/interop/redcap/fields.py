@@ -29,8 +29,18 @@ EXPORT_TYPE: dict[str, tuple[str, str]] = {
 NUMBER_KINDS = values.NUMBER_TYPES
 CHOICE_KINDS = {T.SINGLE, T.MULTIPLE}
 LEFT_OUT_TYPES = {"file", "sql"}
-KNOWN_TYPES = {"text", "notes", "radio", "dropdown", "checkbox", "yesno", "truefalse", "slider", "descriptive",
-               "calc"} | LEFT_OUT_TYPES
+KNOWN_TYPES = {
+    "text",
+    "notes",
+    "radio",
+    "dropdown",
+    "checkbox",
+    "yesno",
+    "truefalse",
+    "slider",
+    "descriptive",
+    "calc",
+} | LEFT_OUT_TYPES
 
 NUMBER_VALIDATION = re.compile(r"^(number|float)(_\ddp)?(_comma_decimal)?$")
 DATETIME_VALIDATION = re.compile(r"^datetime(_seconds)?(_ymd|_dmy|_mdy)?$")
@@ -54,6 +64,8 @@ def redcap_facts(node: dict) -> dict[str, Any]:
     """The REDCap facts kept on an item by the import ({} for items from elsewhere)."""
     for ext in node.get("extension", ()):
         if ext.get("url") == EXT_REDCAP:
-            return {part["url"]: next((v for k, v in part.items() if k.startswith("value")), None)
-                    for part in ext.get("extension", ())}
+            return {
+                part["url"]: next((v for k, v in part.items() if k.startswith("value")), None)
+                for part in ext.get("extension", ())
+            }
     return {}

@@ -28,7 +28,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.lastgroup is None:
-            raise Unsupported(_("cannot read %(part)s") % {"part": text[pos:pos + 30].strip()})
+            raise Unsupported(_("cannot read %(part)s") % {"part": text[pos : pos + 30].strip()})
         out.append((match.lastgroup, match.group(match.lastgroup)))
         pos = match.end()
     return out
@@ -62,12 +62,15 @@ class ExpressionParser:
 
     def ref(self, raw: str) -> tuple[str, str | None]:
         if self.peek()[0] == "ref":
-            raise Unsupported(_("%(ref)s%(next)s refers to another event or to a repeating instance")
-                              % {"ref": raw, "next": self.peek()[1]})
+            raise Unsupported(
+                _("%(ref)s%(next)s refers to another event or to a repeating instance")
+                % {"ref": raw, "next": self.peek()[1]}
+            )
         match = _REF.match(raw[1:-1].strip())
         if match is None:
-            raise Unsupported(_("%(ref)s is a smart variable or a piping option, which Ressenti does not have")
-                              % {"ref": raw})
+            raise Unsupported(
+                _("%(ref)s is a smart variable or a piping option, which Ressenti does not have") % {"ref": raw}
+            )
         return match.group(1), (match.group(2).strip() if match.group(2) is not None else None)
 
     def function(self, name: str) -> None:
@@ -201,6 +204,6 @@ def flatten_logic(node: tuple) -> tuple[str | None, list[tuple]]:
     for child in node[1]:
         child_kind, child_leaves = flatten_logic(child)
         if child_kind not in (None, kind) and len(child_leaves) > 1:
-            raise Unsupported(_("mixes \"and\" with \"or\", which display conditions cannot nest"))
+            raise Unsupported(_('mixes "and" with "or", which display conditions cannot nest'))
         leaves += child_leaves
     return kind, leaves

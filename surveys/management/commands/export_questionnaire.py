@@ -27,10 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--format", required=True, choices=sorted(EXPORTS), dest="format_")
         parser.add_argument("--output", type=Path, help="file to write (default: standard output)")
 
-    def handle(self, *args, study: str, questionnaire: str, number: int | None, format_: str,
-               output: Path | None, **options) -> None:
+    def handle(
+        self, *args, study: str, questionnaire: str, number: int | None, format_: str, output: Path | None, **options
+    ) -> None:
         versions = QuestionnaireVersion.objects.filter(
-            questionnaire__study__code=study, questionnaire__code=questionnaire).select_related("questionnaire__study")
+            questionnaire__study__code=study, questionnaire__code=questionnaire
+        ).select_related("questionnaire__study")
         version = versions.filter(number=number).first() if number else versions.order_by("-number").first()
         if version is None:
             which = f"version {number}" if number else "a published version"

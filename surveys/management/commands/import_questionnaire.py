@@ -25,13 +25,27 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--format", required=True, choices=sorted(FORMATS), dest="format_")
         parser.add_argument("--code", default="", help="code of the questionnaire (a file with one questionnaire)")
-        parser.add_argument("--language", default="", choices=["", *(c for c, _n in settings.LANGUAGES)],
-                            help="language of the texts when the file does not say")
+        parser.add_argument(
+            "--language",
+            default="",
+            choices=["", *(c for c, _n in settings.LANGUAGES)],
+            help="language of the texts when the file does not say",
+        )
         parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
         parser.add_argument("--user", help="user name recorded as having imported")
 
-    def handle(self, *args, study: str, file: Path, format_: str, code: str, language: str, dry_run: bool,
-               user: str | None, **options) -> None:
+    def handle(
+        self,
+        *args,
+        study: str,
+        file: Path,
+        format_: str,
+        code: str,
+        language: str,
+        dry_run: bool,
+        user: str | None,
+        **options,
+    ) -> None:
         target = Study.objects.filter(code=study).first()
         if target is None:
             raise CommandError(f"No study with code {study!r}.")
@@ -53,13 +67,17 @@ class Command(BaseCommand):
             if not result.ok:
                 raise ImportRefused(result.problems)
             if dry_run:
-                self.stdout.write(f"{len(result.questionnaires)} questionnaire(s) ready to import "
-                                  "(dry run: nothing written).")
+                self.stdout.write(
+                    f"{len(result.questionnaires)} questionnaire(s) ready to import (dry run: nothing written)."
+                )
                 return
             created = questionnaire_import(study=target, result=result, format_=format_, by=by)
         except ImportRefused as refused:
             for problem in refused.problems:
                 self.stderr.write(f"{problem.where}: {problem.message}")
             raise CommandError(f"{len(refused.problems)} problem(s): nothing was imported.") from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {len(created)} draft(s) into {target.code}: {', '.join(q.code for q in created)}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {len(created)} draft(s) into {target.code}: {', '.join(q.code for q in created)}."
+            )
+        )

@@ -26,8 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check every response, write nothing")
         parser.add_argument("--user", help="user name recorded as having imported")
 
-    def handle(self, *args, study: str, timepoint: str, file: Path, dry_run: bool, user: str | None,
-               **options) -> None:
+    def handle(self, *args, study: str, timepoint: str, file: Path, dry_run: bool, user: str | None, **options) -> None:
         target = Study.objects.filter(code=study).first()
         if target is None:
             raise CommandError(f"No study with code {study!r}.")
@@ -51,5 +50,8 @@ class Command(BaseCommand):
                 self.stderr.write(f"{problem.where}: {problem.message}")
             raise CommandError(f"{len(result.problems)} problem(s): nothing was imported.")
         done = "to import (dry run: nothing written)" if dry_run else "imported"
-        self.stdout.write(self.style.SUCCESS(
-            f"{result.total} response(s) in the file: {result.created} {done}, {result.unchanged} already there."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{result.total} response(s) in the file: {result.created} {done}, {result.unchanged} already there."
+            )
+        )

@@ -25,15 +25,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("study", help="Study code.")
         parser.add_argument("questionnaire", help="Questionnaire code within the study.")
-        parser.add_argument("--version", dest="number", type=int,
-                            help="Version number (default: every published version).")
-        parser.add_argument("--reason", default="recompute_scores command",
-                            help="Why, kept in the audit row and the response history.")
+        parser.add_argument(
+            "--version", dest="number", type=int, help="Version number (default: every published version)."
+        )
+        parser.add_argument(
+            "--reason", default="recompute_scores command", help="Why, kept in the audit row and the response history."
+        )
         parser.add_argument("--user", help="Username recorded as having run it (default: nobody).")
         parser.add_argument("--batch-size", type=int, default=500, help="Responses per transaction (default 500).")
 
-    def handle(self, *args, study: str, questionnaire: str, number: int | None, reason: str, user: str | None,
-               batch_size: int, **options) -> None:
+    def handle(
+        self,
+        *args,
+        study: str,
+        questionnaire: str,
+        number: int | None,
+        reason: str,
+        user: str | None,
+        batch_size: int,
+        **options,
+    ) -> None:
         study_row = Study.objects.filter(code=study).first()
         if study_row is None:
             raise CommandError(f"No study with code {study!r}.")
@@ -48,8 +59,9 @@ class Command(BaseCommand):
             chosen = [v for v in versions if v.number == number]
             if not chosen:
                 numbers = ", ".join(str(v.number) for v in versions)
-                raise CommandError(f"Questionnaire {study}/{questionnaire} has no version {number} "
-                                   f"(its versions: {numbers}).")
+                raise CommandError(
+                    f"Questionnaire {study}/{questionnaire} has no version {number} (its versions: {numbers})."
+                )
             versions = chosen
         by = None
         if user:
@@ -60,7 +72,9 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1.")
         for version in versions:
             audit = scores_recompute(version=version, by=by, reason=reason, batch_size=batch_size)
-            self.stdout.write(self.style.SUCCESS(
-                f"{study}/{questionnaire} v{version.number}: {audit.responses} completed response(s) recomputed, "
-                f"{audit.changed} changed (audit #{audit.pk})."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{study}/{questionnaire} v{version.number}: {audit.responses} completed response(s) recomputed, "
+                    f"{audit.changed} changed (audit #{audit.pk})."
+                )
+            )

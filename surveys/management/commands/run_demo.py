@@ -50,9 +50,17 @@ class Command(BaseCommand):
         commands = {
             "web": [sys.executable, manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
             "worker": [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "--beat",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                "--pool=solo", "--loglevel=INFO",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--beat",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pool=solo",
+                "--loglevel=INFO",
             ],
         }
 
@@ -70,8 +78,10 @@ class Command(BaseCommand):
                 children[name] = subprocess.Popen(
                     command, cwd=settings.BASE_DIR, env=env, start_new_session=True, preexec_fn=_die_with_parent
                 )
-            self.stdout.write(f"Started web server (pid {children['web'].pid}) and worker (pid "
-                              f"{children['worker'].pid}); waiting for {site_url} ...")
+            self.stdout.write(
+                f"Started web server (pid {children['web'].pid}) and worker (pid "
+                f"{children['worker'].pid}); waiting for {site_url} ..."
+            )
             if self._wait_until_up(site_url, children, stopping):
                 demo_access_print(access=demo_access(site_url=site_url), write=self.stdout.write)
                 self.stdout.write(self.style.SUCCESS("Running. Press Ctrl-C to stop."))

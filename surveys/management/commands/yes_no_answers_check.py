@@ -14,8 +14,16 @@ from django.db import connection
 from surveys.answering.answer_checks import EMPTY_YES_NO, HIDDEN_FOLLOW_UP, CheckedResponse, yes_no_answers_check
 from surveys.models import Study
 
-CSV_HEADER = ["study", "pseudonym", "questionnaire", "version", "response_id", "submitted_at", "item",
-              "kind_of_finding"]
+CSV_HEADER = [
+    "study",
+    "pseudonym",
+    "questionnaire",
+    "version",
+    "response_id",
+    "submitted_at",
+    "item",
+    "kind_of_finding",
+]
 TEXT_KIND = {EMPTY_YES_NO: "yes/no shown, no answer", HIDDEN_FOLLOW_UP: "hidden now by a condition on an empty yes/no"}
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "TRUNCATE")
 
@@ -37,12 +45,26 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--study", dest="studies", action="append", default=[], metavar="CODE",
-                            help="Only this study (repeatable; default: every study).")
-        parser.add_argument("--format", dest="output_format", choices=["text", "csv"], default="text",
-                            help="text (default), or csv on stdout with a header (the summary goes to stderr).")
-        parser.add_argument("--include-in-progress", action="store_true",
-                            help="Also check responses not submitted yet (pages passed with Next only).")
+        parser.add_argument(
+            "--study",
+            dest="studies",
+            action="append",
+            default=[],
+            metavar="CODE",
+            help="Only this study (repeatable; default: every study).",
+        )
+        parser.add_argument(
+            "--format",
+            dest="output_format",
+            choices=["text", "csv"],
+            default="text",
+            help="text (default), or csv on stdout with a header (the summary goes to stderr).",
+        )
+        parser.add_argument(
+            "--include-in-progress",
+            action="store_true",
+            help="Also check responses not submitted yet (pages passed with Next only).",
+        )
 
     def handle(self, *args, studies: list[str], output_format: str, include_in_progress: bool, **options) -> None:
         unknown = sorted(set(studies) - set(Study.objects.filter(code__in=studies).values_list("code", flat=True)))
@@ -70,8 +92,10 @@ class Command(BaseCommand):
                     self.stdout.write(f"{result.study} · {result.pseudonym} · {result.questionnaire} v{result.version}")
                 self._text_line(result)
         which = "response(s), submitted or in progress" if include_in_progress else "submitted response(s)"
-        summary = (f"Checked {checked} {which}; {flagged} may have lost answers: {empty} yes/no item(s) shown "
-                   f"without an answer, {hidden} follow-up item(s) hidden by them. Nothing was changed.")
+        summary = (
+            f"Checked {checked} {which}; {flagged} may have lost answers: {empty} yes/no item(s) shown "
+            f"without an answer, {hidden} follow-up item(s) hidden by them. Nothing was changed."
+        )
         # In csv mode stdout is the data: the summary must not break a parser reading it.
         (self.stderr if writer else self.stdout).write(summary)
 
@@ -79,8 +103,18 @@ class Command(BaseCommand):
     def _csv_rows(writer, result: CheckedResponse) -> None:
         submitted = result.submitted_at.isoformat() if result.submitted_at else ""
         for item, kind in result.findings:
-            writer.writerow([result.study, result.pseudonym, result.questionnaire, result.version, result.response_id,
-                             submitted, item, kind])
+            writer.writerow(
+                [
+                    result.study,
+                    result.pseudonym,
+                    result.questionnaire,
+                    result.version,
+                    result.response_id,
+                    submitted,
+                    item,
+                    kind,
+                ]
+            )
 
     def _text_line(self, result: CheckedResponse) -> None:
         when = f"submitted {result.submitted_at:%Y-%m-%d %H:%M %Z}" if result.submitted_at else "in progress"

@@ -27,8 +27,10 @@ def enrolled(make, *, legal_basis="consent", language="en", **study_kw):
     notice(study)
     make.timepoint(version=version, code="t0", offset=0, window=7)
     enrollment = enrollment_create(
-        study=study, data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", language=language),
-        by=None, now=timezone.now() - timedelta(minutes=1),
+        study=study,
+        data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", language=language),
+        by=None,
+        now=timezone.now() - timedelta(minutes=1),
     )
     assignment = enrollment.participant.assignments.get()
     return enrollment, assignment_link_token(assignment=assignment), assignment
@@ -44,8 +46,13 @@ def consent_url(token):
 def test_electronic_consent_sets_the_enrolment_the_participant_and_a_verifiable_record(make):
     enrollment, _token, _a = enrolled(make)
     now = timezone.now()
-    record = consent_record(enrollment=enrollment, notice=notice_current(study=enrollment.participant.study,
-                            language="en"), method="electronic", typed_name="  Jeanne   Martin ", now=now)
+    record = consent_record(
+        enrollment=enrollment,
+        notice=notice_current(study=enrollment.participant.study, language="en"),
+        method="electronic",
+        typed_name="  Jeanne   Martin ",
+        now=now,
+    )
     enrollment.refresh_from_db()
     assert enrollment.consent_method == "electronic" and enrollment.consent_document_version == "1.0"
     assert enrollment.consent_recorded_at == now and enrollment.consent_recorded_by is None
@@ -59,15 +66,25 @@ def test_a_second_consent_changes_nothing(make):
     enrollment, _token, _a = enrolled(make)
     n = ConsentNotice.objects.get()
     first = consent_record(enrollment=enrollment, notice=n, method="electronic", typed_name="J M", now=timezone.now())
-    again = consent_record(enrollment=enrollment, notice=n, method="electronic", typed_name="Other",
-                           now=timezone.now() + timedelta(hours=1))
+    again = consent_record(
+        enrollment=enrollment,
+        notice=n,
+        method="electronic",
+        typed_name="Other",
+        now=timezone.now() + timedelta(hours=1),
+    )
     assert again.pk == first.pk and ConsentRecord.objects.count() == 1
 
 
 def test_a_tampered_record_fails_verification(make):
     enrollment, _token, _a = enrolled(make)
-    record = consent_record(enrollment=enrollment, notice=ConsentNotice.objects.get(), method="electronic",
-                            typed_name="Jeanne Martin", now=timezone.now())
+    record = consent_record(
+        enrollment=enrollment,
+        notice=ConsentNotice.objects.get(),
+        method="electronic",
+        typed_name="Jeanne Martin",
+        now=timezone.now(),
+    )
     # Bypass the model's guard the way someone with database access would.
     ConsentRecord.objects.filter(pk=record.pk).update(recorded_at=record.recorded_at - timedelta(days=1))
     assert not consent_record_verify(ConsentRecord.objects.get(pk=record.pk))
@@ -77,8 +94,13 @@ def test_the_hash_survives_key_rotation(make, settings):
     from cryptography.fernet import Fernet
 
     enrollment, _token, _a = enrolled(make)
-    record = consent_record(enrollment=enrollment, notice=ConsentNotice.objects.get(), method="electronic",
-                            typed_name="Jeanne Martin", now=timezone.now())
+    record = consent_record(
+        enrollment=enrollment,
+        notice=ConsentNotice.objects.get(),
+        method="electronic",
+        typed_name="Jeanne Martin",
+        now=timezone.now(),
+    )
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.FIELD_ENCRYPTION_KEYS]
     # The typed name is re-encrypted under the new key; the hash, over the plain name, still holds.
     assert encrypted_fields_rotate()["patients.ConsentRecord"] == 1
@@ -88,8 +110,13 @@ def test_the_hash_survives_key_rotation(make, settings):
 
 def test_consent_records_cannot_be_changed_or_deleted(make):
     enrollment, _token, _a = enrolled(make)
-    record = consent_record(enrollment=enrollment, notice=ConsentNotice.objects.get(), method="electronic",
-                            typed_name="Jeanne Martin", now=timezone.now())
+    record = consent_record(
+        enrollment=enrollment,
+        notice=ConsentNotice.objects.get(),
+        method="electronic",
+        typed_name="Jeanne Martin",
+        now=timezone.now(),
+    )
     record.typed_name = "Someone Else"
     with pytest.raises(ValueError, match="cannot be changed"):
         record.save()
@@ -108,8 +135,9 @@ def test_notices_cannot_be_changed(make):
 def test_non_opposition_is_refused_when_the_study_needs_consent(make):
     enrollment, _token, _a = enrolled(make)
     with pytest.raises(ConsentInvalid):
-        consent_record(enrollment=enrollment, notice=ConsentNotice.objects.get(), method="non_opposition",
-                       now=timezone.now())
+        consent_record(
+            enrollment=enrollment, notice=ConsentNotice.objects.get(), method="non_opposition", now=timezone.now()
+        )
     assert not ConsentRecord.objects.exists()
 
 
@@ -128,9 +156,12 @@ def test_staff_recorded_consent_is_kept_as_a_record_too(make):
     notice(study, version="2.1")
     staff = make.user()
     enrollment = enrollment_create(
-        study=study, data=EnrolmentData(name="Paul Durand", phone="0611223344", language="en",
-                                        consent_method="non_opposition", notice_version="2.1"),
-        by=staff, now=timezone.now(),
+        study=study,
+        data=EnrolmentData(
+            name="Paul Durand", phone="0611223344", language="en", consent_method="non_opposition", notice_version="2.1"
+        ),
+        by=staff,
+        now=timezone.now(),
     )
     record = enrollment.consent_records.get()
     assert record.method == "non_opposition" and record.recorded_by == staff and record.notice.version == "2.1"
@@ -145,8 +176,13 @@ def test_beat_leaves_assignments_of_participants_without_consent_planned(make):
     assert assignments_refresh(now=timezone.now())["opened"] == 0
     assignment.refresh_from_db()
     assert assignment.status == Assignment.Status.PLANNED
-    consent_record(enrollment=enrollment, notice=ConsentNotice.objects.get(), method="electronic",
-                   typed_name="Jeanne Martin", now=timezone.now())
+    consent_record(
+        enrollment=enrollment,
+        notice=ConsentNotice.objects.get(),
+        method="electronic",
+        typed_name="Jeanne Martin",
+        now=timezone.now(),
+    )
     assert assignments_refresh(now=timezone.now())["opened"] == 1
     assignment.refresh_from_db()
     assert assignment.status == Assignment.Status.OPEN

@@ -52,9 +52,10 @@ def followed(make) -> Followed:
     make.timepoint(version=version, code="t30", offset=30, window=7)
     start = timezone.now() - dt.timedelta(hours=1)
     enrollment = enrollment_create(
-        study=study, data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", consent_method="written",
-                                        language="en"),
-        by=None, now=start,
+        study=study,
+        data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", consent_method="written", language="en"),
+        by=None,
+        now=start,
     )
     assignments_refresh(now=timezone.now())
     by_code = {a.timepoint.code: a for a in enrollment.participant.assignments.select_related("timepoint")}
@@ -70,9 +71,16 @@ def followed(make) -> Followed:
 def message(enrollment: Enrollment, assignment: Assignment, *, sequence: int, status: str) -> Message:
     """The message of that send in the given state (enrolment may already have planned the row)."""
     row, _created = Message.objects.update_or_create(
-        assignment=assignment, sequence=sequence, channel="sms", resend=0,
-        defaults={"enrollment": enrollment, "status": status, "scheduled_at": timezone.now(),
-                  "kind": "invitation" if sequence == 0 else "reminder"},
+        assignment=assignment,
+        sequence=sequence,
+        channel="sms",
+        resend=0,
+        defaults={
+            "enrollment": enrollment,
+            "status": status,
+            "scheduled_at": timezone.now(),
+            "kind": "invitation" if sequence == 0 else "reminder",
+        },
     )
     return row
 
@@ -87,7 +95,9 @@ def test_withdrawal_cancels_future_assignments_and_unsent_messages_at_once(follo
 
     enrollment_withdraw(enrollment=e, by_user=investigator, delete_data=False, now=followed.now)
 
-    statuses = dict(Assignment.objects.filter(participant=followed.participant).values_list("timepoint__code", "status"))
+    statuses = dict(
+        Assignment.objects.filter(participant=followed.participant).values_list("timepoint__code", "status")
+    )
     assert statuses == {"t0": S.COMPLETED, "t0b": S.CANCELLED, "t30": S.CANCELLED}
     for row in (planned, queued, sent, delivered):
         row.refresh_from_db()
@@ -98,14 +108,21 @@ def test_withdrawal_cancels_future_assignments_and_unsent_messages_at_once(follo
     assert participant.status == Participant.Status.WITHDRAWN and participant.withdrawn_at == followed.now
     e.refresh_from_db()
     assert (e.withdrawn_at, e.withdrawn_by, e.withdrawal_data, e.responses_deleted) == (
-        followed.now, Enrollment.WithdrawnBy.INVESTIGATOR, Enrollment.WithdrawalData.KEEP, 0)
+        followed.now,
+        Enrollment.WithdrawnBy.INVESTIGATOR,
+        Enrollment.WithdrawalData.KEEP,
+        0,
+    )
 
 
 def test_keeping_the_data_keeps_every_response_and_its_history(followed):
     before = HistoricalResponse.objects.count()
     enrollment_withdraw(enrollment=followed.enrollment, by_patient=True, delete_data=False, now=followed.now)
-    answers = dict(Response.objects.filter(assignment__participant=followed.participant)
-                   .values_list("assignment__timepoint__code", "answers"))
+    answers = dict(
+        Response.objects.filter(assignment__participant=followed.participant).values_list(
+            "assignment__timepoint__code", "answers"
+        )
+    )
     assert answers == {"t0": {"mood": "a1", "pain": 3}, "t0b": {"mood": "a2"}}
     assert HistoricalResponse.objects.count() == before
     latest = followed.enrollment.history.first()
@@ -121,7 +138,9 @@ def test_deleting_the_data_removes_the_responses_and_every_trace_of_their_conten
     assert not Response.objects.filter(pk__in=ids).exists()
     # Deleting makes simple-history write a last row with the content; it must be gone too.
     assert not HistoricalResponse.objects.filter(id__in=ids).exists()
-    assert not HistoricalResponse.objects.filter(assignment_id__in=[followed.completed.pk, followed.started.pk]).exists()
+    assert not HistoricalResponse.objects.filter(
+        assignment_id__in=[followed.completed.pk, followed.started.pk]
+    ).exists()
     e = Enrollment.objects.get(pk=followed.enrollment.pk)
     assert (e.withdrawal_data, e.responses_deleted) == (Enrollment.WithdrawalData.DELETE, 2)
     # The audit says that it happened and how much, never what.
@@ -134,8 +153,13 @@ def test_deleting_the_data_removes_the_responses_and_every_trace_of_their_conten
 
 def test_investigator_withdrawal_is_in_the_enrolment_history_with_who_and_the_count(followed, make):
     investigator = make.user()
-    enrollment_withdraw(enrollment=followed.enrollment, by_user=investigator, delete_data=True, now=followed.now,
-                        reason="  moved   abroad ")
+    enrollment_withdraw(
+        enrollment=followed.enrollment,
+        by_user=investigator,
+        delete_data=True,
+        now=followed.now,
+        reason="  moved   abroad ",
+    )
     latest = followed.enrollment.history.first()
     assert latest.history_user == investigator
     assert latest.history_change_reason == "withdrawn by investigator; 2 responses deleted; reason: moved abroad"
@@ -154,7 +178,8 @@ def test_withdrawing_again_changes_nothing_but_data_kept_can_still_be_deleted(fo
     assert e.withdrawn_at == followed.now and e.withdrawn_by == Enrollment.WithdrawnBy.PATIENT
     assert (e.withdrawal_data, e.responses_deleted) == (Enrollment.WithdrawalData.DELETE, 2)
     assert e.history.first().history_change_reason == (
-        "data deletion asked by investigator after withdrawal; 2 responses deleted")
+        "data deletion asked by investigator after withdrawal; 2 responses deleted"
+    )
     assert not Response.objects.filter(assignment__participant=followed.participant).exists()
     # Deleted data stays deleted: asking to keep it afterwards changes nothing.
     enrollment_withdraw(enrollment=e, by_patient=True, delete_data=False, now=followed.now + dt.timedelta(days=3))
@@ -166,16 +191,18 @@ def test_the_service_needs_to_know_who_withdraws(followed, make):
     with pytest.raises(ValueError):
         enrollment_withdraw(enrollment=followed.enrollment, delete_data=False, now=followed.now)
     with pytest.raises(ValueError):
-        enrollment_withdraw(enrollment=followed.enrollment, by_user=make.user(), by_patient=True, delete_data=False,
-                            now=followed.now)
+        enrollment_withdraw(
+            enrollment=followed.enrollment, by_user=make.user(), by_patient=True, delete_data=False, now=followed.now
+        )
     assert Participant.objects.get(pk=followed.participant.pk).status == Participant.Status.ACTIVE
 
 
 def test_a_withdrawn_participants_assignments_never_open_again(followed, make):
     participant_withdraw(participant=followed.participant, delete_data=False, now=followed.now)
     # A row left planned (say, added by a schedule edit) stays shut: MAY_OPEN wants an active participant.
-    extra = make.assignment(participant=followed.participant, timepoint=followed.later.timepoint, occurrence=2,
-                            due_at=followed.now)
+    extra = make.assignment(
+        participant=followed.participant, timepoint=followed.later.timepoint, occurrence=2, due_at=followed.now
+    )
     assert extra.status == S.PLANNED
     assert assignments_refresh(now=followed.now + dt.timedelta(days=1))["opened"] == 0
     extra.refresh_from_db()
@@ -193,6 +220,7 @@ def test_the_questionnaire_link_is_no_longer_available_after_withdrawal(followed
 
 
 # --- patient page -----------------------------------------------------------------------------------
+
 
 def test_patient_page_explains_and_keeps_the_data_by_default(followed, client):
     url = reverse("patients:withdraw", args=[followed.token(followed.started)])
@@ -266,10 +294,14 @@ def test_patient_page_asks_the_year_of_birth_first_when_the_study_does(make, cli
     study.save()
     make.timepoint(version=version, code="t0", offset=0)
     enrollment = enrollment_create(
-        study=study, data=EnrolmentData(name="Jeanne Martin", phone="0612345678", birth_date="03/02/1951",
-                                        consent_method="written"), by=None, now=timezone.now(),
+        study=study,
+        data=EnrolmentData(name="Jeanne Martin", phone="0612345678", birth_date="03/02/1951", consent_method="written"),
+        by=None,
+        now=timezone.now(),
     )
-    url = reverse("patients:withdraw", args=[assignment_link_token(assignment=enrollment.participant.assignments.get())])
+    url = reverse(
+        "patients:withdraw", args=[assignment_link_token(assignment=enrollment.participant.assignments.get())]
+    )
     wrong = client.post(url, {"action": "check", "birth_year": "1960"})
     assert wrong.status_code == 422
     assert client.post(url, {"data": "delete"}).status_code == 200  # the check again, not a withdrawal
@@ -280,6 +312,7 @@ def test_patient_page_asks_the_year_of_birth_first_when_the_study_does(make, cli
 
 
 # --- investigator page ---------------------------------------------------------------------------------
+
 
 def staff(make, followed, role: str, **kw):
     user = make.user()

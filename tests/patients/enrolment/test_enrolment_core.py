@@ -20,10 +20,10 @@ def test_random_pseudonym_format_and_check_symbol(make):
     for i in range(len(body) - 1):
         for wrong in "0123456789ABCDEFGHJKMNPQRSTVWXYZ":
             if wrong != body[i]:
-                typo = body[:i] + wrong + body[i + 1:]
+                typo = body[:i] + wrong + body[i + 1 :]
                 assert not pseudonyms.pseudonym_is_valid(f"ST01-{typo[:5]}-{typo[5:]}")
         if body[i] != body[i + 1]:
-            swapped = body[:i] + body[i + 1] + body[i] + body[i + 2:]
+            swapped = body[:i] + body[i + 1] + body[i] + body[i + 2 :]
             assert not pseudonyms.pseudonym_is_valid(f"ST01-{swapped[:5]}-{swapped[5:]}")
     # Read aloud and typed back in lower case with O for 0: still recognised.
     assert pseudonyms.pseudonym_is_valid(value.lower().replace("0", "o"))
@@ -84,11 +84,29 @@ def test_same_phone_or_email_in_the_same_study_is_a_duplicate(make):
 
 def test_bad_data_is_reported_per_field_and_nothing_is_written(make):
     study = make.study(consent_required=False)
-    data = EnrolmentData(name=" ", phone="12", email="nope", language="de", time_zone="Mars/Base",
-                         preferred_channel="pigeon", site="nowhere", consent_method="maybe", birth_date="31/02/1950")
+    data = EnrolmentData(
+        name=" ",
+        phone="12",
+        email="nope",
+        language="de",
+        time_zone="Mars/Base",
+        preferred_channel="pigeon",
+        site="nowhere",
+        consent_method="maybe",
+        birth_date="31/02/1950",
+    )
     problems = enrolment_problems(study=study, data=data)
-    assert set(problems) == {"name", "phone", "email", "language", "time_zone", "preferred_channel", "site",
-                             "consent_method", "birth_date"}
+    assert set(problems) == {
+        "name",
+        "phone",
+        "email",
+        "language",
+        "time_zone",
+        "preferred_channel",
+        "site",
+        "consent_method",
+        "birth_date",
+    }
     assert problems["phone"] == "12 is not a valid phone number."
     with pytest.raises(EnrolmentInvalid):
         enrollment_create(study=study, data=data, by=None, now=timezone.now())

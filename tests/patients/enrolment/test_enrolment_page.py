@@ -31,8 +31,16 @@ def scheduled_study(make, **kw):
     return version.questionnaire.study
 
 
-FORM = {"name": "Jeanne Martin", "phone": "06 12 34 56 78", "email": "", "birth_date": "1951-02-03",
-        "preferred_channel": "sms", "language": "fr", "time_zone": "", "consent_method": "written"}
+FORM = {
+    "name": "Jeanne Martin",
+    "phone": "06 12 34 56 78",
+    "email": "",
+    "birth_date": "1951-02-03",
+    "preferred_channel": "sms",
+    "language": "fr",
+    "time_zone": "",
+    "consent_method": "written",
+}
 
 
 def test_investigator_enrols_a_patient_and_sees_pseudonym_and_schedule(client, make):
@@ -42,7 +50,7 @@ def test_investigator_enrols_a_patient_and_sees_pseudonym_and_schedule(client, m
     assert page.status_code == 200
     html = page.content.decode()
     # Few fields, good defaults, nothing remembered by a shared browser.
-    assert 'autofocus' in html and 'autocomplete="off"' in html
+    assert "autofocus" in html and 'autocomplete="off"' in html
     assert page.context["form"]["time_zone"].value() == "Europe/Paris"
     assert page.context["form"]["consent_method"].value() == "written"
     assert "external_id" not in page.context["form"].fields

@@ -22,29 +22,46 @@ def via_admin_edit(make, study, client):
     make.enrollment(patient=patient, participant=make.participant(study=study))
     client.force_login(user)
     url = reverse("admin:patients_patient_change", args=[patient.pk])
-    data = {"new_name": "", "new_email": " Jo@Example.ORG ", "new_phone": TYPED, "new_birth_date": "",
-            "time_zone": "Europe/Paris", "language": "fr", "preferred_channel": "sms",
-            "enrollments-TOTAL_FORMS": "1", "enrollments-INITIAL_FORMS": "1", "enrollments-MIN_NUM_FORMS": "1",
-            "enrollments-MAX_NUM_FORMS": "1000"}
+    data = {
+        "new_name": "",
+        "new_email": " Jo@Example.ORG ",
+        "new_phone": TYPED,
+        "new_birth_date": "",
+        "time_zone": "Europe/Paris",
+        "language": "fr",
+        "preferred_channel": "sms",
+        "enrollments-TOTAL_FORMS": "1",
+        "enrollments-INITIAL_FORMS": "1",
+        "enrollments-MIN_NUM_FORMS": "1",
+        "enrollments-MAX_NUM_FORMS": "1000",
+    }
     enrollment = patient.enrollments.get()
-    data |= {"enrollments-0-id": str(enrollment.pk), "enrollments-0-patient": str(patient.pk),
-             "enrollments-0-participant": str(enrollment.participant_id),
-             "enrollments-0-consent_method": "written", "enrollments-0-consent_document_version": "",
-             "enrollments-0-consent_recorded_at_0": "2026-01-05", "enrollments-0-consent_recorded_at_1": "10:00:00",
-             "enrollments-0-enrolled_at_0": "2026-01-05", "enrollments-0-enrolled_at_1": "10:05:00"}
+    data |= {
+        "enrollments-0-id": str(enrollment.pk),
+        "enrollments-0-patient": str(patient.pk),
+        "enrollments-0-participant": str(enrollment.participant_id),
+        "enrollments-0-consent_method": "written",
+        "enrollments-0-consent_document_version": "",
+        "enrollments-0-consent_recorded_at_0": "2026-01-05",
+        "enrollments-0-consent_recorded_at_1": "10:00:00",
+        "enrollments-0-enrolled_at_0": "2026-01-05",
+        "enrollments-0-enrolled_at_1": "10:05:00",
+    }
     response = client.post(url, data)
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     return Patient.objects.get(pk=patient.pk)
 
 
 def via_enrolment_service(make, study, client):
-    return enrollment_create(study=study, by=None, now=timezone.now(),
-                             data=EnrolmentData(name="Jo", phone=TYPED, email=" Jo@Example.ORG ")).patient
+    return enrollment_create(
+        study=study, by=None, now=timezone.now(), data=EnrolmentData(name="Jo", phone=TYPED, email=" Jo@Example.ORG ")
+    ).patient
 
 
 def via_import(make, study, client):
-    rows = import_read(filename="p.csv", content=f"name,phone,email,consent_method\nJo,{TYPED},Jo@Example.ORG,\n"
-                       .encode())
+    rows = import_read(
+        filename="p.csv", content=f"name,phone,email,consent_method\nJo,{TYPED},Jo@Example.ORG,\n".encode()
+    )
     import_run(study=study, rows=rows, by=None, now=timezone.now())
     return Patient.objects.get()
 
@@ -76,9 +93,18 @@ def test_the_admin_names_the_field_of_a_bad_value_and_changes_nothing(make, clie
     patient = make.patient(phone=E164)
     make.enrollment(patient=patient, participant=make.participant(study=study))
     client.force_login(user)
-    response = client.post(reverse("admin:patients_patient_change", args=[patient.pk]), {
-        "new_phone": "12", "new_email": "not-an-address", "time_zone": "Europe/Paris", "language": "fr",
-        "preferred_channel": "sms", "enrollments-TOTAL_FORMS": "0", "enrollments-INITIAL_FORMS": "0"})
+    response = client.post(
+        reverse("admin:patients_patient_change", args=[patient.pk]),
+        {
+            "new_phone": "12",
+            "new_email": "not-an-address",
+            "time_zone": "Europe/Paris",
+            "language": "fr",
+            "preferred_channel": "sms",
+            "enrollments-TOTAL_FORMS": "0",
+            "enrollments-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "12" in errors["new_phone"][0] and "not-an-address is not an email address." in errors["new_email"]

@@ -133,10 +133,18 @@ def test_rotate_keys_reencrypts_rows_and_history_with_the_new_key(db, settings, 
 def test_rotate_keys_twice_changes_nothing_the_second_time(db, settings, key_a):
     patient = make_patient()
     settings.FIELD_ENCRYPTION_KEYS = [new_key(), key_a]
-    assert encrypted_fields_rotate() == {"patients.ConsentRecord": 0, "patients.HistoricalPatient": 1, "patients.Patient": 1}
+    assert encrypted_fields_rotate() == {
+        "patients.ConsentRecord": 0,
+        "patients.HistoricalPatient": 1,
+        "patients.Patient": 1,
+    }
     after_first = raw_patient(patient)
 
-    assert encrypted_fields_rotate() == {"patients.ConsentRecord": 0, "patients.HistoricalPatient": 0, "patients.Patient": 0}
+    assert encrypted_fields_rotate() == {
+        "patients.ConsentRecord": 0,
+        "patients.HistoricalPatient": 0,
+        "patients.Patient": 0,
+    }
     assert raw_patient(patient) == after_first
 
 

@@ -24,8 +24,12 @@ def enrolled(make):
     study = make.study(consent_required=False)
     make.site(study=study, code="nord")
     make.site(study=study, code="sud")
-    return enrollment_create(study=study, by=None, now=timezone.now(), data=EnrolmentData(
-        name=NAME, email=EMAIL, phone="06 98 76 54 32", birth_date="14/07/1948", site="nord"))
+    return enrollment_create(
+        study=study,
+        by=None,
+        now=timezone.now(),
+        data=EnrolmentData(name=NAME, email=EMAIL, phone="06 98 76 54 32", birth_date="14/07/1948", site="nord"),
+    )
 
 
 def investigator(make, study, site=None):
@@ -37,13 +41,15 @@ def investigator(make, study, site=None):
 def test_patient_pages_show_no_identity_and_link_to_the_audited_page(enrolled, make, client):
     client.force_login(investigator(make, enrolled.participant.study))
     patient = enrolled.patient
-    for url in (reverse("admin:patients_patient_change", args=[patient.pk]),
-                reverse("admin:patients_patient_changelist"),
-                reverse("admin:patients_patient_changelist") + "?q=Kerdraon",
-                reverse("admin:patients_enrollment_change", args=[enrolled.pk]),
-                reverse("admin:patients_enrollment_changelist"),
-                reverse("admin:patients_consentrecord_changelist"),
-                reverse("admin:patients_message_changelist")):
+    for url in (
+        reverse("admin:patients_patient_change", args=[patient.pk]),
+        reverse("admin:patients_patient_changelist"),
+        reverse("admin:patients_patient_changelist") + "?q=Kerdraon",
+        reverse("admin:patients_enrollment_change", args=[enrolled.pk]),
+        reverse("admin:patients_enrollment_changelist"),
+        reverse("admin:patients_consentrecord_changelist"),
+        reverse("admin:patients_message_changelist"),
+    ):
         html = client.get(url).content.decode()
         for value in SHOWN:
             assert value not in html, (url, value)

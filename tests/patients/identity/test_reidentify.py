@@ -19,7 +19,9 @@ def enrolled(make):
     study = make.study(consent_required=False)
     site = make.site(study=study, code="nord")
     enrollment = enrollment_create(
-        study=study, by=None, now=timezone.now(),
+        study=study,
+        by=None,
+        now=timezone.now(),
         data=EnrolmentData(name=NAME, email=EMAIL, phone="06 98 76 54 32", birth_date="14/07/1948", site="nord"),
     )
     return enrollment.participant, site
@@ -51,7 +53,11 @@ def test_investigator_sees_the_identity_and_exactly_one_event_is_written(enrolle
         assert value in html
     assert "no-store" in shown["Cache-Control"]
     event = ReidentificationEvent.objects.get()
-    assert (event.user, event.participant, event.reason) == (investigator, participant, "call back about a missed visit")
+    assert (event.user, event.participant, event.reason) == (
+        investigator,
+        participant,
+        "call back about a missed visit",
+    )
     assert abs((timezone.now() - event.at).total_seconds()) < 60
 
 
@@ -61,7 +67,9 @@ def test_each_lookup_is_its_own_event(enrolled, make):
     for reason in ("first call", "second call"):
         assert participant_reidentify(user=investigator, participant=participant, reason=reason).name == NAME
     assert list(ReidentificationEvent.objects.order_by("at", "pk").values_list("reason", flat=True)) == [
-        "first call", "second call"]
+        "first call",
+        "second call",
+    ]
 
 
 def test_a_reason_is_required_and_nothing_is_shown_or_written_without_one(enrolled, make, client):

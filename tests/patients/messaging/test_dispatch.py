@@ -47,8 +47,15 @@ def fast_retries(settings):
     settings.MESSAGES_SEND_MAX_ATTEMPTS = 3
 
 
-def due_message(make, *, channel: str = "sms", channels: tuple[str, ...] = ("sms", "email"), ago: int = 60,
-                sequence: int = 0, **patient_kw) -> Message:
+def due_message(
+    make,
+    *,
+    channel: str = "sms",
+    channels: tuple[str, ...] = ("sms", "email"),
+    ago: int = 60,
+    sequence: int = 0,
+    **patient_kw,
+) -> Message:
     """An open assignment and one of its messages, due `ago` seconds ago."""
     now = timezone.now()
     version = make.published_version()
@@ -57,10 +64,14 @@ def due_message(make, *, channel: str = "sms", channels: tuple[str, ...] = ("sms
     patient_kw.setdefault("email", "jeanne@example.org")
     patient_kw.setdefault("language", "en")
     enrollment = make.enrollment(patient=make.patient(**patient_kw), participant=participant)
-    assignment = make.assignment(participant=participant, timepoint=timepoint, due_at=now - timedelta(hours=1),
-                                 status=Assignment.Status.OPEN)
+    assignment = make.assignment(
+        participant=participant, timepoint=timepoint, due_at=now - timedelta(hours=1), status=Assignment.Status.OPEN
+    )
     return make.message(
-        enrollment=enrollment, assignment=assignment, channel=channel, sequence=sequence,
+        enrollment=enrollment,
+        assignment=assignment,
+        channel=channel,
+        sequence=sequence,
         kind=Message.Kind.REMINDER if sequence else Message.Kind.INVITATION,
         scheduled_at=now - timedelta(seconds=ago),
     )
@@ -115,8 +126,11 @@ def test_claim_takes_the_oldest_first_up_to_the_limit(make):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_beat_processes_claiming_at_once_split_the_messages(make):
-    need_service("PostgreSQL", connection.vendor == "postgresql",
-                 "SKIP LOCKED and concurrent claims need DATABASE_URL=postgres://...")
+    need_service(
+        "PostgreSQL",
+        connection.vendor == "postgresql",
+        "SKIP LOCKED and concurrent claims need DATABASE_URL=postgres://...",
+    )
     ids = {due_message(make).pk for _ in range(40)}
     barrier = threading.Barrier(2)
     results: list[list[int]] = []
@@ -236,12 +250,15 @@ def test_completion_before_the_send_cancels_it(make):
     assert locmem.outbox == []
 
 
-@pytest.mark.parametrize("change, reason", [
-    ("completed", CancelReason.COMPLETED),
-    ("expired", CancelReason.EXPIRED),
-    ("withdrawn", "withdrawn"),
-    ("opted_out", CancelReason.SMS_OPTED_OUT),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ("completed", CancelReason.COMPLETED),
+        ("expired", CancelReason.EXPIRED),
+        ("withdrawn", "withdrawn"),
+        ("opted_out", CancelReason.SMS_OPTED_OUT),
+    ],
+)
 def test_a_queued_message_no_longer_wanted_is_cancelled_at_send_time(make, change, reason):
     message = claimed(make)
     # Changed behind the cancellation services' back, as a direct write would: the send re-checks.
@@ -253,7 +270,8 @@ def test_a_queued_message_no_longer_wanted_is_cancelled_at_send_time(make, chang
         Participant.objects.filter(pk=message.assignment.participant_id).update(status=Participant.Status.WITHDRAWN)
     else:
         type(message.enrollment.patient).objects.filter(pk=message.enrollment.patient_id).update(
-            sms_opted_out_at=timezone.now())
+            sms_opted_out_at=timezone.now()
+        )
 
     outcome = message_send(message_id=message.pk)
 
@@ -448,8 +466,12 @@ def test_a_study_wording_of_the_sms_is_used_when_it_has_one(make):
 
     message = claimed(make)
     patient = message.enrollment.patient
-    make.sms_template(study=message.assignment.participant.study, kind=message.kind,
-                      language=patient.language, text="Cabinet Rose {{ link }} stop: {{ withdraw_link }}")
+    make.sms_template(
+        study=message.assignment.participant.study,
+        kind=message.kind,
+        language=patient.language,
+        text="Cabinet Rose {{ link }} stop: {{ withdraw_link }}",
+    )
     message_send(message_id=message.pk)
     (sms,) = locmem.outbox
     assert sms.body.startswith("Cabinet Rose http") and "/withdraw" in sms.body

@@ -35,17 +35,24 @@ def sent(make):
     participant = make.participant(study=version.questionnaire.study)
     patient = make.patient(email=ADDRESS, preferred_channel="email")
     enrollment = make.enrollment(patient=patient, participant=participant, enrolled_at=now - timedelta(hours=1))
-    assignment = make.assignment(participant=participant, timepoint=timepoint, due_at=now - timedelta(hours=1),
-                                 status="open")
+    assignment = make.assignment(
+        participant=participant, timepoint=timepoint, due_at=now - timedelta(hours=1), status="open"
+    )
     messages_plan(enrollment=enrollment, assignments=[assignment], now=now - timedelta(hours=1))
     Message.objects.filter(assignment=assignment, sequence=0).update(
-        status=S.SENT, provider_id="pm-1", sent_at=now - timedelta(minutes=50))
+        status=S.SENT, provider_id="pm-1", sent_at=now - timedelta(minutes=50)
+    )
     return Message.objects.get(assignment=assignment, sequence=0)
 
 
 def event(event_type: str, message_id: str = "pm-1", **kw) -> AnymailTrackingEvent:
-    return AnymailTrackingEvent(event_type=event_type, message_id=message_id, recipient=ADDRESS,
-                                timestamp=kw.pop("timestamp", datetime(2026, 6, 1, 10, 5, tzinfo=UTC)), **kw)
+    return AnymailTrackingEvent(
+        event_type=event_type,
+        message_id=message_id,
+        recipient=ADDRESS,
+        timestamp=kw.pop("timestamp", datetime(2026, 6, 1, 10, 5, tzinfo=UTC)),
+        **kw,
+    )
 
 
 def send(ev: AnymailTrackingEvent) -> None:
@@ -70,8 +77,14 @@ def test_delivered_moves_the_message_forward_with_the_provider_time(sent):
 
 
 def test_a_bounce_fails_the_message_and_closes_the_address(sent):
-    send(event("bounced", reject_reason="bounced", description=f"550 5.1.1 <{ADDRESS}> unknown user",
-               mta_response=f"smtp; 550 <{ADDRESS}>"))
+    send(
+        event(
+            "bounced",
+            reject_reason="bounced",
+            description=f"550 5.1.1 <{ADDRESS}> unknown user",
+            mta_response=f"smtp; 550 <{ADDRESS}>",
+        )
+    )
 
     message = reload(sent)
     assert message.status == S.FAILED
@@ -155,16 +168,26 @@ def post_postmark(client, payload: dict, auth: str | None = SECRET):
     headers = {}
     if auth is not None:
         headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    return client.post("/hooks/anymail/postmark/tracking/", data=json.dumps(payload),
-                       content_type="application/json", **headers)
+    return client.post(
+        "/hooks/anymail/postmark/tracking/", data=json.dumps(payload), content_type="application/json", **headers
+    )
 
 
 def test_the_postmark_webhook_url_applies_a_bounce(sent, client, settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
 
-    response = post_postmark(client, {"RecordType": "Bounce", "Type": "HardBounce", "MessageID": "pm-1",
-                                      "Email": ADDRESS, "BouncedAt": "2026-06-01T10:05:00Z", "ID": 42,
-                                      "Description": "The server was unable to deliver your message"})
+    response = post_postmark(
+        client,
+        {
+            "RecordType": "Bounce",
+            "Type": "HardBounce",
+            "MessageID": "pm-1",
+            "Email": ADDRESS,
+            "BouncedAt": "2026-06-01T10:05:00Z",
+            "ID": 42,
+            "Description": "The server was unable to deliver your message",
+        },
+    )
 
     assert response.status_code == 200
     assert reload(sent).status == S.FAILED
@@ -173,8 +196,13 @@ def test_the_postmark_webhook_url_applies_a_bounce(sent, client, settings):
 
 def test_the_webhook_refuses_a_request_without_the_secret(sent, client, settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
-    payload = {"RecordType": "Bounce", "Type": "HardBounce", "MessageID": "pm-1", "Email": ADDRESS,
-               "BouncedAt": "2026-06-01T10:05:00Z"}
+    payload = {
+        "RecordType": "Bounce",
+        "Type": "HardBounce",
+        "MessageID": "pm-1",
+        "Email": ADDRESS,
+        "BouncedAt": "2026-06-01T10:05:00Z",
+    }
 
     assert post_postmark(client, payload, auth=None).status_code == 400
     assert post_postmark(client, payload, auth="ressenti:wrong").status_code == 400

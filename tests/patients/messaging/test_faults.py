@@ -46,10 +46,15 @@ def workers(redis_url, transactional_db, fake, settings) -> Iterator[Callable[..
     queue = new_queue("faults")
     settings.MESSAGES_SEND_QUEUE = queue  # where messages_dispatch in this process enqueues
     env = {
-        "MESSAGES_SEND_QUEUE": queue, **fake_twilio_env(fake, timeout=10.0),
+        "MESSAGES_SEND_QUEUE": queue,
+        **fake_twilio_env(fake, timeout=10.0),
         # Fast retries and a short visibility timeout: a task of a killed worker comes back in seconds.
-        "MESSAGES_RETRY_BASE_SECONDS": "0.3", "MESSAGES_RETRY_MAX_SECONDS": "1", "MESSAGES_SEND_MAX_ATTEMPTS": "4",
-        "MESSAGES_SEND_TIMEOUT": "3", "CELERY_VISIBILITY_TIMEOUT": "3", "MESSAGES_RECONCILE_DELAY": "0.5",
+        "MESSAGES_RETRY_BASE_SECONDS": "0.3",
+        "MESSAGES_RETRY_MAX_SECONDS": "1",
+        "MESSAGES_SEND_MAX_ATTEMPTS": "4",
+        "MESSAGES_SEND_TIMEOUT": "3",
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "MESSAGES_RECONCILE_DELAY": "0.5",
     }
     with worker_pool(redis_url=redis_url, queue=queue, env=env) as start:
         yield start
@@ -62,13 +67,22 @@ def due_messages(make, n: int = 1) -> list[Message]:
     messages = []
     for i in range(n):
         participant = make.participant(study=version.questionnaire.study, language="en")
-        enrollment = make.enrollment(patient=make.patient(phone=f"+336123400{i:02d}", language="en"),
-                                     participant=participant)
-        assignment = make.assignment(participant=participant, timepoint=timepoint,
-                                     due_at=now - timedelta(hours=1), status=Assignment.Status.OPEN)
-        messages.append(make.message(
-            enrollment=enrollment, assignment=assignment, channel="sms", sequence=0, kind=Message.Kind.INVITATION,
-            scheduled_at=now - timedelta(minutes=1)))
+        enrollment = make.enrollment(
+            patient=make.patient(phone=f"+336123400{i:02d}", language="en"), participant=participant
+        )
+        assignment = make.assignment(
+            participant=participant, timepoint=timepoint, due_at=now - timedelta(hours=1), status=Assignment.Status.OPEN
+        )
+        messages.append(
+            make.message(
+                enrollment=enrollment,
+                assignment=assignment,
+                channel="sms",
+                sequence=0,
+                kind=Message.Kind.INVITATION,
+                scheduled_at=now - timedelta(minutes=1),
+            )
+        )
     return messages
 
 
@@ -96,8 +110,9 @@ def test_redis_down_when_beat_fires_loses_nothing_and_sends_once_it_is_back(make
     with app.connection_for_write(dead_broker) as down:
         report = messages_dispatch(
             now=timezone.now(),
-            enqueue=lambda pk: message_send.apply_async(args=[pk], queue=workers.queue, connection=down,
-                                                        retry_policy={"max_retries": 1, "interval_start": 0.1}),
+            enqueue=lambda pk: message_send.apply_async(
+                args=[pk], queue=workers.queue, connection=down, retry_policy={"max_retries": 1, "interval_start": 0.1}
+            ),
         )
 
     assert report.enqueued == 0 and report.released == 3 and report.error
@@ -172,8 +187,10 @@ def test_provider_500_rate_limit_and_timeout_back_off_then_succeed_or_fail_at_th
 
 def _terminate_other_backends() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return cursor.fetchone()[0]
 
 

@@ -21,8 +21,7 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def enrolled(make, *, timepoints: list[dict], at: datetime = MONDAY_NOON, study_kw: dict | None = None,
-             **patient_kw):
+def enrolled(make, *, timepoints: list[dict], at: datetime = MONDAY_NOON, study_kw: dict | None = None, **patient_kw):
     """An enrolled patient whose assignments are planned from `at`, with no messages yet."""
     version = make.published_version(study=make.study(**(study_kw or {})))
     for spec in timepoints:
@@ -39,9 +38,12 @@ def plan(enrollment, assignments, now: datetime = MONDAY_NOON) -> list[tuple]:
 
 
 def test_invitation_and_reminders_go_at_the_send_time_inside_the_window(make):
-    enrollment, assignments = enrolled(make, timepoints=[
-        {"offset": 1, "window": 7, "reminders": [2, 5], "send_time": time(18, 0)},
-    ])
+    enrollment, assignments = enrolled(
+        make,
+        timepoints=[
+            {"offset": 1, "window": 7, "reminders": [2, 5], "send_time": time(18, 0)},
+        ],
+    )
     assert plan(enrollment, assignments) == [
         ("invitation", 0, "sms", utc(2026, 6, 2, 16, 0)),  # Tuesday 18:00 CEST
         ("reminder", 1, "sms", utc(2026, 6, 4, 16, 0)),  # Thursday 18:00 CEST
@@ -73,7 +75,8 @@ def test_each_patient_gets_their_own_local_time(make):
 
 def test_the_study_window_and_sundays_setting_apply(make):
     enrollment, assignments = enrolled(
-        make, timepoints=[{"offset": 6}],  # due Sunday 7 June 12:00 CEST
+        make,
+        timepoints=[{"offset": 6}],  # due Sunday 7 June 12:00 CEST
         study_kw={"send_window_start": time(8, 0), "send_window_end": time(12, 0), "send_on_sundays": True},
     )
     # Sundays allowed, but 12:00 is the end of this study's window: Monday 08:00 CEST.
@@ -84,7 +87,9 @@ def test_messages_at_or_after_the_window_closes_are_dropped(make):
     # Saturday 17:00 CEST, open 12 hours: reminders fall at night, then on Sunday, then Monday —
     # all after the window has closed, so only the invitation remains.
     enrollment, assignments = enrolled(
-        make, at=utc(2026, 6, 6, 15, 0), timepoints=[{"unit": "hours", "offset": 0, "window": 12, "reminders": [6, 11]}],
+        make,
+        at=utc(2026, 6, 6, 15, 0),
+        timepoints=[{"unit": "hours", "offset": 0, "window": 12, "reminders": [6, 11]}],
     )
     assert plan(enrollment, assignments, now=utc(2026, 6, 6, 15, 0)) == [
         ("invitation", 0, "sms", utc(2026, 6, 6, 15, 0)),
@@ -94,7 +99,9 @@ def test_messages_at_or_after_the_window_closes_are_dropped(make):
 def test_reminders_pushed_onto_the_same_morning_are_sent_once(make):
     # Tuesday 18:30 CEST; reminders 2 h and 3 h later are both after 19:00 → Wednesday 09:00.
     enrollment, assignments = enrolled(
-        make, at=utc(2026, 6, 2, 16, 30), timepoints=[{"unit": "hours", "offset": 0, "window": 48, "reminders": [2, 3]}],
+        make,
+        at=utc(2026, 6, 2, 16, 30),
+        timepoints=[{"unit": "hours", "offset": 0, "window": 48, "reminders": [2, 3]}],
     )
     assert plan(enrollment, assignments, now=utc(2026, 6, 2, 16, 30)) == [
         ("invitation", 0, "sms", utc(2026, 6, 2, 16, 30)),
@@ -110,18 +117,27 @@ def test_reminders_already_past_when_planning_are_not_sent_in_a_burst(make):
     assert [(kind, sequence) for kind, sequence, _channel, _at in planned] == [("invitation", 0), ("reminder", 3)]
 
 
-@pytest.mark.parametrize(("patient_kw", "channels", "expected"), [
-    ({"preferred_channel": "sms"}, ["sms", "email"], "sms"),
-    ({"preferred_channel": "email", "email": "j@example.org"}, ["sms", "email"], "email"),
-    ({"preferred_channel": "sms", "email": "j@example.org"}, ["email"], "email"),  # timepoint forbids SMS
-    ({"preferred_channel": "email"}, ["sms", "email"], "sms"),  # no address
-    ({"preferred_channel": "sms", "email": "j@example.org", "sms_opted_out_at": MONDAY_NOON}, ["sms", "email"],
-     "email"),
-    ({"preferred_channel": "email", "email": "j@example.org", "email_undeliverable_at": MONDAY_NOON},
-     ["sms", "email"], "sms"),
-    ({"preferred_channel": "sms"}, ["email"], None),  # neither: nothing planned
-    ({"preferred_channel": "sms", "sms_opted_out_at": MONDAY_NOON}, ["sms", "email"], None),
-])
+@pytest.mark.parametrize(
+    ("patient_kw", "channels", "expected"),
+    [
+        ({"preferred_channel": "sms"}, ["sms", "email"], "sms"),
+        ({"preferred_channel": "email", "email": "j@example.org"}, ["sms", "email"], "email"),
+        ({"preferred_channel": "sms", "email": "j@example.org"}, ["email"], "email"),  # timepoint forbids SMS
+        ({"preferred_channel": "email"}, ["sms", "email"], "sms"),  # no address
+        (
+            {"preferred_channel": "sms", "email": "j@example.org", "sms_opted_out_at": MONDAY_NOON},
+            ["sms", "email"],
+            "email",
+        ),
+        (
+            {"preferred_channel": "email", "email": "j@example.org", "email_undeliverable_at": MONDAY_NOON},
+            ["sms", "email"],
+            "sms",
+        ),
+        ({"preferred_channel": "sms"}, ["email"], None),  # neither: nothing planned
+        ({"preferred_channel": "sms", "sms_opted_out_at": MONDAY_NOON}, ["sms", "email"], None),
+    ],
+)
 def test_channel_is_the_preferred_one_when_allowed_and_reachable_else_the_other(make, patient_kw, channels, expected):
     enrollment, assignments = enrolled(make, timepoints=[{"offset": 1, "channels": channels}], **patient_kw)
     assert channel_choose(patient=enrollment.patient, allowed=channels) == expected
@@ -158,7 +174,9 @@ def test_enrolment_plans_the_messages_with_the_assignments(make):
     enrollment = enrollment_create(study=version.questionnaire.study, data=data, by=None, now=timezone.now())
     messages = list(Message.objects.filter(enrollment=enrollment))
     assert [(m.kind, m.sequence, m.assignment.timepoint.code) for m in messages] == [
-        ("invitation", 0, "t0"), ("reminder", 1, "t0"), ("invitation", 0, "t30"),
+        ("invitation", 0, "t0"),
+        ("reminder", 1, "t0"),
+        ("invitation", 0, "t30"),
     ]
     assert {m.channel for m in messages} == {"sms"}
 

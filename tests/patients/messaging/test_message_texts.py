@@ -75,15 +75,27 @@ def test_email_in_both_languages_has_subject_text_html_links_and_local_expiry():
     links = message_links(token=TOKEN)
     # 30 March 2026 16:00 UTC is 18:00 in Paris (summer time since the 29th).
     expires = dt.datetime(2026, 3, 30, 16, 0, tzinfo=dt.UTC)
-    fr = email_render(kind="invitation", language="fr", link=links.link, withdraw_link=links.withdraw,
-                      expires_at=expires, time_zone="Europe/Paris")
+    fr = email_render(
+        kind="invitation",
+        language="fr",
+        link=links.link,
+        withdraw_link=links.withdraw,
+        expires_at=expires,
+        time_zone="Europe/Paris",
+    )
     assert fr.subject == "Cabinet médical : un questionnaire vous attend"
     assert "jusqu'au 30 mars 2026 à 18:00" in fr.text
     assert links.link in fr.text and links.withdraw in fr.text
     assert f'href="{links.link}"' in fr.html and f'href="{links.withdraw}"' in fr.html
     assert '<html lang="fr">' in fr.html and "18:00" in fr.html
-    en = email_render(kind="reminder", language="en", link=links.link, withdraw_link=links.withdraw,
-                      expires_at=expires, time_zone="America/New_York")
+    en = email_render(
+        kind="reminder",
+        language="en",
+        link=links.link,
+        withdraw_link=links.withdraw,
+        expires_at=expires,
+        time_zone="America/New_York",
+    )
     assert en.subject == "Cabinet médical: reminder, your questionnaire is waiting"
     # 16:00 UTC is noon in New York (EDT since 8 March).
     assert "until March 30, 2026 at noon." in en.text
@@ -97,8 +109,10 @@ def test_email_without_expiry_leaves_the_sentence_out():
 
 def test_template_check_refuses_study_variables_and_missing_links():
     problems = sms_template_problems("{{ sender }} {{ study.title }}: {{ questionnaire }} {{ link }}")
-    assert problems[0].startswith("An SMS may only use {{ sender }}, {{ link }} and {{ withdraw_link }}, "
-                                  "not {{ questionnaire }}, {{ study.title }}")
+    assert problems[0].startswith(
+        "An SMS may only use {{ sender }}, {{ link }} and {{ withdraw_link }}, "
+        "not {{ questionnaire }}, {{ study.title }}"
+    )
     assert "The SMS must contain the withdrawal link {{ withdraw_link }}." in problems
     assert "The SMS must contain the questionnaire link {{ link }}." in sms_template_problems("{{ withdraw_link }}")
 
@@ -118,5 +132,3 @@ def test_template_check_warns_when_over_one_segment_or_leaving_gsm7(settings):
     # The caller may ask for another worst-case link length.
     assert sms_template_problems("{{ link }} {{ withdraw_link }}", link_length=60) == []
     assert "2 SMS" in sms_template_problems("{{ link }} {{ withdraw_link }}", link_length=80)[0]
-
-

@@ -54,8 +54,12 @@ def enrol(make, *, study, site, timepoints, at, **patient_kw) -> Enrollment:
     participant = make.participant(study=study, site=site)
     enrollment = make.enrollment(patient=make.patient(**patient_kw), participant=participant, enrolled_at=at)
     assignments = [
-        make.assignment(participant=participant, timepoint=tp, due_at=at + timedelta(days=tp.offset),
-                        status="open" if tp.offset == 0 else "planned")
+        make.assignment(
+            participant=participant,
+            timepoint=tp,
+            due_at=at + timedelta(days=tp.offset),
+            status="open" if tp.offset == 0 else "planned",
+        )
         for tp in timepoints
     ]
     messages_plan(enrollment=enrollment, assignments=assignments, now=at)
@@ -72,10 +76,20 @@ def world(make) -> World:
     t30 = make.timepoint(version=version, code="t30", offset=30, window=7, order=2)
     north, south = make.site(study=study, code="north"), make.site(study=study, code="south")
     north_e = enrol(make, study=study, site=north, timepoints=[t0, t30], at=at, name=NAME, phone=PHONE)
-    south_e = enrol(make, study=study, site=south, timepoints=[t0, t30], at=at, name="Paul Durand", phone="",
-                    email=EMAIL, preferred_channel="email")
+    south_e = enrol(
+        make,
+        study=study,
+        site=south,
+        timepoints=[t0, t30],
+        at=at,
+        name="Paul Durand",
+        phone="",
+        email=EMAIL,
+        preferred_channel="email",
+    )
     Message.objects.filter(sequence=0, assignment__timepoint=t0).update(
-        status=S.SENT, sent_at=at + timedelta(minutes=1), provider_id="x")
+        status=S.SENT, sent_at=at + timedelta(minutes=1), provider_id="x"
+    )
     return World(study, north, south, t0, t30, north_e, south_e)
 
 
@@ -214,12 +228,21 @@ def test_pages_cost_the_same_queries_for_five_or_a_hundred_rows(make, client, wo
 
     # 100 more messages for the same study: past and failed ones, each a resend row.
     invitation = world.invitation(world.north_enrollment)
-    Message.objects.bulk_create([
-        Message(enrollment=invitation.enrollment, assignment=invitation.assignment, channel="sms", kind="invitation",
-                sequence=0, resend=n, scheduled_at=invitation.scheduled_at + timedelta(minutes=n),
-                status=S.FAILED if n % 2 else S.DELIVERED)
-        for n in range(1, 101)
-    ])
+    Message.objects.bulk_create(
+        [
+            Message(
+                enrollment=invitation.enrollment,
+                assignment=invitation.assignment,
+                channel="sms",
+                kind="invitation",
+                sequence=0,
+                resend=n,
+                scheduled_at=invitation.scheduled_at + timedelta(minutes=n),
+                status=S.FAILED if n % 2 else S.DELIVERED,
+            )
+            for n in range(1, 101)
+        ]
+    )
     with CaptureQueriesContext(connection) as many:
         html = page(client, world.url())
 
@@ -271,25 +294,37 @@ def test_the_page_shows_the_counts(make, client, world):
 
 
 def snapshot() -> tuple:
-    return (list(Message.objects.order_by("pk").values_list("pk", "status", "scheduled_at", "resend")),
-            MessageResend.objects.count())
+    return (
+        list(Message.objects.order_by("pk").values_list("pk", "status", "scheduled_at", "resend")),
+        MessageResend.objects.count(),
+    )
 
 
 def test_a_resend_is_a_new_planned_row_with_its_audit(make, world):
     investigator = staff(make, world.study, "investigator")
     original = world.invitation(world.north_enrollment)
     now = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)  # Tuesday 12:00 in Paris: inside the sending window
-    Assignment.objects.filter(pk=original.assignment_id).update(due_at=now - timedelta(days=1),
-                                                                expires_at=now + timedelta(days=5))
+    Assignment.objects.filter(pk=original.assignment_id).update(
+        due_at=now - timedelta(days=1), expires_at=now + timedelta(days=5)
+    )
 
     first = message_resend(message=original, by=investigator, reason="  deleted the SMS\nby mistake ", now=now)
 
     assert (first.assignment_id, first.sequence, first.channel, first.kind) == (
-        original.assignment_id, 0, "sms", "invitation")
+        original.assignment_id,
+        0,
+        "sms",
+        "invitation",
+    )
     assert (first.resend, first.status, first.scheduled_at) == (1, S.PLANNED, now)
     audit = MessageResend.objects.get()
     assert (audit.original, audit.message, audit.by, audit.reason, audit.at) == (
-        original, first, investigator, "deleted the SMS by mistake", now)
+        original,
+        first,
+        investigator,
+        "deleted the SMS by mistake",
+        now,
+    )
     with pytest.raises(ValueError):
         audit.save()
     with pytest.raises(ValueError):
@@ -304,19 +339,23 @@ def test_a_resend_is_a_new_planned_row_with_its_audit(make, world):
 def test_a_resend_at_night_waits_for_the_sending_window_in_the_patients_zone(make, world):
     original = world.invitation(world.north_enrollment)
     night = datetime(2026, 6, 2, 21, 30, tzinfo=UTC)  # 23:30 in Paris
-    Assignment.objects.filter(pk=original.assignment_id).update(due_at=night - timedelta(days=1),
-                                                                expires_at=night + timedelta(days=5))
+    Assignment.objects.filter(pk=original.assignment_id).update(
+        due_at=night - timedelta(days=1), expires_at=night + timedelta(days=5)
+    )
 
     resent = message_resend(message=original, by=make.user(), reason="asked", now=night)
 
     assert resent.scheduled_at == datetime(2026, 6, 3, 7, 0, tzinfo=UTC)  # 09:00 in Paris
 
 
-@pytest.mark.parametrize("reason, expected", [
-    ("", "Say why this message is sent again"),
-    ("   ", "Say why this message is sent again"),
-    ("x" * 301, "Keep the reason under 300 characters."),
-])
+@pytest.mark.parametrize(
+    "reason, expected",
+    [
+        ("", "Say why this message is sent again"),
+        ("   ", "Say why this message is sent again"),
+        ("x" * 301, "Keep the reason under 300 characters."),
+    ],
+)
 def test_a_resend_needs_a_reason(make, world, reason, expected):
     before = snapshot()
     with pytest.raises(ResendRefused, match=expected) as refused:
@@ -335,12 +374,14 @@ def opt_out(world):
 
 def expire(world):
     Assignment.objects.filter(pk=world.invitation(world.north_enrollment).assignment_id).update(
-        status=Assignment.Status.EXPIRED, expires_at=timezone.now() - timedelta(minutes=1))
+        status=Assignment.Status.EXPIRED, expires_at=timezone.now() - timedelta(minutes=1)
+    )
 
 
 def complete(world):
     Assignment.objects.filter(pk=world.invitation(world.north_enrollment).assignment_id).update(
-        status=Assignment.Status.COMPLETED)
+        status=Assignment.Status.COMPLETED
+    )
 
 
 def still_planned(world):
@@ -349,20 +390,29 @@ def still_planned(world):
 
 def already_waiting(world):
     original = world.invitation(world.north_enrollment)
-    factories.message(enrollment=original.enrollment, assignment=original.assignment, channel="sms",
-                           kind="invitation", sequence=0, resend=1, scheduled_at=timezone.now())
+    factories.message(
+        enrollment=original.enrollment,
+        assignment=original.assignment,
+        channel="sms",
+        kind="invitation",
+        sequence=0,
+        resend=1,
+        scheduled_at=timezone.now(),
+    )
 
 
-@pytest.mark.parametrize("situation, words", [
-    (withdraw, "has withdrawn from the study"),
-    (opt_out, "opted out of SMS"),
-    (expire, "window has closed"),
-    (complete, "has been completed"),
-    (still_planned, "has not been sent yet"),
-    (already_waiting, "already waiting to go out"),
-])
-def test_a_resend_that_cannot_reach_the_patient_is_refused_and_changes_nothing(make, client, world, situation,
-                                                                                words):
+@pytest.mark.parametrize(
+    "situation, words",
+    [
+        (withdraw, "has withdrawn from the study"),
+        (opt_out, "opted out of SMS"),
+        (expire, "window has closed"),
+        (complete, "has been completed"),
+        (still_planned, "has not been sent yet"),
+        (already_waiting, "already waiting to go out"),
+    ],
+)
+def test_a_resend_that_cannot_reach_the_patient_is_refused_and_changes_nothing(make, client, world, situation, words):
     situation(world)
     before = snapshot()
     client.force_login(staff(make, world.study, "investigator"))
@@ -418,24 +468,28 @@ def test_an_investigator_limited_to_a_site_resends_there(make, client, world):
 # --- errors in words, without identities ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stored, shown", [
-    ("completed", "Questionnaire completed"),
-    ("withdrawn", "Patient withdrawn"),
-    ("Twilio failed 21610", "The patient opted out of SMS (STOP) (Twilio 21610)"),
-    ("Twilio undelivered", "SMS not delivered (Twilio undelivered)"),
-    ("email rejected (spam)", "Email refused by the provider: marked as spam before"),
-    ("email failed", "Email could not be sent"),
-    ("The 'To' number +33 6 12 34 56 78 is not valid", "The 'To' number […] is not valid"),
-    ("550 <jeanne.martin@example.org>: no such user", "550 <[…]>: no such user"),
-    ("refused 0612345678", "refused […]"),
-])
+@pytest.mark.parametrize(
+    "stored, shown",
+    [
+        ("completed", "Questionnaire completed"),
+        ("withdrawn", "Patient withdrawn"),
+        ("Twilio failed 21610", "The patient opted out of SMS (STOP) (Twilio 21610)"),
+        ("Twilio undelivered", "SMS not delivered (Twilio undelivered)"),
+        ("email rejected (spam)", "Email refused by the provider: marked as spam before"),
+        ("email failed", "Email could not be sent"),
+        ("The 'To' number +33 6 12 34 56 78 is not valid", "The 'To' number […] is not valid"),
+        ("550 <jeanne.martin@example.org>: no such user", "550 <[…]>: no such user"),
+        ("refused 0612345678", "refused […]"),
+    ],
+)
 def test_errors_are_shown_in_words_without_numbers_or_addresses(stored, shown):
     assert message_error_text(Message(last_error=stored)) == shown
 
 
 def test_redaction_keeps_error_codes():
     assert redact("Attempt 3: SMTP error 451 (gave up after 6 attempts)") == (
-        "Attempt 3: SMTP error 451 (gave up after 6 attempts)")
+        "Attempt 3: SMTP error 451 (gave up after 6 attempts)"
+    )
 
 
 @pytest.fixture

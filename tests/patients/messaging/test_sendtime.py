@@ -24,8 +24,15 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def at(due: datetime, *, tz: str = PARIS, send_time: time | None = None, sundays: bool = False,
-       start: time = NINE, end: time = SEVEN_PM) -> datetime:
+def at(
+    due: datetime,
+    *,
+    tz: str = PARIS,
+    send_time: time | None = None,
+    sundays: bool = False,
+    start: time = NINE,
+    end: time = SEVEN_PM,
+) -> datetime:
     return send_instant(due=due, tz=tz, send_time=send_time, window_start=start, window_end=end, sundays=sundays)
 
 
@@ -36,23 +43,29 @@ def local(instant: datetime, tz: str = PARIS) -> datetime:
 # --- 18:00 stays 18:00 local on both sides of each change ---------------------------------
 
 
-@pytest.mark.parametrize(("day", "expected"), [
-    # March: 18:00 CET (UTC+1) the day before, 18:00 CEST (UTC+2) the day of and after.
-    (28, utc(2026, 3, 28, 17, 0)),
-    (29, utc(2026, 3, 29, 16, 0)),
-    (30, utc(2026, 3, 30, 16, 0)),
-])
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        # March: 18:00 CET (UTC+1) the day before, 18:00 CEST (UTC+2) the day of and after.
+        (28, utc(2026, 3, 28, 17, 0)),
+        (29, utc(2026, 3, 29, 16, 0)),
+        (30, utc(2026, 3, 30, 16, 0)),
+    ],
+)
 def test_six_pm_stays_six_pm_across_the_march_change_in_paris(day, expected):
     result = at(utc(2026, 3, day, 6, 0), send_time=time(18, 0), sundays=True)
     assert result == expected
     assert local(result).time() == time(18, 0)
 
 
-@pytest.mark.parametrize(("day", "expected"), [
-    (24, utc(2026, 10, 24, 16, 0)),  # 18:00 CEST
-    (25, utc(2026, 10, 25, 17, 0)),  # 18:00 CET, the day of the change
-    (26, utc(2026, 10, 26, 17, 0)),
-])
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (24, utc(2026, 10, 24, 16, 0)),  # 18:00 CEST
+        (25, utc(2026, 10, 25, 17, 0)),  # 18:00 CET, the day of the change
+        (26, utc(2026, 10, 26, 17, 0)),
+    ],
+)
 def test_six_pm_stays_six_pm_across_the_october_change_in_paris(day, expected):
     result = at(utc(2026, 10, day, 6, 0), send_time=time(18, 0), sundays=True)
     assert result == expected

@@ -27,6 +27,7 @@ def fake(settings):
 
 # --- console, file, locmem ------------------------------------------------------------------------
 
+
 def test_console_backend_prints_the_body_but_not_the_full_number():
     out = io.StringIO()
     result = ConsoleBackend(stream=out).send_sms(to=TO, body="Cabinet\nhttp://x/s/abc", idempotency_key="message-7")
@@ -80,14 +81,21 @@ def test_get_backend_builds_once_and_again_after_a_settings_change(settings, tmp
 
 # --- Twilio, against the fake over HTTP ------------------------------------------------------------
 
+
 def test_twilio_sends_through_the_api_with_auth_callback_and_idempotency_key(fake, settings):
     settings.SITE_URL = "https://ressenti.example.org"
-    result = get_backend().send_sms(to=TO, body="Cabinet médical\nQuestionnaire http://x/s/a", idempotency_key="message-1")
+    result = get_backend().send_sms(
+        to=TO, body="Cabinet médical\nQuestionnaire http://x/s/a", idempotency_key="message-1"
+    )
     assert result.status == "sent" and result.provider_status == "queued"
     assert result.provider_id.startswith("SM") and len(result.provider_id) == 34
     [message] = fake.messages
     assert (message.sid, message.to, message.from_, message.body) == (
-        result.provider_id, TO, "+33700000000", "Cabinet médical\nQuestionnaire http://x/s/a")
+        result.provider_id,
+        TO,
+        "+33700000000",
+        "Cabinet médical\nQuestionnaire http://x/s/a",
+    )
     assert message.status_callback == "https://ressenti.example.org/hooks/twilio/status"
     assert message.idempotency_key == "message-1"
     assert fake.duplicates == 0

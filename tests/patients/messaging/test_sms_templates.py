@@ -14,8 +14,9 @@ def designer_client(client, make):
 
 
 def post(client, study, text, kind="invitation", language="fr"):
-    return client.post(reverse("admin:patients_smstemplate_add"),
-                       {"study": study.pk, "kind": kind, "language": language, "text": text})
+    return client.post(
+        reverse("admin:patients_smstemplate_add"), {"study": study.pk, "kind": kind, "language": language, "text": text}
+    )
 
 
 def test_the_editor_counts_gsm7_segments_and_saves_a_good_template(client, make):

@@ -40,11 +40,20 @@ def enrolled(make, *, phone=PHONE, study=None):
     assignment = make.assignment(participant=participant, timepoint=make.timepoint(version=version))
     now = timezone.now()
     messages = [
-        make.message(enrollment=enrollment, assignment=assignment, channel=channel, kind=kind,
-                     sequence=seq, scheduled_at=now, status=status)
+        make.message(
+            enrollment=enrollment,
+            assignment=assignment,
+            channel=channel,
+            kind=kind,
+            sequence=seq,
+            scheduled_at=now,
+            status=status,
+        )
         for channel, kind, seq, status in [
-            ("sms", "invitation", 0, "queued"), ("sms", "reminder", 1, "planned"),
-            ("email", "reminder", 1, "planned"), ("sms", "reminder", 2, "sent"),
+            ("sms", "invitation", 0, "queued"),
+            ("sms", "reminder", 1, "planned"),
+            ("email", "reminder", 1, "planned"),
+            ("sms", "reminder", 2, "sent"),
         ]
     ]
     return patient, messages
@@ -52,8 +61,10 @@ def enrolled(make, *, phone=PHONE, study=None):
 
 # --- inbound --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", ["STOP", " stop ", "Stop.", "ARRET", "Arrêt", "arrêter", "STOPALL", "unsubscribe",
-                                  "Désabonner", "quit"])
+
+@pytest.mark.parametrize(
+    "body", ["STOP", " stop ", "Stop.", "ARRET", "Arrêt", "arrêter", "STOPALL", "unsubscribe", "Désabonner", "quit"]
+)
 def test_opt_out_keywords(body):
     assert is_opt_out(body)
 
@@ -71,9 +82,17 @@ def test_inbound_stop_opts_out_cancels_pending_sms_and_logs_no_number(make, clie
     patient, (invitation, reminder, email, sent) = enrolled(make)
     other, (other_sms, *_rest) = enrolled(make, phone="+33698765432")
     with caplog.at_level(logging.INFO, logger="patients.messaging.sms_webhooks"):
-        response = signed_post(client, "patients:twilio_inbound",
-                               {"From": "+33 6 12 34 56 78", "To": "+33700000000", "Body": " Stop ",
-                                "MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "0" * 32})
+        response = signed_post(
+            client,
+            "patients:twilio_inbound",
+            {
+                "From": "+33 6 12 34 56 78",
+                "To": "+33700000000",
+                "Body": " Stop ",
+                "MessageSid": "SM" + "1" * 32,
+                "AccountSid": "AC" + "0" * 32,
+            },
+        )
     assert response.status_code == 200 and response["Content-Type"].startswith("text/xml")
     assert response.content.decode().endswith("<Response></Response>")
     patient.refresh_from_db()
@@ -124,7 +143,9 @@ def test_inbound_with_a_bad_signature_is_refused_and_changes_nothing(make, clien
     elif how == "wrong token":
         response = signed_post(client, "patients:twilio_inbound", params, token="other-token")
     elif how == "tampered":
-        good = RequestValidator(TOKEN).compute_signature("https://ressenti.example.org" + path, {**params, "Body": "Hi"})
+        good = RequestValidator(TOKEN).compute_signature(
+            "https://ressenti.example.org" + path, {**params, "Body": "Hi"}
+        )
         response = client.post(path, params, HTTP_X_TWILIO_SIGNATURE=good)
     else:
         response = signed_post(client, "patients:twilio_inbound", params, site_url="https://evil.example.org")
@@ -147,6 +168,7 @@ def test_webhooks_accept_post_only(client, twilio_settings):
 
 
 # --- status callbacks -----------------------------------------------------------------------------
+
 
 def status(client, sid, value, code=None):
     params = {"MessageSid": sid, "MessageStatus": value, "SmsSid": sid, "SmsStatus": value}
@@ -241,6 +263,7 @@ def test_status_with_a_bad_signature_is_refused(make, client, twilio_settings):
 
 # --- end to end: our backend -> fake Twilio -> signed callbacks -> our webhook --------------------
 
+
 @pytest.mark.django_db(transaction=True)
 def test_end_to_end_send_then_signed_callbacks_mark_the_message_delivered(make, live_server, settings):
     with FakeTwilio(callbacks=("sent", "delivered"), callback_delay=0.2) as fake:
@@ -279,5 +302,7 @@ def test_start_after_stop_takes_sms_back_for_what_comes_next(make, client, twili
     assert Message.objects.get(pk=invitation.pk).status == "cancelled"
     # A START with a bad signature changes nothing.
     signed_post(client, "patients:twilio_inbound", {"From": PHONE, "Body": "STOP"})
-    assert signed_post(client, "patients:twilio_inbound", {"From": PHONE, "Body": "START"}, token="x").status_code == 403
+    assert (
+        signed_post(client, "patients:twilio_inbound", {"From": PHONE, "Body": "START"}, token="x").status_code == 403
+    )
     assert Patient.objects.get(pk=patient.pk).sms_opted_out_at is not None

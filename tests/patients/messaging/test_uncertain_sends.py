@@ -159,8 +159,13 @@ def test_the_database_dropping_us_while_the_text_is_prepared_is_retried_not_fail
     def drop_before_the_template_query(execute, sql, params_, many, context):
         if "patients_smstemplate" in sql and not dropped:
             pid = connection.connection.info.backend_pid
-            with psycopg.connect(host=params.get("host") or "127.0.0.1", port=params.get("port") or 5432,
-                                 user=params.get("user"), dbname=params["dbname"], autocommit=True) as admin:
+            with psycopg.connect(
+                host=params.get("host") or "127.0.0.1",
+                port=params.get("port") or 5432,
+                user=params.get("user"),
+                dbname=params["dbname"],
+                autocommit=True,
+            ) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", [pid])
             dropped.append(pid)
         return execute(sql, params_, many, context)

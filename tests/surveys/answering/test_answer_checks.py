@@ -91,7 +91,8 @@ def test_questionnaire_hidden_items_are_never_counted_as_shown(make, version):
     definition = copy.deepcopy(version.definition)
     answers = {"smoker": True, "cigs": 1, "sex": "m"}  # later unanswered
     assert response_findings(version_shape(definition), answers, next_page=3, completed=True) == [
-        ("later", EMPTY_YES_NO)]
+        ("later", EMPTY_YES_NO)
+    ]
     later = definition["item"][2]["item"][0]
     later["extension"] = [*later.get("extension", []), {"url": conditions.EXT_HIDDEN, "valueBoolean": True}]
     assert response_findings(version_shape(definition), answers, next_page=3, completed=True) == []
@@ -102,10 +103,20 @@ def test_csv_output_parses_with_its_header_and_the_summary_on_stderr(make, versi
     respond(make, version, {"smoker": False, "sex": "m", "later": True})
     out, err = run("--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["study", "pseudonym", "questionnaire", "version", "response_id", "submitted_at",
-                             "item", "kind_of_finding"]
+    assert list(rows[0]) == [
+        "study",
+        "pseudonym",
+        "questionnaire",
+        "version",
+        "response_id",
+        "submitted_at",
+        "item",
+        "kind_of_finding",
+    ]
     assert [(r["pseudonym"], r["response_id"], r["item"], r["kind_of_finding"]) for r in rows] == [
-        ("P-CSV1", str(lost.pk), "smoker", EMPTY_YES_NO), ("P-CSV1", str(lost.pk), "cigs", HIDDEN_FOLLOW_UP)]
+        ("P-CSV1", str(lost.pk), "smoker", EMPTY_YES_NO),
+        ("P-CSV1", str(lost.pk), "cigs", HIDDEN_FOLLOW_UP),
+    ]
     assert rows[0]["study"] == version.questionnaire.study.code and rows[0]["version"] == str(version.number)
     assert rows[0]["submitted_at"].startswith(str(lost.submitted_at.date()))
     assert "Checked 2 submitted response(s); 1 may have lost answers" in err
@@ -127,19 +138,22 @@ def test_it_changes_nothing_and_never_reads_the_patient_register(make, version):
 
     def snapshot() -> dict:
         counts = {model._meta.label: model._default_manager.count() for model in apps.get_models()}
-        return counts | {"answers": list(Response.objects.order_by("pk").values_list("answers", "next_page",
-                                                                                   "updated_at"))}
+        return counts | {
+            "answers": list(Response.objects.order_by("pk").values_list("answers", "next_page", "updated_at"))
+        }
 
     before = snapshot()
     with CaptureQueriesContext(connection) as queries:
         text, _err = run("--include-in-progress")
         table, _err = run("--format", "csv")
     assert snapshot() == before  # history rows included: every model is counted
+
     # Reads only: SELECTs, which .iterator() on PostgreSQL runs through a server-side cursor.
     def reads(sql: str) -> bool:
         sql = re.sub(r"\s+", " ", sql.strip().upper())
         return sql.startswith(("SELECT", "FETCH ", "CLOSE ")) or (
-            sql.startswith("DECLARE ") and " CURSOR " in sql and " FOR SELECT " in sql)
+            sql.startswith("DECLARE ") and " CURSOR " in sql and " FOR SELECT " in sql
+        )
 
     assert all(reads(q["sql"]) for q in queries.captured_queries), [q["sql"][:80] for q in queries.captured_queries]
     assert not [q["sql"] for q in queries.captured_queries if "patients_" in q["sql"]]

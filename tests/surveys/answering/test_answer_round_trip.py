@@ -63,8 +63,11 @@ def round_trip_version(make):
     sections = {code: make.section(questionnaire=q, link_id=code, order=n) for n, code in enumerate(PAGES, start=1)}
     options = {
         "mood": [*YES_NO_SOMETIMES, ("-1", "Ne sait pas", "Don't know", None)],
-        "help": [("fam", "Famille", "Family", None), ("gp", "Médecin", "Doctor", None),
-                 ("none", "Personne", "Nobody", None)],
+        "help": [
+            ("fam", "Famille", "Family", None),
+            ("gp", "Médecin", "Doctor", None),
+            ("none", "Personne", "Nobody", None),
+        ],
     }
     extra = {
         "cigs": {"min_value": 0, "max_value": 100},
@@ -76,8 +79,15 @@ def round_trip_version(make):
     }
     for code, page in PAGES.items():
         for link_id, kind in page.items():
-            row = make.item(questionnaire=q, link_id=link_id, type=kind, section=sections[code],
-                            options=options.get(link_id), text_en=f"Question {link_id}", **extra.get(link_id, {}))
+            row = make.item(
+                questionnaire=q,
+                link_id=link_id,
+                type=kind,
+                section=sections[code],
+                options=options.get(link_id),
+                text_en=f"Question {link_id}",
+                **extra.get(link_id, {}),
+            )
             if link_id == "cigs":
                 make.condition(item=row, question="smoker", operator="=", answer="true")
     return questionnaire_publish(questionnaire=q, by=None)
@@ -115,8 +125,9 @@ def stored_text(node: dict) -> st.SearchStrategy[str]:
     chars = st.characters(exclude_categories=("Cs",), exclude_characters=forbidden)
     lines = st.sampled_from(["\n", "\n\n", " \n", "\u00a0"]) if values.kind_of(node) == T.LONG_TEXT else st.just(" ")
     pieces = st.lists(st.one_of(st.text(chars, min_size=1, max_size=12), lines), min_size=1, max_size=16)
-    return (pieces.map(lambda parts: "".join(parts).strip(SPACE_CHARS))
-            .filter(lambda text: 0 < len(text) <= _text_limit(node)))
+    return pieces.map(lambda parts: "".join(parts).strip(SPACE_CHARS)).filter(
+        lambda text: 0 < len(text) <= _text_limit(node)
+    )
 
 
 def _time_text(t: dt.time) -> str:
@@ -142,9 +153,14 @@ def stored_value(node: dict) -> st.SearchStrategy:
         return st.integers(min_value=max(int(low), -LIMIT + 1), max_value=min(int(high), LIMIT - 1))
     if kind == T.DECIMAL:
         # Any double under 10**15 in size; -0.0 is not a stored form (it is written 0).
-        return (st.floats(min_value=float(low), max_value=float(high), allow_nan=False, allow_infinity=False,
-                          exclude_min=low == -LIMIT, exclude_max=high == LIMIT)
-                .filter(lambda x: low <= Decimal(str(x)) <= high and math.copysign(1, x) > 0))
+        return st.floats(
+            min_value=float(low),
+            max_value=float(high),
+            allow_nan=False,
+            allow_infinity=False,
+            exclude_min=low == -LIMIT,
+            exclude_max=high == LIMIT,
+        ).filter(lambda x: low <= Decimal(str(x)) <= high and math.copysign(1, x) > 0)
     if kind == T.DATE:
         return st.dates(*values.date_range(node)).map(dt.date.isoformat)
     if kind == T.TIME:
@@ -249,8 +265,17 @@ def typed_strings(node: dict) -> st.SearchStrategy[list[str]]:
 
 # Strings at the edges, tried on every run.
 TYPED_EXAMPLES = {
-    "weight": [["999999999999999.99"], ["-999999999999999,96"], ["-0"], ["-0,000"], ["71,5"], ["1\u202f250,5"],
-               ["-.5"], ["+3."], ["\u00a0-0.000000000000000000001\x00 "]],
+    "weight": [
+        ["999999999999999.99"],
+        ["-999999999999999,96"],
+        ["-0"],
+        ["-0,000"],
+        ["71,5"],
+        ["1\u202f250,5"],
+        ["-.5"],
+        ["+3."],
+        ["\u00a0-0.000000000000000000001\x00 "],
+    ],
     "count": [["999\u00a0999 999 999 999"], ["-0"], ["+12,000"]],
     "temp": [["34,5"], ["42.50"]],
     "drug": [["first line\r\nsecond"], ["a\rb\nc"], ["\x00 metformine \u202f"]],
@@ -263,6 +288,7 @@ TYPED_EXAMPLES = {
 
 
 # --- unit level ---------------------------------------------------------------------------------------
+
 
 def _same(node: dict, value) -> None:
     shown = values.form_values(node, value)
@@ -377,7 +403,9 @@ def browser_form(html: str, action: str, *, form_id: str = "answers") -> list[tu
         return next((a for a in el.iterancestors("form")), None) is form
 
     def disabled(el) -> bool:
-        return el.get("disabled") is not None or any(f.get("disabled") is not None for f in el.iterancestors("fieldset"))
+        return el.get("disabled") is not None or any(
+            f.get("disabled") is not None for f in el.iterancestors("fieldset")
+        )
 
     entries: list[tuple[object, str, str]] = []
     checked_radio: dict[str, object] = {}
@@ -413,12 +441,16 @@ def browser_form(html: str, action: str, *, form_id: str = "answers") -> list[tu
             continue
         entries.append((el, name, _sanitized(kind, el.get("value", ""))))
     assert len(pressed) == 1, f"no single button action={action} in the form"
-    pairs = [(name, value) for el, name, value in entries
-             if not (el.tag == "input" and (el.get("type") or "").lower() == "radio" and checked_radio[name] is not el)]
+    pairs = [
+        (name, value)
+        for el, name, value in entries
+        if not (el.tag == "input" and (el.get("type") or "").lower() == "radio" and checked_radio[name] is not el)
+    ]
     return [(_crlf(name), _crlf(value)) for name, value in pairs]
 
 
 # --- a patient's browser, through the test client --------------------------------------------------------
+
 
 class Patient:
     """One browser (its own cookies, CSRF enforced) on a patient link."""
@@ -442,7 +474,8 @@ class Patient:
         pairs = browser_form(self.html, action)
         if replace:
             pairs = [p for p in pairs if p[0] not in replace] + [
-                (name, _crlf(text)) for name, texts in replace.items() for text in texts]
+                (name, _crlf(text)) for name, texts in replace.items() for text in texts
+            ]
         sent = self.client.post(self.url, data=urlencode(pairs), content_type="application/x-www-form-urlencoded")
         assert sent.status_code == 302, (self.url, sent.status_code, _errors(sent.content.decode()))
         location = sent["Location"]
@@ -460,10 +493,12 @@ class Patient:
 
 def _errors(html: str) -> list[str]:
     return re.findall(r'<p class="err"[^>]*>(.*?)</p>', html) + (
-        ["(revealed a question)"] if "added a question on this page" in html else [])
+        ["(revealed a question)"] if "added a question on this page" in html else []
+    )
 
 
 # --- page level ------------------------------------------------------------------------------------------
+
 
 def _answers(assignment) -> str:
     response = Response.objects.filter(assignment=assignment).first()
@@ -481,8 +516,10 @@ def stored_answers(nodes: dict) -> st.SearchStrategy[dict]:
 
 def typed_answers(nodes: dict) -> st.SearchStrategy[dict]:
     """What a patient types into each field (nothing, or strings that parse)."""
+
     def usable(node):
         return typed_strings(node).filter(lambda raw: not values.parse(node, raw)[1])
+
     return st.fixed_dictionaries({link_id: st.just([]) | usable(nodes[link_id]) for link_id in ITEMS})
 
 
@@ -495,8 +532,9 @@ def save(*, assignment, token: str, definition: dict, pages, source: str, drawn:
         expected = conditions.prune_answers(definition, {k: v for k, v in drawn.items() if v is not None})
         for index in range(len(pages)):
             page_answers = {k: v for k, v in expected.items() if where[k] == index}
-            submit.response_save_page(assignment=assignment, answers=page_answers, page_index=index,
-                                        advance=index < advanced)
+            submit.response_save_page(
+                assignment=assignment, answers=page_answers, page_index=index, advance=index < advanced
+            )
     else:
         nodes = fhir.items_by_link(definition)
         parsed = {k: values.parse(nodes[k], raw)[0] for k, raw in drawn.items()}
@@ -508,11 +546,16 @@ def save(*, assignment, token: str, definition: dict, pages, source: str, drawn:
             # The real POST of the page, its fields typed in; the pages after `advanced` left with Previous
             # (page 1 has no Previous button: its answers are kept by the language switch instead).
             action = "next" if index < advanced else ("back" if index else "lang-fr")
-            pairs = [("csrfmiddlewaretoken", _csrf(patient.html)), ("page", str(index + 1)),
-                     ("shown", " ".join(str(n.get("linkId")) for n in page.nodes)), ("action", action)]
+            pairs = [
+                ("csrfmiddlewaretoken", _csrf(patient.html)),
+                ("page", str(index + 1)),
+                ("shown", " ".join(str(n.get("linkId")) for n in page.nodes)),
+                ("action", action),
+            ]
             pairs += [(k, _crlf(text)) for k, raw in typed.items() for text in raw]
-            sent = patient.client.post(patient.start, data=urlencode(pairs),
-                                       content_type="application/x-www-form-urlencoded")
+            sent = patient.client.post(
+                patient.start, data=urlencode(pairs), content_type="application/x-www-form-urlencoded"
+            )
             assert sent.status_code == 302, _errors(sent.content.decode())
     assert _answers(assignment) == as_json(expected)
     return expected
@@ -543,8 +586,15 @@ def test_previous_then_next_posts_every_page_back_unchanged(version, nodes, link
     @settings(**PAGE_PROPERTY)
     @given(strategy)
     def check(drawn):
-        save(assignment=assignment, token=token, definition=definition, pages=pages, source=source, drawn=drawn,
-             advanced=len(pages))
+        save(
+            assignment=assignment,
+            token=token,
+            definition=definition,
+            pages=pages,
+            source=source,
+            drawn=drawn,
+            advanced=len(pages),
+        )
         before = _answers(assignment)
         patient = Patient(token)
         patient.open(f"?p={len(pages)}")
@@ -573,8 +623,15 @@ def test_the_review_pages_change_links_post_every_page_back_unchanged(version, n
     @settings(**PAGE_PROPERTY)
     @given(strategy)
     def check(drawn):
-        save(assignment=assignment, token=token, definition=definition, pages=pages, source=source, drawn=drawn,
-             advanced=len(pages))
+        save(
+            assignment=assignment,
+            token=token,
+            definition=definition,
+            pages=pages,
+            source=source,
+            drawn=drawn,
+            advanced=len(pages),
+        )
         before = _answers(assignment)
         patient = Patient(token)
         review = patient.open("?p=review")
@@ -602,8 +659,15 @@ def test_resuming_on_another_browser_posts_the_page_back_unchanged(version, node
     @given(strategy, st.integers(0, len(pages) - 1))
     def check(drawn, left_on):
         # The patient left on page left_on + 1, having saved the pages after it with Previous.
-        save(assignment=assignment, token=token, definition=definition, pages=pages, source=source, drawn=drawn,
-             advanced=left_on)
+        save(
+            assignment=assignment,
+            token=token,
+            definition=definition,
+            pages=pages,
+            source=source,
+            drawn=drawn,
+            advanced=left_on,
+        )
         before = _answers(assignment)
         patient = Patient(token)  # another browser: no cookies
         patient.open(patient.start)
@@ -635,7 +699,16 @@ third</textarea>
 </form><button form="answers" type="submit" name="action" value="lang-fr">Fr</button>
 <form id="other"><input name="no" value="no"></form></body></html>"""
     assert browser_form(html, "next") == [
-        ("shown", "a b"), ("r", "2"), ("c", "p"), ("c", "s"), ("t", "onetwo"), ("d", ""), ("d2", "0001-01-01"),
-        ("h", ""), ("h2", "07:05:09"), ("long", "\r\nsecond line\r\nthird"), ("action", "next"),
+        ("shown", "a b"),
+        ("r", "2"),
+        ("c", "p"),
+        ("c", "s"),
+        ("t", "onetwo"),
+        ("d", ""),
+        ("d2", "0001-01-01"),
+        ("h", ""),
+        ("h2", "07:05:09"),
+        ("long", "\r\nsecond line\r\nthird"),
+        ("action", "next"),
     ]
     assert ("action", "lang-fr") in browser_form(html, "lang-fr")

@@ -18,8 +18,7 @@ def test_answers_sent_after_the_window_closed_are_refused_and_the_page_says_so(c
     assert late.status_code == 410
     assert "Your last answers could not be saved: this questionnaire closed on" in late.content.decode()
     assert Response.objects.get(assignment=a).answers == {"mood": "a1", "pain": 0}
-    french = client.post(url, {"page": "1", "mood": "a2", "pain": "9", "shown": "mood pain"},
-                         HTTP_ACCEPT_LANGUAGE="fr")
+    french = client.post(url, {"page": "1", "mood": "a2", "pain": "9", "shown": "mood pain"}, HTTP_ACCEPT_LANGUAGE="fr")
     assert "9" not in Response.objects.get(assignment=a).answers.values()
     assert french.status_code == 410
 

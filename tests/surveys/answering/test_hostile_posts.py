@@ -29,14 +29,46 @@ from surveys.models import Response
 from surveys.questionnaires import fhir, values
 from tests.surveys.answering.test_answer_round_trip import link, typed_strings, version  # noqa: F401 - fixtures
 
-PROPERTY = dict(deadline=None, database=None, max_examples=60, phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+PROPERTY = dict(
+    deadline=None,
+    database=None,
+    max_examples=60,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
-HOSTILE = st.sampled_from([
-    "\x00", "12\x00", "a\x00b", "sNaN", "NaN", "-Infinity", "Infinity", "inf", "1e400", "1E5", "9" * 4300,
-    "0." + "1" * 4300, "0001-01-01", "9999-12-31", "31/12/9999", "00/00/0000", "29/02/2023", "24:00", "23:59:60",
-    "\x0b\x0c\x1b", "\ufeff", "\u202e", "😀" * 300, "x" * 100_000, "%00", "<script>", "' OR 1=1 --", "\udcff",
-])
+HOSTILE = st.sampled_from(
+    [
+        "\x00",
+        "12\x00",
+        "a\x00b",
+        "sNaN",
+        "NaN",
+        "-Infinity",
+        "Infinity",
+        "inf",
+        "1e400",
+        "1E5",
+        "9" * 4300,
+        "0." + "1" * 4300,
+        "0001-01-01",
+        "9999-12-31",
+        "31/12/9999",
+        "00/00/0000",
+        "29/02/2023",
+        "24:00",
+        "23:59:60",
+        "\x0b\x0c\x1b",
+        "\ufeff",
+        "\u202e",
+        "😀" * 300,
+        "x" * 100_000,
+        "%00",
+        "<script>",
+        "' OR 1=1 --",
+        "\udcff",
+    ]
+)
 ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
 
 
@@ -64,11 +96,18 @@ def test_hostile_answers_get_a_page_and_keep_their_neighbours(version, link):  #
             shown = [str(n.get("linkId")) for n in page.nodes]
             posted = {link_id: data.draw(_field(nodes[link_id]), label=link_id) for link_id in shown}
             html = client.get(url + (f"?p={index + 1}" if index else "")).content.decode()
-            pairs = [("csrfmiddlewaretoken", _csrf(html)), ("page", str(index + 1)), ("shown", " ".join(shown)),
-                     ("action", "next")]
+            pairs = [
+                ("csrfmiddlewaretoken", _csrf(html)),
+                ("page", str(index + 1)),
+                ("shown", " ".join(shown)),
+                ("action", "next"),
+            ]
             pairs += [(k, text.replace("\udcff", "\ufffd")) for k, texts in posted.items() for text in texts]
-            sent = client.post(url, data=urlencode(pairs, encoding="utf-8", errors="replace"),
-                               content_type="application/x-www-form-urlencoded")
+            sent = client.post(
+                url,
+                data=urlencode(pairs, encoding="utf-8", errors="replace"),
+                content_type="application/x-www-form-urlencoded",
+            )
             assert sent.status_code in (200, 302, 422), (posted, sent.status_code)
             response = Response.objects.filter(assignment=assignment).first()
             stored = response.answers if response else {}

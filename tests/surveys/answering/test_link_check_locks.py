@@ -24,7 +24,8 @@ def _checked_link(make, study=None):
     Study.objects.filter(pk=a.participant.study_id).update(link_check="birth_year")
     a.participant.refresh_from_db()
     Participant.objects.filter(pk=a.participant_id).update(
-        link_check_digest=link_check_digest(participant=a.participant, birth_year=1956))
+        link_check_digest=link_check_digest(participant=a.participant, birth_year=1956)
+    )
     a.refresh_from_db()
     return token, a
 

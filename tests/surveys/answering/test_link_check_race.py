@@ -29,7 +29,8 @@ def test_sixty_concurrent_wrong_guesses_evaluate_at_most_the_limit(shared_servic
     Study.objects.filter(pk=a.participant.study_id).update(link_check="birth_year")
     a.participant.refresh_from_db()
     Participant.objects.filter(pk=a.participant_id).update(
-        link_check_digest=link_check_digest(participant=a.participant, birth_year=1956))
+        link_check_digest=link_check_digest(participant=a.participant, birth_year=1956)
+    )
     evaluated = []
     real_digest = access.link_check_digest
 

@@ -27,12 +27,15 @@ def failing():
 
 @pytest.mark.django_db
 @override_settings(ROOT_URLCONF=__name__, DEBUG=False)
-@pytest.mark.parametrize("cookie, accept, words", [
-    ("fr", "", "Vos réponses précédentes sont enregistrées"),
-    ("en", "fr", "Your earlier answers are saved"),
-    ("", "en-GB,en;q=0.9", "Your earlier answers are saved"),
-    ("", "", "Vos réponses précédentes sont enregistrées"),
-])
+@pytest.mark.parametrize(
+    "cookie, accept, words",
+    [
+        ("fr", "", "Vos réponses précédentes sont enregistrées"),
+        ("en", "fr", "Your earlier answers are saved"),
+        ("", "en-GB,en;q=0.9", "Your earlier answers are saved"),
+        ("", "", "Vos réponses précédentes sont enregistrées"),
+    ],
+)
 def test_a_server_error_on_a_patient_page_is_in_their_language(failing, cookie, accept, words):
     if cookie:
         failing.cookies["ressenti_lang"] = cookie

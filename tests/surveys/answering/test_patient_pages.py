@@ -36,10 +36,16 @@ def test_open_link_shows_first_page_with_every_question(client, make):
 @pytest.mark.parametrize(
     ("change", "status", "text"),
     [
-        ({"expires_at": timezone.now() - timedelta(minutes=1), "due_at": timezone.now() - timedelta(days=2)}, 410,
-         "This questionnaire is closed"),
-        ({"due_at": timezone.now() + timedelta(days=2), "expires_at": timezone.now() + timedelta(days=9)}, 200,
-         "Not open yet"),
+        (
+            {"expires_at": timezone.now() - timedelta(minutes=1), "due_at": timezone.now() - timedelta(days=2)},
+            410,
+            "This questionnaire is closed",
+        ),
+        (
+            {"due_at": timezone.now() + timedelta(days=2), "expires_at": timezone.now() + timedelta(days=9)},
+            200,
+            "Not open yet",
+        ),
         ({"status": Assignment.Status.CANCELLED}, 410, "no longer available"),
     ],
 )
@@ -105,8 +111,9 @@ def test_without_javascript_a_revealed_question_is_shown_before_moving_on(client
     # "why" appears when mood = a2: the page comes back with it instead of skipping it.
     assert first.status_code == 200
     assert 'id="q-f-why" hidden' not in first.content.decode()
-    second = client.post(url(token), {"page": "1", "action": "next", "mood": "a2", "pain": "3", "why": "tired",
-                                      "shown": "mood why pain"})
+    second = client.post(
+        url(token), {"page": "1", "action": "next", "mood": "a2", "pain": "3", "why": "tired", "shown": "mood why pain"}
+    )
     assert second.status_code == 302 and second["Location"].endswith("?p=review")
     assert Response.objects.get(assignment=a).answers == {"mood": "a2", "why": "tired", "pain": 3}
 
@@ -168,7 +175,8 @@ def _with_birth_year_check(a, year: int) -> None:
     Study.objects.filter(pk=a.participant.study_id).update(link_check="birth_year")
     a.participant.refresh_from_db()
     Participant.objects.filter(pk=a.participant_id).update(
-        link_check_digest=link_check_digest(participant=a.participant, birth_year=year))
+        link_check_digest=link_check_digest(participant=a.participant, birth_year=year)
+    )
 
 
 def test_year_of_birth_is_asked_before_any_question(client, make):

@@ -33,24 +33,35 @@ def test_the_known_patient_paths_are_found():
 def _link(make, *, consented: bool):
     version = make.published_version(study=make.study(legal_basis="consent", link_check="birth_year"))
     study = version.questionnaire.study
-    notice = make.consent_notice(study=study, version="1.0", language="en", title="About the study",
-                                 text="Why.")
+    notice = make.consent_notice(study=study, version="1.0", language="en", title="About the study", text="Why.")
     make.timepoint(version=version, code="t0", offset=0, window=7)
     enrollment = enrollment_create(
-        study=study, data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", birth_date="03/02/1951",
-                                        language="en"),
-        by=None, now=timezone.now() - timedelta(minutes=1))
+        study=study,
+        data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", birth_date="03/02/1951", language="en"),
+        by=None,
+        now=timezone.now() - timedelta(minutes=1),
+    )
     if consented:
-        consent_record(enrollment=enrollment, notice=notice, method="electronic", typed_name="Jeanne Martin",
-                       by=None, now=timezone.now())
+        consent_record(
+            enrollment=enrollment,
+            notice=notice,
+            method="electronic",
+            typed_name="Jeanne Martin",
+            by=None,
+            now=timezone.now(),
+        )
     assignment = enrollment.participant.assignments.get()
     return assignment_link_token(assignment=assignment), notice, enrollment
 
 
 def _written(enrollment) -> tuple:
     enrollment.refresh_from_db()
-    return (ConsentRecord.objects.count(), Response.objects.count(), enrollment.withdrawn_at,
-            Participant.objects.get(pk=enrollment.participant_id).status)
+    return (
+        ConsentRecord.objects.count(),
+        Response.objects.count(),
+        enrollment.withdrawn_at,
+        Participant.objects.get(pk=enrollment.participant_id).status,
+    )
 
 
 @pytest.mark.parametrize("consented", [False, True], ids=["needs-consent", "open"])
@@ -61,8 +72,17 @@ def test_every_link_path_asks_the_year_of_birth_first(client, make, route, metho
     before = _written(enrollment)
     path = "/" + route.replace("<str:token>", token)
     # Everything any of these forms could take: a consent, answers, a submit, a withdrawal with deletion.
-    data = {"notice": notice.pk, "agree": "yes", "typed_name": "Someone Else", "action": "submit", "page": "1",
-            "shown": "mood pain", "mood": "a1", "pain": "2", "data": "delete"}
+    data = {
+        "notice": notice.pk,
+        "agree": "yes",
+        "typed_name": "Someone Else",
+        "action": "submit",
+        "page": "1",
+        "shown": "mood pain",
+        "mood": "a1",
+        "pain": "2",
+        "data": "delete",
+    }
     response = client.get(path) if method == "get" else client.post(path, data)
     html = response.content.decode()
     assert response.status_code == 200 and 'name="birth_year"' in html, (path, response.status_code)

@@ -84,6 +84,7 @@ def test_correction_recomputes_the_score_and_raises_a_new_alert_once(make):
     assignment = make.assignment(participant=make.participant(study=study), timepoint=make.timepoint(version=version))
     response = make.response(assignment=assignment, status="completed", answers={"q1": "a1", "q9": "a1"})
     from surveys.scoring import compute
+
     response.scores = compute.scores_compute(version.definition, response.answers)
     response.save()
     alerts_raise(response=response)
@@ -112,9 +113,14 @@ def test_correction_accepts_exactly_what_the_patient_page_accepts(make, world, r
     user = member(make, study, "investigator")
     definition = response.version.definition
     [page] = rendering.build_pages(definition, "en")
-    patient = rendering.page_submission(definition=definition, page=page, language="en",
-                                        answers={"mood": "a1"}, post=MultiValueDict({"pain": [raw], "mood": ["a1"]}),
-                                        check_required=True)
+    patient = rendering.page_submission(
+        definition=definition,
+        page=page,
+        language="en",
+        answers={"mood": "a1"},
+        post=MultiValueDict({"pain": [raw], "mood": ["a1"]}),
+        check_required=True,
+    )
     try:
         response_correct(response=response, posted={"pain": [raw]}, reason="call", by=user)
         accepted = True
@@ -137,8 +143,9 @@ def test_member_of_another_site_gets_404(client, make, world):
     assert not ResponseCorrection.objects.exists()
 
 
-@pytest.mark.parametrize("role, may", [("investigator", True), ("data_manager", True), ("designer", False),
-                                       ("reviewer", False)])
+@pytest.mark.parametrize(
+    "role, may", [("investigator", True), ("data_manager", True), ("designer", False), ("reviewer", False)]
+)
 def test_the_permission_matrix_gives_corrections_to_investigators_and_data_managers(make, world, role, may):
     from surveys.rules import CORRECT_RESPONSE
 

@@ -155,9 +155,21 @@ def test_a_site_limited_member_sees_only_its_site(client, world):
 
 def test_a_data_manager_of_one_study_sees_nothing_of_another(client, world):
     token = world.tokens["dm_beta"]
-    for path in ["", "participants/", "assignments/", "responses/", "scores/", "versions/", "messages/",
-                 "participants/AL01-N0001/", f"assignments/{world.a_north.pk}/", f"responses/{world.r_north.pk}/",
-                 f"responses/{world.r_north.pk}/fhir/", "versions/mood/1/", "versions/mood/1/fhir/"]:
+    for path in [
+        "",
+        "participants/",
+        "assignments/",
+        "responses/",
+        "scores/",
+        "versions/",
+        "messages/",
+        "participants/AL01-N0001/",
+        f"assignments/{world.a_north.pk}/",
+        f"responses/{world.r_north.pk}/",
+        f"responses/{world.r_north.pk}/fhir/",
+        "versions/mood/1/",
+        "versions/mood/1/fhir/",
+    ]:
         assert_error(call(client, f"/api/studies/alpha/{path}", token), 404, "not_found")
     # Nor through its own study's URLs with alpha's ids.
     assert_error(call(client, f"/api/studies/beta/responses/{world.r_north.pk}/", token), 404)
@@ -209,8 +221,9 @@ def test_participants_show_pseudonym_site_status_language_and_dates_only(client,
     assert [r["pseudonym"] for r in rows] == ["AL01-N0001", "AL01-S0002"]
     assert set(rows[0]) == {"pseudonym", "site", "status", "language", "consented_at", "withdrawn_at", "created_at"}
     assert rows[0]["site"] == "north"
-    assert [r["pseudonym"] for r in results(client, "/api/studies/alpha/participants/", world.tokens["dm"],
-                                            site="south")] == ["AL01-S0002"]
+    assert [
+        r["pseudonym"] for r in results(client, "/api/studies/alpha/participants/", world.tokens["dm"], site="south")
+    ] == ["AL01-S0002"]
     detail = data(call(client, "/api/studies/alpha/participants/AL01-N0001/", world.tokens["dm"]))
     assert detail == rows[0]
 
@@ -240,7 +253,11 @@ def test_responses_as_json_with_answers_and_scores(client, world):
     assert row["answers"] == {"mood": "a2", "why": "work", "pain": 7}
     assert row["scores"]["total"]["value"] == 9 and row["scores"]["total"]["band"] == "high"
     assert (row["participant"], row["timepoint"], row["questionnaire"], row["version"]) == (
-        "AL01-N0001", "baseline", "mood", 1)
+        "AL01-N0001",
+        "baseline",
+        "mood",
+        1,
+    )
     # Instants in UTC, whatever the server's time zone.
     assert row["submitted_at"].endswith("Z") and row["due_at"].endswith("Z")
     # Any offset ISO 8601 allows, even those PostgreSQL refuses (beyond ±15:59).
@@ -249,7 +266,8 @@ def test_responses_as_json_with_answers_and_scores(client, world):
     assert [r["id"] for r in results(client, url, token, submitted_after=since)] == [world.r_north.pk]
     assert results(client, url, token, submitted_before=since) == []
     assert [r["id"] for r in results(client, url, token, timepoint="baseline", participant="AL01-S0002")] == [
-        world.r_south.pk]
+        world.r_south.pk
+    ]
     assert data(call(client, f"{url}{world.r_north.pk}/", token)) == row
 
 
@@ -265,12 +283,26 @@ def test_response_as_fhir_questionnaire_response(client, world):
 def test_scores_are_flat_rows(client, world):
     token = world.tokens["dm"]
     rows = results(client, "/api/studies/alpha/scores/", token)
-    assert rows == [{
-        "response": world.r_north.pk, "participant": "AL01-N0001", "site": "north", "timepoint": "baseline",
-        "occurrence": 1, "questionnaire": "mood", "version": 1, "submitted_at": rows[0]["submitted_at"],
-        "score": "total", "value": 9.0, "band": "high", "raw": 9.0, "answered": 2, "of": 2, "prorated": False,
-        "reason": None,
-    }]
+    assert rows == [
+        {
+            "response": world.r_north.pk,
+            "participant": "AL01-N0001",
+            "site": "north",
+            "timepoint": "baseline",
+            "occurrence": 1,
+            "questionnaire": "mood",
+            "version": 1,
+            "submitted_at": rows[0]["submitted_at"],
+            "score": "total",
+            "value": 9.0,
+            "band": "high",
+            "raw": 9.0,
+            "answered": 2,
+            "of": 2,
+            "prorated": False,
+            "reason": None,
+        }
+    ]
     assert results(client, "/api/studies/alpha/scores/", token, score="other") == []
     assert len(results(client, "/api/studies/alpha/scores/", token, score="total", timepoint="baseline")) == 1
     assert_error(call(client, "/api/studies/alpha/scores/", token, status="completed"), 400)
@@ -294,30 +326,35 @@ def test_cursor_pages_cover_every_row_once(client, world, make):
     assert pages == 3 and len(seen) == 9 == len(set(seen))
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"cursor": "garbage!"}, "cursor"),
-    ({"cursor": base64.b64encode(b"p=abc").decode()}, "cursor"),
-    ({"cursor": base64.b64encode(b"p=" + b"9" * 30).decode()}, "cursor"),
-    ({"cursor": base64.b64encode(b"o=-1").decode()}, "cursor"),
-    ({"page_size": "0"}, "page_size"),
-    ({"page_size": "5000"}, "page_size"),
-    ({"page_size": "ten"}, "page_size"),
-    ({"colour": "blue"}, "colour"),
-    ({"due_after": "yesterday"}, "due_after"),
-    ({"due_after": "2026-02-30"}, "due_after"),
-    ({"due_before": "0001-01-01T00:00:00+14:00"}, "due_before"),
-    ({"status": "lost"}, "status"),
-    ({"participant": "a\x00b"}, "participant"),
-    ({"due_after": ""}, "due_after"),
-    ({"status": ""}, "status"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"cursor": base64.b64encode(b"p=abc").decode()}, "cursor"),
+        ({"cursor": base64.b64encode(b"p=" + b"9" * 30).decode()}, "cursor"),
+        ({"cursor": base64.b64encode(b"o=-1").decode()}, "cursor"),
+        ({"page_size": "0"}, "page_size"),
+        ({"page_size": "5000"}, "page_size"),
+        ({"page_size": "ten"}, "page_size"),
+        ({"colour": "blue"}, "colour"),
+        ({"due_after": "yesterday"}, "due_after"),
+        ({"due_after": "2026-02-30"}, "due_after"),
+        ({"due_before": "0001-01-01T00:00:00+14:00"}, "due_before"),
+        ({"status": "lost"}, "status"),
+        ({"participant": "a\x00b"}, "participant"),
+        ({"due_after": ""}, "due_after"),
+        ({"status": ""}, "status"),
+    ],
+)
 def test_bad_input_is_400_naming_the_parameter(client, world, params, field):
     response = call(client, "/api/studies/alpha/assignments/", world.tokens["dm"], **params)
     body = assert_error(response, 400, "invalid")
     assert field in body["errors"], body
 
 
-@pytest.mark.parametrize("params, field", [({"timepoint": "m99"}, "timepoint"), ({"questionnaire": "nope"}, "questionnaire")])
+@pytest.mark.parametrize(
+    "params, field", [({"timepoint": "m99"}, "timepoint"), ({"questionnaire": "nope"}, "questionnaire")]
+)
 def test_a_code_naming_nothing_in_the_study_is_404_naming_the_parameter(client, world, params, field):
     response = call(client, "/api/studies/alpha/assignments/", world.tokens["dm"], **params)
     assert field in assert_error(response, 404, "not_found")["errors"]
@@ -328,10 +365,16 @@ def test_detail_views_refuse_query_parameters(client, world):
     assert "x" in assert_error(response, 400, "invalid")["errors"]
 
 
-@pytest.mark.parametrize("path", [
-    "/api/nothing/", "/api/studies/alpha/responses/abc/", "/api/studies/alpha/responses/99999999999999999999999/",
-    "/api/studies/a%00b/", "/api/studies/alpha/participants/a%20b/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/nothing/",
+        "/api/studies/alpha/responses/abc/",
+        "/api/studies/alpha/responses/99999999999999999999999/",
+        "/api/studies/a%00b/",
+        "/api/studies/alpha/participants/a%20b/",
+    ],
+)
 def test_unknown_paths_under_api_are_json_404(client, world, path):
     assert_error(call(client, path, world.tokens["dm"]), 404, "not_found")
 
@@ -376,11 +419,16 @@ def test_over_the_rate_a_token_gets_429_with_retry_after(client, world, settings
 def test_the_openapi_schema_validates_without_warnings(tmp_path):
     out = tmp_path / "schema.yaml"
     # Raises CommandError (SchemaGenerationError) on any warning or validation error.
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out), stdout=StringIO(),
-                 stderr=StringIO())
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(out), stdout=StringIO(), stderr=StringIO()
+    )
     text = out.read_text()
-    for path in ["/api/studies/{study}/responses/{id}/fhir/", "/api/studies/{study}/scores/",
-                 "/api/studies/{study}/messages/", "/api/studies/{study}/versions/{questionnaire}/{number}/fhir/"]:
+    for path in [
+        "/api/studies/{study}/responses/{id}/fhir/",
+        "/api/studies/{study}/scores/",
+        "/api/studies/{study}/messages/",
+        "/api/studies/{study}/versions/{questionnaire}/{number}/fhir/",
+    ]:
         assert f"{path}:" in text
 
 
@@ -389,7 +437,10 @@ def test_schema_and_docs_are_served_with_local_assets_only(client, world):
     assert response.status_code == 200
     schema = json.loads(response.content)
     assert schema["components"]["securitySchemes"]["token"] == {
-        "type": "http", "scheme": "bearer", "description": schema["components"]["securitySchemes"]["token"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": schema["components"]["securitySchemes"]["token"]["description"],
+    }
     page = client.get("/api/docs/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -411,27 +462,46 @@ def messages(world, make):
     from patients.messaging.planning import messages_plan
     from patients.models import Message
 
-    m3_south = make.assignment(participant=world.p_south, timepoint=world.m3,
-                               due_at=timezone.now() + timedelta(days=89))
-    north = make.enrollment(patient=make.patient(name="Jeanne Nord", phone="+33639980091"),
-                            participant=world.p_north)
-    south = make.enrollment(patient=make.patient(name="Paul Sud", phone="+33639980092", email="paul.sud@example.org"),
-                            participant=world.p_south)
+    m3_south = make.assignment(
+        participant=world.p_south, timepoint=world.m3, due_at=timezone.now() + timedelta(days=89)
+    )
+    north = make.enrollment(patient=make.patient(name="Jeanne Nord", phone="+33639980091"), participant=world.p_north)
+    south = make.enrollment(
+        patient=make.patient(name="Paul Sud", phone="+33639980092", email="paul.sud@example.org"),
+        participant=world.p_south,
+    )
     planned = messages_plan(enrollment=north, assignments=[world.a_north_m3])
     planned += messages_plan(enrollment=south, assignments=[m3_south])
     assert planned
     sent = planned[0]
     Message.objects.filter(pk=sent.pk).update(status=Message.Status.SENT, sent_at=timezone.now())
-    return {"north": [m for m in planned if m.enrollment_id == north.pk],
-            "south": [m for m in planned if m.enrollment_id == south.pk], "sent": sent}
+    return {
+        "north": [m for m in planned if m.enrollment_id == north.pk],
+        "south": [m for m in planned if m.enrollment_id == south.pk],
+        "sent": sent,
+    }
 
 
 def test_messages_show_what_was_planned_and_sent_by_pseudonym(client, world, messages):
     token = world.tokens["dm"]
     rows = results(client, "/api/studies/alpha/messages/", token)
     assert len(rows) == len(messages["north"]) + len(messages["south"])
-    assert set(rows[0]) == {"id", "participant", "site", "assignment", "timepoint", "occurrence", "kind", "sequence",
-                            "channel", "resend", "planned_at", "sent_at", "delivered_at", "status"}
+    assert set(rows[0]) == {
+        "id",
+        "participant",
+        "site",
+        "assignment",
+        "timepoint",
+        "occurrence",
+        "kind",
+        "sequence",
+        "channel",
+        "resend",
+        "planned_at",
+        "sent_at",
+        "delivered_at",
+        "status",
+    }
     text = json.dumps(rows)
     for secret in ["Jeanne", "Nord", "Paul", "Sud", "paul.sud", "639980091", "639980092"]:
         assert secret not in text
@@ -439,11 +509,13 @@ def test_messages_show_what_was_planned_and_sent_by_pseudonym(client, world, mes
     assert sent["status"] == "sent" and sent["sent_at"].endswith("Z") and sent["timepoint"] == "m3"
     assert sent["kind"] == "invitation" and sent["sequence"] == 0
     assert [r["id"] for r in results(client, "/api/studies/alpha/messages/", token, status="sent")] == [
-        messages["sent"].pk]
+        messages["sent"].pk
+    ]
     reminders = results(client, "/api/studies/alpha/messages/", token, kind="reminder")
     assert reminders and all(r["sequence"] >= 1 for r in reminders)
-    assert {r["participant"] for r in results(client, "/api/studies/alpha/messages/", token,
-                                              participant="AL01-S0002")} == {"AL01-S0002"}
+    assert {
+        r["participant"] for r in results(client, "/api/studies/alpha/messages/", token, participant="AL01-S0002")
+    } == {"AL01-S0002"}
     assert results(client, "/api/studies/alpha/messages/", token, timepoint="baseline") == []
     later = (timezone.now() + timedelta(days=200)).isoformat()
     assert results(client, "/api/studies/alpha/messages/", token, planned_after=later) == []
@@ -459,7 +531,8 @@ def test_messages_follow_site_scopes_and_roles(client, world, messages):
     assert_error(call(client, "/api/studies/alpha/messages/", world.tokens["dm_beta"]), 404)
     # Investigators read them too (pseudonyms only here, as for everyone).
     assert len(results(client, "/api/studies/alpha/messages/", world.tokens["investigator"])) == len(
-        messages["north"]) + len(messages["south"])
+        messages["north"]
+    ) + len(messages["south"])
 
 
 def test_list_queries_do_not_grow_with_the_rows(client, world, make, messages):
@@ -484,8 +557,12 @@ def test_list_queries_do_not_grow_with_the_rows(client, world, make, messages):
     for i in range(8):
         p = make.participant(study=world.alpha, pseudonym=f"AL01-Q{i:04d}", site=world.south)
         a = make.assignment(participant=p, timepoint=world.baseline)
-        make.response(assignment=a, status="completed", answers={"mood": "a1", "pain": 3},
-                      scores={"total": {"value": 4, "band": "low"}})
+        make.response(
+            assignment=a,
+            status="completed",
+            answers={"mood": "a1", "pain": 3},
+            scores={"total": {"value": 4, "band": "low"}},
+        )
         enrollment = make.enrollment(patient=make.patient(phone=f"+3363998{i:04d}"), participant=p)
         messages_plan(enrollment=enrollment, assignments=[a])
     assert counts() == before

@@ -29,8 +29,12 @@ def world(db):
 
 
 def post(client, token, body, url=URL):
-    return client.post(url, data=json.dumps(body) if not isinstance(body, bytes) else body,
-                       content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.post(
+        url,
+        data=json.dumps(body) if not isinstance(body, bytes) else body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
 
 
 def get(client, token, url):
@@ -108,19 +112,22 @@ def test_roles_without_the_export_permission_get_403(client, world):
     assert post(client, world.tokens["investigator"], {"format": "wide_csv"}).status_code == 202
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"format": "pdf"}, "format"),
-    ({}, "format"),
-    ({"format": "wide_csv", "colour": "blue"}, "colour"),
-    ({"format": "wide_csv", "study_id": 1}, "study_id"),
-    ({"format": "fhir_ndjson", "dates": "days_since_enrolment"}, "dates"),
-    ({"format": "wide_csv", "dates": "tomorrow"}, "dates"),
-    ({"format": "wide_csv", "language": "de"}, "language"),
-    ({"format": "wide_csv", "questionnaires": "mood"}, "questionnaires"),
-    ({"format": "wide_csv", "labels": "maybe"}, "labels"),
-    ({"format": "wide_csv", "completed_only": 1}, "completed_only"),
-    (["wide_csv"], "non_field_errors"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"format": "pdf"}, "format"),
+        ({}, "format"),
+        ({"format": "wide_csv", "colour": "blue"}, "colour"),
+        ({"format": "wide_csv", "study_id": 1}, "study_id"),
+        ({"format": "fhir_ndjson", "dates": "days_since_enrolment"}, "dates"),
+        ({"format": "wide_csv", "dates": "tomorrow"}, "dates"),
+        ({"format": "wide_csv", "language": "de"}, "language"),
+        ({"format": "wide_csv", "questionnaires": "mood"}, "questionnaires"),
+        ({"format": "wide_csv", "labels": "maybe"}, "labels"),
+        ({"format": "wide_csv", "completed_only": 1}, "completed_only"),
+        (["wide_csv"], "non_field_errors"),
+    ],
+)
 def test_bad_specs_are_400_naming_the_field(client, world, body, field):
     response = post(client, world.tokens["dm"], body)
     assert response.status_code == 400, response.content
@@ -138,8 +145,12 @@ def test_an_unknown_questionnaire_is_404_naming_the_field(client, world):
 def test_a_body_that_is_not_json_is_400(client, world):
     response = post(client, world.tokens["dm"], b"{format: wide")
     assert response.status_code == 400 and body_of(response)["code"] == "parse_error"
-    response = client.post(URL, data="format=wide_csv", content_type="application/x-www-form-urlencoded",
-                           HTTP_AUTHORIZATION=f"Bearer {world.tokens['dm']}")
+    response = client.post(
+        URL,
+        data="format=wide_csv",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {world.tokens['dm']}",
+    )
     assert response.status_code == 415 and body_of(response)["code"] == "unsupported_media_type"
 
 

@@ -45,12 +45,14 @@ def _served_schema() -> dict:
     return json.loads(OpenApiJsonRenderer().render(generated, renderer_context={}))
 
 
-CONFIG = schemathesis.Config.from_dict({
-    "seed": 20260101,
-    "headers": {"Authorization": f"Bearer {FUZZ_TOKEN}", "Accept-Encoding": "identity"},
-    "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "mode": "all", "database": "none"},
-    "parameters": {"path.study": "alpha"},
-})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "seed": 20260101,
+        "headers": {"Authorization": f"Bearer {FUZZ_TOKEN}", "Accept-Encoding": "identity"},
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "mode": "all", "database": "none"},
+        "parameters": {"path.study": "alpha"},
+    }
+)
 
 
 class InTestWSGI:
@@ -96,8 +98,15 @@ def _contract_schema() -> dict:
 
 contract = schemathesis.openapi.from_dict(_contract_schema(), config=CONFIG)
 contract.app = InTestWSGI()
-CONTRACT_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-                   response_headers_conformance, negative_data_rejection, positive_data_acceptance]
+CONTRACT_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+]
 
 
 @pytest.fixture
@@ -105,8 +114,9 @@ def fuzz_world(db, settings, tmp_path):
     settings.API_THROTTLE_RATE = ""
     settings.EXPORTS_ROOT = str(tmp_path / "exports")
     world = world_build()
-    ApiToken.objects.create(user=world.users["dm"], label="fuzz", prefix=FUZZ_TOKEN[:SHOWN_CHARS],
-                            key_hash=token_digest(FUZZ_TOKEN))
+    ApiToken.objects.create(
+        user=world.users["dm"], label="fuzz", prefix=FUZZ_TOKEN[:SHOWN_CHARS], key_hash=token_digest(FUZZ_TOKEN)
+    )
     return world
 
 
@@ -118,15 +128,21 @@ def test_the_fuzzed_schema_covers_every_operation():
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_no_input_gives_a_server_error(case, fuzz_world):
     case.call_and_validate(checks=[not_a_server_error])
 
 
 @contract.parametrize()
-@settings(max_examples=MAX_EXAMPLES * 3, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=MAX_EXAMPLES * 3,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_the_api_answers_as_its_schema_says(case, fuzz_world):
     """Statuses, content types, bodies and headers as documented; what the schema refuses is refused
     and what it allows is accepted (schemathesis' conformance and data checks)."""

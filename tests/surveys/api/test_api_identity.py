@@ -30,8 +30,17 @@ def _needles() -> list[str]:
     for spec in patients_demo.PATIENTS:
         first, last = spec.name.split(" ", 1)
         national = "0" + spec.phone[3:]
-        found += [spec.name, last, spec.email, spec.email.split("@")[0], spec.phone, spec.phone[1:], national,
-                  " ".join(re.findall("..", national)), ".".join(re.findall("..", national))]
+        found += [
+            spec.name,
+            last,
+            spec.email,
+            spec.email.split("@")[0],
+            spec.phone,
+            spec.phone[1:],
+            national,
+            " ".join(re.findall("..", national)),
+            ".".join(re.findall("..", national)),
+        ]
         if first not in ("Emma",):  # a first name alone could be anything; the others are rare enough
             found.append(first)
     # Accents may be written as escapes in JSON, or dropped.
@@ -65,9 +74,15 @@ def demo(db, settings, tmp_path):
     loaded = patients_demo.demo_load()
     study = loaded.research.study
     baseline = Assignment.objects.filter(participant__study=study, timepoint__code="baseline")
-    answers = {f"phq9_{n}": "a2" for n in range(1, 10)} | {"phq9_10": next(
-        o["valueCoding"]["code"] for item in baseline[0].timepoint.version.definition["item"]
-        for node in item.get("item", []) if node["linkId"] == "phq9_10" for o in node["answerOption"])}
+    answers = {f"phq9_{n}": "a2" for n in range(1, 10)} | {
+        "phq9_10": next(
+            o["valueCoding"]["code"]
+            for item in baseline[0].timepoint.version.definition["item"]
+            for node in item.get("item", [])
+            if node["linkId"] == "phq9_10"
+            for o in node["answerOption"]
+        )
+    }
     for assignment in baseline[:2]:
         response_save_page(assignment=assignment, answers=answers, page_index=0, advance=True)
         response_submit(assignment=assignment)
@@ -97,8 +112,10 @@ def _all_rows(client, token: str, url: str) -> list[dict]:
 def test_no_endpoint_shows_a_name_an_email_or_a_phone(client, demo):
     study = research_demo.STUDY_CODE
     base = f"/api/studies/{study}/"
-    tokens = {name: api_token_create(user=demo.research.users[name], label="scan")[1]
-              for name in ("data_manager", "investigator", "admin")}
+    tokens = {
+        name: api_token_create(user=demo.research.users[name], label="scan")[1]
+        for name in ("data_manager", "investigator", "admin")
+    }
     fetched = 0
     for token in tokens.values():
         assert [s["code"] for s in _all_rows(client, token, "/api/studies/")] == [study]
@@ -133,8 +150,12 @@ def test_no_endpoint_shows_a_name_an_email_or_a_phone(client, demo):
 def test_no_export_format_downloaded_through_the_api_holds_an_identity(client, demo, format_):
     token = api_token_create(user=demo.research.users["data_manager"], label="scan")[1]
     url = f"/api/studies/{research_demo.STUDY_CODE}/exports/"
-    started = client.post(url, data=json.dumps({"format": format_, "labels": True}), content_type="application/json",
-                          HTTP_AUTHORIZATION=f"Bearer {token}")
+    started = client.post(
+        url,
+        data=json.dumps({"format": format_, "labels": True}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     assert started.status_code == 202, started.content
     job = json.loads(started.content)
     assert export_job_run(job_id=job["id"]) == "done"

@@ -20,11 +20,23 @@ from surveys.models import Response
 from tests.surveys.exports.test_exports_formats import build_study, write
 
 HOSTILE = {
-    "cigs": 3_000_000_000, "pain": 10**20, "weight": 1.7976931348623157e308, "health": -(2**63),
-    "visit": "9999-12-31", "why": "pasted\x0bfrom\x0cWord\x1b\x7f\u2028end", "drug": "=cmd|' /C calc'!A0",
+    "cigs": 3_000_000_000,
+    "pain": 10**20,
+    "weight": 1.7976931348623157e308,
+    "health": -(2**63),
+    "visit": "9999-12-31",
+    "why": "pasted\x0bfrom\x0cWord\x1b\x7f\u2028end",
+    "drug": "=cmd|' /C calc'!A0",
 }
-EDGES = [{"visit": "0001-01-01"}, {"visit": "2026-13-45"}, {"weight": 5e-324}, {"cigs": -(2**31) - 1},
-         {"help": ["fam", "unknown-code"]}, {"mood": "not-an-option"}, {"smoker": "maybe"}]
+EDGES = [
+    {"visit": "0001-01-01"},
+    {"visit": "2026-13-45"},
+    {"weight": 5e-324},
+    {"cigs": -(2**31) - 1},
+    {"help": ["fam", "unknown-code"]},
+    {"mood": "not-an-option"},
+    {"smoker": "maybe"},
+]
 
 
 def store(response: Response, answers: dict) -> None:
@@ -58,8 +70,7 @@ def test_the_api_fhir_view_answers_for_a_hostile_value(client, make):
     assert answer.status_code == 200, answer.content[:300]
 
 
-NUMBERS = st.one_of(st.integers(min_value=-(2**70), max_value=2**70),
-                    st.floats(allow_nan=False, allow_infinity=False))
+NUMBERS = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False, allow_infinity=False))
 TEXTS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40)
 DATE_TEXTS = st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)).map(dt.date.isoformat)
 

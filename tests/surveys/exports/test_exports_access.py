@@ -96,9 +96,15 @@ def test_the_first_message_sent_records_its_channel_on_the_assignment(make):
     assignment = Assignment.objects.get(pk=message.assignment_id)
     assert assignment.invitation_channel == "sms"
     # A later message by another channel does not change what the invitation was.
-    reminder = factories.message(enrollment=message.enrollment, assignment=assignment, channel="email",
-                                      sequence=1, kind=Message.Kind.REMINDER, scheduled_at=message.scheduled_at,
-                                      status=Message.Status.QUEUED)
+    reminder = factories.message(
+        enrollment=message.enrollment,
+        assignment=assignment,
+        channel="email",
+        sequence=1,
+        kind=Message.Kind.REMINDER,
+        scheduled_at=message.scheduled_at,
+        status=Message.Status.QUEUED,
+    )
     assert message_send(message_id=reminder.pk).status == Message.Status.SENT
     assert Assignment.objects.get(pk=assignment.pk).invitation_channel == "sms"
     locmem.outbox.clear()

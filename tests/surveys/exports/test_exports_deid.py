@@ -58,8 +58,9 @@ def test_the_shift_is_stable_across_exports_differs_between_participants_and_nee
     assert len(offsets) > 100 and 0 not in offsets
     assert {o > 0 for o in offsets} == {True, False}
     assert date_shift_days(study_id=1, pseudonym="P-0001") == date_shift_days(study_id=1, pseudonym="P-0001")
-    assert date_shift_days(study_id=1, pseudonym="P-0001") != date_shift_days(study_id=2, pseudonym="P-0001") or \
-        date_shift_days(study_id=1, pseudonym="P-0002") != date_shift_days(study_id=2, pseudonym="P-0002")
+    assert date_shift_days(study_id=1, pseudonym="P-0001") != date_shift_days(
+        study_id=2, pseudonym="P-0001"
+    ) or date_shift_days(study_id=1, pseudonym="P-0002") != date_shift_days(study_id=2, pseudonym="P-0002")
     before = [date_shift_days(study_id=1, pseudonym=f"P-{n}") for n in range(20)]
     with override_settings(EXPORT_DATE_SHIFT_KEY="another-secret"):
         after = [date_shift_days(study_id=1, pseudonym=f"P-{n}") for n in range(20)]
@@ -91,8 +92,10 @@ def test_days_since_enrolment_replace_every_date(make):
     assert {r["value"] for r in long if r["item"] == "visit"} == {"19"}
     frame, meta = read_stat(export(ExportSpec(study_id=study.pk, format="sav", dates="days_since_enrolment")), "sav")
     assert frame["due_day"][0] == 29 and frame["visit"][0] == 19
-    codebook = {r["variable"]: r for r in read_csv(export(ExportSpec(
-        study_id=study.pk, format="codebook_csv", dates="days_since_enrolment")))}
+    codebook = {
+        r["variable"]: r
+        for r in read_csv(export(ExportSpec(study_id=study.pk, format="codebook_csv", dates="days_since_enrolment")))
+    }
     assert codebook["visit"]["value_type"] == "days since enrolment" and "due_day" in codebook
 
 
@@ -131,16 +134,25 @@ def test_other_please_specify_texts_are_free_text(make):
     study = make.study(code="open")
     q = make.questionnaire(study=study, code="oc")
     definition = {
-        "resourceType": "Questionnaire", "status": "active", "language": "fr",
-        "item": [{"linkId": "where", "type": "open-choice", "text": "Où ?",
-                  "answerOption": [{"valueCoding": {"code": "home", "display": "Maison"}}]}],
+        "resourceType": "Questionnaire",
+        "status": "active",
+        "language": "fr",
+        "item": [
+            {
+                "linkId": "where",
+                "type": "open-choice",
+                "text": "Où ?",
+                "answerOption": [{"valueCoding": {"code": "home", "display": "Maison"}}],
+            }
+        ],
     }
     version = make.questionnaire_version(questionnaire=q, number=1, definition=definition, content_hash="x")
     tp = make.timepoint(version=version, code="t")
     for n, answer in enumerate(["home", "chez ma soeur à Lille"]):
         p = make.participant(study=study, pseudonym=f"O-{n}")
-        make.response(assignment=make.assignment(participant=p, timepoint=tp), status="completed",
-                      answers={"where": answer})
+        make.response(
+            assignment=make.assignment(participant=p, timepoint=tp), status="completed", answers={"where": answer}
+        )
     rows = wide(study)
     assert [(r["where"], r["where_other"]) for r in rows] == [("home", ""), ("", "chez ma soeur à Lille")]
     long = read_csv(export(ExportSpec(study_id=study.pk, format="long_csv")))

@@ -17,10 +17,20 @@ from surveys.exports.spec import FORMATS, ExportSpec, ExportSpecError
 from surveys.exports.writers import export_count, export_filename, export_media_type, export_write
 from surveys.questionnaires.publish import questionnaire_publish
 
-RULES = {"scores": [{
-    "name": "total", "label": {"fr": "Score total", "en": "Total score"}, "items": ["mood"], "method": "sum",
-    "bands": [{"code": "low", "min": 0, "max": 1, "label": {"fr": "Bas", "en": "Low"}},
-              {"code": "high", "min": 2, "max": 2, "label": {"fr": "Haut", "en": "High"}}]}]}
+RULES = {
+    "scores": [
+        {
+            "name": "total",
+            "label": {"fr": "Score total", "en": "Total score"},
+            "items": ["mood"],
+            "method": "sum",
+            "bands": [
+                {"code": "low", "min": 0, "max": 1, "label": {"fr": "Bas", "en": "Low"}},
+                {"code": "high", "min": 2, "max": 2, "label": {"fr": "Haut", "en": "High"}},
+            ],
+        }
+    ]
+}
 
 
 def build_study(make, *, participants: int = 2):
@@ -37,11 +47,27 @@ def build_study(make, *, participants: int = 2):
     for n in range(participants):
         p = make.participant(study=study, pseudonym=f"EXP-{n:04d}", site=site)
         a = make.assignment(participant=p, timepoint=tp, due_at=due, invitation_channel="sms")
-        answers = {"mood": "a2", "why": "tired, see note", "help": ["fam", "gp"], "smoker": True, "cigs": 3,
-                   "weight": 71.5, "pain": 4 + n, "health": 80, "visit": "2026-02-20", "drug": "paracetamol"}
-        responses.append(make.response(
-            assignment=a, status="completed", answers=answers, submitted_at=due + dt.timedelta(hours=30),
-            scores={"total": {"value": 2, "band": "high"}}))
+        answers = {
+            "mood": "a2",
+            "why": "tired, see note",
+            "help": ["fam", "gp"],
+            "smoker": True,
+            "cigs": 3,
+            "weight": 71.5,
+            "pain": 4 + n,
+            "health": 80,
+            "visit": "2026-02-20",
+            "drug": "paracetamol",
+        }
+        responses.append(
+            make.response(
+                assignment=a,
+                status="completed",
+                answers=answers,
+                submitted_at=due + dt.timedelta(hours=30),
+                scores={"total": {"value": 2, "band": "high"}},
+            )
+        )
     return study, q, version, responses
 
 
@@ -91,13 +117,21 @@ def test_long_csv_has_one_row_per_answer_and_score_with_metadata(make):
 
 def test_labels_instead_of_codes_in_the_chosen_language(make):
     study, *_ = build_study(make)
-    fr = {r["item"]: r["value"] for r in read_csv(write(ExportSpec(study_id=study.pk, labels=True))[0])
-          if r["pseudonym"] == "EXP-0000"}
+    fr = {
+        r["item"]: r["value"]
+        for r in read_csv(write(ExportSpec(study_id=study.pk, labels=True))[0])
+        if r["pseudonym"] == "EXP-0000"
+    }
     assert fr["mood"] == "Souvent" and fr["help"] == "Famille;Médecin" and fr["smoker"] == "Oui"
     assert fr["band_total"] == "Haut"
-    en = {r["item"]: r["value"] for r in read_csv(write(ExportSpec(study_id=study.pk, labels=True, language="en"))[0])
-          if r["pseudonym"] == "EXP-0000"}
-    assert en["mood"] == "Often" and en["help"] == "Family;Doctor" and en["smoker"] == "Yes" and en["band_total"] == "High"
+    en = {
+        r["item"]: r["value"]
+        for r in read_csv(write(ExportSpec(study_id=study.pk, labels=True, language="en"))[0])
+        if r["pseudonym"] == "EXP-0000"
+    }
+    assert (
+        en["mood"] == "Often" and en["help"] == "Family;Doctor" and en["smoker"] == "Yes" and en["band_total"] == "High"
+    )
 
 
 def test_wide_csv_has_one_row_per_participant_and_timepoint(make):
@@ -106,8 +140,19 @@ def test_wide_csv_has_one_row_per_participant_and_timepoint(make):
     rows = read_csv(data)
     assert [r["pseudonym"] for r in rows] == ["EXP-0000", "EXP-0001"]
     header = list(rows[0])
-    assert header[:11] == ["pseudonym", "site", "questionnaire", "version", "timepoint", "occurrence", "due_at",
-                           "submitted_at", "completion_delay_hours", "channel", "status"]
+    assert header[:11] == [
+        "pseudonym",
+        "site",
+        "questionnaire",
+        "version",
+        "timepoint",
+        "occurrence",
+        "due_at",
+        "submitted_at",
+        "completion_delay_hours",
+        "channel",
+        "status",
+    ]
     assert {"help___fam", "help___gp", "help___none", "score_total", "band_total"} <= set(header)
     assert "help" not in header  # a multiple choice is one 0/1 column per option
     r = rows[1]
@@ -138,8 +183,11 @@ def test_xlsx_keeps_typed_text_as_text_never_a_formula(make):
     from openpyxl import load_workbook
 
     study, _q, _v, responses = build_study(make, participants=1)
-    responses[0].answers = {**responses[0].answers, "drug": '=HYPERLINK("http://x.invalid","y")',
-                            "why": "line\x0bbreak from a phone"}
+    responses[0].answers = {
+        **responses[0].answers,
+        "drug": '=HYPERLINK("http://x.invalid","y")',
+        "why": "line\x0bbreak from a phone",
+    }
     responses[0].save()
     book = load_workbook(io.BytesIO(write(ExportSpec(study_id=study.pk, format="wide_xlsx"))[0]))
     sheet = book[book.sheetnames[0]]
@@ -163,7 +211,9 @@ def test_statistics_files_carry_variable_and_value_labels(make, fmt):
     assert values["mood"] == {1: "Never", 2: "Sometimes", 3: "Often"}
     assert values["smoker"] == {1: "Yes", 0: "No"}
     assert values["band_total"] == {1: "Low", 2: "High"}
-    assert list(frame["mood"]) == [3, 3] and list(frame["help___fam"]) == [1, 1] and list(frame["help___none"]) == [0, 0]
+    assert (
+        list(frame["mood"]) == [3, 3] and list(frame["help___fam"]) == [1, 1] and list(frame["help___none"]) == [0, 0]
+    )
     assert list(frame["weight"]) == [71.5, 71.5] and list(frame["score_total"]) == [2, 2]
     assert frame["due_at"][0] == dt.datetime(2026, 3, 2, 10, 0)
     assert str(frame["visit"][0])[:10] == "2026-02-20"
@@ -183,8 +233,9 @@ def test_several_questionnaires_in_wide_format_are_one_file_each_in_a_zip(make):
     version = questionnaire_publish(questionnaire=other, by=None)
     tp = make.timepoint(version=version, code="t1")
     p = study.participants.get(pseudonym="EXP-0000")
-    make.response(assignment=make.assignment(participant=p, timepoint=tp), status="completed",
-                  answers={"mood": "a1", "pain": 2})
+    make.response(
+        assignment=make.assignment(participant=p, timepoint=tp), status="completed", answers={"mood": "a1", "pain": 2}
+    )
     for fmt in ("wide_csv", "sav", "dta"):
         spec = ExportSpec(study_id=study.pk, format=fmt)
         data, stats = write(spec)
@@ -244,8 +295,11 @@ def test_every_format_writes_and_counts(make):
 def test_progress_is_reported_up_to_the_total(make):
     study, *_ = build_study(make, participants=3)
     seen = []
-    export_write(spec=ExportSpec(study_id=study.pk, format="wide_csv"), out=io.BytesIO(),
-                 progress=lambda done, total: seen.append((done, total)))
+    export_write(
+        spec=ExportSpec(study_id=study.pk, format="wide_csv"),
+        out=io.BytesIO(),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen[0] == (0, 3) and seen[-1] == (3, 3)
 
 
@@ -296,9 +350,14 @@ def test_a_study_without_a_published_questionnaire_has_nothing_to_export(make):
 def test_the_file_name_says_study_questionnaire_and_format(make):
     study, *_ = build_study(make)
     q = study.questionnaires.get().code
-    for fmt, name in (("sav", f"exp-study_{q}_spss.sav"), ("dta", f"exp-study_{q}_stata.dta"),
-                      ("long_csv", "exp-study_long.csv"), ("wide_xlsx", "exp-study_wide.xlsx"),
-                      ("fhir_ndjson", "exp-study_fhir.ndjson"), ("codebook_html", "exp-study_codebook.html")):
+    for fmt, name in (
+        ("sav", f"exp-study_{q}_spss.sav"),
+        ("dta", f"exp-study_{q}_stata.dta"),
+        ("long_csv", "exp-study_long.csv"),
+        ("wide_xlsx", "exp-study_wide.xlsx"),
+        ("fhir_ndjson", "exp-study_fhir.ndjson"),
+        ("codebook_html", "exp-study_codebook.html"),
+    ):
         spec = ExportSpec(study_id=study.pk, format=fmt)
         assert export_filename(spec) == name
         assert write(spec)[1].file_names == [name]

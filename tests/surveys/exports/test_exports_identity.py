@@ -52,9 +52,14 @@ def demo(db):
         for n, assignment in enumerate(enrollment.participant.assignments.select_related("timepoint__version")):
             version = assignment.timepoint.version
             answers = answers_for(version.definition, n)
-            factories.response(assignment=assignment, version=version, status="completed", answers=answers,
-                               scores=scores_compute(version.definition, answers),
-                               submitted_at=timezone.now())
+            factories.response(
+                assignment=assignment,
+                version=version,
+                status="completed",
+                answers=answers,
+                scores=scores_compute(version.definition, answers),
+                submitted_at=timezone.now(),
+            )
     return loaded
 
 
@@ -63,12 +68,24 @@ def identity_strings() -> set[str]:
     for spec in patients_demo.PATIENTS:
         e164 = spec.phone
         national = "0" + e164[3:]
-        pairs = " ".join(national[i:i + 2] for i in range(0, 10, 2))
+        pairs = " ".join(national[i : i + 2] for i in range(0, 10, 2))
         born = BIRTH_DATES[spec.pseudonym]
         year, month, day = born.split("-")
-        found |= {spec.name, *spec.name.split(), spec.email, e164, e164[1:], national, pairs,
-                  pairs.replace(" ", "."), f"+33 {national[1]} {pairs[3:]}", born, f"{day}/{month}/{year}",
-                  f"{day}.{month}.{year}", f"{year}{month}{day}"}
+        found |= {
+            spec.name,
+            *spec.name.split(),
+            spec.email,
+            e164,
+            e164[1:],
+            national,
+            pairs,
+            pairs.replace(" ", "."),
+            f"+33 {national[1]} {pairs[3:]}",
+            born,
+            f"{day}/{month}/{year}",
+            f"{day}.{month}.{year}",
+            f"{year}{month}{day}",
+        }
     return {s.lower() for s in found if len(s) >= 4}
 
 
@@ -82,9 +99,16 @@ def readable(data: bytes, fmt: str) -> str:
         return "\n".join(archive.read(name).decode() for name in archive.namelist())
     if fmt in ("sav", "dta"):
         frame, meta = read_stat(data, fmt)
-        return "\n".join([frame.to_csv(), json.dumps(meta.column_names_to_labels, ensure_ascii=False),
-                          json.dumps(meta.variable_value_labels, ensure_ascii=False, default=str),
-                          str(meta.file_label), data.decode("latin-1"), data.decode("utf-8", errors="replace")])
+        return "\n".join(
+            [
+                frame.to_csv(),
+                json.dumps(meta.column_names_to_labels, ensure_ascii=False),
+                json.dumps(meta.variable_value_labels, ensure_ascii=False, default=str),
+                str(meta.file_label),
+                data.decode("latin-1"),
+                data.decode("utf-8", errors="replace"),
+            ]
+        )
     return data.decode("utf-8")
 
 
@@ -117,8 +141,9 @@ def test_the_scan_finds_a_name_a_patient_typed_in_every_format(demo):
     # The guard above is only worth something if it can fail: a patient writes their own name and phone.
     study = demo.research.study
     enrollment = Enrollment.objects.select_related("participant").get(participant__pseudonym="DEMO-0001")
-    response = Response.objects.filter(assignment__participant=enrollment.participant,
-                                       version__questionnaire__code="visite").get()
+    response = Response.objects.filter(
+        assignment__participant=enrollment.participant, version__questionnaire__code="visite"
+    ).get()
     response.answers = {**response.answers, "visit_reason": "Camille Durand, rappeler au 06 39 98 00 01"}
     response.save()
     forbidden = identity_strings()

@@ -75,8 +75,11 @@ def page(study) -> str:
 
 def job_urls(job) -> dict[str, str]:
     args = [job.study.code, job.pk]
-    return {"page": reverse("surveys:export_job", args=args), "status": reverse("surveys:export_job_status", args=args),
-            "download": reverse("surveys:export_job_download", args=args)}
+    return {
+        "page": reverse("surveys:export_job", args=args),
+        "status": reverse("surveys:export_job_status", args=args),
+        "download": reverse("surveys:export_job_download", args=args),
+    }
 
 
 # --- streamed from the request -----------------------------------------------------------------------
@@ -158,7 +161,8 @@ def test_a_stream_whose_request_vanished_is_marked_interrupted_by_the_sweep(make
 
 
 def test_a_large_export_becomes_a_job_whose_page_shows_progress_then_a_download_matching_the_audit(
-        make, client, settings, exports_root):
+    make, client, settings, exports_root
+):
     settings.EXPORTS_INLINE_MAX_RESPONSES = 2
     study = build(make, responses=3)
     user = member(make, study, "data_manager")
@@ -226,8 +230,9 @@ def test_a_job_whose_worker_died_goes_back_to_pending_and_the_next_run_leaves_on
     # A worker claimed it, wrote part of its file, and was killed: no heartbeat since.
     dead = "0" * 32
     long_ago = timezone.now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS + 5)
-    ExportJob.objects.filter(pk=job.pk).update(status=S.RUNNING, claim=dead, attempts=1, started_at=long_ago,
-                                               heartbeat_at=long_ago)
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=S.RUNNING, claim=dead, attempts=1, started_at=long_ago, heartbeat_at=long_ago
+    )
     part = exports_root / str(study.pk) / f"{job.pk}-{dead}.csv.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"pseudonym,site\nXJ-0000,")
@@ -258,8 +263,9 @@ def test_a_job_whose_worker_keeps_dying_fails_with_the_reason(make, settings, cl
     user = member(make, study, "data_manager")
     job = export_job_start(spec=ExportSpec(study_id=study.pk), by=user)
     long_ago = timezone.now() - timedelta(seconds=settings.EXPORTS_STALE_SECONDS + 5)
-    ExportJob.objects.filter(pk=job.pk).update(status=S.RUNNING, claim="x" * 32, heartbeat_at=long_ago,
-                                               attempts=settings.EXPORTS_MAX_ATTEMPTS)
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=S.RUNNING, claim="x" * 32, heartbeat_at=long_ago, attempts=settings.EXPORTS_MAX_ATTEMPTS
+    )
 
     assert export_jobs_sweep(now=timezone.now()).failed == 1
 
@@ -389,8 +395,11 @@ def test_a_site_limited_member_exports_their_site_only_and_the_audit_says_so(mak
     north, south = make.site(study=study, code="north"), make.site(study=study, code="south")
     for site in (north, south):
         participant = make.participant(study=study, pseudonym=f"P-{site.code}", site=site)
-        make.response(assignment=make.assignment(participant=participant, timepoint=timepoint), status="completed",
-                      answers={"mood": "a1"})
+        make.response(
+            assignment=make.assignment(participant=participant, timepoint=timepoint),
+            status="completed",
+            answers={"mood": "a1"},
+        )
     client.force_login(member(make, study, "data_manager", site=north))
 
     response = client.post(page(study), FORM)
@@ -461,7 +470,8 @@ def test_the_sweep_enqueues_jobs_the_broker_never_got_and_tasks_lost_long_ago(ma
     now = timezone.now()
     ExportJob.objects.exclude(pk=young.pk).update(created_at=now - timedelta(hours=1))
     ExportJob.objects.filter(pk=lost.pk).update(
-        enqueued_at=now - timedelta(seconds=settings.EXPORTS_REQUEUE_SECONDS + 1))
+        enqueued_at=now - timedelta(seconds=settings.EXPORTS_REQUEUE_SECONDS + 1)
+    )
     ExportJob.objects.filter(pk=waiting.pk).update(enqueued_at=now - timedelta(seconds=10))  # in the queue
     enqueued: list[int] = []
 

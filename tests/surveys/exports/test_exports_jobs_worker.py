@@ -49,7 +49,8 @@ def workers(redis_url, transactional_db, settings, exports_root) -> Iterator[Cal
     queue = new_queue("exports")
     settings.EXPORTS_QUEUE = queue  # where this process enqueues
     env = {
-        "EXPORTS_ROOT": str(exports_root), "EXPORTS_QUEUE": queue,
+        "EXPORTS_ROOT": str(exports_root),
+        "EXPORTS_QUEUE": queue,
         # The task of a killed worker comes back within seconds (then finds its job claimed or pending).
         "CELERY_VISIBILITY_TIMEOUT": "3",
     }
@@ -61,8 +62,14 @@ def workers(redis_url, transactional_db, settings, exports_root) -> Iterator[Cal
 def responses_locked() -> Iterator[None]:
     """Hold the responses table from a second connection: any reader (the worker) waits."""
     db = connection.settings_dict
-    with psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
-                         password=db["PASSWORD"] or None, dbname=db["NAME"], autocommit=False) as locker:
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+        autocommit=False,
+    ) as locker:
         locker.execute("LOCK TABLE surveys_response IN ACCESS EXCLUSIVE MODE")
         try:
             yield
@@ -76,8 +83,11 @@ def build(make, *, responses: int):
     timepoint = make.timepoint(version=version, code="t0")
     for n in range(responses):
         participant = make.participant(study=study, pseudonym=f"XW-{n:04d}")
-        make.response(assignment=make.assignment(participant=participant, timepoint=timepoint), status="completed",
-                      answers={"mood": "a1", "pain": n % 11})
+        make.response(
+            assignment=make.assignment(participant=participant, timepoint=timepoint),
+            status="completed",
+            answers={"mood": "a1", "pain": n % 11},
+        )
     return study
 
 
@@ -96,15 +106,18 @@ def free_port() -> int:
 
 
 def test_a_real_worker_takes_a_job_from_pending_to_running_to_done_and_the_download_matches_the_audit(
-        make, client, workers, settings, exports_root):
+    make, client, workers, settings, exports_root
+):
     settings.EXPORTS_INLINE_MAX_RESPONSES = 5
     study = build(make, responses=30)
     user = make.user()
     make.member(user=user, study=study, role="data_manager")
     client.force_login(user)
 
-    response = client.post(reverse("surveys:exports", args=[study.code]),
-                           {"format": "wide_csv", "labels": "codes", "language": "en", "dates": "exact"})
+    response = client.post(
+        reverse("surveys:exports", args=[study.code]),
+        {"format": "wide_csv", "labels": "codes", "language": "en", "dates": "exact"},
+    )
 
     job = ExportJob.objects.get()
     args = [study.code, job.pk]
@@ -137,7 +150,8 @@ def test_a_real_worker_takes_a_job_from_pending_to_running_to_done_and_the_downl
 
 
 def test_a_worker_killed_mid_export_leaves_no_file_offered_and_another_finishes_it_once(
-        make, workers, settings, exports_root):
+    make, workers, settings, exports_root
+):
     study = build(make, responses=10)
     job = export_job_start(spec=ExportSpec(study_id=study.pk, format="wide_csv"), by=make.user())
 
@@ -150,8 +164,7 @@ def test_a_worker_killed_mid_export_leaves_no_file_offered_and_another_finishes_
     assert part.name.endswith(".part") and job_row(job.pk).file_path == ""
 
     settings.EXPORTS_STALE_SECONDS = 2
-    wait_for(lambda: export_jobs_sweep(now=timezone.now()).requeued == 1, "the sweep to see the run dead",
-             timeout=15)
+    wait_for(lambda: export_jobs_sweep(now=timezone.now()).requeued == 1, "the sweep to see the run dead", timeout=15)
     assert job_row(job.pk).status == S.PENDING
     survivor = workers()  # gets the sweep's task, and the killed worker's task redelivered: one run only
     wait_for(lambda: job_row(job.pk).status == S.DONE, "the second worker to finish", survivor)
@@ -164,8 +177,7 @@ def test_a_worker_killed_mid_export_leaves_no_file_offered_and_another_finishes_
     assert hashlib.sha256((exports_root / done.file_path).read_bytes()).hexdigest() == done.sha256
 
 
-def test_an_export_asked_while_redis_is_down_is_kept_and_run_once_the_sweep_enqueues_it(
-        make, workers, exports_root):
+def test_an_export_asked_while_redis_is_down_is_kept_and_run_once_the_sweep_enqueues_it(make, workers, exports_root):
     study = build(make, responses=3)
     dead_broker = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there: connection refused
 

@@ -66,8 +66,10 @@ def write_ours(path: str, fmt: str, variables, rows, *, huge: bool = False) -> N
         if kind == "string":
             widths[name] = max([1] + [len((row[index] or "").encode()) for row in rows])
     cls, writer = (spss.SavVariable, spss.SavWriter) if fmt == "sav" else (stata.DtaVariable, stata.DtaWriter)
-    described = [cls(name=name, kind=kind, width=widths.get(name, 0), label=label, value_labels=labels)
-                 for name, kind, label, labels in variables]
+    described = [
+        cls(name=name, kind=kind, width=widths.get(name, 0), label=label, value_labels=labels)
+        for name, kind, label, labels in variables
+    ]
     with open(path, "wb") as out:
         w = writer(out, described, label="Étude pilote")
         for row in rows:
@@ -161,8 +163,9 @@ def test_stata_text_past_2045_bytes_is_a_strl(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["sav", "dta"])
 def test_zero_rows_and_many_variables(tmp_path, fmt):
-    variables = [(f"v{n:04d}", "number" if n % 3 else "string", f"Libellé {n}", {1: "oui"} if n % 3 else {})
-                 for n in range(1500)]
+    variables = [
+        (f"v{n:04d}", "number" if n % 3 else "string", f"Libellé {n}", {1: "oui"} if n % 3 else {}) for n in range(1500)
+    ]
     path = str(tmp_path / f"empty.{fmt}")
     write_ours(path, fmt, variables, [])
     frame, meta = read(path, fmt)
@@ -191,7 +194,9 @@ def test_an_export_is_what_the_pyreadstat_writer_gave_for_the_same_table(make, t
     ctx = Context(spec=spec, study=Study.objects.get(pk=study.pk))
     (cat,) = [questionnaire_catalogue(q, languages=ctx.languages) for q in [_q]]
     columns = wide_columns(cat, ctx)
-    rows = [wide_values(row, cat, columns, ctx, numeric=True) for row in responses_stream(spec, questionnaires=[cat.code])]
+    rows = [
+        wide_values(row, cat, columns, ctx, numeric=True) for row in responses_stream(spec, questionnaires=[cat.code])
+    ]
     names = stat_names([c.name for c in columns], fmt)
     data = {}
     for index, column in enumerate(columns):
@@ -204,11 +209,12 @@ def test_an_export_is_what_the_pyreadstat_writer_gave_for_the_same_table(make, t
             data[names[column.name]] = pd.Series(values, dtype="object")
         else:
             data[names[column.name]] = pd.Series(["" if v is None else str(v) for v in values], dtype="object")
-    labels = {names[c.name]: ctx.label(c.labels)[:80 if fmt == "dta" else 255] for c in columns}
+    labels = {names[c.name]: ctx.label(c.labels)[: 80 if fmt == "dta" else 255] for c in columns}
     value_sets = {names[c.name]: found for c in columns if (found := value_labels(c, ctx, fmt))}
     theirs_path = str(tmp_path / f"theirs.{fmt}")
     (pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta)(
-        pd.DataFrame(data), theirs_path, column_labels=labels, variable_value_labels=value_sets)
+        pd.DataFrame(data), theirs_path, column_labels=labels, variable_value_labels=value_sets
+    )
 
     ours, meta = read(str(ours_path), fmt)
     theirs, their_meta = read(theirs_path, fmt)
@@ -226,8 +232,9 @@ def test_the_spool_keeps_nothing_but_one_row_in_memory(tmp_path, make):
     study, *_ = build_study(make, participants=1)
     spec = ExportSpec(study_id=study.pk, format="sav")
     ctx = Context(spec=spec, study=Study.objects.get(pk=study.pk))
-    (cat,) = [questionnaire_catalogue(q, languages=ctx.languages) for q in study.questionnaires.all()
-              if q.versions.exists()]
+    (cat,) = [
+        questionnaire_catalogue(q, languages=ctx.languages) for q in study.questionnaires.all() if q.versions.exists()
+    ]
     columns = wide_columns(cat, ctx)
     (row,) = list(responses_stream(spec, questionnaires=[cat.code]))
     values = wide_values(row, cat, columns, ctx, numeric=True)

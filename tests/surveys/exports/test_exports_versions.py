@@ -25,30 +25,45 @@ def two_versions(make):
     q = make.questionnaire(study=study, code="follow")
     page = make.section(questionnaire=q, link_id="p1", order=1)
     make.item(questionnaire=q, link_id="mood", section=page, options=make.YES_NO_SOMETIMES)
-    make.item(questionnaire=q, link_id="help", type="multiple", section=page,
-              options=[("fam", "Famille", "Family", None), ("gp", "Médecin", "Doctor", None),
-                       ("none", "Personne", "Nobody", None)])
+    make.item(
+        questionnaire=q,
+        link_id="help",
+        type="multiple",
+        section=page,
+        options=[
+            ("fam", "Famille", "Family", None),
+            ("gp", "Médecin", "Doctor", None),
+            ("none", "Personne", "Nobody", None),
+        ],
+    )
     make.item(questionnaire=q, link_id="smoker", type="yes_no", section=page)
     v1 = questionnaire_publish(questionnaire=q, by=None)
     tp = make.timepoint(version=v1, code="w1")
     p1 = make.participant(study=study, pseudonym="V-0001")
-    make.response(assignment=make.assignment(participant=p1, timepoint=tp), status="completed", version=v1,
-                  answers={"mood": "a1", "help": ["none"], "smoker": False})
+    make.response(
+        assignment=make.assignment(participant=p1, timepoint=tp),
+        status="completed",
+        version=v1,
+        answers={"mood": "a1", "help": ["none"], "smoker": False},
+    )
     before = export(ExportSpec(study_id=study.pk, format="wide_csv"))
 
     help_item = q.items.get(link_id="help")
     AnswerOption.objects.filter(item=help_item, code="none").delete()
     make.answer_option(item=help_item, order=9, code="nurse", label_fr="Infirmière", label_en="Nurse")
-    make.answer_option(item=q.items.get(link_id="mood"), order=9, code="a3", label_fr="Toujours",
-                       label_en="Always")
+    make.answer_option(item=q.items.get(link_id="mood"), order=9, code="a3", label_fr="Toujours", label_en="Always")
     q.items.get(link_id="smoker").delete()
     Item.objects.filter(questionnaire=q, link_id="help").update(order=5)
     make.item(questionnaire=q, link_id="sleep", type="nrs", section=page, order=2, min_value=0, max_value=10)
     v2 = questionnaire_publish(questionnaire=q, by=None)
     assert v2.number == 2
     p2 = make.participant(study=study, pseudonym="V-0002")
-    make.response(assignment=make.assignment(participant=p2, timepoint=tp), status="completed", version=v2,
-                  answers={"mood": "a3", "help": ["nurse", "gp"], "sleep": 6})
+    make.response(
+        assignment=make.assignment(participant=p2, timepoint=tp),
+        status="completed",
+        version=v2,
+        answers={"mood": "a3", "help": ["nurse", "gp"], "sleep": 6},
+    )
     return study, before
 
 

@@ -30,8 +30,17 @@ EXT_HINT = "http://example.org/fhir/StructureDefinition/hint"
 
 def tr(en: str, fr: str, key: str = "text") -> dict:
     """A text and its French translation (FHIR translation extension)."""
-    return {key: en, f"_{key}": {"extension": [{"url": fhir.EXT_TRANSLATION, "extension": [
-        {"url": "lang", "valueCode": "fr"}, {"url": "content", "valueString": fr}]}]}}
+    return {
+        key: en,
+        f"_{key}": {
+            "extension": [
+                {
+                    "url": fhir.EXT_TRANSLATION,
+                    "extension": [{"url": "lang", "valueCode": "fr"}, {"url": "content", "valueString": fr}],
+                }
+            ]
+        },
+    }
 
 
 def coding(code: str, en: str, fr: str, **extra: Any) -> dict:
@@ -57,40 +66,104 @@ def rich() -> dict:
         "language": "en",
         "extension": [{"url": EXT_UNKNOWN, "valueString": "trial 12"}],
         "item": [
-            {"linkId": "g1", "type": "group", **tr("Your week", "Votre semaine"), "item": [
-                {"linkId": "mood", "type": "choice", "required": True, **tr("How was your mood?", "Votre humeur ?"),
-                 "extension": [{"url": EXT_HINT, "valueString": "kept"}],
-                 "answerOption": [
-                     coding("good", "Good", "Bonne", extension=[ordinal(0)]),
-                     coding("bad", "Bad", "Mauvaise", extension=[weight(2), {"url": EXT_HINT, "valueInteger": 3}]),
-                 ]},
-                {"linkId": "g1a", "type": "group", **tr("Sleep", "Sommeil"),
-                 "enableWhen": [{"question": "mood", "operator": "=", "answerCoding": {
-                     "system": "http://example.org/codes", "code": "bad"}}],
-                 "item": [
-                     {"linkId": "sleep_hours", "type": "integer", **tr("Hours of sleep", "Heures de sommeil"),
-                      "extension": [{"url": fhir.EXT_MIN, "valueInteger": 0}, {"url": fhir.EXT_MAX, "valueInteger": 24}],
-                      "initial": [{"valueInteger": 7}]},
-                 ]},
-                {"linkId": "helpers", "type": "choice", "repeats": True, **tr("Who helps you?", "Qui vous aide ?"),
-                 "answerOption": [{"valueString": "family"}, {"valueString": "friends"}]},
-                {"linkId": "comment", "type": "string", "maxLength": 200, **tr("Tell us more", "Dites-nous en plus"),
-                 "enableBehavior": "any", "enableWhen": [
-                     {"question": "mood", "operator": "=", "answerCoding": {"code": "bad"}},
-                     {"question": "sleep_hours", "operator": "<", "answerInteger": 5}]},
-                {"linkId": "smoker", "type": "boolean", **tr("Do you smoke?", "Fumez-vous ?")},
-                {"linkId": "site_name", "type": "string", "readOnly": True, **tr("Practice", "Cabinet"),
-                 "initial": [{"valueString": "Cabinet Martin"}]},
-            ]},
-            {"linkId": "g2", "type": "group", **tr("Your health", "Votre santé"), "item": [
-                {"linkId": "weight", "type": "decimal", **tr("Weight (kg)", "Poids (kg)"), "extension": [
-                    {"url": fhir.EXT_MIN, "valueDecimal": 20.5}, {"url": fhir.EXT_MAX, "valueDecimal": 300}]},
-                {"linkId": "visit", "type": "date", **tr("Last visit", "Dernière visite")},
-                {"linkId": "notes", "type": "text", **tr("Notes", "Notes")},
-                {"linkId": "stairs", "type": "choice", **tr("Flights of stairs", "Étages"), "answerOption": [
-                    {"valueInteger": 0, "extension": [weight(0)]}, {"valueInteger": 1, "extension": [weight(1)]}]},
-                {"linkId": "thanks", "type": "display", **tr("Thank you.", "Merci.")},
-            ]},
+            {
+                "linkId": "g1",
+                "type": "group",
+                **tr("Your week", "Votre semaine"),
+                "item": [
+                    {
+                        "linkId": "mood",
+                        "type": "choice",
+                        "required": True,
+                        **tr("How was your mood?", "Votre humeur ?"),
+                        "extension": [{"url": EXT_HINT, "valueString": "kept"}],
+                        "answerOption": [
+                            coding("good", "Good", "Bonne", extension=[ordinal(0)]),
+                            coding(
+                                "bad", "Bad", "Mauvaise", extension=[weight(2), {"url": EXT_HINT, "valueInteger": 3}]
+                            ),
+                        ],
+                    },
+                    {
+                        "linkId": "g1a",
+                        "type": "group",
+                        **tr("Sleep", "Sommeil"),
+                        "enableWhen": [
+                            {
+                                "question": "mood",
+                                "operator": "=",
+                                "answerCoding": {"system": "http://example.org/codes", "code": "bad"},
+                            }
+                        ],
+                        "item": [
+                            {
+                                "linkId": "sleep_hours",
+                                "type": "integer",
+                                **tr("Hours of sleep", "Heures de sommeil"),
+                                "extension": [
+                                    {"url": fhir.EXT_MIN, "valueInteger": 0},
+                                    {"url": fhir.EXT_MAX, "valueInteger": 24},
+                                ],
+                                "initial": [{"valueInteger": 7}],
+                            },
+                        ],
+                    },
+                    {
+                        "linkId": "helpers",
+                        "type": "choice",
+                        "repeats": True,
+                        **tr("Who helps you?", "Qui vous aide ?"),
+                        "answerOption": [{"valueString": "family"}, {"valueString": "friends"}],
+                    },
+                    {
+                        "linkId": "comment",
+                        "type": "string",
+                        "maxLength": 200,
+                        **tr("Tell us more", "Dites-nous en plus"),
+                        "enableBehavior": "any",
+                        "enableWhen": [
+                            {"question": "mood", "operator": "=", "answerCoding": {"code": "bad"}},
+                            {"question": "sleep_hours", "operator": "<", "answerInteger": 5},
+                        ],
+                    },
+                    {"linkId": "smoker", "type": "boolean", **tr("Do you smoke?", "Fumez-vous ?")},
+                    {
+                        "linkId": "site_name",
+                        "type": "string",
+                        "readOnly": True,
+                        **tr("Practice", "Cabinet"),
+                        "initial": [{"valueString": "Cabinet Martin"}],
+                    },
+                ],
+            },
+            {
+                "linkId": "g2",
+                "type": "group",
+                **tr("Your health", "Votre santé"),
+                "item": [
+                    {
+                        "linkId": "weight",
+                        "type": "decimal",
+                        **tr("Weight (kg)", "Poids (kg)"),
+                        "extension": [
+                            {"url": fhir.EXT_MIN, "valueDecimal": 20.5},
+                            {"url": fhir.EXT_MAX, "valueDecimal": 300},
+                        ],
+                    },
+                    {"linkId": "visit", "type": "date", **tr("Last visit", "Dernière visite")},
+                    {"linkId": "notes", "type": "text", **tr("Notes", "Notes")},
+                    {
+                        "linkId": "stairs",
+                        "type": "choice",
+                        **tr("Flights of stairs", "Étages"),
+                        "answerOption": [
+                            {"valueInteger": 0, "extension": [weight(0)]},
+                            {"valueInteger": 1, "extension": [weight(1)]},
+                        ],
+                    },
+                    {"linkId": "thanks", "type": "display", **tr("Thank you.", "Merci.")},
+                ],
+            },
         ],
     }
 
@@ -186,8 +259,12 @@ def test_language_comes_from_the_file_or_the_choice_and_regions_are_dropped(make
 
 def test_missing_translations_are_announced_for_publishing(make):
     study = make.study(languages=["fr", "en"])
-    definition = {"resourceType": "Questionnaire", "status": "active", "title": "Only English",
-                  "item": [{"linkId": "a", "type": "string", "text": "Name a colour"}]}
+    definition = {
+        "resourceType": "Questionnaire",
+        "status": "active",
+        "title": "Only English",
+        "item": [{"linkId": "a", "type": "string", "text": "Name a colour"}],
+    }
     [found] = parse(study, definition).questionnaires
     assert any("no fr version" in w.message and "2 texts" in w.message for w in found.warnings)
 
@@ -197,7 +274,8 @@ def test_code_comes_from_name_then_id_then_title_and_can_be_chosen(make):
     base = {"resourceType": "Questionnaire", "status": "active", "item": [{"linkId": "a", "type": "string"}]}
     assert parse(study, {**base, "id": "my-id", "title": "T"}).questionnaires[0].code == "my-id"
     assert parse(study, {**base, "title": "Patient Health " * 5}).questionnaires[0].code == (
-        "patient-health-patient-health-patient-he")
+        "patient-health-patient-health-patient-he"
+    )
     assert parse(study, {**base, "name": "X"}, code="chosen_one").questionnaires[0].code == "chosen_one"
     bad = parse(study, {**base, "name": "X"}, code="no spaces")
     assert not bad.ok and bad.problems[0].where == "code"
@@ -224,11 +302,14 @@ def test_bundle_of_questionnaires_imports_each_with_distinct_codes(make):
     assert not result.ok and result.problems[0].where == "entry 3"
 
 
-@pytest.mark.parametrize("content, where, words", [
-    (b'{"resourceType": "Questionnaire",\n "status": }', "line 2, column 12", "invalid JSON"),
-    (b'{"resourceType": "Patient"}', "resourceType", "is Patient"),
-    (b"\xff\xfe", "file", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, where, words",
+    [
+        (b'{"resourceType": "Questionnaire",\n "status": }', "line 2, column 12", "invalid JSON"),
+        (b'{"resourceType": "Patient"}', "resourceType", "is Patient"),
+        (b"\xff\xfe", "file", "UTF-8"),
+    ],
+)
 def test_broken_files_say_where(make, content, where, words):
     study = make.study()
     result = parse(study, content)
@@ -245,29 +326,47 @@ def _with_item(**node: Any) -> dict:
     return definition
 
 
-@pytest.mark.parametrize("node, words", [
-    ({"type": "attachment"}, "type attachment"),
-    ({"type": "reference"}, "type reference"),
-    ({"type": "url"}, "type url"),
-    ({"type": "quantity"}, "type quantity"),
-    ({"type": "choice", "answerValueSet": "http://loinc.org/vs/LL358-3"}, "answerValueSet"),
-    ({"type": "choice", "answerOption": [{"valueCoding": {"code": "a"}}], "extension": [
-        {"url": EXT_ANSWER_EXPRESSION, "valueExpression": {"language": "text/fhirpath", "expression": "1"}}]},
-     "answerExpression"),
-    ({"type": "string", "repeats": True}, "repeats"),
-    ({"type": "group", "repeats": True, "item": [{"linkId": "in", "type": "string", "text": "x"}]}, "repeats"),
-    ({"type": "string", "enableWhen": [{"question": "nowhere", "operator": "=", "answerString": "x"}]},
-     "enableWhen[0]: refers to nowhere"),
-    ({"type": "string", "enableWhen": [{"question": "odd", "operator": "exists", "answerBoolean": True}]},
-     "refers to odd, which is not an item before this one"),
-    ({"type": "string", "enableWhen": [{"question": "mood", "operator": "=", "answerCoding": {"code": "meh"}}]},
-     "has no option meh"),
-    ({"type": "string", "enableWhen": [{"question": "mood", "operator": "=", "answerBoolean": True}]},
-     "answerBoolean cannot be compared"),
-    ({"type": "string", "item": [{"linkId": "child", "type": "string", "text": "c"}]}, "nested under"),
-    ({"type": "string", "unknownElement": 1}, "Extra inputs are not permitted"),
-    ({"type": "integer", "extension": [{"url": fhir.EXT_MIN, "valueString": "low"}]}, "minValue"),
-])
+@pytest.mark.parametrize(
+    "node, words",
+    [
+        ({"type": "attachment"}, "type attachment"),
+        ({"type": "reference"}, "type reference"),
+        ({"type": "url"}, "type url"),
+        ({"type": "quantity"}, "type quantity"),
+        ({"type": "choice", "answerValueSet": "http://loinc.org/vs/LL358-3"}, "answerValueSet"),
+        (
+            {
+                "type": "choice",
+                "answerOption": [{"valueCoding": {"code": "a"}}],
+                "extension": [
+                    {"url": EXT_ANSWER_EXPRESSION, "valueExpression": {"language": "text/fhirpath", "expression": "1"}}
+                ],
+            },
+            "answerExpression",
+        ),
+        ({"type": "string", "repeats": True}, "repeats"),
+        ({"type": "group", "repeats": True, "item": [{"linkId": "in", "type": "string", "text": "x"}]}, "repeats"),
+        (
+            {"type": "string", "enableWhen": [{"question": "nowhere", "operator": "=", "answerString": "x"}]},
+            "enableWhen[0]: refers to nowhere",
+        ),
+        (
+            {"type": "string", "enableWhen": [{"question": "odd", "operator": "exists", "answerBoolean": True}]},
+            "refers to odd, which is not an item before this one",
+        ),
+        (
+            {"type": "string", "enableWhen": [{"question": "mood", "operator": "=", "answerCoding": {"code": "meh"}}]},
+            "has no option meh",
+        ),
+        (
+            {"type": "string", "enableWhen": [{"question": "mood", "operator": "=", "answerBoolean": True}]},
+            "answerBoolean cannot be compared",
+        ),
+        ({"type": "string", "item": [{"linkId": "child", "type": "string", "text": "c"}]}, "nested under"),
+        ({"type": "string", "unknownElement": 1}, "Extra inputs are not permitted"),
+        ({"type": "integer", "extension": [{"url": fhir.EXT_MIN, "valueString": "low"}]}, "minValue"),
+    ],
+)
 def test_what_cannot_be_represented_is_refused_naming_the_item(make, node, words):
     result = parse(make.study(), _with_item(**node))
     assert not result.ok
@@ -276,8 +375,14 @@ def test_what_cannot_be_represented_is_refused_naming_the_item(make, node, words
 
 def test_enable_when_on_a_calculated_item_is_refused(make):
     definition = json.loads(public("phq9.json"))
-    definition["item"].append({"linkId": "severe", "type": "display", "text": "Severe", "enableWhen": [
-        {"question": "/44261-6", "operator": ">=", "answerDecimal": 20}]})
+    definition["item"].append(
+        {
+            "linkId": "severe",
+            "type": "display",
+            "text": "Severe",
+            "enableWhen": [{"question": "/44261-6", "operator": ">=", "answerDecimal": 20}],
+        }
+    )
     result = parse(make.study(), definition)
     assert any(p.where == "item severe" and "calculated" in p.message for p in result.problems)
 
@@ -404,8 +509,16 @@ def test_designed_export_reimported_copies_into_rows_exactly(make):
 def test_copy_into_rows_refuses_and_lists_what_would_be_lost(make):
     q = imported(make.study(), rich())
     losses = [str(p) for p in rows_losses(q)]
-    for words in ("a group inside a group", "readOnly", "initial", EXT_HINT, EXT_UNKNOWN, "system",
-                  "valueString", "canonical url"):
+    for words in (
+        "a group inside a group",
+        "readOnly",
+        "initial",
+        EXT_HINT,
+        EXT_UNKNOWN,
+        "system",
+        "valueString",
+        "canonical url",
+    ):
         assert any(words in loss for loss in losses), (words, losses)
     with pytest.raises(RowsRefused):
         questionnaire_rows_from_source(questionnaire=q, by=None)
@@ -477,8 +590,9 @@ def test_a_designed_time_item_and_a_condition_on_it_go_out_and_come_back_unchang
     exported = questionnaire_export(source)
     wake = exported["item"][0]["item"][0]
     assert wake["type"] == "time"
-    assert exported["item"][0]["item"][1]["enableWhen"] == [{"question": "wake", "operator": ">",
-                                                             "answerTime": "09:30:00"}]
+    assert exported["item"][0]["item"][1]["enableWhen"] == [
+        {"question": "wake", "operator": ">", "answerTime": "09:30:00"}
+    ]
     copy_ = imported(make.study(), exported)
     version = questionnaire_publish(questionnaire=copy_, by=None)
     assert diff_paths(source.definition["item"], version.definition["item"]) == []

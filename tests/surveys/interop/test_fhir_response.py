@@ -18,10 +18,20 @@ from surveys.questionnaires.publish import questionnaire_publish
 from tests.surveys.interop.test_fhir_questionnaire import imported, rich
 
 URL = "http://example.org/fhir/Questionnaire/wellbeing"
-ANSWERS = {"mood": "bad", "sleep_hours": 6, "helpers": ["family", "friends"], "comment": "tired", "smoker": False,
-           "weight": 70.5, "visit": "2025-01-02", "notes": "Slept badly", "stairs": "1"}
-RULES = {"scores": [{"name": "total", "label": {"en": "Total", "fr": "Total"}, "items": ["mood", "stairs"],
-                     "method": "sum"}]}
+ANSWERS = {
+    "mood": "bad",
+    "sleep_hours": 6,
+    "helpers": ["family", "friends"],
+    "comment": "tired",
+    "smoker": False,
+    "weight": 70.5,
+    "visit": "2025-01-02",
+    "notes": "Slept badly",
+    "stairs": "1",
+}
+RULES = {
+    "scores": [{"name": "total", "label": {"en": "Total", "fr": "Total"}, "items": ["mood", "stairs"], "method": "sum"}]
+}
 
 
 @pytest.fixture
@@ -45,8 +55,12 @@ def setting(make):
 
 def answered(s, *, answers=None, status="completed", participant=None) -> Response:
     assignment = s.make.assignment(participant=participant or s.participant, timepoint=s.timepoint)
-    return s.make.response(assignment=assignment, status=status, answers=ANSWERS if answers is None else answers,
-                           scores={"total": {"value": 3}} if status == "completed" else {})
+    return s.make.response(
+        assignment=assignment,
+        status=status,
+        answers=ANSWERS if answers is None else answers,
+        scores={"total": {"value": 3}} if status == "completed" else {},
+    )
 
 
 def legacy(pseudonym: str = "ST01-AAAAA", *, items=None, **extra) -> dict:
@@ -57,11 +71,19 @@ def legacy(pseudonym: str = "ST01-AAAAA", *, items=None, **extra) -> dict:
         "status": "completed",
         "subject": {"identifier": {"system": "urn:ressenti:study:wb-study:pseudonym", "value": pseudonym}},
         "authored": "2024-03-05T10:00:00+01:00",
-        "item": items if items is not None else [
-            {"linkId": "g1", "item": [
-                {"linkId": "mood", "answer": [{"valueCoding": {"system": "http://example.org/codes", "code": "good"}}]},
-                {"linkId": "smoker", "answer": [{"valueBoolean": True}]},
-            ]},
+        "item": items
+        if items is not None
+        else [
+            {
+                "linkId": "g1",
+                "item": [
+                    {
+                        "linkId": "mood",
+                        "answer": [{"valueCoding": {"system": "http://example.org/codes", "code": "good"}}],
+                    },
+                    {"linkId": "smoker", "answer": [{"valueBoolean": True}]},
+                ],
+            },
             {"linkId": "g2", "item": [{"linkId": "stairs", "answer": [{"valueInteger": 1}]}]},
         ],
         **extra,
@@ -86,8 +108,9 @@ def test_export_nests_answers_like_the_groups_and_names_the_questionnaire(settin
     assert exported["questionnaire"] == f"{URL}|1"
     assert exported["status"] == "completed"
     assert exported["authored"] == response.submitted_at.isoformat()
-    assert exported["subject"] == {"identifier": {"system": "urn:ressenti:study:wb-study:pseudonym",
-                                                  "value": "ST01-AAAAA"}}
+    assert exported["subject"] == {
+        "identifier": {"system": "urn:ressenti:study:wb-study:pseudonym", "value": "ST01-AAAAA"}
+    }
     assert exported["identifier"]["value"] == "ST01-AAAAA/baseline/1"
     g1, g2 = exported["item"]
     assert g1["linkId"] == "g1" and g1["text"] == "Your week"
@@ -115,13 +138,19 @@ def test_designed_questionnaire_response_uses_our_canonical(make):
     exported = response_export(response)
     q = assignment.timepoint.version.questionnaire
     assert exported["questionnaire"] == f"urn:ressenti:questionnaire:{q.study.code}:{q.code}|1"
-    assert exported["item"][0]["item"][0]["answer"] == [{"valueCoding": {"code": "a1", "display": "Parfois"}}]  # base language
+    assert exported["item"][0]["item"][0]["answer"] == [
+        {"valueCoding": {"code": "a1", "display": "Parfois"}}
+    ]  # base language
 
 
 def test_export_command_streams_one_valid_resource_per_line(setting, tmp_path, capsys):
     answered(setting)
-    answered(setting, participant=setting.make.participant(study=setting.study), answers={"mood": "good"},
-             status="in_progress")
+    answered(
+        setting,
+        participant=setting.make.participant(study=setting.study),
+        answers={"mood": "good"},
+        status="in_progress",
+    )
     assert inspect.isgenerator(responses_export_ndjson(study=setting.study))
     out = tmp_path / "responses.ndjson"
     call_command("export_responses_fhir", setting.study.code, "--output", str(out))
@@ -193,15 +222,32 @@ def test_every_problem_is_reported_by_line_and_nothing_is_written(setting):
         json.dumps(legacy("ST01-NOBODY")),
         json.dumps(legacy(questionnaire="http://example.org/other")),
         json.dumps(legacy(items=[{"linkId": "mood", "answer": [{"valueCoding": {"code": "meh"}}]}])),
-        json.dumps(legacy(items=[{"linkId": "mood", "answer": [{"valueCoding": {"code": "good"}}]},
-                                 {"linkId": "smoker", "answer": [{"valueString": "yes"}]}])),
-        json.dumps(legacy(items=[{"linkId": "mood", "answer": [{"valueCoding": {"code": "good"}}]},
-                                 {"linkId": "comment", "answer": [{"valueString": "hidden"}]}])),
+        json.dumps(
+            legacy(
+                items=[
+                    {"linkId": "mood", "answer": [{"valueCoding": {"code": "good"}}]},
+                    {"linkId": "smoker", "answer": [{"valueString": "yes"}]},
+                ]
+            )
+        ),
+        json.dumps(
+            legacy(
+                items=[
+                    {"linkId": "mood", "answer": [{"valueCoding": {"code": "good"}}]},
+                    {"linkId": "comment", "answer": [{"valueString": "hidden"}]},
+                ]
+            )
+        ),
         json.dumps(legacy(items=[{"linkId": "smoker", "answer": [{"valueBoolean": True}]}])),
         json.dumps(legacy(status="in-progress")),
         json.dumps(legacy("ST01-GONE")),
-        json.dumps(legacy(items=[{"linkId": "mood", "answer": [{"valueCoding": {"code": "good"}},
-                                                               {"valueCoding": {"code": "bad"}}]}])),
+        json.dumps(
+            legacy(
+                items=[
+                    {"linkId": "mood", "answer": [{"valueCoding": {"code": "good"}}, {"valueCoding": {"code": "bad"}}]}
+                ]
+            )
+        ),
         json.dumps({"resourceType": "QuestionnaireResponse", "status": "completed", "bogus": 1}),
     ]
     result = run(setting, "\n".join(lines).encode())
@@ -227,24 +273,20 @@ def test_every_problem_is_reported_by_line_and_nothing_is_written(setting):
 
 
 def test_bundle_entries_are_named_by_index_and_duplicates_refused(setting):
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": legacy()}, {"resource": legacy()}]}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": legacy()}, {"resource": legacy()}]}
     result = run(setting, json.dumps(bundle, indent=2).encode())
     assert [(p.where, "already answered at entry 1" in p.message) for p in result.problems] == [("entry 2", True)]
     assert not Response.objects.exists()
 
 
 def test_repeating_timepoint_occurrence_comes_from_our_identifier(setting):
-    timepoint = setting.make.timepoint(version=setting.version, code="weekly", repeat_every=7, repeat_count=4,
-                                       window=7)
+    timepoint = setting.make.timepoint(version=setting.version, code="weekly", repeat_every=7, repeat_count=4, window=7)
     second = legacy(identifier={"system": "urn:ressenti:study:wb-study:response", "value": "ST01-AAAAA/weekly/2"})
-    result = responses_import(study=setting.study, timepoint=timepoint, content=ndjson(legacy(), second),
-                              by=None)
+    result = responses_import(study=setting.study, timepoint=timepoint, content=ndjson(legacy(), second), by=None)
     assert result.ok, result.problems
     assert sorted(Assignment.objects.filter(timepoint=timepoint).values_list("occurrence", flat=True)) == [1, 2]
     wrong = legacy(identifier={"system": "urn:ressenti:study:wb-study:response", "value": "ST01-AAAAA/baseline/9"})
-    problems = responses_import(study=setting.study, timepoint=timepoint, content=ndjson(wrong),
-                                by=None).problems
+    problems = responses_import(study=setting.study, timepoint=timepoint, content=ndjson(wrong), by=None).problems
     assert any("timepoint baseline, not weekly" in p.message for p in problems)
     assert any("occurrence 9 does not exist" in p.message for p in problems)
 
@@ -277,11 +319,16 @@ def test_answers_to_a_calculated_item_are_left_out_with_a_warning(make):
     make.participant(study=study, pseudonym="P1")
     codes = [("/44250-9", "LA6569-3")] + [(n["linkId"], "LA6568-5") for n in version.definition["item"][1:9]]
     resource = {
-        "resourceType": "QuestionnaireResponse", "questionnaire": "http://loinc.org/q/44249-1", "status": "completed",
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "http://loinc.org/q/44249-1",
+        "status": "completed",
         "subject": {"identifier": {"system": "urn:ressenti:study:phq:pseudonym", "value": "P1"}},
         "authored": timezone.now().isoformat(),
-        "item": [{"linkId": link, "answer": [{"valueCoding": {"system": "http://loinc.org", "code": code}}]}
-                 for link, code in codes] + [{"linkId": "/44261-6", "answer": [{"valueDecimal": 1}]}],
+        "item": [
+            {"linkId": link, "answer": [{"valueCoding": {"system": "http://loinc.org", "code": code}}]}
+            for link, code in codes
+        ]
+        + [{"linkId": "/44261-6", "answer": [{"valueDecimal": 1}]}],
     }
     result = responses_import(study=study, timepoint=timepoint, content=ndjson(resource), by=None)
     assert result.ok, result.problems

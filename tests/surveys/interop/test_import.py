@@ -43,8 +43,13 @@ def problems_of(study, content: bytes, filename: str = "patients.csv") -> list[t
 @pytest.mark.parametrize(("sep", "bom"), [(",", False), (";", False), (";", True), (",", True)])
 def test_csv_with_comma_or_semicolon_with_or_without_bom_imports(make, sep, bom):
     study = scheduled_study(make)
-    content = csv_bytes(HEADER, "Jeanne Martin,06 12 34 56 78,,fr,written",
-                        "Paul Durand,+33 7 81 22 33 44,paul@example.org,en,written", sep=sep, bom=bom)
+    content = csv_bytes(
+        HEADER,
+        "Jeanne Martin,06 12 34 56 78,,fr,written",
+        "Paul Durand,+33 7 81 22 33 44,paul@example.org,en,written",
+        sep=sep,
+        bom=bom,
+    )
     rows = import_read(filename="export.csv", content=content)
     assert [row.line for row in rows] == [2, 3]
     result = import_run(study=study, rows=rows, by=None, now=timezone.now())
@@ -110,7 +115,9 @@ def test_missing_consent_is_reported_when_the_patient_cannot_consent_online(make
 
 def test_duplicates_within_the_file_and_with_the_study_are_reported(make):
     study = scheduled_study(make)
-    first = import_read(filename="a.csv", content=csv_bytes(HEADER, "Already There,0611111111,a@example.org,fr,written"))
+    first = import_read(
+        filename="a.csv", content=csv_bytes(HEADER, "Already There,0611111111,a@example.org,fr,written")
+    )
     import_run(study=study, rows=first, by=None, now=timezone.now())
     content = csv_bytes(
         HEADER,
@@ -129,8 +136,12 @@ def test_duplicates_within_the_file_and_with_the_study_are_reported(make):
 def test_same_external_identifier_twice_in_a_file_is_a_duplicate(make, settings):
     settings.PSEUDONYM_KEYS = {"ext": "key-of-ext-0123456789"}
     study = make.study(code="ext", consent_required=False, pseudonym_mode="external_id")
-    content = csv_bytes("name,phone,consent_method,external_id", "A One,0611111111,written,185057800608436",
-                        "B Two,0622222222,written,1 85 05 78 006 084 36", "C Three,0633333333,written,")
+    content = csv_bytes(
+        "name,phone,consent_method,external_id",
+        "A One,0611111111,written,185057800608436",
+        "B Two,0622222222,written,1 85 05 78 006 084 36",
+        "C Three,0633333333,written,",
+    )
     assert problems_of(study, content) == [
         (3, "external_id", "Same identifier as line 2."),
         (4, "external_id", "This study derives pseudonyms from an identifier: it is missing."),
@@ -140,18 +151,33 @@ def test_same_external_identifier_twice_in_a_file_is_a_duplicate(make, settings)
 def test_unknown_and_missing_headers_are_reported_on_line_1(make):
     study = make.study()
     assert problems_of(study, csv_bytes("nom,phone,colour", "Jeanne,0612345678,red")) == [
-        (1, "nom", "Unknown column nom (known: name, email, phone, birth_date, language, time_zone, "
-                   "preferred_channel, site, consent_method, notice_version, external_id)."),
-        (1, "colour", "Unknown column colour (known: name, email, phone, birth_date, language, time_zone, "
-                      "preferred_channel, site, consent_method, notice_version, external_id)."),
+        (
+            1,
+            "nom",
+            "Unknown column nom (known: name, email, phone, birth_date, language, time_zone, "
+            "preferred_channel, site, consent_method, notice_version, external_id).",
+        ),
+        (
+            1,
+            "colour",
+            "Unknown column colour (known: name, email, phone, birth_date, language, time_zone, "
+            "preferred_channel, site, consent_method, notice_version, external_id).",
+        ),
         (1, "name", "Column name is missing."),
         (1, "consent_method", "Column consent_method is missing."),
     ]
     assert problems_of(study, b"\xff\xfeJ\x00", "x.csv") == [
-        (1, "file", 'The file is not UTF-8 text: in Excel, save it as "CSV UTF-8".')]
-    assert problems_of(study, b"not a zip", "x.xlsx") == [(1, "file", "The file cannot be read as an .xlsx workbook: "
-                                                          "the file is not an .xlsx workbook (not a readable zip "
-                                                          "archive; truncated?).")]
+        (1, "file", 'The file is not UTF-8 text: in Excel, save it as "CSV UTF-8".')
+    ]
+    assert problems_of(study, b"not a zip", "x.xlsx") == [
+        (
+            1,
+            "file",
+            "The file cannot be read as an .xlsx workbook: "
+            "the file is not an .xlsx workbook (not a readable zip "
+            "archive; truncated?).",
+        )
+    ]
     assert problems_of(study, b"", "x.pdf") == [(1, "file", "Send a .csv or .xlsx file.")]
 
 
@@ -187,13 +213,19 @@ def test_import_records_who_and_keeps_the_audit_trail(make):
     # Consent collected by staff leaves the same immutable record as a single enrolment.
     record = ConsentRecord.objects.get()
     assert (record.enrollment, record.notice, record.method, record.recorded_by) == (
-        enrollment, notice, "non_opposition", user)
+        enrollment,
+        notice,
+        "non_opposition",
+        user,
+    )
     assert consent_record_verify(record)
 
 
 @pytest.mark.services
-@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-                    reason="10,000 rows: run on PostgreSQL (DATABASE_URL), as CI does")
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="10,000 rows: run on PostgreSQL (DATABASE_URL), as CI does",
+)
 def test_ten_thousand_rows_import_completely(make):
     study = scheduled_study(make)
     lines = [f"Patient {i},+3361{i:07d},p{i}@example.org,fr,written" for i in range(10_000)]
@@ -257,7 +289,9 @@ def test_import_page_checks_first_then_imports_the_same_file(client, make):
     digest = checked.context["confirm"]["checked"].value()
 
     # Another file than the one checked is checked, not imported.
-    other = client.post(url, {"action": "import", "checked": digest, "file": upload("p.csv", good + b"X Y,0733333333,,fr,written\n")})
+    other = client.post(
+        url, {"action": "import", "checked": digest, "file": upload("p.csv", good + b"X Y,0733333333,,fr,written\n")}
+    )
     assert other.context["mismatch"] and not Patient.objects.exists()
 
     done = client.post(url, {"action": "import", "checked": digest, "file": upload("p.csv", good)}, follow=True)
@@ -282,8 +316,10 @@ def test_imported_patients_get_their_invitations_planned(make):
     study.consent_required = False
     study.save()
     make.timepoint(version=version, code="t0", reminders=[2])
-    rows = import_read(filename="p.csv", content=(
-        b"name,phone,consent_method\nAnne Un,06 11 22 33 44,written\nBruno Deux,06 11 22 33 55,written\n"))
+    rows = import_read(
+        filename="p.csv",
+        content=(b"name,phone,consent_method\nAnne Un,06 11 22 33 44,written\nBruno Deux,06 11 22 33 55,written\n"),
+    )
     import_run(study=study, rows=rows, by=None, now=timezone.now())
     assert Message.objects.filter(kind="invitation").count() == 2
     assert Message.objects.filter(kind="reminder").count() == 2

@@ -33,8 +33,9 @@ def upload(content: bytes | dict, name: str = "q.json") -> SimpleUploadedFile:
 
 
 def check(client, study, content, **fields):
-    return client.post(reverse(IMPORT), {"action": "check", "study": study.pk, "format": "fhir",
-                                         "file": upload(content), **fields})
+    return client.post(
+        reverse(IMPORT), {"action": "check", "study": study.pk, "format": "fhir", "file": upload(content), **fields}
+    )
 
 
 def test_designer_previews_then_imports_and_lands_on_the_draft(make, client):
@@ -95,12 +96,23 @@ def test_token_carries_the_checked_bytes_and_is_bound_to_the_study(make, client)
     assert "token" not in other_token.context
 
 
-@pytest.mark.parametrize("content, shown", [
-    (b'{"resourceType": "Questionnaire",\n "status": }', "line 2, column 12"),
-    (b'{"resourceType": "Patient"}', "is Patient; a Questionnaire or a Bundle"),
-    (json.dumps({"resourceType": "Questionnaire", "status": "active", "item": [
-        {"linkId": "scan", "type": "attachment", "text": "Upload"}]}).encode(), "item scan"),
-])
+@pytest.mark.parametrize(
+    "content, shown",
+    [
+        (b'{"resourceType": "Questionnaire",\n "status": }', "line 2, column 12"),
+        (b'{"resourceType": "Patient"}', "is Patient; a Questionnaire or a Bundle"),
+        (
+            json.dumps(
+                {
+                    "resourceType": "Questionnaire",
+                    "status": "active",
+                    "item": [{"linkId": "scan", "type": "attachment", "text": "Upload"}],
+                }
+            ).encode(),
+            "item scan",
+        ),
+    ],
+)
 def test_bad_files_show_their_problems_and_import_nothing(make, client, content, shown):
     study = make.study()
     member(make, client, study, "designer")
@@ -160,24 +172,32 @@ def test_data_manager_previews_counts_then_imports_responses(make, client, score
     study, timepoint = scored
     member(make, client, study, "data_manager")
     assert client.get(reverse(RESPONSES)).status_code == 200
-    preview = client.post(reverse(RESPONSES), {"action": "check", "timepoint": timepoint.pk,
-                                               "file": upload(ndjson(legacy()), "r.ndjson")})
+    preview = client.post(
+        reverse(RESPONSES), {"action": "check", "timepoint": timepoint.pk, "file": upload(ndjson(legacy()), "r.ndjson")}
+    )
     assert preview.status_code == 200 and preview.context["result"].created == 1
     assert "1 to import" in preview.content.decode() and not Response.objects.exists()
     done = client.post(reverse(RESPONSES), {"action": "import", "token": preview.context["token"]})
     assert done.status_code == 302 and Response.objects.count() == 1
     assert "1 responses imported" in [str(m) for m in get_messages(done.wsgi_request)][0]
     # The same file again: nothing new, nothing to confirm.
-    again = client.post(reverse(RESPONSES), {"action": "check", "timepoint": timepoint.pk,
-                                             "file": upload(ndjson(legacy()), "r.ndjson")})
+    again = client.post(
+        reverse(RESPONSES), {"action": "check", "timepoint": timepoint.pk, "file": upload(ndjson(legacy()), "r.ndjson")}
+    )
     assert again.context["result"].unchanged == 1 and "token" not in again.context
 
 
 def test_responses_with_problems_are_listed_and_not_imported(make, client, scored):
     study, timepoint = scored
     member(make, client, study, "data_manager")
-    bad = client.post(reverse(RESPONSES), {"action": "check", "timepoint": timepoint.pk,
-                                           "file": upload(ndjson(legacy(), legacy("ST01-NOBODY")), "r.ndjson")})
+    bad = client.post(
+        reverse(RESPONSES),
+        {
+            "action": "check",
+            "timepoint": timepoint.pk,
+            "file": upload(ndjson(legacy(), legacy("ST01-NOBODY")), "r.ndjson"),
+        },
+    )
     assert bad.status_code == 400 and "line 2" in bad.content.decode() and "ST01-NOBODY" in bad.content.decode()
     assert "token" not in bad.context and not Response.objects.exists()
 
@@ -187,8 +207,12 @@ def test_designers_and_reviewers_cannot_import_responses(make, client, scored):
     for role in ("designer", "reviewer", "investigator"):
         member(make, client, study, role)
         assert client.get(reverse(RESPONSES)).status_code == 403
-        assert client.post(reverse(RESPONSES), {"action": "check", "timepoint": timepoint.pk,
-                                                "file": upload(ndjson(legacy()))}).status_code == 403
+        assert (
+            client.post(
+                reverse(RESPONSES), {"action": "check", "timepoint": timepoint.pk, "file": upload(ndjson(legacy()))}
+            ).status_code
+            == 403
+        )
     assert not Response.objects.exists()
 
 
@@ -206,17 +230,30 @@ def test_copy_into_rows_lists_losses_or_copies(make, client):
     rich_draft.refresh_from_db()
     assert rich_draft.source_definition is not None
 
-    simple = imported(study, {"resourceType": "Questionnaire", "status": "active", "name": "simple",
-                              "title": "Simple", "language": "fr",
-                              "item": [{"linkId": "p1", "type": "group", "text": "Page", "item": [
-                                  {"linkId": "q1", "type": "boolean", "text": "Oui ou non ?", "required": True}]}]})
+    simple = imported(
+        study,
+        {
+            "resourceType": "Questionnaire",
+            "status": "active",
+            "name": "simple",
+            "title": "Simple",
+            "language": "fr",
+            "item": [
+                {
+                    "linkId": "p1",
+                    "type": "group",
+                    "text": "Page",
+                    "item": [{"linkId": "q1", "type": "boolean", "text": "Oui ou non ?", "required": True}],
+                }
+            ],
+        },
+    )
     url = reverse("admin:surveys_questionnaire_copy_into_rows", args=[simple.pk])
     done = client.post(url)
     assert done.status_code == 302
     simple.refresh_from_db()
     assert simple.source_definition is None and simple.items.get().link_id == "q1"
-    assert client.get(reverse("admin:surveys_questionnaire_change", args=[simple.pk])).context[
-        "inline_admin_formsets"]
+    assert client.get(reverse("admin:surveys_questionnaire_change", args=[simple.pk])).context["inline_admin_formsets"]
 
 
 def test_reviewer_cannot_copy_into_rows(make, client):
@@ -236,15 +273,17 @@ def test_version_page_offers_exports_and_the_fhir_file_is_valid(make, client):
     assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
     assert "attachment" in response["Content-Disposition"]
     assert json.loads(response.content) == questionnaire_export(version)
-    assert client.get(reverse("admin:surveys_questionnaireversion_export", args=[version.pk, "nope"])
-                      ).status_code == 404
+    assert (
+        client.get(reverse("admin:surveys_questionnaireversion_export", args=[version.pk, "nope"])).status_code == 404
+    )
 
 
 def test_versions_of_other_studies_cannot_be_exported(make, client):
     version = make.published_version()
     member(make, client, make.study(), "designer")
-    assert client.get(reverse("admin:surveys_questionnaireversion_export", args=[version.pk, "fhir"])
-                      ).status_code == 404
+    assert (
+        client.get(reverse("admin:surveys_questionnaireversion_export", args=[version.pk, "fhir"])).status_code == 404
+    )
 
 
 def test_redcap_dictionaries_go_through_the_same_page_and_command(make, client, tmp_path):
@@ -257,8 +296,15 @@ def test_redcap_dictionaries_go_through_the_same_page_and_command(make, client, 
     need_service("public fixtures", path.exists(), f"{path} is absent (set RESSENTI_PUBLIC_FIXTURES)")
     study = make.study()
     member(make, client, study, "designer")
-    preview = client.post(reverse(IMPORT), {"action": "check", "study": study.pk, "format": "redcap",
-                                            "file": SimpleUploadedFile("d.csv", path.read_bytes(), "text/csv")})
+    preview = client.post(
+        reverse(IMPORT),
+        {
+            "action": "check",
+            "study": study.pk,
+            "format": "redcap",
+            "file": SimpleUploadedFile("d.csv", path.read_bytes(), "text/csv"),
+        },
+    )
     assert preview.status_code == 200, preview.context["problems"]
     client.post(reverse(IMPORT), {"action": "import", "token": preview.context["token"]})
     assert Questionnaire.objects.filter(study=study, source_format="redcap").exists()

@@ -65,22 +65,42 @@ def case(why: str, answers: dict, *, shown=(), hidden=()) -> Case:
 # --- what each file's authors meant -----------------------------------------------------------------------
 
 _EXISTS = [f"Q{n}" for n in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "9a", "9b", "9c", "9d")]
-_EQUAL = ["Q1-true", "Q1-false", "Q2-equal", "Q2-ge", "Q3-equal", "Q3-ge", "Q4-equal", "Q4-ge", "Q7-equals",
-          "Q8-eq-B", "Q8-eq-B-and-C", "Q9-eq-B", "Q9a-eq-B", "Q9b-eq-B", "Q9c-eq-B", "Q9d-eq-B"]
-_NOT_EQUAL = ["Q1-not-true", "Q7-notequals", "Q9-noteq-B", "Q9a-noteq-B", "Q9b-noteq-B", "Q9c-noteq-B",
-              "Q9d-noteq-B"]
+_EQUAL = [
+    "Q1-true",
+    "Q1-false",
+    "Q2-equal",
+    "Q2-ge",
+    "Q3-equal",
+    "Q3-ge",
+    "Q4-equal",
+    "Q4-ge",
+    "Q7-equals",
+    "Q8-eq-B",
+    "Q8-eq-B-and-C",
+    "Q9-eq-B",
+    "Q9a-eq-B",
+    "Q9b-eq-B",
+    "Q9c-eq-B",
+    "Q9d-eq-B",
+]
+_NOT_EQUAL = ["Q1-not-true", "Q7-notequals", "Q9-noteq-B", "Q9a-noteq-B", "Q9b-noteq-B", "Q9c-noteq-B", "Q9d-noteq-B"]
 
 OPERATOR_CASES = [
     # "(Qn exists false)" holds and "(Qn exists true)" does not; "= x" and ">= x" need an answer; "!= x" holds:
     # FHIR R4 "!=": true when no answer equals the value, so with no answer (the reading this project follows).
-    case("nothing answered", {},
-         shown=[f"{q}-not-exists" for q in _EXISTS] + _NOT_EQUAL,
-         hidden=[f"{q}-exists" for q in _EXISTS] + _EQUAL),
+    case(
+        "nothing answered",
+        {},
+        shown=[f"{q}-not-exists" for q in _EXISTS] + _NOT_EQUAL,
+        hidden=[f"{q}-exists" for q in _EXISTS] + _EQUAL,
+    ),
     # "Q1-exists (Q1 exists true)", "Q1-true (Q1 = true)"; not "Q1-false (Q1 = false)", "Q1-not-true (Q1 != true)"
-    case("Q1 = true", {"Q1": True}, shown=["Q1-exists", "Q1-true"],
-         hidden=["Q1-not-exists", "Q1-false", "Q1-not-true"]),
-    case("Q1 = false", {"Q1": False}, shown=["Q1-exists", "Q1-false", "Q1-not-true"],
-         hidden=["Q1-not-exists", "Q1-true"]),
+    case(
+        "Q1 = true", {"Q1": True}, shown=["Q1-exists", "Q1-true"], hidden=["Q1-not-exists", "Q1-false", "Q1-not-true"]
+    ),
+    case(
+        "Q1 = false", {"Q1": False}, shown=["Q1-exists", "Q1-false", "Q1-not-true"], hidden=["Q1-not-exists", "Q1-true"]
+    ),
     # "Q2-equal (Q2 = 5.6)", "Q2-ge (Q2 >= 4.8)"
     case("Q2 = 5.6", {"Q2": 5.6}, shown=["Q2-exists", "Q2-equal", "Q2-ge"], hidden=["Q2-not-exists"]),
     case("Q2 at the >= bound", {"Q2": 4.8}, shown=["Q2-exists", "Q2-ge"], hidden=["Q2-equal"]),
@@ -98,8 +118,12 @@ OPERATOR_CASES = [
     case("Q6 answered", {"Q6": "10:30"}, shown=["Q6-exists"], hidden=["Q6-not-exists"]),
     # "Q7-equals (Q7 = test)", "Q7-notequals (Q7 != test)"; "Q7-lt (Q7 > testing)" and "Q7-le (Q7 < test)"
     # do not hold for "test" either (the other string comparisons: see DIVERGENCES).
-    case("Q7 = test", {"Q7": "test"}, shown=["Q7-exists", "Q7-equals"],
-         hidden=["Q7-not-exists", "Q7-notequals", "Q7-lt", "Q7-le"]),
+    case(
+        "Q7 = test",
+        {"Q7": "test"},
+        shown=["Q7-exists", "Q7-equals"],
+        hidden=["Q7-not-exists", "Q7-notequals", "Q7-lt", "Q7-le"],
+    ),
     case("Q7 another text", {"Q7": "other"}, shown=["Q7-exists", "Q7-notequals"], hidden=["Q7-equals"]),
     # "Q8-equal (Q8 = B)"; "Q8-equal (Q8 = B and C)": two conditions, enableBehavior "all"
     case("Q8 ticks B", {"Q8": ["B"]}, shown=["Q8-exists", "Q8-eq-B"], hidden=["Q8-eq-B-and-C", "Q8-not-exists"]),
@@ -147,10 +171,19 @@ SDC_CASES = [
     # unanswered check box is no answer in FHIR, so not false), "Group hidden until radio 2 selected"
     # (s1-radio = "2"), "... until dropdown selected" (= "4"), "... until 8 and 4 selected" (all); "Group hidden
     # until 7 is undeleted" (!= "7", holds with no answer); "Group visible when Yes/No" (!= ASKU, likewise).
-    case("nothing answered", {}, shown=group("not 7", "not ASKU"),
-         hidden=group("Q1 checked", "Q2 = false", "radio 2", "dropdown 4", "8 and 4")
-         + ["date_greater_2000-01-01", "date_less_2000-01-01", "datetime_question_greter_than",
-            "datetime_question_less_than_equal", "BOWOPTOTH"]),
+    case(
+        "nothing answered",
+        {},
+        shown=group("not 7", "not ASKU"),
+        hidden=group("Q1 checked", "Q2 = false", "radio 2", "dropdown 4", "8 and 4")
+        + [
+            "date_greater_2000-01-01",
+            "date_less_2000-01-01",
+            "datetime_question_greter_than",
+            "datetime_question_less_than_equal",
+            "BOWOPTOTH",
+        ],
+    ),
     case("Q1 checked", {S_Q1: True}, shown=group("Q1 checked")),
     case("Q1 unchecked", {S_Q1: False}, hidden=group("Q1 checked")),
     case("Q2 unchecked", {S_Q2: False}, shown=group("Q2 = false")),
@@ -166,17 +199,37 @@ SDC_CASES = [
     case("answered No", {S_YN: "N"}, shown=group("not ASKU")),
     case("answered ASKU", {S_YN: "ASKU"}, hidden=group("not ASKU")),
     # "Please specify if DOB > 2000-01-01", "Please specify if DOB is <= 2000-01-01"
-    case("born after 2000-01-01", {"date_of_birth_question": "2000-01-02"}, shown=["date_greater_2000-01-01"],
-         hidden=["date_less_2000-01-01"]),
-    case("born on 2000-01-01", {"date_of_birth_question": "2000-01-01"}, shown=["date_less_2000-01-01"],
-         hidden=["date_greater_2000-01-01"]),
-    case("born before", {"date_of_birth_question": "1999-12-31"}, shown=["date_less_2000-01-01"],
-         hidden=["date_greater_2000-01-01"]),
+    case(
+        "born after 2000-01-01",
+        {"date_of_birth_question": "2000-01-02"},
+        shown=["date_greater_2000-01-01"],
+        hidden=["date_less_2000-01-01"],
+    ),
+    case(
+        "born on 2000-01-01",
+        {"date_of_birth_question": "2000-01-01"},
+        shown=["date_less_2000-01-01"],
+        hidden=["date_greater_2000-01-01"],
+    ),
+    case(
+        "born before",
+        {"date_of_birth_question": "1999-12-31"},
+        shown=["date_less_2000-01-01"],
+        hidden=["date_greater_2000-01-01"],
+    ),
     # "If Time Greater Than 11:11:11" (> 11:11:11), "If Time Less Than 11:11:11" (<= 11:11:11)
-    case("a second after", {"datetime_question": "11:11:12"}, shown=["datetime_question_greter_than"],
-         hidden=["datetime_question_less_than_equal"]),
-    case("on the second", {"datetime_question": "11:11:11"}, shown=["datetime_question_less_than_equal"],
-         hidden=["datetime_question_greter_than"]),
+    case(
+        "a second after",
+        {"datetime_question": "11:11:12"},
+        shown=["datetime_question_greter_than"],
+        hidden=["datetime_question_less_than_equal"],
+    ),
+    case(
+        "on the second",
+        {"datetime_question": "11:11:11"},
+        shown=["datetime_question_less_than_equal"],
+        hidden=["datetime_question_greter_than"],
+    ),
     # "Please specify:" when the multiple choice BC029 has "9" (Other) among its answers
     case("Other among the outcomes", {"BC029": ["1", "9"]}, shown=["BOWOPTOTH"]),
     case("no Other", {"BC029": ["1", "5"]}, hidden=["BOWOPTOTH"]),
@@ -186,11 +239,11 @@ _DOSES = ["vitaminKgivenDoses", "vitaminKDose1", "vitaminKDose2"]
 BLUEBOOK_CASES = [
     # the doses group, nested under "Vitamin K given", has enableWhen vitaminKgiven exists true; "Date given",
     # nested under "Hep B given", has no condition of its own: it is always shown.
-    case("nothing answered", {}, shown=["vitaminKgiven", "hepBgiven", "hepBgivenDate", "nameOfChild"],
-         hidden=_DOSES),
+    case("nothing answered", {}, shown=["vitaminKgiven", "hepBgiven", "hepBgivenDate", "nameOfChild"], hidden=_DOSES),
     case("vitamin K given orally", {"vitaminKgiven": "ORAL"}, shown=_DOSES),
-    case("by injection, no hep B", {"vitaminKgiven": "INJECTION", "hepBgiven": False},
-         shown=[*_DOSES, "hepBgivenDate"]),
+    case(
+        "by injection, no hep B", {"vitaminKgiven": "INJECTION", "hepBgiven": False}, shown=[*_DOSES, "hepBgivenDate"]
+    ),
 ]
 
 _FLAGGED = ["CE-HIDDEN", "GROUP-VISIBLE/CE-HIDDEN", "GROUP-HIDDEN", "GROUP-HIDDEN/CE-HIDDEN"]
@@ -214,10 +267,16 @@ REFUSALS = {
     ],
     SDC: [
         (f"item {link}", f"linkId {link} is used more than once")
-        for link in ("e5da17a7-7546-45c5-9bcd-d0b09a74cc14", "02a7536f-06b2-4dee-94e1-f5cfcb0e8622",
-                     "945b97b5-6d74-4a55-9be1-1989751219fb", "840c08ad-4b27-4c1d-9d6e-824202518ad0",
-                     "04fabc33-534a-4047-9a13-c13b0b63fa17", "e70a3a50-e646-4831-a00d-4d6fbdaaefc3")
-    ] + [
+        for link in (
+            "e5da17a7-7546-45c5-9bcd-d0b09a74cc14",
+            "02a7536f-06b2-4dee-94e1-f5cfcb0e8622",
+            "945b97b5-6d74-4a55-9be1-1989751219fb",
+            "840c08ad-4b27-4c1d-9d6e-824202518ad0",
+            "04fabc33-534a-4047-9a13-c13b0b63fa17",
+            "e70a3a50-e646-4831-a00d-4d6fbdaaefc3",
+        )
+    ]
+    + [
         (f"item {S_YN}", "answerValueSet: options from a value set"),
         ("item 945b97b5-6d74-4a55-9be1-1989751219fb", f"{S_YN} has no option Y"),
         ("item fab7c5c4-0ac0-4afa-bd6d-c0ce4f5e0bdf", f"{S_YN} has no option ASKU"),
@@ -238,8 +297,10 @@ CHECKER_REFUSALS = {
         ("item Q5", "type dateTime: answers of this type cannot be collected here"),
         # "repeats": "true", a text where FHIR JSON has a boolean (FHIR validation lets it through)
         ("item Q8", 'repeats: "true" is not true or false'),
-        *((f"item {link}", f"answerOption: options on a {kind} item cannot be shown; use a choice item")
-          for link, kind in (("Q9a", "string"), ("Q9b", "integer"), ("Q9c", "date"), ("Q9d", "time"))),
+        *(
+            (f"item {link}", f"answerOption: options on a {kind} item cannot be shown; use a choice item")
+            for link, kind in (("Q9a", "string"), ("Q9b", "integer"), ("Q9c", "date"), ("Q9d", "time"))
+        ),
         ("item Q9c-eq-B", "answerInteger cannot be compared with the answer to Q9c (date)"),
         ("item Q9d-noteq-B", "answerInteger cannot be compared with the answer to Q9d (time)"),
     ],
@@ -262,25 +323,41 @@ DIVERGENCES = {
     OPERATORS: [
         # "Q7-gt (Q7 > tes)", "Q7-ge (Q7 >= test)", "Q7-ge2 (Q7 >= tes)", "Q7-le2 (Q7 <= testing)": lforms orders
         # texts; values.compare says an order operator on a text is false.
-        *(Divergence(f"string order: {link}", link, {"Q7": "test"}, True, f"operator {op} cannot compare string answers")
-          for link, op in (("Q7-gt", ">"), ("Q7-ge", ">="), ("Q7-ge2", ">="), ("Q7-le2", "<="))),
+        *(
+            Divergence(
+                f"string order: {link}", link, {"Q7": "test"}, True, f"operator {op} cannot compare string answers"
+            )
+            for link, op in (("Q7-gt", ">"), ("Q7-ge", ">="), ("Q7-ge2", ">="), ("Q7-le2", "<="))
+        ),
         # "Q7-lt (Q7 > testing)" for "tests", "Q7-le (Q7 < test)" for "abc", in lforms' order of texts.
         Divergence("string order: Q7-lt", "Q7-lt", {"Q7": "tests"}, True, "operator > cannot compare string answers"),
         Divergence("string order: Q7-le", "Q7-le", {"Q7": "abc"}, True, "operator < cannot compare string answers"),
         # "conditional field - (Q10 + Q10b) = 'chicken'" is an enableWhenExpression (FHIRPath), not evaluated here.
-        Divergence("FHIRPath condition", "Q10-ewe", {}, False, "enableWhenExpression: display conditions written as "
-                   "expressions cannot be evaluated here"),
+        Divergence(
+            "FHIRPath condition",
+            "Q10-ewe",
+            {},
+            False,
+            "enableWhenExpression: display conditions written as expressions cannot be evaluated here",
+        ),
     ],
     HIDDEN: [
         # lforms shows a calculated value read-only; here calculated items are kept but never shown.
-        Divergence("calculated item", link, {"ITEM-VISIBLE": 2}, True, "calculatedExpression: calculated items "
-                   "cannot be computed here; the item is kept but not shown to patients")
+        Divergence(
+            "calculated item",
+            link,
+            {"ITEM-VISIBLE": 2},
+            True,
+            "calculatedExpression: calculated items "
+            "cannot be computed here; the item is kept but not shown to patients",
+        )
         for link in ("CE-VISIBLE", "GROUP-VISIBLE/CE-VISIBLE")
     ],
 }
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
+
 
 def parse(study, name: str):
     return import_parse(format_="fhir", content=content(name), study=study)
@@ -314,7 +391,9 @@ def never_shown(definition: dict) -> set[str]:
 
 
 def flagged_hidden(definition: dict) -> set[str]:
-    return {str(n.get("linkId")) for n in fhir.iter_items(definition.get("item", [])) if conditions.hidden_from_patient(n)}
+    return {
+        str(n.get("linkId")) for n in fhir.iter_items(definition.get("item", [])) if conditions.hidden_from_patient(n)
+    }
 
 
 def query(definition: dict, answers: dict) -> QueryDict:
@@ -342,8 +421,9 @@ def check_pages(definition: dict, answers: dict) -> set[str]:
     shown: set[str] = set()
     per_page: list[list[str]] = []
     for index in range(len(pages)):
-        context = rendering.page_context(definition=definition, pages=pages, index=index, language="en",
-                                         answers=answers)
+        context = rendering.page_context(
+            definition=definition, pages=pages, index=index, language="en", answers=answers
+        )
         per_page.append([f.link_id for f in context["fields"]])
         for f in context["fields"]:
             assert f.link_id not in forbidden, f"{f.link_id} is hidden or never asked, yet on page {index + 1}"
@@ -374,6 +454,7 @@ def check_pages(definition: dict, answers: dict) -> set[str]:
 
 # --- the files and their sources --------------------------------------------------------------------------------
 
+
 def test_every_file_is_listed_in_sources_and_is_a_questionnaire():
     sources = (PUBLIC / "SOURCES.md").read_text(encoding="utf-8")
     assert set(FILES) == set(CASES), "each public file needs its cases here"
@@ -383,6 +464,7 @@ def test_every_file_is_listed_in_sources_and_is_a_questionnaire():
 
 
 # --- import and publish ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
 def test_a_refused_file_is_refused_naming_the_item_and_why(make, name):
@@ -427,18 +509,34 @@ def test_what_this_project_does_differently_never_reaches_a_patient_unsaid(make,
         shown = divergence.link_id in conditions.enabled_ids(definition, divergence.answers)
         assert shown != divergence.authors_show, divergence.why
         assert any(w == f"item {divergence.link_id}" and divergence.import_says in m for w, m in said), (
-            divergence, said)
+            divergence,
+            said,
+        )
 
 
 def test_a_boolean_written_as_text_is_refused_not_read_as_true(make):
     """lforms' Q8 writes "repeats": "true". fhir.resources lets the texts "true" and "false" through, and the
     definition is kept as written, where "false" is truthy: a single choice used to import as a multiple choice."""
-    definition = {"resourceType": "Questionnaire", "status": "draft", "item": [
-        {"linkId": "side", "text": "Which side?", "type": "choice", "repeats": "false",
-         "answerOption": [{"valueCoding": {"code": "left"}}, {"valueCoding": {"code": "right"}}]},
-        {"linkId": "more", "text": "More", "type": "group", "required": "false",
-         "item": [{"linkId": "note", "text": "Note", "type": "string", "readOnly": "false"}]},
-    ]}
+    definition = {
+        "resourceType": "Questionnaire",
+        "status": "draft",
+        "item": [
+            {
+                "linkId": "side",
+                "text": "Which side?",
+                "type": "choice",
+                "repeats": "false",
+                "answerOption": [{"valueCoding": {"code": "left"}}, {"valueCoding": {"code": "right"}}],
+            },
+            {
+                "linkId": "more",
+                "text": "More",
+                "type": "group",
+                "required": "false",
+                "item": [{"linkId": "note", "text": "Note", "type": "string", "readOnly": "false"}],
+            },
+        ],
+    }
     result = import_parse(format_="fhir", content=json.dumps(definition).encode(), study=english_study(make))
     assert not result.ok
     assert [(p.where, p.message.split(" (")[0]) for p in result.problems] == [
@@ -449,6 +547,7 @@ def test_a_boolean_written_as_text_is_refused_not_read_as_true(make):
 
 
 # --- pages ----------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", FILES)
 def test_every_page_renders_with_no_answers_and_with_answers_meeting_each_condition(make, name):
@@ -462,10 +561,16 @@ def test_every_page_renders_with_no_answers_and_with_answers_meeting_each_condit
     for node in fhir.iter_items(definition["item"]):
         counts[str(node.get("linkId"))] = counts.get(str(node.get("linkId")), 0) + 1
     unmet = {d.link_id for d in DIVERGENCES.get(name, [])}
-    met = {str(n["linkId"]) for n in fhir.iter_items(definition["item"])
-           if {str(d.get("linkId")) for d in [n, *fhir.iter_items(n.get("item") or [])]} & shown_somewhere}
-    conditional = {str(n["linkId"]) for n in fhir.iter_items(definition["item"])
-                   if n.get("enableWhen") and counts[str(n["linkId"])] == 1}
+    met = {
+        str(n["linkId"])
+        for n in fhir.iter_items(definition["item"])
+        if {str(d.get("linkId")) for d in [n, *fhir.iter_items(n.get("item") or [])]} & shown_somewhere
+    }
+    conditional = {
+        str(n["linkId"])
+        for n in fhir.iter_items(definition["item"])
+        if n.get("enableWhen") and counts[str(n["linkId"])] == 1
+    }
     # (a group counts as shown when something inside it is)
     assert conditional - unmet - met == set()
 
@@ -482,8 +587,9 @@ def test_questionnaire_hidden_items_stay_in_the_version_and_never_reach_a_page(m
     pages = rendering.build_pages(definition, "en")
     assert [[n.get("linkId") for n in p.nodes] for p in pages] == [["ITEM-VISIBLE"]]
     for answers in ({}, {"ITEM-VISIBLE": 1.5}):
-        html = rendering.render_preview(RequestFactory().get("/", query(definition, answers)), definition=definition,
-                                        language="en").content.decode()
+        html = rendering.render_preview(
+            RequestFactory().get("/", query(definition, answers)), definition=definition, language="en"
+        ).content.decode()
         assert "ITEM-VISIBLE: Type one number:" in html
         for text in ("CE-HIDDEN", "hidden group", "GROUP-VISIBLE: group that contains a hidden item"):
             assert text not in html, text
@@ -499,8 +605,12 @@ def test_other_files_hold_no_questionnaire_hidden_item():
 
 # --- display conditions as their authors meant them ------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "case_"), [(n, c) for n in FILES for c in CASES[n]],
-                         ids=[f"{n.removesuffix('.json')}: {c.why}" for n in FILES for c in CASES[n]])
+
+@pytest.mark.parametrize(
+    ("name", "case_"),
+    [(n, c) for n in FILES for c in CASES[n]],
+    ids=[f"{n.removesuffix('.json')}: {c.why}" for n in FILES for c in CASES[n]],
+)
 def test_enabled_items_are_those_the_authors_meant(name, case_):
     enabled = conditions.enabled_ids(as_read(name), case_.answers)
     assert case_.shown - enabled == set(), "should be shown"

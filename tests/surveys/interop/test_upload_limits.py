@@ -64,16 +64,22 @@ def bomb(rows: int) -> bytes:
 
 
 def sheet_with(prolog: str, cell: str) -> bytes:
-    return with_part(workbook(), SHEET, (
-        f'<?xml version="1.0"?>{prolog}<worksheet {NS}><sheetData><row r="1">'
-        f'<c r="A1" t="inlineStr"><is><t>name</t></is></c><c r="B1" t="inlineStr"><is><t>consent_method</t></is></c>'
-        f'</row><row r="2"><c r="A2" t="inlineStr"><is><t>{cell}</t></is></c>'
-        f'<c r="B2" t="inlineStr"><is><t>written</t></is></c></row></sheetData></worksheet>').encode())
+    return with_part(
+        workbook(),
+        SHEET,
+        (
+            f'<?xml version="1.0"?>{prolog}<worksheet {NS}><sheetData><row r="1">'
+            f'<c r="A1" t="inlineStr"><is><t>name</t></is></c><c r="B1" t="inlineStr"><is><t>consent_method</t></is></c>'
+            f'</row><row r="2"><c r="A2" t="inlineStr"><is><t>{cell}</t></is></c>'
+            f'<c r="B2" t="inlineStr"><is><t>written</t></is></c></row></sheetData></worksheet>'
+        ).encode(),
+    )
 
 
 XXE = '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-LAUGHS = "<!DOCTYPE x [<!ENTITY l0 \"lol\">" + "".join(
-    f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)) + "]>"
+LAUGHS = (
+    '<!DOCTYPE x [<!ENTITY l0 "lol">' + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)) + "]>"
+)
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 BAD_UTF8_CSV = b"name,consent_method\nJeanne Martin,written\nRen\xe9 Durand,written\n"
 
@@ -118,11 +124,11 @@ def test_a_central_directory_that_understates_sizes_is_caught_while_decompressin
     entry = None
     for found in re.finditer(rb"PK\x01\x02", bytes(content)):
         start = found.start()
-        name_length = int.from_bytes(content[start + 28:start + 30], "little")
-        if bytes(content[start + 46:start + 46 + name_length]) == SHEET.encode():
+        name_length = int.from_bytes(content[start + 28 : start + 30], "little")
+        if bytes(content[start + 46 : start + 46 + name_length]) == SHEET.encode():
             entry = start
     assert entry is not None and info.file_size > 1024 * 1024
-    content[entry + 24:entry + 28] = (1024).to_bytes(4, "little")
+    content[entry + 24 : entry + 28] = (1024).to_bytes(4, "little")
     with pytest.raises(uploads.UploadRefused):
         uploads.zip_check(bytes(content))
 
@@ -139,8 +145,7 @@ def test_json_depth_is_refused_without_recursion_and_valid_nesting_passes():
     with pytest.raises(uploads.UploadRefused, match="nested deeper than 64") as refused:
         uploads.json_parse(DEEP_JSON.decode())
     assert refused.value.where == "line 1, column 65"
-    assert uploads.json_parse('{"a": "' + "[" * 72 + '"}') == {
-        "a": "[" * 72}
+    assert uploads.json_parse('{"a": "' + "[" * 72 + '"}') == {"a": "[" * 72}
     deepest = uploads.json_parse("[" * 64 + "]" * 64)
     for _level in range(63):
         deepest = deepest[0]
@@ -192,8 +197,10 @@ def test_admin_questionnaire_import_refuses_hostile_json_with_a_clear_400(make, 
     content, message = JSON_FILES[case]
     study = make.study()
     admin_user(make, client, study, "designer")
-    page = client.post(reverse("admin:surveys_questionnaire_import"),
-                       {"action": "check", "study": study.pk, "format": "fhir", "file": file("q.json", content)})
+    page = client.post(
+        reverse("admin:surveys_questionnaire_import"),
+        {"action": "check", "study": study.pk, "format": "fhir", "file": file("q.json", content)},
+    )
     assert page.status_code == 400
     assert message in " ".join(f"{p.where} {p.message}" for p in page.context["problems"])
     assert message in page.content.decode()
@@ -203,8 +210,10 @@ def test_admin_questionnaire_import_refuses_hostile_json_with_a_clear_400(make, 
 def test_admin_redcap_import_says_which_line_is_not_utf8(make, client):
     study = make.study()
     admin_user(make, client, study, "designer")
-    page = client.post(reverse("admin:surveys_questionnaire_import"),
-                       {"action": "check", "study": study.pk, "format": "redcap", "file": file("d.csv", BAD_UTF8_CSV)})
+    page = client.post(
+        reverse("admin:surveys_questionnaire_import"),
+        {"action": "check", "study": study.pk, "format": "redcap", "file": file("d.csv", BAD_UTF8_CSV)},
+    )
     assert page.status_code == 400 and "line 3, column 4" in page.content.decode()
     assert not Questionnaire.objects.exists()
 
@@ -224,8 +233,10 @@ def timepoint(make):
 def test_admin_responses_import_refuses_hostile_json_with_a_clear_400(make, client, timepoint, case):
     content, message = JSON_FILES[case]
     admin_user(make, client, timepoint.study, "data_manager")
-    page = client.post(reverse("admin:surveys_response_import"),
-                       {"action": "check", "timepoint": timepoint.pk, "file": file("r.ndjson", content)})
+    page = client.post(
+        reverse("admin:surveys_response_import"),
+        {"action": "check", "timepoint": timepoint.pk, "file": file("r.ndjson", content)},
+    )
     assert page.status_code == 400
     assert message in " ".join(f"{p.where} {p.message}" for p in page.context["result"].problems)
     assert "token" not in page.context and not Response.objects.exists()
@@ -236,8 +247,9 @@ def test_staff_patient_import_refuses_hostile_workbooks_with_a_clear_400(make, c
     build, message = XLSX_FILES[case]
     study = scheduled_study(make)
     investigator(client, make, study)
-    page = client.post(reverse("patients:import", args=[study.code]),
-                       {"action": "check", "file": file("patients.xlsx", build())})
+    page = client.post(
+        reverse("patients:import", args=[study.code]), {"action": "check", "file": file("patients.xlsx", build())}
+    )
     assert page.status_code == 400
     assert message in " ".join(p.message for p in page.context["problems"])
     assert not Patient.objects.exists() and not Enrollment.objects.exists()
@@ -246,8 +258,9 @@ def test_staff_patient_import_refuses_hostile_workbooks_with_a_clear_400(make, c
 def test_staff_patient_import_says_which_csv_line_is_not_utf8(make, client):
     study = scheduled_study(make)
     investigator(client, make, study)
-    page = client.post(reverse("patients:import", args=[study.code]),
-                       {"action": "check", "file": file("patients.csv", BAD_UTF8_CSV)})
+    page = client.post(
+        reverse("patients:import", args=[study.code]), {"action": "check", "file": file("patients.csv", BAD_UTF8_CSV)}
+    )
     assert page.status_code == 400 and [p.line for p in page.context["problems"]] == [3]
     assert not Patient.objects.exists()
 
@@ -296,15 +309,22 @@ def world(db, settings, tmp_path):
     return world_build()
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (DEEP_JSON, "nested deeper than 64 levels"),
-    (b'{"format": "wide_csv", "language": "\xe9"}', "not utf-8 text"),
-    (b'{"format": "wide_csv",\n "labels": tru', "line 2, column"),
-    (b'{"format": "wide_csv", "n": ' + b"9" * 5000 + b"}", "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (DEEP_JSON, "nested deeper than 64 levels"),
+        (b'{"format": "wide_csv", "language": "\xe9"}', "not utf-8 text"),
+        (b'{"format": "wide_csv",\n "labels": tru', "line 2, column"),
+        (b'{"format": "wide_csv", "n": ' + b"9" * 5000 + b"}", "invalid JSON"),
+    ],
+)
 def test_api_export_body_refuses_hostile_json_with_a_400(client, world, body, message):
-    answer = client.post("/api/studies/alpha/exports/", data=body, content_type="application/json",
-                         HTTP_AUTHORIZATION=f"Bearer {world.tokens['dm']}")
+    answer = client.post(
+        "/api/studies/alpha/exports/",
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {world.tokens['dm']}",
+    )
     assert answer.status_code == 400
     assert message in json.dumps(answer.json()).lower() or message in json.dumps(answer.json())
     assert not ExportJob.objects.exists()
@@ -316,8 +336,11 @@ def test_api_export_body_above_the_request_cap_is_a_400(world, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = json.dumps({"format": "wide_csv", "questionnaires": ["x" * 2000]}).encode()
     answer = Client(raise_request_exception=False).post(
-        "/api/studies/alpha/exports/", data=body, content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {world.tokens['dm']}")
+        "/api/studies/alpha/exports/",
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {world.tokens['dm']}",
+    )
     assert answer.status_code == 400
     assert not ExportJob.objects.exists()
 
@@ -334,7 +357,12 @@ def test_public_fixtures_and_ordinary_workbooks_still_import(make, client, tmp_p
     assert "ready to import" in capsys.readouterr().out
     enrol = scheduled_study(make)
     sheet = tmp_path / "patients.xlsx"
-    sheet.write_bytes(workbook(["name", "phone", "consent_method"], ["Jeanne Martin", 612345678, "written"],
-                               *[[f"Patient {i}", f"0622{i:06d}", "written"] for i in range(2000)]))
+    sheet.write_bytes(
+        workbook(
+            ["name", "phone", "consent_method"],
+            ["Jeanne Martin", 612345678, "written"],
+            *[[f"Patient {i}", f"0622{i:06d}", "written"] for i in range(2000)],
+        )
+    )
     call_command("import_patients", enrol.code, str(sheet))
     assert Patient.objects.count() == 2001

@@ -21,7 +21,11 @@ def test_codes_are_unique_where_exports_need_them(make):
     refused(lambda: make.section(questionnaire=q, link_id="p1"))
     refused(lambda: make.answer_option(item=q.items.get(link_id="mood"), code="a1"))
     refused(lambda: make.questionnaire(study=q.study, code=q.code))
-    refused(lambda: Site.objects.bulk_create([Site(study=q.study, code="s", name="A"), Site(study=q.study, code="s", name="B")]))
+    refused(
+        lambda: Site.objects.bulk_create(
+            [Site(study=q.study, code="s", name="A"), Site(study=q.study, code="s", name="B")]
+        )
+    )
 
 
 def test_item_minimum_must_be_below_maximum(make):
@@ -42,8 +46,11 @@ def test_codes_are_frozen_once_created(make):
 
 def test_version_numbers_are_unique_per_questionnaire(make):
     version = make.published_version()
-    refused(lambda: make.questionnaire_version(
-        questionnaire=version.questionnaire, number=1, definition={}, content_hash="0" * 64))
+    refused(
+        lambda: make.questionnaire_version(
+            questionnaire=version.questionnaire, number=1, definition={}, content_hash="0" * 64
+        )
+    )
 
 
 def test_one_pseudonym_one_assignment_per_timepoint_one_response(make):
@@ -62,8 +69,9 @@ def test_one_pseudonym_one_assignment_per_timepoint_one_response(make):
 
 def test_a_response_is_submitted_exactly_when_completed(make):
     version = make.published_version()
-    a = make.assignment(participant=make.participant(study=version.questionnaire.study),
-                        timepoint=make.timepoint(version=version))
+    a = make.assignment(
+        participant=make.participant(study=version.questionnaire.study), timepoint=make.timepoint(version=version)
+    )
     refused(lambda: make.response(assignment=a, version=version, status="completed", submitted_at=None))
     refused(lambda: make.response(assignment=a, version=version, submitted_at=timezone.now()))
 
@@ -88,11 +96,13 @@ def test_enrolment_and_message_rules(make):
     a = make.assignment(participant=p, timepoint=make.timepoint(version=version))
     patient = make.patient(name="X", phone="+33612345678")
     now = timezone.now()
-    refused(lambda: make.enrollment(patient=patient, participant=p, enrolled_at=now,
-                                    withdrawn_at=now - timedelta(days=1)))
+    refused(
+        lambda: make.enrollment(patient=patient, participant=p, enrolled_at=now, withdrawn_at=now - timedelta(days=1))
+    )
     enrollment = make.enrollment(patient=patient, participant=p, enrolled_at=now)
     make_message = lambda **kw: make.message(  # noqa: E731
-        enrollment=enrollment, assignment=a, channel="sms", scheduled_at=now, **kw)
+        enrollment=enrollment, assignment=a, channel="sms", scheduled_at=now, **kw
+    )
     make_message(kind="invitation", sequence=0)
     # A second invitation on the same channel: the guard against double sends.
     refused(lambda: make_message(kind="invitation", sequence=0))

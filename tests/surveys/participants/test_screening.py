@@ -40,8 +40,7 @@ def fresh_limits_and_outboxes():
 
 def code_sent(to: str) -> str:
     """The one-time code of the last SMS or e-mail to `to`."""
-    bodies = [sms.body for sms in locmem.outbox if sms.to == to] + [
-        m.body for m in mail.outbox if to in m.to]
+    bodies = [sms.body for sms in locmem.outbox if sms.to == to] + [m.body for m in mail.outbox if to in m.to]
     assert bodies, f"no code sent to {to}"
     return re.search(r"\b(\d{6})\b", bodies[-1]).group(1)
 
@@ -59,39 +58,73 @@ def question(link_id: str, fhir_type: str, **extra) -> dict:
 
 
 # One eligibility questionnaire with a question of each type the rules test.
-SCREENING = {"item": [
-    question("choice", "choice", answerOption=[{"valueCoding": {"code": "a1"}}, {"valueCoding": {"code": "a2"}}]),
-    question("many", "choice", repeats=True,
-             answerOption=[{"valueCoding": {"code": "a1"}}, {"valueCoding": {"code": "a2"}}]),
-    question("age", "integer"), question("yes", "boolean"), question("day", "date"), question("note", "string"),
-    question("diabetes", "boolean"), question("pregnant", "boolean"),
-]}
+SCREENING = {
+    "item": [
+        question("choice", "choice", answerOption=[{"valueCoding": {"code": "a1"}}, {"valueCoding": {"code": "a2"}}]),
+        question(
+            "many",
+            "choice",
+            repeats=True,
+            answerOption=[{"valueCoding": {"code": "a1"}}, {"valueCoding": {"code": "a2"}}],
+        ),
+        question("age", "integer"),
+        question("yes", "boolean"),
+        question("day", "date"),
+        question("note", "string"),
+        question("diabetes", "boolean"),
+        question("pregnant", "boolean"),
+    ]
+}
 
 
 @pytest.mark.parametrize(
     ("question_", "operator", "expected", "answer", "holds"),
     [
-        ("choice", "=", "a1", "a1", True), ("choice", "=", "a1", "a2", False), ("many", "=", "a1", ["a2", "a1"], True),
-        ("choice", "!=", "a1", "a2", True), ("choice", "!=", "a1", "a1", False),
-        ("age", "<", "18", 17, True), ("age", "<", "18", 18, False), ("age", ">", "18", 19, True),
-        ("age", ">", "18", 18, False), ("age", "<=", "18", 18, True), ("age", "<=", "18", 19, False),
-        ("age", ">=", "18", 18, True), ("age", ">=", "18", 17, False), ("age", "=", "18", 18, True),
-        ("yes", "=", "true", True, True), ("yes", "=", "true", False, False), ("yes", "=", "oui", True, True),
-        ("day", "<", "2000-01-01", "1999-12-31", True), ("day", ">", "2000-01-01", "1999-12-31", False),
+        ("choice", "=", "a1", "a1", True),
+        ("choice", "=", "a1", "a2", False),
+        ("many", "=", "a1", ["a2", "a1"], True),
+        ("choice", "!=", "a1", "a2", True),
+        ("choice", "!=", "a1", "a1", False),
+        ("age", "<", "18", 17, True),
+        ("age", "<", "18", 18, False),
+        ("age", ">", "18", 19, True),
+        ("age", ">", "18", 18, False),
+        ("age", "<=", "18", 18, True),
+        ("age", "<=", "18", 19, False),
+        ("age", ">=", "18", 18, True),
+        ("age", ">=", "18", 17, False),
+        ("age", "=", "18", 18, True),
+        ("yes", "=", "true", True, True),
+        ("yes", "=", "true", False, False),
+        ("yes", "=", "oui", True, True),
+        ("day", "<", "2000-01-01", "1999-12-31", True),
+        ("day", ">", "2000-01-01", "1999-12-31", False),
         # The rule's text is read as the question's type: codes and texts exactly, not as numbers or words.
-        ("note", "=", "Abc", "abc", False), ("note", "=", "1.0", "1", False), ("choice", "=", "A1", "a1", False),
-        ("note", "exists", "true", "x", True), ("note", "exists", "true", None, False),
-        ("note", "exists", "false", None, True), ("note", "exists", "false", "x", False),
+        ("note", "=", "Abc", "abc", False),
+        ("note", "=", "1.0", "1", False),
+        ("choice", "=", "A1", "a1", False),
+        ("note", "exists", "true", "x", True),
+        ("note", "exists", "true", None, False),
+        ("note", "exists", "false", None, True),
+        ("note", "exists", "false", "x", False),
         # An unanswered question meets no comparison but != (FHIR R4: no answer equals the value).
-        ("choice", "=", "a1", None, False), ("choice", "!=", "a1", None, True), ("age", ">", "18", None, False),
+        ("choice", "=", "a1", None, False),
+        ("choice", "!=", "a1", None, True),
+        ("age", ">", "18", None, False),
     ],
 )
 def test_each_operator_compares_like_display_conditions(question_, operator, expected, answer, holds):
     r = rule(None, "inclusion", question_, operator, expected)
     assert screening.rule_holds(rule=r, answers={question_: answer}, definition=SCREENING) is holds
     # The same meaning as a display condition on that question.
-    definition = {"item": [*SCREENING["item"], question("follow", "string", enableWhen=[
-        {"question": question_, "operator": operator, "answerString": expected}])]}
+    definition = {
+        "item": [
+            *SCREENING["item"],
+            question(
+                "follow", "string", enableWhen=[{"question": question_, "operator": operator, "answerString": expected}]
+            ),
+        ]
+    }
     assert ("follow" in conditions.enabled_ids(definition, {question_: answer})) is holds
 
 
@@ -123,16 +156,29 @@ def screening_study(make, *, legal_basis="consent", **kw):
     """An active study with a two-question eligibility questionnaire, rules, a notice, a day-0 timepoint."""
     study = make.study(status="active", legal_basis=legal_basis, **kw)
     q = make.questionnaire(study=study, code="elig")
-    make.item(questionnaire=q, link_id="age", type="integer", min_value=0, max_value=120, required=True,
-              text_en="Your age", text_fr="Votre âge")
-    make.item(questionnaire=q, link_id="pregnant", type="yes_no", required=True,
-              text_en="Are you pregnant?", text_fr="Êtes-vous enceinte ?")
+    make.item(
+        questionnaire=q,
+        link_id="age",
+        type="integer",
+        min_value=0,
+        max_value=120,
+        required=True,
+        text_en="Your age",
+        text_fr="Votre âge",
+    )
+    make.item(
+        questionnaire=q,
+        link_id="pregnant",
+        type="yes_no",
+        required=True,
+        text_en="Are you pregnant?",
+        text_fr="Êtes-vous enceinte ?",
+    )
     study.screening_version = questionnaire_publish(questionnaire=q, by=None)
     study.save()
     make.eligibility_rule(study=study, kind="inclusion", question="age", operator=">=", answer="18")
     make.eligibility_rule(study=study, kind="exclusion", question="pregnant", operator="=", answer="true")
-    make.consent_notice(study=study, version="1.0", language="en", title="About the study",
-                        text="What we ask of you.")
+    make.consent_notice(study=study, version="1.0", language="en", title="About the study", text="What we ask of you.")
     make.timepoint(version=make.published_version(study=study), code="t0", offset=0, window=7)
     return study, screening.screening_link_open(study=study)
 
@@ -143,8 +189,16 @@ def answer(client, token, *, age, pregnant):
     assert start.status_code == 200 and "Can I take part?" in start.content.decode()
     page = client.get(f"{url}?p=1")
     assert page.status_code == 200 and "Your age" in page.content.decode()
-    sent = client.post(f"{url}?p=1", {"page": "1", "shown": "age pregnant", "age": str(age),
-                                     "pregnant": "true" if pregnant else "false", "action": "next"})
+    sent = client.post(
+        f"{url}?p=1",
+        {
+            "page": "1",
+            "shown": "age pregnant",
+            "age": str(age),
+            "pregnant": "true" if pregnant else "false",
+            "action": "next",
+        },
+    )
     assert sent.status_code == 302 and sent.url.endswith("?p=review")
     review = client.get(sent.url)
     assert "Check your answers" in review.content.decode()
@@ -152,8 +206,12 @@ def answer(client, token, *, age, pregnant):
 
 
 def counts():
-    return (Patient.objects.count(), Participant.objects.count(), Enrollment.objects.count(),
-            ConsentRecord.objects.count())
+    return (
+        Patient.objects.count(),
+        Participant.objects.count(),
+        Enrollment.objects.count(),
+        ConsentRecord.objects.count(),
+    )
 
 
 def test_a_patient_who_fails_sees_a_kind_page_and_nothing_is_stored(client, make):
@@ -201,8 +259,9 @@ def test_a_patient_who_passes_consents_enrols_and_gets_the_first_link(client, ma
     wrong = client.post(enrol, {"name": "Jeanne Martin", "phone": "12", "preferred_channel": "sms", "language": "en"})
     assert wrong.status_code == 422 and "12 is not a valid phone number." in wrong.content.decode()
     assert counts() == (0, 0, 0, 0)
-    sent = client.post(enrol, {"name": "Jeanne Martin", "phone": "06 12 34 56 78", "preferred_channel": "sms",
-                               "language": "en"})
+    sent = client.post(
+        enrol, {"name": "Jeanne Martin", "phone": "06 12 34 56 78", "preferred_channel": "sms", "language": "en"}
+    )
     assert sent.status_code == 302 and sent.url == reverse("patients:screening_confirm", args=[token])
     assert counts() == (0, 0, 0, 0)  # nothing stored before the code sent to the phone is typed back
     code_page = client.get(sent.url).content.decode()
@@ -220,8 +279,12 @@ def test_a_patient_who_passes_consents_enrols_and_gets_the_first_link(client, ma
     questionnaire = client.get(link)
     assert questionnaire.status_code == 200 and "Question mood" in questionnaire.content.decode()
     # Sending the form again cannot enrol twice.
-    assert client.post(enrol, {"name": "Jeanne Martin", "phone": "0612345678", "preferred_channel": "sms",
-                               "language": "en"}).status_code == 302
+    assert (
+        client.post(
+            enrol, {"name": "Jeanne Martin", "phone": "0612345678", "preferred_channel": "sms", "language": "en"}
+        ).status_code
+        == 302
+    )
     assert Enrollment.objects.count() == 1
 
 
@@ -229,10 +292,14 @@ def test_a_later_first_questionnaire_means_a_message_will_come(client, make):
     study, token = screening_study(make)
     study.timepoints.update(offset=7)
     answer(client, token, age=30, pregnant=False)
-    client.post(reverse("patients:screening_consent", args=[token]),
-                {"notice": ConsentNotice.objects.get().pk, "agree": "yes", "typed_name": "J M"})
-    client.post(reverse("patients:screening_enrol", args=[token]),
-                {"name": "J M", "email": "jm@example.org", "preferred_channel": "email", "language": "en"})
+    client.post(
+        reverse("patients:screening_consent", args=[token]),
+        {"notice": ConsentNotice.objects.get().pk, "agree": "yes", "typed_name": "J M"},
+    )
+    client.post(
+        reverse("patients:screening_enrol", args=[token]),
+        {"name": "J M", "email": "jm@example.org", "preferred_channel": "email", "language": "en"},
+    )
     assert confirm(client, token, "jm@example.org").status_code == 302
     welcome = client.get(reverse("patients:screening_done", args=[token])).content.decode()
     assert "We will send you a message" in welcome
@@ -271,7 +338,8 @@ def test_rules_are_checked_against_the_eligibility_questionnaire(make):
     problems = screening.rule_problems(study=study, question="weight", operator="~", answer="")
     assert set(problems) == {"question", "operator"}
     assert screening.rule_problems(study=study, question="age", operator=">", answer="") == {
-        "answer": "Give the answer to compare with."}
+        "answer": "Give the answer to compare with."
+    }
 
 
 def test_designers_open_the_link_from_the_study_list(client, make):
@@ -280,8 +348,11 @@ def test_designers_open_the_link_from_the_study_list(client, make):
     designer = make.user()
     make.member(user=designer, study=study, role="designer")
     client.force_login(designer)
-    page = client.post(reverse("admin:surveys_study_changelist"),
-                       {"action": "screening_link_open", "_selected_action": [study.pk]}, follow=True)
+    page = client.post(
+        reverse("admin:surveys_study_changelist"),
+        {"action": "screening_link_open", "_selected_action": [study.pk]},
+        follow=True,
+    )
     study.refresh_from_db()
     assert study.screening_token and f"/e/{study.screening_token}" in page.content.decode()
 
@@ -294,13 +365,18 @@ def test_notices_are_read_only_once_saved_in_the_admin(client, make):
     notice = ConsentNotice.objects.get()
     change = client.get(reverse("admin:surveys_consentnotice_change", args=[notice.pk]))
     assert change.status_code == 200 and 'name="text"' not in change.content.decode()
-    added = client.post(reverse("admin:surveys_consentnotice_add"), {
-        "study": study.pk, "version": "2.0", "language": "en", "title": "About the study", "text": "New text."})
+    added = client.post(
+        reverse("admin:surveys_consentnotice_add"),
+        {"study": study.pk, "version": "2.0", "language": "en", "title": "About the study", "text": "New text."},
+    )
     assert added.status_code == 302 and ConsentNotice.objects.count() == 2
-    rule_add = client.post(reverse("admin:surveys_eligibilityrule_add"), {
-        "study": study.pk, "kind": "inclusion", "question": "nope", "operator": "=", "answer": "x"})
+    rule_add = client.post(
+        reverse("admin:surveys_eligibilityrule_add"),
+        {"study": study.pk, "kind": "inclusion", "question": "nope", "operator": "=", "answer": "x"},
+    )
     assert rule_add.status_code == 200 and "is not a question of the eligibility questionnaire" in (
-        rule_add.content.decode())
+        rule_add.content.decode()
+    )
 
 
 def test_the_public_form_never_confirms_that_a_number_takes_part(client, make):
@@ -309,13 +385,21 @@ def test_the_public_form_never_confirms_that_a_number_takes_part(client, make):
 
     from patients.enrolment.enrol import EnrolmentData, enrollment_create
 
-    enrollment_create(study=study, data=EnrolmentData(name="Already In", phone="06 12 34 56 78",
-                                                      consent_method="written"), by=None, now=timezone.now())
+    enrollment_create(
+        study=study,
+        data=EnrolmentData(name="Already In", phone="06 12 34 56 78", consent_method="written"),
+        by=None,
+        now=timezone.now(),
+    )
     answer(client, token, age=30, pregnant=False)
-    client.post(reverse("patients:screening_consent", args=[token]),
-                {"notice": ConsentNotice.objects.get().pk, "agree": "yes", "typed_name": "Someone Else"})
-    page = client.post(reverse("patients:screening_enrol", args=[token]),
-                       {"name": "Someone Else", "phone": "0612345678", "preferred_channel": "sms", "language": "en"})
+    client.post(
+        reverse("patients:screening_consent", args=[token]),
+        {"notice": ConsentNotice.objects.get().pk, "agree": "yes", "typed_name": "Someone Else"},
+    )
+    page = client.post(
+        reverse("patients:screening_enrol", args=[token]),
+        {"name": "Someone Else", "phone": "0612345678", "preferred_channel": "sms", "language": "en"},
+    )
     html = page.content.decode()
     assert page.status_code == 422
     assert "We cannot register these details." in html and "Another patient" not in html

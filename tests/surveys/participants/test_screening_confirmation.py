@@ -32,21 +32,29 @@ PHONE = "+33612345678"
 
 
 def rows() -> tuple[int, ...]:
-    return (Patient.objects.count(), Participant.objects.count(), Enrollment.objects.count(),
-            ConsentRecord.objects.count(), Message.objects.count())
+    return (
+        Patient.objects.count(),
+        Participant.objects.count(),
+        Enrollment.objects.count(),
+        ConsentRecord.objects.count(),
+        Message.objects.count(),
+    )
 
 
 def eligible_and_consented(client, token, name="Jeanne Martin"):
     answer(client, token, age=30, pregnant=False)
     notice = ConsentNotice.objects.get(study=screening.study_by_screening_token(token))
-    given = client.post(reverse("patients:screening_consent", args=[token]),
-                        {"notice": notice.pk, "agree": "yes", "typed_name": name})
+    given = client.post(
+        reverse("patients:screening_consent", args=[token]), {"notice": notice.pk, "agree": "yes", "typed_name": name}
+    )
     assert given.status_code == 302
 
 
 def enrol(client, token, *, phone="06 12 34 56 78", channel="sms", email="", language="en"):
-    return client.post(reverse("patients:screening_enrol", args=[token]), {
-        "name": "Jeanne Martin", "phone": phone, "email": email, "preferred_channel": channel, "language": language})
+    return client.post(
+        reverse("patients:screening_enrol", args=[token]),
+        {"name": "Jeanne Martin", "phone": phone, "email": email, "preferred_channel": channel, "language": language},
+    )
 
 
 def confirm_with(client, token, code):
@@ -79,8 +87,9 @@ def test_nothing_about_the_person_is_stored_or_planned_before_the_code(client, m
 def pending_of(client, token) -> str:
     """The pending entry's id, as the patient's signed cookie carries it."""
     study = screening.study_by_screening_token(token)
-    return screening.state_load(cookies={screening.COOKIE: client.cookies[screening.COOKIE].value},
-                                study=study)["pending"]
+    return screening.state_load(cookies={screening.COOKIE: client.cookies[screening.COOKIE].value}, study=study)[
+        "pending"
+    ]
 
 
 def test_the_right_code_enrols_once_with_its_planned_messages(client, make):
@@ -148,8 +157,9 @@ def test_an_expired_code_enrols_nobody(client, make):
     enrol(client, token)
     pending = pending_of(client, token)
     later = timezone.now() + dt.timedelta(seconds=screening_codes.code_setting("SCREENING_CODE_TTL") + 1)
-    result = screening_codes.pending_enrolment_confirm(study=study, pending_id=pending, code=code_sent(PHONE),
-                                                       now=later)
+    result = screening_codes.pending_enrolment_confirm(
+        study=study, pending_id=pending, code=code_sent(PHONE), now=later
+    )
     assert result.outcome is screening_codes.Outcome.EXPIRED
     assert rows() == (0, 0, 0, 0, 0)
     # And the entry is gone: the page says so and offers a new code.
@@ -163,8 +173,9 @@ def test_a_code_is_bound_to_its_own_study(client, make):
     eligible_and_consented(client, token)
     enrol(client, token)
     pending = pending_of(client, token)
-    result = screening_codes.pending_enrolment_confirm(study=other, pending_id=pending, code=code_sent(PHONE),
-                                                       now=timezone.now())
+    result = screening_codes.pending_enrolment_confirm(
+        study=other, pending_id=pending, code=code_sent(PHONE), now=timezone.now()
+    )
     assert result.outcome is screening_codes.Outcome.EXPIRED and rows() == (0, 0, 0, 0, 0)
 
 
@@ -301,10 +312,13 @@ def test_the_code_reaches_the_sms_provider_and_confirms(client, make, fake_twili
     assert confirm_with(client, token, code).status_code == 302 and Enrollment.objects.count() == 1
 
 
-@pytest.mark.parametrize(("fault", "message"), [
-    ("reject", "We could not send a text message to this number."),
-    ("fail", "We could not send the code just now."),
-])
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("reject", "We could not send a text message to this number."),
+        ("fail", "We could not send the code just now."),
+    ],
+)
 def test_a_code_the_provider_refuses_leaves_nothing_behind(client, make, fake_twilio, fault, message):
     _study, token = screening_study(make)
     eligible_and_consented(client, token)
@@ -315,6 +329,11 @@ def test_a_code_the_provider_refuses_leaves_nothing_behind(client, make, fake_tw
     page = enrol(client, token)
     assert page.status_code == 422 and message in page.content.decode()
     assert rows() == (0, 0, 0, 0, 0)
-    assert screening.state_load(cookies={screening.COOKIE: client.cookies[screening.COOKIE].value},
-                                study=screening.study_by_screening_token(token)).get("pending") is None
+    assert (
+        screening.state_load(
+            cookies={screening.COOKIE: client.cookies[screening.COOKIE].value},
+            study=screening.study_by_screening_token(token),
+        ).get("pending")
+        is None
+    )
     assert client.get(reverse("patients:screening_confirm", args=[token])).status_code == 302

@@ -27,8 +27,13 @@ EXT_ITEM_TYPE = "urn:ressenti:fhir:extension:item-type"
 
 
 def _item(link: str, fhir_type: str, kind: str, **extra) -> dict:
-    return {"linkId": link, "type": fhir_type, "text": f"Question {link}",
-            "extension": [{"url": EXT_ITEM_TYPE, "valueCode": kind}], **extra}
+    return {
+        "linkId": link,
+        "type": fhir_type,
+        "text": f"Question {link}",
+        "extension": [{"url": EXT_ITEM_TYPE, "valueCode": kind}],
+        **extra,
+    }
 
 
 def _options(*codes: str) -> list[dict]:
@@ -36,22 +41,48 @@ def _options(*codes: str) -> list[dict]:
 
 
 DEFINITION = {
-    "resourceType": "Questionnaire", "status": "active", "language": "en", "title": "Follow-ups",
+    "resourceType": "Questionnaire",
+    "status": "active",
+    "language": "en",
+    "title": "Follow-ups",
     "item": [
-        {"linkId": "p1", "type": "group", "text": "Page one", "item": [
-            _item("mood", "choice", "single", required=True, answerOption=_options("a0", "a1", "a2")),
-            _item("why", "text", "long_text", required=True,
-                  enableWhen=[{"question": "mood", "operator": "=", "answerCoding": {"code": "a2"}}]),
-            # Revealed by a revealed question: a chain.
-            _item("since", "integer", "integer", required=True,
-                  enableWhen=[{"question": "why", "operator": "exists", "answerBoolean": True}]),
-            {"linkId": "more", "type": "group", "text": "A little more",
-             "enableWhen": [{"question": "mood", "operator": "=", "answerCoding": {"code": "a1"}}],
-             "item": [_item("often", "boolean", "yes_no", required=True), _item("note", "string", "short_text")]},
-            {"linkId": "thanks", "type": "display", "text": "Thank you.",
-             "extension": [{"url": EXT_ITEM_TYPE, "valueCode": "display"}],
-             "enableWhen": [{"question": "often", "operator": "=", "answerBoolean": True}]},
-        ]},
+        {
+            "linkId": "p1",
+            "type": "group",
+            "text": "Page one",
+            "item": [
+                _item("mood", "choice", "single", required=True, answerOption=_options("a0", "a1", "a2")),
+                _item(
+                    "why",
+                    "text",
+                    "long_text",
+                    required=True,
+                    enableWhen=[{"question": "mood", "operator": "=", "answerCoding": {"code": "a2"}}],
+                ),
+                # Revealed by a revealed question: a chain.
+                _item(
+                    "since",
+                    "integer",
+                    "integer",
+                    required=True,
+                    enableWhen=[{"question": "why", "operator": "exists", "answerBoolean": True}],
+                ),
+                {
+                    "linkId": "more",
+                    "type": "group",
+                    "text": "A little more",
+                    "enableWhen": [{"question": "mood", "operator": "=", "answerCoding": {"code": "a1"}}],
+                    "item": [_item("often", "boolean", "yes_no", required=True), _item("note", "string", "short_text")],
+                },
+                {
+                    "linkId": "thanks",
+                    "type": "display",
+                    "text": "Thank you.",
+                    "extension": [{"url": EXT_ITEM_TYPE, "valueCode": "display"}],
+                    "enableWhen": [{"question": "often", "operator": "=", "answerBoolean": True}],
+                },
+            ],
+        },
         {"linkId": "p2", "type": "group", "text": "Page two", "item": [_item("sleep", "boolean", "yes_no")]},
     ],
 }
@@ -60,8 +91,9 @@ PAGE_ONE = ["mood", "why", "since", "more", "often", "note", "thanks"]
 # Answers a patient may post on page one (None: the field is left empty).
 ALL_ANSWER_SETS = [
     {"mood": mood, "why": why, "since": since, "often": often}
-    for mood, why, since, often in itertools.product([None, "a0", "a1", "a2"], [None, "tired"], [None, "3", "abc"],
-                                                     [None, "true"])
+    for mood, why, since, often in itertools.product(
+        [None, "a0", "a1", "a2"], [None, "tired"], [None, "3", "abc"], [None, "true"]
+    )
 ]
 
 

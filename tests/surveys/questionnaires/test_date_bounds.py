@@ -16,13 +16,24 @@ DATE_ITEM = {"linkId": "d", "type": "date", "text": "When?"}
 
 
 def bounded(low: str, high: str) -> dict:
-    return {**DATE_ITEM, "extension": [{"url": fhir.EXT_MIN, "valueDate": low}, {"url": fhir.EXT_MAX, "valueDate": high}]}
+    return {
+        **DATE_ITEM,
+        "extension": [{"url": fhir.EXT_MIN, "valueDate": low}, {"url": fhir.EXT_MAX, "valueDate": high}],
+    }
 
 
-@pytest.mark.parametrize("typed, stored", [
-    ("01/01/1900", "1900-01-01"), ("31/12/2100", "2100-12-31"), ("2025-06-30", "2025-06-30"),
-    ("0001-01-01", None), ("9999-12-31", None), ("31/12/1899", None), ("01/01/2101", None),
-])
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("01/01/1900", "1900-01-01"),
+        ("31/12/2100", "2100-12-31"),
+        ("2025-06-30", "2025-06-30"),
+        ("0001-01-01", None),
+        ("9999-12-31", None),
+        ("31/12/1899", None),
+        ("01/01/2101", None),
+    ],
+)
 def test_the_default_range_refuses_the_absurd_with_a_message(typed, stored):
     value, error = values.parse(DATE_ITEM, [typed])
     assert value == stored
@@ -52,8 +63,16 @@ def test_a_date_is_stored_exactly_when_it_is_in_range_and_then_comes_back(day):
 @pytest.mark.parametrize("stored", ["9999-12-31", "0001-01-01", "2100-12-31"])
 def test_a_stored_date_at_the_calendars_end_never_fails_the_submission(make, design, stored):  # noqa: F811
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="after-surgery", offset=30, window=7, anchor="answer",
-                   anchor_item="surgery", repeat_every=3_000_000, repeat_count=3)
+    make.timepoint(
+        version=follow_up,
+        code="after-surgery",
+        offset=30,
+        window=7,
+        anchor="answer",
+        anchor_item="surgery",
+        repeat_every=3_000_000,
+        repeat_count=3,
+    )
     participant, _enrollment = enrol(make, study)
     # Stored as an import or an older page would have: the submission plans from it, or plans nothing.
     submit(participant, surgery=stored)
@@ -63,7 +82,8 @@ def test_a_stored_date_at_the_calendars_end_never_fails_the_submission(make, des
 
 def test_occurrences_beyond_year_9999_are_left_out(make, design):  # noqa: F811
     _study, _baseline, follow_up = design
-    timepoint = make.timepoint(version=follow_up, code="far", offset=0, window=7, repeat_every=1_500_000,
-                               repeat_count=5)
+    timepoint = make.timepoint(
+        version=follow_up, code="far", offset=0, window=7, repeat_every=1_500_000, repeat_count=5
+    )
     anchor = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
     assert [k for k, *_ in timepoint_windows(timepoint, anchor)] == [1, 2]

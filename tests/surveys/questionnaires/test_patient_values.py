@@ -32,11 +32,26 @@ def yes_no_questionnaire(make):
     q = make.questionnaire()
     p1 = make.section(questionnaire=q, link_id="p1", order=1)
     p2 = make.section(questionnaire=q, link_id="p2", order=2)
-    make.item(questionnaire=q, link_id="smoker", type="yes_no", section=p1, required=True,
-              text_fr="Fumez-vous ?", text_en="Do you smoke?")
-    cigs = make.item(questionnaire=q, link_id="cigs", type="integer", section=p1, min_value=0, max_value=100,
-                     required=True, text_fr="Combien de cigarettes par jour, en moyenne ?",
-                     text_en="How many cigarettes a day, on average, over the last month?")
+    make.item(
+        questionnaire=q,
+        link_id="smoker",
+        type="yes_no",
+        section=p1,
+        required=True,
+        text_fr="Fumez-vous ?",
+        text_en="Do you smoke?",
+    )
+    cigs = make.item(
+        questionnaire=q,
+        link_id="cigs",
+        type="integer",
+        section=p1,
+        min_value=0,
+        max_value=100,
+        required=True,
+        text_fr="Combien de cigarettes par jour, en moyenne ?",
+        text_en="How many cigarettes a day, on average, over the last month?",
+    )
     make.condition(item=cigs, question="smoker", operator="=", answer="true")
     make.item(questionnaire=q, link_id="note", type="short_text", section=p2)
     return q
@@ -85,14 +100,25 @@ def test_not_equal_on_an_unanswered_question_shows_the_item(make):
 
 def hidden_definition() -> dict:
     return {
-        "resourceType": "Questionnaire", "status": "active", "language": "en", "title": "Hidden items",
+        "resourceType": "Questionnaire",
+        "status": "active",
+        "language": "en",
+        "title": "Hidden items",
         "item": [
             {"linkId": "q1", "type": "integer", "text": "Visible question"},
-            {"linkId": "key", "type": "string", "text": "Scoring key for clinicians",
-             "extension": [{"url": conditions.EXT_HIDDEN, "valueBoolean": True}]},
-            {"linkId": "g", "type": "group", "text": "Clinician section",
-             "extension": [{"url": conditions.EXT_HIDDEN, "valueBoolean": True}],
-             "item": [{"linkId": "inner", "type": "string", "text": "Inside a hidden group"}]},
+            {
+                "linkId": "key",
+                "type": "string",
+                "text": "Scoring key for clinicians",
+                "extension": [{"url": conditions.EXT_HIDDEN, "valueBoolean": True}],
+            },
+            {
+                "linkId": "g",
+                "type": "group",
+                "text": "Clinician section",
+                "extension": [{"url": conditions.EXT_HIDDEN, "valueBoolean": True}],
+                "item": [{"linkId": "inner", "type": "string", "text": "Inside a hidden group"}],
+            },
         ],
     }
 
@@ -117,8 +143,9 @@ def test_the_language_switch_keeps_what_was_entered_on_the_page(client, make):
     html = client.get(url(token)).content.decode()
     # The switch is a button of the answers form, not a link that would drop the entries.
     assert 'form="answers" type="submit" name="action" value="lang-fr"' in html
-    switched = client.post(url(token), {"page": "1", "shown": "smoker cigs", "smoker": "true", "cigs": "12",
-                                        "action": "lang-fr"})
+    switched = client.post(
+        url(token), {"page": "1", "shown": "smoker cigs", "smoker": "true", "cigs": "12", "action": "lang-fr"}
+    )
     assert switched.status_code == 302 and switched["Location"].endswith("?p=1")
     assert Response.objects.get(assignment=assignment).answers == {"smoker": True, "cigs": 12}
     page = client.get(switched["Location"]).content.decode()
@@ -132,8 +159,9 @@ def test_the_language_switch_keeps_what_was_entered_on_the_page(client, make):
 
 def test_the_error_summary_names_each_question_and_links_to_it(client, make):
     token, _assignment = link_to(make, yes_no_questionnaire(make))
-    page = client.post(url(token), {"page": "1", "shown": "smoker cigs", "smoker": "true", "cigs": "abc",
-                                    "action": "next"})
+    page = client.post(
+        url(token), {"page": "1", "shown": "smoker cigs", "smoker": "true", "cigs": "abc", "action": "next"}
+    )
     assert page.status_code == 422
     summary = page.content.decode().split('id="errors"')[1].split("</div>")[0]
     links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
@@ -148,12 +176,15 @@ def test_a_question_is_revealed_once_so_the_second_post_goes_on_or_names_what_is
     # A script that hides what the server shows would post "shown" without the follow-up, every time.
     first = client.post(url(token), {"page": "1", "shown": "smoker", "smoker": "true", "action": "next"})
     assert 'name="revealed" value="cigs"' in first.content.decode()
-    second = client.post(url(token), {"page": "1", "shown": "smoker", "revealed": "cigs", "smoker": "true",
-                                      "action": "next"})
+    second = client.post(
+        url(token), {"page": "1", "shown": "smoker", "revealed": "cigs", "smoker": "true", "action": "next"}
+    )
     assert second.status_code == 422
     assert "How many cigarettes a day" in second.content.decode().split('id="errors"')[1].split("</div>")[0]
-    third = client.post(url(token), {"page": "1", "shown": "smoker", "revealed": "cigs", "smoker": "true",
-                                     "cigs": "3", "action": "next"})
+    third = client.post(
+        url(token),
+        {"page": "1", "shown": "smoker", "revealed": "cigs", "smoker": "true", "cigs": "3", "action": "next"},
+    )
     assert third.status_code == 302 and third["Location"].endswith("?p=2")
     assert Response.objects.get(assignment=assignment).answers == {"smoker": True, "cigs": 3}
 
@@ -193,18 +224,32 @@ def test_every_place_reads_an_option_score_wherever_fhir_puts_it(make):
 
     def option(code: str, where: str, url: str, score: int) -> dict:
         ext = [{"url": url, "valueDecimal": score}]
-        return {"valueCoding": {"code": code, "extension": ext}} if where == "coding" else {
-            "valueCoding": {"code": code}, "extension": ext}
+        return (
+            {"valueCoding": {"code": code, "extension": ext}}
+            if where == "coding"
+            else {"valueCoding": {"code": code}, "extension": ext}
+        )
 
     for where in ("option", "coding"):
         for url_ in values.SCORE_EXTENSIONS:
-            node = {"linkId": "q", "type": "choice", "text": "q",
-                    "answerOption": [option("a0", where, url_, 0), option("a3", where, url_, 3)]}
-            rules = {"scores": [{"name": "s", "label": {"en": "S"}, "items": ["q"], "method": "sum"}],
-                     "alerts": [{"code": "high", "label": {"en": "High"}, "when": {"answer": "q", "operator": ">=",
-                                                                                    "value": 3}}]}
-            definition = {"language": "en", "title": "t", "item": [node],
-                          "extension": [{"url": fhir.EXT_RULES, "valueString": __import__("json").dumps(rules)}]}
+            node = {
+                "linkId": "q",
+                "type": "choice",
+                "text": "q",
+                "answerOption": [option("a0", where, url_, 0), option("a3", where, url_, 3)],
+            }
+            rules = {
+                "scores": [{"name": "s", "label": {"en": "S"}, "items": ["q"], "method": "sum"}],
+                "alerts": [
+                    {"code": "high", "label": {"en": "High"}, "when": {"answer": "q", "operator": ">=", "value": 3}}
+                ],
+            }
+            definition = {
+                "language": "en",
+                "title": "t",
+                "item": [node],
+                "extension": [{"url": fhir.EXT_RULES, "valueString": __import__("json").dumps(rules)}],
+            }
             assert values.as_number(node, "a3") == 3
             assert alerts.alert_problems(definition, languages=["en"]) == []
             scores = compute.scores_compute(definition, {"q": "a3"})

@@ -52,7 +52,9 @@ def test_duplicate_code_between_section_and_item_is_reported(make):
 
 def test_duplicate_code_in_an_imported_definition_is_reported():
     definition = {
-        "resourceType": "Questionnaire", "title": "T", "language": "en",
+        "resourceType": "Questionnaire",
+        "title": "T",
+        "language": "en",
         "item": [{"linkId": "a", "type": "string", "text": "A"}, {"linkId": "a", "type": "string", "text": "B"}],
     }
     problems = definition_problems(definition, languages=["en"])

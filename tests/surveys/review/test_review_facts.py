@@ -9,18 +9,33 @@ from surveys.questionnaires import fhir
 from surveys.review.facts import reading_ease, review_facts, syllables
 
 EASY_EN = "Do you sleep well?"
-HARD_EN = ("Considering the multidimensional characteristics of your psychological wellbeing, "
-           "evaluate the intensity of your generalised anxiety symptomatology.")
+HARD_EN = (
+    "Considering the multidimensional characteristics of your psychological wellbeing, "
+    "evaluate the intensity of your generalised anxiety symptomatology."
+)
 EASY_FR = "Dormez-vous bien ?"
-HARD_FR = ("Considérant les caractéristiques multidimensionnelles de votre bien-être psychologique, "
-           "évaluez l'intensité de votre symptomatologie anxieuse généralisée.")
+HARD_FR = (
+    "Considérant les caractéristiques multidimensionnelles de votre bien-être psychologique, "
+    "évaluez l'intensité de votre symptomatologie anxieuse généralisée."
+)
 
 
-@pytest.mark.parametrize(("word", "language", "expected"), [
-    ("make", "en", 1), ("simple", "en", 2), ("wanted", "en", 2), ("jumped", "en", 1), ("boxes", "en", 2),
-    ("yesterday", "en", 3), ("table", "fr", 1), ("tables", "fr", 1), ("humeur", "fr", 2),
-    ("généralisée", "fr", 5), ("anxieuse", "fr", 2),
-])
+@pytest.mark.parametrize(
+    ("word", "language", "expected"),
+    [
+        ("make", "en", 1),
+        ("simple", "en", 2),
+        ("wanted", "en", 2),
+        ("jumped", "en", 1),
+        ("boxes", "en", 2),
+        ("yesterday", "en", 3),
+        ("table", "fr", 1),
+        ("tables", "fr", 1),
+        ("humeur", "fr", 2),
+        ("généralisée", "fr", 5),
+        ("anxieuse", "fr", 2),
+    ],
+)
 def test_syllables(word, language, expected):
     assert syllables(word, language) == expected
 
@@ -42,12 +57,20 @@ def _draft(make, *, one_per_page=False):
     q = make.questionnaire(one_item_per_page=one_per_page) if one_per_page else make.questionnaire()
     s1 = make.section(questionnaire=q, link_id="p1", order=1)
     s2 = make.section(questionnaire=q, link_id="p2", order=2)
-    make.item(questionnaire=q, link_id="sleep", section=s1, text_en=EASY_EN, text_fr=EASY_FR,
-              options=make.YES_NO_SOMETIMES)
-    make.item(questionnaire=q, link_id="anx", section=s1, text_en=HARD_EN, text_fr=HARD_FR,
-              options=make.YES_NO_SOMETIMES)
-    make.item(questionnaire=q, link_id="free", type="long_text", section=s2, text_en="Is there anything else you want to say?",
-              text_fr="Voulez-vous ajouter autre chose ?")
+    make.item(
+        questionnaire=q, link_id="sleep", section=s1, text_en=EASY_EN, text_fr=EASY_FR, options=make.YES_NO_SOMETIMES
+    )
+    make.item(
+        questionnaire=q, link_id="anx", section=s1, text_en=HARD_EN, text_fr=HARD_FR, options=make.YES_NO_SOMETIMES
+    )
+    make.item(
+        questionnaire=q,
+        link_id="free",
+        type="long_text",
+        section=s2,
+        text_en="Is there anything else you want to say?",
+        text_fr="Voulez-vous ajouter autre chose ?",
+    )
     return fhir.definition_from_draft(q)
 
 
@@ -72,8 +95,12 @@ def test_one_item_per_page_counts_screens(make):
     assert facts.screens == 3
 
 
-@override_settings(REVIEW_WORDS_PER_MINUTE=10, REVIEW_SECONDS_PER_ANSWER=60, REVIEW_SECONDS_PER_TEXT_ANSWER=60,
-                   REVIEW_READABILITY_MIN={"en": -1000, "fr": 110})
+@override_settings(
+    REVIEW_WORDS_PER_MINUTE=10,
+    REVIEW_SECONDS_PER_ANSWER=60,
+    REVIEW_SECONDS_PER_TEXT_ANSWER=60,
+    REVIEW_READABILITY_MIN={"en": -1000, "fr": 110},
+)
 def test_settings_change_minutes_and_thresholds(make):
     definition = _draft(make)
     facts = review_facts(definition)

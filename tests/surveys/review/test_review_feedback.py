@@ -16,8 +16,14 @@ pytestmark = pytest.mark.django_db
 def review_round(make, *, study=None, panel=None, **kw) -> ReviewRound:
     q = make.every_type_questionnaire(study=study)
     panel = panel or make.panel(study=q.study, code=f"p{q.pk}", title="Panel")
-    return make.review_round(questionnaire=q, panel=panel, title="Round 1", instructions="Read every question.",
-                             deadline=kw.pop("deadline", timezone.now() + timedelta(days=7)), **kw)
+    return make.review_round(
+        questionnaire=q,
+        panel=panel,
+        title="Round 1",
+        instructions="Read every question.",
+        deadline=kw.pop("deadline", timezone.now() + timedelta(days=7)),
+        **kw,
+    )
 
 
 def reviewer_of(make, round_: ReviewRound):
@@ -51,8 +57,15 @@ def test_page_shows_every_item_as_patients_see_it_with_conditions(setup, client)
 
 def test_feedback_saved_once_and_updated(setup, client):
     round_, user, url = setup
-    data = {"action": "item", "link_id": "mood", "clarity": "4", "relevance": "5", "acceptability": "3",
-            "comment": "A bit vague", "suggestion": "Have you felt down?"}
+    data = {
+        "action": "item",
+        "link_id": "mood",
+        "clarity": "4",
+        "relevance": "5",
+        "acceptability": "3",
+        "comment": "A bit vague",
+        "suggestion": "Have you felt down?",
+    }
     first = client.post(url + "?lang=en&p=all", data)
     assert first.status_code == 302 and first["Location"].endswith("saved=r-f-mood#r-f-mood")
     client.post(url + "?lang=en&p=all", data)  # the double click
@@ -68,8 +81,7 @@ def test_feedback_saved_once_and_updated(setup, client):
 @pytest.mark.parametrize("value", ["0", "6", "abc", "3.5"])
 def test_ratings_outside_1_to_5_are_refused_next_to_the_field(setup, client, value):
     round_, _user, url = setup
-    response = client.post(url + "?lang=en", {"action": "item", "link_id": "mood", "clarity": value,
-                                              "comment": "kept"})
+    response = client.post(url + "?lang=en", {"action": "item", "link_id": "mood", "clarity": value, "comment": "kept"})
     assert response.status_code == 400
     page = response.content.decode()
     assert not ItemFeedback.objects.filter(round=round_).exists()
@@ -116,7 +128,7 @@ def test_read_only_after_deadline_or_closing(setup, client):
     client.post(url, {"action": "item", "link_id": "mood", "clarity": "4", "comment": "fine"})
     ReviewRound.objects.filter(pk=round_.pk).update(deadline=timezone.now() - timedelta(minutes=1))
     page = client.get(url + "?lang=en").content.decode()
-    assert "This round is closed" in page and "<form method=\"post\" action=\"?lang" not in page
+    assert "This round is closed" in page and '<form method="post" action="?lang' not in page
     assert "fine" in page  # their feedback is still there to read
     response = client.post(url, {"action": "item", "link_id": "mood", "clarity": "1"})
     assert response.status_code == 409
@@ -133,8 +145,9 @@ def test_read_only_after_deadline_or_closing(setup, client):
 
 def test_approval_records_the_hash_and_resubmitting_updates(setup, client):
     round_, user, url = setup
-    response = client.post(url + "?lang=en", {"action": "overall", "burden": "2", "comments": "Short enough",
-                                              "approved": "on"})
+    response = client.post(
+        url + "?lang=en", {"action": "overall", "burden": "2", "comments": "Short enough", "approved": "on"}
+    )
     assert response.status_code == 302 and response["Location"].endswith("#overall")
     sub = ReviewSubmission.objects.get(round=round_, reviewer=user)
     assert sub.approved and sub.approved_hash == round_.content_hash and sub.submitted_at
@@ -154,15 +167,21 @@ def test_schedule_and_notice_are_shown_when_included(make, client):
     round_ = review_round(make, includes_notice=True, includes_schedule=True)
     version = make.published_version(study=round_.questionnaire.study)
     make.timepoint(version=version, label="Three months", offset=90, window=14, reminders=[3, 7])
-    make.consent_notice(study=round_.questionnaire.study, version="1.0", language="en",
-                        title="About the study", text="We ask you how you feel.")
+    make.consent_notice(
+        study=round_.questionnaire.study,
+        version="1.0",
+        language="en",
+        title="About the study",
+        text="We ask you how you feel.",
+    )
     client.force_login(reviewer_of(make, round_))
     page = client.get(f"/review/rounds/{round_.pk}/?lang=en").content.decode()
     assert "Three months: 90 day(s) after enrolment, open for 14 day(s), reminders after 3 day(s), 7 day(s)." in page
     assert "We ask you how you feel." in page and 'name="notice_comments"' in page
     assert 'name="timing" value="too_often"' in page
-    client.post(f"/review/rounds/{round_.pk}/", {"action": "overall", "timing": "too_often",
-                                                 "notice_comments": "Too long"})
+    client.post(
+        f"/review/rounds/{round_.pk}/", {"action": "overall", "timing": "too_often", "notice_comments": "Too long"}
+    )
     sub = ReviewSubmission.objects.get()
     assert (sub.timing, sub.notice_comments) == ("too_often", "Too long")
 

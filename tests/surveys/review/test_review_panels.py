@@ -39,9 +39,16 @@ def panel(make, study):
 
 def _round(*, panel, study, by, make, deadline=None, title="Round one", **kw) -> ReviewRound:
     q = make.questionnaire(study=study, title_fr="Humeur", title_en="Mood")
-    return make.review_round(questionnaire=q, panel=panel, title=title, definition={"title": "x", "item": []},
-                             content_hash="0" * 64, opened_by=by,
-                             deadline=deadline or timezone.now() + timedelta(days=10), **kw)
+    return make.review_round(
+        questionnaire=q,
+        panel=panel,
+        title=title,
+        definition={"title": "x", "item": []},
+        content_hash="0" * 64,
+        opened_by=by,
+        deadline=deadline or timezone.now() + timedelta(days=10),
+        **kw,
+    )
 
 
 def _token_from(message) -> str:
@@ -61,8 +68,10 @@ def test_invitation_end_to_end_through_the_admin(make, designer, panel):
     admin_client.force_login(designer)
     page = admin_client.get(f"/admin/surveys/panel/{panel.pk}/change/")
     assert page.status_code == 200 and f"/admin/surveys/panel/{panel.pk}/invite/" in page.content.decode()
-    sent = admin_client.post(f"/admin/surveys/panel/{panel.pk}/invite/",
-                             {"email": "Ana@Example.net", "kind": "expert_patient", "language": "en"})
+    sent = admin_client.post(
+        f"/admin/surveys/panel/{panel.pk}/invite/",
+        {"email": "Ana@Example.net", "kind": "expert_patient", "language": "en"},
+    )
     assert sent.status_code == 302
 
     assert len(mail.outbox) == 1
@@ -107,10 +116,8 @@ def test_invitation_end_to_end_through_the_admin(make, designer, panel):
 
 
 def test_invalid_expired_and_replaced_links_show_the_same_kind_page(make, designer, panel):
-    member, old = reviewer_invite(panel=panel, email="bo@example.net", kind="practitioner", language="en",
-                                  by=designer)
-    _member, new = reviewer_invite(panel=panel, email="bo@example.net", kind="practitioner", language="en",
-                                   by=designer)
+    member, old = reviewer_invite(panel=panel, email="bo@example.net", kind="practitioner", language="en", by=designer)
+    _member, new = reviewer_invite(panel=panel, email="bo@example.net", kind="practitioner", language="en", by=designer)
     assert PanelMember.objects.filter(panel=panel).count() == 1  # reused by e-mail
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     pages = [client.get(f"/review/invitation/{t}/") for t in (old, "nonsense-token")]
@@ -123,15 +130,17 @@ def test_invalid_expired_and_replaced_links_show_the_same_kind_page(make, design
 
     # Expired: the newest link stops working after INVITATION_DAYS.
     PanelMember.objects.filter(pk=member.pk).update(
-        invited_at=timezone.now() - timedelta(days=panels.INVITATION_DAYS, minutes=1))
+        invited_at=timezone.now() - timedelta(days=panels.INVITATION_DAYS, minutes=1)
+    )
     assert client.get(f"/review/invitation/{new}/").status_code == 404
     with pytest.raises(ValidationError):
         invitation_accept(token=new, password=PASSWORD)
 
 
 def test_token_works_once(make, designer, panel):
-    _member, token = reviewer_invite(panel=panel, email="cy@example.net", kind="expert_patient", language="en",
-                                     by=designer)
+    _member, token = reviewer_invite(
+        panel=panel, email="cy@example.net", kind="expert_patient", language="en", by=designer
+    )
     invitation_accept(token=token, password=PASSWORD)
     with pytest.raises(ValidationError):
         invitation_accept(token=token, password="Another-Long-Password-9")
@@ -208,15 +217,18 @@ def test_site_wide_panel_is_for_superusers(make, designer, study):
     assert client.get(f"/admin/surveys/panel/{site_panel.pk}/change/").status_code == 404
     assert client.get(f"/admin/surveys/panel/{site_panel.pk}/invite/").status_code == 404
     # A designer must pick one of their studies.
-    refused = client.post("/admin/surveys/panel/add/", {"code": "mine", "title": "Mine",
-                                                        "members-TOTAL_FORMS": "0", "members-INITIAL_FORMS": "0"})
+    refused = client.post(
+        "/admin/surveys/panel/add/",
+        {"code": "mine", "title": "Mine", "members-TOTAL_FORMS": "0", "members-INITIAL_FORMS": "0"},
+    )
     assert refused.status_code == 200 and not Panel.objects.filter(code="mine").exists()
 
     root_client = Client(HTTP_ACCEPT_LANGUAGE="en")
     root_client.force_login(root)
-    created = root_client.post("/admin/surveys/panel/add/", {"code": "site2", "title": "Everywhere",
-                                                             "members-TOTAL_FORMS": "0",
-                                                             "members-INITIAL_FORMS": "0"})
+    created = root_client.post(
+        "/admin/surveys/panel/add/",
+        {"code": "site2", "title": "Everywhere", "members-TOTAL_FORMS": "0", "members-INITIAL_FORMS": "0"},
+    )
     assert created.status_code == 302 and Panel.objects.get(code="site2").study is None
     # A site-wide panel reviews drafts of any study.
     user = _accepted_reviewer(site_panel, root, email="site@example.net")
@@ -225,8 +237,9 @@ def test_site_wide_panel_is_for_superusers(make, designer, study):
 
 
 def test_reinvite_action_replaces_the_link(make, designer, panel):
-    member, old = reviewer_invite(panel=panel, email="di@example.net", kind="expert_patient", language="fr",
-                                  by=designer)
+    member, old = reviewer_invite(
+        panel=panel, email="di@example.net", kind="expert_patient", language="fr", by=designer
+    )
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(designer)
     response = client.post("/admin/surveys/panelmember/", {"action": "reinvite", "_selected_action": [member.pk]})
@@ -282,7 +295,10 @@ def test_reminders_once_each_then_none_after_submission_or_closing(make, designe
     assert [m.to for m in mail.outbox] == [["ana@example.net"]]
     assert "1 jour" in mail.outbox[0].subject
     assert set(ReviewReminder.objects.values_list("reviewer_id", "days_before")) == {
-        (ana.pk, 3), (bo.pk, 3), (ana.pk, 1)}
+        (ana.pk, 3),
+        (bo.pk, 3),
+        (ana.pk, 1),
+    }
 
     # Past the deadline: nothing.
     assert reminders_send(now=now + timedelta(days=5, minutes=1)) == 0
@@ -321,5 +337,7 @@ def test_reviewer_sign_in_lands_on_the_review_page(make, designer, panel):
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     signed_in = client.post("/accounts/login/", {"login": "eve@example.net", "password": PASSWORD})
     assert signed_in.status_code == 302 and signed_in["Location"] == "/review/"
-    staff = Client(HTTP_ACCEPT_LANGUAGE="en").post("/accounts/login/", {"login": "designer", "password": "pw-123456789"})
+    staff = Client(HTTP_ACCEPT_LANGUAGE="en").post(
+        "/accounts/login/", {"login": "designer", "password": "pw-123456789"}
+    )
     assert staff["Location"] == "/admin/"

@@ -29,8 +29,7 @@ def soon():
 def test_opening_freezes_the_draft_and_its_hash(make, setup):
     q, designer, panel = setup
     expected = fhir.definition_from_draft(q)
-    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer, title="R1",
-                        includes_notice=True)
+    round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer, title="R1", includes_notice=True)
     assert round_.definition == expected
     assert round_.content_hash == fhir.content_hash(expected)
     item = q.items.get(link_id="mood")
@@ -73,17 +72,35 @@ def test_consolidated_averages_counts_and_overall(make, setup):
     q.study.save()
     round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
     a, b, c = _reviewers(make, panel, ["expert_patient", "practitioner", "expert_patient"])
-    make.item_feedback(round=round_, reviewer=a, link_id="mood", clarity=4, relevance=5, acceptability=3,
-                       comment="Too vague", suggestion="How was your mood this week?")
+    make.item_feedback(
+        round=round_,
+        reviewer=a,
+        link_id="mood",
+        clarity=4,
+        relevance=5,
+        acceptability=3,
+        comment="Too vague",
+        suggestion="How was your mood this week?",
+    )
     make.item_feedback(round=round_, reviewer=b, link_id="mood", clarity=2, relevance=None, acceptability=5)
     make.item_feedback(round=round_, reviewer=c, link_id="pain", clarity=5)
     now = timezone.now()
-    make.review_submission(round=round_, reviewer=a, burden=2, timing="right", comments="Fine",
-                           approved=True, approved_hash=round_.content_hash, submitted_at=now)
-    make.review_submission(round=round_, reviewer=b, burden=5, timing="too_often", approved=True,
-                           approved_hash="f" * 64, submitted_at=now)
-    make.review_submission(round=round_, reviewer=c, burden=1, approved=True,
-                           approved_hash=round_.content_hash)  # not submitted: does not count
+    make.review_submission(
+        round=round_,
+        reviewer=a,
+        burden=2,
+        timing="right",
+        comments="Fine",
+        approved=True,
+        approved_hash=round_.content_hash,
+        submitted_at=now,
+    )
+    make.review_submission(
+        round=round_, reviewer=b, burden=5, timing="too_often", approved=True, approved_hash="f" * 64, submitted_at=now
+    )
+    make.review_submission(
+        round=round_, reviewer=c, burden=1, approved=True, approved_hash=round_.content_hash
+    )  # not submitted: does not count
 
     summary = round_summary(round_)
     mood = next(i for i in summary.items if i.link_id == "mood")
@@ -126,6 +143,7 @@ def test_reply_resolve_decline_are_recorded_with_history(make, setup):
 
 # --- in the admin ------------------------------------------------------------------------------
 
+
 def _login(client, make, study, role):
     user = make.user(staff=True)
     make.member(user=user, study=study, role=role)
@@ -147,11 +165,18 @@ def test_designer_opens_a_round_from_the_admin(client, make, setup):
     choices = list(form.context["adminform"].form.fields["panel"].queryset)
     assert panel in choices and site_wide in choices and foreign not in choices
     deadline = timezone.localtime(soon())
-    response = client.post(add, {
-        "questionnaire": q.pk, "panel": site_wide.pk, "title": "First look", "instructions": "Be frank",
-        "deadline_0": deadline.strftime("%Y-%m-%d"), "deadline_1": deadline.strftime("%H:%M:%S"),
-        "includes_notice": "on",
-    })
+    response = client.post(
+        add,
+        {
+            "questionnaire": q.pk,
+            "panel": site_wide.pk,
+            "title": "First look",
+            "instructions": "Be frank",
+            "deadline_0": deadline.strftime("%Y-%m-%d"),
+            "deadline_1": deadline.strftime("%H:%M:%S"),
+            "includes_notice": "on",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     round_ = ReviewRound.objects.get()
     assert round_.opened_by == designer and round_.includes_notice and round_.panel == site_wide
@@ -168,8 +193,9 @@ def test_other_staff_roles_read_rounds_but_cannot_open_or_answer(client, make, s
     assert client.get(reverse("admin:surveys_reviewround_add")).status_code == 403
     page = client.get(reverse("admin:surveys_reviewround_change", args=[round_.pk]))
     assert page.status_code == 200 and "Unclear" in page.content.decode()
-    response = client.post(reverse("admin:surveys_reviewround_feedback", args=[round_.pk, row.pk]),
-                           {"reply": "x", "status": "resolved"})
+    response = client.post(
+        reverse("admin:surveys_reviewround_feedback", args=[round_.pk, row.pk]), {"reply": "x", "status": "resolved"}
+    )
     assert response.status_code == 403
     assert client.post(reverse("admin:surveys_reviewround_close", args=[round_.pk])).status_code == 403
     row.refresh_from_db()
@@ -188,16 +214,36 @@ def test_consolidated_page_and_answering_in_the_admin(client, make, setup):
     q, designer, panel = setup
     round_ = round_open(questionnaire=q, panel=panel, deadline=soon(), by=designer)
     a, b = _reviewers(make, panel, ["expert_patient", "practitioner"])
-    row = make.item_feedback(round=round_, reviewer=a, link_id="mood", clarity=2, comment="Too vague",
-                             suggestion="How was your mood this week?")
+    row = make.item_feedback(
+        round=round_,
+        reviewer=a,
+        link_id="mood",
+        clarity=2,
+        comment="Too vague",
+        suggestion="How was your mood this week?",
+    )
     make.item_feedback(round=round_, reviewer=b, link_id="mood", clarity=5)
-    make.review_submission(round=round_, reviewer=a, burden=4, timing="too_often", comments="Long",
-                           approved=True, approved_hash=round_.content_hash, submitted_at=timezone.now())
+    make.review_submission(
+        round=round_,
+        reviewer=a,
+        burden=4,
+        timing="too_often",
+        comments="Long",
+        approved=True,
+        approved_hash=round_.content_hash,
+        submitted_at=timezone.now(),
+    )
     client.force_login(designer)
     url = reverse("admin:surveys_reviewround_change", args=[round_.pk])
     body = client.get(url).content.decode()
-    for expected in ("Too vague", "How was your mood this week?", "Expert patient 1", "3.5", "Too often",
-                     "Question mood"):
+    for expected in (
+        "Too vague",
+        "How was your mood this week?",
+        "Expert patient 1",
+        "3.5",
+        "Too often",
+        "Question mood",
+    ):
         assert expected in body
     assert a.email not in body and a.username not in body  # reviewers are shown by kind and number
 

@@ -22,8 +22,12 @@ def _round(make, q, *, approvals: int, reviewers: int = 3, close: bool = True):
         user = make.user()
         make.panel_member(panel=panel, user=user)
         make.review_submission(
-            round=round_, reviewer=user, burden=2, approved=n < approvals,
-            approved_hash=round_.content_hash if n < approvals else "", submitted_at=timezone.now(),
+            round=round_,
+            reviewer=user,
+            burden=2,
+            approved=n < approvals,
+            approved_hash=round_.content_hash if n < approvals else "",
+            submitted_at=timezone.now(),
         )
     if close:
         round_close(round_=round_, by=designer)

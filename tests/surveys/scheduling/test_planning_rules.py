@@ -44,8 +44,11 @@ def design(make):
 
 
 def windows(participant, code: str) -> list[tuple[int, datetime, datetime]]:
-    return list(Assignment.objects.filter(participant=participant, timepoint__code=code)
-                .order_by("occurrence").values_list("occurrence", "due_at", "expires_at"))
+    return list(
+        Assignment.objects.filter(participant=participant, timepoint__code=code)
+        .order_by("occurrence")
+        .values_list("occurrence", "due_at", "expires_at")
+    )
 
 
 def enrol(make, study, *, at: datetime = ENROLLED):
@@ -62,8 +65,9 @@ def submit(participant, code: str = "t0", **answers):
     from surveys.models import Response
 
     assignment = Assignment.objects.get(participant=participant, timepoint__code=code, occurrence=1)
-    Response.objects.update_or_create(assignment=assignment, defaults={
-        "version_id": assignment.timepoint.version_id, "answers": answers})
+    Response.objects.update_or_create(
+        assignment=assignment, defaults={"version_id": assignment.timepoint.version_id, "answers": answers}
+    )
     return response_submit(assignment=assignment)
 
 
@@ -83,8 +87,7 @@ def test_weekly_for_twelve_weeks_plans_twelve_assignments_each_with_its_window(m
 
 def test_a_daily_diary_opens_each_day_for_a_day(make, design):
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="diary", unit="days", offset=1, window=1, repeat_every=1,
-                   repeat_count=30)
+    make.timepoint(version=follow_up, code="diary", unit="days", offset=1, window=1, repeat_every=1, repeat_count=30)
     participant, _enrollment = enrol(make, study)
     got = windows(participant, "diary")
     assert len(got) == 30
@@ -95,31 +98,58 @@ def test_a_daily_diary_opens_each_day_for_a_day(make, design):
 
 def test_hours_count_elapsed_hours(make, design):
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="post-op", unit="hours", offset=2, window=4, repeat_every=6,
-                   repeat_count=4, reminders=[2])
+    make.timepoint(
+        version=follow_up,
+        code="post-op",
+        unit="hours",
+        offset=2,
+        window=4,
+        repeat_every=6,
+        repeat_count=4,
+        reminders=[2],
+    )
     participant, enrollment = enrol(make, study)
     assert [(due - ENROLLED, closes - due) for _k, due, closes in windows(participant, "post-op")] == [
-        (2 * HOUR, 4 * HOUR), (8 * HOUR, 4 * HOUR), (14 * HOUR, 4 * HOUR), (20 * HOUR, 4 * HOUR)]
+        (2 * HOUR, 4 * HOUR),
+        (8 * HOUR, 4 * HOUR),
+        (14 * HOUR, 4 * HOUR),
+        (20 * HOUR, 4 * HOUR),
+    ]
 
 
 def test_each_occurrence_gets_its_invitation_and_reminders(make, design):
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="weekly", offset=7, window=7, repeat_every=7, repeat_count=3,
-                   reminders=[2])
+    make.timepoint(version=follow_up, code="weekly", offset=7, window=7, repeat_every=7, repeat_count=3, reminders=[2])
     participant, _enrollment = enrol(make, study)
     weekly = Message.objects.filter(assignment__timepoint__code="weekly")
     assert sorted(weekly.values_list("assignment__occurrence", "sequence")) == [
-        (1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (3, 1)]
+        (1, 0),
+        (1, 1),
+        (2, 0),
+        (2, 1),
+        (3, 0),
+        (3, 1),
+    ]
 
 
 def test_enrolment_through_the_service_plans_repeats_and_leaves_waiting_timepoints(make, design):
     study, _baseline, follow_up = design
     make.timepoint(version=follow_up, code="weekly", offset=7, window=7, repeat_every=7, repeat_count=12)
     make.timepoint(version=follow_up, code="after-surgery", offset=30, anchor="answer", anchor_item="surgery")
-    make.timepoint(version=follow_up, code="pain-follow-up", offset=7, trigger_item="answer:pain",
-                   trigger_operator=">=", trigger_value="7")
-    enrollment = enrollment_create(study=study, data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78",
-                                   consent_method="written"), by=None, now=timezone.now())
+    make.timepoint(
+        version=follow_up,
+        code="pain-follow-up",
+        offset=7,
+        trigger_item="answer:pain",
+        trigger_operator=">=",
+        trigger_value="7",
+    )
+    enrollment = enrollment_create(
+        study=study,
+        data=EnrolmentData(name="Jeanne Martin", phone="06 12 34 56 78", consent_method="written"),
+        by=None,
+        now=timezone.now(),
+    )
     codes = list(enrollment.participant.assignments.values_list("timepoint__code", flat=True))
     assert sorted(set(codes)) == ["t0", "weekly"] and len(codes) == 13
 
@@ -140,42 +170,69 @@ def test_planning_twice_adds_nothing(make, design):
 
 def test_a_follow_up_counts_from_local_midnight_of_the_date_answered(make, design):
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="after-surgery", offset=30, window=7, anchor="answer",
-                   anchor_item="surgery", reminders=[2])
+    make.timepoint(
+        version=follow_up,
+        code="after-surgery",
+        offset=30,
+        window=7,
+        anchor="answer",
+        anchor_item="surgery",
+        reminders=[2],
+    )
     participant, _enrollment = enrol(make, study, at=timezone.now())
     assert windows(participant, "after-surgery") == []  # nothing until the date is known
     surgery = timezone.now().date() - timedelta(days=3)
     submit(participant, surgery=surgery.isoformat())
     ((k, due, closes),) = windows(participant, "after-surgery")
     from zoneinfo import ZoneInfo
+
     paris = ZoneInfo("Europe/Paris")
-    assert due.astimezone(paris).replace(tzinfo=None) == datetime.combine(surgery + timedelta(days=30), datetime.min.time())
-    assert closes.astimezone(paris).replace(tzinfo=None) == datetime.combine(surgery + timedelta(days=37),
-                                                                             datetime.min.time())
+    assert due.astimezone(paris).replace(tzinfo=None) == datetime.combine(
+        surgery + timedelta(days=30), datetime.min.time()
+    )
+    assert closes.astimezone(paris).replace(tzinfo=None) == datetime.combine(
+        surgery + timedelta(days=37), datetime.min.time()
+    )
     # Its invitation and reminder were planned through the patients side.
-    assert sorted(Message.objects.filter(assignment__timepoint__code="after-surgery")
-                  .values_list("sequence", flat=True)) == [0, 1]
+    assert sorted(
+        Message.objects.filter(assignment__timepoint__code="after-surgery").values_list("sequence", flat=True)
+    ) == [0, 1]
 
 
 def test_date_anchored_days_are_calendar_days_across_a_dst_change(make, design):
     study, _baseline, follow_up = design
-    tp = make.timepoint(version=follow_up, code="after-surgery", offset=30, window=7, anchor="answer",
-                        anchor_item="surgery")
+    tp = make.timepoint(
+        version=follow_up, code="after-surgery", offset=30, window=7, anchor="answer", anchor_item="surgery"
+    )
     participant, _enrollment = enrol(make, study, at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
     baseline = Assignment.objects.get(participant=participant, timepoint__code="t0")
-    response = make.response(assignment=baseline, status="completed", answers={"surgery": "2026-03-10"},
-                             submitted_at=datetime(2026, 3, 11, 9, 0, tzinfo=UTC))
+    response = make.response(
+        assignment=baseline,
+        status="completed",
+        answers={"surgery": "2026-03-10"},
+        submitted_at=datetime(2026, 3, 11, 9, 0, tzinfo=UTC),
+    )
     (assignment,) = assignments_plan_after_response(response=response, now=datetime(2026, 3, 11, 9, 0, tzinfo=UTC))
     assert assignment.timepoint == tp
     # 10 March 00:00 CET + 30 days = 9 April 00:00 CEST (22:00 UTC), not 23:00 UTC.
-    assert (assignment.due_at, assignment.expires_at) == (datetime(2026, 4, 8, 22, 0, tzinfo=UTC),
-                                                           datetime(2026, 4, 15, 22, 0, tzinfo=UTC))
+    assert (assignment.due_at, assignment.expires_at) == (
+        datetime(2026, 4, 8, 22, 0, tzinfo=UTC),
+        datetime(2026, 4, 15, 22, 0, tzinfo=UTC),
+    )
 
 
 def test_occurrences_already_closed_for_an_old_date_are_not_created(make, design):
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="weekly-after", offset=0, window=7, repeat_every=7, repeat_count=4,
-                   anchor="answer", anchor_item="surgery")
+    make.timepoint(
+        version=follow_up,
+        code="weekly-after",
+        offset=0,
+        window=7,
+        repeat_every=7,
+        repeat_count=4,
+        anchor="answer",
+        anchor_item="surgery",
+    )
     participant, _enrollment = enrol(make, study, at=timezone.now())
     submit(participant, surgery=(timezone.now().date() - timedelta(days=15)).isoformat())
     assert [k for k, _due, _closes in windows(participant, "weekly-after")] == [3, 4]
@@ -187,8 +244,16 @@ def test_occurrences_already_closed_for_an_old_date_are_not_created(make, design
 @pytest.fixture
 def pain_trigger(make, design):
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="pain-follow-up", offset=7, window=5, reminders=[2],
-                   trigger_item="answer:pain", trigger_operator=">=", trigger_value="7")
+    make.timepoint(
+        version=follow_up,
+        code="pain-follow-up",
+        offset=7,
+        window=5,
+        reminders=[2],
+        trigger_item="answer:pain",
+        trigger_operator=">=",
+        trigger_value="7",
+    )
     return study
 
 
@@ -205,7 +270,9 @@ def test_the_triggered_follow_up_gets_its_messages_through_the_patients_side(mak
     follow_up = Assignment.objects.get(participant=participant, timepoint__code="pain-follow-up")
     messages = list(Message.objects.filter(assignment=follow_up).order_by("sequence"))
     assert [(m.kind, m.sequence, m.status, m.enrollment_id) for m in messages] == [
-        ("invitation", 0, "planned", enrollment.pk), ("reminder", 1, "planned", enrollment.pk)]
+        ("invitation", 0, "planned", enrollment.pk),
+        ("reminder", 1, "planned", enrollment.pk),
+    ]
     assert messages[0].scheduled_at >= follow_up.due_at
 
 
@@ -218,8 +285,14 @@ def test_a_pain_below_the_threshold_plans_nothing(make, pain_trigger):
 def test_the_trigger_fires_once_not_again_on_a_second_submission(make, design):
     study, baseline, follow_up = design
     make.timepoint(version=baseline, code="weekly-pain", offset=0, window=7, repeat_every=7, repeat_count=4)
-    make.timepoint(version=follow_up, code="pain-follow-up", offset=7, trigger_item="answer:pain",
-                   trigger_operator=">=", trigger_value="7")
+    make.timepoint(
+        version=follow_up,
+        code="pain-follow-up",
+        offset=7,
+        trigger_item="answer:pain",
+        trigger_operator=">=",
+        trigger_value="7",
+    )
     participant, _enrollment = enrol(make, study, at=timezone.now())
     submit(participant, pain=8)
     first = windows(participant, "pain-follow-up")
@@ -232,8 +305,14 @@ def test_the_trigger_fires_once_not_again_on_a_second_submission(make, design):
 
 def test_a_score_can_trigger(make, design):
     study, _baseline, follow_up = design
-    make.timepoint(version=follow_up, code="phq-follow-up", offset=14, trigger_item="score:phq9",
-                   trigger_operator=">", trigger_value="14")
+    make.timepoint(
+        version=follow_up,
+        code="phq-follow-up",
+        offset=14,
+        trigger_item="score:phq9",
+        trigger_operator=">",
+        trigger_value="14",
+    )
     participant, _enrollment = enrol(make, study, at=timezone.now())
     baseline = Assignment.objects.get(participant=participant, timepoint__code="t0")
     low = make.response(assignment=baseline, status="completed", scores={"phq9": 12})
@@ -265,26 +344,42 @@ def test_editing_a_repeating_timepoint_moves_every_planned_occurrence(make, desi
     Timepoint.objects.filter(code="weekly").update(offset=8, repeat_count=5)
     changes = schedule_replan_preview(study=study, now=ENROLLED)
     assert [(c.occurrence, c.is_new, c.new_due_at - ENROLLED) for c in changes if c.timepoint_code == "weekly"] == [
-        (1, False, 8 * DAY), (2, False, 15 * DAY), (3, False, 22 * DAY), (4, False, 29 * DAY), (5, True, 36 * DAY)]
+        (1, False, 8 * DAY),
+        (2, False, 15 * DAY),
+        (3, False, 22 * DAY),
+        (4, False, 29 * DAY),
+        (5, True, 36 * DAY),
+    ]
     assert schedule_replan_apply(study=study, now=ENROLLED) == 5
     assert [due - ENROLLED for _k, due, _c in windows(participant, "weekly")] == [
-        8 * DAY, 15 * DAY, 22 * DAY, 29 * DAY, 36 * DAY]
+        8 * DAY,
+        15 * DAY,
+        22 * DAY,
+        29 * DAY,
+        36 * DAY,
+    ]
     assert Message.objects.filter(assignment__timepoint__code="weekly", sequence=0, status="planned").count() == 5
 
 
 def test_replanning_leaves_waiting_timepoints_waiting_and_moves_triggered_ones_from_their_submission(
-        make, pain_trigger):
+    make, pain_trigger
+):
     participant, _enrollment = enrol(make, pain_trigger, at=timezone.now())
     other, _ = enrol(make, pain_trigger, at=timezone.now())
     response = submit(participant, pain=7)
     now = timezone.now()
-    assert [c for c in schedule_replan_preview(study=pain_trigger, now=now)
-            if c.timepoint_code == "pain-follow-up"] == []
+    assert [
+        c for c in schedule_replan_preview(study=pain_trigger, now=now) if c.timepoint_code == "pain-follow-up"
+    ] == []
     Timepoint.objects.filter(code="pain-follow-up").update(offset=10)
-    (change,) = [c for c in schedule_replan_preview(study=pain_trigger, now=now)
-                 if c.timepoint_code == "pain-follow-up"]
+    (change,) = [
+        c for c in schedule_replan_preview(study=pain_trigger, now=now) if c.timepoint_code == "pain-follow-up"
+    ]
     assert (change.participant_id, change.is_new, change.new_due_at) == (
-        participant.pk, False, response.submitted_at + 10 * DAY)
+        participant.pk,
+        False,
+        response.submitted_at + 10 * DAY,
+    )
     assert not Assignment.objects.filter(participant=other, timepoint__code="pain-follow-up").exists()
 
 
@@ -301,46 +396,65 @@ def problems(make, design, **fields) -> dict[str, list[str]]:
 
 def test_repeat_settings_are_checked_with_clear_messages(make, design):
     assert problems(make, design, repeat_every=0, repeat_count=12) == {
-        "repeat_every": ["Say how often it repeats (e.g. 7 for weekly), or set occurrences to 1."]}
+        "repeat_every": ["Say how often it repeats (e.g. 7 for weekly), or set occurrences to 1."]
+    }
     assert "repeat_count" in problems(make, design, repeat_every=7, repeat_count=1)
     assert problems(make, design, repeat_every=7, repeat_count=400)["repeat_count"] == [
-        "Give between 1 and 366 occurrences."]
+        "Give between 1 and 366 occurrences."
+    ]
     assert problems(make, design, repeat_every=3, repeat_count=4, window=7)["window"] == [
-        "The open window (7) must not be longer than the repeat interval (3): two occurrences would be open at once."]
+        "The open window (7) must not be longer than the repeat interval (3): two occurrences would be open at once."
+    ]
 
 
 def test_anchor_settings_are_checked_with_clear_messages(make, design):
     assert problems(make, design, anchor="answer")["anchor_item"] == [
-        "Give the linkId of the date question to count from."]
+        "Give the linkId of the date question to count from."
+    ]
     assert problems(make, design, anchor="answer", anchor_item="nope")["anchor_item"] == [
-        "No published questionnaire of this study has a question nope."]
+        "No published questionnaire of this study has a question nope."
+    ]
     assert problems(make, design, anchor="answer", anchor_item="pain")["anchor_item"] == [
-        "Question pain is not a date question."]
+        "Question pain is not a date question."
+    ]
     assert "anchor_item" in problems(make, design, anchor_item="surgery")
-    assert "trigger_item" in problems(make, design, anchor="answer", anchor_item="surgery",
-                                      trigger_item="answer:pain", trigger_operator=">=", trigger_value="7")
+    assert "trigger_item" in problems(
+        make,
+        design,
+        anchor="answer",
+        anchor_item="surgery",
+        trigger_item="answer:pain",
+        trigger_operator=">=",
+        trigger_value="7",
+    )
 
 
 def test_trigger_settings_are_checked_with_clear_messages(make, design):
     assert problems(make, design, trigger_item="pain")["trigger_item"] == [
-        'Write "answer:<linkId>" or "score:<name>", e.g. answer:pain.']
+        'Write "answer:<linkId>" or "score:<name>", e.g. answer:pain.'
+    ]
     assert problems(make, design, trigger_item="answer:nope", trigger_operator=">=", trigger_value="7")[
-        "trigger_item"] == ["No published questionnaire of this study has a question nope."]
+        "trigger_item"
+    ] == ["No published questionnaire of this study has a question nope."]
     got = problems(make, design, trigger_item="answer:pain")
     assert got["trigger_operator"] == ["Choose the condition (e.g. ≥)."]
     assert got["trigger_value"] == ["Give the value to compare with (e.g. 7)."]
     assert problems(make, design, trigger_item="score:phq9", trigger_operator=">=", trigger_value="high")[
-        "trigger_value"] == ["Give a number to compare with (e.g. 7)."]
+        "trigger_value"
+    ] == ["Give a number to compare with (e.g. 7)."]
     assert problems(make, design, trigger_item="answer:surgery", trigger_operator="<", trigger_value="31/12/2025")[
-        "trigger_value"] == ["Give a date as YYYY-MM-DD to compare a date with."]
+        "trigger_value"
+    ] == ["Give a date as YYYY-MM-DD to compare a date with."]
 
 
 def test_valid_settings_pass(make, design):
     study, _baseline, follow_up = design
-    for fields in ({"repeat_every": 7, "repeat_count": 12}, {"anchor": "answer", "anchor_item": "surgery"},
-                   {"trigger_item": "answer:pain", "trigger_operator": ">=", "trigger_value": "7"},
-                   {"trigger_item": "answer:surgery", "trigger_operator": "<", "trigger_value": date(2026, 1, 1)
-                    .isoformat()}):
+    for fields in (
+        {"repeat_every": 7, "repeat_count": 12},
+        {"anchor": "answer", "anchor_item": "surgery"},
+        {"trigger_item": "answer:pain", "trigger_operator": ">=", "trigger_value": "7"},
+        {"trigger_item": "answer:surgery", "trigger_operator": "<", "trigger_value": date(2026, 1, 1).isoformat()},
+    ):
         Timepoint(study=study, version=follow_up, code="ok", label="OK", **fields).full_clean()
 
 

@@ -27,8 +27,14 @@ def study(make):
     return version.questionnaire.study
 
 
-def enrol(make, study, *, at: datetime = ENROLLED, created_late: timedelta = timedelta(milliseconds=4),
-          with_patient: bool = True):
+def enrol(
+    make,
+    study,
+    *,
+    at: datetime = ENROLLED,
+    created_late: timedelta = timedelta(milliseconds=4),
+    with_patient: bool = True,
+):
     """As enrollment_create does: participant stamped just after the enrolment instant, assignments
     and messages planned from it; the baseline is open and its invitation sent by now."""
     participant = make.participant(study=study)
@@ -57,14 +63,18 @@ def window(assignment: Assignment) -> tuple[datetime, datetime]:
 
 
 def messages_of(assignment: Assignment) -> list[tuple]:
-    return list(Message.objects.filter(assignment=assignment).order_by("sequence", "pk").values_list(
-        "pk", "sequence", "status", "scheduled_at"))
+    return list(
+        Message.objects.filter(assignment=assignment)
+        .order_by("sequence", "pk")
+        .values_list("pk", "sequence", "status", "scheduled_at")
+    )
 
 
 def paris_instant(due: datetime) -> datetime:
     # The factories' defaults: a patient in Paris, a study sending 09:00-19:00 except on Sundays.
-    return send_instant(due=due, tz="Europe/Paris", send_time=None, window_start=time(9), window_end=time(19),
-                        sundays=False)
+    return send_instant(
+        due=due, tz="Europe/Paris", send_time=None, window_start=time(9), window_end=time(19), sundays=False
+    )
 
 
 def test_an_unedited_schedule_changes_nothing(make, study):
@@ -81,12 +91,20 @@ def test_the_preview_lists_the_change_and_writes_nothing(make, study):
 
     changes = schedule_replan_preview(study=study, now=NOW)
 
-    assert changes == [Change(
-        participant_id=participant.pk, pseudonym=participant.pseudonym, timepoint_id=assignments["t30"].timepoint_id,
-        timepoint_code="t30", occurrence=1, assignment_id=assignments["t30"].pk,
-        old_due_at=ENROLLED + timedelta(days=30), old_expires_at=ENROLLED + timedelta(days=37),
-        new_due_at=ENROLLED + timedelta(days=45), new_expires_at=ENROLLED + timedelta(days=52),
-    )]
+    assert changes == [
+        Change(
+            participant_id=participant.pk,
+            pseudonym=participant.pseudonym,
+            timepoint_id=assignments["t30"].timepoint_id,
+            timepoint_code="t30",
+            occurrence=1,
+            assignment_id=assignments["t30"].pk,
+            old_due_at=ENROLLED + timedelta(days=30),
+            old_expires_at=ENROLLED + timedelta(days=37),
+            new_due_at=ENROLLED + timedelta(days=45),
+            new_expires_at=ENROLLED + timedelta(days=52),
+        )
+    ]
     assert changes[0].label == "Moved" and not changes[0].is_new
     assert window(assignments["t30"]) == (ENROLLED + timedelta(days=30), ENROLLED + timedelta(days=37))
 
@@ -123,7 +141,8 @@ def test_reminders_follow_a_changed_reminder_list_and_unit(make, study):
     new_due = ENROLLED + timedelta(days=60, hours=6)
     assert window(assignments["t60"]) == (new_due, new_due + timedelta(hours=72))
     assert [(seq, at) for _pk, seq, _status, at in messages_of(assignments["t60"])] == [
-        (0, paris_instant(new_due)), (1, paris_instant(new_due + timedelta(hours=24))),
+        (0, paris_instant(new_due)),
+        (1, paris_instant(new_due + timedelta(hours=24))),
     ]
 
 
@@ -179,7 +198,8 @@ def test_when_every_timepoint_moved_the_anchor_falls_back_to_the_participants_cr
     changes = schedule_replan_preview(study=study, now=NOW)
     # t0 is open and stays; the others count from created_at, two seconds after enrolment.
     assert [(c.timepoint_code, c.new_due_at) for c in changes] == [
-        ("t30", participant.created_at + timedelta(days=31)), ("t60", participant.created_at + timedelta(days=61)),
+        ("t30", participant.created_at + timedelta(days=31)),
+        ("t60", participant.created_at + timedelta(days=61)),
     ]
 
 

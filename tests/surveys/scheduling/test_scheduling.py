@@ -28,7 +28,10 @@ def new(make, timepoint):
     def new(*, status: str = S.PLANNED, due_in: timedelta, window: timedelta = timedelta(days=7)) -> Assignment:
         due = timezone.now() + due_in
         return make.assignment(
-            participant=make.participant(study=study), timepoint=timepoint, due_at=due, expires_at=due + window,
+            participant=make.participant(study=study),
+            timepoint=timepoint,
+            due_at=due,
+            expires_at=due + window,
             status=status,
         )
 

@@ -19,7 +19,9 @@ def shipped_alert_rules() -> list[dict]:
         data = json.loads(path.read_text())
         definition = data.get("definition", data) if isinstance(data, dict) else {}
         found += alert_rules(definition) if isinstance(definition, dict) else []
-        found += [r for r in (data.get("rules", {}) or {}).get("alerts", [])] if isinstance(data.get("rules"), dict) else []
+        found += (
+            [r for r in (data.get("rules", {}) or {}).get("alerts", [])] if isinstance(data.get("rules"), dict) else []
+        )
     return found
 
 
@@ -39,13 +41,14 @@ def test_three_investigators_get_three_messages_with_one_recipient_each_and_a_ne
         user.user.email = f"inv{n}@example.org"
         user.user.save()
     participant = make.participant(study=study)
-    response = make.response(assignment=make.assignment(participant=participant, timepoint=make.timepoint(version=version)),
-                             status="completed")
+    response = make.response(
+        assignment=make.assignment(participant=participant, timepoint=make.timepoint(version=version)),
+        status="completed",
+    )
     rules = shipped_alert_rules()
     assert rules, "the shipped instruments hold alert rules"
     codes = [r["code"] for r in rules][:1] or ["suicide"]
-    alerts = [make.alert(response=response, rule=code[:40])
-              for code in codes]
+    alerts = [make.alert(response=response, rule=code[:40]) for code in codes]
     alerts_notify(alert_ids=[a.pk for a in alerts])
     assert len(mail.outbox) == 3
     assert sorted(m.to[0] for m in mail.outbox) == ["inv0@example.org", "inv1@example.org", "inv2@example.org"]

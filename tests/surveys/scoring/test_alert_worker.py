@@ -55,8 +55,9 @@ def test_real_worker_emails_the_alert_of_a_submitted_response_once(make, mail_wo
     version = questionnaire_publish(questionnaire=build(make, study=study), by=None)
     participant = make.participant(study=study, language="fr")
     assignment = make.assignment(participant=participant, timepoint=make.timepoint(version=version))
-    response_save_page(assignment=assignment, answers={"q1": "a1", "q9": "a3", "note": "Mon voisin Jean"},
-                       page_index=0, advance=True)
+    response_save_page(
+        assignment=assignment, answers={"q1": "a1", "q9": "a3", "note": "Mon voisin Jean"}, page_index=0, advance=True
+    )
 
     response_submit(assignment=assignment)  # commits; on_commit hands the e-mail task to Redis
 

@@ -35,32 +35,58 @@ from tests import factories
 from tests.conftest import need_service
 from tests.factories import review_send
 
-SCORED = [("a0", "Jamais", "Not at all", 0), ("a1", "Plusieurs jours", "Several days", 1),
-          ("a2", "Plus de la moitié", "More than half", 2), ("a3", "Presque tous les jours", "Nearly every day", 3)]
+SCORED = [
+    ("a0", "Jamais", "Not at all", 0),
+    ("a1", "Plusieurs jours", "Several days", 1),
+    ("a2", "Plus de la moitié", "More than half", 2),
+    ("a3", "Presque tous les jours", "Nearly every day", 3),
+]
 SAFETY_FR = "Si vous pensez à vous faire du mal, appelez le 3114 (24h/24)."
 SAFETY_EN = "If you think of harming yourself, call Samaritans on 116 123."
-SCORE_RULE = {"name": "total", "label": {"fr": "Total", "en": "Total"}, "items": ["q1", "q9"], "method": "sum",
-              "bands": [{"code": "low", "min": 0, "max": 2, "label": {"fr": "Bas", "en": "Low"}},
-                        {"code": "high", "min": 3, "max": 6, "label": {"fr": "Haut", "en": "High"}}]}
-ITEM9 = {"code": "item9", "label": {"fr": "Idées noires (item 9)", "en": "Dark thoughts (item 9)"},
-         "when": {"answer": "q9", "operator": ">", "value": 0}, "safety_message": True}
-SEVERE = {"code": "severe", "label": {"fr": "Score sévère", "en": "Severe score"},
-          "when": {"score": "total", "operator": ">=", "value": 5}, "safety_message": False}
+SCORE_RULE = {
+    "name": "total",
+    "label": {"fr": "Total", "en": "Total"},
+    "items": ["q1", "q9"],
+    "method": "sum",
+    "bands": [
+        {"code": "low", "min": 0, "max": 2, "label": {"fr": "Bas", "en": "Low"}},
+        {"code": "high", "min": 3, "max": 6, "label": {"fr": "Haut", "en": "High"}},
+    ],
+}
+ITEM9 = {
+    "code": "item9",
+    "label": {"fr": "Idées noires (item 9)", "en": "Dark thoughts (item 9)"},
+    "when": {"answer": "q9", "operator": ">", "value": 0},
+    "safety_message": True,
+}
+SEVERE = {
+    "code": "severe",
+    "label": {"fr": "Score sévère", "en": "Severe score"},
+    "when": {"score": "total", "operator": ">=", "value": 5},
+    "safety_message": False,
+}
 RULES = {"scores": [SCORE_RULE], "alerts": [ITEM9, SEVERE]}
 
 
 def build(make, *, study=None, rules=None, safety_fr=SAFETY_FR, safety_en=SAFETY_EN):
     """A draft with a question of every kind an alert can test."""
-    q = make.questionnaire(study=study, safety_message_fr=safety_fr, safety_message_en=safety_en,
-                           rules=RULES if rules is None else rules)
+    q = make.questionnaire(
+        study=study, safety_message_fr=safety_fr, safety_message_en=safety_en, rules=RULES if rules is None else rules
+    )
     s = make.section(questionnaire=q, link_id="p1", order=1)
     make.item(questionnaire=q, link_id="intro", type="display", section=s)
     make.item(questionnaire=q, link_id="q1", section=s, options=SCORED, required=True)
     make.item(questionnaire=q, link_id="q9", section=s, options=SCORED, required=True)
-    make.item(questionnaire=q, link_id="help", type="multiple", section=s,
-              options=[("fam", "Famille", "Family", None), ("gp", "Médecin", "Doctor", None)])
-    make.item(questionnaire=q, link_id="tick", type="multiple", section=s,
-              options=[("x", "X", "X", 1), ("y", "Y", "Y", 2)])
+    make.item(
+        questionnaire=q,
+        link_id="help",
+        type="multiple",
+        section=s,
+        options=[("fam", "Famille", "Family", None), ("gp", "Médecin", "Doctor", None)],
+    )
+    make.item(
+        questionnaire=q, link_id="tick", type="multiple", section=s, options=[("x", "X", "X", 1), ("y", "Y", "Y", 2)]
+    )
     make.item(questionnaire=q, link_id="smoker", type="yes_no", section=s)
     make.item(questionnaire=q, link_id="pain", type="nrs", section=s, min_value=0, max_value=10)
     make.item(questionnaire=q, link_id="visit", type="date", section=s)
@@ -73,6 +99,7 @@ def problems_of(q, languages=("fr", "en")) -> list[str]:
 
 
 # --- publish checks ------------------------------------------------------------------------------
+
 
 def test_valid_rules_have_no_problem(make):
     assert problems_of(build(make)) == []
@@ -88,19 +115,40 @@ def test_every_rule_problem_names_the_rule_and_what_it_tests(make):
         {"code": "unscored", "label": {"fr": "a", "en": "a"}, "when": {"answer": "help", "operator": ">", "value": 0}},
         {"code": "yesno", "label": {"fr": "a", "en": "a"}, "when": {"answer": "smoker", "operator": ">", "value": 0}},
         {"code": "numtext", "label": {"fr": "a", "en": "a"}, "when": {"answer": "pain", "operator": ">", "value": "x"}},
-        {"code": "baddate", "label": {"fr": "a", "en": "a"}, "when": {"answer": "visit", "operator": "<", "value": "1/2"}},
+        {
+            "code": "baddate",
+            "label": {"fr": "a", "en": "a"},
+            "when": {"answer": "visit", "operator": "<", "value": "1/2"},
+        },
         {"code": "display", "label": {"fr": "a", "en": "a"}, "when": {"answer": "intro", "operator": "exists"}},
-        {"code": "noband", "label": {"fr": "a", "en": "a"}, "when": {"score": "total", "operator": "=", "value": "mid"}},
+        {
+            "code": "noband",
+            "label": {"fr": "a", "en": "a"},
+            "when": {"score": "total", "operator": "=", "value": "mid"},
+        },
         {"code": "ghost", "label": {"fr": "a", "en": "a"}, "when": {"answer": "q1", "operator": "exists"}},
         {"code": "nolabel", "label": {"fr": "seulement"}, "when": {"answer": "q1", "operator": "exists"}},
         {"code": "op", "label": {"fr": "a", "en": "a"}, "when": {"answer": "q1", "operator": "~", "value": 1}},
         {"code": "novalue", "label": {"fr": "a", "en": "a"}, "when": {"answer": "q1", "operator": ">"}},
-        {"code": "both", "label": {"fr": "a", "en": "a"}, "when": {"answer": "q1", "score": "total", "operator": "exists"}},
+        {
+            "code": "both",
+            "label": {"fr": "a", "en": "a"},
+            "when": {"answer": "q1", "score": "total", "operator": "exists"},
+        },
         {"code": "empty", "label": {"fr": "a", "en": "a"}, "when": {"any": []}},
-        {"code": "nested", "label": {"fr": "a", "en": "a"},
-         "when": {"all": [{"answer": "q1", "operator": "exists"}, {"answer": "gone", "operator": "=", "value": "a1"}]}},
-        {"code": "flag", "label": {"fr": "a", "en": "a"}, "when": {"answer": "q1", "operator": "exists"},
-         "safety_message": "yes"},
+        {
+            "code": "nested",
+            "label": {"fr": "a", "en": "a"},
+            "when": {
+                "all": [{"answer": "q1", "operator": "exists"}, {"answer": "gone", "operator": "=", "value": "a1"}]
+            },
+        },
+        {
+            "code": "flag",
+            "label": {"fr": "a", "en": "a"},
+            "when": {"answer": "q1", "operator": "exists"},
+            "safety_message": "yes",
+        },
         {"code": "x" * 41, "label": {"fr": "a", "en": "a"}, "when": {"answer": "q1", "operator": "exists"}},
         {"label": {"fr": "a", "en": "a"}},
     ]
@@ -121,13 +169,13 @@ def test_every_rule_problem_names_the_rule_and_what_it_tests(make):
         "alert nolabel: label is missing in English",
         "alert op: operator ~ is unknown",
         "alert novalue: operator > needs a value",
-        "alert both: a test names either an \"answer\" (item code) or a \"score\" (score name), not both or neither",
-        "alert empty: \"any\" needs a non-empty list of tests",
+        'alert both: a test names either an "answer" (item code) or a "score" (score name), not both or neither',
+        'alert empty: "any" needs a non-empty list of tests',
         "alert nested: tests item gone, which does not exist",
-        "alert flag: \"safety_message\" must be true or false",
+        'alert flag: "safety_message" must be true or false',
         f"alert {'x' * 41}: needs a code of 1 to 40 letters, digits or _",
         "alert #21: needs a code of 1 to 40 letters, digits or _",
-        "alert #21: needs \"when\": the test that fires it",
+        'alert #21: needs "when": the test that fires it',
     ]
     for message in expected:
         assert any(f.startswith(message) for f in found), f"missing {message!r} in {found}"
@@ -135,7 +183,8 @@ def test_every_rule_problem_names_the_rule_and_what_it_tests(make):
 
 def test_safety_flag_needs_a_safety_message_in_every_study_language(make):
     assert problems_of(build(make, safety_en="")) == [
-        "alert item9: shows the safety message, but the questionnaire has none in English"]
+        "alert item9: shows the safety message, but the questionnaire has none in English"
+    ]
     assert problems_of(build(make, safety_fr="", safety_en="")) == [
         "alert item9: shows the safety message, but the questionnaire has none in French",
         "alert item9: shows the safety message, but the questionnaire has none in English",
@@ -146,8 +195,14 @@ def test_safety_flag_needs_a_safety_message_in_every_study_language(make):
 
 
 def test_publish_refuses_bad_alert_rules_and_names_them(make):
-    q = build(make, rules={"alerts": [{"code": "a", "label": {"fr": "a", "en": "a"},
-                                       "when": {"answer": "q9", "operator": "=", "value": "zz"}}]})
+    q = build(
+        make,
+        rules={
+            "alerts": [
+                {"code": "a", "label": {"fr": "a", "en": "a"}, "when": {"answer": "q9", "operator": "=", "value": "zz"}}
+            ]
+        },
+    )
     with pytest.raises(PublishError) as error:
         questionnaire_publish(questionnaire=q, by=None)
     assert [str(p) for p in error.value.problems] == ["alert a: item q9 does not offer option zz"]
@@ -156,9 +211,15 @@ def test_publish_refuses_bad_alert_rules_and_names_them(make):
 
 # --- evaluation ------------------------------------------------------------------------------------
 
+
 def fired(make, when, answers, scores=None, **rule):
-    q = build(make, rules={"scores": [SCORE_RULE], "alerts": [{"code": "r", "label": {"fr": "r", "en": "r"},
-                                                                 "when": when, **rule}]})
+    q = build(
+        make,
+        rules={
+            "scores": [SCORE_RULE],
+            "alerts": [{"code": "r", "label": {"fr": "r", "en": "r"}, "when": when, **rule}],
+        },
+    )
     return alerts_fired(fhir.definition_from_draft(q), answers, scores or {}) == ["r"]
 
 
@@ -199,9 +260,12 @@ def test_score_threshold_and_band(make):
     when = {"score": "total", "operator": ">=", "value": 5}
     assert fired(make, when, {}, {"total": {"value": 5, "band": "high"}})
     assert not fired(make, when, {}, {"total": {"value": 4, "band": "high"}})
-    assert fired(make, {"score": "total", "operator": "=", "value": "high"}, {}, {"total": {"value": 4, "band": "high"}})
-    assert not fired(make, {"score": "total", "operator": "=", "value": "high"}, {}, {"total": {"value": 1,
-                                                                                             "band": "low"}})
+    assert fired(
+        make, {"score": "total", "operator": "=", "value": "high"}, {}, {"total": {"value": 4, "band": "high"}}
+    )
+    assert not fired(
+        make, {"score": "total", "operator": "=", "value": "high"}, {}, {"total": {"value": 1, "band": "low"}}
+    )
 
 
 def test_exists_fires_on_answered_or_unanswered(make):
@@ -209,8 +273,9 @@ def test_exists_fires_on_answered_or_unanswered(make):
     assert not fired(make, {"answer": "note", "operator": "exists"}, {})
     assert fired(make, {"answer": "note", "operator": "exists", "value": False}, {})
     assert fired(make, {"score": "total", "operator": "exists"}, {}, {"total": {"value": 0}})
-    assert not fired(make, {"score": "total", "operator": "exists"}, {}, {"total": {"value": None,
-                                                                                      "reason": "too_few_answers"}})
+    assert not fired(
+        make, {"score": "total", "operator": "exists"}, {}, {"total": {"value": None, "reason": "too_few_answers"}}
+    )
 
 
 def test_any_and_all(make):
@@ -231,15 +296,20 @@ def test_missing_answers_and_absent_scores_fire_no_comparison_but_not_equal(make
     assert fired(make, {"answer": "help", "operator": "!=", "value": "gp"}, {"help": []})
     assert fired(make, {"score": "total", "operator": "!=", "value": 3}, {}, {})
     # To need an answer, say so.
-    answered_and_not_a0 = {"all": [{"answer": "q9", "operator": "exists"},
-                                   {"answer": "q9", "operator": "!=", "value": "a0"}]}
+    answered_and_not_a0 = {
+        "all": [{"answer": "q9", "operator": "exists"}, {"answer": "q9", "operator": "!=", "value": "a0"}]
+    }
     assert not fired(make, answered_and_not_a0, {})
     assert fired(make, answered_and_not_a0, {"q9": "a1"})
     # An option without a score stands for no number: it never counts as 0.
     assert not fired(make, {"answer": "help", "operator": "<", "value": 1}, {"help": ["fam"]})
     assert not fired(make, {"score": "total", "operator": "<", "value": 3}, {}, {})
-    assert not fired(make, {"score": "total", "operator": "<", "value": 3}, {},
-                     {"total": {"value": None, "reason": "too_few_answers"}})
+    assert not fired(
+        make,
+        {"score": "total", "operator": "<", "value": 3},
+        {},
+        {"total": {"value": None, "reason": "too_few_answers"}},
+    )
 
 
 def test_malformed_rules_fire_nothing_and_never_raise(make):
@@ -247,12 +317,15 @@ def test_malformed_rules_fire_nothing_and_never_raise(make):
     definition = fhir.definition_from_draft(q)
     for ext in definition["extension"]:
         if ext["url"] == fhir.EXT_RULES:
-            ext["valueString"] = '{"alerts": [{"code": "x", "when": {"answer": "q9", "operator": ">", "value": "a"}},'\
-                                 ' {"code": "y", "when": 3}, 7, {"when": {"answer": "q9", "operator": "exists"}}]}'
+            ext["valueString"] = (
+                '{"alerts": [{"code": "x", "when": {"answer": "q9", "operator": ">", "value": "a"}},'
+                ' {"code": "y", "when": 3}, 7, {"when": {"answer": "q9", "operator": "exists"}}]}'
+            )
     assert alerts_fired(definition, {"q9": "a3"}, {}) == []
 
 
 # --- raising at submit -------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def eager_tasks():
@@ -278,9 +351,18 @@ def setup_study(make, *, site_for_participant=True):
     make.member(user=data_manager, study=study, role="data_manager")
     participant = make.participant(study=study, site=site if site_for_participant else None, language="en")
     assignment = make.assignment(participant=participant, timepoint=make.timepoint(version=version))
-    return {"study": study, "version": version, "site": site, "other_site": other_site, "participant": participant,
-            "assignment": assignment, "everyone": everyone, "limited": limited, "elsewhere": elsewhere,
-            "data_manager": data_manager}
+    return {
+        "study": study,
+        "version": version,
+        "site": site,
+        "other_site": other_site,
+        "participant": participant,
+        "assignment": assignment,
+        "everyone": everyone,
+        "limited": limited,
+        "elsewhere": elsewhere,
+        "data_manager": data_manager,
+    }
 
 
 def answer(assignment, **answers):
@@ -296,8 +378,7 @@ def test_submit_raises_each_alert_once_even_if_submitted_twice(make, django_capt
     answer(s["assignment"], q9="a2", note="Mon voisin Jean")
     with django_capture_on_commit_callbacks() as first:
         response = submit(s["assignment"])
-    assert list(Alert.objects.values_list("rule", "study_id", "response_id")) == [
-        ("item9", s["study"].pk, response.pk)]
+    assert list(Alert.objects.values_list("rule", "study_id", "response_id")) == [("item9", s["study"].pk, response.pk)]
     with django_capture_on_commit_callbacks() as second:
         submit(s["assignment"])
     assert Alert.objects.count() == 1
@@ -326,6 +407,7 @@ def test_no_alert_when_no_rule_fires(make):
 
 
 # --- e-mail --------------------------------------------------------------------------------------------
+
 
 def test_submit_emails_the_investigators_after_commit(make, eager_tasks, django_capture_on_commit_callbacks):
     s = setup_study(make)
@@ -356,8 +438,7 @@ def test_email_holds_no_score(make):
     answer(s["assignment"], q9="a3")
     response = submit(s["assignment"])
     Alert.objects.all().delete()
-    Response.objects.filter(pk=response.pk).update(scores={"total": {"value": 987654, "raw": 987654,
-                                                                      "band": "high"}})
+    Response.objects.filter(pk=response.pk).update(scores={"total": {"value": 987654, "raw": 987654, "band": "high"}})
     alerts = alerts_raise(response=Response.objects.get(pk=response.pk))
     alerts_notify(alert_ids=[a.pk for a in alerts])
     assert len(mail.outbox) == 2  # one message per investigator (two reach this site)
@@ -428,10 +509,11 @@ def test_recipients_follow_role_site_and_activity(make):
     designer = make.user(username="designer1")
     make.member(user=designer, study=s["study"], role="designer")
     study_id = s["study"].pk
-    assert alert_recipients(study_id=study_id, site_id=s["site"].pk) == ["inv_all@example.org",
-                                                                         "inv_nord@example.org"]
-    assert alert_recipients(study_id=study_id, site_id=s["other_site"].pk) == ["inv_all@example.org",
-                                                                               "inv_sud@example.org"]
+    assert alert_recipients(study_id=study_id, site_id=s["site"].pk) == ["inv_all@example.org", "inv_nord@example.org"]
+    assert alert_recipients(study_id=study_id, site_id=s["other_site"].pk) == [
+        "inv_all@example.org",
+        "inv_sud@example.org",
+    ]
     assert alert_recipients(study_id=study_id, site_id=None) == ["inv_all@example.org"]
 
 
@@ -447,8 +529,11 @@ def test_nobody_to_notify_marks_the_alert_and_sends_nothing(make):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_one_email(make):
-    need_service("PostgreSQL", connection.vendor == "postgresql",
-                 "threads need their own connections to a real database; set DATABASE_URL=postgres://...")
+    need_service(
+        "PostgreSQL",
+        connection.vendor == "postgresql",
+        "threads need their own connections to a real database; set DATABASE_URL=postgres://...",
+    )
     s = setup_study(make)
     answer(s["assignment"], q9="a3")
     submit(s["assignment"])
@@ -476,6 +561,7 @@ def test_two_workers_at_once_send_one_email(make):
 
 
 # --- staff page ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def alerted(make):
@@ -587,6 +673,7 @@ def test_admin_lists_alerts_by_scope_and_study_shows_open_count(client, alerted,
 
 # --- the patient's closing page ----------------------------------------------------------------------
 
+
 def patient_link(make, *, language="en", **study_kw):
     study = make.study(**study_kw)
     version = questionnaire_publish(questionnaire=build(make, study=study), by=None)
@@ -602,8 +689,9 @@ def closing_page(client, url, assignment, **answers):
     return response.content.decode()
 
 
-@pytest.mark.parametrize(("language", "expected", "tel"), [("en", "Samaritans on", "tel:116123"),
-                                                            ("fr", "appelez le", "tel:3114")])
+@pytest.mark.parametrize(
+    ("language", "expected", "tel"), [("en", "Samaritans on", "tel:116123"), ("fr", "appelez le", "tel:3114")]
+)
 def test_closing_page_shows_the_safety_message_when_a_flagged_rule_fired(client, make, language, expected, tel):
     url, assignment = patient_link(make, language=language)
     html = closing_page(client, url, assignment, q9="a2")
@@ -638,10 +726,14 @@ def test_safety_message_needs_the_year_of_birth_check_when_the_study_asks_it(cli
 
 
 def test_safety_message_html_escapes_and_links_phone_numbers():
-    html = safety_message_html("Appelez le 3114 (24h/24).\n<b>SOS</b> : 09 72 39 40 50, le 15/03 à 15h.\n\nUrgence : 112")
-    assert html == ('<p>Appelez le <a href="tel:3114">3114</a> (24h/24).<br>&lt;b&gt;SOS&lt;/b&gt; : '
-                    '<a href="tel:0972394050">09 72 39 40 50</a>, le 15/03 à 15h.</p>'
-                    '<p>Urgence : <a href="tel:112">112</a></p>')
+    html = safety_message_html(
+        "Appelez le 3114 (24h/24).\n<b>SOS</b> : 09 72 39 40 50, le 15/03 à 15h.\n\nUrgence : 112"
+    )
+    assert html == (
+        '<p>Appelez le <a href="tel:3114">3114</a> (24h/24).<br>&lt;b&gt;SOS&lt;/b&gt; : '
+        '<a href="tel:0972394050">09 72 39 40 50</a>, le 15/03 à 15h.</p>'
+        '<p>Urgence : <a href="tel:112">112</a></p>'
+    )
 
 
 def test_beat_sweeps_alerts_every_minute(settings):

@@ -132,8 +132,9 @@ def test_the_documented_keys_are_the_declared_keys(model):
     schema = schema_models()[model]
     assert sorted(table) == sorted(schema["properties"]), f"docs/scoring.md, table of {model}"
     for key, allowed in table.items():
-        assert documented(allowed) == declared(schema["properties"][key], key in schema.get("required", [])), \
+        assert documented(allowed) == declared(schema["properties"][key], key in schema.get("required", [])), (
             f"docs/scoring.md, {model}.{key}: {allowed!r}"
+        )
 
 
 # --- problems agree with the declaration ----------------------------------------------------------
@@ -141,8 +142,11 @@ def test_the_documented_keys_are_the_declared_keys(model):
 
 def option(code: str, score: int | None) -> dict:
     ext = [] if score is None else [{"url": fhir.EXT_ORDINAL, "valueDecimal": score}]
-    return {"valueCoding": {"code": code, "display": code}, "extension": ext} if ext else {
-        "valueCoding": {"code": code, "display": code}}
+    return (
+        {"valueCoding": {"code": code, "display": code}, "extension": ext}
+        if ext
+        else {"valueCoding": {"code": code, "display": code}}
+    )
 
 
 ITEMS = [
@@ -154,9 +158,16 @@ ITEMS = [
 
 
 def definition_with(rules: dict) -> dict:
-    return {"resourceType": "Questionnaire", "language": "fr", "title": "t", "item": ITEMS,
-            "extension": [{"url": fhir.EXT_RULES, "valueString": json.dumps(rules)},
-                          {"url": fhir.EXT_SAFETY, "valueString": "3114"}]}
+    return {
+        "resourceType": "Questionnaire",
+        "language": "fr",
+        "title": "t",
+        "item": ITEMS,
+        "extension": [
+            {"url": fhir.EXT_RULES, "valueString": json.dumps(rules)},
+            {"url": fhir.EXT_SAFETY, "valueString": "3114"},
+        ],
+    }
 
 
 def _template(message) -> re.Pattern:
@@ -167,10 +178,17 @@ def _template(message) -> re.Pattern:
 
 def format_messages() -> list[re.Pattern]:
     """The messages of the declaration: what a format refusal can be reported as."""
-    messages = [compute._('unknown key "%(key)s"'),
-                compute._('unknown key "%(key)s" (expected "scores" and "alerts")')]
-    for model in (formats.Rules, formats.ScoreRule, formats.Band, formats.Transform, formats.AlertRule,
-                  formats.Comparison, formats.AnyOf, formats.AllOf):
+    messages = [compute._('unknown key "%(key)s"'), compute._('unknown key "%(key)s" (expected "scores" and "alerts")')]
+    for model in (
+        formats.Rules,
+        formats.ScoreRule,
+        formats.Band,
+        formats.Transform,
+        formats.AlertRule,
+        formats.Comparison,
+        formats.AnyOf,
+        formats.AllOf,
+    ):
         messages += [model.not_an_object, *model.says_for.values()]
         for field in model.model_fields.values():
             for says in (m for m in field.metadata if isinstance(m, formats.Says)):
@@ -186,10 +204,21 @@ def also_definition() -> re.Pattern:
 
 
 names = st.sampled_from(["q1", "q2", "pain", "note", "nope", "total", "sub", "low"])
-junk = st.one_of(st.none(), st.booleans(), st.integers(-2, 40), st.floats(-5, 5, allow_nan=False),
-                 st.text(max_size=3), st.lists(st.integers(0, 3), max_size=2), st.just({}))
-extra = st.dictionaries(st.one_of(st.sampled_from(["zz", "min_answerd", "Name", "answer", "all"]),
-                                  st.text(min_size=1, max_size=4)), junk, min_size=1, max_size=1)
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 40),
+    st.floats(-5, 5, allow_nan=False),
+    st.text(max_size=3),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.just({}),
+)
+extra = st.dictionaries(
+    st.one_of(st.sampled_from(["zz", "min_answerd", "Name", "answer", "all"]), st.text(min_size=1, max_size=4)),
+    junk,
+    min_size=1,
+    max_size=1,
+)
 
 
 def maybe(good):
@@ -198,51 +227,85 @@ def maybe(good):
 
 
 def with_extra(required: dict, optional: dict):
-    return st.builds(lambda d, e: {**e, **d}, st.fixed_dictionaries(required, optional=optional),
-                     st.integers(0, 7).flatmap(lambda pick: extra if pick == 0 else st.just({})))
+    return st.builds(
+        lambda d, e: {**e, **d},
+        st.fixed_dictionaries(required, optional=optional),
+        st.integers(0, 7).flatmap(lambda pick: extra if pick == 0 else st.just({})),
+    )
 
 
 labels = maybe(st.fixed_dictionaries({"fr": st.sampled_from(["a", ""])}, optional={"en": st.just("b")}))
 numbers = st.one_of(st.integers(-3, 30), st.floats(-3, 30, allow_nan=False))
-band = with_extra({"code": maybe(st.sampled_from(["low", "high", "a b"])), "min": maybe(numbers),
-                   "max": maybe(numbers)}, {"label": labels})
+band = with_extra(
+    {"code": maybe(st.sampled_from(["low", "high", "a b"])), "min": maybe(numbers), "max": maybe(numbers)},
+    {"label": labels},
+)
 transform = with_extra({}, {"multiply": maybe(numbers), "add": maybe(numbers)})
 score = with_extra(
     {"name": maybe(st.sampled_from(["total", "sub", "1bad"])), "method": maybe(st.sampled_from(["sum", "mean"]))},
-    {"label": labels, "items": maybe(st.lists(names, max_size=3)), "scores": maybe(st.lists(names, max_size=1)),
-     "reverse": maybe(st.lists(names, max_size=1)), "missing": maybe(st.sampled_from(["prorate", "none"])),
-     "min_answered": maybe(st.integers(0, 4)), "lookup": maybe(st.lists(st.lists(numbers, min_size=2, max_size=2),
-                                                                        max_size=2)),
-     "transform": maybe(transform), "round": maybe(st.integers(-1, 7)), "bands": maybe(st.lists(band, max_size=2))})
+    {
+        "label": labels,
+        "items": maybe(st.lists(names, max_size=3)),
+        "scores": maybe(st.lists(names, max_size=1)),
+        "reverse": maybe(st.lists(names, max_size=1)),
+        "missing": maybe(st.sampled_from(["prorate", "none"])),
+        "min_answered": maybe(st.integers(0, 4)),
+        "lookup": maybe(st.lists(st.lists(numbers, min_size=2, max_size=2), max_size=2)),
+        "transform": maybe(transform),
+        "round": maybe(st.integers(-1, 7)),
+        "bands": maybe(st.lists(band, max_size=2)),
+    },
+)
 operators = st.sampled_from(["=", "!=", "<", ">", "<=", ">=", "exists", "~"])
 comparison = st.one_of(
     with_extra({"answer": names, "operator": maybe(operators)}, {"value": maybe(st.one_of(numbers, names))}),
     with_extra({"score": names, "operator": maybe(operators)}, {"value": maybe(st.one_of(numbers, names))}),
     with_extra({}, {"answer": names, "score": names, "operator": operators, "value": junk}),
 )
-when = st.recursive(maybe(comparison), lambda inner: st.one_of(
-    with_extra({"any": maybe(st.lists(inner, max_size=2))}, {}),
-    with_extra({"all": maybe(st.lists(inner, max_size=2))}, {})), max_leaves=4)
-alert = with_extra({"code": maybe(st.sampled_from(["a", "b"])), "label": labels, "when": when},
-                   {"safety_message": maybe(st.booleans())})
-rules = with_extra({}, {"scores": maybe(st.lists(maybe(score), max_size=2)),
-                        "alerts": maybe(st.lists(maybe(alert), max_size=2))})
+when = st.recursive(
+    maybe(comparison),
+    lambda inner: st.one_of(
+        with_extra({"any": maybe(st.lists(inner, max_size=2))}, {}),
+        with_extra({"all": maybe(st.lists(inner, max_size=2))}, {}),
+    ),
+    max_leaves=4,
+)
+alert = with_extra(
+    {"code": maybe(st.sampled_from(["a", "b"])), "label": labels, "when": when},
+    {"safety_message": maybe(st.booleans())},
+)
+rules = with_extra(
+    {}, {"scores": maybe(st.lists(maybe(score), max_size=2)), "alerts": maybe(st.lists(maybe(alert), max_size=2))}
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules)
 @example({"alerts": [{"code": "a", "label": {"fr": "a"}, "when": {"answer": "q1", "operator": "exists"}, "zz": 1}]})
-@example({"alerts": [{"code": "a", "label": {"fr": "a"}, "when": {"answer": "q1", "operator": "exists", "value": 3,
-                                                                  "zz": 1}}]})
+@example(
+    {
+        "alerts": [
+            {"code": "a", "label": {"fr": "a"}, "when": {"answer": "q1", "operator": "exists", "value": 3, "zz": 1}}
+        ]
+    }
+)
 @example({"alerts": [{"code": "a", "label": {"fr": "a"}, "when": {"any": [{"score": "s", "operator": ">"}]}}]})
 @example({"scores": [{"name": "s", "items": ["q1"], "method": "sum", "transform": {"multiply": True}}]})
-@example({"scores": [{"name": "s", "items": ["q1"], "method": "sum", "bands": [{"code": "x", "min": 0, "max": 1,
-                                                                                 "lebel": {}}]}]})
+@example(
+    {
+        "scores": [
+            {"name": "s", "items": ["q1"], "method": "sum", "bands": [{"code": "x", "min": 0, "max": 1, "lebel": {}}]}
+        ]
+    }
+)
 def test_a_format_problem_is_reported_exactly_when_the_declaration_refuses(data):
     definition = definition_with(data)
     with translation.override("en"):
-        problems = [str(p.message) for p in compute.scoring_problems(definition, languages=["fr"])
-                    + alerts.alert_problems(definition, languages=["fr"])]
+        problems = [
+            str(p.message)
+            for p in compute.scoring_problems(definition, languages=["fr"])
+            + alerts.alert_problems(definition, languages=["fr"])
+        ]
         templates = format_messages()
         counted = also_definition()
     said = [p for p in problems if any(t.fullmatch(p) for t in templates)]

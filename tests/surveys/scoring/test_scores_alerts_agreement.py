@@ -32,14 +32,25 @@ def definition_of(node: dict, operator: str, threshold: int | float) -> dict:
     rules = {
         "scores": [{"name": "s", "label": {"en": "S"}, "items": [node["linkId"]], "method": "sum"}],
         "alerts": [
-            {"code": "on_answer", "label": {"en": "A"}, "when": {"answer": node["linkId"], "operator": operator,
-                                                                "value": threshold}},
-            {"code": "on_score", "label": {"en": "S"}, "when": {"score": "s", "operator": operator,
-                                                               "value": threshold}},
+            {
+                "code": "on_answer",
+                "label": {"en": "A"},
+                "when": {"answer": node["linkId"], "operator": operator, "value": threshold},
+            },
+            {
+                "code": "on_score",
+                "label": {"en": "S"},
+                "when": {"score": "s", "operator": operator, "value": threshold},
+            },
         ],
     }
-    return {"resourceType": "Questionnaire", "language": "en", "title": "t", "item": [node],
-            "extension": [{"url": fhir.EXT_RULES, "valueString": json.dumps(rules)}]}
+    return {
+        "resourceType": "Questionnaire",
+        "language": "en",
+        "title": "t",
+        "item": [node],
+        "extension": [{"url": fhir.EXT_RULES, "valueString": json.dumps(rules)}],
+    }
 
 
 def check_agreement(node: dict, answer, operator: str, threshold) -> None:
@@ -56,19 +67,39 @@ def check_agreement(node: dict, answer, operator: str, threshold) -> None:
     assert ("on_answer" in fired) == values.compare(values.T.DECIMAL, number, operator, threshold)
 
 
-CHOICE = {"linkId": "q", "type": "choice", "text": "q", "answerOption": [
-    option("a0", 0, on_coding=False, url=values.EXT_ITEM_WEIGHT), option("a1", 1, on_coding=True, url=fhir.EXT_ORDINAL),
-    option("a2", 2.5, on_coding=False, url=fhir.EXT_ORDINAL), option("dk", None, on_coding=False, url="")]}
+CHOICE = {
+    "linkId": "q",
+    "type": "choice",
+    "text": "q",
+    "answerOption": [
+        option("a0", 0, on_coding=False, url=values.EXT_ITEM_WEIGHT),
+        option("a1", 1, on_coding=True, url=fhir.EXT_ORDINAL),
+        option("a2", 2.5, on_coding=False, url=fhir.EXT_ORDINAL),
+        option("dk", None, on_coding=False, url=""),
+    ],
+}
 MANY = {**CHOICE, "repeats": True}
 NUMBER = {"linkId": "q", "type": "decimal", "text": "q"}
 
 
 @pytest.mark.parametrize("operator", OPERATORS)
-@pytest.mark.parametrize(("node", "answer"), [
-    (CHOICE, "a0"), (CHOICE, "a1"), (CHOICE, "a2"), (CHOICE, "dk"), (CHOICE, None),
-    (MANY, ["a1", "a2"]), (MANY, ["a1", "dk"]), (MANY, ["dk"]), (MANY, []),
-    (NUMBER, 2.5), (NUMBER, 0), (NUMBER, None),
-])
+@pytest.mark.parametrize(
+    ("node", "answer"),
+    [
+        (CHOICE, "a0"),
+        (CHOICE, "a1"),
+        (CHOICE, "a2"),
+        (CHOICE, "dk"),
+        (CHOICE, None),
+        (MANY, ["a1", "a2"]),
+        (MANY, ["a1", "dk"]),
+        (MANY, ["dk"]),
+        (MANY, []),
+        (NUMBER, 2.5),
+        (NUMBER, 0),
+        (NUMBER, None),
+    ],
+)
 @pytest.mark.parametrize("threshold", [0, 1, 2.5, 3.5])
 def test_scores_and_alerts_agree_on_a_table(node, answer, operator, threshold):
     check_agreement(node, answer, operator, threshold)
@@ -80,8 +111,12 @@ scores_st = st.one_of(st.none(), st.integers(-5, 5), st.sampled_from([0.1, 0.2, 
 @st.composite
 def choice_item(draw):
     count = draw(st.integers(1, 5))
-    options = [option(f"c{i}", draw(scores_st), on_coding=draw(st.booleans()),
-                      url=draw(st.sampled_from(values.SCORE_EXTENSIONS))) for i in range(count)]
+    options = [
+        option(
+            f"c{i}", draw(scores_st), on_coding=draw(st.booleans()), url=draw(st.sampled_from(values.SCORE_EXTENSIONS))
+        )
+        for i in range(count)
+    ]
     if not any(values.option_score(o) is not None for o in options):
         options[0] = option("c0", 1, on_coding=False, url=fhir.EXT_ORDINAL)
     node = {"linkId": "q", "type": "choice", "text": "q", "answerOption": options}
@@ -95,8 +130,11 @@ def choice_item(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(item=choice_item(), operator=st.sampled_from(OPERATORS),
-       threshold=st.one_of(st.integers(-6, 12), st.sampled_from([0.3, 1.5, -0.25])))
+@given(
+    item=choice_item(),
+    operator=st.sampled_from(OPERATORS),
+    threshold=st.one_of(st.integers(-6, 12), st.sampled_from([0.3, 1.5, -0.25])),
+)
 def test_scores_and_alerts_agree_on_generated_choices(item, operator, threshold):
     node, answer = item
     check_agreement(node, answer, operator, threshold)

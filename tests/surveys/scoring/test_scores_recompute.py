@@ -13,11 +13,20 @@ from surveys.scoring.compute import scores_recompute
 
 ITEMS = ["q1", "q2", "q3"]
 OPTIONS = [("a0", "Jamais", "Never", 0), ("a1", "Parfois", "Sometimes", 1), ("a2", "Souvent", "Often", 2)]
-RULES = {"scores": [{
-    "name": "total", "label": {"fr": "Score total", "en": "Total score"}, "items": ITEMS, "method": "sum",
-    "bands": [{"code": "low", "min": 0, "max": 2, "label": {"fr": "Bas", "en": "Low"}},
-              {"code": "high", "min": 3, "max": 6, "label": {"fr": "Haut", "en": "High"}}],
-}]}
+RULES = {
+    "scores": [
+        {
+            "name": "total",
+            "label": {"fr": "Score total", "en": "Total score"},
+            "items": ITEMS,
+            "method": "sum",
+            "bands": [
+                {"code": "low", "min": 0, "max": 2, "label": {"fr": "Bas", "en": "Low"}},
+                {"code": "high", "min": 3, "max": 6, "label": {"fr": "Haut", "en": "High"}},
+            ],
+        }
+    ]
+}
 
 
 def scored_version(make, study=None):
@@ -104,13 +113,19 @@ def test_command_recomputes_one_version_or_every_version(make, version, capsys):
     study, q = version.questionnaire.study, version.questionnaire
     stale = completed(make, version, ALL_ONES)
     user = make.user(username="dm-ops")
-    call_command("recompute_scores", study.code, q.code, "--version", "1", "--reason", "fixed bands",
-                 "--user", "dm-ops")
+    call_command(
+        "recompute_scores", study.code, q.code, "--version", "1", "--reason", "fixed bands", "--user", "dm-ops"
+    )
     out = capsys.readouterr().out
     assert f"{study.code}/{q.code} v1: 1 completed response(s) recomputed, 1 changed" in out
     audit = ScoreRecomputation.objects.get()
     assert (audit.version, audit.by, audit.reason, audit.responses, audit.changed) == (
-        version, user, "fixed bands", 1, 1)
+        version,
+        user,
+        "fixed bands",
+        1,
+        1,
+    )
     stale.refresh_from_db()
     assert stale.scores == RIGHT
 
@@ -124,12 +139,15 @@ def test_command_recomputes_one_version_or_every_version(make, version, capsys):
     assert ScoreRecomputation.objects.filter(by__isnull=True, reason="recompute_scores command").count() == 2
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["nope", "scored"], "No study with code 'nope'."),
-    (["{study}", "other"], "Study {study} has no questionnaire 'other' (its questionnaires: scored)."),
-    (["{study}", "scored", "--version", "7"], "Questionnaire {study}/scored has no version 7 (its versions: 1)."),
-    (["{study}", "scored", "--user", "ghost"], "No user named 'ghost'."),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope", "scored"], "No study with code 'nope'."),
+        (["{study}", "other"], "Study {study} has no questionnaire 'other' (its questionnaires: scored)."),
+        (["{study}", "scored", "--version", "7"], "Questionnaire {study}/scored has no version 7 (its versions: 1)."),
+        (["{study}", "scored", "--user", "ghost"], "No user named 'ghost'."),
+    ],
+)
 def test_command_names_what_it_cannot_find_and_changes_nothing(make, version, args, message):
     study = version.questionnaire.study.code
     completed(make, version, ALL_ONES)
@@ -207,7 +225,11 @@ def test_response_page_shows_scores_readably(client, make, version):
     assert "Total score" in html and "<code>total</code>" in html and "High" in html and "3/3" in html
     listing = client.get(reverse("admin:surveys_response_changelist")).content.decode()
     assert "total 3 (High)" in listing
-    missing = completed(make, version, {"q1": "a1"},
-                        scores={"total": {"value": None, "answered": 1, "of": 3, "reason": "too_few_answers"}})
+    missing = completed(
+        make,
+        version,
+        {"q1": "a1"},
+        scores={"total": {"value": None, "answered": 1, "of": 3, "reason": "too_few_answers"}},
+    )
     html = client.get(reverse("admin:surveys_response_change", args=[missing.pk])).content.decode()
     assert "too few answers" in html and "1/3" in html

@@ -21,8 +21,15 @@ from tests.surveys.interop.test_public_fixtures import load
 # --- definitions built by hand (what publishing or an import produces) --------------------------------
 
 
-def choice(link_id: str, scores: list[float | None], *, url: str = fhir.EXT_ORDINAL, on_coding: bool = False,
-           repeats: bool = False, **extra) -> dict:
+def choice(
+    link_id: str,
+    scores: list[float | None],
+    *,
+    url: str = fhir.EXT_ORDINAL,
+    on_coding: bool = False,
+    repeats: bool = False,
+    **extra,
+) -> dict:
     options = []
     for index, score in enumerate(scores):
         coding = {"code": f"a{index}", "display": f"option {index}"}
@@ -42,14 +49,24 @@ def number(link_id: str, *, kind: str = "integer", low=None, high=None, **extra)
         ext.append({"url": fhir.EXT_MIN, "valueInteger": low})
     if high is not None:
         ext.append({"url": fhir.EXT_MAX, "valueInteger": high})
-    return {"linkId": link_id, "type": "decimal" if kind == "decimal" else "integer", "text": link_id,
-            "extension": ext, **extra}
+    return {
+        "linkId": link_id,
+        "type": "decimal" if kind == "decimal" else "integer",
+        "text": link_id,
+        "extension": ext,
+        **extra,
+    }
 
 
 def definition(items: list[dict], scores: list[dict] | None = None, **rules) -> dict:
     body = {"scores": scores or [], **rules}
-    return {"resourceType": "Questionnaire", "language": "en", "title": "Q", "item": items,
-            "extension": [{"url": fhir.EXT_RULES, "valueString": json.dumps(body)}]}
+    return {
+        "resourceType": "Questionnaire",
+        "language": "en",
+        "title": "Q",
+        "item": items,
+        "extension": [{"url": fhir.EXT_RULES, "valueString": json.dumps(body)}],
+    }
 
 
 LABEL = {"fr": "Score", "en": "Score"}
@@ -76,8 +93,7 @@ def test_sum_of_option_scores_has_the_documented_shape():
 
 
 def test_item_weight_and_ordinal_value_on_the_option_or_its_coding_are_option_scores():
-    items = [choice("w", [0, 5], url=values.EXT_ITEM_WEIGHT), choice("c", [0, 7], on_coding=True),
-             choice("o", [0, 11])]
+    items = [choice("w", [0, 5], url=values.EXT_ITEM_WEIGHT), choice("c", [0, 7], on_coding=True), choice("o", [0, 11])]
     assert values.EXT_ITEM_WEIGHT == "http://hl7.org/fhir/StructureDefinition/itemWeight"
     result = compute(items, [rule(items=["w", "c", "o"])], {"w": "a1", "c": "a1", "o": "a1"})
     assert result["total"]["value"] == 23
@@ -94,10 +110,15 @@ def test_multiple_choice_sums_the_ticked_options_and_unscored_options_are_missin
 
 
 def test_yes_no_counts_one_or_zero_and_numbers_their_value():
-    items = [{"linkId": "yes", "type": "boolean", "text": "y"}, {"linkId": "no", "type": "boolean", "text": "n"},
-             number("cigs"), number("weight", kind="decimal")]
-    result = compute(items, [rule(items=["yes", "no", "cigs", "weight"])],
-                     {"yes": True, "no": False, "cigs": 12, "weight": 70.5})
+    items = [
+        {"linkId": "yes", "type": "boolean", "text": "y"},
+        {"linkId": "no", "type": "boolean", "text": "n"},
+        number("cigs"),
+        number("weight", kind="decimal"),
+    ]
+    result = compute(
+        items, [rule(items=["yes", "no", "cigs", "weight"])], {"yes": True, "no": False, "cigs": 12, "weight": 70.5}
+    )
     assert result["total"]["value"] == 83.5
     assert result["total"]["answered"] == 4
 
@@ -222,9 +243,17 @@ def test_linear_transform_after_the_lookup_who5_style():
     assert compute(PHQ, shifted, {"q1": "a2"})["total"]["value"] == 19
 
 
-@pytest.mark.parametrize(("value", "places", "expected"), [
-    ("2.5", 0, 3), ("3.5", 0, 4), ("-2.5", 0, -3), ("0.125", 2, 0.13), ("1.005", 2, 1.01), ("2.4999", 0, 2),
-])
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        ("2.5", 0, 3),
+        ("3.5", 0, 4),
+        ("-2.5", 0, -3),
+        ("0.125", 2, 0.13),
+        ("1.005", 2, 1.01),
+        ("2.4999", 0, 2),
+    ],
+)
 def test_rounding_is_half_away_from_zero_on_decimals(value, places, expected):
     items = [number("x", kind="decimal")]
     assert compute(items, [rule(items=["x"], round=places)], {"x": float(value)})["total"]["value"] == expected
@@ -243,8 +272,10 @@ BANDS = [
 ]
 
 
-@pytest.mark.parametrize(("total", "band"), [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"),
-                                             (10, None), (19, None), (20, "severe"), (27, "severe")])
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, None), (19, None), (20, "severe"), (27, "severe")],
+)
 def test_bands_are_inclusive_at_both_edges_and_a_gap_has_no_band(total, band):
     answers, left = {}, total
     for code in NINE:
@@ -273,18 +304,25 @@ def problems(items, scores, languages=("fr", "en"), **rules) -> list[str]:
 
 
 def test_valid_rules_have_no_problem():
-    scores = [rule("a", items=NINE[:4], min_answered=3, missing="prorate", bands=BANDS, round=1),
-              rule("b", items=NINE[4:], reverse=["q5"], lookup=[[0, 1], [1, 2]], transform={"add": 1}),
-              rule("both", scores=["a", "b"], method="mean")]
+    scores = [
+        rule("a", items=NINE[:4], min_answered=3, missing="prorate", bands=BANDS, round=1),
+        rule("b", items=NINE[4:], reverse=["q5"], lookup=[[0, 1], [1, 2]], transform={"add": 1}),
+        rule("both", scores=["a", "b"], method="mean"),
+    ]
     assert problems(PHQ, scores) == []
     assert scoring_problems({"item": PHQ}, languages=["fr"]) == []
 
 
 def test_every_item_problem_names_the_score_and_the_item():
-    items = PHQ + [choice("unscored", [None, None]), {"linkId": "note", "type": "display", "text": "n"},
-                   {"linkId": "when", "type": "date", "text": "d"}, choice("multi", [1, 2], repeats=True)]
-    found = problems(items, [rule(items=["q1", "q1", "ghost", "unscored", "note", "when", "multi"],
-                                  reverse=["q2", "multi"])])
+    items = PHQ + [
+        choice("unscored", [None, None]),
+        {"linkId": "note", "type": "display", "text": "n"},
+        {"linkId": "when", "type": "date", "text": "d"},
+        choice("multi", [1, 2], repeats=True),
+    ]
+    found = problems(
+        items, [rule(items=["q1", "q1", "ghost", "unscored", "note", "when", "multi"], reverse=["q2", "multi"])]
+    )
     assert found == [
         "score total: item q1 is listed more than once",
         "score total: item ghost does not exist",
@@ -298,7 +336,8 @@ def test_every_item_problem_names_the_score_and_the_item():
 
 def test_reverse_of_a_number_without_bounds_is_a_problem():
     assert problems([number("n")], [rule(items=["n"], reverse=["n"])]) == [
-        "score total: item n cannot be reversed: give it a minimum and a maximum"]
+        "score total: item n cannot be reversed: give it a minimum and a maximum"
+    ]
 
 
 def test_names_and_references_between_scores():
@@ -323,8 +362,18 @@ def test_names_and_references_between_scores():
 
 def test_method_missing_min_answered_lookup_transform_round_and_unknown_keys():
     scores = [
-        {"name": "t", "label": LABEL, "items": NINE[:3], "method": "median", "missing": "zero", "min_answered": 4,
-         "lookup": [[0, 1], [0, 2]], "transform": {"times": 2}, "round": -1, "weight": 2},
+        {
+            "name": "t",
+            "label": LABEL,
+            "items": NINE[:3],
+            "method": "median",
+            "missing": "zero",
+            "min_answered": 4,
+            "lookup": [[0, 1], [0, 2]],
+            "transform": {"times": 2},
+            "round": -1,
+            "weight": 2,
+        },
         rule("u", items=NINE[:3], min_answered=2),
         rule("v", items=NINE[:3], min_answered=True, lookup=[[0]]),
     ]
@@ -374,11 +423,13 @@ def test_malformed_rules_are_reported_not_raised():
     as_list = definition(PHQ, [])
     as_list["extension"][0]["valueString"] = "[1, 2]"
     assert [p.message for p in scoring_problems(as_list, languages=["en"])] == [
-        'the rules must be a JSON object, such as {"scores": [...], "alerts": [...]}']
+        'the rules must be a JSON object, such as {"scores": [...], "alerts": [...]}'
+    ]
     not_list = definition(PHQ, [])
     not_list["extension"][0]["valueString"] = '{"scores": {"name": "t"}}'
     assert [p.message for p in scoring_problems(not_list, languages=["en"])] == [
-        '"scores" must be a list of score rules']
+        '"scores" must be a list of score rules'
+    ]
     assert problems(PHQ, ["total"]) == ["score no. 1: each score rule must be a JSON object"]
 
 
@@ -388,14 +439,29 @@ def test_malformed_rules_are_reported_not_raised():
 def phq_draft(make, study=None):
     q = make.questionnaire(study=study)
     for code in NINE:
-        make.item(questionnaire=q, link_id=code, options=[("a0", "Jamais", "Never", 0), ("a1", "Parfois", "Some", 1),
-                                                          ("a2", "Souvent", "Often", 2), ("a3", "Tous", "All", 3)])
+        make.item(
+            questionnaire=q,
+            link_id=code,
+            options=[
+                ("a0", "Jamais", "Never", 0),
+                ("a1", "Parfois", "Some", 1),
+                ("a2", "Souvent", "Often", 2),
+                ("a3", "Tous", "All", 3),
+            ],
+        )
     make.item(questionnaire=q, link_id="comment", type="long_text")
     return q
 
 
 def form_for(q, rules_text: str) -> QuestionnaireForm:
-    data = {"study": q.study_id, "code": q.code, "kind": q.kind, "title_fr": q.title_fr, "title_en": q.title_en, "rules": rules_text}
+    data = {
+        "study": q.study_id,
+        "code": q.code,
+        "kind": q.kind,
+        "title_fr": q.title_fr,
+        "title_en": q.title_en,
+        "rules": rules_text,
+    }
     return QuestionnaireForm(data=data, instance=q)
 
 
@@ -436,8 +502,12 @@ def test_form_saves_valid_rules_and_empty_rules(make):
 
 def test_form_checks_an_imported_draft_against_its_imported_definition(make):
     q = make.questionnaire()
-    q.source_definition = {"resourceType": "Questionnaire", "language": "fr", "title": "Q",
-                           "item": [choice("imp1", [0, 1]), choice("imp2", [0, 1])]}
+    q.source_definition = {
+        "resourceType": "Questionnaire",
+        "language": "fr",
+        "title": "Q",
+        "item": [choice("imp1", [0, 1]), choice("imp2", [0, 1])],
+    }
     q.save()
     good = form_for(q, json.dumps({"scores": [rule(items=["imp1", "imp2"])]}))
     assert good.is_valid(), good.errors
@@ -448,8 +518,12 @@ def test_form_checks_an_imported_draft_against_its_imported_definition(make):
 
 def test_form_checks_alerts_with_the_safety_message_as_typed(make):
     q = phq_draft(make)
-    alert = {"code": "item9", "label": {"fr": "Item 9", "en": "Item 9"},
-             "when": {"answer": "q9", "operator": ">", "value": 0}, "safety_message": True}
+    alert = {
+        "code": "item9",
+        "label": {"fr": "Item 9", "en": "Item 9"},
+        "when": {"answer": "q9", "operator": ">", "value": 0},
+        "safety_message": True,
+    }
     rules = json.dumps({"scores": [rule(items=NINE)], "alerts": [alert]})
     without = form_for(q, rules)
     assert not without.is_valid()
@@ -463,8 +537,14 @@ def test_form_checks_alerts_with_the_safety_message_as_typed(make):
 
 def test_form_of_a_new_draft_knows_no_item_yet(make):
     study = make.study()
-    data = {"study": study.pk, "code": "fresh", "kind": "PROM", "title_fr": "Q", "title_en": "Q",
-            "rules": json.dumps({"scores": [rule(items=["q1"])]})}
+    data = {
+        "study": study.pk,
+        "code": "fresh",
+        "kind": "PROM",
+        "title_fr": "Q",
+        "title_en": "Q",
+        "rules": json.dumps({"scores": [rule(items=["q1"])]}),
+    }
     form = QuestionnaireForm(data=data)
     assert not form.is_valid()
     assert form.errors["rules"] == ["score total: item q1 does not exist"]
@@ -517,14 +597,20 @@ def test_patient_page_flow_stores_scores(client, make):
     version = publish.questionnaire_publish(questionnaire=q, by=None)
     token, assignment = make.open_link(version=version)
     link = reverse("surveys:respond", args=[token])
-    post = {code: "a0" for code in NINE} | {"q1": "a2", "q2": "a1", "page": "1", "action": "next",
-                                            "shown": " ".join(NINE + ["comment"])}
+    post = {code: "a0" for code in NINE} | {
+        "q1": "a2",
+        "q2": "a1",
+        "page": "1",
+        "action": "next",
+        "shown": " ".join(NINE + ["comment"]),
+    }
     assert client.post(link, post).status_code == 302
     assert client.post(link, make.review_send(assignment)).status_code == 302
     response = Response.objects.get(assignment=assignment)
     assert response.status == Response.Status.COMPLETED
-    assert response.scores == {"total": {"value": 3, "raw": 3, "answered": 9, "of": 9, "prorated": False,
-                                         "band": "minimal"}}
+    assert response.scores == {
+        "total": {"value": 3, "raw": 3, "answered": 9, "of": 9, "prorated": False, "band": "minimal"}
+    }
 
 
 # --- a public PHQ-9 whose calculated total counts a missing answer as 0 -------------------------------
@@ -533,13 +619,17 @@ def test_patient_page_flow_stores_scores(client, make):
 def test_public_phq9_with_eight_answers_has_no_score(make):
     source = load("fhir/phq9.json")
     definition_ = copy.deepcopy(source)
-    scored = [node["linkId"] for node in definition_["item"]
-              if any(values.option_score(o) is not None for o in node.get("answerOption", []))]
+    scored = [
+        node["linkId"]
+        for node in definition_["item"]
+        if any(values.option_score(o) is not None for o in node.get("answerOption", []))
+    ]
     assert len(scored) == 9
     # The fixture's own total (an SDC calculatedExpression) replaces each missing answer by 0:
     total_item = next(node for node in definition_["item"] if node.get("type") == "decimal")
-    expression = fhir.ext_value(total_item, "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
-                                            "sdc-questionnaire-calculatedExpression")["expression"]
+    expression = fhir.ext_value(
+        total_item, "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
+    )["expression"]
     assert "iif(%q9_value.exists(), %q9_value, 0)" in expression
     rules = {"scores": [{"name": "total", "label": {"en": "PHQ-9"}, "items": scored, "method": "sum"}]}
     definition_.setdefault("extension", []).append({"url": fhir.EXT_RULES, "valueString": json.dumps(rules)})
@@ -550,8 +640,11 @@ def test_public_phq9_with_eight_answers_has_no_score(make):
     result = scores_compute(definition_, answers)["total"]
     assert result == {"value": None, "answered": 8, "of": 9, "reason": "too_few_answers"}
     # What the calculated expression would show: 24, as if item 9 had been answered "not at all".
-    lforms_like = sum(values.as_number(node, answers.get(node["linkId"])) or Decimal(0)
-                      for node in definition_["item"] if node["linkId"] in scored)
+    lforms_like = sum(
+        values.as_number(node, answers.get(node["linkId"])) or Decimal(0)
+        for node in definition_["item"]
+        if node["linkId"] in scored
+    )
     assert lforms_like == 24
     answers[scored[8]] = nearly_every_day
     assert scores_compute(definition_, answers)["total"]["value"] == 27
@@ -565,14 +658,18 @@ def test_public_phq9_imported_as_a_draft_scores_at_submit(make):
     q = make.questionnaire(study=study)
     # The fixture names no language; its texts are English.
     q.source_definition = {**copy.deepcopy(source), "language": "en"}
-    scored = [node["linkId"] for node in source["item"]
-              if any(values.option_score(o) is not None for o in node.get("answerOption", []))]
+    scored = [
+        node["linkId"]
+        for node in source["item"]
+        if any(values.option_score(o) is not None for o in node.get("answerOption", []))
+    ]
     q.rules = {"scores": [{"name": "total", "label": {"en": "PHQ-9"}, "items": scored, "method": "sum"}]}
     q.save()
     version = publish.questionnaire_publish(questionnaire=q, by=None)
     _token, assignment = make.open_link(version=version)
-    submit.response_save_page(assignment=assignment, answers={link: "LA6569-3" for link in scored[:8]},
-                                page_index=0, advance=True)
+    submit.response_save_page(
+        assignment=assignment, answers={link: "LA6569-3" for link in scored[:8]}, page_index=0, advance=True
+    )
     response = submit.response_submit(assignment=assignment)
     assert response.scores["total"]["value"] is None
     assert response.scores["total"]["reason"] == "too_few_answers"

@@ -20,8 +20,11 @@ def world(make):
     investigator.save()
     make.member(user=investigator, study=study, role="investigator")
     participant = make.participant(study=study, pseudonym="WD-PSEUDO")
-    response = make.response(assignment=make.assignment(participant=participant, timepoint=make.timepoint(version=version)),
-                             status="completed", answers={"mood": "a1"})
+    response = make.response(
+        assignment=make.assignment(participant=participant, timepoint=make.timepoint(version=version)),
+        status="completed",
+        answers={"mood": "a1"},
+    )
     return study, investigator, participant, response
 
 
@@ -38,7 +41,7 @@ def test_erasure_keeps_an_open_alert_as_a_trace_listed_mailed_and_acknowledgeabl
     page = client.get(reverse("surveys:alerts", args=[study.code]))
     assert page.status_code == 200
     text = page.content.decode()
-    assert "WD-PSEUDO" in text, text[text.find("<table"):text.find("</table>")]
+    assert "WD-PSEUDO" in text, text[text.find("<table") : text.find("</table>")]
     assert "response erased at the patient" in text
     done = client.post(reverse("surveys:alert_acknowledge", args=[study.code, alert.pk]))
     assert done.status_code == 302
@@ -49,7 +52,6 @@ def test_erasure_keeps_an_open_alert_as_a_trace_listed_mailed_and_acknowledgeabl
 
 def test_erasure_deletes_an_acknowledged_alert(make):
     study, investigator, participant, response = world(make)
-    alert = make.alert(response=response, rule="item9", acknowledged_at=timezone.now(),
-                       acknowledged_by=investigator)
+    alert = make.alert(response=response, rule="item9", acknowledged_at=timezone.now(), acknowledged_by=investigator)
     participant_withdraw(participant=participant, delete_data=True, now=timezone.now())
     assert not Alert.objects.filter(pk=alert.pk).exists()

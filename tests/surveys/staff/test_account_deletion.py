@@ -48,7 +48,12 @@ def test_a_reviewer_who_gave_feedback_keeps_it(make, answered):
     q = answered.version.questionnaire
     panel = make.panel(study=q.study, code="panel", title="Panel")
     review_round = make.review_round(
-        questionnaire=q, panel=panel, definition={}, content_hash="0" * 64, opened_by=designer, deadline=timezone.now(),
+        questionnaire=q,
+        panel=panel,
+        definition={},
+        content_hash="0" * 64,
+        opened_by=designer,
+        deadline=timezone.now(),
     )
     make.item_feedback(round=review_round, reviewer=reviewer, link_id="mood", comment="Clear")
     with pytest.raises(UserDeletionRefused, match="surveys.ItemFeedback"), transaction.atomic():
@@ -82,8 +87,9 @@ def test_the_admin_offers_deactivation_not_deletion(client, make):
     delete_url = reverse("admin:auth_user_delete", args=[designer.pk])
     assert client.get(delete_url).status_code == 403
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
-    posted = client.post(reverse("admin:auth_user_changelist"),
-                         {"action": "deactivate", "_selected_action": [designer.pk, root.pk]})
+    posted = client.post(
+        reverse("admin:auth_user_changelist"), {"action": "deactivate", "_selected_action": [designer.pk, root.pk]}
+    )
     assert posted.status_code == 302
     designer.refresh_from_db()
     root.refresh_from_db()
@@ -96,9 +102,17 @@ def audit_models() -> list[type]:
 
 def test_the_audit_models_are_the_expected_ones():
     labels = {model._meta.label for model in audit_models()}
-    assert {"surveys.ResponseCorrection", "surveys.ItemFeedback", "surveys.ReviewSubmission", "surveys.ReviewRound",
-            "surveys.PublishOverride", "surveys.ScoreRecomputation", "patients.ReidentificationEvent",
-            "patients.ConsentRecord", "patients.MessageResend"} <= labels
+    assert {
+        "surveys.ResponseCorrection",
+        "surveys.ItemFeedback",
+        "surveys.ReviewSubmission",
+        "surveys.ReviewRound",
+        "surveys.PublishOverride",
+        "surveys.ScoreRecomputation",
+        "patients.ReidentificationEvent",
+        "patients.ConsentRecord",
+        "patients.MessageResend",
+    } <= labels
 
 
 @pytest.mark.django_db
@@ -113,7 +127,12 @@ def test_code_cannot_delete_an_audit_row(model):
 def test_a_correction_row_stays_but_goes_with_its_response_on_erasure(make, answered):
     investigator = make.user()
     correction = make.response_correction(
-        response=answered, link_id="mood", old_value="a1", new_value="a2", reason="Patient called", by=investigator,
+        response=answered,
+        link_id="mood",
+        old_value="a1",
+        new_value="a2",
+        reason="Patient called",
+        by=investigator,
     )
     with pytest.raises(AuditDeletionRefused):
         correction.delete()

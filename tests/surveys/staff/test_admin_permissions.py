@@ -30,9 +30,18 @@ def world(make):
         response = make.response(assignment=assignment, answers={"mood": "a1"})
         patient = make.patient(name=f"{PATIENT_NAME} {code}")
         make.enrollment(patient=patient, participant=participant)
-        setattr(w, key, SimpleNamespace(
-            study=study, questionnaire=q, version=version, participant=participant, response=response, patient=patient,
-        ))
+        setattr(
+            w,
+            key,
+            SimpleNamespace(
+                study=study,
+                questionnaire=q,
+                version=version,
+                participant=participant,
+                response=response,
+                patient=patient,
+            ),
+        )
     return w
 
 
@@ -69,18 +78,30 @@ def test_questionnaire_of_another_study_is_out_of_reach(client, make, world, rol
     login_as(client, make, role, world.a.study)
     assert client.get(change_url(world.b.questionnaire)).status_code in (403, 404)
     assert client.post(change_url(world.b.questionnaire), {"code": "stolen"}).status_code in (403, 404)
-    assert client.get(reverse("admin:surveys_questionnaire_preview", args=[world.b.questionnaire.pk])).status_code == 404
-    assert client.post(reverse("admin:surveys_questionnaire_publish", args=[world.b.questionnaire.pk])).status_code == 404
+    assert (
+        client.get(reverse("admin:surveys_questionnaire_preview", args=[world.b.questionnaire.pk])).status_code == 404
+    )
+    assert (
+        client.post(reverse("admin:surveys_questionnaire_publish", args=[world.b.questionnaire.pk])).status_code == 404
+    )
 
 
 def bare_questionnaire_post(q: Questionnaire, **changes) -> dict:
     data = {
-        "code": q.code, "kind": q.kind, "title_fr": q.title_fr, "title_en": q.title_en,
-        "intro_fr": q.intro_fr, "intro_en": q.intro_en,
+        "code": q.code,
+        "kind": q.kind,
+        "title_fr": q.title_fr,
+        "title_en": q.title_en,
+        "intro_fr": q.intro_fr,
+        "intro_en": q.intro_en,
     }
     for prefix in ("sections", "items"):
-        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
-                 f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+        data |= {
+            f"{prefix}-TOTAL_FORMS": "0",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
     return data | changes
 
 
@@ -254,16 +275,26 @@ def test_role_matrix(make, world, role, perm, allowed):
     make.member(user=user, study=world.a.study, role=role)
     model = perm.split(".")[1].split("_", 1)[1]
     objects = {
-        "questionnaire": world.a.questionnaire, "item": world.a.questionnaire.items.first(), "study": world.a.study,
+        "questionnaire": world.a.questionnaire,
+        "item": world.a.questionnaire.items.first(),
+        "study": world.a.study,
         "site": make.site(study=world.a.study),
-        "timepoint": world.a.version.timepoints.first(), "participant": world.a.participant,
-        "response": world.a.response, "questionnaireversion": world.a.version, "patient": world.a.patient,
+        "timepoint": world.a.version.timepoints.first(),
+        "participant": world.a.participant,
+        "response": world.a.response,
+        "questionnaireversion": world.a.version,
+        "patient": world.a.patient,
         "studymembership": world.a.study.memberships.first(),
     }
     assert user.has_perm(perm, objects[model]) is allowed
     # The same permission never reaches into the other study.
-    other = {"questionnaire": world.b.questionnaire, "participant": world.b.participant,
-             "response": world.b.response, "patient": world.b.patient, "study": world.b.study}.get(model)
+    other = {
+        "questionnaire": world.b.questionnaire,
+        "participant": world.b.participant,
+        "response": world.b.response,
+        "patient": world.b.patient,
+        "study": world.b.study,
+    }.get(model)
     if other is not None:
         assert user.has_perm(perm, other) is False
 
@@ -280,18 +311,28 @@ def test_investigator_adds_a_patient_together_with_an_enrolment_in_their_study(c
     assert foreign not in enrollments.forms[0].fields["participant"].queryset
 
     data = {
-        "name": "Paul Durand", "email": "", "phone": "+33611223344", "time_zone": "Europe/Paris",
-        "language": "fr", "preferred_channel": "sms",
-        "enrollments-TOTAL_FORMS": "1", "enrollments-INITIAL_FORMS": "0",
-        "enrollments-MIN_NUM_FORMS": "1", "enrollments-MAX_NUM_FORMS": "1000",
-        "enrollments-0-participant": str(free.pk), "enrollments-0-consent_method": "written",
+        "name": "Paul Durand",
+        "email": "",
+        "phone": "+33611223344",
+        "time_zone": "Europe/Paris",
+        "language": "fr",
+        "preferred_channel": "sms",
+        "enrollments-TOTAL_FORMS": "1",
+        "enrollments-INITIAL_FORMS": "0",
+        "enrollments-MIN_NUM_FORMS": "1",
+        "enrollments-MAX_NUM_FORMS": "1000",
+        "enrollments-0-participant": str(free.pk),
+        "enrollments-0-consent_method": "written",
         "enrollments-0-consent_document_version": "v2",
-        "enrollments-0-consent_recorded_at_0": "2026-01-05", "enrollments-0-consent_recorded_at_1": "10:00:00",
-        "enrollments-0-enrolled_at_0": "2026-01-05", "enrollments-0-enrolled_at_1": "10:05:00",
+        "enrollments-0-consent_recorded_at_0": "2026-01-05",
+        "enrollments-0-consent_recorded_at_1": "10:00:00",
+        "enrollments-0-enrolled_at_0": "2026-01-05",
+        "enrollments-0-enrolled_at_1": "10:05:00",
     }
     response = client.post(add_url, data)
     assert response.status_code == 302, response.context and [
-        response.context["adminform"].form.errors, [f.formset.errors for f in response.context["inline_admin_formsets"]]
+        response.context["adminform"].form.errors,
+        [f.formset.errors for f in response.context["inline_admin_formsets"]],
     ]
     enrolment = Enrollment.objects.get(participant=free)
     assert enrolment.consent_recorded_by == user

@@ -50,16 +50,28 @@ def objects_of(make, code: str) -> dict[str, object]:
     panel = make.panel(study=study, code=f"{code}-panel", title="Panel")
     reviewer = make.user(staff=False)
     found = {
-        "surveys.study": study, "surveys.questionnaire": q, "surveys.item": item,
-        "surveys.section": q.sections.first(), "surveys.answeroption": item.options.first(),
-        "surveys.timepoint": tp, "surveys.participant": participant, "surveys.assignment": assignment,
-        "surveys.response": response, "surveys.studymembership": membership, "surveys.panel": panel,
+        "surveys.study": study,
+        "surveys.questionnaire": q,
+        "surveys.item": item,
+        "surveys.section": q.sections.first(),
+        "surveys.answeroption": item.options.first(),
+        "surveys.timepoint": tp,
+        "surveys.participant": participant,
+        "surveys.assignment": assignment,
+        "surveys.response": response,
+        "surveys.studymembership": membership,
+        "surveys.panel": panel,
         "surveys.panelmember": make.panel_member(panel=panel, user=reviewer),
         "surveys.reviewround": make.review_round(
-            questionnaire=q, panel=panel, definition={}, content_hash="0" * 64, opened_by=designer,
+            questionnaire=q,
+            panel=panel,
+            definition={},
+            content_hash="0" * 64,
+            opened_by=designer,
             deadline=version.published_at,
         ),
-        "patients.patient": patient, "patients.enrollment": enrollment,
+        "patients.patient": patient,
+        "patients.enrollment": enrollment,
         "patients.smstemplate": make.sms_template(study=study, kind="invitation", language="en", text="Hi {link}"),
     }
     return {key: obj for key, obj in found.items() if obj is not None}
@@ -76,7 +88,9 @@ def list_url(obj) -> str:
 
 def version_url(obj) -> str:
     record = obj.history.order_by("history_id").first()
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_simple_history", args=[obj.pk, record.history_id])
+    return reverse(
+        f"admin:{obj._meta.app_label}_{obj._meta.model_name}_simple_history", args=[obj.pk, record.history_id]
+    )
 
 
 def snapshot(obj) -> dict:

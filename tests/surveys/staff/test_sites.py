@@ -31,15 +31,22 @@ def world(make):
         response = make.response(assignment=assignment, answers={"mood": "a1"})
         patient = make.patient(name=f"Patient {code}", phone="+3361234567" + ("1" if code == "north" else "2"))
         enrollment = make.enrollment(patient=patient, participant=participant)
-        message = make.message(enrollment=enrollment, assignment=assignment, channel="sms",
-                               kind="invitation", scheduled_at=timezone.now())
-        record = make.consent_record(enrollment=enrollment, notice=notice, method="written",
-                                     recorded_at=timezone.now())
+        message = make.message(
+            enrollment=enrollment, assignment=assignment, channel="sms", kind="invitation", scheduled_at=timezone.now()
+        )
+        record = make.consent_record(enrollment=enrollment, notice=notice, method="written", recorded_at=timezone.now())
         event = make.reidentification_event(user=auditor, participant=participant, reason="follow-up call")
         w.sites[code] = site
-        w.rows[code] = SimpleNamespace(participant=participant, assignment=assignment, response=response,
-                                       patient=patient, enrollment=enrollment, message=message, record=record,
-                                       event=event)
+        w.rows[code] = SimpleNamespace(
+            participant=participant,
+            assignment=assignment,
+            response=response,
+            patient=patient,
+            enrollment=enrollment,
+            message=message,
+            record=record,
+            event=event,
+        )
     # A participant without a site: only members for all sites see them.
     w.unsited = make.participant(study=study, pseudonym="NOSITE-1")
     return w
@@ -105,7 +112,9 @@ def test_participants_without_a_site_are_for_members_of_all_sites(make, world):
 
 def test_limited_data_manager_is_limited_too(make, world):
     user = member(make, world.study, role="data_manager", site=world.sites["south"])
-    assert list(rows_for_user(Response.objects.all(), user=user, roles=["data_manager"])) == [world.rows["south"].response]
+    assert list(rows_for_user(Response.objects.all(), user=user, roles=["data_manager"])) == [
+        world.rows["south"].response
+    ]
 
 
 def test_site_choices_in_the_admin_offer_only_the_members_site(client, make, world):
@@ -130,8 +139,17 @@ def test_enrolment_page_forces_the_members_site(client, make, world):
     form = client.get(url).context["form"]
     assert form.fields["site"].disabled and form["site"].value() == "north"
     # A forged post for the other site still enrols at the member's own site.
-    response = client.post(url, {"name": "Jeanne Martin", "phone": "0781223344", "preferred_channel": "sms",
-                                 "language": "fr", "consent_method": "written", "site": "south"})
+    response = client.post(
+        url,
+        {
+            "name": "Jeanne Martin",
+            "phone": "0781223344",
+            "preferred_channel": "sms",
+            "language": "fr",
+            "consent_method": "written",
+            "site": "south",
+        },
+    )
     assert response.status_code == 302
     assert Enrollment.objects.latest("pk").participant.site == world.sites["north"]
 
@@ -150,11 +168,15 @@ def test_import_puts_rows_at_the_members_site_and_refuses_other_sites(make, worl
     rows = import_read(filename="x.csv", content=content)
     problems = import_check(study=world.study, rows=rows, only_site=world.sites["north"])
     assert [(p.line, p.field, p.message) for p in problems] == [
-        (3, "site", "You may only enrol patients at site north.")]
+        (3, "site", "You may only enrol patients at site north.")
+    ]
     rows = import_read(filename="x.csv", content=content.replace(b"south", b"north"))
     import_run(study=world.study, rows=rows, by=None, now=timezone.now(), only_site=world.sites["north"])
-    assert set(Participant.objects.filter(pseudonym__startswith=world.study.pseudonym_prefix)
-               .values_list("site__code", flat=True)) == {"north"}
+    assert set(
+        Participant.objects.filter(pseudonym__startswith=world.study.pseudonym_prefix).values_list(
+            "site__code", flat=True
+        )
+    ) == {"north"}
 
 
 def test_import_page_for_a_limited_member_uses_their_site(client, make, world):

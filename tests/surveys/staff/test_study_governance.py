@@ -66,8 +66,9 @@ def test_post_of_a_governance_field_changes_it_only_for_investigators_and_superu
     study = make.study(code="gov-2")
     before = getattr(study, field)
     login(client, make, role, study)
-    response = client.post(reverse("admin:surveys_study_change", args=[study.pk]),
-                           form_data(study, **{field: CHANGED[field]}))
+    response = client.post(
+        reverse("admin:surveys_study_change", args=[study.pk]), form_data(study, **{field: CHANGED[field]})
+    )
     assert response.status_code in (302, 403), response.content[:2000]
     study.refresh_from_db()
     expected = CHANGED[field] if role in MAY_GOVERN else before
