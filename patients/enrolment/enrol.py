@@ -171,6 +171,21 @@ def _has_notice(study: Study) -> bool:
 
 
 @transaction.atomic
+def patient_from_record(cleaned: dict) -> Patient:
+    """The (unsaved) patient row of a cleaned enrolment record: one page or one import line."""
+    return Patient(
+        name=cleaned["name"],
+        email=cleaned["email"],
+        phone=cleaned["phone"],
+        birth_date=cleaned["birth_date"],
+        language=cleaned["language"],
+        time_zone=cleaned["time_zone"],
+        preferred_channel=cleaned["preferred_channel"],
+        email_digest=cleaned["email_digest"],
+        phone_digest=cleaned["phone_digest"],
+    )
+
+
 def enrollment_create(
     *, study: Study, data: EnrolmentData, by: AbstractBaseUser | None, now: dt.datetime
 ) -> Enrollment:
@@ -179,17 +194,7 @@ def enrollment_create(
     if problems:
         raise EnrolmentInvalid(problems)
     c = data.cleaned
-    patient = Patient(
-        name=c["name"],
-        email=c["email"],
-        phone=c["phone"],
-        birth_date=c["birth_date"],
-        language=c["language"],
-        time_zone=c["time_zone"],
-        preferred_channel=c["preferred_channel"],
-        email_digest=c["email_digest"],
-        phone_digest=c["phone_digest"],
-    )
+    patient = patient_from_record(c)
     patient.save()
     consented = c["consent_method"] != Enrollment.ConsentMethod.PENDING
     try:

@@ -25,7 +25,13 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from patients.consent.records import record_hash_of
-from patients.enrolment.enrol import EnrolmentData, duplicates_told_in_full, enrolment_problems, existing_digests
+from patients.enrolment.enrol import (
+    EnrolmentData,
+    duplicates_told_in_full,
+    enrolment_problems,
+    existing_digests,
+    patient_from_record,
+)
 from patients.messaging.planning import messages_plan_many
 from patients.models import ConsentRecord, Enrollment, Patient
 from surveys.answering.access import link_check_digest
@@ -283,19 +289,7 @@ def import_run(
     patients, participants, consents = [], [], []
     for row in checked.rows:
         c = row.data.cleaned
-        patients.append(
-            Patient(
-                name=c["name"],
-                email=c["email"],
-                phone=c["phone"],
-                birth_date=c["birth_date"],
-                language=c["language"],
-                time_zone=c["time_zone"],
-                preferred_channel=c["preferred_channel"],
-                email_digest=c["email_digest"],
-                phone_digest=c["phone_digest"],
-            )
-        )
+        patients.append(patient_from_record(c))
         consented = c["consent_method"] != Enrollment.ConsentMethod.PENDING
         participant = Participant(
             study=study,

@@ -20,23 +20,22 @@ from surveys.models import Questionnaire, Study
 from surveys.questionnaires import fhir
 from surveys.scoring import alerts, compute
 
-# Draft fields written into the definition that the rules are checked against.
-DRAFT_VALUES = frozenset(
-    {
-        "code",
-        "kind",
-        "title_fr",
-        "title_en",
-        "intro_fr",
-        "intro_en",
-        "one_item_per_page",
-        "rules",
-        "safety_message_fr",
-        "safety_message_en",
-        "instrument",
-        "licence_reference",
-    }
+# Draft fields written into the definition that the rules are checked against, in the form's order.
+DRAFT_FIELDS = (
+    "code",
+    "kind",
+    "title_fr",
+    "title_en",
+    "intro_fr",
+    "intro_en",
+    "one_item_per_page",
+    "rules",
+    "safety_message_fr",
+    "safety_message_en",
+    "instrument",
+    "licence_reference",
 )
+DRAFT_VALUES = frozenset(DRAFT_FIELDS)
 
 
 class RulesField(forms.JSONField):
@@ -84,21 +83,7 @@ class QuestionnaireForm(forms.ModelForm):
 
     class Meta:
         model = Questionnaire
-        fields = (
-            "study",
-            "code",
-            "kind",
-            "title_fr",
-            "title_en",
-            "intro_fr",
-            "intro_en",
-            "one_item_per_page",
-            "rules",
-            "safety_message_fr",
-            "safety_message_en",
-            "instrument",
-            "licence_reference",
-        )
+        fields = ("study", *DRAFT_FIELDS)
 
     def clean_rules(self) -> Any:
         rules = self.cleaned_data.get("rules")

@@ -90,10 +90,16 @@ def response_submit(*, assignment: Assignment, answers_digest: str | None = None
     response.scores = compute.scores_compute(response.version.definition, response.answers)
     response._change_reason = "patient submitted"
     response.save()
+    response_completion_apply(response=response, assignment=assignment)
+    return response
+
+
+def response_completion_apply(*, response: Response, assignment: Assignment) -> None:
+    """What a completed response sets off, submitted by the patient or imported: its alert rules are
+    checked, the assignment is completed and the completion announced. Inside the caller's transaction:
+    the pending reminders are cancelled with the completion, or neither happens."""
     alerts.alerts_raise(response=response)
     Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
         status=Assignment.Status.COMPLETED
     )
-    # Inside this transaction: the pending reminders are cancelled with the completion, or neither happens.
     signals.response_completed.send(sender=Assignment, assignment_id=assignment.pk)
-    return response

@@ -17,8 +17,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirQuestionnaireResponse
 
-from surveys import signals
 from surveys.answering import rendering
+from surveys.answering.submit import response_completion_apply
 from surveys.interop import uploads
 from surveys.interop.fhir.common import OPTION_KEYS, is_number, options_by_code, problem_where
 from surveys.interop.fhir.questionnaire_export import canonical_url
@@ -27,7 +27,7 @@ from surveys.interop.fhir.validation import fhir_errors
 from surveys.models import Assignment, Item, Participant, Response, Site, Study, Timepoint
 from surveys.questionnaires import conditions, fhir, values
 from surveys.questionnaires.validation import Problem
-from surveys.scoring import alerts, compute
+from surveys.scoring import compute
 
 T = Item.Type
 
@@ -496,11 +496,7 @@ def _response_create(*, timepoint: Timepoint, row: _Row, existing: Assignment | 
     )
     response._change_reason = "imported (FHIR QuestionnaireResponse)"
     response.save()
-    # The same alert rules as a patient's submit: an imported answer that fires a rule is seen.
-    alerts.alerts_raise(response=response)
-    Assignment.objects.filter(pk=assignment.pk).exclude(status=Assignment.Status.COMPLETED).update(
-        status=Assignment.Status.COMPLETED
-    )
-    # As a submit does: pending reminders of this assignment are cancelled in the same transaction.
-    signals.response_completed.send(sender=Assignment, assignment_id=assignment.pk)
+    # As a patient's submit: the same alert rules (an imported answer that fires one is seen), and the
+    # pending reminders of this assignment cancelled in the same transaction.
+    response_completion_apply(response=response, assignment=assignment)
     return response
