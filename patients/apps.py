@@ -10,7 +10,7 @@ class PatientsConfig(AppConfig):
         from patients import receivers  # noqa: F401
         from patients.messaging import (
             dispatch,
-            email_tracking,  # noqa: F401  (tracking connects to anymail's signal on import
+            email_tracking,  # noqa: F401  (connects to anymail's signal on import)
         )
         from patients.messaging.sms import sms_failed_permanently
         from surveys import signals

@@ -126,22 +126,12 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
         if enrollment is None:
             return render(request, "patient/state.html", {"state": "unknown", "language": language}, status=404)
         if request.method == "POST":
-            notice = _posted_notice(request, study)
-            if notice is None:
-                return HttpResponseRedirect(reverse("patients:consent", args=[token]))
-            method, typed_name, problems = _consent_form(request, study, notice)
-            if problems:
-                return _render_consent(
-                    request,
-                    study=study,
-                    notice=notice,
-                    language=language,
-                    token=token,
-                    screening_step=False,
-                    problems=problems,
-                    typed_name=typed_name,
-                    agreed=request.POST.get("agree") == "yes",
-                )
+            posted = _consent_posted(
+                request, study, language, token, screening_step=False, back=reverse("patients:consent", args=[token])
+            )
+            if isinstance(posted, HttpResponse):
+                return posted
+            notice, method, typed_name = posted
             consent_record(enrollment=enrollment, notice=notice, method=method, typed_name=typed_name, by=None, now=now)
             return HttpResponseRedirect(questionnaire)
         return _render_consent(
@@ -155,6 +145,31 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # --- after pre-screening: consent, self-enrolment, first link ---------------------------------------------
+
+
+def _consent_posted(
+    request: HttpRequest, study: Study, language: str, token: str, *, screening_step: bool, back: str
+) -> HttpResponse | tuple[ConsentNotice, str, str]:
+    """A posted consent form, the same on a questionnaire link and on the pre-screening link:
+    (notice, method, typed name) when it is complete, else the page to answer with (the form
+    again with its problems, or back to the page when the notice is unknown)."""
+    notice = _posted_notice(request, study)
+    if notice is None:
+        return HttpResponseRedirect(back)
+    method, typed_name, problems = _consent_form(request, study, notice)
+    if problems:
+        return _render_consent(
+            request,
+            study=study,
+            notice=notice,
+            language=language,
+            token=token,
+            screening_step=screening_step,
+            problems=problems,
+            typed_name=typed_name,
+            agreed=request.POST.get("agree") == "yes",
+        )
+    return notice, method, typed_name
 
 
 def _screening_url(token: str) -> str:
@@ -197,22 +212,10 @@ def screening_consent(request: HttpRequest, token: str) -> HttpResponse:
         return _lang_redirect(here, language)
     with translation.override(language):
         if request.method == "POST":
-            notice = _posted_notice(request, study)
-            if notice is None:
-                return HttpResponseRedirect(here)
-            method, typed_name, problems = _consent_form(request, study, notice)
-            if problems:
-                return _render_consent(
-                    request,
-                    study=study,
-                    notice=notice,
-                    language=language,
-                    token=token,
-                    screening_step=True,
-                    problems=problems,
-                    typed_name=typed_name,
-                    agreed=request.POST.get("agree") == "yes",
-                )
+            posted = _consent_posted(request, study, language, token, screening_step=True, back=here)
+            if isinstance(posted, HttpResponse):
+                return posted
+            notice, method, typed_name = posted
             # Kept on the patient's own browser until the enrolment form is sent: nothing is stored
             # for someone who stops here.
             given = {"n": notice.pk, "m": method, "name": " ".join(typed_name.split())}
