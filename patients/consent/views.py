@@ -226,11 +226,10 @@ def screening_consent(request: HttpRequest, token: str) -> HttpResponse:
                 token,
                 {**state, "consent": given},
             )
-        notice = notice_current(study=study, language=language)
         return _render_consent(
             request,
             study=study,
-            notice=notice,
+            notice=notice_current(study=study, language=language),
             language=language,
             token=token,
             screening_step=True,
