@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from patients.enrolment.importing import ImportInvalid, import_check, import_read, import_run
-from surveys.models import Site, Study
+from surveys.management.arguments import file_content, study_named, user_named
+from surveys.models import Site
 
 
 class Command(BaseCommand):
@@ -29,23 +29,14 @@ class Command(BaseCommand):
     def handle(
         self, *args, study: str, file: Path, dry_run: bool, user: str | None, site: str | None, **options
     ) -> None:
-        target = Study.objects.filter(code=study).first()
-        if target is None:
-            raise CommandError(f"No study with code {study!r}.")
-        by = None
-        if user:
-            by = get_user_model().objects.filter(username=user).first()
-            if by is None:
-                raise CommandError(f"No user {user!r}.")
+        target = study_named(study)
+        by = user_named(user)
         only_site = None
         if site:
             only_site = Site.objects.filter(study=target, code=site).first()
             if only_site is None:
                 raise CommandError(f"No site {site!r} in study {study}.")
-        try:
-            content = file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
+        content = file_content(file)
         try:
             rows = import_read(filename=file.name, content=content)
             if dry_run:

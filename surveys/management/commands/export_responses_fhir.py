@@ -12,7 +12,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys.interop.fhir.response_export import responses_export_ndjson
-from surveys.models import Questionnaire, Study
+from surveys.management.arguments import study_named
+from surveys.models import Questionnaire
 
 
 class Command(BaseCommand):
@@ -24,9 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", type=Path, help="file to write (default: standard output)")
 
     def handle(self, *args, study: str, questionnaire: str | None, output: Path | None, **options) -> None:
-        target = Study.objects.filter(code=study).first()
-        if target is None:
-            raise CommandError(f"No study with code {study!r}.")
+        target = study_named(study)
         only = None
         if questionnaire:
             only = Questionnaire.objects.filter(study=target, code=questionnaire).first()

@@ -6,12 +6,11 @@ The command form of the admin library's "Add to study": a draft of a free librar
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys.interop.imports import ImportRefused
 from surveys.interop.library import instrument_import, instruments_list
-from surveys.models import Study
+from surveys.management.arguments import study_named, user_named
 
 
 class Command(BaseCommand):
@@ -24,19 +23,13 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="user name recorded as having imported")
 
     def handle(self, *args, study: str, instrument: str, code: str, user: str | None, **options) -> None:
-        target = Study.objects.filter(code=study).first()
-        if target is None:
-            raise CommandError(f"No study with code {study!r}.")
+        target = study_named(study)
         if not instrument:
             for entry in instruments_list():
                 kind = "licensed" if entry.licensed else "free"
                 self.stdout.write(f"{entry.code}\t{kind}\t{entry.title.get('en', '')}")
             return
-        by = None
-        if user:
-            by = get_user_model().objects.filter(username=user).first()
-            if by is None:
-                raise CommandError(f"No user {user!r}.")
+        by = user_named(user)
         try:
             created = instrument_import(study=target, code=instrument, by=by, questionnaire_code=code or None)
         except ImportRefused as refused:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys.interop.imports import FORMATS, ImportRefused, import_parse, questionnaire_import
-from surveys.models import Study
+from surveys.management.arguments import file_content, study_named, user_named
 
 
 class Command(BaseCommand):
@@ -46,18 +45,9 @@ class Command(BaseCommand):
         user: str | None,
         **options,
     ) -> None:
-        target = Study.objects.filter(code=study).first()
-        if target is None:
-            raise CommandError(f"No study with code {study!r}.")
-        by = None
-        if user:
-            by = get_user_model().objects.filter(username=user).first()
-            if by is None:
-                raise CommandError(f"No user {user!r}.")
-        try:
-            content = file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
+        target = study_named(study)
+        by = user_named(user)
+        content = file_content(file)
         result = import_parse(format_=format_, content=content, study=target, code=code, language=language)
         for found in result.questionnaires:
             self.stdout.write(f"{found.code}: {found.definition.get('title', '')}")

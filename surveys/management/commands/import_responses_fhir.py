@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys.interop.fhir.response_import import responses_import
-from surveys.models import Study, Timepoint
+from surveys.management.arguments import file_content, study_named, user_named
+from surveys.models import Timepoint
 
 
 class Command(BaseCommand):
@@ -27,21 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="user name recorded as having imported")
 
     def handle(self, *args, study: str, timepoint: str, file: Path, dry_run: bool, user: str | None, **options) -> None:
-        target = Study.objects.filter(code=study).first()
-        if target is None:
-            raise CommandError(f"No study with code {study!r}.")
+        target = study_named(study)
         point = Timepoint.objects.filter(study=target, code=timepoint).select_related("version__questionnaire").first()
         if point is None:
             raise CommandError(f"No timepoint {timepoint!r} in {study}.")
-        by = None
-        if user:
-            by = get_user_model().objects.filter(username=user).first()
-            if by is None:
-                raise CommandError(f"No user {user!r}.")
-        try:
-            content = file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
+        by = user_named(user)
+        content = file_content(file)
         result = responses_import(study=target, timepoint=point, content=content, by=by, dry_run=dry_run)
         for warning in result.warnings:
             self.stdout.write(f"warning: {warning.where}: {warning.message}")

@@ -7,10 +7,10 @@ audit row and a history row per response whose scores changed. Safe to run again
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from surveys.models import Questionnaire, QuestionnaireVersion, Study
+from surveys.management.arguments import study_named, user_named
+from surveys.models import Questionnaire, QuestionnaireVersion
 from surveys.scoring.compute import scores_recompute
 
 
@@ -45,9 +45,7 @@ class Command(BaseCommand):
         batch_size: int,
         **options,
     ) -> None:
-        study_row = Study.objects.filter(code=study).first()
-        if study_row is None:
-            raise CommandError(f"No study with code {study!r}.")
+        study_row = study_named(study)
         questionnaire_row = Questionnaire.objects.filter(study=study_row, code=questionnaire).first()
         if questionnaire_row is None:
             codes = ", ".join(study_row.questionnaires.values_list("code", flat=True)) or "none"
@@ -63,11 +61,7 @@ class Command(BaseCommand):
                     f"Questionnaire {study}/{questionnaire} has no version {number} (its versions: {numbers})."
                 )
             versions = chosen
-        by = None
-        if user:
-            by = get_user_model().objects.filter(username=user).first()
-            if by is None:
-                raise CommandError(f"No user named {user!r}.")
+        by = user_named(user)
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         for version in versions:

@@ -145,7 +145,7 @@ def test_command_recomputes_one_version_or_every_version(make, version, capsys):
         (["nope", "scored"], "No study with code 'nope'."),
         (["{study}", "other"], "Study {study} has no questionnaire 'other' (its questionnaires: scored)."),
         (["{study}", "scored", "--version", "7"], "Questionnaire {study}/scored has no version 7 (its versions: 1)."),
-        (["{study}", "scored", "--user", "ghost"], "No user named 'ghost'."),
+        (["{study}", "scored", "--user", "ghost"], "No user 'ghost'."),
     ],
 )
 def test_command_names_what_it_cannot_find_and_changes_nothing(make, version, args, message):
