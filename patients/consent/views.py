@@ -196,16 +196,25 @@ def _eligible_study(request: HttpRequest, token: str) -> tuple[Study | None, dic
     return study, screening.state_load(cookies=request.COOKIES, study=study)
 
 
-@never_cache
-@csrf_protect
-@require_http_methods(["GET", "POST"])
-def screening_consent(request: HttpRequest, token: str) -> HttpResponse:
+def _step_open(request: HttpRequest, token: str) -> tuple[Study, dict] | HttpResponse:
+    """The study and state of an eligible visitor on their way to enrolment, or where they belong instead."""
     study, state = _eligible_study(request, token)
     if study is None or not state.get("ok"):
         # Not (or no longer) known to be eligible: the questionnaire starts again.
         return HttpResponseRedirect(_screening_url(token))
     if state.get("done"):
         return HttpResponseRedirect(reverse("patients:screening_done", args=[token]))
+    return study, state
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def screening_consent(request: HttpRequest, token: str) -> HttpResponse:
+    step = _step_open(request, token)
+    if isinstance(step, HttpResponse):
+        return step
+    study, state = step
     language = _language(request, None, study)
     here = reverse("patients:screening_consent", args=[token])
     if "lang" in request.GET:
@@ -245,11 +254,10 @@ ENROL_FIELDS = ("name", "phone", "email", "preferred_channel", "language", "birt
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
-    study, state = _eligible_study(request, token)
-    if study is None or not state.get("ok"):
-        return HttpResponseRedirect(_screening_url(token))
-    if state.get("done"):
-        return HttpResponseRedirect(reverse("patients:screening_done", args=[token]))
+    step = _step_open(request, token)
+    if isinstance(step, HttpResponse):
+        return step
+    study, state = step
     given = state.get("consent") or {}
     notice = ConsentNotice.objects.filter(study=study, pk=given.get("n")).first() if given else None
     if notice is None:
@@ -327,11 +335,10 @@ def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def screening_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """The one-time code sent by the enrolment form: only the right one enrols."""
-    study, state = _eligible_study(request, token)
-    if study is None or not state.get("ok"):
-        return HttpResponseRedirect(_screening_url(token))
-    if state.get("done"):
-        return HttpResponseRedirect(reverse("patients:screening_done", args=[token]))
+    step = _step_open(request, token)
+    if isinstance(step, HttpResponse):
+        return step
+    study, state = step
     enrol = reverse("patients:screening_enrol", args=[token])
     pending = state.get("pending", "")
     if not pending:
