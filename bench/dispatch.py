@@ -54,6 +54,44 @@ def fake_stats(url: str, *, reset: bool = False) -> dict:
         return json.loads(answer.read())
 
 
+def needs_postgres_and_redis() -> None:
+    """Workers are separate processes: the database and the broker must be real servers. Migrates."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        raise SystemExit("Needs DATABASE_URL=postgres://... and REDIS_URL=redis://... (workers are processes).")
+    call_command("migrate", verbosity=0)
+
+
+def fake_twilio_start(*options: str) -> tuple[subprocess.Popen, str]:
+    """The standalone fake Twilio on a free port (options: its fault switches), and its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.twilio_server", "--port", str(port), *options],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def worker_env(*, fake_url: str, queue: str, **settings: str) -> dict:
+    """The environment of a worker process sending SMS through the fake Twilio from `queue`."""
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_FROM": "+33700000000",
+        "TWILIO_API_BASE": fake_url,
+        "MESSAGES_SEND_QUEUE": queue,
+        **settings,
+    }
+
+
 def wait_up(url: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -170,14 +208,11 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
     from django.db.models import Count, ProtectedError
     from django.utils import timezone
 
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        raise SystemExit("Needs DATABASE_URL=postgres://... and REDIS_URL=redis://... (workers are processes).")
-    call_command("migrate", verbosity=0)
+    needs_postgres_and_redis()
 
     from patients.messaging.dispatch import messages_dispatch
     from patients.models import Enrollment, Message, Patient
@@ -187,28 +222,10 @@ def main() -> None:
     run = uuid.uuid4().hex[:8]
     queue = f"bench-dispatch-{run}"
     settings.MESSAGES_SEND_QUEUE = queue
-    port = free_port()
-    fake_url = f"http://127.0.0.1:{port}"
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.twilio_server", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    fake, fake_url = fake_twilio_start()
     logs = ROOT / "var" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "PYTHONUNBUFFERED": "1",
-        "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "TWILIO_FROM": "+33700000000",
-        "TWILIO_API_BASE": fake_url,
-        "TWILIO_TIMEOUT": "10",
-        "MESSAGES_SEND_QUEUE": queue,
-    }
+    env = worker_env(fake_url=fake_url, queue=queue, DJANGO_SETTINGS_MODULE="bench.settings", TWILIO_TIMEOUT="10")
     study = factories.study(code=f"bench-dispatch-{run}", consent_required=False)
     version = factories.published_version(study=study)
     results: dict[str, dict] = {}

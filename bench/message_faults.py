@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 N = int(os.environ.get("BENCH_MESSAGES", "1000"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "900"))
-SID, TOKEN = "AC" + "0" * 32, "fake-twilio-auth-token"
 # The recovery timeouts scaled down (the shipped ones are minutes): the order between them is kept.
 SCALED = {
     "TWILIO_TIMEOUT": "1",
@@ -54,58 +53,34 @@ def main() -> None:
         os.environ.setdefault(name, value)
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
     from django.db.models import Count
     from django.utils import timezone
 
-    from bench.dispatch import due_sms, fake_stats, free_port, start_workers, stop, wait_up
+    from bench.dispatch import (
+        due_sms,
+        fake_stats,
+        fake_twilio_start,
+        needs_postgres_and_redis,
+        start_workers,
+        stop,
+        wait_up,
+        worker_env,
+    )
     from patients.messaging.dispatch import messages_dispatch
     from patients.models import Message
     from tests import factories
 
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        raise SystemExit("Needs DATABASE_URL=postgres://... and REDIS_URL=redis://... (workers are processes).")
-    call_command("migrate", verbosity=0)
+    needs_postgres_and_redis()
     run = uuid.uuid4().hex[:8]
     queue = f"bench-faults-{run}"
     settings.MESSAGES_SEND_QUEUE = queue
-    port = free_port()
-    fake_url = f"http://127.0.0.1:{port}"
-    fake = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.twilio_server",
-            "--port",
-            str(port),
-            "--hang-accepted",
-            "0.03",
-            "--hang-lost",
-            "0.03",
-            "--rate-limited",
-            "0.02",
-            "--hang-seconds",
-            "1.5",
-            "--retry-after",
-            "3",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    fake, fake_url = fake_twilio_start(
+        *("--hang-accepted", "0.03", "--hang-lost", "0.03", "--rate-limited", "0.02"),
+        *("--hang-seconds", "1.5", "--retry-after", "3"),
     )
     logs = ROOT / "var" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "SMS_BACKEND": "patients.messaging.sms.twilio.TwilioBackend",
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "TWILIO_FROM": "+33700000000",
-        "TWILIO_API_BASE": fake_url,
-        "MESSAGES_SEND_QUEUE": queue,
-    }
+    env = worker_env(fake_url=fake_url, queue=queue)
     study = factories.study(code=f"bench-faults-{run}", consent_required=False)
     timepoint = factories.timepoint(version=factories.published_version(study=study), channels=["sms"])
     due_sms(study=study, timepoint=timepoint, count=N, tag=f"F{run}", phone_prefix="+33618")

@@ -176,19 +176,6 @@ def _screening_url(token: str) -> str:
     return reverse("surveys:screening", args=[token])
 
 
-def _with_state(response: HttpResponse, request: HttpRequest, study: Study, token: str, state: dict) -> HttpResponse:
-    response.set_cookie(
-        screening.COOKIE,
-        screening.state_cookie(study=study, state=state),
-        max_age=screening.COOKIE_AGE,
-        path=_screening_url(token),
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure(),
-    )
-    return response
-
-
 def _eligible_study(request: HttpRequest, token: str) -> tuple[Study | None, dict]:
     study = screening.study_by_screening_token(token)
     if study is None:
@@ -228,7 +215,7 @@ def screening_consent(request: HttpRequest, token: str) -> HttpResponse:
             # Kept on the patient's own browser until the enrolment form is sent: nothing is stored
             # for someone who stops here.
             given = {"n": notice.pk, "m": method, "name": " ".join(typed_name.split())}
-            return _with_state(
+            return screening.state_save(
                 HttpResponseRedirect(reverse("patients:screening_enrol", args=[token])),
                 request,
                 study,
@@ -306,7 +293,7 @@ def screening_enrol(request: HttpRequest, token: str) -> HttpResponse:
                 return too_many_page(request, language=language)
             else:
                 screening_codes.pending_enrolment_drop(state.get("pending", ""))
-                return _with_state(
+                return screening.state_save(
                     HttpResponseRedirect(reverse("patients:screening_confirm", args=[token])),
                     request,
                     study,
@@ -361,7 +348,7 @@ def screening_confirm(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(language):
         if context["hint"] is None:
             context["error"] = "expired"
-            return _with_state(
+            return screening.state_save(
                 render(request, "patient/screening_code.html", context, status=410),
                 request,
                 study,
@@ -377,7 +364,7 @@ def screening_confirm(request: HttpRequest, token: str) -> HttpResponse:
             if outcome is screening_codes.Outcome.CONFIRMED:
                 link = _first_link(result.enrollment, now=now)
                 # The link goes to the patient's browser only, as it would in a message.
-                return _with_state(
+                return screening.state_save(
                     HttpResponseRedirect(reverse("patients:screening_done", args=[token])),
                     request,
                     study,
@@ -386,12 +373,12 @@ def screening_confirm(request: HttpRequest, token: str) -> HttpResponse:
                 )
             if outcome is screening_codes.Outcome.INVALID:
                 # Someone enrolled these details meanwhile: the form says so, without confirming who.
-                return _with_state(HttpResponseRedirect(enrol), request, study, token, without_pending)
+                return screening.state_save(HttpResponseRedirect(enrol), request, study, token, without_pending)
             context["error"] = outcome.value
             if outcome is screening_codes.Outcome.WRONG:
                 context["attempts_left"] = result.attempts_left
                 return render(request, "patient/screening_code.html", context, status=422)
-            return _with_state(
+            return screening.state_save(
                 render(request, "patient/screening_code.html", context, status=410),
                 request,
                 study,

@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from surveys.answering.access import window_count
@@ -212,8 +214,21 @@ def state_load(*, cookies: dict, study: Study) -> dict:
     return state
 
 
-def state_cookie(*, study: Study, state: dict[str, Any]) -> str:
-    return signing.dumps({**state, "s": study.pk}, salt=COOKIE_SALT, compress=True)
+def state_save(
+    response: HttpResponse, request: HttpRequest, study: Study, token: str, state: dict[str, Any]
+) -> HttpResponse:
+    """`response` carrying the screening state, signed, in a cookie only this study's screening pages read."""
+    response.set_cookie(
+        COOKIE,
+        signing.dumps({**state, "s": study.pk}, salt=COOKIE_SALT, compress=True),
+        max_age=COOKIE_AGE,
+        # The path covers /e/<token>/... : the consent and enrolment pages read the same state.
+        path=reverse("surveys:screening", args=[token]),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response
 
 
 def missing_answers(*, definition: dict, answers: dict) -> list[str]:

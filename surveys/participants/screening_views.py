@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from surveys.answering import rendering
 from surveys.answering.access import LinkState
 from surveys.answering.views import _language, _state_page, client_ip, remember_language
-from surveys.models import Study
 from surveys.participants import screening
 from surveys.questionnaires import conditions
 from surveys.questionnaires.fhir import definition_languages
@@ -27,20 +26,6 @@ from surveys.questionnaires.fhir import definition_languages
 def _url(token: str, page: int | str | None = None) -> str:
     url = reverse("surveys:screening", args=[token])
     return f"{url}?p={page}" if page is not None else url
-
-
-def _with_state(response: HttpResponse, request: HttpRequest, study: Study, token: str, state: dict) -> HttpResponse:
-    response.set_cookie(
-        screening.COOKIE,
-        screening.state_cookie(study=study, state=state),
-        max_age=screening.COOKIE_AGE,
-        # The path covers /e/<token>/... : the consent and enrolment pages read the same state.
-        path=_url(token),
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure(),
-    )
-    return response
 
 
 def _page_index(requested: str | None, resume: int, count: int) -> int:
@@ -106,7 +91,7 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
             return too_many_page(request, language=language)
         if screening.study_eligibility(study=study, answers=answers):
             # Only the outcome goes on: the answers themselves are not needed any more.
-            return _with_state(
+            return screening.state_save(
                 HttpResponseRedirect(reverse("patients:screening_consent", args=[token])),
                 request,
                 study,
@@ -136,13 +121,15 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
         switch_to = action.removeprefix("lang-")
         if switch_to in definition_languages(definition):
             remember_language(redirect, switch_to)
-        return _with_state(redirect, request, study, token, new_state)
+        return screening.state_save(redirect, request, study, token, new_state)
     if action == "back":
         previous = rendering.visible_page(definition, pages, merged, index - 1, -1)
-        return _with_state(HttpResponseRedirect(_url(token, (previous or 0) + 1)), request, study, token, new_state)
+        return screening.state_save(
+            HttpResponseRedirect(_url(token, (previous or 0) + 1)), request, study, token, new_state
+        )
     if not sub.complete:
         context = sub.page_again(definition=definition, pages=pages, index=index, language=language)
-        return _with_state(
+        return screening.state_save(
             render(request, "patient/page.html", context, status=422 if sub.shown_errors else 200),
             request,
             study,
@@ -151,7 +138,7 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
         )
     following = rendering.visible_page(definition, pages, merged, index + 1, 1)
     target = _url(token, "review") if following is None else _url(token, following + 1)
-    return _with_state(HttpResponseRedirect(target), request, study, token, new_state)
+    return screening.state_save(HttpResponseRedirect(target), request, study, token, new_state)
 
 
 def _review(request, definition, pages, answers, language) -> HttpResponse:
