@@ -440,3 +440,13 @@ def review_rows(definition: dict, page: PageSpec, language: str, answers: dict, 
         for f in page_fields(definition, page, language, answers)
         if f.is_question and f.shown
     ]
+
+
+def review_summary(
+    definition: dict, pages: list[PageSpec], language: str, answers: dict, missing: set[str]
+) -> list[dict]:
+    """The review page: each page by number and title, with its lines (review_rows)."""
+    return [
+        {"number": number, "title": page.title, "rows": review_rows(definition, page, language, answers, missing)}
+        for number, page in enumerate(pages, start=1)
+    ]

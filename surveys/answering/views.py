@@ -308,14 +308,7 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
 def _review(request, token, response, definition, pages, language, *, changed_elsewhere=False) -> HttpResponse:
     answers = response.answers if response else {}
     missing = set(submit.response_missing(response=response)) if response else set()
-    summary = [
-        {
-            "number": number,
-            "title": page.title,
-            "rows": rendering.review_rows(definition, page, language, answers, missing),
-        }
-        for number, page in enumerate(pages, start=1)
-    ]
+    summary = rendering.review_summary(definition, pages, language, answers, missing)
     return render(
         request,
         "patient/review.html",

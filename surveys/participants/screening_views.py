@@ -143,14 +143,7 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
 
 def _review(request, definition, pages, answers, language) -> HttpResponse:
     missing = set(screening.missing_answers(definition=definition, answers=answers))
-    summary = [
-        {
-            "number": number,
-            "title": page.title,
-            "rows": rendering.review_rows(definition, page, language, answers, missing),
-        }
-        for number, page in enumerate(pages, start=1)
-    ]
+    summary = rendering.review_summary(definition, pages, language, answers, missing)
     return render(
         request,
         "patient/review.html",
