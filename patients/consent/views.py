@@ -21,9 +21,9 @@ from patients.models import Enrollment, Patient
 from surveys.answering.access import LinkState
 from surveys.answering.links import assignment_link_token
 from surveys.answering.views import (  # the questionnaire pages' cookie
-    LANG_COOKIE,
     client_ip,
     link_access_of,
+    patient_language,
     remember_language,
 )
 from surveys.models import Assignment, ConsentNotice, Study
@@ -34,17 +34,7 @@ Method = Enrollment.ConsentMethod
 
 
 def _language(request: HttpRequest, preferred: str | None, study: Study) -> str:
-    available = list(study.languages)
-    for candidate in (
-        request.GET.get("lang"),
-        request.COOKIES.get(LANG_COOKIE),
-        preferred,
-        translation.get_language_from_request(request),
-        study.fallback_language,
-    ):
-        if candidate in available:
-            return candidate
-    return available[0]
+    return patient_language(request, preferred, list(study.languages), study.fallback_language)
 
 
 def _lang_redirect(url: str, language: str) -> HttpResponse:

@@ -23,7 +23,7 @@ from patients.identity.reidentify import REASON_MAX, investigator_may_act, parti
 from patients.models import Enrollment
 from surveys.answering import access as link_access
 from surveys.answering.access import LinkState, access_assignment_by_token
-from surveys.answering.views import LANG_COOKIE, link_check_page
+from surveys.answering.views import link_check_page, patient_language
 from surveys.models import Assignment, Participant
 
 PATIENT_LANGUAGES = ("fr", "en")
@@ -34,16 +34,7 @@ DATA_CHOICES = (Enrollment.WithdrawalData.KEEP.value, Enrollment.WithdrawalData.
 
 
 def _patient_language(request: HttpRequest, assignment: Assignment | None) -> str:
-    preferred = assignment.participant.language if assignment else None
-    for candidate in (
-        request.GET.get("lang"),
-        request.COOKIES.get(LANG_COOKIE),
-        preferred,
-        translation.get_language_from_request(request),
-    ):
-        if candidate in PATIENT_LANGUAGES:
-            return candidate
-    return PATIENT_LANGUAGES[0]
+    return patient_language(request, assignment.participant.language if assignment else None, list(PATIENT_LANGUAGES))
 
 
 @never_cache

@@ -32,12 +32,17 @@ STATE_STATUS = {
 }
 
 
-def _language(request: HttpRequest, preferred: str | None, available: list[str]) -> str:
+def patient_language(
+    request: HttpRequest, preferred: str | None, available: list[str], fallback: str | None = None
+) -> str:
+    """A patient page's language: the one the link asks for, the patient's earlier choice (cookie), their own,
+    their browser's, the study's fallback; the first of these the page has, else the page's first language."""
     for candidate in (
         request.GET.get("lang"),
         request.COOKIES.get(LANG_COOKIE),
         preferred,
         translation.get_language_from_request(request),
+        fallback,
     ):
         if candidate in available:
             return candidate
@@ -116,7 +121,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         # The consent page belongs to the identity domain (it records a signed name); named, not imported.
         return HttpResponseRedirect(reverse("patients:consent", args=[token]))
     if access.state is not LinkState.OPEN:
-        language = _language(request, access.language, ["fr", "en"])
+        language = patient_language(request, access.language, ["fr", "en"])
         if request.method == "POST" and access.assignment is not None:
             if request.POST.get("action", "next") != "submit" and access.state in CLOSED_STATES:
                 # A page's answers sent after the link closed: nothing is stored, and the page says so.
@@ -129,7 +134,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     assignment = access.assignment
     response = response_of(assignment)
     definition = response.version.definition if response else assignment.timepoint.version.definition
-    language = _language(request, access.language, definition_languages(definition))
+    language = patient_language(request, access.language, definition_languages(definition))
     if "lang" in request.GET:
         # Remember the switch, then drop it from the address bar.
         redirect = HttpResponseRedirect(_url(token, request.GET.get("p")))
@@ -195,7 +200,7 @@ class LinkCheckGuard:
             return None
         if access.state in CLOSED_STATES and getattr(view_func, "closed_link_state_page", False):
             return None
-        language = _language(request, access.language, ["fr", "en"])
+        language = patient_language(request, access.language, ["fr", "en"])
         with translation.override(language):
             response = link_check_page(request, token, assignment, language, back_to=request.path)
         add_never_cache_headers(response)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from surveys.answering import rendering
 from surveys.answering.access import LinkState
-from surveys.answering.views import _language, _state_page, client_ip, remember_language
+from surveys.answering.views import _state_page, client_ip, patient_language, remember_language
 from surveys.participants import screening
 from surveys.questionnaires import conditions
 from surveys.questionnaires.fhir import definition_languages
@@ -42,9 +42,9 @@ def _page_index(requested: str | None, resume: int, count: int) -> int:
 def screening_page(request: HttpRequest, token: str) -> HttpResponse:
     study = screening.study_by_screening_token(token)
     if study is None:
-        return _state_page(request, LinkState.UNKNOWN, _language(request, None, ["fr", "en"]))
+        return _state_page(request, LinkState.UNKNOWN, patient_language(request, None, ["fr", "en"]))
     definition = study.screening_version.definition
-    language = _language(request, None, definition_languages(definition))
+    language = patient_language(request, None, definition_languages(definition))
     if "lang" in request.GET:
         redirect = HttpResponseRedirect(_url(token, request.GET.get("p")))
         remember_language(redirect, language)
@@ -171,6 +171,6 @@ def too_many_page(request: HttpRequest, *, language: str) -> HttpResponse:
 def screening_end(request: HttpRequest, token: str) -> HttpResponse:
     """The kind page for a patient who is not eligible: no reason given, nothing kept."""
     study = screening.study_by_screening_token(token)
-    language = _language(request, None, list(study.languages) if study else ["fr", "en"])
+    language = patient_language(request, None, list(study.languages) if study else ["fr", "en"])
     with translation.override(language):
         return render(request, "patient/screening_end.html", {"language": language, "study": study})
