@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -96,6 +97,16 @@ class QuestionnaireImportForm(forms.Form):
             "Leave empty to take it from the file (FHIR: name or id). For a file with one questionnaire only."
         ),
     )
+    prefix = forms.CharField(
+        label=gettext_lazy("Prefix of the codes"),
+        max_length=39,
+        required=False,
+        validators=[RegexValidator(r"^[-a-zA-Z0-9_]+$", gettext_lazy("Use letters, digits, - or _."))],
+        help_text=gettext_lazy(
+            "Put in front of every questionnaire code of the file, e.g. b_ for a second REDCap project whose "
+            "instrument names the study already uses. Instead of a questionnaire code."
+        ),
+    )
     language = forms.ChoiceField(
         label=gettext_lazy("Language of the texts"),
         required=False,
@@ -151,6 +162,7 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
             content=payload["content"],
             study=study,
             code=payload["code"],
+            prefix=payload.get("prefix", ""),
             language=payload["language"],
         )
         try:
@@ -183,7 +195,8 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
         return TemplateResponse(request, "admin/surveys/imports/questionnaire.html", context, status=400)
     study, format_ = form.cleaned_data["study"], form.cleaned_data["format"]
     code, language = form.cleaned_data["code"] or "", form.cleaned_data["language"] or ""
-    result = import_parse(format_=format_, content=content, study=study, code=code, language=language)
+    prefix = form.cleaned_data["prefix"] or ""
+    result = import_parse(format_=format_, content=content, study=study, code=code, prefix=prefix, language=language)
     context.update(
         study=study,
         filename=form.cleaned_data["file"].name,
@@ -198,6 +211,7 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
             study=study.pk,
             format=format_,
             code=code,
+            prefix=prefix,
             language=language,
         )
     return TemplateResponse(

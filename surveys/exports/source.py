@@ -74,8 +74,12 @@ class ResponseRow:
 
     @property
     def delay_hours(self) -> float | None:
-        """Hours from opening to submission; the same in every date mode (a shift moves both)."""
-        if self.submitted_at is None:
+        """Hours from opening to submission; the same in every date mode (a shift moves both).
+
+        Empty when the answers are dated before the assignment opened: legacy answers imported into
+        an expired assignment were given elsewhere, on their own date, so there is no delay to count.
+        """
+        if self.submitted_at is None or self.submitted_at < self.due_at:
             return None
         return round((self.submitted_at - self.due_at).total_seconds() / 3600, 2)
 

@@ -8,7 +8,6 @@ questionnaires or none. The admin (upload, preview, confirm) and the
 
 from __future__ import annotations
 
-import copy
 import inspect
 import re
 from collections.abc import Callable
@@ -18,9 +17,10 @@ from importlib import import_module
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from surveys.interop import uploads
+from surveys.interop.fhir.questionnaire_export import questionnaire_canonical, with_own_canonical
 from surveys.models import Questionnaire, Study
 from surveys.questionnaires import fhir
 from surveys.questionnaires.validation import Problem
@@ -89,35 +89,78 @@ def exporter(format_: str) -> Callable[..., str]:
     return getattr(import_module(module), name)
 
 
-def import_parse(*, format_: str, content: bytes, study: Study, code: str = "", language: str = "") -> ImportResult:
-    """Parse a file; adds a problem for each questionnaire code the study already uses.
+_CODE = re.compile(r"[-a-zA-Z0-9_]{1,40}")
 
-    `code` replaces the code of a file's only questionnaire; `language` (the language of the
-    file's texts when it does not say) goes to parsers that take it.
+
+def import_parse(
+    *, format_: str, content: bytes, study: Study, code: str = "", prefix: str = "", language: str = ""
+) -> ImportResult:
+    """Parse a file; adds a problem naming the questionnaire codes the study already uses.
+
+    `code` replaces the code of a file's only questionnaire; `prefix` goes in front of every code of the
+    file (a second REDCap project whose instrument names are those of a first); `language` (the language
+    of the file's texts when it does not say) goes to parsers that take it.
     """
     if format_ not in FORMATS:
         return ImportResult(problems=[Problem(_("file"), _("unknown format %(format)s") % {"format": format_})])
     parser = _parser(format_)
     options = {"language": language} if language and "language" in inspect.signature(parser).parameters else {}
     result = parser(content, study=study, **options)
-    if code:
+    if code and prefix:
+        result.problems.append(Problem(_("code"), _("give a code or a prefix, not both")))
+    elif code and result.questionnaires:
         if len(result.questionnaires) != 1:
-            result.problems.append(Problem(_("code"), _("a code can be given only for a file with one questionnaire")))
-        elif not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", code):
+            result.problems.append(
+                Problem(
+                    _("code"),
+                    _(
+                        "a code can be given only for a file with one questionnaire; this one has %(count)s: "
+                        "give a prefix for their codes instead"
+                    )
+                    % {"count": len(result.questionnaires)},
+                )
+            )
+        elif not _CODE.fullmatch(code):
             result.problems.append(
                 Problem(_("code"), _("%(code)s: use letters, digits, - or _ (40 at most)") % {"code": code})
             )
         else:
             result.questionnaires[0].code = code
-    taken = set(study.questionnaires.values_list("code", flat=True))
-    for found in result.questionnaires:
-        if found.code in taken:
+    elif prefix:
+        too_long = [
+            f"{prefix}{found.code}" for found in result.questionnaires if not _CODE.fullmatch(prefix + found.code)
+        ]
+        if not _CODE.fullmatch(prefix) or too_long:
             result.problems.append(
                 Problem(
-                    _("questionnaire %(code)s") % {"code": found.code},
-                    _("the study already has a questionnaire with this code"),
+                    _("prefix"),
+                    _("%(prefix)s: a code is letters, digits, - or _ (40 at most, prefix included): %(codes)s")
+                    % {"prefix": prefix, "codes": ", ".join(too_long) or prefix},
                 )
             )
+        else:
+            for found in result.questionnaires:
+                found.code = prefix + found.code
+    taken = set(study.questionnaires.values_list("code", flat=True))
+    clashes = [found.code for found in result.questionnaires if found.code in taken]
+    if clashes:
+        if prefix:
+            advice = _("choose another prefix")
+        elif len(result.questionnaires) == 1:
+            advice = _("give the questionnaire another code, or a prefix for its code")
+        else:
+            advice = _("give a prefix for the codes of this file's questionnaires")
+        result.problems.append(
+            Problem(
+                ", ".join(_("questionnaire %(code)s") % {"code": c} for c in clashes),
+                ngettext(
+                    "the study already has a questionnaire with the code %(codes)s: %(advice)s",
+                    "the study already has questionnaires with the codes %(codes)s: %(advice)s",
+                    len(clashes),
+                )
+                % {"codes": ", ".join(clashes), "advice": advice},
+            )
+        )
     if not result.questionnaires and not result.problems:
         result.problems.append(Problem(_("file"), _("no questionnaire found")))
     return result
@@ -155,7 +198,9 @@ def questionnaire_import(
         raise ImportRefused(result.problems or [Problem(_("file"), _("no questionnaire found"))])
     created = []
     for found in result.questionnaires:
-        definition = copy.deepcopy(found.definition)
+        # Our canonical URL for every questionnaire whatever its code; the file's own url|version goes to
+        # derivedFrom, so two questionnaires imported from one file never answer to the same URL.
+        definition = with_own_canonical(found.definition, questionnaire_canonical(study.code, found.code))
         fields = _draft_fields(definition, study)
         # The draft's fields become the single place for these; the kept definition holds the rest.
         definition["extension"] = [

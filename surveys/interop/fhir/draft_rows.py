@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from surveys.interop.fhir.common import is_number, problem_where, walk_dicts
+from surveys.interop.fhir.questionnaire_export import questionnaire_canonical, source_canonicals
 from surveys.models import Item, Questionnaire, QuestionnaireVersion
 from surveys.questionnaires import fhir, values
 from surveys.questionnaires.validation import Problem
@@ -56,6 +57,7 @@ _ROW_TOP_KEYS = {
     "version",
     "date",
     "url",
+    "derivedFrom",
 }
 
 
@@ -106,9 +108,13 @@ def rows_losses(questionnaire: Questionnaire) -> list[Problem]:
 
     for key in sorted(set(definition) - _ROW_TOP_KEYS):
         lose(None, _("element %(key)s") % {"key": key})
-    own_url = f"urn:ressenti:questionnaire:{questionnaire.study.code}:{questionnaire.code}"
-    if definition.get("url") not in (None, own_url):
-        lose(None, _("canonical url %(url)s (responses exported later would name ours)") % {"url": definition["url"]})
+    own_url = questionnaire_canonical(questionnaire.study.code, questionnaire.code)
+    for source in source_canonicals(definition, own_url):
+        lose(
+            None,
+            _("source questionnaire %(url)s (derivedFrom: legacy responses naming it could no longer be imported)")
+            % {"url": source},
+        )
     extensions(definition, None, {fhir.EXT_INTRO} | set(fhir.DRAFT_EXTENSIONS))
     languages({k: v for k, v in definition.items() if k != "item"}, None)
 

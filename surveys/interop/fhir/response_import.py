@@ -21,10 +21,10 @@ from surveys.answering import rendering
 from surveys.answering.submit import response_completion_apply
 from surveys.interop import uploads
 from surveys.interop.fhir.common import OPTION_KEYS, is_number, options_by_code, problem_where
-from surveys.interop.fhir.questionnaire_export import canonical_url
+from surveys.interop.fhir.questionnaire_export import canonical_url, questionnaire_canonical, source_canonicals
 from surveys.interop.fhir.response_export import pseudonym_system, response_system
 from surveys.interop.fhir.validation import fhir_errors
-from surveys.models import Assignment, Item, Participant, Response, Site, Study, Timepoint
+from surveys.models import Assignment, Item, Participant, QuestionnaireVersion, Response, Site, Study, Timepoint
 from surveys.questionnaires import conditions, fhir, values
 from surveys.questionnaires.validation import Problem
 from surveys.scoring import compute
@@ -169,6 +169,23 @@ def _answer_value(node: dict, answer: dict, problem) -> Any:
     return stored
 
 
+def _shared_sources(version: QuestionnaireVersion, urls: set[str]) -> dict[str, list[str]]:
+    """Source url -> codes of the study's questionnaires taken from it, for the urls another one shares."""
+    if not urls:
+        return {}
+    questionnaire = version.questionnaire
+    holders: dict[str, list[str]] = {}
+    for other in questionnaire.study.questionnaires.order_by("code"):
+        definitions = [other.source_definition or {}] + [
+            v.definition for v in other.versions.all() if other.pk != questionnaire.pk or v.pk == version.pk
+        ]
+        own = questionnaire_canonical(questionnaire.study.code, other.code)
+        found = {ref.partition("|")[0] for d in definitions for ref in source_canonicals(d, own)}
+        for url in found & urls:
+            holders.setdefault(url, []).append(other.code)
+    return {url: codes for url, codes in holders.items() if len(codes) > 1}
+
+
 class _ResponseChecker:
     def __init__(self, *, study: Study, timepoint: Timepoint, sites: QuerySet[Site] | None, warnings: list[Problem]):
         self.study = study
@@ -177,8 +194,13 @@ class _ResponseChecker:
         self.definition = self.version.definition
         self.nodes = {n["linkId"]: n for n in fhir.iter_items(self.definition.get("item", [])) if "linkId" in n}
         self.canonical = canonical_url(self.version)
-        source = self.version.questionnaire.source_definition or {}
-        self.versions = {str(self.version.number)} | ({str(source["version"])} if source.get("version") else set())
+        # Legacy answers from the system a questionnaire was imported from name that system's url|version
+        # (kept in derivedFrom): taken only while no other questionnaire of the study comes from it too.
+        self.sources: dict[str, set[str]] = {}
+        for reference in source_canonicals(self.definition, self.canonical):
+            url, _bar, version = reference.partition("|")
+            self.sources.setdefault(url, set()).update({version} if version else set())
+        self.shared_sources = _shared_sources(self.version, set(self.sources))
         self.sites = sites
         self.warned: set[str] = set()
         self.warnings = warnings  # the result's: one warning per item, whatever the number of responses
@@ -205,17 +227,7 @@ class _ResponseChecker:
             problem(
                 _("status %(status)s: only completed responses can be imported") % {"status": resource.get("status")}
             )
-        url, _bar, version = str(resource.get("questionnaire", "")).partition("|")
-        if url != self.canonical:
-            problem(
-                _("questionnaire %(url)s: the timepoint %(tp)s asks %(ours)s")
-                % {"url": url or "—", "tp": self.timepoint.code, "ours": self.canonical}
-            )
-        elif version and version not in self.versions:
-            problem(
-                _("questionnaire version %(version)s: the timepoint %(tp)s uses version %(ours)s")
-                % {"version": version, "tp": self.timepoint.code, "ours": self.version.number}
-            )
+        self.check_questionnaire(str(resource.get("questionnaire", "")), problem)
         authored = parse_datetime(str(resource.get("authored", ""))) if resource.get("authored") else None
         if authored is None:
             problem(_("authored: the date and time of the answers is needed (with a time zone)"))
@@ -235,6 +247,46 @@ class _ResponseChecker:
             result.problems += problems
             return None
         return _Row(where=where, participant=participant, occurrence=occurrence, answers=answers, authored=authored)
+
+    def check_questionnaire(self, reference: str, problem) -> None:
+        """The response names this timepoint's questionnaire: our url|number, or its one source's url|version."""
+        url, _bar, version = reference.partition("|")
+        if url == self.canonical:
+            if version and version != str(self.version.number):
+                problem(
+                    _("questionnaire %(url)s version %(version)s: the timepoint %(tp)s uses version %(ours)s")
+                    % {"url": url, "version": version, "tp": self.timepoint.code, "ours": self.version.number}
+                )
+            return
+        if url in self.shared_sources:
+            problem(
+                _(
+                    "questionnaire %(url)s: several questionnaires of the study come from it (%(codes)s), so it "
+                    "does not say which one; the timepoint %(tp)s asks %(ours)s"
+                )
+                % {
+                    "url": url,
+                    "codes": ", ".join(self.shared_sources[url]),
+                    "tp": self.timepoint.code,
+                    "ours": self.canonical,
+                }
+            )
+        elif url in self.sources:
+            if version and self.sources[url] and version not in self.sources[url]:
+                problem(
+                    _("questionnaire %(url)s version %(version)s: the timepoint %(tp)s asks version %(ours)s of it")
+                    % {
+                        "url": url,
+                        "version": version,
+                        "tp": self.timepoint.code,
+                        "ours": ", ".join(sorted(self.sources[url])),
+                    }
+                )
+        else:
+            problem(
+                _("questionnaire %(url)s: the timepoint %(tp)s asks %(ours)s")
+                % {"url": url or "—", "tp": self.timepoint.code, "ours": self.canonical}
+            )
 
     def participant(self, resource: dict, problem) -> Participant | None:
         identifier = ((resource.get("subject") or {}).get("identifier")) or {}

@@ -511,7 +511,6 @@ class _Import:
         title = form.name.replace("_", " ").replace("-", " ").strip().capitalize()
         definition: dict[str, Any] = {
             "resourceType": "Questionnaire",
-            "url": f"urn:ressenti:questionnaire:{self.study.code}:{form.name}",
             "name": form.name,
             "status": "active",
             "language": self.base,

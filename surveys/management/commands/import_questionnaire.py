@@ -1,4 +1,5 @@
-"""manage.py import_questionnaire <study> <file> --format fhir|redcap [--code CODE] [--language fr|en] [--dry-run]
+"""manage.py import_questionnaire <study> <file> --format fhir|redcap [--code CODE | --prefix PREFIX] [--language fr|en]
+[--dry-run]
 
 The same parsers and all-or-nothing import as the admin's "Import a questionnaire" page
 (surveys.interop.imports). Every problem is printed with where it is; the exit status is 1 when
@@ -25,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--format", required=True, choices=sorted(FORMATS), dest="format_")
         parser.add_argument("--code", default="", help="code of the questionnaire (a file with one questionnaire)")
         parser.add_argument(
+            "--prefix",
+            default="",
+            help="put in front of every questionnaire code of the file (e.g. a second REDCap project whose "
+            "instrument names the study already uses)",
+        )
+        parser.add_argument(
             "--language",
             default="",
             choices=["", *(c for c, _n in settings.LANGUAGES)],
@@ -40,6 +47,7 @@ class Command(BaseCommand):
         file: Path,
         format_: str,
         code: str,
+        prefix: str,
         language: str,
         dry_run: bool,
         user: str | None,
@@ -48,7 +56,9 @@ class Command(BaseCommand):
         target = study_named(study)
         by = user_named(user)
         content = file_content(file)
-        result = import_parse(format_=format_, content=content, study=target, code=code, language=language)
+        result = import_parse(
+            format_=format_, content=content, study=target, code=code, prefix=prefix, language=language
+        )
         for found in result.questionnaires:
             self.stdout.write(f"{found.code}: {found.definition.get('title', '')}")
             for warning in found.warnings:

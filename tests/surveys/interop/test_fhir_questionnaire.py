@@ -449,7 +449,9 @@ def test_round_trip_of_the_rich_questionnaire_keeps_every_element(make):
     version = questionnaire_publish(questionnaire=q, by=None)
     exported = questionnaire_export(version)
     original = rich()
-    assert exported["url"] == original["url"] and exported["version"] == "1"
+    # Our canonical URL; the file's own stays in derivedFrom.
+    assert exported["url"] == canonical_url(version) and exported["version"] == "1"
+    assert exported["derivedFrom"] == [original["url"]]
     assert diff_paths(original["item"], exported["item"]) == []
     for key in ("name", "title", "_title", "language"):
         assert exported[key] == original[key]
@@ -477,8 +479,11 @@ def test_round_trip_of_public_fixtures_keeps_every_element(make, name):
     differences = diff_paths(original["item"], exported["item"])
     # Only the renamed FHIRPath variables (not valid R4 ids) differ.
     assert all(".valueExpression." in d for d in differences), differences
-    for key in set(original) - {"status", "item", "version"}:
+    for key in set(original) - {"status", "item", "version", "url"}:
         assert exported[key] == original[key], key
+    source = f"{original['url']}|{original['version']}" if original.get("version") else original.get("url")
+    assert exported["url"] == f"urn:ressenti:questionnaire:{study.code}:{q.code}"
+    assert exported.get("derivedFrom") == ([source] if source else None)
 
 
 def test_round_trip_of_a_designed_questionnaire(make):
@@ -488,7 +493,9 @@ def test_round_trip_of_a_designed_questionnaire(make):
     assert fhir.item_type(q.source_definition["item"][0]["item"][1]) == Item.Type.LONG_TEXT
     version = questionnaire_publish(questionnaire=q, by=None)
     assert diff_paths(source.definition["item"], version.definition["item"]) == []
-    assert questionnaire_export(version)["url"] == canonical_url(source)
+    exported = questionnaire_export(version)
+    assert exported["url"] == canonical_url(version) != canonical_url(source)
+    assert exported["derivedFrom"] == [f"{canonical_url(source)}|1"]
 
 
 # --- copying into rows ---------------------------------------------------------------------------------------
@@ -497,7 +504,7 @@ def test_round_trip_of_a_designed_questionnaire(make):
 def test_designed_export_reimported_copies_into_rows_exactly(make):
     source = make.published_version()
     q = imported(make.study(), questionnaire_export(source))
-    q.source_definition.pop("url")  # another study's canonical would be lost: the copy names it
+    q.source_definition.pop("derivedFrom")  # the source's canonical would be lost: the copy names it
     q.save()
     assert rows_losses(q) == []
     questionnaire_rows_from_source(questionnaire=q, by=None)
@@ -517,7 +524,7 @@ def test_copy_into_rows_refuses_and_lists_what_would_be_lost(make):
         EXT_UNKNOWN,
         "system",
         "valueString",
-        "canonical url",
+        "source questionnaire",
     ):
         assert any(words in loss for loss in losses), (words, losses)
     with pytest.raises(RowsRefused):

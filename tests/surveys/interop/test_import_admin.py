@@ -51,7 +51,7 @@ def test_designer_previews_then_imports_and_lands_on_the_draft(make, client):
     done = client.post(reverse(IMPORT), {"action": "import", "token": token})
     q = Questionnaire.objects.get(study=study)
     assert done.status_code == 302 and done["Location"] == reverse("admin:surveys_questionnaire_change", args=[q.pk])
-    assert q.source_format == "fhir" and q.source_definition["url"] == rich()["url"]
+    assert q.source_format == "fhir" and q.source_definition["derivedFrom"] == [rich()["url"]]
     change = client.get(done["Location"])
     html = change.content.decode()
     assert "the items come from the imported definition" in html

@@ -693,7 +693,10 @@ def test_a_file_with_nothing_left_is_refused(study):
 def test_codes_already_in_the_study_are_refused(make, study):
     make.questionnaire(study=study, code="form_a")
     result = import_parse(format_="redcap", content=dictionary(RECORD, YESNO), study=study)
-    assert "questionnaire form_a: the study already has a questionnaire with this code" in map(str, result.problems)
+    assert (
+        "questionnaire form_a: the study already has a questionnaire with the code form_a: give the questionnaire "
+        "another code, or a prefix for its code"
+    ) in map(str, result.problems)
 
 
 # --- the file and its header ---------------------------------------------------------------------------
