@@ -1,0 +1,514 @@
+"""Every public questionnaire file goes round: import, publish, answer, export, import again, the same.
+
+For each file of tests/data/public/** and of the shared fixtures (tests/paths.py PUBLIC_FIXTURES):
+
+1. the import (surveys/interop/imports.py) takes it, or refuses it exactly as REFUSALS says: each
+   expected problem is there, naming its item, and no other problem is (a new refusal fails, and so does
+   an expected one that disappears: the table is kept true);
+2. each questionnaire it holds is published, and answered as a patient could: every question the
+   display conditions show gets a valid value in its stored form (values.parse of what a patient would
+   type), twice over (first options, then last options, so that more conditions are met); the answers
+   are stored as a completed Response of a participant;
+3. the FHIR Questionnaire export, imported again under another code and published, has the same items
+   (types, option codes, conditions, texts, extensions: every field) — only the elements an export sets
+   for itself differ (DIFFERING_TOP_LEVEL);
+4. the FHIR QuestionnaireResponse export, imported into a timepoint of the re-imported version
+   (response_import.py), gives back the same answers, and exports as the same items;
+5. the REDCap dictionary export imports again as the same questions (kinds, option codes, required,
+   number of display conditions), REDCap holding neither groups nor nested items (DictionaryShape).
+
+A hypothesis test answers two files with generated valid answers (any options, numbers within the
+item's bounds, any day, any time) and checks that the responses come back the same.
+
+bench/public_round_trip.py prints the same walk as a table (files, questions, conditions, kept, refused).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from surveys.interop.fhir.questionnaire_export import questionnaire_export
+from surveys.interop.fhir.response_export import response_export
+from surveys.interop.fhir.response_import import responses_import
+from surveys.interop.imports import import_parse, questionnaire_import
+from surveys.interop.redcap.dictionary_export import dictionary_export
+from surveys.models import Assignment, QuestionnaireVersion, Response
+from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires.publish import questionnaire_publish
+from tests.conftest import need_service
+from tests.paths import DATA, PUBLIC_FIXTURES
+
+T = values.T
+OWN = DATA / "public"
+SHARED = "shared/"
+
+
+def public_files() -> dict[str, Path]:
+    """Every public file by its name in the tables: its path under tests/data/public, or shared/<path>."""
+    found = {str(p.relative_to(OWN)): p for p in sorted(OWN.rglob("*")) if p.suffix in (".json", ".csv")}
+    if PUBLIC_FIXTURES.exists():
+        found |= {
+            SHARED + str(p.relative_to(PUBLIC_FIXTURES)): p
+            for p in sorted(PUBLIC_FIXTURES.rglob("*"))
+            if p.suffix in (".json", ".csv")
+        }
+    return found
+
+
+FILES = public_files()
+# The shared fixtures read in place; their absence skips (fails in CI) rather than silently shrinking the list.
+SHARED_EXPECTED = ["shared/fhir/enablewhen-basic.json", "shared/fhir/phq9.json"]
+SHARED_EXPECTED += ["shared/redcap/simple-dictionary.csv", "shared/redcap/survey-dictionary.csv"]
+
+
+def file_format(name: str) -> str:
+    return "fhir" if name.endswith(".json") else "redcap"
+
+
+# --- what the import refuses today ---------------------------------------------------------------------------
+#
+# file -> [(where, words of the message)]: every problem of the refusal, each naming the item (or the
+# questionnaire) at fault. Files that other work on contained ValueSets, dateTime items, FHIRPath expressions
+# and nested questions may bring in are here with today's refusal: when one of those lands, the test says
+# which expected refusal went away, and the row is removed.
+
+VALUE_SET = "answerValueSet: options from a value set"
+NESTED = "cannot be shown; put them in a group"
+
+REFUSALS: dict[str, list[tuple[str, str]]] = {
+    # HL7 FHIR example: questions nested under a choice and under a boolean.
+    "fhir/hl7-bluebook.json": [
+        ("item vitaminKgiven", "item: questions nested under a choice item " + NESTED),
+        ("item hepBgiven", "item: questions nested under a boolean item " + NESTED),
+    ],
+    # lforms demo form: not valid R4 as written (no text.div, useContext not a list, answerInteger "2022-09").
+    "fhir/lforms-enablewhen-operators.json": [
+        ("questionnaire", "text.div: Value for the field 'div' is required"),
+        ("questionnaire", "useContext: Input should be a valid list"),
+        ("item Q9c-eq-B", "answerInteger: Input should be a valid integer"),
+        ("item Q9c-noteq-B", "answerInteger: Input should be a valid integer"),
+        ("item Q9d-eq-B", "answerInteger: Input should be a valid integer"),
+        ("item Q9d-noteq-B", "answerInteger: Input should be a valid integer"),
+    ],
+    # HL7 SDC test form: linkIds used more than once, options from an external value set, answerDecimal
+    # against a choice.
+    "fhir/sdc-test-enablewhen.json": [
+        ("item e5da17a7-7546-45c5-9bcd-d0b09a74cc14", "is used more than once"),
+        ("item 02a7536f-06b2-4dee-94e1-f5cfcb0e8622", "is used more than once"),
+        ("item 945b97b5-6d74-4a55-9be1-1989751219fb", "is used more than once"),
+        ("item 840c08ad-4b27-4c1d-9d6e-824202518ad0", "is used more than once"),
+        ("item 04fabc33-534a-4047-9a13-c13b0b63fa17", "is used more than once"),
+        ("item e70a3a50-e646-4831-a00d-4d6fbdaaefc3", "is used more than once"),
+        ("item 04fabc33-534a-4047-9a13-c13b0b63fa17", "answerDecimal cannot be compared with the answer to s3-radio"),
+        ("item 1acf93a7-0890-44cd-be48-542defb35248", VALUE_SET),
+        (
+            "item 945b97b5-6d74-4a55-9be1-1989751219fb",
+            "enableWhen[0]: 1acf93a7-0890-44cd-be48-542defb35248 has no option Y",
+        ),
+        ("item fab7c5c4-0ac0-4afa-bd6d-c0ce4f5e0bdf", "1acf93a7-0890-44cd-be48-542defb35248 has no option ASKU"),
+        ("item 945b97b5-6d74-4a55-9be1-1989751219fb", "answerDecimal cannot be compared with the answer to s3-radio"),
+    ],
+    # android-fhir's catalogue forms leave out status (1..1 in R4).
+    "fhir/round-trip/androidfhir-date-time-picker.json": [("questionnaire", "status: Value for the field 'status'")],
+    "fhir/round-trip/androidfhir-open-choice.json": [("questionnaire", "status: Value for the field 'status'")],
+    "fhir/round-trip/androidfhir-skip-logic.json": [("questionnaire", "status: Value for the field 'status'")],
+    "fhir/round-trip/androidfhir-time-picker.json": [("questionnaire", "status: Value for the field 'status'")],
+    # lforms: no status on the Questionnaire nor on its contained ValueSet.
+    "fhir/round-trip/lforms-contained-valueset.json": [("questionnaire", "contained[0].status: Value for the field")],
+    # lforms: a group shown by an enableWhenExpression (FHIRPath).
+    "fhir/round-trip/lforms-required-under-enablewhenexpression.json": [
+        ("item parent", "enableWhenExpression: display conditions written as expressions cannot be evaluated here"),
+    ],
+    # lforms: string questions nested under string questions.
+    "fhir/round-trip/lforms-3-level-deep.json": [
+        ("item level1", "item: questions nested under a string item " + NESTED),
+    ],
+    # Argonaut PHQ-9 (options in contained ValueSets named by their canonical url): its narrative has no div
+    # (1..1 in R4), which the FHIR validation refuses before the value sets are read.
+    "fhir/round-trip/lforms-argonaut-phq9.json": [("questionnaire", "text.div: Value for the field 'div' is required")],
+    # HL7 SDC: options from a terminology server.
+    "fhir/round-trip/sdc-test-required-field.json": [("item radio", VALUE_SET)],
+    "fhir/round-trip/sdc-test-all-data-types.json": [
+        ("item id-datetime", "type dateTime: answers of this type cannot be collected here"),
+        ("item id-attachment", "type attachment: answers of this type cannot be collected here"),
+        ("item id-choice", VALUE_SET),
+        ("item 440f8cc6-3ea2-40c2-b03a-d03187131fd3", VALUE_SET),
+        ("item 06aaa075-86e4-4cf2-a1ef-a86ab10e86e9", VALUE_SET),
+        ("item EF8E3936-3246-4B3E-A46C-9FDAA5ACB635", VALUE_SET),
+    ],
+}
+
+# What the REDCap import says of our own REDCap export of a file, when it refuses it: file -> [(where, words)],
+# every problem. FHIR option codes (LOINC answer codes, texts with spaces) are written as REDCap choice codes
+# unchanged, which REDCap does not take (letters, digits and _ only).
+RECODE = "does not fit an option code: letters, digits or _"
+REDCAP_REFUSALS: dict[str, list[tuple[str, str]]] = {
+    "fhir/round-trip/sdc-hunger-vital-signs.json": [
+        ("line 3, variable v_88122_7", "the choice code LA28397-0 " + RECODE),
+        ("line 4, variable v_88123_5", "the choice code LA28397-0 " + RECODE),
+        ("line 5, variable v_88124_3", "the choice code LA19952-3 " + RECODE),
+    ],
+    "shared/fhir/enablewhen-basic.json": [("line 4, variable v_4_2", "the choice code Insulin Treated " + RECODE)],
+    "shared/fhir/phq9.json": [
+        (f"line {line}, variable {var}", "the choice code LA6568-5 " + RECODE)
+        for line, var in enumerate(
+            ["v_44250_9", "v_44255_8", "v_44259_0", "v_44254_1", "v_44251_7", "v_44258_2", "v_44252_5"]
+            + ["v_44253_3", "v_44260_8"],
+            start=3,
+        )
+    ]
+    + [("line 13, variable v_69722_7", "the choice code LA6572-7 " + RECODE)],
+}
+# Items kept but never asked (calculated, read-only, questionnaire-hidden) that the REDCap export writes as
+# ordinary fields, with no action tag, so that REDCap, and our import of the dictionary, ask patients for
+# them: file -> those fields (variable names).
+REDCAP_ASKED_AGAIN: dict[str, set[str]] = {
+    "fhir/lforms-hidden-items.json": {
+        "ce_hidden",
+        "ce_visible",
+        "group_visible_ce_hidden",
+        "group_visible_ce_visible",
+        "group_hidden_ce_hidden",
+    },
+}
+
+# Elements the FHIR Questionnaire export sets for itself (questionnaire_export.py): the canonical url (ours
+# when the file had none), our version number, status active, the publication date.
+DIFFERING_TOP_LEVEL = {"url", "version", "status", "date"}
+
+
+# --- the walk ------------------------------------------------------------------------------------------------
+
+
+def parse(study, name: str, **kw):
+    return import_parse(format_=file_format(name), content=FILES[name].read_bytes(), study=study, **kw)
+
+
+def problem_matches(problem, expected: tuple[str, str]) -> bool:
+    where, words = expected
+    return problem.where == where and words in problem.message
+
+
+def questions(definition: dict) -> list[dict]:
+    """The questions a patient may be asked, in order."""
+    return [
+        n
+        for n in fhir.iter_items(definition.get("item", []))
+        if n.get("type") not in ("group", "display") and not never_asked(definition, n)
+    ]
+
+
+def never_asked(definition: dict, node: dict) -> bool:
+    """Calculated, read-only or hidden, or inside a hidden group."""
+    if conditions.not_asked(node):
+        return True
+    link_id = node.get("linkId")
+
+    def inside_hidden(nodes: list[dict], hidden: bool) -> bool:
+        for n in nodes:
+            now = hidden or conditions.hidden_from_patient(n)
+            if n.get("linkId") == link_id:
+                return now
+            if inside_hidden(n.get("item") or [], now):
+                return True
+        return False
+
+    return inside_hidden(definition.get("item", []), False)
+
+
+def condition_count(definition: dict) -> int:
+    return sum(len(n.get("enableWhen") or []) for n in fhir.iter_items(definition.get("item", [])))
+
+
+def typed_candidates(node: dict, pick: int) -> list[str]:
+    """What a patient could type or tick for this item, most likely first (pick 0: first options and low
+    values; pick -1: last options and high values)."""
+    kind = values.kind_of(node)
+    codes = values.option_codes(node)
+    if codes:
+        return [codes[pick]]
+    if kind in values.NUMBER_TYPES:
+        low, high = values.accepted_range(node)
+        chosen = [b for b in ((low, high) if pick == 0 else (high, low)) if b is not None]
+        decimals = ["2.5", "1", "0"] if kind == T.DECIMAL else ["3", "1", "0"]
+        return [values.plain(b) for b in chosen] + decimals
+    if kind == T.DATE:
+        earliest, latest = values.date_range(node)
+        day = max(earliest, min(latest, date(2024, 5, 6)))
+        return [day.strftime("%d/%m/%Y")]
+    if kind == T.TIME:
+        return ["10:30" if pick == 0 else "23:59:30"]
+    return ["Réponse libre" if pick == 0 else "another answer, longer"]
+
+
+def answers_for(definition: dict, pick: int) -> dict:
+    """Answers meeting the display conditions: each question shown by the answers before it is answered."""
+    answers: dict[str, Any] = {}
+    for node in questions(definition):
+        link_id = str(node["linkId"])
+        if link_id not in conditions.enabled_ids(definition, answers):
+            continue
+        for raw in typed_candidates(node, pick):
+            stored, error = values.parse(node, [raw])
+            if stored is not None and not error:
+                answers[link_id] = stored
+                break
+        else:
+            raise AssertionError(f"{link_id}: none of {typed_candidates(node, pick)} is a valid answer")
+    return answers
+
+
+def imported_versions(make, name: str) -> tuple[Any, list[QuestionnaireVersion]]:
+    study = make.study(code="rt", languages=["en"], fallback_language="en")
+    result = parse(study, name)
+    assert result.ok, [(p.where, p.message) for p in result.problems]
+    created = questionnaire_import(study=study, result=result, format_=file_format(name), by=None)
+    return study, [questionnaire_publish(questionnaire=q, by=None) for q in created]
+
+
+def reimported(study, content: bytes, format_: str, code: str) -> QuestionnaireVersion:
+    result = import_parse(format_=format_, content=content, study=study, code=code)
+    assert result.ok, [(p.where, p.message) for p in result.problems]
+    [questionnaire] = questionnaire_import(study=study, result=result, format_=format_, by=None)
+    return questionnaire_publish(questionnaire=questionnaire, by=None)
+
+
+def completed(make, version: QuestionnaireVersion, participant, answers: dict, code: str) -> Response:
+    timepoint = make.timepoint(version=version, code=code)
+    assignment = make.assignment(participant=participant, timepoint=timepoint, status=Assignment.Status.COMPLETED)
+    return make.response(assignment=assignment, status="completed", answers=answers)
+
+
+def response_back(make, study, exported: dict, version: QuestionnaireVersion, participant, code: str) -> Response:
+    """The exported QuestionnaireResponse imported into a new timepoint of `version`. Its identifier names the
+    timepoint it was given at (pseudonym/timepoint/occurrence), which the import checks against the timepoint
+    it loads into: it is left out, the occurrence is then 1."""
+    timepoint = make.timepoint(version=version, code=code)
+    resource = {k: v for k, v in exported.items() if k != "identifier"}
+    result = responses_import(study=study, timepoint=timepoint, content=json.dumps(resource).encode(), by=None)
+    assert result.ok, [(p.where, p.message) for p in result.problems]
+    assert result.created == 1
+    return Response.objects.get(assignment__participant=participant, assignment__timepoint=timepoint)
+
+
+def without_top_level(definition: dict) -> dict:
+    return {k: v for k, v in definition.items() if k not in DIFFERING_TOP_LEVEL}
+
+
+@dataclass(frozen=True)
+class DictionaryShape:
+    """What a REDCap dictionary keeps of a question: its kind, option codes, required, and how many display
+    conditions it carries (its groups' conditions included: REDCap has no groups, the export moves a group's
+    conditions onto each of its fields)."""
+
+    kind: str
+    codes: tuple[str, ...]
+    required: bool
+    conditions: int
+
+
+def dictionary_shapes(definition: dict) -> list[tuple[str, DictionaryShape]]:
+    """(linkId, shape) of each question, in order."""
+    out: list[tuple[str, DictionaryShape]] = []
+
+    def walk(nodes: list[dict], inherited: int) -> None:
+        for node in nodes:
+            if node.get("type") == "display" or never_asked(definition, node):
+                continue
+            own = len(node.get("enableWhen") or [])
+            if node.get("type") == "group":
+                walk(node.get("item") or [], inherited + own)
+                continue
+            shape = DictionaryShape(
+                kind=values.kind_of(node),
+                codes=tuple(values.option_codes(node)),
+                required=bool(node.get("required")),
+                conditions=inherited + own,
+            )
+            out.append((str(node.get("linkId")), shape))
+            walk(node.get("item") or [], inherited + own)
+
+    walk(definition.get("item", []), 0)
+    return out
+
+
+def exported_items(response: Response) -> list[dict]:
+    return response_export(response).get("item", [])
+
+
+# --- the tests ---------------------------------------------------------------------------------------------------
+
+
+def test_the_files_are_there_and_every_refusal_names_a_file():
+    assert len([n for n in FILES if not n.startswith(SHARED)]) >= 20
+    if not PUBLIC_FIXTURES.exists():
+        need_service("public fixtures", False, f"{PUBLIC_FIXTURES} is absent (set RESSENTI_PUBLIC_FIXTURES)")
+    assert set(SHARED_EXPECTED) <= set(FILES)
+    assert set(REFUSALS) <= set(FILES), set(REFUSALS) - set(FILES)
+    sources = (OWN / "SOURCES.md").read_text(encoding="utf-8")
+    for name in FILES:
+        if not name.startswith(SHARED):
+            assert f"| {name} |" in sources, f"{name} has no row in tests/data/public/SOURCES.md"
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_the_import_takes_the_file_or_refuses_it_as_the_table_says(make, name):
+    study = make.study(languages=["en"], fallback_language="en")
+    result = parse(study, name)
+    found = [(p.where, p.message) for p in result.problems]
+    expected = REFUSALS.get(name, [])
+    unexpected = [p for p in result.problems if not any(problem_matches(p, e) for e in expected)]
+    assert not unexpected, f"refused for a reason REFUSALS does not list: {[(p.where, p.message) for p in unexpected]}"
+    gone = [e for e in expected if not any(problem_matches(p, e) for p in result.problems)]
+    assert not gone, f"expected refusals that no longer happen (remove them from REFUSALS): {gone}; now: {found}"
+    assert result.ok == (not expected)
+
+
+ACCEPTED = sorted(n for n in FILES if n not in REFUSALS)
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_a_file_goes_round_through_fhir_and_redcap_unchanged(make, name):
+    study, versions = imported_versions(make, name)
+    assert versions, "no questionnaire"
+    participant = make.participant(study=study, pseudonym="RT-00001")
+    for index, version in enumerate(versions):
+        definition = version.definition
+        code = f"q{index}"
+
+        # FHIR Questionnaire: exported, imported again under another code, published: the same.
+        exported = questionnaire_export(version)
+        again = reimported(study, json.dumps(exported).encode(), "fhir", f"{code}-fhir")
+        assert again.definition["item"] == definition["item"]
+        assert without_top_level(again.definition) == without_top_level(definition)
+        assert again.definition["url"] == exported["url"]
+
+        # Answers meeting the conditions, stored, exported as a QuestionnaireResponse, imported again.
+        for pick in (0, -1):
+            answers = answers_for(definition, pick)
+            assert conditions.missing_required(definition, answers) == []
+            assert set(answers) <= conditions.enabled_ids(definition, answers)
+            response = completed(make, version, participant, answers, f"{code}-given-{pick + 1}")
+            back = response_back(make, study, response_export(response), again, participant, f"{code}-back-{pick + 1}")
+            assert back.answers == answers
+            assert exported_items(back) == exported_items(response)
+
+        # REDCap dictionary: exported, imported again (into a study of its own: the form is named after the
+        # questionnaire's code), the same questions.
+        text = dictionary_export(version)
+        other = make.study(languages=["en"], fallback_language="en")
+        result = import_parse(format_="redcap", content=text.encode("utf-8"), study=other)
+        expected = REDCAP_REFUSALS.get(name, [])
+        unexpected = [p for p in result.problems if not any(problem_matches(p, e) for e in expected)]
+        assert not unexpected, f"REDCap import of the export: {[(p.where, p.message) for p in unexpected]}"
+        gone = [e for e in expected if not any(problem_matches(p, e) for p in result.problems)]
+        assert not gone, f"REDCap refusals that no longer happen (remove them from REDCAP_REFUSALS): {gone}"
+        if expected:
+            continue
+        [found] = result.questionnaires
+        names = exported_names(definition, text)
+        back = dictionary_shapes(found.definition)
+        asked_again = {var for var, node in names.items() if never_asked(definition, node)} & {v for v, _s in back}
+        assert asked_again == REDCAP_ASKED_AGAIN.get(name, set())
+        by_node = {id(node): var for var, node in names.items()}
+        before = [(by_node[id(node)], shape) for node, shape in node_shapes(definition)]
+        assert [(v, s) for v, s in back if v not in asked_again] == before
+        if file_format(name) == "redcap":
+            # From REDCap and back: the same variables (linkIds).
+            assert [v for v, _s in before] == [link for link, _s in dictionary_shapes(definition)]
+
+
+def exported_names(definition: dict, text: str) -> dict[str, dict]:
+    """REDCap variable name -> the item it was exported from: the dictionary's rows after the record ID are the
+    items that are not groups, in questionnaire order (help texts excepted), then the score rules' calc fields."""
+    rows = list(csv.reader(io.StringIO(text)))[2:]
+    nodes = [n for n in fhir.iter_items(definition.get("item", [])) if n.get("type") != "group"]
+    assert len(rows) >= len(nodes)
+    return {row[0]: node for row, node in zip(rows, nodes, strict=False)}
+
+
+def node_shapes(definition: dict) -> list[tuple[dict, DictionaryShape]]:
+    nodes = {str(n.get("linkId")): n for n in fhir.iter_items(definition.get("item", []))}
+    return [(nodes[link], shape) for link, shape in dictionary_shapes(definition)]
+
+
+# --- generated answers -------------------------------------------------------------------------------------------
+
+
+def answer_strategy(node: dict) -> st.SearchStrategy[str]:
+    """Texts a patient could post for this item (values.parse decides whether each is valid)."""
+    kind = values.kind_of(node)
+    codes = values.option_codes(node)
+    if kind == T.MULTIPLE:
+        return st.lists(st.sampled_from(codes), min_size=1, unique=True).map(lambda c: "\x1f".join(c))
+    if codes:
+        return st.sampled_from(codes)
+    if kind in values.NUMBER_TYPES:
+        low, high = values.accepted_range(node)
+        low = low if low is not None else -(10**6)
+        high = high if high is not None else 10**6
+        if kind == T.DECIMAL:
+            return st.decimals(min_value=low, max_value=high, places=2, allow_nan=False).map(values.plain)
+        return st.integers(min_value=int(low), max_value=int(high)).map(str)
+    if kind == T.DATE:
+        earliest, latest = values.date_range(node)
+        return st.integers(0, (latest - earliest).days).map(lambda d: (earliest + timedelta(days=d)).isoformat())
+    if kind == T.TIME:
+        return st.tuples(st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)).map(
+            lambda t: f"{t[0]:02d}:{t[1]:02d}:{t[2]:02d}"
+        )
+    return st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=30)
+
+
+@st.composite
+def generated_answers(draw, definition: dict) -> dict:
+    answers: dict[str, Any] = {}
+    for node in questions(definition):
+        link_id = str(node["linkId"])
+        if link_id not in conditions.enabled_ids(definition, answers):
+            continue
+        if not node.get("required") and draw(st.booleans()):
+            continue
+        raw = draw(answer_strategy(node))
+        stored, error = values.parse(node, raw.split("\x1f"))
+        if stored is not None and not error:
+            answers[link_id] = stored
+        elif node.get("required"):
+            answers[link_id] = values.parse(node, typed_candidates(node, 0)[:1])[0]
+    # An answer given before a later one hid it is dropped, as the page drops it.
+    return conditions.prune_answers(definition, answers)
+
+
+GENERATED = [n for n in ("shared/fhir/enablewhen-basic.json", "redcap/redcapr-longitudinal.csv") if n in FILES]
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_valid_answers_come_back_the_same(make, name):
+    study, versions = imported_versions(make, name)
+    version = versions[0]
+    again = reimported(study, json.dumps(questionnaire_export(version)).encode(), "fhir", "copy")
+    seen = iter(range(10**6))
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.data())
+    def round_trip(data):
+        answers = data.draw(generated_answers(version.definition))
+        assert conditions.missing_required(version.definition, answers) == []
+        n = next(seen)
+        participant = make.participant(study=study, pseudonym=f"RT-G{n:05d}")
+        response = completed(make, version, participant, copy.deepcopy(answers), f"given-{n}")
+        back = response_back(make, study, response_export(response), again, participant, f"back-{n}")
+        assert back.answers == answers
+
+    round_trip()
