@@ -183,9 +183,10 @@ REDCAP_ASKED_AGAIN: dict[str, set[str]] = {
     },
 }
 
-# Elements the FHIR Questionnaire export sets for itself (questionnaire_export.py): the canonical url (ours
-# when the file had none), our version number, status active, the publication date.
-DIFFERING_TOP_LEVEL = {"url", "version", "status", "date"}
+# Elements the FHIR Questionnaire export sets for itself (questionnaire_export.py): our canonical url, our
+# version number, status active, the publication date; and derivedFrom, where the import of the export keeps
+# the exported url|version after the sources the first import kept.
+DIFFERING_TOP_LEVEL = {"url", "version", "status", "date", "derivedFrom"}
 
 
 # --- the walk ------------------------------------------------------------------------------------------------
@@ -392,7 +393,10 @@ def test_a_file_goes_round_through_fhir_and_redcap_unchanged(make, name):
         again = reimported(study, json.dumps(exported).encode(), "fhir", f"{code}-fhir")
         assert again.definition["item"] == definition["item"]
         assert without_top_level(again.definition) == without_top_level(definition)
-        assert again.definition["url"] == exported["url"]
+        assert again.definition.get("derivedFrom") == [
+            *definition.get("derivedFrom", []),
+            f"{exported['url']}|{exported['version']}",
+        ]
 
         # Answers meeting the conditions, stored, exported as a QuestionnaireResponse, imported again.
         for pick in (0, -1):
