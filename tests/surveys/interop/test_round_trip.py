@@ -31,6 +31,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -309,25 +310,42 @@ def without_top_level(definition: dict) -> dict:
 
 @dataclass(frozen=True)
 class DictionaryShape:
-    """What a REDCap dictionary keeps of a question: its kind, option codes, required, and how many display
-    conditions it carries (its groups' conditions included: REDCap has no groups, the export moves a group's
-    conditions onto each of its fields)."""
+    """What a REDCap dictionary keeps of a question: its kind, option codes, required, and its display
+    conditions as (question, operator, value), its groups' included (REDCap has no groups: the export puts a
+    group's conditions on each of its fields)."""
 
     kind: str
     codes: tuple[str, ...]
     required: bool
-    conditions: int
+    conditions: tuple[tuple[str, str, str], ...]
 
 
-def dictionary_shapes(definition: dict) -> list[tuple[str, DictionaryShape]]:
-    """(linkId, shape) of each question, in order."""
+def condition_text(condition: dict) -> str:
+    """The value an enableWhen compares with, as text: a Coding's code, true/false, a plain number."""
+    expected = conditions.condition_expected(condition)
+    if isinstance(expected, dict):
+        return str(expected.get("code", ""))
+    if isinstance(expected, bool):
+        return "true" if expected else "false"
+    if isinstance(expected, int | float):
+        return values.plain(Decimal(str(expected)))
+    return str(expected)
+
+
+def dictionary_shapes(definition: dict, rename: dict[str, str] | None = None) -> list[tuple[str, DictionaryShape]]:
+    """(name, shape) of each question, in order; `rename` gives the REDCap name of a linkId (default: itself)."""
+    names = rename or {}
     out: list[tuple[str, DictionaryShape]] = []
 
-    def walk(nodes: list[dict], inherited: int) -> None:
+    def walk(nodes: list[dict], inherited: tuple[tuple[str, str, str], ...]) -> None:
         for node in nodes:
             if node.get("type") == "display" or never_asked(definition, node):
                 continue
-            own = len(node.get("enableWhen") or [])
+            link_id = str(node.get("linkId"))
+            own = tuple(
+                (names.get(str(c.get("question")), str(c.get("question"))), str(c.get("operator")), condition_text(c))
+                for c in node.get("enableWhen") or []
+            )
             if node.get("type") == "group":
                 walk(node.get("item") or [], inherited + own)
                 continue
@@ -337,10 +355,10 @@ def dictionary_shapes(definition: dict) -> list[tuple[str, DictionaryShape]]:
                 required=bool(node.get("required")),
                 conditions=inherited + own,
             )
-            out.append((str(node.get("linkId")), shape))
+            out.append((names.get(link_id, link_id), shape))
             walk(node.get("item") or [], inherited + own)
 
-    walk(definition.get("item", []), 0)
+    walk(definition.get("item", []), ())
     return out
 
 
@@ -425,12 +443,12 @@ def test_a_file_goes_round_through_fhir_and_redcap_unchanged(make, name):
         back = dictionary_shapes(found.definition)
         asked_again = {var for var, node in names.items() if never_asked(definition, node)} & {v for v, _s in back}
         assert asked_again == REDCAP_ASKED_AGAIN.get(name, set())
-        by_node = {id(node): var for var, node in names.items()}
-        before = [(by_node[id(node)], shape) for node, shape in node_shapes(definition)]
+        rename = {str(node.get("linkId")): var for var, node in names.items()}
+        before = dictionary_shapes(definition, rename)
         assert [(v, s) for v, s in back if v not in asked_again] == before
         if file_format(name) == "redcap":
             # From REDCap and back: the same variables (linkIds).
-            assert [v for v, _s in before] == [link for link, _s in dictionary_shapes(definition)]
+            assert set(rename.items()) == {(link, link) for link in rename}
 
 
 def exported_names(definition: dict, text: str) -> dict[str, dict]:
@@ -440,11 +458,6 @@ def exported_names(definition: dict, text: str) -> dict[str, dict]:
     nodes = [n for n in fhir.iter_items(definition.get("item", [])) if n.get("type") != "group"]
     assert len(rows) >= len(nodes)
     return {row[0]: node for row, node in zip(rows, nodes, strict=False)}
-
-
-def node_shapes(definition: dict) -> list[tuple[dict, DictionaryShape]]:
-    nodes = {str(n.get("linkId")): n for n in fhir.iter_items(definition.get("item", []))}
-    return [(nodes[link], shape) for link, shape in dictionary_shapes(definition)]
 
 
 # --- generated answers -------------------------------------------------------------------------------------------
