@@ -49,6 +49,9 @@ class Field:
     minimum: Any = None
     maximum: Any = None
     max_length: int | None = None
+    # The typed answer's format (values.answer_format): the `pattern` attribute and the example shown.
+    pattern: str = ""
+    entry_format: str = ""
     # For the page script: the conditions it re-evaluates (JSON), and how to read this field (JSON).
     conditions: str = ""
     reading: str = ""
@@ -66,7 +69,7 @@ class Field:
         """ids of the hint, format, range and error texts, for aria-describedby."""
         parts = [
             ("help", bool(self.help)),
-            ("fmt", self.kind in (T.DATE, T.TIME)),
+            ("fmt", self.kind in (T.DATE, T.TIME) or bool(self.entry_format)),
             ("rng", self.has_range),
             ("err", bool(self.error)),
         ]
@@ -197,6 +200,7 @@ def _field(
         options = [(values.YES, _("Yes")), (values.NO, _("No"))]
     link_id = str(node.get("linkId", ""))
     value = answers.get(link_id)
+    answer_format = values.answer_format(node)
     return Field(
         link_id=link_id,
         kind=kind,
@@ -210,6 +214,8 @@ def _field(
         minimum=None if low is None else values.plain(low),
         maximum=None if high is None else values.plain(high),
         max_length=node.get("maxLength") if kind in values.TEXT_TYPES else None,
+        pattern=answer_format[0] if answer_format else "",
+        entry_format=answer_format[1] if answer_format else "",
         conditions=conditions.plan_json(plans[link_id]),
     )
 

@@ -246,6 +246,45 @@ def _range_error(low: Decimal | None, high: Decimal | None) -> str:
     return _("Enter a number of at most %(high)s.") % {"high": plain(high)}
 
 
+# An item's answer format: a regular expression the whole typed answer must match (FHIR's own extension; a REDCap
+# validation such as `time` or `number_1dp` is imported as one), shown with its entryFormat ("HH:MM").
+EXT_REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
+EXT_ENTRY_FORMAT = "http://hl7.org/fhir/StructureDefinition/entryFormat"
+# Patterns the page's HTML `pattern` attribute and Python read alike: the browser anchors it whole, as fullmatch,
+# and its \d and \w are ASCII, as re.ASCII makes them here.
+_PATTERN_SAFE = re.compile(r"[\w\\^$.,:;'/ ?*+{}()\[\]|-]*")
+
+
+def answer_format(node: dict) -> tuple[str, str] | None:
+    """(pattern, example) of the typed answer of a text or number item, or None when it has none.
+
+    The one home of an answer format: the server check (`parse`) and the patient page's `pattern`
+    attribute both read it here, so what the browser lets through is what the server takes.
+    """
+    # The kinds typed into an <input type=text>, the element that takes a `pattern`.
+    if kind_of(node) not in (T.SHORT_TEXT, T.INTEGER, T.DECIMAL):
+        return None
+    pattern = fhir.ext_value(node, EXT_REGEX)
+    if not isinstance(pattern, str) or not pattern or not _PATTERN_SAFE.fullmatch(pattern):
+        return None
+    try:
+        re.compile(pattern, re.ASCII)
+    except re.error:
+        return None
+    example = fhir.ext_value(node, EXT_ENTRY_FORMAT)
+    return pattern, example if isinstance(example, str) else ""
+
+
+def format_error(node: dict, value: str) -> str:
+    """Why a typed answer does not have the item's format ("" when it does, or when there is none)."""
+    found = answer_format(node)
+    if found is None or re.fullmatch(found[0], value, re.ASCII):
+        return ""
+    if found[1]:
+        return _("Enter the answer in the form %(format)s.") % {"format": found[1]}
+    return _("This answer is not in the form asked.")
+
+
 def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
     """(stored value, error) for the strings posted for one item; value None means unanswered.
 
@@ -262,6 +301,9 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
             return None, _("Choose among the options shown.")
         return [c for c in codes if c in posted], ""
     value = posted[0]
+    wrong_format = format_error(node, value)
+    if wrong_format:
+        return None, wrong_format
     if kind in (T.SINGLE, T.YES_NO):
         if value not in option_codes(node):
             return None, _("Choose one of the options shown.")

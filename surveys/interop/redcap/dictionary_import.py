@@ -49,6 +49,7 @@ from surveys.interop.redcap.fields import (
     KNOWN_TYPES,
     NUMBER_KINDS,
     NUMBER_VALIDATION,
+    TEXT_FORMATS,
     WHOLE_NUMBER,
     redcap_extension,
 )
@@ -57,7 +58,7 @@ from surveys.interop.redcap.texts import as_number, parse_decimal, plain_text, s
 from surveys.interop.redcap.variables import Known
 from surveys.models import Item, Study
 from surveys.models.questionnaire import code_validator, option_code_validator
-from surveys.questionnaires import fhir
+from surveys.questionnaires import fhir, values
 from surveys.questionnaires.validation import LANGUAGE_NAMES, Problem, definition_problems
 from surveys.scoring.compute import scoring_problems
 
@@ -288,12 +289,13 @@ class _Import:
                 self.warn(form, row, _("a date and time: Ressenti asks the date only"))
             else:
                 kind = T.SHORT_TEXT
-                self.warn(
-                    form,
-                    row,
-                    _("the format %(validation)s is not checked: the answer is a short text")
-                    % {"validation": validation},
-                )
+                if validation not in TEXT_FORMATS:
+                    self.warn(
+                        form,
+                        row,
+                        _("the format %(validation)s is not checked: the answer is a short text")
+                        % {"validation": validation},
+                    )
         else:
             kind = {
                 "notes": T.LONG_TEXT,
@@ -338,6 +340,13 @@ class _Import:
             ext.append({"url": fhir.EXT_MAX, value_key: high})
         if kind in (T.NRS, T.VAS):
             ext += [_control("slider"), {"url": fhir.EXT_SLIDER_STEP, "valueInteger": 1}]
+        if row.ftype == "text" and validation in TEXT_FORMATS:
+            # Checked as REDCap checks it, on the page and on the server (values.answer_format).
+            pattern, example = TEXT_FORMATS[validation]
+            ext += [
+                {"url": values.EXT_REGEX, "valueString": pattern},
+                {"url": values.EXT_ENTRY_FORMAT, "valueString": example},
+            ]
         if slider_labels:
             redcap["sliderLabels"] = slider_labels
         for key, value in (

@@ -45,6 +45,28 @@ KNOWN_TYPES = {
 NUMBER_VALIDATION = re.compile(r"^(number|float)(_\ddp)?(_comma_decimal)?$")
 DATETIME_VALIDATION = re.compile(r"^datetime(_seconds)?(_ymd|_dmy|_mdy)?$")
 DATE_VALIDATION = {"date_ymd", "date_dmy", "date_mdy", "date"}
+# REDCap validations that are a format of the typed text, kept as a check: validation -> (pattern, example).
+# The patterns are REDCap's own (its redcap_validation_types table), written for both Python and the HTML
+# `pattern` attribute. Decimal places are exact, as in REDCap (number_1dp takes 3.1, not 3 or 3.14); a decimal
+# comma is taken too, as patients in France type it.
+TEXT_FORMATS: dict[str, tuple[str, str]] = {
+    "time": ("([0-9]|[01][0-9]|2[0-3]):[0-5][0-9]", "HH:MM"),
+    "time_mm_ss": ("[0-5][0-9]:[0-5][0-9]", "MM:SS"),
+    "time_hh_mm_ss": ("([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]", "HH:MM:SS"),
+    "zipcode": ("[0-9]{5}(-[0-9]{4})?", "12345 / 12345-6789"),
+    "postalcode_french": ("(0[1-9]|[1-8][0-9]|9[0-8])[0-9]{3}", "75011"),
+    "postalcode_germany": ("[0-9]{5}", "10115"),
+    "postalcode_australia": ("[0-9]{4}", "2000"),
+    "postalcode_canada": ("[ABCEGHJ-NPRSTVXYabceghj-nprstvxy][0-9][A-Za-z] *[0-9][A-Za-z][0-9]", "K1A 0B1"),
+    "alpha_only": ("[A-Za-z]+", "abc"),
+    "number_comma_decimal": ("-?[0-9]+([.,][0-9]+)?", "3,14"),
+}
+for _places in range(1, 5):
+    for _suffix in ("", "_comma_decimal"):
+        TEXT_FORMATS[f"number_{_places}dp{_suffix}"] = (
+            f"-?[0-9]+[.,][0-9]{{{_places}}}",
+            "0" + (",", ".")[not _suffix] + "0" * _places,
+        )
 # The action tag that limits a text answer's length: read as maxLength, written back from it.
 CHARLIMIT = re.compile(r"@CHARLIMIT\s*=\s*['\"]?(\d+)")
 # A raw choice code that REDCap's calculations add as a number.

@@ -330,7 +330,6 @@ def test_warnings_name_line_and_variable(every_type):
     warnings = every_type[1]
     expected = [
         "line 4, variable consult_date: the HTML formatting of the section header was removed",
-        "line 5, variable arrival: the format time is not checked: the answer is a short text",
         "line 8, variable seen_at: a date and time: Ressenti asks the date only",
         "line 15, variable again: the action tags @HIDDEN-PDF are kept with the field but not applied",
         "line 34, variable mood_note: the HTML formatting of the field note was removed",
