@@ -138,6 +138,21 @@ REFUSALS: dict[str, list[tuple[str, str]]] = {
     # Argonaut PHQ-9 (options in contained ValueSets named by their canonical url): its narrative has no div
     # (1..1 in R4), which the FHIR validation refuses before the value sets are read.
     "fhir/round-trip/lforms-argonaut-phq9.json": [("questionnaire", "text.div: Value for the field 'div' is required")],
+    # lforms: result messages (displays) under read-only choices, shown by conditions on a calculated score.
+    "fhir/round-trip/lforms-enablewhen-on-calculated.json": [
+        (f"item {side}ResultInterpretation", words)
+        for side in ("neg", "pos")
+        for words in (
+            "enableWhen[0]: depends on fruitScore, which is calculated or read-only and never answered here",
+            "item: questions nested under a choice item " + NESTED,
+        )
+    ],
+    # HL7 SDC: repeating groups, and options from a terminology server.
+    "fhir/round-trip/sdc-test-repeatable-nested-groups.json": [
+        ("item ba91450b-6e67-40dc-8629-0f1b60577774", "repeats: a group answered several times cannot be represented"),
+        ("item 68ca912397a145bd9e9f265702b5cf45", "repeats: a group answered several times cannot be represented"),
+        ("item 34b78239-1df2-49c5-a1ab-8f5691c7ede0", VALUE_SET),
+    ],
     # HL7 SDC: options from a terminology server.
     "fhir/round-trip/sdc-test-required-field.json": [("item radio", VALUE_SET)],
     "fhir/round-trip/sdc-test-all-data-types.json": [
