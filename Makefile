@@ -50,10 +50,12 @@ migrate: install-runtime
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py load_demo --no-link
+	$(PY) manage.py load_demo
 
-# Web server + a real Celery worker with beat, on the embedded defaults.
-run: demo
+# Web server + a real Celery worker with beat, on the embedded defaults. The accounts and the patient
+# link are printed once, by run_demo, when its server answers (on $PORT).
+run: migrate
+	$(PY) manage.py load_demo --no-access
 	$(PY) manage.py run_demo
 
 # In parallel, one process per core (pytest-xdist); each has its own test database and Redis database.

@@ -34,9 +34,13 @@ from surveys.models import (
     ConsentNotice,
     EnableCondition,
     Item,
+    Panel,
+    PanelMember,
     Participant,
     Questionnaire,
     QuestionnaireVersion,
+    ReviewRound,
+    ReviewSubmission,
     Section,
     Site,
     Study,
@@ -212,6 +216,60 @@ VISIT = QuestionnaireSpec(
 )
 
 QUESTIONNAIRES = (VISIT,)
+# Designed and not yet published: the open review round of the demo panel reads it.
+SLEEP = QuestionnaireSpec(
+    code="sommeil",
+    kind=Questionnaire.Kind.PROM,
+    title_fr="Votre sommeil",
+    title_en="Your sleep",
+    intro_fr="Trois questions sur vos nuits du dernier mois (1 minute).",
+    intro_en="Three questions about your nights over the last month (1 minute).",
+    sections=(
+        SectionSpec(
+            "sleep_p1",
+            "Vos nuits",
+            "Your nights",
+            (
+                ItemSpec(
+                    "sleep_hours",
+                    Item.Type.INTEGER,
+                    "Combien d'heures dormez-vous par nuit, en moyenne ?",
+                    "How many hours do you sleep a night, on average?",
+                    required=True,
+                    min_value=Decimal(0),
+                    max_value=Decimal(24),
+                ),
+                ItemSpec(
+                    "sleep_quality",
+                    Item.Type.SINGLE,
+                    "Comment jugez-vous la qualité de votre sommeil ?",
+                    "How would you rate the quality of your sleep?",
+                    required=True,
+                    options=(
+                        OptionSpec("q1", "Très bonne", "Very good"),
+                        OptionSpec("q2", "Plutôt bonne", "Fairly good"),
+                        OptionSpec("q3", "Plutôt mauvaise", "Fairly bad"),
+                        OptionSpec("q4", "Très mauvaise", "Very bad"),
+                    ),
+                ),
+                ItemSpec(
+                    "sleep_tired",
+                    Item.Type.YES_NO,
+                    "Vous sentez-vous souvent fatigué(e) dans la journée ?",
+                    "Do you often feel tired during the day?",
+                ),
+            ),
+        ),
+    ),
+)
+DRAFTS = (SLEEP,)
+
+# The expert-patient panel: a reviewer who is not staff (reviewers' pages are /review/, never the admin),
+# one open round on the draft above, one closed round that signed off the published PHQ-9.
+EXPERT = "patient_expert"
+PANEL_CODE = "patients-experts"
+OPEN_ROUND_TITLE = "Relecture du questionnaire sur le sommeil"
+CLOSED_ROUND_TITLE = "Relecture du PHQ-9 avant l'inclusion"
 # Instruments of the library (surveys/interop/instruments/) the demo takes as they are, codes and all, as a
 # designer does from the library page: their text is never retyped here.
 LIBRARY_QUESTIONNAIRES = ("phq9",)
@@ -463,6 +521,11 @@ def demo_research_load() -> DemoResearch:
         for spec in QUESTIONNAIRES:
             questionnaire = _draft_load(study=study, spec=spec)
             versions[spec.code] = questionnaire_publish(questionnaire=questionnaire, by=users["designer"])
+        drafts = [_draft_load(study=study, spec=spec) for spec in DRAFTS]
+        expert, expert_password = _review_load(
+            study=study, designer=users["designer"], draft=drafts[0], signed_off=versions["phq9"]
+        )
+        users[EXPERT], passwords[EXPERT] = expert, expert_password
 
         timepoints = []
         for order, tp in enumerate(TIMEPOINTS, start=1):
@@ -512,6 +575,73 @@ def _staff_load(*, study: Study) -> tuple[dict, dict]:
             _upsert(StudyMembership, lookup={"user": user, "study": study, "role": username}, values={})
     _lockouts_clear(list(users))
     return users, passwords
+
+
+def _review_load(
+    *, study: Study, designer: models.Model, draft: Questionnaire, signed_off: QuestionnaireVersion
+) -> tuple[models.Model, str]:
+    """The panel, its expert reviewer (not staff), an open round on `draft` and a closed one approving
+    `signed_off`. Rounds are created once: a round freezes what it reviewed, so loading again keeps them."""
+    from surveys.review.rounds import round_close, round_open
+
+    expert = _upsert(
+        get_user_model(),
+        lookup={"username": EXPERT},
+        values={
+            "email": "patient.expert@demo.example.org",
+            "is_staff": False,
+            "is_superuser": False,
+            "is_active": True,
+        },
+        create_only={"password": "!"},
+    )
+    password = demo_password(EXPERT)
+    expert.set_password(password)
+    expert.save(update_fields=["password"])
+    _lockouts_clear([EXPERT])
+    panel = _upsert(Panel, lookup={"study": study, "code": PANEL_CODE}, values={"title": "Comité de patients experts"})
+    now = timezone.now()
+    _upsert(
+        PanelMember,
+        lookup={"panel": panel, "user": expert},
+        values={"kind": PanelMember.Kind.EXPERT_PATIENT, "active": True, "language": "fr"},
+        create_only={"accepted_at": now},
+    )
+    open_round = ReviewRound.objects.filter(questionnaire=draft, panel=panel, title=OPEN_ROUND_TITLE).first()
+    if open_round is None:
+        round_open(
+            questionnaire=draft,
+            panel=panel,
+            deadline=now + timedelta(days=30),
+            by=designer,
+            title=OPEN_ROUND_TITLE,
+            instructions="Ces questions sont-elles claires ? Manque-t-il quelque chose d'important pour vous ?",
+        )
+    elif open_round.deadline <= now + timedelta(days=7):
+        # An old demo database: the round stays open for whoever tries it.
+        open_round.deadline = now + timedelta(days=30)
+        open_round.closed_at = None
+        open_round.save(update_fields=["deadline", "closed_at"])
+    questionnaire = signed_off.questionnaire
+    if not ReviewRound.objects.filter(questionnaire=questionnaire, panel=panel, title=CLOSED_ROUND_TITLE).exists():
+        closed = round_open(
+            questionnaire=questionnaire,
+            panel=panel,
+            deadline=now + timedelta(days=1),
+            by=designer,
+            title=CLOSED_ROUND_TITLE,
+        )
+        ReviewSubmission.objects.create(
+            round=closed,
+            reviewer=expert,
+            burden=2,
+            comments="Questions claires ; la durée est raisonnable.",
+            approved=True,
+            approved_hash=closed.content_hash,
+            submitted_at=now,
+        )
+        round_close(round_=closed, by=designer)
+    return expert, password
 
 
 def _lockouts_clear(usernames: list[str]) -> None:
@@ -571,7 +701,7 @@ class DemoAccess:
     patient_url: str | None
     patient_pseudonym: str | None
     patient_timepoint: str | None
-    credentials: list[tuple[str, str, str]]  # (username, password, role)
+    credentials: list[tuple[str, str, str, str]]  # (username, password, role, where to sign in)
 
 
 def demo_access(*, site_url: str | None = None, issue_link: bool = True) -> DemoAccess | None:
@@ -582,8 +712,17 @@ def demo_access(*, site_url: str | None = None, issue_link: bool = True) -> Demo
     if study is None:
         return None
     site_url = (site_url or settings.SITE_URL).rstrip("/")
-    credentials = [(SUPERUSER, demo_password(SUPERUSER), "superuser")] + [
-        (str(role), demo_password(str(role)), str(role.label)) for role in STAFF_ROLES
+    admin_url = site_url + reverse("admin:index")
+    credentials = [
+        (SUPERUSER, demo_password(SUPERUSER), "superuser", admin_url),
+        *((str(role), demo_password(str(role)), str(role.label), admin_url) for role in STAFF_ROLES),
+        # Not staff: reviewers sign in to their own pages, where the open round waits.
+        (
+            EXPERT,
+            demo_password(EXPERT),
+            str(PanelMember.Kind.EXPERT_PATIENT.label),
+            site_url + reverse("surveys:review_home"),
+        ),
     ]
     # The first patient's baseline when still open; otherwise any open demo assignment.
     assignment = (
@@ -601,7 +740,7 @@ def demo_access(*, site_url: str | None = None, issue_link: bool = True) -> Demo
             token = assignment_link_token(assignment=assignment)
             patient_url = site_url + reverse("surveys:respond", args=[token])
     return DemoAccess(
-        admin_url=site_url + reverse("admin:index"),
+        admin_url=admin_url,
         patient_url=patient_url,
         patient_pseudonym=pseudonym,
         patient_timepoint=timepoint,
@@ -621,11 +760,10 @@ def demo_access_print(*, access: DemoAccess | None, write: Callable[[str], objec
     elif access.patient_pseudonym is None:
         write("Patient link:  none (no open demo assignment left)")
     write("")
-    width = max(len(username) for username, _pw, _role in access.credentials)
-    pw_width = max(len(pw) for _u, pw, _role in access.credentials)
-    write(f"  {'username':<{width}}  {'password':<{pw_width}}  role")
-    for username, password, role in access.credentials:
-        write(f"  {username:<{width}}  {password:<{pw_width}}  {role}")
+    rows = [("username", "password", "role", "sign in at"), *access.credentials]
+    widths = [max(len(row[n]) for row in rows) for n in range(3)]
+    for row in rows:
+        write("  " + "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False)) + f"  {row[3]}")
     write("")
 
 

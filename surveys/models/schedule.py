@@ -142,7 +142,7 @@ class Timepoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} (+{self.offset} {self.unit})"
+        return f"{self.code} (+{self.offset} {self.get_unit_display()})"
 
     @property
     def is_triggered(self) -> bool:

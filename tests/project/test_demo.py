@@ -27,17 +27,23 @@ from surveys.models import (
     Assignment,
     EnableCondition,
     Item,
+    Panel,
+    PanelMember,
     Participant,
     Questionnaire,
     QuestionnaireVersion,
+    ReviewRound,
+    ReviewSubmission,
     Section,
     Site,
     Study,
     StudyMembership,
     Timepoint,
 )
+from surveys.questionnaires import fhir
 from surveys.questionnaires.publish import questionnaire_publish
 from surveys.questionnaires.validation import definition_problems
+from surveys.review import panels, rounds
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -56,6 +62,10 @@ MODELS = [
     Patient,
     Enrollment,
     StudyMembership,
+    Panel,
+    PanelMember,
+    ReviewRound,
+    ReviewSubmission,
     get_user_model(),
 ]
 
@@ -95,8 +105,11 @@ def test_load_demo_twice_duplicates_nothing():
     # History rows included: a second load writes nothing at all.
     assert counts() == first
     assert first["surveys.Study"] == 1
-    assert first["surveys.Questionnaire"] == 2
+    assert first["surveys.Questionnaire"] == 3  # two published, one draft under review
     assert first["surveys.QuestionnaireVersion"] == 2
+    assert first["surveys.ReviewRound"] == 2
+    assert first["surveys.ReviewSubmission"] == 1
+    assert first["surveys.PanelMember"] == 1
     assert first["surveys.Timepoint"] == 3
     assert first["surveys.Participant"] == first["patients.Patient"] == first["patients.Enrollment"] == 3
     assert first["surveys.Assignment"] == 9
@@ -119,11 +132,29 @@ def test_load_demo_refuses_to_run_with_debug_off_unless_forced():
 def test_demo_questionnaires_pass_publish_validation():
     load_demo("--no-link")
     study = Study.objects.get(code=demo.STUDY_CODE)
-    for questionnaire in study.questionnaires.all():
+    for questionnaire in study.questionnaires.exclude(code__in=[spec.code for spec in demo.DRAFTS]):
         version = questionnaire.versions.get()
         assert definition_problems(version.definition, languages=study.languages) == []
         # Identical content: publishing again returns the same version.
         assert questionnaire_publish(questionnaire=questionnaire, by=None) == version
+    for spec in demo.DRAFTS:
+        draft = study.questionnaires.get(code=spec.code)
+        assert not draft.versions.exists()
+        assert definition_problems(fhir.definition_from_draft(draft), languages=study.languages) == []
+
+
+@pytest.mark.django_db
+def test_the_demo_panel_has_an_open_round_and_a_closed_round_that_signed_off_phq9():
+    load_demo("--no-link")
+    phq9 = QuestionnaireVersion.objects.get(questionnaire__code="phq9")
+    # The closed round reviewed exactly the published content, with the expert's approval.
+    signed = rounds.approving_round(questionnaire=phq9.questionnaire, content_hash=phq9.content_hash)
+    assert signed is not None and signed.title == demo.CLOSED_ROUND_TITLE
+    open_round = ReviewRound.objects.get(title=demo.OPEN_ROUND_TITLE)
+    assert open_round.closed_at is None and open_round.questionnaire.code == "sommeil"
+    expert = get_user_model().objects.get(username=demo.EXPERT)
+    assert not expert.is_staff
+    assert list(panels.rounds_for_reviewer(user=expert).filter(closed_at__isnull=True)) == [open_round]
 
 
 @pytest.mark.django_db
@@ -191,7 +222,7 @@ def test_demo_assignments_follow_the_schedule_from_a_stable_enrolment():
 @pytest.mark.django_db
 def test_demo_users_log_in_with_the_printed_passwords(client):
     credentials = printed_credentials(load_demo("--no-link"))
-    assert set(credentials) == {"admin", "designer", "investigator", "data_manager", "reviewer"}
+    assert set(credentials) == {"admin", "designer", "investigator", "data_manager", "reviewer", "patient_expert"}
     # A changed password is put back by the next load.
     User = get_user_model()
     designer = User.objects.get(username="designer")
@@ -200,7 +231,13 @@ def test_demo_users_log_in_with_the_printed_passwords(client):
     credentials = printed_credentials(load_demo("--no-link"))
     for username, password in credentials.items():
         assert client.login(username=username, password=password), username
-        assert client.get("/admin/").status_code == 200
+        if username == "patient_expert":
+            # The expert reviewer is not staff: their page lists the panel's open round, ready to review.
+            home = client.get("/review/")
+            assert home.status_code == 200
+            assert "Relecture du questionnaire sur le sommeil" in home.content.decode()
+        else:
+            assert client.get("/admin/").status_code == 200
         client.logout()
     assert User.objects.get(username="admin").is_superuser
     assert not User.objects.filter(is_superuser=True).exclude(username="admin").exists()

@@ -26,10 +26,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-link",
             action="store_true",
-            help="Do not issue and print a patient link (run_demo prints a fresh one).",
+            help="Do not issue and print a patient link.",
+        )
+        parser.add_argument(
+            "--no-access",
+            action="store_true",
+            help="Print neither the accounts nor a link (run_demo prints them once its server answers, on its port).",
         )
 
-    def handle(self, *args, force: bool = False, no_link: bool = False, **options) -> None:
+    def handle(self, *args, force: bool = False, no_link: bool = False, no_access: bool = False, **options) -> None:
         if not settings.DEBUG and not force:
             raise CommandError(
                 "DEBUG is off: this looks like a real deployment, and the demo creates accounts whose passwords "
@@ -47,4 +52,5 @@ class Command(BaseCommand):
                 f"{len(research.timepoints)} timepoints, {len(loaded.enrollments)} patients enrolled."
             )
         )
-        demo_access_print(access=demo_access(issue_link=not no_link), write=self.stdout.write)
+        if not no_access:
+            demo_access_print(access=demo_access(issue_link=not no_link), write=self.stdout.write)
