@@ -140,6 +140,8 @@ class RowSpool:
 def _kind(column: Column) -> str:
     if column.value_type in ("date", "datetime"):
         return column.value_type
+    if column.value_type == "local_datetime":  # a date-and-time item: a wall-clock reading, SPSS DATETIME / Stata %tc
+        return "datetime"
     return "number" if column.value_type in NUMERIC else "string"
 
 

@@ -7,6 +7,7 @@ columns, the codebook describes the same columns. Values: str, int, float, date,
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,8 @@ _VALUE_TYPES = {
     T.DECIMAL: "decimal",
     T.DATE: "date",
     T.TIME: "time",
+    # The patient's wall-clock reading, not an instant: its own type, so the codebook says so.
+    T.DATETIME: "local_datetime",
     T.SHORT_TEXT: "text",
     T.LONG_TEXT: "text",
 }
@@ -140,9 +143,25 @@ _VALUE_TYPES = {
 
 def item_value_type(item: ItemVar, ctx: Context) -> str:
     kind = _VALUE_TYPES.get(item.type, "text")
-    if kind == "date" and ctx.dates.as_days:
+    if kind in ("date", "local_datetime") and ctx.dates.as_days:
         return "day"
     return kind
+
+
+def wall_clock(value: Any, ctx: Context) -> dt.datetime | int | str | None:
+    """A date-and-time answer as the export shows it: the patient's wall-clock reading (a naive datetime,
+    as stored: values.py), moved with the participant's dates when they are shifted, or a day number.
+    Text that is not a date and time is kept only with exact dates, as DateMode.date does."""
+    parts = values.to_datetime(value)
+    if parts is None or len(parts) != 6:
+        return (
+            (str(value) if value not in (None, "") else None)
+            if not ctx.dates.as_days and ctx.dates.mode == "exact"
+            else None
+        )
+    # The study's zone only carries the reading through DateMode (a shift keeps the clock time); it is dropped after.
+    shown = ctx.dates.instant(dt.datetime(*parts, tzinfo=ctx.dates.zone))
+    return shown.replace(tzinfo=None) if isinstance(shown, dt.datetime) else shown
 
 
 def _choice_codes(item: ItemVar, value: Any) -> tuple[list[str], list[str]]:
@@ -184,6 +203,8 @@ def scalar_value(item: ItemVar, value: Any, ctx: Context, *, numeric: bool = Fal
         return int(number) if number == number.to_integral_value() and kind != T.DECIMAL else float(number)
     if kind == T.DATE:
         return ctx.dates.date(value)
+    if kind == T.DATETIME:
+        return wall_clock(value, ctx)
     return str(value)
 
 

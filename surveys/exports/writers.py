@@ -39,7 +39,7 @@ from surveys.exports.codebook import codebook_header, codebook_html_write, codeb
 from surveys.exports.source import ResponseRow, responses_queryset, responses_stream
 from surveys.exports.spec import ExportSpec, ExportSpecError, ExportStats
 from surveys.exports.statfiles import RowSpool, statfile_write
-from surveys.exports.tables import Context, long_columns, long_rows, wide_columns, wide_values
+from surveys.exports.tables import Context, long_columns, long_rows, wall_clock, wide_columns, wide_values
 from surveys.models import Study
 
 Progress = Callable[[int, int], None]
@@ -351,6 +351,9 @@ def _fhir(spec, ctx, cats, out, counter, stats) -> None:
             if item is not None and item.type == "date":
                 value = ctx.dates.date(value)
                 value = value.isoformat() if isinstance(value, dt.date) else value
+            elif item is not None and item.type == "datetime":
+                value = wall_clock(value, ctx)
+                value = value.isoformat(timespec="seconds") if isinstance(value, dt.datetime) else value
             if spec.exclude_free_text and item is not None:
                 if item.type in FREE_TEXT_TYPES:
                     continue

@@ -148,6 +148,7 @@ class Item(FrozenCodeMixin, models.Model):
         VAS = "vas", _("Visual analogue scale 0–100")
         DATE = "date", _("Date")
         TIME = "time", _("Time of day")
+        DATETIME = "datetime", _("Date and time")
         SHORT_TEXT = "short_text", _("Short text")
         LONG_TEXT = "long_text", _("Long text")
 

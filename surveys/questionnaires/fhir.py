@@ -48,6 +48,17 @@ EXT_MAX = "http://hl7.org/fhir/StructureDefinition/maxValue"
 EXT_ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 EXT_SLIDER_STEP = "http://hl7.org/fhir/StructureDefinition/questionnaire-sliderStepValue"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
+EXT_OPTION_PREFIX = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionPrefix"
+# Where an option's score sits on a value set's concept: R4's ordinalValue, its older valueset-
+# name, and itemWeight (the extensions pack's new name).
+VALUE_SET_SCORE_EXTENSIONS = (
+    EXT_ORDINAL,
+    "http://hl7.org/fhir/StructureDefinition/valueset-ordinalValue",
+    "http://hl7.org/fhir/StructureDefinition/itemWeight",
+)
+# The answerValueSet an item's answerOption list was read from (a ValueSet contained in the file):
+# FHIR R4 forbids an item to carry both (que-4), and the reference keeps the contained ValueSet in use.
+EXT_OPTIONS_FROM = "urn:ressenti:fhir:extension:options-from-value-set"
 
 T = Item.Type
 # Our item type -> FHIR R4 item type.
@@ -62,6 +73,7 @@ FHIR_TYPE: dict[str, str] = {
     T.VAS: "integer",
     T.DATE: "date",
     T.TIME: "time",
+    T.DATETIME: "dateTime",
     T.SHORT_TEXT: "string",
     T.LONG_TEXT: "text",
 }
@@ -73,6 +85,7 @@ ANSWER_KEY: dict[str, str] = {
     "decimal": "answerDecimal",
     "date": "answerDate",
     "time": "answerTime",
+    "dateTime": "answerDateTime",
     "string": "answerString",
     "text": "answerString",
 }
@@ -128,6 +141,7 @@ def item_type(node: dict) -> str:
         "decimal": T.DECIMAL,
         "date": T.DATE,
         "time": T.TIME,
+        "dateTime": T.DATETIME,
         "string": T.SHORT_TEXT,
         "text": T.LONG_TEXT,
         "quantity": T.DECIMAL,
@@ -163,6 +177,97 @@ def option_code(option: dict) -> str:
         if key.startswith("value"):
             return str(value)
     return ""
+
+
+def prefix(node: dict, language: str, base_language: str) -> str:
+    """An item's prefix ("1.", "a)") in `language` (translation on _prefix), or ""."""
+    return localized(node, "prefix", language, base_language).strip()
+
+
+def option_prefix(option: dict, language: str, base_language: str) -> str:
+    """An answer option's questionnaire-optionPrefix ("A", "0") in `language`, or ""."""
+    for ext in option.get("extension", ()):
+        if ext.get("url") == EXT_OPTION_PREFIX and isinstance(ext.get("valueString"), str):
+            return localized(ext, "valueString", language, base_language).strip()
+    return ""
+
+
+def contained_value_set(definition: dict, reference: str) -> dict | None:
+    """The ValueSet of the definition's `contained` that `reference` names, or None: "#id" (a local
+    reference), or the canonical url (with or without |version) of a ValueSet the file contains."""
+    if not isinstance(reference, str):
+        return None
+    url = reference.split("|", 1)[0]
+    for resource in definition.get("contained") or ():
+        if isinstance(resource, dict) and resource.get("resourceType") == "ValueSet":
+            if reference == f"#{resource.get('id')}" or (url and resource.get("url") == url):
+                return resource
+    return None
+
+
+def _option_from_concept(concept: dict, system: Any, version: Any) -> dict:
+    """One answerOption (valueCoding) from a value set concept, its score and translations kept."""
+    coding: dict[str, Any] = {}
+    if isinstance(system, str):
+        coding["system"] = system
+    if isinstance(version, str):
+        coding["version"] = version
+    coding["code"] = concept.get("code")
+    if isinstance(concept.get("display"), str):
+        coding["display"] = concept["display"]
+        translations = [
+            e for e in (concept.get("_display") or {}).get("extension", ()) if e.get("url") == EXT_TRANSLATION
+        ]
+        # A designation in another language is that language's label (ValueSet designation.language).
+        known = {p.get("valueCode") for e in translations for p in e.get("extension", ()) if p.get("url") == "lang"}
+        for designation in concept.get("designation") or ():
+            lang, text = designation.get("language"), designation.get("value")
+            if isinstance(lang, str) and isinstance(text, str) and lang not in known:
+                known.add(lang)
+                translations.append(
+                    {
+                        "url": EXT_TRANSLATION,
+                        "extension": [{"url": "lang", "valueCode": lang}, {"url": "content", "valueString": text}],
+                    }
+                )
+        if translations:
+            coding["_display"] = {"extension": translations}
+    option: dict[str, Any] = {"valueCoding": coding}
+    scores = [
+        {"url": EXT_ORDINAL, "valueDecimal": ext["valueDecimal"]}
+        for ext in concept.get("extension", ())
+        if ext.get("url") in VALUE_SET_SCORE_EXTENSIONS and "valueDecimal" in ext
+    ][:1]
+    others = [e for e in concept.get("extension", ()) if e.get("url") == EXT_OPTION_PREFIX]
+    if scores or others:
+        option["extension"] = others + scores
+    return option
+
+
+def value_set_options(value_set: dict) -> tuple[list[dict], str]:
+    """(answerOption list, "") read from a ValueSet's expansion, else its compose; ([], why) when its
+    options cannot be listed from the file alone (a whole code system, a filter, another value set)."""
+    expansion = value_set.get("expansion") or {}
+    if expansion.get("contains"):
+        options: list[dict] = []
+
+        def walk(entries: list[dict]) -> None:
+            for entry in entries:
+                if not entry.get("abstract") and not entry.get("inactive") and entry.get("code") is not None:
+                    options.append(_option_from_concept(entry, entry.get("system"), entry.get("version")))
+                walk(entry.get("contains") or [])
+
+        walk(expansion["contains"])
+        return options, ""
+    compose = value_set.get("compose") or {}
+    if compose.get("exclude"):
+        return [], "compose.exclude"
+    options = []
+    for include in compose.get("include") or ():
+        if include.get("filter") or include.get("valueSet") or not include.get("concept"):
+            return [], "compose.include (a whole code system, a filter or another value set)"
+        options += [_option_from_concept(c, include.get("system"), include.get("version")) for c in include["concept"]]
+    return options, "" if options else "compose"
 
 
 def rules_of(definition: dict) -> dict:
@@ -242,7 +347,7 @@ def _control(code: str) -> dict:
     }
 
 
-def _answer_value(target_fhir_type: str | None, operator: str, raw: str) -> tuple[str, Any]:
+def _answer_value(target_fhir_type: str | None, operator: str, raw: str, time_zone: str = "UTC") -> tuple[str, Any]:
     """A condition's answer as the designer typed it, in the answer[x] that suits the item it tests, read
     as patients' answers are (questionnaires.values); a text that does not read so stays a text, which
     publish validation names against the item."""
@@ -262,10 +367,16 @@ def _answer_value(target_fhir_type: str | None, operator: str, raw: str) -> tupl
         return ("answerInteger", int(number)) if whole else ("answerDecimal", float(number))
     if key == "answerTime" and values.fhir_time(raw):
         return key, values.fhir_time(raw)
+    if key == "answerDateTime":
+        # FHIR writes a time of day with its offset: the study's, as for answers (values.fhir_datetime).
+        if values.fhir_datetime(raw, time_zone):
+            return key, values.fhir_datetime(raw, time_zone)
+        if values.to_date(raw) is not None:
+            return key, raw
     return (key if key in ("answerDate", "answerString") else "answerString"), raw
 
 
-def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str, str]) -> dict:
+def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str, str], time_zone: str = "UTC") -> dict:
     node: dict[str, Any] = {"linkId": row.link_id, "type": FHIR_TYPE.get(row.type, "string")}
     _put_text(node, "text", row, "text", languages, base)
     ext: list[dict] = [{"url": EXT_ITEM_TYPE, "valueCode": row.type}]
@@ -298,7 +409,7 @@ def _item_node(row: Item, languages: list[str], base: str, fhir_types: dict[str,
     if conditions:
         node["enableWhen"] = []
         for cond in conditions:
-            key, value = _answer_value(fhir_types.get(cond.question), cond.operator, cond.answer)
+            key, value = _answer_value(fhir_types.get(cond.question), cond.operator, cond.answer, time_zone)
             node["enableWhen"].append({"question": cond.question, "operator": cond.operator, key: value})
         if len(conditions) > 1:
             node["enableBehavior"] = row.enable_behavior
@@ -386,10 +497,11 @@ def definition_from_draft(questionnaire: Questionnaire) -> dict:
         _put_text(group, "text", section, "title", languages, base)
         groups[section.pk] = group
     loose = [r for r in items if r.section_id is None]
-    top.extend(_item_node(r, languages, base, fhir_types) for r in loose)
+    zone = study.time_zone
+    top.extend(_item_node(r, languages, base, fhir_types, zone) for r in loose)
     for row in items:
         if row.section_id is not None:
-            groups[row.section_id]["item"].append(_item_node(row, languages, base, fhir_types))
+            groups[row.section_id]["item"].append(_item_node(row, languages, base, fhir_types, zone))
     top.extend(groups[s.pk] for s in sections)
     definition["item"] = top
     return definition

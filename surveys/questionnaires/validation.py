@@ -55,15 +55,26 @@ def _condition_answer(cond: dict):
     return None, None
 
 
-def definition_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
-    """Every problem that stops `definition` from being published in `languages`."""
+def _has_text(node: dict, key: str) -> bool:
+    """Whether node[key] is given in some language (the base text or a translation)."""
+    return bool(node.get(key)) or bool((node.get(f"_{key}") or {}).get("extension"))
+
+
+def definition_problems(definition: dict, *, languages: list[str], texts: bool = True) -> list[Problem]:
+    """Every problem that stops `definition` from being published in `languages`.
+
+    `texts=False` leaves out the texts missing in a language (the FHIR import warns about those
+    instead: they can be written once the draft is copied into editable rows)."""
     problems: list[Problem] = []
     base = definition.get("language") or languages[0]
 
     def add(where: str, message: str) -> None:
         problems.append(Problem(where, message))
 
-    for lang in _missing_translations(definition, "title", languages, base):
+    def missing(node: dict, key: str) -> list[str]:
+        return _missing_translations(node, key, languages, base) if texts else []
+
+    for lang in missing(definition, "title"):
         add(_("questionnaire"), _("title is missing in %(lang)s") % {"lang": _lang_name(lang)})
 
     nodes = list(iter_items(definition.get("item", [])))
@@ -86,13 +97,18 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
             by_link[link_id] = node
 
         kind = item_type(node)
-        text_key = "text"
-        for lang in _missing_translations(node, text_key, languages, base):
-            what = _("title") if is_group else _("text")
-            add(where, _("%(what)s is missing in %(lang)s") % {"what": what, "lang": _lang_name(lang)})
+        # A group's title is optional (FHIR R4): an untitled group is a page without a heading. A group
+        # titled in one language needs its title in every language, as any text does.
+        if not (is_group and not _has_text(node, "text")):
+            for lang in missing(node, "text"):
+                what = _("title") if is_group else _("text")
+                add(where, _("%(what)s is missing in %(lang)s") % {"what": what, "lang": _lang_name(lang)})
+        if _has_text(node, "prefix"):
+            for lang in missing(node, "prefix"):
+                add(where, _("prefix is missing in %(lang)s") % {"lang": _lang_name(lang)})
         for child in node.get("item", []):
             if item_control(child) == "help" and child.get("text"):
-                for lang in _missing_translations(child, "text", languages, base):
+                for lang in missing(child, "text"):
                     add(where, _("help text is missing in %(lang)s") % {"lang": _lang_name(lang)})
 
         if kind in values.CHOICE_TYPES and not is_group:
@@ -109,11 +125,32 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
                 seen.add(code)
                 coding = option.get("valueCoding")
                 if coding is not None:
-                    for lang in _missing_translations(coding, "display", languages, base):
+                    for lang in missing(coding, "display"):
                         add(
                             where,
                             _("label of option %(code)s is missing in %(lang)s")
                             % {"code": code, "lang": _lang_name(lang)},
+                        )
+
+        if not is_group and kind not in values.CHOICE_TYPES and node.get("answerOption"):
+            # Options of a string, integer, date or time item: each one a value of the item's type, once.
+            offered = values.offered_options(node)
+            if len(offered) != len(node["answerOption"]):
+                add(
+                    where,
+                    _("its answer options must each be a value of the item's type (%(type)s)")
+                    % {"type": node.get("type")},
+                )
+            codes = [code for code, _stored, _option in offered]
+            for code in sorted({c for c in codes if codes.count(c) > 1}):
+                add(where, _("option %(code)s is used more than once") % {"code": code})
+            for _code, _stored, option in offered:
+                if "valueString" in option:
+                    for lang in missing(option, "valueString"):
+                        add(
+                            where,
+                            _("label of option %(code)s is missing in %(lang)s")
+                            % {"code": _code, "lang": _lang_name(lang)},
                         )
 
         low, high = ext_value(node, EXT_MIN), ext_value(node, EXT_MAX)
@@ -174,6 +211,15 @@ def definition_problems(definition: dict, *, languages: list[str]) -> list[Probl
                     _(
                         "its display condition compares %(code)s with %(answer)s, which is not a date "
                         "(YYYY-MM-DD, YYYY-MM or YYYY)"
+                    )
+                    % {"code": target_id, "answer": value},
+                )
+            elif target_kind == T.DATETIME and values.to_datetime(value) is None:
+                add(
+                    where,
+                    _(
+                        "its display condition compares %(code)s with %(answer)s, which is not a date and time "
+                        "(YYYY-MM-DDTHH:MM, or a date)"
                     )
                     % {"code": target_id, "answer": value},
                 )

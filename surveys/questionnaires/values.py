@@ -16,9 +16,16 @@ integer, NRS, VAS  an integer (at most 15 digits, so a browser's numbers hold it
 decimal            a JSON number (a double: what the browser, Python and PostgreSQL share)
 date               "YYYY-MM-DD"
 time               "HH:MM", or "HH:MM:SS" when the seconds are not 0
+date and time      "YYYY-MM-DDTHH:MM" (":SS" when the seconds are not 0): the patient's own wall-clock
+                   reading, without a time zone (see DATETIME below)
 short text         the text, trimmed, on one line (a line break becomes a space), without NUL characters
 long text          the text, trimmed, with line breaks as "\\n" and without NUL characters
 =================  =====================================================================
+
+A string, integer, date or time item may offer answer options (FHIR R4 answerOption valueString,
+valueInteger, valueDate, valueTime): the patient picks one, and the stored answer is the option's
+value in the item's own form above (an integer item stores an integer), so conditions, scores and
+exports read it as they read a typed answer of that item (`offered_options`).
 
 An answer is missing when it is None, "" or []; a missing answer never counts as 0.
 
@@ -37,6 +44,7 @@ import sys
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
@@ -49,7 +57,7 @@ NUMBER_TYPES = frozenset({T.INTEGER, T.DECIMAL, T.NRS, T.VAS})
 WHOLE_NUMBER_TYPES = frozenset({T.INTEGER, T.NRS, T.VAS})
 TEXT_TYPES = frozenset({T.SHORT_TEXT, T.LONG_TEXT})
 # Types whose values have an order (<, >, <=, >=).
-ORDERED_TYPES = NUMBER_TYPES | {T.DATE, T.TIME}
+ORDERED_TYPES = NUMBER_TYPES | {T.DATE, T.TIME, T.DATETIME}
 SCORABLE_TYPES = CHOICE_TYPES | NUMBER_TYPES | {T.YES_NO}
 QUESTION_TYPES = frozenset(T.values) - {T.DISPLAY}
 OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "exists")
@@ -86,6 +94,9 @@ DAY_FIRST_DATE_RE = re.compile(r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})$"
 # A date in a condition may be partial (FHIR date precision): a year, or a year and a month.
 PARTIAL_DATE_RE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 TIME_RE = re.compile(r"^([0-9]{1,2})[:hH]([0-9]{2})(?::([0-9]{2}))?$")
+# A date and time as a datetime-local field sends it (2025-12-31T14:30), or typed with a space, or day
+# first (31/12/2025 14:30). A zone (Z, +02:00) is read only in a condition's value or an imported answer.
+DATETIME_RE = re.compile(r"^(.+?)[T ]+([0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2})?)(?:\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$")
 TRUE_WORDS = frozenset({"true", "1", "yes", "oui", "y", "o"})
 FALSE_WORDS = frozenset({"false", "0", "no", "non", "n", "faux"})
 
@@ -128,6 +139,58 @@ def option_codes(node: dict) -> list[str]:
     if kind == T.YES_NO:
         return [YES, NO]
     return [fhir.option_code(option) for option in node.get("answerOption", [])] if kind in CHOICE_TYPES else []
+
+
+# Item types that may offer answer options whose value is the answer itself (FHIR R4 answerOption
+# valueString / valueInteger / valueDate / valueTime on a string, integer, date or time item).
+OFFERED_OPTION_KEYS = {
+    T.SHORT_TEXT: "valueString",
+    T.INTEGER: "valueInteger",
+    T.DATE: "valueDate",
+    T.TIME: "valueTime",
+}
+
+
+def offered_options(node: dict) -> list[tuple[str, Any, dict]]:
+    """(posted code, stored value, option) of each option a string, integer, date or time item offers;
+    [] for any other item. The posted code is the stored value as the form writes it (form_values), so a
+    page posted again gives the same answer; options of another value[x] are left out (the import names
+    them)."""
+    kind = kind_of(node)
+    key = OFFERED_OPTION_KEYS.get(kind)
+    if key is None or node.get("type") in ("choice", "open-choice"):
+        return []
+    out = []
+    for option in node.get("answerOption", []):
+        if not isinstance(option, dict) or key not in option:
+            continue
+        stored = offered_value(kind, option[key])
+        if stored is not None:
+            out.append((option_form_text(kind, stored), stored, option))
+    return out
+
+
+def offered_value(kind: str, raw: Any) -> Any:
+    """An option's value[x] as an answer of its item is stored; None when it is not one."""
+    if kind == T.INTEGER:
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    if not isinstance(raw, str):
+        return None
+    if kind == T.TIME:
+        time = read_time(raw.strip(SPACES))
+        return None if time is None else _time_text(*time)
+    if kind == T.DATE:
+        # FHIR dates may be partial (2022, 2022-09): an option keeps the precision its authors gave.
+        return raw.strip(SPACES) if to_date(raw) is not None else None
+    return clean_text(raw).replace("\n", " ") or None
+
+
+def option_form_text(kind: str, stored: Any) -> str:
+    return plain(Decimal(stored)) if kind == T.INTEGER else str(stored)
+
+
+def offers_options(node: dict) -> bool:
+    return bool(offered_options(node))
 
 
 def bounds(node: dict) -> tuple[Decimal | None, Decimal | None]:
@@ -232,6 +295,40 @@ def _time_text(hours: int, minutes: int, seconds: int) -> str:
     return f"{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
 
 
+def read_datetime(raw: str) -> tuple[dt.date, tuple[int, int, int], str] | None:
+    """(date, (hours, minutes, seconds), zone text or "") of a date and time, or None."""
+    match = DATETIME_RE.match(raw.strip(SPACES))
+    if not match:
+        return None
+    day, time = read_date(match.group(1).strip(SPACES)), read_time(match.group(2))
+    if day is None or time is None:
+        return None
+    return day, time, match.group(3) or ""
+
+
+def _datetime_text(day: dt.date, time: tuple[int, int, int]) -> str:
+    return f"{day.isoformat()}T{_time_text(*time)}"
+
+
+def fhir_datetime(value: Any, time_zone: str) -> str | None:
+    """A stored date and time as FHIR R4 writes a dateTime (a time needs its offset there), or None.
+
+    Answers are the patient's wall-clock reading without a zone (the patient page cannot know the
+    patient's zone without a script, and the research side never holds it); FHIR needs an offset, so the
+    reading is given the offset of `time_zone` (the study's) at that moment. A value that has its own
+    offset (an imported answer) keeps it."""
+    found = read_datetime(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    day, (hours, minutes, seconds), zone = found
+    text = f"{day.isoformat()}T{hours:02d}:{minutes:02d}:{seconds:02d}"
+    if zone:
+        return text + zone
+    local = dt.datetime(day.year, day.month, day.day, hours, minutes, seconds, tzinfo=ZoneInfo(time_zone))
+    offset = local.strftime("%z")
+    return f"{text}{offset[:3]}:{offset[3:]}" if offset else text + "Z"
+
+
 def fhir_time(value: Any) -> str | None:
     """A time as FHIR writes it (hh:mm:ss, for valueTime and answerTime), or None."""
     time = read_time(value.strip(SPACES)) if isinstance(value, str) else None
@@ -304,6 +401,13 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
     wrong_format = format_error(node, value)
     if wrong_format:
         return None, wrong_format
+    offered = offered_options(node)
+    if offered:
+        # Options of a string, integer, date or time item: one of them, stored in the item's own form.
+        for code, stored, _option in offered:
+            if value == code:
+                return stored, ""
+        return None, _("Choose one of the options shown.")
     if kind in (T.SINGLE, T.YES_NO):
         if value not in option_codes(node):
             return None, _("Choose one of the options shown.")
@@ -345,6 +449,19 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
         if time is None:
             return None, _("Enter a time as hours:minutes, for example 14:30.")
         return _time_text(*time), ""
+    if kind == T.DATETIME:
+        found = read_datetime(value)
+        # A zone is refused from a patient: the stored answer is a wall-clock reading (DATETIME below).
+        if found is None or found[2]:
+            return None, _("Enter a date and a time, for example 31/12/2025 14:30.")
+        day, time, _zone = found
+        earliest, latest = DATE_RANGE
+        if not earliest <= day <= latest:
+            return None, _("Enter a date between %(earliest)s and %(latest)s.") % {
+                "earliest": earliest.strftime("%d/%m/%Y"),
+                "latest": latest.strftime("%d/%m/%Y"),
+            }
+        return _datetime_text(day, time), ""
     if kind == T.SHORT_TEXT:
         # A short text is one line: its <input type=text> strips line breaks from the value it is given, so a
         # short text stored with one (posted by a script, imported) would come back joined ("a\nb" as "ab")
@@ -372,6 +489,10 @@ def form_values(node: dict, value: Any) -> list[str]:
     if kind in NUMBER_TYPES:
         number = to_decimal(value)
         return [] if number is None else [plain(number)]
+    if kind == T.DATETIME and values:
+        found = read_datetime(str(values[0]))
+        # The datetime-local field shows and sends YYYY-MM-DDTHH:MM[:SS], as stored.
+        return [_datetime_text(found[0], found[1])] if found else [str(values[0])]
     return [str(v) for v in values[:1]]
 
 
@@ -381,19 +502,50 @@ def display(node: dict, value: Any, *, language: str, base: str) -> str:
     kind = kind_of(node)
     if kind in CHOICE_TYPES:
         labels = {
-            fhir.option_code(o): fhir.localized(o.get("valueCoding", {}), "display", language, base)
-            or fhir.option_code(o)
+            fhir.option_code(o): option_label(node, o, language=language, base=base)
             for o in node.get("answerOption", [])
         }
         return ", ".join(labels.get(code, code) for code in form_values(node, value))
     if kind == T.YES_NO:
         truth = to_bool(value)
         return "" if truth is None else (_("Yes") if truth else _("No"))
+    offered = {code: option for code, _stored, option in offered_options(node)}
+    if offered:
+        shown = form_values(node, value)
+        return ", ".join(
+            option_label(node, offered[c], language=language, base=base) if c in offered else c for c in shown
+        )
     if kind == T.DATE:
         parts = to_date(value)
         if parts and len(parts) == 3:
             return f"{parts[2]:02d}/{parts[1]:02d}/{parts[0]:04d}"
+    if kind == T.DATETIME:
+        found = read_datetime(str(value)) if isinstance(value, str) else None
+        if found:
+            return f"{found[0].strftime('%d/%m/%Y')} {_time_text(*found[1])}"
     return ", ".join(form_values(node, value))
+
+
+def option_label(node: dict, option: dict, *, language: str, base: str) -> str:
+    """What a patient reads for one answer option of `node`, in `language`: its optionPrefix ("a)")
+    and its label (a Coding's display; for a string, integer, date or time option, its value as the
+    patient reads it, a translated valueString included)."""
+    prefix = fhir.option_prefix(option, language, base)
+    if "valueCoding" in option:
+        label = fhir.localized(option["valueCoding"], "display", language, base) or fhir.option_code(option)
+    elif "valueString" in option:
+        label = fhir.localized(option, "valueString", language, base)
+    else:
+        kind = kind_of(node)
+        code = fhir.option_code(option)
+        stored = offered_value(kind, next((v for k, v in option.items() if k.startswith("value")), None))
+        label = code
+        if kind == T.DATE and stored is not None:
+            parts = to_date(stored) or ()
+            label = "/".join(f"{p:02d}" for p in reversed(parts)) if len(parts) > 1 else str(stored)
+        elif stored is not None:
+            label = option_form_text(kind, stored)
+    return f"{prefix} {label}" if prefix else label
 
 
 # --- typed values, for comparing and scoring ---------------------------------------------------
@@ -451,6 +603,20 @@ def to_seconds(value: Any) -> int | None:
     return None if time is None else time[0] * 3600 + time[1] * 60 + time[2]
 
 
+def to_datetime(value: Any) -> tuple[int, ...] | None:
+    """A date and time as (year, month, day, hours, minutes, seconds) of its wall-clock reading; a
+    condition's partial value (a date, a month, a year) as the date parts given. A zone written in a
+    condition's value is not applied: answers are wall-clock readings (DATETIME below), and the
+    condition's authors wrote the clock time they meant."""
+    if not isinstance(value, str):
+        return None
+    found = read_datetime(value)
+    if found is not None:
+        day, time, _zone = found
+        return day.year, day.month, day.day, *time
+    return to_date(value)
+
+
 def as_double(number: Decimal | None) -> Decimal | None:
     """A number as the double that holds it, beyond a double's range the largest double of its sign.
 
@@ -482,6 +648,8 @@ def typed(kind: str, value: Any) -> Any:
         return to_date(value)
     if kind == T.TIME:
         return to_seconds(value)
+    if kind == T.DATETIME:
+        return to_datetime(value)
     return value if isinstance(value, str) else None
 
 
@@ -494,7 +662,7 @@ def _dates_order(left: tuple[int, ...], right: tuple[int, ...]) -> int | None:
 
 
 def _order(kind: str, left: Any, right: Any) -> int | None:
-    if kind == T.DATE:
+    if kind in (T.DATE, T.DATETIME):
         return _dates_order(left, right)
     if kind in ORDERED_TYPES:
         return (left > right) - (left < right)
@@ -542,6 +710,13 @@ def as_number(node: dict | None, value: Any) -> Decimal | None:
     if kind == T.YES_NO:
         truth = to_bool(value)
         return None if truth is None else Decimal(int(truth))
+    offered = {code: option for code, _stored, option in offered_options(node)}
+    if offered:
+        # An offered option with a score (ordinalValue) counts as its score, as a choice's would.
+        chosen = offered.get(next(iter(form_values(node, value)), ""))
+        score = option_score(chosen) if chosen is not None else None
+        if score is not None:
+            return score
     if kind in NUMBER_TYPES:
         return to_decimal(value)
     return None
@@ -599,6 +774,10 @@ def browser_expected(kind: str, expected: Any) -> Any:
     value = typed(kind, expected)
     if value is None:
         return None
+    if kind == T.DATETIME:
+        # The script reads a date and time as the text its field sends (it has no reading of its own yet):
+        # = and != agree with the server; an order operator waits for the server (the page comes back).
+        return _datetime_text(dt.date(*value[:3]), value[3:]) if len(value) == 6 else None
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, tuple):

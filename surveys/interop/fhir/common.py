@@ -12,7 +12,7 @@ from surveys.questionnaires import fhir
 
 CHOICE_FHIR_TYPES = {"choice", "open-choice"}
 # The answerOption value[x] we offer (and read back in a response): valueReference and the like are refused.
-OPTION_KEYS = {"valueCoding", "valueString", "valueInteger", "valueDate"}
+OPTION_KEYS = {"valueCoding", "valueString", "valueInteger", "valueDate", "valueTime"}
 
 
 def problem_where(prefix: str, link_id: str | None = None) -> str:

@@ -30,7 +30,7 @@ def response_system(study: Study) -> str:
     return f"urn:ressenti:study:{study.code}:response"
 
 
-def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
+def _answer_values(node: dict, value: Any, base: str, time_zone: str = "UTC") -> list[dict]:
     fhir_type = node.get("type")
     given = value if isinstance(value, list) else [value]
     out = []
@@ -55,6 +55,12 @@ def _answer_values(node: dict, value: Any, base: str) -> list[dict]:
         "date": "valueDate",
         "time": "valueTime",
     }.get(fhir_type, "valueString")
+    if fhir_type == "dateTime":
+        # A wall-clock reading, given the study's offset at that moment (values.fhir_datetime says why).
+        return [
+            {"valueDateTime": text} if (text := values.fhir_datetime(v, time_zone)) else {"valueString": str(v)}
+            for v in given
+        ]
     return [_fhir_answer(key, v) for v in given]
 
 
@@ -96,12 +102,12 @@ def _fhir_answer(key: str, value: Any) -> dict:
     return {"valueString": str(value)}
 
 
-def _answer_items(nodes: list[dict], answers: dict, base: str) -> list[dict]:
+def _answer_items(nodes: list[dict], answers: dict, base: str, time_zone: str = "UTC") -> list[dict]:
     out = []
     for node in nodes:
         link_id = node.get("linkId")
         if node.get("type") == "group":
-            children = _answer_items(node.get("item", []), answers, base)
+            children = _answer_items(node.get("item", []), answers, base, time_zone)
             if children:
                 group = {"linkId": link_id}
                 text = fhir.localized(node, "text", base, base)
@@ -115,7 +121,7 @@ def _answer_items(nodes: list[dict], answers: dict, base: str) -> list[dict]:
         text = fhir.localized(node, "text", base, base)
         if text:
             entry["text"] = text
-        entry["answer"] = _answer_values(node, answers[link_id], base)
+        entry["answer"] = _answer_values(node, answers[link_id], base, time_zone)
         out.append(entry)
     return out
 
@@ -154,7 +160,7 @@ def response_export(response: Response) -> dict:
                 ),
             }
         ]
-    items = _answer_items(definition.get("item", []), response.answers or {}, base)
+    items = _answer_items(definition.get("item", []), response.answers or {}, base, study.time_zone)
     if items:
         resource["item"] = items
     return validated(resource, FhirQuestionnaireResponse)
