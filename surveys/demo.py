@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from surveys.answering.links import assignment_link_token
 from surveys.interop import library
@@ -714,7 +715,7 @@ def demo_access(*, site_url: str | None = None, issue_link: bool = True) -> Demo
     site_url = (site_url or settings.SITE_URL).rstrip("/")
     admin_url = site_url + reverse("admin:index")
     credentials = [
-        (SUPERUSER, demo_password(SUPERUSER), "superuser", admin_url),
+        (SUPERUSER, demo_password(SUPERUSER), str(_("superuser")), admin_url),
         *((str(role), demo_password(str(role)), str(role.label), admin_url) for role in STAFF_ROLES),
         # Not staff: reviewers sign in to their own pages, where the open round waits.
         (
