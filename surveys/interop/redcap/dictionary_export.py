@@ -9,7 +9,16 @@ from decimal import Decimal
 from typing import Any
 
 from surveys.interop.redcap.dictionary import HEADER, KEYS
-from surveys.interop.redcap.fields import CHARLIMIT, CHOICE_KINDS, EXPORT_TYPE, NUMBER_KINDS, WHOLE_NUMBER, redcap_facts
+from surveys.interop.redcap.fields import (
+    CHARLIMIT,
+    CHOICE_KINDS,
+    EXPORT_TYPE,
+    NUMBER_KINDS,
+    REDCAP_CODE,
+    WHOLE_NUMBER,
+    codebook_lines,
+    redcap_facts,
+)
 from surveys.interop.redcap.texts import plain_text, slider_help
 from surveys.models import Item
 from surveys.questionnaires import fhir, values
@@ -32,6 +41,21 @@ def _variable_names(nodes: list[dict], reserved: set[str]) -> dict[str, str]:
         used.add(candidate)
         names[link_id] = candidate
     return names
+
+
+def redcap_choice_codes(node: dict) -> dict[str, str]:
+    """Our option code -> the raw code REDCap gets: ours when REDCap takes them all, else new ones.
+
+    New codes are the options' scores when those are distinct whole numbers (REDCap's calculations add raw
+    codes, so they add the scores), else 1, 2, 3... in order. The annotation keeps the mapping (codebook_lines).
+    """
+    codes = [fhir.option_code(o) for o in node.get("answerOption", [])]
+    if all(REDCAP_CODE.fullmatch(c) for c in codes):
+        return {c: c for c in codes}
+    scores = [values.option_score(o) for o in node.get("answerOption", [])]
+    if all(s is not None and s == s.to_integral_value() for s in scores) and len(set(scores)) == len(scores):
+        return {c: str(int(score)) for c, score in zip(codes, scores, strict=True)}
+    return {c: str(n) for n, c in enumerate(codes, start=1)}
 
 
 def _export_nodes(items: list[dict], inherited: list[dict], header: str = "") -> list[tuple[dict, str, list[dict]]]:
@@ -59,13 +83,14 @@ def _logic_value(value: Any) -> str:
     return "'" + str(value).replace("'", "") + "'"
 
 
-def _condition_logic(cond: dict, target: dict | None, names: dict[str, str]) -> str:
+def _condition_logic(cond: dict, target: dict | None, names: dict[str, str], recoded: dict[str, dict]) -> str:
     question = str(cond.get("question", ""))
     var = names.get(question, question)
+    codes_out = recoded.get(question, {})
     operator = cond.get("operator", "=")
     key, value = next(((k, v) for k, v in cond.items() if k.startswith("answer")), ("", None))
     kind = fhir.item_type(target) if target else T.SHORT_TEXT
-    codes = [fhir.option_code(o) for o in (target or {}).get("answerOption", [])]
+    codes = [codes_out.get(c, c) for c in (fhir.option_code(o) for o in (target or {}).get("answerOption", []))]
     if operator == "exists":
         present = bool(value)
         if kind == T.MULTIPLE and codes:
@@ -75,6 +100,8 @@ def _condition_logic(cond: dict, target: dict | None, names: dict[str, str]) -> 
         return f"[{var}] {'<>' if present else '='} ''"
     if isinstance(value, dict):
         value = value.get("code", "")
+    if kind in CHOICE_KINDS:
+        value = codes_out.get(str(value), value)
     if kind == T.MULTIPLE:
         return f"[{var}({value})] = '{1 if operator == '=' else 0}'"
     if kind == T.YES_NO or isinstance(value, bool):
@@ -85,21 +112,27 @@ def _condition_logic(cond: dict, target: dict | None, names: dict[str, str]) -> 
     return f"[{var}] {op} {_logic_value(value)}"
 
 
-def _branching(node: dict, scopes: list[dict], by_link: dict[str, dict], names: dict[str, str]) -> str:
+def _branching(
+    node: dict, scopes: list[dict], by_link: dict[str, dict], names: dict[str, str], recoded: dict[str, dict]
+) -> str:
     parts = []
     for holder in [*scopes, node]:
         conditions = holder.get("enableWhen", [])
         if not conditions:
             continue
         joiner = " or " if holder.get("enableBehavior") == "any" else " and "
-        logic = joiner.join(_condition_logic(c, by_link.get(str(c.get("question"))), names) for c in conditions)
+        logic = joiner.join(
+            _condition_logic(c, by_link.get(str(c.get("question"))), names, recoded) for c in conditions
+        )
         parts.append(logic)
     if len(parts) > 1:
         return " and ".join(f"({p})" for p in parts)
     return parts[0] if parts else ""
 
 
-def _calc_of(score: dict, by_link: dict[str, dict], names: dict[str, str], exported: dict[str, str]) -> str | None:
+def _calc_of(
+    score: dict, by_link: dict[str, dict], names: dict[str, str], exported: dict[str, str], recoded: dict[str, dict]
+) -> str | None:
     """A REDCap equation giving the same value as this score rule, or None when REDCap's own rules differ."""
     if score.get("reverse") or score.get("lookup"):
         return None
@@ -115,7 +148,7 @@ def _calc_of(score: dict, by_link: dict[str, dict], names: dict[str, str], expor
         if kind == T.SINGLE:
             # REDCap adds raw codes: only when every option's score is its code.
             for option in node.get("answerOption", []):
-                code = fhir.option_code(option)
+                code = recoded.get(link_id, {}).get(fhir.option_code(option), fhir.option_code(option))
                 weight = values.option_score(option)
                 if not WHOLE_NUMBER.match(code) or weight is None or weight != Decimal(code):
                     return None
@@ -165,6 +198,11 @@ def dictionary_export(version) -> str:
     while record_id in {str(node.get("linkId", "")).lower() for node, _h, _s in entries}:
         record_id += "_"
     names = _variable_names([node for node, _h, _s in entries], {record_id})
+    recoded = {
+        str(node.get("linkId")): redcap_choice_codes(node)
+        for node, _h, _s in entries
+        if fhir.item_type(node) in CHOICE_KINDS
+    }
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -172,11 +210,11 @@ def dictionary_export(version) -> str:
     # REDCap takes the first field as the record ID: keep every question out of that place.
     writer.writerow(_row(name=record_id, form=form, ftype="text", label="Record ID"))
     for node, header, scopes in entries:
-        writer.writerow(_export_row(node, header, scopes, form, base, by_link, names))
+        writer.writerow(_export_row(node, header, scopes, form, base, by_link, names, recoded))
     exported: dict[str, str] = {}
     taken = set(names.values()) | {record_id}
     for score in fhir.rules_of(definition).get("scores", []):
-        equation = _calc_of(score, by_link, names, exported)
+        equation = _calc_of(score, by_link, names, exported, recoded)
         if equation is None:
             continue
         name = re.sub(r"[^a-z0-9_]", "_", str(score.get("name", "score")).lower())
@@ -194,8 +232,17 @@ def _row(**values: str) -> list[str]:
 
 
 def _export_row(
-    node: dict, header: str, scopes: list[dict], form: str, base: str, by_link: dict[str, dict], names: dict[str, str]
+    node: dict,
+    header: str,
+    scopes: list[dict],
+    form: str,
+    base: str,
+    by_link: dict[str, dict],
+    names: dict[str, str],
+    recoded: dict[str, dict],
 ) -> list[str]:
+    link_id = str(node.get("linkId"))
+    codes_out = recoded.get(link_id, {})
     kind = fhir.item_type(node)
     facts = redcap_facts(node)
     ftype, validation = EXPORT_TYPE.get(kind, ("text", ""))
@@ -211,7 +258,10 @@ def _export_row(
         choices = " | ".join(
             f"{code}, {label or code}".replace("|", "/")
             for code, label in (
-                (fhir.option_code(o), fhir.localized(o.get("valueCoding", {}), "display", base, base))
+                (
+                    codes_out.get(fhir.option_code(o), fhir.option_code(o)),
+                    fhir.localized(o.get("valueCoding", {}), "display", base, base),
+                )
                 for o in node.get("answerOption", [])
             )
         )
@@ -224,8 +274,14 @@ def _export_row(
     annotation = facts.get("annotation") or ""
     if node.get("maxLength") and not CHARLIMIT.search(annotation):
         annotation = " ".join(filter(None, [annotation, f"@CHARLIMIT={node['maxLength']}"]))
+    # What was changed to fit REDCap, for whoever reads the dictionary and for the import that undoes it.
+    codebook = codebook_lines(
+        link_id=link_id if names[link_id] != link_id else None,
+        codes={redcap: ours for ours, redcap in codes_out.items() if redcap != ours},
+    )
+    annotation = "\n".join(filter(None, [annotation, *codebook]))
     return _row(
-        name=names[str(node.get("linkId"))],
+        name=names[link_id],
         form=form,
         section=header,
         ftype=ftype,
@@ -235,7 +291,7 @@ def _export_row(
         validation=validation,
         vmin=vmin,
         vmax=vmax,
-        branching=_branching(node, scopes, by_link, names),
+        branching=_branching(node, scopes, by_link, names, recoded),
         required="y" if node.get("required") else "",
         alignment=facts.get("customAlignment") or "",
         qnum=facts.get("questionNumber") or "",

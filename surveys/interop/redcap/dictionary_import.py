@@ -51,6 +51,7 @@ from surveys.interop.redcap.fields import (
     NUMBER_VALIDATION,
     TEXT_FORMATS,
     WHOLE_NUMBER,
+    codebook_read,
     redcap_extension,
 )
 from surveys.interop.redcap.logic import Unsupported
@@ -106,6 +107,9 @@ class _Import:
         self.problems: list[Problem] = []
         self.known: dict[str, Known] = {}
         self.forms: list[_Form] = []
+        # variable -> (our linkId, REDCap code -> our option code) read from the annotation of a field that an
+        # export had to rename or recode (fields.codebook_lines); given back once conditions and scores are read.
+        self.origins: dict[str, tuple[str | None, dict[str, str]]] = {}
 
     def problem(self, row: Row, message: str) -> None:
         self.problems.append(Problem(row.where, message))
@@ -271,6 +275,9 @@ class _Import:
 
     def item_node(self, form: _Form, row: Row) -> dict | None:
         """The FHIR item of one field, or None after reporting why it cannot be one."""
+        annotation, original_link_id, original_codes = codebook_read(row.annotation)
+        if original_link_id or original_codes:
+            self.origins[row.name] = (original_link_id, original_codes)
         validation = row.validation.lower()
         redcap: dict[str, Any] = {}
         low = high = None
@@ -353,7 +360,7 @@ class _Import:
             ("customAlignment", row.alignment),
             ("questionNumber", row.qnum),
             ("matrixGroup", row.matrix),
-            ("annotation", row.annotation),
+            ("annotation", annotation),
         ):
             if value:
                 redcap[key] = value
@@ -367,10 +374,10 @@ class _Import:
             node["required"] = True
         if kind == T.MULTIPLE:
             node["repeats"] = True
-        limit = CHARLIMIT.search(row.annotation)
+        limit = CHARLIMIT.search(annotation)
         if limit and kind in (T.SHORT_TEXT, T.LONG_TEXT):
             node["maxLength"] = int(limit.group(1))
-        others = sorted({t for t in _ACTION_TAG.findall(row.annotation) if t != "@CHARLIMIT"})
+        others = sorted({t for t in _ACTION_TAG.findall(annotation) if t != "@CHARLIMIT"})
         if others:
             self.warn(
                 form,
@@ -514,9 +521,42 @@ class _Import:
                     self.warn(form, row, note)
                 form.scores.append(rule)
 
-    # pass 5: definitions
+    # pass 5: what an export changed to fit REDCap, given back (the annotation's codebook)
+
+    def restore_origins(self, form: _Form) -> None:
+        if not self.origins:
+            return
+        taken = {row.name for row, _node in form.items}
+        renamed = {
+            name: link_id
+            for name, (link_id, _codes) in self.origins.items()
+            if link_id and name in taken and link_id not in taken
+        }
+        for row, node in form.items:
+            codes = self.origins.get(row.name, (None, {}))[1]
+            for option in node.get("answerOption", []):
+                coding = option["valueCoding"]
+                coding["code"] = codes.get(coding["code"], coding["code"])
+            for condition in node.get("enableWhen", []):
+                question = str(condition.get("question", ""))
+                asked = self.origins.get(question, (None, {}))[1]
+                if "answerCoding" in condition:
+                    code = condition["answerCoding"]["code"]
+                    condition["answerCoding"]["code"] = asked.get(code, code)
+                condition["question"] = renamed.get(question, question)
+            if row.name in renamed:
+                node["linkId"] = renamed[row.name]
+                for child in node.get("item", []):
+                    if child.get("linkId") == f"{row.name}__help":
+                        child["linkId"] = f"{renamed[row.name]}__help"
+        for rule in form.scores:
+            if "items" in rule:
+                rule["items"] = [renamed.get(name, name) for name in rule["items"]]
+
+    # pass 6: definitions
 
     def definition(self, form: _Form) -> dict:
+        self.restore_origins(form)
         title = form.name.replace("_", " ").replace("-", " ").strip().capitalize()
         definition: dict[str, Any] = {
             "resourceType": "Questionnaire",

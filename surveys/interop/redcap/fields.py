@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -71,6 +72,48 @@ for _places in range(1, 5):
 CHARLIMIT = re.compile(r"@CHARLIMIT\s*=\s*['\"]?(\d+)")
 # A raw choice code that REDCap's calculations add as a number.
 WHOLE_NUMBER = re.compile(r"^-?\d+$")
+# A raw choice code REDCap takes: a whole number, or letters, digits and _ (REDCap turns a "-" of a checkbox
+# code into "_" in its column names, and refuses dots, dashes and spaces in codes: LOINC's LA6568-5, a date).
+REDCAP_CODE = re.compile(r"-?[0-9]+|[A-Za-z0-9_]+")
+
+# What the export had to change to fit REDCap, written in the field's annotation (REDCap's documentation
+# column, which REDCap shows and keeps but does not act on) so a person reads it and an import undoes it.
+CODEBOOK_CODES = "Ressenti codes (REDCap = Ressenti): "
+CODEBOOK_LINK_ID = "Ressenti linkId: "
+
+
+def codebook_lines(*, link_id: str | None, codes: dict[str, str]) -> list[str]:
+    """The annotation lines of a field whose variable name or choice codes differ from ours."""
+    lines = []
+    if link_id is not None:
+        lines.append(CODEBOOK_LINK_ID + json.dumps(link_id, ensure_ascii=False))
+    if codes:
+        lines.append(CODEBOOK_CODES + json.dumps(codes, ensure_ascii=False, separators=(", ", ": ")))
+    return lines
+
+
+def codebook_read(annotation: str) -> tuple[str, str | None, dict[str, str]]:
+    """(the annotation without the codebook lines, our linkId, REDCap code -> our option code)."""
+    kept: list[str] = []
+    link_id: str | None = None
+    codes: dict[str, str] = {}
+    for line in annotation.splitlines():
+        stripped = line.strip()
+        try:
+            if stripped.startswith(CODEBOOK_LINK_ID):
+                found = json.loads(stripped.removeprefix(CODEBOOK_LINK_ID))
+                if isinstance(found, str) and found:
+                    link_id = found
+                    continue
+            elif stripped.startswith(CODEBOOK_CODES):
+                found = json.loads(stripped.removeprefix(CODEBOOK_CODES))
+                if isinstance(found, dict) and all(isinstance(v, str) and v for v in found.values()):
+                    codes = {str(k): v for k, v in found.items()}
+                    continue
+        except json.JSONDecodeError:
+            pass  # someone's own text that starts the same way: kept as written
+        kept.append(line)
+    return "\n".join(kept).strip(), link_id, codes
 
 
 def redcap_extension(values: dict[str, Any]) -> dict:
