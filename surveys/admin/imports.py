@@ -110,7 +110,16 @@ class QuestionnaireImportForm(forms.Form):
     language = forms.ChoiceField(
         label=gettext_lazy("Language of the texts"),
         required=False,
-        help_text=gettext_lazy("When the file does not say (FHIR: its language element; English when absent)."),
+        help_text=gettext_lazy(
+            "When the file does not say (FHIR: its language element; English when absent). A file's own language wins."
+        ),
+    )
+    language_override = forms.ChoiceField(
+        label=gettext_lazy("Override the file's language"),
+        required=False,
+        help_text=gettext_lazy(
+            "Only for a file that states a wrong language: its texts are taken as this language whatever it says."
+        ),
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -118,6 +127,9 @@ class QuestionnaireImportForm(forms.Form):
         self.fields["study"].queryset = design_studies(user)
         self.fields["format"].choices = [(key, label) for key, (label, _path) in FORMATS.items()]
         self.fields["language"].choices = [("", _("as the file says"))] + [
+            (code, _(name)) for code, name in settings.LANGUAGES
+        ]
+        self.fields["language_override"].choices = [("", _("no override"))] + [
             (code, _(name)) for code, name in settings.LANGUAGES
         ]
 
@@ -164,6 +176,7 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
             code=payload["code"],
             prefix=payload.get("prefix", ""),
             language=payload["language"],
+            language_override=payload.get("language_override", ""),
         )
         try:
             created = questionnaire_import(study=study, result=result, format_=payload["format"], by=request.user)
@@ -196,7 +209,16 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
     study, format_ = form.cleaned_data["study"], form.cleaned_data["format"]
     code, language = form.cleaned_data["code"] or "", form.cleaned_data["language"] or ""
     prefix = form.cleaned_data["prefix"] or ""
-    result = import_parse(format_=format_, content=content, study=study, code=code, prefix=prefix, language=language)
+    language_override = form.cleaned_data["language_override"] or ""
+    result = import_parse(
+        format_=format_,
+        content=content,
+        study=study,
+        code=code,
+        prefix=prefix,
+        language=language,
+        language_override=language_override,
+    )
     context.update(
         study=study,
         filename=form.cleaned_data["file"].name,
@@ -213,6 +235,7 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
             code=code,
             prefix=prefix,
             language=language,
+            language_override=language_override,
         )
     return TemplateResponse(
         request, "admin/surveys/imports/questionnaire.html", context, status=200 if result.ok else 400

@@ -46,6 +46,10 @@ class Field:
     posted: list[str] = field(default_factory=list)
     error: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
+    # A string, integer, date or time item offering answer options: shown as a choice (values.offered_options).
+    offers: bool = False
+    # The item's prefix ("1.", "a)"): shown as the start of its label, so it is read with it.
+    prefix: str = ""
     minimum: Any = None
     maximum: Any = None
     max_length: int | None = None
@@ -69,7 +73,7 @@ class Field:
         """ids of the hint, format, range and error texts, for aria-describedby."""
         parts = [
             ("help", bool(self.help)),
-            ("fmt", self.kind in (T.DATE, T.TIME) or bool(self.entry_format)),
+            ("fmt", (self.kind in (T.DATE, T.TIME, T.DATETIME) or bool(self.entry_format)) and not self.offers),
             ("rng", self.has_range),
             ("err", bool(self.error)),
         ]
@@ -116,7 +120,7 @@ def _page_nodes(node: dict) -> list[dict]:
     if node.get("type") == "group":
         if node.get("text"):
             # A group inside a page shows its title as a text, hidden with the group.
-            keep = ("linkId", "text", "_text", "enableWhen", "enableBehavior")
+            keep = ("linkId", "text", "_text", "prefix", "_prefix", "enableWhen", "enableBehavior")
             out.append({"type": "display", **{k: node[k] for k in keep if k in node}})
     elif not (_is_help(node) or conditions.not_asked(node)):
         out.append(
@@ -138,7 +142,10 @@ def build_pages(definition: dict, language: str) -> list[PageSpec]:
                 pages.append(PageSpec("", loose))
                 loose = []
             nodes = [n for child in node.get("item", []) if not _is_help(child) for n in _page_nodes(child)]
-            pages.append(PageSpec(fhir.localized(node, "text", language, base), nodes))
+            # An untitled group (FHIR allows it) is a page without a heading.
+            title = fhir.localized(node, "text", language, base)
+            prefix = fhir.prefix(node, language, base)
+            pages.append(PageSpec(f"{prefix} {title}" if prefix and title else title, nodes))
         else:
             loose.extend(_page_nodes(node))
     if loose:
@@ -185,17 +192,14 @@ def _field(
     kind = fhir.item_type(node)
     help_node = next((c for c in node.get("item", []) if _is_help(c)), None)
     low, high = values.accepted_range(node)
-    options = (
-        [
-            (
-                fhir.option_code(o),
-                fhir.localized(o.get("valueCoding", {}), "display", language, base) or fhir.option_code(o),
-            )
+    offered = values.offered_options(node)
+    if kind in values.CHOICE_TYPES:
+        options = [
+            (fhir.option_code(o), values.option_label(node, o, language=language, base=base))
             for o in node.get("answerOption", [])
         ]
-        if kind in values.CHOICE_TYPES
-        else []
-    )
+    else:
+        options = [(code, values.option_label(node, o, language=language, base=base)) for code, _v, o in offered]
     if kind == T.YES_NO:
         options = [(values.YES, _("Yes")), (values.NO, _("No"))]
     link_id = str(node.get("linkId", ""))
@@ -211,6 +215,8 @@ def _field(
         value=value,
         posted=values.form_values(node, value),
         options=options,
+        offers=bool(offered),
+        prefix=fhir.prefix(node, language, base),
         minimum=None if low is None else values.plain(low),
         maximum=None if high is None else values.plain(high),
         max_length=node.get("maxLength") if kind in values.TEXT_TYPES else None,

@@ -93,7 +93,14 @@ _CODE = re.compile(r"[-a-zA-Z0-9_]{1,40}")
 
 
 def import_parse(
-    *, format_: str, content: bytes, study: Study, code: str = "", prefix: str = "", language: str = ""
+    *,
+    format_: str,
+    content: bytes,
+    study: Study,
+    code: str = "",
+    prefix: str = "",
+    language: str = "",
+    language_override: str = "",
 ) -> ImportResult:
     """Parse a file; adds a problem naming the questionnaire codes the study already uses.
 
@@ -104,7 +111,11 @@ def import_parse(
     if format_ not in FORMATS:
         return ImportResult(problems=[Problem(_("file"), _("unknown format %(format)s") % {"format": format_})])
     parser = _parser(format_)
-    options = {"language": language} if language and "language" in inspect.signature(parser).parameters else {}
+    # `language` says what the texts are in when a file does not; `language_override` relabels a file that
+    # says otherwise. Each goes to the parsers that take it.
+    accepted = inspect.signature(parser).parameters
+    given = {"language": language, "language_override": language_override}
+    options = {key: value for key, value in given.items() if value and key in accepted}
     result = parser(content, study=study, **options)
     if code and prefix:
         result.problems.append(Problem(_("code"), _("give a code or a prefix, not both")))

@@ -22,7 +22,7 @@ from surveys.interop.fhir.validation import fhir_errors
 from surveys.interop.imports import ImportedQuestionnaire, ImportResult, definition_json
 from surveys.models import Item, Questionnaire, Study
 from surveys.questionnaires import conditions, fhir, values
-from surveys.questionnaires.validation import Problem
+from surveys.questionnaires.validation import Problem, definition_problems
 
 T = Item.Type
 
@@ -41,11 +41,15 @@ SUPPORTED_TYPES = {
     "integer",
     "date",
     "time",
+    "dateTime",
     "string",
     "text",
     "choice",
     "open-choice",
 }
+# The answerOption value[x] a string, integer, date or time item may offer (FHIR R4): picked as a
+# choice, stored in the item's own type (surveys.questionnaires.values.offered_options).
+TYPED_OPTION_KEYS = {"string": "valueString", "integer": "valueInteger", "date": "valueDate", "time": "valueTime"}
 OPERATORS = {"exists", "=", "!=", ">", "<", ">=", "<="}
 # enableWhen answer[x] accepted for each FHIR item type of the item tested.
 CONDITION_KEYS = {
@@ -56,6 +60,7 @@ CONDITION_KEYS = {
     "decimal": {"answerInteger", "answerDecimal"},
     "date": {"answerDate"},
     "time": {"answerTime"},
+    "dateTime": {"answerDateTime", "answerDate"},
     "string": {"answerString"},
     "text": {"answerString"},
 }
@@ -155,19 +160,25 @@ def code_from(definition: dict) -> str:
 class _Checker:
     """Walks one Questionnaire and records problems and warnings, each naming the item."""
 
-    def __init__(self, definition: dict, prefix: str):
+    def __init__(self, definition: dict, prefix: str, *, skip: frozenset[str] = frozenset()):
         self.definition = definition
         self.prefix = prefix
+        # Items whose structure FHIR validation already refused: their own checks would say nothing true.
+        self.skip = skip
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.seen: dict[str, dict] = {}  # linkId -> node, in document order
         self.not_asked: set[str] = set()
 
     def problem(self, link_id: str | None, message: str) -> None:
-        self.problems.append(Problem(problem_where(self.prefix, link_id), message))
+        found = Problem(problem_where(self.prefix, link_id), message)
+        if found not in self.problems:  # one item, one cause: said once
+            self.problems.append(found)
 
     def warn(self, link_id: str | None, message: str) -> None:
-        self.warnings.append(Problem(problem_where(self.prefix, link_id), message))
+        found = Problem(problem_where(self.prefix, link_id), message)
+        if found not in self.warnings:
+            self.warnings.append(found)
 
     def run(self) -> None:
         items = self.definition.get("item", [])
@@ -184,8 +195,23 @@ class _Checker:
                 )
 
     def walk(self, nodes: list[dict], depth: int) -> None:
-        for node in nodes:
-            self.item(node, depth)
+        for node in nodes if isinstance(nodes, list) else ():
+            if not isinstance(node, dict):
+                continue  # FHIR validation named it
+            link_id = str(node.get("linkId", ""))
+            if link_id in self.skip:
+                # Refused by FHIR validation: known to the conditions after it, its children checked.
+                self.seen.setdefault(link_id, node)
+                children = node.get("item")
+                self.walk(children if isinstance(children, list) else [], depth + 1)
+                continue
+            try:
+                self.item(node, depth)
+            except (AttributeError, TypeError, KeyError, ValueError):
+                # A shape FHIR validation let through but the checks cannot read: said once, not a crash.
+                self.problem(
+                    link_id or None, _("the item cannot be read (its elements are not as FHIR R4 writes them)")
+                )
 
     def item(self, node: dict, depth: int) -> None:
         link_id = str(node.get("linkId", ""))
@@ -209,7 +235,8 @@ class _Checker:
         # Conditions may only test earlier items: this one joins them once its own are checked.
         self.conditions(node, link_id)
         self.seen[link_id] = node
-        if fhir_type not in SUPPORTED_TYPES:
+        # A quantity the patient never gives (a calculated total, a read-only value) is kept: only its number is read.
+        if fhir_type not in SUPPORTED_TYPES and not (fhir_type == "quantity" and conditions.not_asked(node)):
             self.problem(
                 link_id,
                 _("type %(type)s: answers of this type cannot be collected here (supported: %(known)s)")
@@ -275,10 +302,7 @@ class _Checker:
         if fhir_type in CHOICE_FHIR_TYPES:
             self.options(node, link_id, fhir_type)
         elif node.get("answerOption") or node.get("answerValueSet"):
-            self.problem(
-                link_id,
-                _("answerOption: options on a %(type)s item cannot be shown; use a choice item") % {"type": fhir_type},
-            )
+            self.typed_options(node, link_id, fhir_type)
         self.limits(node, link_id, fhir_type)
 
     def options(self, node: dict, link_id: str, fhir_type: str) -> None:
@@ -287,18 +311,12 @@ class _Checker:
         if _has_ext(node, EXT_ANSWER_EXPRESSION):
             self.problem(link_id, _("answerExpression: options computed by an expression cannot be listed here"))
         options = node.get("answerOption", [])
+        if not options and node.get("answerValueSet"):
+            options = self.value_set_options(node, link_id)
+            if not options:
+                return
         if not options:
-            if node.get("answerValueSet"):
-                self.problem(
-                    link_id,
-                    _(
-                        "answerValueSet: options from a value set (%(vs)s) cannot be listed here; "
-                        "give them as answerOption"
-                    )
-                    % {"vs": node["answerValueSet"]},
-                )
-            else:
-                self.problem(link_id, _("answerOption: a choice item needs its answer options"))
+            self.problem(link_id, _("answerOption: a choice item needs its answer options"))
             return
         if node.get("answerValueSet"):
             self.warn(link_id, _("answerValueSet is kept, but only the answerOption list is offered"))
@@ -309,8 +327,8 @@ class _Checker:
                 self.problem(
                     link_id,
                     _(
-                        "answerOption[%(n)s]: only valueCoding, valueString, valueInteger or "
-                        "valueDate options can be offered"
+                        "answerOption[%(n)s]: only valueCoding, valueString, valueInteger, "
+                        "valueDate or valueTime options can be offered"
                     )
                     % {"n": index},
                 )
@@ -332,6 +350,70 @@ class _Checker:
                         _("answerOption[%(n)s]: the score (%(url)s) is not a number")
                         % {"n": index, "url": url.rsplit("/", 1)[-1]},
                     )
+            if option.get("initialSelected"):
+                self.warn(link_id, _("initialSelected: kept, but no option is ticked in advance for patients"))
+
+    def value_set_options(self, node: dict, link_id: str) -> list[dict]:
+        """The options of a ValueSet the file contains ("#id"), written into the item's answerOption (the
+        one list every reader uses: pages, validation, scores, exports); [] with a problem otherwise.
+
+        The item then names its value set in EXT_OPTIONS_FROM instead of answerValueSet (FHIR R4 forbids
+        both on one item), and the contained ValueSet stays in the definition: the export carries both."""
+        reference = node["answerValueSet"]
+        value_set = fhir.contained_value_set(self.definition, reference)
+        if value_set is None:
+            self.problem(
+                link_id,
+                _(
+                    "answerValueSet: the value set %(vs)s is not in the file (only a ValueSet in the "
+                    "questionnaire's contained, named #id, can be read); give its options as answerOption"
+                )
+                % {"vs": reference},
+            )
+            return []
+        options, missing = fhir.value_set_options(value_set)
+        if not options:
+            self.problem(
+                link_id,
+                _("answerValueSet: the options of %(vs)s cannot be listed from the file (%(part)s)")
+                % {"vs": reference, "part": missing or "expansion.contains"},
+            )
+            return []
+        node["answerOption"] = options
+        del node["answerValueSet"]
+        node.setdefault("extension", []).append({"url": fhir.EXT_OPTIONS_FROM, "valueCanonical": reference})
+        return options
+
+    def typed_options(self, node: dict, link_id: str, fhir_type: str) -> None:
+        """answerOption on a string, integer, date or time item: offered as a choice, stored in its type."""
+        key = TYPED_OPTION_KEYS.get(fhir_type)
+        if key is None or node.get("answerValueSet"):
+            self.problem(
+                link_id,
+                _(
+                    "answerOption: options on a %(type)s item cannot be offered here (only on choice, string, integer, date and time items, as answerOption)"
+                )
+                % {"type": fhir_type},
+            )
+            return
+        codes: set[str] = set()
+        kind = fhir.item_type(node)
+        for index, option in enumerate(node.get("answerOption", [])):
+            stored = values.offered_value(kind, option.get(key)) if isinstance(option, dict) else None
+            if stored is None:
+                self.problem(
+                    link_id,
+                    _("answerOption[%(n)s]: the options of a %(type)s item are %(key)s values")
+                    % {"n": index, "type": fhir_type, "key": key},
+                )
+                continue
+            code = values.option_form_text(kind, stored)
+            if code in codes:
+                self.problem(
+                    link_id,
+                    _("answerOption[%(n)s]: option %(code)s is given more than once") % {"n": index, "code": code},
+                )
+            codes.add(code)
             if option.get("initialSelected"):
                 self.warn(link_id, _("initialSelected: kept, but no option is ticked in advance for patients"))
 
@@ -436,41 +518,151 @@ def _missing_language_warnings(definition: dict, study: Study, prefix: str) -> l
     return warnings
 
 
-def _one_questionnaire(
-    resource: dict, *, study: Study, prefix: str, language: str
-) -> tuple[ImportedQuestionnaire | None, list[Problem]]:
-    definition = copy.deepcopy(resource)
-    warnings = _repair_variable_names(definition, prefix)
-    problems = [
-        Problem(problem_where(prefix, link_id), f"{path}: {message}")
-        for link_id, path, message in fhir_errors(definition, FhirQuestionnaire)
-    ]
-    if problems:
-        return None, problems
-    chosen = _language_code(language or definition.get("language") or "en")
-    known = [c for c, _name in settings.LANGUAGES]
-    if chosen not in known:
-        return None, [
+def _untitled_warnings(definition: dict, prefix: str) -> list[Problem]:
+    """Texts publishing needs that the file does not give at all (a group's title is optional)."""
+    warnings = []
+    if not definition.get("title") and not (definition.get("_title") or {}).get("extension"):
+        warnings.append(
             Problem(
                 problem_where(prefix),
-                _("language %(lang)s: texts can be in %(known)s only; choose the language of the file's texts")
-                % {"lang": chosen, "known": ", ".join(known)},
+                _(
+                    "title: the questionnaire has no title; publishing will need one (copy the draft into editable rows)"
+                ),
             )
-        ]
-    definition["language"] = chosen
+        )
+    for node in fhir.iter_items(definition.get("item", [])):
+        if node.get("type") != "group" and not conditions.not_asked(node) and not node.get("text"):
+            warnings.append(
+                Problem(
+                    problem_where(prefix, str(node.get("linkId", ""))),
+                    _("text: the item has no text; publishing will need one (copy the draft into editable rows)"),
+                )
+            )
+    return warnings
+
+
+def _file_language(
+    definition: dict, *, language: str, language_override: str, prefix: str
+) -> tuple[str, list[Problem], list[Problem]]:
+    """(language of the texts, problems, warnings). The file's own `language` wins: `language` only says
+    what the texts are in when the file says nothing; `language_override` relabels a file that says
+    otherwise (its texts are known to be in that language), and says so."""
+    known = [c for c, _name in settings.LANGUAGES]
+    stated = definition.get("language")
+    stated_code = _language_code(stated) if isinstance(stated, str) and stated.strip() else ""
+    if language_override:
+        chosen = _language_code(language_override)
+        warnings = []
+        if stated_code and stated_code != chosen:
+            warnings.append(
+                Problem(
+                    problem_where(prefix),
+                    _("language: the file says %(stated)s; its texts are taken as %(lang)s, as the override asks")
+                    % {"stated": stated, "lang": chosen},
+                )
+            )
+        if chosen in known:
+            return chosen, [], warnings
+        return (
+            "",
+            [
+                Problem(
+                    problem_where(prefix),
+                    _("language override %(lang)s: texts can be in %(known)s only")
+                    % {"lang": chosen, "known": ", ".join(known)},
+                )
+            ],
+            warnings,
+        )
+    chosen = stated_code or _language_code(language or "en")
+    if chosen in known:
+        return chosen, [], []
+    return (
+        "",
+        [
+            Problem(
+                problem_where(prefix),
+                _(
+                    "language %(lang)s: the file says its texts are in %(lang)s, and texts can be in %(known)s only; "
+                    "if they are in fact in one of these, give it as the language override"
+                )
+                % {"lang": stated if stated_code else chosen, "known": ", ".join(known)},
+            )
+        ],
+        [],
+    )
+
+
+def _publish_problems(definition: dict, study: Study, prefix: str, said: set[str]) -> list[Problem]:
+    """What publishing would refuse in the definition as imported, other than texts (the import warns
+    about those: they can be given once the draft is copied into editable rows). An imported draft keeps
+    its definition whole, so these cannot be fixed after the import: they refuse it now, each named as
+    the import names an item. Items the import already refused (`said`, where-texts) are left out: one
+    item, one cause, said once."""
+    # publish validation names an item "item X" and a group "section X"; the import says "item X" for both.
+    names: dict[str, str] = {}
+    for node in fhir.iter_items(definition.get("item", [])):
+        link_id = str(node.get("linkId", ""))
+        for label in (_("item %(code)s"), _("section %(code)s")):
+            names[label % {"code": link_id or "?"}] = problem_where(prefix, link_id or None)
+    found: list[Problem] = []
+    try:
+        publish = definition_problems(definition, languages=list(study.languages), texts=False)
+    except (AttributeError, TypeError, KeyError, ValueError):
+        # A shape FHIR validation refused elsewhere in the file, which publish validation cannot read:
+        # the structure errors already refuse the file and name it.
+        return []
+    for problem in publish:
+        where = names.get(problem.where) or (f"{prefix}, {problem.where}" if prefix else problem.where)
+        candidate = Problem(where, problem.message)
+        if where not in said and candidate not in found:
+            found.append(candidate)
+    return found
+
+
+def _one_questionnaire(
+    resource: dict, *, study: Study, prefix: str, language: str, language_override: str = ""
+) -> tuple[ImportedQuestionnaire | None, list[Problem]]:
+    """Every problem of one Questionnaire in one pass: FHIR structure, language, content, and what publishing
+    would refuse. An item that FHIR validation refuses is not checked further (its checks would say
+    nothing true); everything else still is."""
+    definition = copy.deepcopy(resource)
+    warnings = _repair_variable_names(definition, prefix)
+    structure = fhir_errors(definition, FhirQuestionnaire)
+    problems = [Problem(problem_where(prefix, link_id), f"{path}: {message}") for link_id, path, message in structure]
+    refused_items = frozenset(link_id for link_id, _path, _message in structure if link_id is not None)
+    chosen, language_problems, language_warnings = _file_language(
+        definition, language=language, language_override=language_override, prefix=prefix
+    )
+    problems += language_problems
+    warnings += language_warnings
+    # The checks after this read the texts in the language chosen; with none, in the file's own.
+    definition["language"] = chosen or _language_code(definition.get("language") or language or "en")
     _normalise_languages(definition)
-    checker = _Checker(definition, prefix)
+    checker = _Checker(definition, prefix, skip=refused_items)
     checker.run()
-    if checker.problems:
-        return None, checker.problems
-    warnings += checker.warnings + _missing_language_warnings(definition, study, prefix)
+    problems += [p for p in checker.problems if p not in problems]
+    # Items FHIR validation refused are named already: what publishing says of them is left out.
+    said = {p.where for p in problems} | {problem_where(prefix, link_id) for link_id in refused_items}
+    problems += _publish_problems(definition, study, prefix, said)
+    if problems:
+        return None, problems
+    warnings += (
+        checker.warnings
+        + _untitled_warnings(definition, prefix)
+        + _missing_language_warnings(definition, study, prefix)
+    )
     return ImportedQuestionnaire(code=code_from(definition), definition=definition, warnings=warnings), []
 
 
-def questionnaire_parse(content: bytes, *, study: Study, language: str = "") -> ImportResult:
+def questionnaire_parse(
+    content: bytes, *, study: Study, language: str = "", language_override: str = ""
+) -> ImportResult:
     """Parse a FHIR R4 Questionnaire (or a Bundle of them) in JSON; writes nothing.
 
-    `language` is the language of the texts when the file does not say it (default "en").
+    `language` is the language of the texts when the file does not say it (default "en"): a file's own
+    `language` element wins. `language_override` relabels the texts of every questionnaire of the file,
+    whatever it says (a file that states a wrong language), with a warning naming what it said.
     """
     data, problems = definition_json(content)
     if data is None:
@@ -505,7 +697,9 @@ def questionnaire_parse(content: bytes, *, study: Study, language: str = "") -> 
     result = ImportResult(problems=problems)
     used: set[str] = set()
     for prefix, resource in resources:
-        found, found_problems = _one_questionnaire(resource, study=study, prefix=prefix, language=language)
+        found, found_problems = _one_questionnaire(
+            resource, study=study, prefix=prefix, language=language, language_override=language_override
+        )
         result.problems += found_problems
         if found is None:
             continue

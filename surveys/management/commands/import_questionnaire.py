@@ -35,7 +35,14 @@ class Command(BaseCommand):
             "--language",
             default="",
             choices=["", *(c for c, _n in settings.LANGUAGES)],
-            help="language of the texts when the file does not say",
+            help="language of the texts when the file does not say (a file's own language wins)",
+        )
+        parser.add_argument(
+            "--override-language",
+            default="",
+            dest="language_override",
+            choices=["", *(c for c, _n in settings.LANGUAGES)],
+            help="language of the texts whatever the file says (a file that states a wrong language)",
         )
         parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
         parser.add_argument("--user", help="user name recorded as having imported")
@@ -49,6 +56,7 @@ class Command(BaseCommand):
         code: str,
         prefix: str,
         language: str,
+        language_override: str,
         dry_run: bool,
         user: str | None,
         **options,
@@ -57,7 +65,13 @@ class Command(BaseCommand):
         by = user_named(user)
         content = file_content(file)
         result = import_parse(
-            format_=format_, content=content, study=target, code=code, prefix=prefix, language=language
+            format_=format_,
+            content=content,
+            study=target,
+            code=code,
+            prefix=prefix,
+            language=language,
+            language_override=language_override,
         )
         for found in result.questionnaires:
             self.stdout.write(f"{found.code}: {found.definition.get('title', '')}")

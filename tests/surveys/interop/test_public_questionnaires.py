@@ -253,7 +253,13 @@ HIDDEN_CASES = [
     case("the number typed", {"ITEM-VISIBLE": 3.5}, shown=["ITEM-VISIBLE"], hidden=_FLAGGED),
 ]
 
-CASES = {OPERATORS: OPERATOR_CASES, SDC: SDC_CASES, BLUEBOOK: BLUEBOOK_CASES, HIDDEN: HIDDEN_CASES}
+PHQ9 = "sdc-phq9-contained-valueset.json"
+PHQ9_CASES = [
+    # No item has a condition: the nine questions are always shown (their options come from the contained ValueSet).
+    case("nothing answered", {}, shown=[f"H1/T1/Q{n}" for n in range(1, 10)]),
+]
+
+CASES = {OPERATORS: OPERATOR_CASES, SDC: SDC_CASES, BLUEBOOK: BLUEBOOK_CASES, HIDDEN: HIDDEN_CASES, PHQ9: PHQ9_CASES}
 
 # What the import says about each file: (where, words of the message) for problems that refuse it.
 REFUSALS = {
@@ -277,7 +283,8 @@ REFUSALS = {
         )
     ]
     + [
-        (f"item {S_YN}", "answerValueSet: options from a value set"),
+        # Its answerValueSet is a URL, not a ValueSet of the file's contained: its options cannot be listed.
+        (f"item {S_YN}", "answerValueSet: the value set http://sqlonfhir-r4.azurewebsites.net/fhir/ValueSet/"),
         ("item 945b97b5-6d74-4a55-9be1-1989751219fb", f"{S_YN} has no option Y"),
         ("item fab7c5c4-0ac0-4afa-bd6d-c0ce4f5e0bdf", f"{S_YN} has no option ASKU"),
         ("item 945b97b5-6d74-4a55-9be1-1989751219fb", "answerDecimal cannot be compared with the answer to s3-radio"),
@@ -287,20 +294,18 @@ REFUSALS = {
         ("item vitaminKgiven", "questions nested under a choice item cannot be shown"),
         ("item hepBgiven", "questions nested under a boolean item cannot be shown"),
     ],
+    # Only its total score: SDC's answers() is not FHIRPath that can be evaluated here. Its nine questions and
+    # their options from the contained ValueSet are taken (tests/surveys/interop/test_fhir_features.py).
+    PHQ9: [("item H1/TS", "calculatedExpression")],
 }
 
 
-# What the import's checker also refuses in the lforms file, behind its FHIR validation errors: items it
-# cannot collect as their authors meant (answer options on a non-choice item, a dateTime item).
+# What the import's checker also refuses in the lforms file, behind its FHIR validation errors. Its dateTime
+# item (Q5) and the answer options of its string, integer, date and time items (Q9a-Q9d) are taken.
 CHECKER_REFUSALS = {
     OPERATORS: [
-        ("item Q5", "type dateTime: answers of this type cannot be collected here"),
         # "repeats": "true", a text where FHIR JSON has a boolean (FHIR validation lets it through)
         ("item Q8", 'repeats: "true" is not true or false'),
-        *(
-            (f"item {link}", f"answerOption: options on a {kind} item cannot be shown; use a choice item")
-            for link, kind in (("Q9a", "string"), ("Q9b", "integer"), ("Q9c", "date"), ("Q9d", "time"))
-        ),
         ("item Q9c-eq-B", "answerInteger cannot be compared with the answer to Q9c (date)"),
         ("item Q9d-noteq-B", "answerInteger cannot be compared with the answer to Q9d (time)"),
     ],
