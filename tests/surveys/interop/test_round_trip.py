@@ -13,9 +13,15 @@ For each file of tests/data/public/** and of the shared fixtures (tests/paths.py
    (types, option codes, conditions, texts, extensions: every field) — only the elements an export sets
    for itself differ (DIFFERING_TOP_LEVEL);
 4. the FHIR QuestionnaireResponse export, imported into a timepoint of the re-imported version
-   (response_import.py), gives back the same answers, and exports as the same items;
+   (response_import.py), gives back the same answers, and exports as the same items (unless
+   RESPONSE_REFUSALS lists how the import refuses it, every problem);
 5. the REDCap dictionary export imports again as the same questions (kinds, option codes, required,
-   number of display conditions), REDCap holding neither groups nor nested items (DictionaryShape).
+   display conditions as question, operator and value), REDCap holding neither groups nor nested items
+   (DictionaryShape) — unless REDCAP_REFUSALS lists how the REDCap import refuses it; REDCAP_ASKED_AGAIN
+   names the never-asked items the export turns into questions.
+
+Every table is kept true in both directions: a problem it does not list fails, and so does one it lists
+that no longer happens.
 
 A hypothesis test answers two files with generated valid answers (any options, numbers within the
 item's bounds, any day, any time) and checks that the responses come back the same.
