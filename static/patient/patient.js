@@ -88,8 +88,12 @@
     // Document order: a condition only tests questions before it, decided by then.
     for (var i = 0; i < boxes.length; i++) {
       var box = boxes[i], link = box.getAttribute("data-link"), rule = box.getAttribute("data-when");
-      if (rule) {
-        box.hidden = !JSON.parse(rule).every(function (clause) {
+      // A box whose plan is [{b: "server"}] depends on a FHIRPath expression or a calculated value,
+      // which only the server evaluates (conditions.SERVER_DECIDED): it stays as the server rendered it,
+      // and the server decides again when the page is sent.
+      var plan = rule ? JSON.parse(rule) : null;
+      if (plan && !(plan.length && plan[0].b === "server")) {
+        box.hidden = !plan.every(function (clause) {
           var results = clause.c.map(function (c) {
             if (typeof c === "boolean") return c;
             return compare(kinds[c.q], answers[c.q] || [], c.o, c.v);

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from surveys.models import Item
-from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires import conditions, expressions, fhir, values
 
 T = Item.Type
 
@@ -59,6 +59,8 @@ class Field:
     # For the page script: the conditions it re-evaluates (JSON), and how to read this field (JSON).
     conditions: str = ""
     reading: str = ""
+    # A calculated item (shown read-only, never posted): its text and value, "Total score: 12".
+    calculated: str = ""
 
     @property
     def dom_id(self) -> str:
@@ -113,7 +115,7 @@ def _is_help(node: dict) -> bool:
 def _page_nodes(node: dict) -> list[dict]:
     """The nodes one item puts on a page: a question and the questions nested under it, or the
     title and items of a group inside a page. Help texts belong to their item; items never asked
-    (hidden, read-only, calculated) are left out, with anything inside them."""
+    (hidden, read-only) are left out, with anything inside them; a calculated item is shown as a value."""
     if conditions.hidden_from_patient(node):
         return []
     out: list[dict] = []
@@ -122,7 +124,7 @@ def _page_nodes(node: dict) -> list[dict]:
             # A group inside a page shows its title as a text, hidden with the group.
             keep = ("linkId", "text", "_text", "prefix", "_prefix", "enableWhen", "enableBehavior")
             out.append({"type": "display", **{k: node[k] for k in keep if k in node}})
-    elif not (_is_help(node) or conditions.not_asked(node)):
+    elif not (_is_help(node) or (conditions.not_asked(node) and not conditions.shown_as_value(node))):
         out.append(
             {k: v for k, v in node.items() if k != "item"} | {"item": [c for c in node.get("item", []) if _is_help(c)]}
         )
@@ -223,6 +225,9 @@ def _field(
         pattern=answer_format[0] if answer_format else "",
         entry_format=answer_format[1] if answer_format else "",
         conditions=conditions.plan_json(plans[link_id]),
+        calculated=expressions.display_label(node, evaluation.calculated.get(link_id), language=language, base=base)
+        if conditions.shown_as_value(node)
+        else "",
     )
 
 
@@ -258,7 +263,7 @@ def parse_page(page: PageSpec, data) -> tuple[dict, dict[str, str], dict[str, li
     errors: dict[str, str] = {}
     raw_values: dict[str, list[str]] = {}
     for node in page.nodes:
-        if fhir.item_type(node) not in values.QUESTION_TYPES:
+        if fhir.item_type(node) not in values.QUESTION_TYPES or conditions.not_asked(node):
             continue
         link_id = str(node.get("linkId", ""))
         raw = data.getlist(link_id)
@@ -328,7 +333,11 @@ def page_submission(
     # the questions it showed, and those already revealed once: a question is revealed at most
     # once, so whatever a browser does, the second post of a page goes on or names what is missing.
     shown_before = set(post.get("shown", "").split()) | set(post.get("revealed", "").split())
-    on_page = [str(node.get("linkId", "")) for node in page.nodes if fhir.item_type(node) in values.QUESTION_TYPES]
+    on_page = [
+        str(node.get("linkId", ""))
+        for node in page.nodes
+        if fhir.item_type(node) in values.QUESTION_TYPES and not conditions.not_asked(node)
+    ]
     newly_shown = shown_now - shown_before
     revealed = [link_id for link_id in on_page if link_id in newly_shown]
     return PageSubmission(valid=valid, merged=merged, errors=errors, raw=raw, revealed=revealed)
@@ -382,11 +391,11 @@ def render_preview(request: HttpRequest, *, definition: dict, language: str, pag
         )
         nodes = {str(n.get("linkId", "")): n for p in pages for n in p.nodes}
         context["preview"] = True
-        # Answers of the other pages ride along as hidden fields.
+        # Answers of the other pages ride along as hidden fields (calculated values are computed again).
         context["carried"] = [
             (link_id, text)
             for link_id, value in answers.items()
-            if link_id not in on_page
+            if link_id not in on_page and link_id in nodes and not conditions.not_asked(nodes[link_id])
             for text in values.form_values(nodes[link_id], value)
         ]
         return render(request, "patient/page.html", context)

@@ -85,6 +85,9 @@ def response_submit(*, assignment: Assignment, answers_digest: str | None = None
     missing = response_missing(response=response)
     if missing:
         raise ResponseIncomplete(missing)
+    # Calculated items (FHIRPath calculatedExpression) are kept with the answers, computed again here
+    # from the answers submitted: exports, the codebook and the FHIR response read them like answers.
+    response.answers = conditions.prune_answers(response.version.definition, response.answers)
     response.status = Response.Status.COMPLETED
     response.submitted_at = timezone.now()
     response.scores = compute.scores_compute(response.version.definition, response.answers)

@@ -13,9 +13,12 @@ of a page (rendering.page_submission: parse_page, merged with the answers stored
 pages, pruned), then conditions.enabled_ids. Asserted for every case: the boxes shown equal the
 server's enabled items of the page, in page order; the hidden `shown` field equals them; the server
 finds no question "revealed" by the post (with the script running, a page never comes back for a
-question the patient did not see).
+question the patient did not see). Except for boxes decided by the server (their conditions hold a
+FHIRPath expression or read a calculated value, which the script cannot evaluate: plan
+`[{"b": "server"}]`): those stay as the server rendered them for the stored answers, and the post
+"reveals" exactly the questions among them that the server now shows and the browser kept hidden.
 
-1. The table (`TABLE`: 135 cases, i.e. page loads, checking 4142 conditions; `test_table_size`
+1. The table (`TABLE`: 140 cases, i.e. page loads, checking 4157 conditions; `test_table_size`
    keeps these numbers true). 101 cases on a grid: every operator (=, !=, <, >, <=, >=, exists true
    and exists false) x every answer type (single and multiple choice, yes/no, integer, integer
    against values beyond a double, decimal, decimal 0.1+0.2, NRS, VAS, date, time, short text, long
@@ -26,14 +29,16 @@ question the patient did not see).
    and 1 for true, 12.0 and "12,0" for 12, "71,5", 0.1+0.2 against 0.3, "0.30000000000000000001",
    10**400, partial dates "2022-09" and "2022", day-first dates, "14h30") and against values of an
    unfitting type. The grid's expected outcome is written by hand (`truth`): it checks the meaning
-   as well as the agreement. Then 34 cases on structure, each with the boxes expected: enableBehavior
+   as well as the agreement. Then 39 cases on structure, each with the boxes expected: enableBehavior
    any/all and a range of two conditions; a chain A -> B -> C (B hidden: what follows sees no answer,
    so "!=" holds and "exists" does not, even with a value still typed in B); a group inside a page
    with its own condition (its title and children hide with it, a nested group without a title too);
    conditions on questions of an earlier page (resolved by the server, alone or mixed with live ones
    under "any", a hidden earlier question counting as unanswered even when stored); a question with
    nested items; a condition on a later question; answers stored for the page itself (prefilled,
-   then changed or made invalid).
+   then changed or made invalid); five with FHIRPath (a calculated total, an enableWhenExpression on it,
+   an enableWhen on the total and one on that question: decided by the server, with what the server
+   shows after the post written by hand).
 2. A property test (hypothesis, 150 derandomized examples, one Chromium page reused): generated
    questionnaires (an optional earlier page with stored answers, a page of 2-6 items of random types
    and bounds, an optional group over part of it with or without a title and a condition, 0-2
@@ -64,7 +69,7 @@ from hypothesis import strategies as st
 from playwright.sync_api import Error as PlaywrightError
 
 from surveys.answering import rendering
-from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires import conditions, expressions, fhir, values
 from tests.browser.conftest import PHONE, ROOT
 
 pytestmark = pytest.mark.browser
@@ -155,7 +160,9 @@ READ_STATE = """() => {
   for (const [name, value] of new FormData(form)) (entries[name] = entries[name] || []).push(value);
   const visible = [...form.querySelectorAll('[data-link]')].filter(b => b.checkVisibility())
     .map(b => b.getAttribute('data-link'));
-  return {entries, visible, shown: form.querySelector('input[name=shown]').value};
+  const server = [...form.querySelectorAll('[data-when]')]
+    .filter(b => (JSON.parse(b.getAttribute('data-when'))[0] || {}).b === 'server').map(b => b.getAttribute('data-link'));
+  return {entries, visible, server, shown: form.querySelector('input[name=shown]').value};
 }"""
 # What a browser does with text it cannot hold (a date or time field sanitizes it to ""), once set.
 SET_VALUE = """(el, text) => { el.focus(); el.value = text;
@@ -260,6 +267,8 @@ class Case:
     page: int = 0
     # The boxes a patient should see, written by hand; None: agreement only.
     expect: list[str] | None = None
+    # The boxes the server shows once the page is posted, by hand (items decided by the server); None: unchecked.
+    after: list[str] | None = None
 
     def __str__(self) -> str:
         return self.name
@@ -295,11 +304,29 @@ def run_case(tab: Tab, case: Case) -> tuple[str, dict, dict, int]:
     state = tab.state()
     shown, revealed = server_reading(case.definition, pages[case.page], case.earlier, state["entries"])
     detail = f"{case}: posted {state['entries']}"
-    assert state["visible"] == shown, detail
+    # Boxes decided by the server (an expression or a calculated value in their conditions) stay as rendered;
+    # every other box shows exactly when the server, reading the post, shows it.
+    decided = set(state["server"])
+    assert decided == set(before["server"]), detail
+    on_page = [str(n.get("linkId")) for n in pages[case.page].nodes]
+    browser = [link for link in on_page if (link in before["visible"] if link in decided else link in shown)]
+    assert state["visible"] == browser, detail
     assert state["shown"].split() == state["visible"], detail
-    assert revealed == [], detail
+    # The server has the last word on those: a question it now shows that the browser kept hidden comes back
+    # once (`revealed`), never one the script decided.
+    nodes = {str(n.get("linkId")): n for n in pages[case.page].nodes}
+    assert revealed == [
+        link
+        for link in shown
+        if link not in state["visible"]
+        and values.kind_of(nodes[link]) in values.QUESTION_TYPES
+        and not conditions.not_asked(nodes[link])
+    ], detail
+    assert set(revealed) <= decided, detail
     if case.expect is not None:
         assert state["visible"] == case.expect, detail
+    if case.after is not None:
+        assert shown == case.after, detail
     return html, before, state, acted
 
 
@@ -848,6 +875,73 @@ def _structure_cases() -> list[Case]:
         ),
     ]:
         cases.append(Case(f"prefilled: {label}", prefilled, steps, stored=answers, expect=expect))
+
+    # FHIRPath (surveys/questionnaires/expressions.py), which the script cannot evaluate: a calculated total,
+    # an item shown by an enableWhenExpression on it, a question whose enableWhen tests the total and one
+    # testing that question are decided by the server; the script leaves them as rendered for the answers
+    # saved, and only "e" (a = 1) is its own.
+    def answer(link: str) -> str:
+        return f"%resource.descendants().where(linkId='{link}').answer.value"
+
+    total = item("total", T.INTEGER, text="Total")
+    total["extension"].append(
+        {
+            "url": expressions.EXT_CALCULATED,
+            "valueExpression": {
+                "language": "text/fhirpath",
+                "expression": f"iif({answer('a')}.exists(), {answer('a')}, 0) + iif({answer('b')}.exists(), {answer('b')}, 0)",
+            },
+        }
+    )
+    big = display("big")
+    big["extension"].append(
+        {
+            "url": expressions.EXT_ENABLE_WHEN_EXPRESSION,
+            "valueExpression": {"language": "text/fhirpath", "expression": f"{answer('total')} > 5"},
+        }
+    )
+    computed = questionnaire(
+        [
+            item("a", T.INTEGER),
+            item("b", T.INTEGER),
+            total,
+            big,
+            conditional(item("c", T.SHORT_TEXT), when("total", ">", "answerInteger", 5)),
+            display("d", when("c", "exists", "answerBoolean", True)),
+            display("e", when("a", "=", "answerInteger", 1)),
+        ]
+    )
+    assert expressions.expression_problems(computed) == []
+    for label, stored, steps, expect, after in [
+        ("nothing", {}, [], ["a", "b", "total"], ["a", "b", "total"]),
+        # The server shows c and big once it reads 3 + 4; c is a question: the page comes back with it.
+        (
+            "3 + 4 typed",
+            {},
+            [("fill", "a", "3"), ("fill", "b", "4")],
+            ["a", "b", "total"],
+            ["a", "b", "total", "big", "c"],
+        ),
+        # Rendered for 3 + 4 saved; a changed to 1 makes 5: the server hides big and c (c's answer is dropped).
+        (
+            "3 + 4 saved, a changed to 1",
+            {"a": 3, "b": 4},
+            [("fill", "a", "1")],
+            ["a", "b", "total", "big", "c", "e"],
+            ["a", "b", "total", "e"],
+        ),
+        ("3 + 4 and c saved", {"a": 3, "b": 4, "c": "x"}, [], ["a", "b", "total", "big", "c", "d"], None),
+        (
+            "3 + 4 and c saved, c cleared",
+            {"a": 3, "b": 4, "c": "x"},
+            [("fill", "c", "")],
+            ["a", "b", "total", "big", "c", "d"],
+            ["a", "b", "total", "big", "c"],
+        ),
+    ]:
+        cases.append(
+            Case(f"decided by the server: {label}", computed, steps, stored=stored, expect=expect, after=after)
+        )
     return cases
 
 
@@ -860,8 +954,8 @@ STRUCTURE_CONDITIONS = sum(
 def test_table_size():
     """The counts the module docstring gives."""
     grid_cases = sum(len(grid.answers) for grid in GRIDS)
-    assert (len(TABLE), grid_cases, len(TABLE) - grid_cases) == (135, 101, 34)
-    assert sum(grid.conditions for grid in GRIDS) + STRUCTURE_CONDITIONS == 4142
+    assert (len(TABLE), grid_cases, len(TABLE) - grid_cases) == (140, 101, 39)
+    assert sum(grid.conditions for grid in GRIDS) + STRUCTURE_CONDITIONS == 4157
 
 
 @pytest.mark.parametrize("case", TABLE, ids=str)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from surveys.interop.fhir.common import CHOICE_FHIR_TYPES, OPTION_KEYS, is_numbe
 from surveys.interop.fhir.validation import fhir_errors
 from surveys.interop.imports import ImportedQuestionnaire, ImportResult, definition_json
 from surveys.models import Item, Questionnaire, Study
-from surveys.questionnaires import conditions, fhir, values
+from surveys.questionnaires import conditions, expressions, fhir, values
 from surveys.questionnaires.validation import Problem, definition_problems
 
 T = Item.Type
@@ -186,13 +187,17 @@ class _Checker:
             self.problem(None, _("item: the questionnaire has no items"))
             return
         self.walk(items, depth=0)
-        for ext in self.definition.get("extension", ()):
-            if ext.get("url") == EXT_VARIABLE:
-                self.warn(
-                    None,
-                    _("variable %(name)s is kept but not computed here")
-                    % {"name": (ext.get("valueExpression") or {}).get("name", "?")},
-                )
+        # The questionnaire's own variables (FHIRPath): refused when the engine cannot evaluate one.
+        if None in self.expression_problems:
+            self.problem(None, self.expression_problems[None])
+
+    @cached_property
+    def expression_problems(self) -> dict[str | None, str]:
+        """linkId (None: the questionnaire) -> the first of its expressions fhirpathpy cannot evaluate."""
+        found: dict[str | None, str] = {}
+        for link_id, message in expressions.expression_problems(self.definition):
+            found.setdefault(link_id, message)
+        return found
 
     def walk(self, nodes: list[dict], depth: int) -> None:
         for node in nodes if isinstance(nodes, list) else ():
@@ -246,14 +251,9 @@ class _Checker:
         ours = fhir.ext_value(node, fhir.EXT_ITEM_TYPE)
         if ours is not None and ours not in T.values:
             self.problem(link_id, _("extension item-type: unknown item type %(type)s") % {"type": ours})
-        if _has_ext(node, EXT_ENABLE_WHEN_EXPRESSION):
-            self.problem(
-                link_id,
-                _(
-                    "enableWhenExpression: display conditions written as expressions cannot be "
-                    "evaluated here; use enableWhen"
-                ),
-            )
+        # Its expressions (variables, enableWhenExpression, calculatedExpression), once per item.
+        if link_id in self.expression_problems:
+            self.problem(link_id, self.expression_problems[link_id])
         if fhir_type == "group":
             if node.get("repeats") is True:
                 self.problem(link_id, _("repeats: a group answered several times cannot be represented"))
@@ -262,17 +262,10 @@ class _Checker:
                 self.warn(link_id, _("group without items: it shows nothing"))
             self.walk(children, depth + 1)
             return
+        # A calculated item is computed from the answers and shown read-only (expressions.py); conditions
+        # may test it. A read-only item that is not calculated has no value here.
         calculated = _has_ext(node, EXT_CALCULATED)
-        if calculated:
-            self.not_asked.add(link_id)
-            self.warn(
-                link_id,
-                _(
-                    "calculatedExpression: calculated items cannot be computed here; the item is kept but not shown "
-                    "to patients. Express the score as a scoring rule (docs/scoring.md)"
-                ),
-            )
-        elif node.get("readOnly"):
+        if node.get("readOnly") and not calculated:
             self.not_asked.add(link_id)
             self.warn(link_id, _("readOnly: kept, but read-only items are not shown to patients"))
         if _has_ext(node, EXT_INITIAL_EXPRESSION):
@@ -452,7 +445,7 @@ class _Checker:
             if question in self.not_asked:
                 self.problem(
                     link_id,
-                    _("%(where)s: depends on %(code)s, which is calculated or read-only and never answered here")
+                    _("%(where)s: depends on %(code)s, which is read-only and never answered here")
                     % {"where": where, "code": question},
                 )
                 continue

@@ -243,6 +243,8 @@ class _ResponseChecker:
                     problem(_("answered, but its display conditions hide it for these answers"), link_id)
             for link_id in conditions.missing_required(self.definition, answers):
                 problem(_("a required question is not answered"), link_id)
+            # Calculated items (FHIRPath) are computed again from the imported answers, as at a submit.
+            answers = conditions.prune_answers(self.definition, answers)
         if problems:
             result.problems += problems
             return None

@@ -373,7 +373,7 @@ def test_what_cannot_be_represented_is_refused_naming_the_item(make, node, words
     assert any(p.where == "item odd" and words in p.message for p in result.problems), result.problems
 
 
-def test_enable_when_on_a_calculated_item_is_refused(make):
+def test_enable_when_on_a_calculated_item_is_taken_and_reads_its_value(make):
     definition = json.loads(public("phq9.json"))
     definition["item"].append(
         {
@@ -384,7 +384,11 @@ def test_enable_when_on_a_calculated_item_is_refused(make):
         }
     )
     result = parse(make.study(), definition)
-    assert any(p.where == "item severe" and "calculated" in p.message for p in result.problems)
+    assert not any(p.where == "item severe" for p in result.problems), result.problems
+    # The total is computed (FHIRPath): nine "Nearly every day" (3) make 27, nine "Not at all" 0.
+    scored = definition["item"][:9]
+    assert "severe" in conditions.enabled_ids(definition, {n["linkId"]: "LA6571-9" for n in scored})
+    assert "severe" not in conditions.enabled_ids(definition, {n["linkId"]: "LA6568-5" for n in scored})
 
 
 # --- public fixtures ----------------------------------------------------------------------------------
@@ -405,19 +409,20 @@ def test_every_public_fixture_imports_and_renders_in_the_preview(make, client, n
     assert first["text"] in frame.content.decode()
 
 
-def test_phq9_total_is_kept_hidden_and_points_to_scoring_rules(make):
+def test_phq9_total_is_computed_and_shown_read_only(make):
     study = make.study(languages=["en"], fallback_language="en")
     [found] = parse(study, public("phq9.json")).questionnaires
     messages = [w for w in found.warnings if w.where == "item /44261-6"]
-    assert any("calculatedExpression" in w.message and "docs/scoring.md" in w.message for w in messages)
+    assert not any("calculatedExpression" in w.message for w in messages)
     # Its FHIRPath variable names are not R4 ids: renamed, uses included, so the export stays valid R4.
     assert any("q1_value" in w.message and "q1value" in w.message for w in messages)
     total = next(n for n in found.definition["item"] if n["linkId"] == "/44261-6")
     calculated = next(e for e in total["extension"] if e["url"] == EXT_CALCULATED)
     assert "%q1value" in calculated["valueExpression"]["expression"]
     assert "%q1_value" not in calculated["valueExpression"]["expression"]
+    # Shown on the page as a value (never an input: not a question a patient answers).
     pages = rendering.build_pages(found.definition, "en")
-    assert "/44261-6" not in [n["linkId"] for p in pages for n in p.nodes]
+    assert "/44261-6" in [n["linkId"] for p in pages for n in p.nodes]
     assert question_count(found.definition) == 10
 
 

@@ -250,7 +250,7 @@ _FLAGGED = ["CE-HIDDEN", "GROUP-VISIBLE/CE-HIDDEN", "GROUP-HIDDEN", "GROUP-HIDDE
 HIDDEN_CASES = [
     # questionnaire-hidden items (and the hidden group's child) are never shown; no item has a condition.
     case("nothing answered", {}, shown=["ITEM-VISIBLE"], hidden=_FLAGGED),
-    case("the number typed", {"ITEM-VISIBLE": 3.5}, shown=["ITEM-VISIBLE"], hidden=_FLAGGED),
+    case("the number typed", {"ITEM-VISIBLE": 3.5}, shown=["ITEM-VISIBLE", "CE-VISIBLE"], hidden=_FLAGGED),
 ]
 
 PHQ9 = "sdc-phq9-contained-valueset.json"
@@ -259,7 +259,23 @@ PHQ9_CASES = [
     case("nothing answered", {}, shown=[f"H1/T1/Q{n}" for n in range(1, 10)]),
 ]
 
-CASES = {OPERATORS: OPERATOR_CASES, SDC: SDC_CASES, BLUEBOOK: BLUEBOOK_CASES, HIDDEN: HIDDEN_CASES, PHQ9: PHQ9_CASES}
+EXPRESSION = "lforms-enablewhen-expression.json"
+EXPRESSION_CASES = [
+    # q4's enableWhenExpression "%n1_val + %n2_val + %n3_val >= 5", each %nN_val 0 when nN is unanswered.
+    case("nothing answered", {}, shown=["n1", "n2", "n3"], hidden=["q4"]),
+    case("2 + 3 + nothing is 5", {"n1": 2.0, "n2": 3.0}, shown=["q4"]),
+    case("1.5 + 1.5 + 1.5 is 4.5", {"n1": 1.5, "n2": 1.5, "n3": 1.5}, hidden=["q4"]),
+    case("a single 5", {"n3": 5.0}, shown=["q4"]),
+]
+
+CASES = {
+    OPERATORS: OPERATOR_CASES,
+    SDC: SDC_CASES,
+    BLUEBOOK: BLUEBOOK_CASES,
+    HIDDEN: HIDDEN_CASES,
+    EXPRESSION: EXPRESSION_CASES,
+    PHQ9: PHQ9_CASES,
+}
 
 # What the import says about each file: (where, words of the message) for problems that refuse it.
 REFUSALS = {
@@ -337,26 +353,8 @@ DIVERGENCES = {
         # "Q7-lt (Q7 > testing)" for "tests", "Q7-le (Q7 < test)" for "abc", in lforms' order of texts.
         Divergence("string order: Q7-lt", "Q7-lt", {"Q7": "tests"}, True, "operator > cannot compare string answers"),
         Divergence("string order: Q7-le", "Q7-le", {"Q7": "abc"}, True, "operator < cannot compare string answers"),
-        # "conditional field - (Q10 + Q10b) = 'chicken'" is an enableWhenExpression (FHIRPath), not evaluated here.
-        Divergence(
-            "FHIRPath condition",
-            "Q10-ewe",
-            {},
-            False,
-            "enableWhenExpression: display conditions written as expressions cannot be evaluated here",
-        ),
-    ],
-    HIDDEN: [
-        # lforms shows a calculated value read-only; here calculated items are kept but never shown.
-        Divergence(
-            "calculated item",
-            link,
-            {"ITEM-VISIBLE": 2},
-            True,
-            "calculatedExpression: calculated items "
-            "cannot be computed here; the item is kept but not shown to patients",
-        )
-        for link in ("CE-VISIBLE", "GROUP-VISIBLE/CE-VISIBLE")
+        # Its enableWhenExpression and lforms-hidden-items' calculated items are evaluated (FHIRPath):
+        # tests/surveys/questionnaires/test_expressions.py.
     ],
 }
 
@@ -381,13 +379,14 @@ def imported_version(make, name: str):
 
 
 def never_shown(definition: dict) -> set[str]:
-    """linkIds that no page may hold: questionnaire-hidden items and all inside them, and items never asked."""
+    """linkIds that no page may hold: questionnaire-hidden items and all inside them, and items never asked
+    (a calculated item is not asked, but shown as a value)."""
     out: set[str] = set()
 
     def walk(nodes: list[dict], inside_hidden: bool) -> None:
         for node in nodes:
             hidden = inside_hidden or conditions.hidden_from_patient(node)
-            if hidden or conditions.not_asked(node):
+            if hidden or (conditions.not_asked(node) and not conditions.shown_as_value(node)):
                 out.add(str(node.get("linkId")))
             walk(node.get("item") or [], hidden)
 
@@ -590,12 +589,18 @@ def test_questionnaire_hidden_items_stay_in_the_version_and_never_reach_a_page(m
     assert fhir.ext_value(kept["GROUP-HIDDEN"], conditions.EXT_HIDDEN) is True
     assert [n["linkId"] for n in kept["GROUP-HIDDEN"]["item"]] == ["GROUP-HIDDEN/CE-HIDDEN"]
     pages = rendering.build_pages(definition, "en")
-    assert [[n.get("linkId") for n in p.nodes] for p in pages] == [["ITEM-VISIBLE"]]
-    for answers in ({}, {"ITEM-VISIBLE": 1.5}):
+    # The calculated items not flagged hidden are shown as values (their calculatedExpression copies
+    # ITEM-VISIBLE's answer), each on the page of its place in the file.
+    assert [[n.get("linkId") for n in p.nodes] for p in pages] == [
+        ["CE-VISIBLE", "ITEM-VISIBLE"],
+        ["GROUP-VISIBLE/CE-VISIBLE"],
+    ]
+    for answers, value in (({}, "\u2014"), ({"ITEM-VISIBLE": 1.5}, "1.5")):
         html = rendering.render_preview(
             RequestFactory().get("/", query(definition, answers)), definition=definition, language="en"
         ).content.decode()
         assert "ITEM-VISIBLE: Type one number:" in html
+        assert f'<p class="display calc" id="f-CE-VISIBLE">CE-VISIBLE: {value}</p>' in html
         for text in ("CE-HIDDEN", "hidden group", "GROUP-VISIBLE: group that contains a hidden item"):
             assert text not in html, text
     # The hidden items stay in what is exported, with their flag.
