@@ -97,7 +97,8 @@ class QuestionnaireImportForm(forms.Form):
             "Leave empty to take it from the file (FHIR: name or id). For a file with one questionnaire only."
         ),
     )
-    prefix = forms.CharField(
+    # Not "prefix": a form's own attribute (the prefix of its field names).
+    code_prefix = forms.CharField(
         label=gettext_lazy("Prefix of the codes"),
         max_length=39,
         required=False,
@@ -208,7 +209,7 @@ def questionnaire_import_view(request: HttpRequest, model_admin: admin.ModelAdmi
         return TemplateResponse(request, "admin/surveys/imports/questionnaire.html", context, status=400)
     study, format_ = form.cleaned_data["study"], form.cleaned_data["format"]
     code, language = form.cleaned_data["code"] or "", form.cleaned_data["language"] or ""
-    prefix = form.cleaned_data["prefix"] or ""
+    prefix = form.cleaned_data["code_prefix"] or ""
     language_override = form.cleaned_data["language_override"] or ""
     result = import_parse(
         format_=format_,

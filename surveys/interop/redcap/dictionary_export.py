@@ -53,8 +53,9 @@ def redcap_choice_codes(node: dict) -> dict[str, str]:
     if all(REDCAP_CODE.fullmatch(c) for c in codes):
         return {c: c for c in codes}
     scores = [values.option_score(o) for o in node.get("answerOption", [])]
-    if all(s is not None and s == s.to_integral_value() for s in scores) and len(set(scores)) == len(scores):
-        return {c: str(int(score)) for c, score in zip(codes, scores, strict=True)}
+    whole = [int(s) for s in scores if s is not None and s == s.to_integral_value()]
+    if len(whole) == len(codes) and len(set(whole)) == len(whole):
+        return {c: str(score) for c, score in zip(codes, whole, strict=True)}
     return {c: str(n) for n, c in enumerate(codes, start=1)}
 
 

@@ -81,7 +81,7 @@ def test_the_admin_form_takes_a_prefix(make, client, study):
         upload = SimpleUploadedFile("dictionary.csv", content, content_type="text/csv")
         return client.post(
             url,
-            {"action": "check", "study": study.pk, "format": "redcap", "file": upload, "prefix": prefix},
+            {"action": "check", "study": study.pk, "format": "redcap", "file": upload, "code_prefix": prefix},
         )
 
     page = check("")
