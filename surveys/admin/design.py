@@ -10,12 +10,13 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.contrib.admin import RelatedOnlyFieldListFilter, helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Max, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,7 +27,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from surveys.admin import imports, review
 from surveys.admin.base import READ_ONLY, StudyScopedAdmin, StudyScopedInline, pretty_json
-from surveys.admin.forms import QuestionnaireForm
+from surveys.admin.forms import ConditionForm, QuestionnaireForm, answer_choices, questions_of
 from surveys.admin.history import AuditedHistoryAdmin
 from surveys.answering.rendering import build_pages, render_preview
 from surveys.interop.imports import EXPORTS, exporter
@@ -39,6 +40,7 @@ from surveys.models import (
     Section,
 )
 from surveys.questionnaires import fhir
+from surveys.questionnaires.changes import KIND_LABELS, changes_by_kind, definition_changes
 from surveys.questionnaires.publish import PublishError, questionnaire_draft_from_version, questionnaire_publish
 from surveys.scoring import compute
 from surveys.staff.selectors import studies_for_user
@@ -80,34 +82,159 @@ class ItemForm(FrozenCodeForm):
 
 
 SMALL_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 32})}}
+# New rows are numbered 10, 20, 30...: a row moves by typing a number between two others (15).
+ORDER_STEP = 10
+SECTIONS_PREFIX = "sections"
 
 
-# --- questionnaire designer ---------------------------------------------------------------------
+# --- questionnaire designer: sections and items on one page, in one pass ------------------------
+
+
+class PositionedFormSet(BaseInlineFormSet):
+    """Rows ordered by position: new rows are offered the next orders (10, 20, 30 after the last),
+    a row left without an order goes after the others, and a new row left without a code gets one
+    (q1, q2... for items, p1, p2... for sections), so adding a row needs only what it says."""
+
+    code_field = "link_id"
+    code_prefix = "q"
+
+    def _top_order(self) -> int:
+        if not hasattr(self, "_top"):
+            self._top = max((row.order for row in self.get_queryset()), default=0)
+        return self._top
+
+    def get_form_kwargs(self, index: int | None) -> dict:
+        kwargs = super().get_form_kwargs(index)
+        if index is not None and index >= self.initial_form_count():
+            start = (self._top_order() // ORDER_STEP + 1) * ORDER_STEP
+            kwargs["initial"] = {"order": start + ORDER_STEP * (index - self.initial_form_count())}
+        return kwargs
+
+    def kept_forms(self) -> list[forms.Form]:
+        return [
+            form
+            for form in self.forms
+            if not form.errors
+            and hasattr(form, "cleaned_data")
+            and (form.instance.pk or form.has_changed())
+            and not self._should_delete_form(form)
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        kept = self.kept_forms()
+        top = max([self._top_order()] + [f.cleaned_data["order"] for f in kept if f.cleaned_data.get("order")])
+        taken = set(self.get_queryset().values_list(self.code_field, flat=True))
+        taken |= {f.cleaned_data.get(self.code_field) for f in kept if f.cleaned_data.get(self.code_field)}
+        number = 0
+        for form in kept:
+            if form.cleaned_data.get("order") is None:
+                top += ORDER_STEP
+                form.instance.order = top
+            if not form.instance.pk and not form.cleaned_data.get(self.code_field):
+                number += 1
+                while f"{self.code_prefix}{number}" in taken:
+                    number += 1
+                setattr(form.instance, self.code_field, f"{self.code_prefix}{number}")
+                taken.add(f"{self.code_prefix}{number}")
+
+
+class SectionFormSet(PositionedFormSet):
+    code_prefix = "p"
+
+
+class SectionRowForm(SectionForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["order"].required = False
+        if not self.instance.pk:
+            self.fields["link_id"].required = False
+            self.fields["link_id"].help_text = _("blank: p1, p2...")
+
+
+class ItemRowForm(ItemForm):
+    """An item row of the questionnaire page: its section by code (sections added on the same page
+    count), and a display condition chosen among the answers of the items saved so far."""
+
+    section_code = forms.CharField(
+        label=_("section"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"list": "section-codes", "size": 6}),
+        help_text=_("code of a section above; blank: the last one"),
+    )
+    show_when = forms.ChoiceField(label=_("shown only when"), required=False)
+    # Set per request (ItemInline.get_formset): the questions saved so far, the sections' codes.
+    questions: dict = {}
+    section_codes: frozenset[str] = frozenset()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["order"].required = False
+        if not self.instance.pk:
+            self.fields["link_id"].required = False
+            self.fields["link_id"].help_text = _("blank: q1, q2...")
+        if self.instance.pk and self.instance.section_id:
+            self.initial["section_code"] = self.instance.section.link_id
+        choices = [("", "—")] + answer_choices(self.questions, exclude=self.instance.link_id or "")
+        conditions = list(self.instance.conditions.all()) if self.instance.pk else []
+        field = self.fields["show_when"]
+        field.choices = choices
+        if len(conditions) == 1 and conditions[0].operator == "=":
+            chosen = f"{conditions[0].question}={conditions[0].answer}"
+            if chosen in dict(choices):
+                self.initial["show_when"] = chosen
+                return
+        if conditions:
+            # Richer conditions are edited on the item's page; this row only says so.
+            field.choices = [("", _("%(count)s condition(s): on the item's page") % {"count": len(conditions)})]
+            field.disabled = True
+
+    def posted_section_codes(self) -> set[str]:
+        codes = set()
+        for key, value in self.data.items():
+            if key.startswith(f"{SECTIONS_PREFIX}-") and key.endswith("-link_id") and value:
+                if not self.data.get(key.replace("-link_id", "-DELETE")):
+                    codes.add(value.strip())
+        return codes
+
+    def clean_section_code(self) -> str:
+        code = self.cleaned_data.get("section_code", "").strip()
+        if code and code not in self.section_codes and code not in self.posted_section_codes():
+            raise forms.ValidationError(
+                _("There is no section %(code)s: add it under Sections, or leave blank."), params={"code": code}
+            )
+        return code
 
 
 class SectionInline(StudyScopedInline, admin.TabularInline):
     model = Section
-    form = SectionForm
+    form = SectionRowForm
+    formset = SectionFormSet
     fields = ("order", "link_id", "title_fr", "title_en")
     ordering = ("order", "id")
-    extra = 0
+    extra = 1
 
 
 class ItemInline(StudyScopedInline, admin.TabularInline):
     model = Item
-    form = ItemForm
-    fields = ("order", "section", "link_id", "type", "text_fr", "text_en", "required", "edit_link")
+    form = ItemRowForm
+    formset = PositionedFormSet
+    fields = ("order", "section_code", "link_id", "type", "text_fr", "text_en", "required", "show_when", "edit_link")
     readonly_fields = ("edit_link",)
     ordering = ("order", "id")
     formfield_overrides = SMALL_TEXT
-    extra = 0
+
+    def get_extra(self, request: HttpRequest, obj: Questionnaire | None = None, **kwargs: Any) -> int:
+        # Three blank rows for a new questionnaire, one more row each time after.
+        return 3 if obj is None or not obj.items.exists() else 1
 
     def get_formset(self, request: HttpRequest, obj: Questionnaire | None = None, **kwargs: Any):
         formset = super().get_formset(request, obj, **kwargs)
-        section = formset.form.base_fields.get("section")
-        if section is not None:
-            # The form class is built per request, so narrowing its field is safe.
-            section.queryset = obj.sections.all() if obj is not None else Section.objects.none()
+        questions = questions_of(fhir.definition_from_draft(obj)) if obj is not None else {}
+        codes = frozenset(obj.sections.values_list("link_id", flat=True)) if obj is not None else frozenset()
+        # The form class is built per request, so these attributes are this request's.
+        formset.form = type(formset.form.__name__, (formset.form,), {"questions": questions, "section_codes": codes})
         return formset
 
     @admin.display(description=_("options & conditions"))
@@ -115,7 +242,11 @@ class ItemInline(StudyScopedInline, admin.TabularInline):
         if obj.pk is None:
             return "—"
         url = reverse("admin:surveys_item_change", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, _("edit options & conditions"))
+        if obj.has_options:
+            label = _("%(count)s options, conditions") % {"count": obj.options.count()}
+        else:
+            label = _("conditions, help, limits")
+        return format_html('<a href="{}">{}</a>', url, label)
 
 
 @admin.register(Questionnaire)
@@ -152,6 +283,44 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(latest_number=Max("versions__number"))
+
+    def get_form(self, request: HttpRequest, obj: Questionnaire | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # The scores-and-alerts editor, or the JSON box when asked (?rules=json) or when it cannot hold them.
+        return type(form.__name__, (form,), {"rules_as_json": request.GET.get("rules") == "json"})
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        if "study" not in initial:
+            studies = list(imports.design_studies(request.user)[:2])
+            if len(studies) == 1:
+                # A designer of one study does not have to choose it.
+                initial["study"] = studies[0].pk
+        return initial
+
+    def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
+        if formset.model is not Item:
+            return super().save_formset(request, form, formset, change)
+        # Sections are saved first (inline order): an item may name one added on the same page.
+        sections = {s.link_id: s for s in form.instance.sections.all()}
+        last = max(sections.values(), key=lambda s: (s.order, s.pk), default=None)
+        for row in formset.kept_forms():
+            if not row.instance.pk or "section_code" in row.changed_data:
+                code = row.cleaned_data.get("section_code")
+                row.instance.section = sections.get(code) if code else (last if not row.instance.pk else None)
+        super().save_formset(request, form, formset, change)
+        for row in formset.kept_forms():
+            if "show_when" in row.changed_data and row.instance.pk:
+                self._show_when_save(row.instance, row.cleaned_data.get("show_when") or "")
+
+    @staticmethod
+    def _show_when_save(item: Item, chosen: str) -> None:
+        """The item's one condition, as chosen in its row ("linkId=code"), or none."""
+        for condition in item.conditions.all():
+            condition.delete()
+        if chosen:
+            question, _sep, answer = chosen.partition("=")
+            EnableCondition.objects.create(item=item, question=question, operator="=", answer=answer)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Questionnaire | None = None) -> tuple[str, ...]:
         # Versions and timepoints hang on the questionnaire: it never changes study.
@@ -233,10 +402,24 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         questionnaire = self.get_object(request, unquote(object_id))
+        can_preview = self.has_view_permission(request, questionnaire)
+        language = questionnaire.study.fallback_language
         context = {
-            "can_preview": self.has_view_permission(request, questionnaire),
+            "can_preview": can_preview,
             "can_publish": self.has_change_permission(request, questionnaire),
-            "published_versions": questionnaire.versions.select_related("published_by"),
+            "can_schedule": request.user.has_perm("surveys.add_timepoint", questionnaire.study),
+            "published_versions": [
+                (version, self._schedule_url(questionnaire, version))
+                for version in questionnaire.versions.select_related("published_by")
+            ],
+            # Side by side with the form, reloaded with the page after each save.
+            "preview_frame_url": reverse("admin:surveys_questionnaire_preview_frame", args=[questionnaire.pk])
+            + "?"
+            + urlencode({"lang": language, "page": 1})
+            if can_preview and not questionnaire.source_definition
+            else "",
+            "section_codes": list(questionnaire.sections.values_list("link_id", flat=True)),
+            "rules_as_json_url": "?rules=json",
             **review.questionnaire_review_context(request, questionnaire),
             **(extra_context or {}),
         }
@@ -301,14 +484,62 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
             page=self._preview_page(request),
         )
 
-    def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        questionnaire = self._visible_questionnaire(request, pk, "change")
-        self._publish(request, questionnaire)
-        return HttpResponseRedirect(self._change_url(questionnaire))
+    @staticmethod
+    def _schedule_url(questionnaire: Questionnaire, version: QuestionnaireVersion) -> str:
+        """The timepoint add page, filled in for this version."""
+        title = questionnaire.title_fr or questionnaire.title_en or questionnaire.code
+        return (
+            reverse("admin:surveys_timepoint_add")
+            + "?"
+            + urlencode(
+                {"study": questionnaire.study_id, "version": version.pk, "code": questionnaire.code, "label": title}
+            )
+        )
 
-    def _publish(self, request: HttpRequest, questionnaire: Questionnaire, *, name_it: bool = False) -> None:
+    @staticmethod
+    def publish_preview(questionnaire: Questionnaire) -> dict[str, Any]:
+        """What publishing now would change since the latest version, and the content's hash."""
+        draft = fhir.definition_from_draft(questionnaire)
+        latest = questionnaire.versions.order_by("-number").first()
+        changes = definition_changes(latest.definition if latest else None, draft)
+        return {
+            "questionnaire": questionnaire,
+            "latest": latest,
+            "changes": changes,
+            "groups": [(KIND_LABELS[kind], rows) for kind, rows in changes_by_kind(changes).items()],
+            "content_hash": fhir.content_hash(draft),
+            "unchanged": latest is not None and latest.content_hash == fhir.content_hash(draft),
+        }
+
+    def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: what would change, and a button to confirm; POST from that page: publish.
+
+        The page carries the content hash it showed: a draft changed meanwhile is shown again, not published."""
+        questionnaire = self._visible_questionnaire(request, pk, "change")
+        preview = self.publish_preview(questionnaire)
+        if request.method == "POST":
+            if request.POST.get("content_hash") == preview["content_hash"]:
+                version = self._publish(request, questionnaire)
+                if version is not None and "_schedule" in request.POST:
+                    if request.user.has_perm("surveys.add_timepoint", questionnaire.study):
+                        return HttpResponseRedirect(self._schedule_url(questionnaire, version))
+                return HttpResponseRedirect(self._change_url(questionnaire))
+            self.message_user(
+                request, _("The draft changed since the changes were shown: check them again."), messages.WARNING
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": questionnaire,
+            "title": _("Publish %(questionnaire)s?") % {"questionnaire": questionnaire},
+            "can_schedule": request.user.has_perm("surveys.add_timepoint", questionnaire.study),
+            **preview,
+        }
+        return TemplateResponse(request, "admin/surveys/questionnaire/publish_confirm.html", context)
+
+    def _publish(
+        self, request: HttpRequest, questionnaire: Questionnaire, *, name_it: bool = False
+    ) -> QuestionnaireVersion | None:
         """Publish through the service and say what happened; nothing is written on problems."""
         prefix = f"{questionnaire} — " if name_it else ""
         known = set(questionnaire.versions.values_list("pk", flat=True))
@@ -317,7 +548,7 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         except PublishError as error:
             for problem in error.problems:
                 self.message_user(request, f"{prefix}{problem.where}: {problem.message}", messages.ERROR)
-            return
+            return None
         if version.pk in known:
             self.message_user(
                 request,
@@ -330,9 +561,12 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
             self.message_user(
                 request, prefix + _("Published version %(number)s.") % {"number": version.number}, messages.SUCCESS
             )
+        return version
 
     @admin.action(description=_("Publish selected questionnaires"), permissions=["change"])
-    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Questionnaire]) -> None:
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Questionnaire]) -> HttpResponse | None:
+        """First a page of what each would change; publishing only once that page is confirmed."""
+        allowed = []
         for questionnaire in queryset.select_related("study"):
             if not request.user.has_perm("surveys.change_questionnaire", questionnaire):
                 self.message_user(
@@ -341,7 +575,31 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
                     messages.ERROR,
                 )
                 continue
+            allowed.append(questionnaire)
+        previews = [self.publish_preview(questionnaire) for questionnaire in allowed]
+        if request.POST.get("post") != "yes":
+            if not previews:
+                return None
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Publish these questionnaires?"),
+                "previews": previews,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/surveys/questionnaire/publish_selected_confirm.html", context)
+        for preview in previews:
+            questionnaire = preview["questionnaire"]
+            if request.POST.get(f"content_hash_{questionnaire.pk}") != preview["content_hash"]:
+                self.message_user(
+                    request,
+                    _("%(questionnaire)s changed since its changes were shown: not published.")
+                    % {"questionnaire": questionnaire},
+                    messages.WARNING,
+                )
+                continue
             self._publish(request, questionnaire, name_it=True)
+        return None
 
     def copy_into_draft_view(self, request: HttpRequest, pk: int, version_id: int) -> HttpResponse:
         questionnaire = self._visible_questionnaire(request, pk, "change")
@@ -376,18 +634,38 @@ class SectionAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         return ("questionnaire", "link_id") if obj is not None else ()
 
 
+class OptionFormSet(PositionedFormSet):
+    code_field = "code"
+    code_prefix = ""
+
+
+class OptionRowForm(OptionForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["order"].required = False
+
+
 class AnswerOptionInline(StudyScopedInline, admin.TabularInline):
     model = AnswerOption
-    form = OptionForm
+    form = OptionRowForm
+    formset = OptionFormSet
     fields = ("code", "label_fr", "label_en", "score", "order")
     ordering = ("order", "id")
-    extra = 0
+    extra = 2
 
 
 class EnableConditionInline(StudyScopedInline, admin.TabularInline):
     model = EnableCondition
-    fields = ("question", "operator", "answer")
-    extra = 0
+    form = ConditionForm
+    fields = ("option", "question", "operator", "answer")
+    extra = 1
+
+    def get_formset(self, request: HttpRequest, obj: Item | None = None, **kwargs: Any):
+        formset = super().get_formset(request, obj, **kwargs)
+        questions = questions_of(fhir.definition_from_draft(obj.questionnaire)) if obj is not None else {}
+        attributes = {"questions": questions, "own_link_id": obj.link_id if obj is not None else ""}
+        formset.form = type(formset.form.__name__, (formset.form,), attributes)
+        return formset
 
 
 @admin.register(Item)
@@ -407,6 +685,12 @@ class ItemAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> tuple[str, ...]:
         return ("questionnaire", "link_id") if obj is not None else ()
+
+    def get_inlines(self, request: HttpRequest, obj: Item | None = None):
+        # Options belong to choices only; conditions compare the answers of an item of the same questionnaire.
+        if obj is None:
+            return [AnswerOptionInline]
+        return [AnswerOptionInline, EnableConditionInline] if obj.has_options else [EnableConditionInline]
 
     def get_form(self, request: HttpRequest, obj: Item | None = None, change: bool = False, **kwargs: Any):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -23,7 +23,8 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from surveys.interop import library
-from surveys.models import Item, Questionnaire, Study
+from surveys.models import EnableCondition, Item, Questionnaire, Study, Timepoint
+from surveys.models.schedule import CHANNELS
 from surveys.questionnaires import fhir, values
 from surveys.scoring import alerts, compute, formats
 
@@ -462,8 +463,8 @@ class ScoreForm(forms.Form):
         self.fields["items"].choices = choices
         self.fields["reverse"].choices = choices
         self.fields["name"].widget.attrs["size"] = 14
-        self.fields["min_answered"].widget.attrs["style"] = "width: 5em"
-        self.fields["round"].widget.attrs["style"] = "width: 5em"
+        self.fields["min_answered"].widget.attrs["class"] = "rules-small"
+        self.fields["round"].widget.attrs["class"] = "rules-small"
         _label_fields(self, context.languages, "score")
         original = self.initial.get("original")
         bands = json.loads(original).get("bands", []) if original else []
@@ -743,3 +744,216 @@ class StructuredRulesField(forms.Field):
             return self.clean(data) != (initial or {})
         except ValidationError:
             return True
+
+
+# --- display conditions chosen among the controlling item's answers ------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    """An item as conditions see it: its type, text and the answers it offers (code, label)."""
+
+    link_id: str
+    kind: str
+    text: str
+    answers: tuple[tuple[str, str], ...]
+
+
+def questions_of(definition: dict) -> dict[str, Question]:
+    """Every question of a definition by linkId, in order, with its offered answers in its base language."""
+    base = definition.get("language", "fr")
+    found: dict[str, Question] = {}
+    for node in fhir.iter_items(definition.get("item", [])):
+        kind = fhir.item_type(node)
+        if node.get("type") == "group":
+            continue
+        if kind == Item.Type.YES_NO:
+            answers: tuple[tuple[str, str], ...] = ((values.YES, str(_("Yes"))), (values.NO, str(_("No"))))
+        else:
+            answers = tuple(
+                (
+                    fhir.option_code(o),
+                    fhir.localized(o.get("valueCoding", {}), "display", base, base) or fhir.option_code(o),
+                )
+                for o in node.get("answerOption", [])
+                if kind in values.CHOICE_TYPES
+            )
+        found[str(node.get("linkId"))] = Question(
+            str(node.get("linkId")), kind, fhir.localized(node, "text", base, base), answers
+        )
+    return found
+
+
+def answer_choices(questions: dict[str, Question], *, exclude: str = "") -> list[tuple[str, str]]:
+    """("linkId=code", "linkId — label") of every answer an item offers, for a select."""
+    return [
+        (f"{q.link_id}={code}", f"{q.link_id} — {label}")
+        for q in questions.values()
+        if q.link_id != exclude
+        for code, label in q.answers
+    ]
+
+
+def condition_answer_problem(question: Question | None, link_id: str, operator: str, answer: str) -> str | None:
+    """Why a typed answer cannot be compared with the controlling item, naming it; None when it can."""
+    if question is None:
+        return str(_("There is no item %(item)s in this questionnaire.") % {"item": link_id})
+    answer = answer.strip()
+    name = question.link_id
+    if operator == "exists":
+        if answer and values.to_bool(answer) is None:
+            return str(_("With 'is answered', answer true (answered) or false (not answered)."))
+        return None
+    if question.kind == Item.Type.DISPLAY:
+        return str(_("%(item)s is a display text: it has no answer to test.") % {"item": name})
+    if not answer:
+        return str(_("Give the answer of %(item)s that shows this item.") % {"item": name})
+    if question.kind in values.CHOICE_TYPES:
+        if answer not in [code for code, _label in question.answers]:
+            offered = ", ".join(f"{code} ({label})" for code, label in question.answers) or "—"
+            return str(
+                _("%(item)s is a choice: its answers are %(offered)s, not %(answer)s.")
+                % {"item": name, "offered": offered, "answer": answer}
+            )
+        if operator not in ("=", "!="):
+            return str(_("An option of %(item)s is compared with = or ≠ only.") % {"item": name})
+    elif question.kind == Item.Type.YES_NO:
+        if values.to_bool(answer) is None:
+            return str(_("%(item)s is a yes/no question: answer yes or no.") % {"item": name})
+    elif question.kind in values.NUMBER_TYPES:
+        if values.read_number(answer) is None:
+            return str(_("%(item)s takes a number: answer with a number, e.g. 3.") % {"item": name})
+    elif question.kind == Item.Type.DATE:
+        if values.read_date(answer) is None:
+            return str(_("%(item)s takes a date: answer as YYYY-MM-DD.") % {"item": name})
+    elif question.kind == Item.Type.TIME:
+        if values.read_time(answer) is None:
+            return str(_("%(item)s takes a time of day: answer as HH:MM.") % {"item": name})
+    elif operator not in ("=", "!="):
+        return str(_("%(item)s takes a text: compare it with = or ≠ only.") % {"item": name})
+    return None
+
+
+class ConditionForm(forms.ModelForm):
+    """A display condition: an answer of another item chosen from a list, or typed and checked."""
+
+    option = forms.ChoiceField(label=_("when the answer is"), required=False)
+    # Set per request by the admin: the questions of the item's questionnaire, and the item's own code.
+    questions: dict[str, Question] = {}
+    own_link_id = ""
+
+    class Meta:
+        model = EnableCondition
+        fields = ("option", "question", "operator", "answer")
+        labels = {"answer": _("or the answer typed")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["option"].choices = [("", "—")] + answer_choices(self.questions, exclude=self.own_link_id)
+        others = [q for q in self.questions.values() if q.link_id != self.own_link_id]
+        self.fields["question"] = forms.ChoiceField(
+            label=_("or the item"),
+            required=False,
+            choices=[("", "—")] + [(q.link_id, f"{q.link_id} — {q.text}"[:70]) for q in others],
+        )
+        self.fields["question"].help_text = ""
+        self.fields["answer"].help_text = ""
+        if self.instance.pk:
+            chosen = f"{self.instance.question}={self.instance.answer}"
+            if self.instance.operator in ("=", "!=") and chosen in dict(self.fields["option"].choices):
+                self.initial["option"] = chosen
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        option = cleaned.get("option")
+        operator = cleaned.get("operator") or "="
+        typed = {"question", "answer"} & set(self.changed_data)
+        if option and "option" in self.changed_data and typed and cleaned.get("question") != option.partition("=")[0]:
+            self.add_error("option", _("Choose an answer from the list or type one, not both."))
+            return cleaned
+        # A choice left as it was gives way to an answer typed since.
+        if option and ("option" in self.changed_data or not typed):
+            link_id, _sep, code = option.partition("=")
+            if operator not in ("=", "!="):
+                self.add_error("operator", _("An option is compared with = or ≠ only."))
+                return cleaned
+            cleaned["question"], cleaned["answer"] = link_id, code
+            self.instance.question, self.instance.answer = link_id, code
+            return cleaned
+        link_id = cleaned.get("question") or ""
+        if not link_id:
+            self.add_error("option", _("Choose the answer that shows this item."))
+            return cleaned
+        problem = condition_answer_problem(self.questions.get(link_id), link_id, operator, cleaned.get("answer") or "")
+        if problem:
+            self.add_error("answer", problem)
+        return cleaned
+
+
+# --- timepoint messages: channels and reminders as fields ----------------------------------------
+
+
+class RemindersField(forms.CharField):
+    """Reminders after opening as a list typed "2, 5", stored as the model's JSON list [2, 5]."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        if isinstance(value, str) and value.startswith("["):
+            try:
+                return ", ".join(str(v) for v in json.loads(value))
+            except (json.JSONDecodeError, TypeError):
+                return value
+        return value
+
+    def to_python(self, value: Any) -> list[int]:
+        if isinstance(value, list):
+            return value
+        text = (value or "").strip().strip("[]")
+        parts = [p for p in re.split(r"[\s,;]+", text) if p]
+        if not all(p.isdigit() for p in parts):
+            raise ValidationError(_("Give whole numbers separated by commas, e.g. 2, 5."), code="reminders")
+        return [int(p) for p in parts]
+
+
+class TimepointForm(forms.ModelForm):
+    reminders = RemindersField(
+        label=_("reminders after opening"),
+        required=False,
+        help_text=_("After how many units (days or hours, as above) to remind, up to 5, e.g. 2, 5. Blank: none."),
+    )
+    channels = forms.MultipleChoiceField(
+        label=_("channels"),
+        choices=(("sms", _("SMS")), ("email", _("e-mail"))),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Tick at least one channel.")},
+    )
+
+    class Meta:
+        model = Timepoint
+        fields = (
+            "study",
+            "code",
+            "label",
+            "order",
+            "version",
+            "anchor",
+            "anchor_item",
+            "unit",
+            "offset",
+            "window",
+            "repeat_every",
+            "repeat_count",
+            "trigger_item",
+            "trigger_operator",
+            "trigger_value",
+            "reminders",
+            "send_time",
+            "channels",
+        )
+
+    def clean_channels(self) -> list[str]:
+        chosen = self.cleaned_data["channels"]
+        # Written in the order stored before, so an unchanged choice stores the same JSON.
+        before = [c for c in (self.initial.get("channels") or []) if c in chosen]
+        return before + [c for c in CHANNELS if c in chosen and c not in before]

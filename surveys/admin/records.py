@@ -13,6 +13,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from surveys.admin.base import ReadOnlyAdmin, StudyScopedAdmin, pretty_json
+from surveys.admin.forms import TimepointForm
 from surveys.admin.history import AuditedHistoryAdmin
 from surveys.models import (
     Assignment,
@@ -28,6 +29,8 @@ from surveys.scoring import compute
 
 @admin.register(Timepoint)
 class TimepointAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
+    # Channels as checkboxes, reminders as "2, 5": the same JSON lists as before (surveys/admin/forms.py).
+    form = TimepointForm
     list_display = (
         "code",
         "label",

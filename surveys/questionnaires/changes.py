@@ -13,29 +13,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from surveys.questionnaires import fhir
 from surveys.questionnaires.values import option_score
 
+# What the confirmation page calls each kind.
+KIND_LABELS = {
+    "item_added": gettext_lazy("Items added"),
+    "item_removed": gettext_lazy("Items removed"),
+    "item_reworded": gettext_lazy("Items reworded"),
+    "item_retyped": gettext_lazy("Items of another type"),
+    "item_moved": gettext_lazy("Items moved"),
+    "item_settings": gettext_lazy("Items' settings changed"),
+    "options_recoded": gettext_lazy("Options recoded (codes or scores)"),
+    "options_relabelled": gettext_lazy("Options reworded"),
+    "conditions_changed": gettext_lazy("Display conditions changed"),
+    "score_added": gettext_lazy("Scores added"),
+    "score_removed": gettext_lazy("Scores removed"),
+    "score_changed": gettext_lazy("Scores changed"),
+    "alert_added": gettext_lazy("Alerts added"),
+    "alert_removed": gettext_lazy("Alerts removed"),
+    "alert_changed": gettext_lazy("Alerts changed"),
+    "questionnaire_changed": gettext_lazy("Questionnaire changed"),
+}
 # Kinds of change, in the order the page lists them.
-KINDS = (
-    "item_added",
-    "item_removed",
-    "item_reworded",
-    "item_retyped",
-    "item_moved",
-    "item_settings",
-    "options_recoded",
-    "options_relabelled",
-    "conditions_changed",
-    "score_added",
-    "score_removed",
-    "score_changed",
-    "alert_added",
-    "alert_removed",
-    "alert_changed",
-    "questionnaire_changed",
-)
+KINDS = tuple(KIND_LABELS)
 
 
 @dataclass(frozen=True)

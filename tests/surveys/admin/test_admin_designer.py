@@ -27,6 +27,13 @@ def url(name: str, *args) -> str:
     return reverse(f"admin:surveys_questionnaire_{name}", args=args)
 
 
+def publish(client, q, **extra):
+    """Publish as the confirmation page does: a POST carrying the content hash it showed."""
+    return client.post(
+        url("publish", q.pk), {"content_hash": fhir.content_hash(fhir.definition_from_draft(q))}, **extra
+    )
+
+
 def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -62,7 +69,7 @@ def test_publish_with_problems_shows_every_problem_and_creates_no_version(client
     expected = definition_problems(fhir.definition_from_draft(q), languages=q.study.languages)
     assert len(expected) >= 2
 
-    response = client.post(url("publish", q.pk))
+    response = publish(client, q)
 
     assert response.status_code == 302
     shown = messages_of(response)
@@ -74,7 +81,7 @@ def test_publish_with_problems_shows_every_problem_and_creates_no_version(client
 def test_publish_success_creates_version_one(client, make, designer):
     q = make.valid_questionnaire(study=designer.study)
 
-    response = client.post(url("publish", q.pk), follow=True)
+    response = publish(client, q, follow=True)
 
     assert response.status_code == 200
     version = QuestionnaireVersion.objects.get(questionnaire=q)
@@ -87,9 +94,9 @@ def test_publish_success_creates_version_one(client, make, designer):
 
 def test_publishing_again_unchanged_creates_no_new_version(client, make, designer):
     q = make.valid_questionnaire(study=designer.study)
-    client.post(url("publish", q.pk))
+    publish(client, q)
 
-    response = client.post(url("publish", q.pk))
+    response = publish(client, q)
 
     assert q.versions.count() == 1
     assert "Nothing changed since version 1: no new version was published." in messages_of(response)
@@ -100,9 +107,10 @@ def test_publish_action_on_the_changelist(client, make, designer):
     broken = make.questionnaire(study=designer.study)
     make.item(questionnaire=broken, link_id="choice", type="single")
 
+    hashes = {f"content_hash_{q.pk}": fhir.content_hash(fhir.definition_from_draft(q)) for q in (ready, broken)}
     response = client.post(
         reverse("admin:surveys_questionnaire_changelist"),
-        {"action": "publish_selected", "_selected_action": [ready.pk, broken.pk]},
+        {"action": "publish_selected", "_selected_action": [ready.pk, broken.pk], "post": "yes", **hashes},
     )
 
     assert response.status_code == 302
@@ -117,8 +125,8 @@ def test_publish_needs_post_and_the_change_permission(client, make):
     make.member(user=reviewer, study=q.study, role="reviewer")
     client.force_login(reviewer)
 
-    assert client.get(url("publish", q.pk)).status_code == 405
-    assert client.post(url("publish", q.pk)).status_code == 403
+    assert client.get(url("publish", q.pk)).status_code == 403  # not even the confirmation page
+    assert publish(client, q).status_code == 403
     version = questionnaire_publish(questionnaire=q, by=None)
     assert client.post(url("copy_into_draft", q.pk, version.pk)).status_code == 403
     assert client.get(url("preview", q.pk)).status_code == 200  # reading is enough to preview
@@ -203,7 +211,8 @@ def test_link_id_is_read_only_for_existing_items(client, make, designer):
     # In the questionnaire's item inline the code is disabled on saved rows only.
     designer_page = client.get(reverse("admin:surveys_questionnaire_change", args=[q.pk]))
     items = next(f.formset for f in designer_page.context["inline_admin_formsets"] if f.formset.prefix == "items")
-    assert all(form.fields["link_id"].disabled for form in items.forms)
+    assert all(form.fields["link_id"].disabled for form in items.initial_forms)
+    assert not any(form.fields["link_id"].disabled for form in items.extra_forms)
     assert not items.empty_form.fields["link_id"].disabled
     data = form_data(designer_page)
     data["items-0-link_id"] = "renamed"
@@ -216,7 +225,7 @@ def test_option_code_is_read_only_for_existing_options(client, make, designer):
     mood = q.items.get(link_id="mood")
     page = client.get(reverse("admin:surveys_item_change", args=[mood.pk]))
     options = next(f.formset for f in page.context["inline_admin_formsets"] if f.formset.prefix == "options")
-    assert [form.fields["code"].disabled for form in options.forms] == [True, True, True]
+    assert [form.fields["code"].disabled for form in options.initial_forms] == [True, True, True]
     assert not options.empty_form.fields["code"].disabled
 
 
@@ -224,10 +233,12 @@ def test_section_choices_are_the_sections_of_the_same_questionnaire(client, make
     q = make.valid_questionnaire(study=designer.study)
     make.section(questionnaire=q, link_id="p2", order=2)
     other = make.valid_questionnaire(study=designer.study)
+    make.section(questionnaire=other, link_id="elsewhere", order=2)
 
+    # The items' section is named by code, among this questionnaire's sections (offered in a list).
     page = client.get(reverse("admin:surveys_questionnaire_change", args=[q.pk]))
-    items = next(f.formset for f in page.context["inline_admin_formsets"] if f.formset.prefix == "items")
-    assert set(items.forms[0].fields["section"].queryset) == set(q.sections.all())
+    assert set(page.context["section_codes"]) == set(q.sections.values_list("link_id", flat=True))
+    assert "elsewhere" not in page.context["section_codes"]
 
     item_page = client.get(reverse("admin:surveys_item_change", args=[q.items.first().pk]))
     assert set(item_page.context["adminform"].form.fields["section"].queryset) == set(q.sections.all())
