@@ -50,6 +50,7 @@ from surveys.interop.redcap.fields import (
     NUMBER_KINDS,
     NUMBER_VALIDATION,
     TEXT_FORMATS,
+    TIME_VALIDATION,
     WHOLE_NUMBER,
     codebook_read,
     redcap_extension,
@@ -292,8 +293,9 @@ class _Import:
             elif validation in DATE_VALIDATION:
                 kind = T.DATE
             elif DATETIME_VALIDATION.match(validation):
-                kind = T.DATE
-                self.warn(form, row, _("a date and time: Ressenti asks the date only"))
+                kind = T.DATETIME
+            elif validation in TIME_VALIDATION:
+                kind = T.TIME
             else:
                 kind = T.SHORT_TEXT
                 if validation not in TEXT_FORMATS:

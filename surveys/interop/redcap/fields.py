@@ -24,6 +24,8 @@ EXPORT_TYPE: dict[str, tuple[str, str]] = {
     T.NRS: ("slider", ""),
     T.VAS: ("slider", ""),
     T.DATE: ("text", "date_ymd"),
+    T.TIME: ("text", "time"),
+    T.DATETIME: ("text", "datetime_ymd"),
     T.SHORT_TEXT: ("text", ""),
     T.LONG_TEXT: ("notes", ""),
 }
@@ -46,14 +48,15 @@ KNOWN_TYPES = {
 NUMBER_VALIDATION = re.compile(r"^(number|float)(_\ddp)?(_comma_decimal)?$")
 DATETIME_VALIDATION = re.compile(r"^datetime(_seconds)?(_ymd|_dmy|_mdy)?$")
 DATE_VALIDATION = {"date_ymd", "date_dmy", "date_mdy", "date"}
+# A time of day (REDCap's H:MM or HH:MM up to 23:59, with seconds for time_hh_mm_ss): our time item, which
+# the page asks with the browser's time control and the server reads (values.read_time) the same way.
+TIME_VALIDATION = {"time", "time_hh_mm_ss"}
 # REDCap validations that are a format of the typed text, kept as a check: validation -> (pattern, example).
 # The patterns are REDCap's own (its redcap_validation_types table), written for both Python and the HTML
 # `pattern` attribute. Decimal places are exact, as in REDCap (number_1dp takes 3.1, not 3 or 3.14); a decimal
 # comma is taken too, as patients in France type it.
 TEXT_FORMATS: dict[str, tuple[str, str]] = {
-    "time": ("([0-9]|[01][0-9]|2[0-3]):[0-5][0-9]", "HH:MM"),
     "time_mm_ss": ("[0-5][0-9]:[0-5][0-9]", "MM:SS"),
-    "time_hh_mm_ss": ("([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]", "HH:MM:SS"),
     "zipcode": ("[0-9]{5}(-[0-9]{4})?", "12345 / 12345-6789"),
     "postalcode_french": ("(0[1-9]|[1-8][0-9]|9[0-8])[0-9]{3}", "75011"),
     "postalcode_germany": ("[0-9]{5}", "10115"),

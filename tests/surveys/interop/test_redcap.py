@@ -98,10 +98,10 @@ def test_every_field_type_becomes_our_item_type(every_type):
     assert list(definitions) == ["suivi", "humeur"]
     assert kinds(definitions["suivi"]) == {
         "consult_date": "date",
-        "arrival": "short_text",
+        "arrival": "time",
         "waiting": "integer",
         "temperature": "decimal",
-        "seen_at": "date",
+        "seen_at": "datetime",
         "happy": "yes_no",
         "why_not": "long_text",
         "mode": "single",
@@ -330,7 +330,6 @@ def test_warnings_name_line_and_variable(every_type):
     warnings = every_type[1]
     expected = [
         "line 4, variable consult_date: the HTML formatting of the section header was removed",
-        "line 8, variable seen_at: a date and time: Ressenti asks the date only",
         "line 15, variable again: the action tags @HIDDEN-PDF are kept with the field but not applied",
         "line 34, variable mood_note: the HTML formatting of the field note was removed",
     ]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
 
 from surveys.interop.imports import import_parse, questionnaire_import
-from surveys.interop.redcap.dictionary_export import redcap_choice_codes, dictionary_export
+from surveys.interop.redcap.dictionary_export import dictionary_export, redcap_choice_codes
 from surveys.interop.redcap.fields import REDCAP_CODE, codebook_lines, codebook_read
 from surveys.questionnaires import fhir, values
 from surveys.questionnaires.publish import questionnaire_publish
@@ -21,7 +22,7 @@ from tests.paths import DATA, PUBLIC_FIXTURES
 
 def fhir_files() -> list[Path]:
     folders = [DATA / "public" / "fhir", PUBLIC_FIXTURES / "fhir"]
-    return sorted(p for folder in folders if folder.exists() for p in folder.glob("*.json"))
+    return sorted(p for folder in folders if folder.exists() for p in folder.rglob("*.json"))
 
 
 def shape(definition: dict) -> list[tuple[str, str, list[str]]]:
@@ -109,3 +110,29 @@ def test_choice_codes_that_redcap_refuses_are_recoded(codes, scores, redcap):
         "/q-1",
         {r: c for c, r in mapping.items() if r != c},
     )
+
+
+def test_times_and_dates_with_times_go_to_redcap_and_back(make):
+    # The public files with time and dateTime items (android-fhir's pickers) lack a status, which FHIR R4
+    # requires, so the FHIR import refuses them: the same items, written here.
+    study = make.study(code="trip", languages=["en"], fallback_language="en")
+    definition = {
+        "resourceType": "Questionnaire",
+        "status": "active",
+        "title": "Times",
+        "item": [
+            {"linkId": "time-of-meal", "type": "time", "text": "When did you eat?"},
+            {"linkId": "seen.at", "type": "dateTime", "text": "When were you seen?"},
+            {"linkId": "day", "type": "date", "text": "Which day?"},
+        ],
+    }
+    parsed = import_parse(format_="fhir", content=json.dumps(definition).encode(), study=study, code="src")
+    assert parsed.ok, parsed.problems
+    (source,) = questionnaire_import(study=study, result=parsed, format_="fhir", by=None)
+    version = questionnaire_publish(questionnaire=source, by=None)
+    exported = dictionary_export(version)
+    rows = {r[0]: r for r in csv.reader(io.StringIO(exported))}
+    assert rows["time_of_meal"][7] == "time" and rows["seen_at"][7] == "datetime_ymd" and rows["day"][7] == "date_ymd"
+    back = import_parse(format_="redcap", content=exported.encode(), study=study, prefix="back_")
+    assert back.ok, back.problems
+    assert shape(back.questionnaires[0].definition) == shape(version.definition)
