@@ -111,7 +111,9 @@ def test_publish_view_refuses_then_override_view_publishes(client, make, draft):
     designer = make.user(staff=True)
     make.member(user=designer, study=draft.study, role="designer")
     client.force_login(designer)
-    response = client.post(reverse("admin:surveys_questionnaire_publish", args=[draft.pk]), follow=True)
+    # Confirmed as the publish page does, with the hash of the content it showed.
+    confirmed = {"content_hash": fhir.content_hash(fhir.definition_from_draft(draft))}
+    response = client.post(reverse("admin:surveys_questionnaire_publish", args=[draft.pk]), confirmed, follow=True)
     assert "no round has been closed" in response.content.decode()
     assert not draft.versions.exists()
     url = reverse("admin:surveys_questionnaire_publish_override", args=[draft.pk])
