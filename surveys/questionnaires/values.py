@@ -407,6 +407,14 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
         for code, stored, _option in offered:
             if value == code:
                 return stored, ""
+        # The same value written otherwise (an imported valueTime "13:30:00", an integer "+2") is that option.
+        number = read_number(value) if kind == T.INTEGER else None
+        same = offered_value(
+            kind, int(number) if number is not None and number == number.to_integral_value() else value
+        )
+        for _code, stored, _option in offered:
+            if same is not None and same == stored:
+                return stored, ""
         return None, _("Choose one of the options shown.")
     if kind in (T.SINGLE, T.YES_NO):
         if value not in option_codes(node):
