@@ -187,6 +187,16 @@ def test_options_on_a_typed_item_store_the_items_own_type(fhir_type, key, option
     assert f'type="radio" name="x" value="{posted}"' in html and "<legend>X" in html
 
 
+@pytest.mark.parametrize(
+    ("fhir_type", "key", "option", "written", "stored"),
+    [("time", "valueTime", "13:30:00", "13:30:00", "13:30"), ("integer", "valueInteger", 2, "+2", 2)],
+)
+def test_an_option_written_otherwise_is_that_option(fhir_type, key, option, written, stored):
+    """What a FHIR QuestionnaireResponse sends (valueTime 13:30:00) is the option the page posts as 13:30."""
+    node = {"linkId": "x", "type": fhir_type, "answerOption": [{key: option}]}
+    assert values.parse(node, [written]) == (stored, "")
+
+
 def test_options_on_a_typed_item_that_are_not_of_its_type_are_refused_per_option():
     node = {
         "linkId": "n",
