@@ -20,6 +20,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,6 +36,7 @@ from surveys.questionnaires import conditions, fhir, values
 from surveys.questionnaires.publish import questionnaire_publish
 from surveys.questionnaires.validation import definition_problems
 from tests.paths import DATA
+from tests.surveys.interop.test_import_admin import check, member
 
 T = Item.Type
 PHQ9 = DATA / "public" / "fhir" / "sdc-phq9-contained-valueset.json"
@@ -473,6 +475,19 @@ def test_the_command_takes_the_override(make, tmp_path):
     with pytest.raises(CommandError):
         call_command("import_questionnaire", "langs", str(path), "--format", "fhir", "--dry-run")
     call_command("import_questionnaire", "langs", str(path), "--format", "fhir", "--override-language", "en")
+    assert study.questionnaires.get().source_definition["language"] == "en"
+
+
+def test_the_admin_form_keeps_the_files_language_and_takes_the_override(make, client):
+    study = make.study(languages=["en", "fr"], fallback_language="en")
+    member(make, client, study, "designer")
+    definition = features()
+    definition["language"] = "de"
+    refused = check(client, study, definition, language="en")
+    assert refused.status_code == 400 and "override" in refused.content.decode()
+    preview = check(client, study, definition, language_override="en")
+    assert preview.status_code == 200
+    client.post(reverse("admin:surveys_questionnaire_import"), {"action": "import", "token": preview.context["token"]})
     assert study.questionnaires.get().source_definition["language"] == "en"
 
 
