@@ -325,8 +325,10 @@ def fhir_datetime(value: Any, time_zone: str) -> str | None:
     if zone:
         return text + zone
     local = dt.datetime(day.year, day.month, day.day, hours, minutes, seconds, tzinfo=ZoneInfo(time_zone))
-    offset = local.strftime("%z")
-    return f"{text}{offset[:3]}:{offset[3:]}" if offset else text + "Z"
+    # FHIR writes an offset in hours and minutes; before 1911 Paris was 9 min 21 s ahead of UTC: to the minute.
+    total = round((local.utcoffset() or dt.timedelta(0)).total_seconds() / 60)
+    sign, total = ("-" if total < 0 else "+"), abs(total)
+    return f"{text}{sign}{total // 60:02d}:{total % 60:02d}"
 
 
 def fhir_time(value: Any) -> str | None:
