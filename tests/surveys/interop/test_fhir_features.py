@@ -129,6 +129,18 @@ def test_the_argonaut_shape_expansion_contains_gives_options_scores_and_french_l
     assert ">Plusieurs jours<" in preview_html(version.definition, "fr")
 
 
+def test_an_exported_questionnaire_with_value_set_options_imports_again_with_the_same_options(make):
+    study, _q, version = imported(make, features())
+    exported = questionnaire_export(version)
+    again = parse(make.study(languages=["en", "fr"]), exported)
+    assert again.ok, again.problems
+    [found] = again.questionnaires
+    before, after = fhir.items_by_link(version.definition), fhir.items_by_link(found.definition)
+    for link_id in ("interest", "children", "slot"):
+        assert after[link_id]["answerOption"] == before[link_id]["answerOption"], link_id
+    assert after["interest"]["type"] == "choice" and "answerValueSet" not in after["interest"]
+
+
 @pytest.mark.parametrize(
     ("value_set", "words"),
     [
