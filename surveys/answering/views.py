@@ -158,7 +158,8 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         context = rendering.page_context(
             definition=definition, pages=pages, index=index, language=language, answers=answers
         )
-        return render(request, "patient/page.html", {**context, "token": token})
+        back = request.GET.get("back") == "review"
+        return render(request, "patient/page.html", {**context, "token": token, "back_to_review": back})
 
 
 # A closed link (completed, expired, cancelled, withdrawn) shows only a page naming its state here.
@@ -275,6 +276,7 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
             return HttpResponseRedirect(_url(token, "review"))
         return HttpResponseRedirect(_url(token))
     index = _page_index(request.POST.get("page", "1"), len(pages), len(pages))
+    back_to_review = request.POST.get("back") == "review"
     # Previous and the language switch keep what was entered on the page without asking for the rest.
     moving_on = action == "next"
     sub = rendering.page_submission(
@@ -301,11 +303,11 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
         return HttpResponseRedirect(_url(token, (previous or 0) + 1))
     if not sub.complete:
         context = sub.page_again(definition=definition, pages=pages, index=index, language=language)
-        return render(
-            request, "patient/page.html", {**context, "token": token}, status=422 if sub.shown_errors else 200
-        )
+        context.update(token=token, back_to_review=back_to_review)
+        return render(request, "patient/page.html", context, status=422 if sub.shown_errors else 200)
     following = rendering.visible_page(definition, pages, saved.answers, index + 1, 1)
-    if following is None:
+    # A page opened from the review ("change the answers on page 2") goes back to the review when done.
+    if following is None or back_to_review:
         return HttpResponseRedirect(_url(token, "review"))
     return HttpResponseRedirect(_url(token, following + 1))
 

@@ -77,7 +77,7 @@ def screening_page(request: HttpRequest, token: str) -> HttpResponse:
         context = rendering.page_context(
             definition=definition, pages=pages, index=index, language=language, answers=answers
         )
-        return render(request, "patient/page.html", context)
+        return render(request, "patient/page.html", {**context, "back_to_review": request.GET.get("back") == "review"})
 
 
 def _post(request, token, study, definition, pages, state, language) -> HttpResponse:
@@ -129,6 +129,7 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
         )
     if not sub.complete:
         context = sub.page_again(definition=definition, pages=pages, index=index, language=language)
+        context["back_to_review"] = request.POST.get("back") == "review"
         return screening.state_save(
             render(request, "patient/page.html", context, status=422 if sub.shown_errors else 200),
             request,
@@ -137,7 +138,9 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
             new_state,
         )
     following = rendering.visible_page(definition, pages, merged, index + 1, 1)
-    target = _url(token, "review") if following is None else _url(token, following + 1)
+    # A page opened from the review goes back to the review when done.
+    done = following is None or request.POST.get("back") == "review"
+    target = _url(token, "review") if done else _url(token, following + 1)
     return screening.state_save(HttpResponseRedirect(target), request, study, token, new_state)
 
 

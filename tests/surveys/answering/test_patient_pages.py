@@ -244,3 +244,35 @@ def test_every_questionnaire_page_offers_to_stop_taking_part(client, make):
     withdraw = reverse("patients:withdraw", args=[token])
     assert f'href="{withdraw}"' in client.get(url(token)).content.decode()
     assert f'href="{withdraw}"' in client.get(url(token, "review")).content.decode()
+
+
+def test_a_page_opened_from_the_review_goes_back_to_the_review(client, make):
+    version = make.published_version()
+    q = version.questionnaire
+    page2 = make.section(questionnaire=q, link_id="p2", order=2)
+    make.item(questionnaire=q, link_id="sleep", type="yes_no", section=page2, required=True)
+    from surveys.questionnaires.publish import questionnaire_publish
+
+    token, a = make.open_link(version=questionnaire_publish(questionnaire=q, by=None))
+    assert client.post(url(token), {"page": "1", "mood": "a1", "pain": "2", "shown": "mood pain"})["Location"].endswith(
+        "?p=2"
+    )
+    assert client.post(url(token), {"page": "2", "sleep": "true", "shown": "sleep"})["Location"].endswith("?p=review")
+    review = client.get(url(token, "review")).content.decode()
+    assert 'href="?p=1&amp;back=review"' in review
+    page1 = client.get(url(token, 1) + "&back=review").content.decode()
+    assert '<input type="hidden" name="back" value="review">' in page1
+    # Progress counts the pages done before this one: page 1 of 2 is not half done yet.
+    assert '<progress max="2" value="0"' in page1
+    changed = client.post(url(token), {"page": "1", "mood": "a1", "pain": "3", "shown": "mood pain", "back": "review"})
+    assert changed.status_code == 302, changed.content.decode()[-1500:]
+    assert changed["Location"].endswith("?p=review")
+    # An error keeps the way back to the review.
+    wrong = client.post(url(token), {"page": "1", "mood": "a1", "pain": "99", "shown": "mood pain", "back": "review"})
+    assert wrong.status_code == 422
+    assert '<input type="hidden" name="back" value="review">' in wrong.content.decode()
+    # Without the marker, Next goes on to page 2 as before.
+    assert client.post(url(token), {"page": "1", "mood": "a1", "pain": "4", "shown": "mood pain"})["Location"].endswith(
+        "?p=2"
+    )
+    assert '<progress max="2" value="1"' in client.get(url(token, 2)).content.decode()
