@@ -48,7 +48,7 @@ def _known_losses(name: str) -> str:
     notes = []
     if name in walk.RESPONSE_REFUSALS:
         notes.append(
-            f"responses: the import refuses our export ({len(walk.RESPONSE_REFUSALS[name])} number_Ndp answers)"
+            f"responses: the import refuses our export ({len(walk.RESPONSE_REFUSALS[name])} answers: number_Ndp ending in 0, date-time)"
         )
     redcap = _redcap_note(name)
     return "; ".join(filter(None, [*notes, redcap]))
