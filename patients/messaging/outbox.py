@@ -267,6 +267,17 @@ class ResendRefused(Exception):
         self.field = field
 
 
+def assignment_closed_problem(*, assignment: Assignment, now: datetime) -> str | None:
+    """Why nothing can be resent for this assignment any more (completed, window closed); None while open.
+
+    The outbox reads it for every row to offer "Resend" only where it can work, and the resend again."""
+    if assignment.status == Assignment.Status.COMPLETED:
+        return _("The questionnaire has been completed: there is nothing to remind.")
+    if assignment.status not in REACHABLE_ASSIGNMENTS or assignment.expires_at <= now:
+        return _("The questionnaire's window has closed: the link no longer works.")
+    return None
+
+
 def message_resend_problem(*, message: Message, now: datetime) -> str | None:
     """Why this message cannot be sent again now, in words for the team; None when it can.
 
@@ -294,10 +305,9 @@ def message_resend_problem(*, message: Message, now: datetime) -> str | None:
             if patient.email
             else _("The patient has no email address.")
         )
-    if assignment.status == Assignment.Status.COMPLETED:
-        return _("The questionnaire has been completed: there is nothing to remind.")
-    if assignment.status not in REACHABLE_ASSIGNMENTS or assignment.expires_at <= now:
-        return _("The questionnaire's window has closed: the link no longer works.")
+    closed = assignment_closed_problem(assignment=assignment, now=now)
+    if closed:
+        return closed
     if Message.objects.filter(
         assignment=assignment, sequence=message.sequence, channel=message.channel, status__in=WAITING
     ).exists():

@@ -28,9 +28,11 @@ from patients.messaging.outbox import (
     RESENDABLE,
     WAITING,
     ResendRefused,
+    assignment_closed_problem,
     message_error_text,
     message_kind_label,
     message_resend,
+    message_resend_problem,
     outbox_counts,
     outbox_failed,
     outbox_message,
@@ -49,6 +51,7 @@ VIEW_PERM = "surveys.view_assignment"
 
 def _rows(request: HttpRequest, messages_: list[Message], resent: dict | None = None) -> list[dict]:
     resent = resend_counts(messages=messages_) if resent is None else resent
+    now = timezone.now()
     return [
         {
             "message": m,
@@ -57,8 +60,12 @@ def _rows(request: HttpRequest, messages_: list[Message], resent: dict | None = 
             "kind": message_kind_label(m),
             "error": message_error_text(m),
             "resends": resent.get((m.assignment_id, m.sequence, m.channel), 0),
-            # The button only where a resend may work; the service decides on POST.
-            "may_resend": m.status in RESENDABLE and request.user.has_perm(RESEND_PERM, m),
+            # The button only where a resend may work (not for a completed or closed questionnaire);
+            # the service decides again on POST.
+            "may_resend": m.status in RESENDABLE
+            and m.enrollment.withdrawn_at is None
+            and assignment_closed_problem(assignment=m.assignment, now=now) is None
+            and request.user.has_perm(RESEND_PERM, m),
         }
         for m in messages_
     ]
@@ -170,4 +177,7 @@ def outbox_resend(request: HttpRequest, code: str, pk: int) -> HttpResponse:
             },
         )
         return HttpResponseRedirect(back)
+    # Said before any reason is typed: a message that cannot go again gets no form.
+    context["error"] = message_resend_problem(message=message, now=timezone.now()) or ""
+    context["refused"] = bool(context["error"])
     return render(request, "staff/outbox_resend.html", context)

@@ -417,11 +417,24 @@ def test_a_resend_that_cannot_reach_the_patient_is_refused_and_changes_nothing(m
     before = snapshot()
     client.force_login(staff(make, world.study, "investigator"))
 
-    response = client.post(world.resend_url(world.invitation(world.north_enrollment)), {"reason": "asked by phone"})
+    message = world.invitation(world.north_enrollment)
+    # Said at once, before a reason is typed: no form to fill in for nothing.
+    shown = client.get(world.resend_url(message)).content.decode()
+    assert words in shown and 'name="reason"' not in shown
+    response = client.post(world.resend_url(message), {"reason": "asked by phone"})
 
     assert response.status_code == 422
     assert words in response.content.decode()
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("situation", [withdraw, expire, complete])
+def test_the_outbox_offers_no_resend_for_a_questionnaire_closed_or_a_patient_withdrawn(make, client, world, situation):
+    client.force_login(staff(make, world.study, "investigator"))
+    resend = world.resend_url(world.invitation(world.north_enrollment))
+    assert resend in page(client, world.url())
+    situation(world)
+    assert resend not in page(client, world.url())
 
 
 def test_an_undeliverable_email_refuses_an_email_resend(make, world):
