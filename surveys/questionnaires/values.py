@@ -17,7 +17,7 @@ decimal            a JSON number (a double: what the browser, Python and Postgre
 date               "YYYY-MM-DD"
 time               "HH:MM", or "HH:MM:SS" when the seconds are not 0
 date and time      "YYYY-MM-DDTHH:MM" (":SS" when the seconds are not 0): the patient's own wall-clock
-                   reading, without a time zone (see DATETIME below)
+                   reading, without a time zone (see DATETIME_RE)
 short text         the text, trimmed, on one line (a line break becomes a space), without NUL characters
 long text          the text, trimmed, with line breaks as "\\n" and without NUL characters
 =================  =====================================================================
@@ -94,6 +94,12 @@ DAY_FIRST_DATE_RE = re.compile(r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})$"
 # A date in a condition may be partial (FHIR date precision): a year, or a year and a month.
 PARTIAL_DATE_RE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 TIME_RE = re.compile(r"^([0-9]{1,2})[:hH]([0-9]{2})(?::([0-9]{2}))?$")
+# A date and time is stored as the patient's own wall-clock reading, without a zone: "when did the pain
+# start" means the patient's clock, the page cannot learn the patient's zone without a script, and the
+# research side never holds it (the time zone lives with the identity, in patients/). Converting would
+# invent a zone; keeping the reading cannot shift it. Exports show it as given (SPSS/Stata datetime, moved
+# with the participant's dates when they are shifted); FHIR, which needs an offset on a time, gets the
+# study's offset at that moment (fhir_datetime).
 # A date and time as a datetime-local field sends it (2025-12-31T14:30), or typed with a space, or day
 # first (31/12/2025 14:30). A zone (Z, +02:00) is read only in a condition's value or an imported answer.
 DATETIME_RE = re.compile(r"^(.+?)[T ]+([0-9]{1,2}[:hH][0-9]{2}(?::[0-9]{2})?)(?:\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$")
@@ -461,7 +467,7 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
         return _time_text(*time), ""
     if kind == T.DATETIME:
         found = read_datetime(value)
-        # A zone is refused from a patient: the stored answer is a wall-clock reading (DATETIME below).
+        # A zone is refused from a patient: the stored answer is a wall-clock reading (DATETIME_RE).
         if found is None or found[2]:
             return None, _("Enter a date and a time, for example 31/12/2025 14:30.")
         day, time, _zone = found
@@ -616,7 +622,7 @@ def to_seconds(value: Any) -> int | None:
 def to_datetime(value: Any) -> tuple[int, ...] | None:
     """A date and time as (year, month, day, hours, minutes, seconds) of its wall-clock reading; a
     condition's partial value (a date, a month, a year) as the date parts given. A zone written in a
-    condition's value is not applied: answers are wall-clock readings (DATETIME below), and the
+    condition's value is not applied: answers are wall-clock readings (DATETIME_RE), and the
     condition's authors wrote the clock time they meant."""
     if not isinstance(value, str):
         return None
