@@ -396,7 +396,7 @@ class _Checker:
             if stored is None:
                 self.problem(
                     link_id,
-                    _("answerOption[%(n)s]: the options of a %(type)s item are %(key)s values")
+                    _("answerOption[%(n)s]: the options of an item of type %(type)s are %(key)s values")
                     % {"n": index, "type": fhir_type, "key": key},
                 )
                 continue

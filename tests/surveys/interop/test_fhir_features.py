@@ -220,7 +220,7 @@ def test_options_on_a_typed_item_that_are_not_of_its_type_are_refused_per_option
     checker = _Checker({"resourceType": "Questionnaire", "item": [node]}, "")
     checker.run()
     assert [p.message for p in checker.problems] == [
-        "answerOption[1]: the options of a integer item are valueInteger values",
+        "answerOption[1]: the options of an item of type integer are valueInteger values",
         "answerOption[2]: option 1 is given more than once",
     ]
 
