@@ -7,8 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from surveys.admin.base import StudyScopedAdmin
@@ -21,6 +20,7 @@ from surveys.models import (
 )
 from surveys.models.study import GOVERNANCE_FIELDS
 from surveys.rules import GOVERN_STUDY
+from surveys.staff.pages import study_pages
 
 # --- study, sites, memberships --------------------------------------------------------------------
 
@@ -34,22 +34,16 @@ class StudyAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
     list_filter = ("status",)
     search_fields = ("code", "title")
 
-    # Investigators' way to their enrolment and import pages. Named URLs only: surveys never
-    # imports the identity app (tests/project/test_boundaries.py).
-    def _patient_links(self, request: HttpRequest):
-        @admin.display(description=_("patients"))
-        def patient_links(obj: Study) -> str:
-            if obj.pk is None or not request.user.has_perm("patients.add_enrollment", obj):
+    # Each role's way to the study's staff pages (enrolment, outbox, alerts, exports, schedule, review).
+    def _pages_link(self, request: HttpRequest):
+        @admin.display(description=_("pages"))
+        def pages(obj: Study) -> str:
+            found = study_pages(request.user, obj) if obj.pk is not None else []
+            if not found:
                 return "—"
-            return format_html(
-                '<a href="{}">{}</a> · <a href="{}">{}</a>',
-                reverse("patients:enrol", args=[obj.code]),
-                _("Enrol a patient"),
-                reverse("patients:import", args=[obj.code]),
-                _("Import patients"),
-            )
+            return format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in found))
 
-        return patient_links
+        return pages
 
     def _links(self, request: HttpRequest, obj: Study | None = None) -> list:
         # The same function objects for the whole request: the admin compares the read-only fields of
@@ -58,15 +52,10 @@ class StudyAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         key = None if obj is None else obj.pk
         if key not in cache:
             from surveys.admin.alerts import open_alerts_link  # that module imports this one
-            from surveys.exports.views import exports_link
 
-            links = []
-            if request.user.has_perm("patients.add_enrollment", obj):
-                links.append(self._patient_links(request))
+            links = [self._pages_link(request)]
             if request.user.has_perm("surveys.view_alert", obj):
                 links.append(open_alerts_link(request))
-            if request.user.has_perm("surveys.export_study", obj):
-                links.append(exports_link(request))
             cache[key] = links
         return cache[key]
 

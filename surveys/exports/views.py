@@ -32,7 +32,6 @@ from django.http import (
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -261,15 +260,3 @@ def export_file_response(*, job: ExportJob, path, by, now) -> HttpResponse:
     # The file's SHA-256 as the audit row has it (not a Repr-Digest: gzip in transit would change that).
     response["X-Export-SHA256"] = job.sha256
     return response
-
-
-def exports_link(request: HttpRequest):
-    """A column / read-only field of the study admin: the way to the export page."""
-
-    @admin.display(description=_("exports"))
-    def exports(obj: Study) -> str:
-        if obj.pk is None or not request.user.has_perm(EXPORT_STUDY, obj):
-            return "—"
-        return format_html('<a href="{}">{}</a>', reverse("surveys:exports", args=[obj.code]), _("Export the data"))
-
-    return exports

@@ -1,10 +1,13 @@
-"""What every staff page of one study shares: finding the study named in its URL."""
+"""What every staff page of one study shares: finding the study named in its URL, and the list of those pages."""
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from surveys.models import Study
 
@@ -29,3 +32,28 @@ def study_for_page(request: HttpRequest, code: str, perm: str) -> Study:
     if not user.has_perm(perm, study):
         raise PermissionDenied
     return study
+
+
+# Every staff page of a study, with the permission its view asks (the view's own study_for_page call).
+# Named URLs only: the identity app's pages are reached by name, never imported (tests/project/test_boundaries.py).
+STUDY_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("patients:enrol", "patients.add_enrollment", _lazy("Enrol a patient")),
+    ("patients:import", "patients.add_enrollment", _lazy("Import patients")),
+    ("patients:outbox", "surveys.view_assignment", _lazy("Outbox")),
+    ("surveys:alerts", "surveys.view_alert", _lazy("Alerts")),
+    ("surveys:exports", "surveys.export_study", _lazy("Export the data")),
+    ("surveys:schedule_replan", "surveys.change_timepoint", _lazy("Move the schedule")),
+)
+
+
+def study_pages(user: AbstractBaseUser | AnonymousUser, study: Study) -> list[tuple[str, str]]:
+    """(label, URL) of each staff page of `study` this user may open, the study's review rounds included."""
+    pages = [
+        (str(label), reverse(name, args=[study.code]))
+        for name, perm, label in STUDY_PAGES
+        if user.has_perm(perm, study)
+    ]
+    if user.has_perm("surveys.view_reviewround", study):
+        rounds = reverse("admin:surveys_reviewround_changelist") + f"?questionnaire__study__id__exact={study.pk}"
+        pages.append((str(_("Review rounds")), rounds))
+    return pages
