@@ -47,3 +47,17 @@ class RedactLinkTokens(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """A refused request (403, 404, 400: the client's side) logs one line, without the traceback Django attaches.
+
+    The refusal is expected and its cause is in the line (status, path); tracebacks are kept for 5xx, where
+    they are what someone needs to read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -403,9 +403,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_tokens": {"()": "config.logging.RedactLinkTokens"}},
+    "filters": {
+        "redact_tokens": {"()": "config.logging.RedactLinkTokens"},
+        "client_errors_short": {"()": "config.logging.ClientErrorsWithoutTraceback"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens", "client_errors_short"],
+        },
     },
     # runserver's request log goes through the same redacting handler.
     "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},

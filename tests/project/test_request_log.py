@@ -143,3 +143,53 @@ def test_nginx_map_masks_the_same_paths():
             assert masked == mask_secrets(uri), uri
     assert SECRET not in apply_nginx_map("/staff/x/?lang=fr&token=" + SECRET)
     assert apply_nginx_map("/admin/surveys/") == "/admin/surveys/"
+
+
+def _console_lines(client, path: str) -> str:
+    """What a handler built as settings.LOGGING's console handler writes for one request to `path`."""
+    import io
+    from importlib import import_module
+
+    from django.conf import settings
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    for name in settings.LOGGING["handlers"]["console"]["filters"]:
+        module, _dot, cls = settings.LOGGING["filters"][name]["()"].rpartition(".")
+        handler.addFilter(getattr(import_module(module), cls)())
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        client.get(path)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_a_refused_request_logs_one_line_without_a_traceback(client, make):
+    study = make.study(code="refusing")
+    user = make.user()
+    make.member(user=user, study=study, role="reviewer")
+    client.force_login(user)
+    # A reviewer may not open the export page: PermissionDenied, logged by Django with its exception.
+    logged = _console_lines(client, "/staff/studies/refusing/exports/")
+    assert "Forbidden" in logged and "/staff/studies/refusing/exports/" in logged
+    assert "Traceback" not in logged and len(logged.strip().splitlines()) == 1
+
+
+def test_a_server_error_keeps_its_traceback():
+    from config.logging import ClientErrorsWithoutTraceback
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "django.request", logging.ERROR, __file__, 1, "Internal Server Error", (), sys.exc_info()
+        )
+    record.status_code = 500
+    assert ClientErrorsWithoutTraceback().filter(record) and record.exc_info is not None
+    record.status_code = 404
+    assert ClientErrorsWithoutTraceback().filter(record) and record.exc_info is None
