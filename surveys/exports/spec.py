@@ -18,11 +18,11 @@ from django.utils.translation import gettext_lazy as _
 # packages' own files (always wide), the codebook, FHIR QuestionnaireResponse lines.
 FORMATS: dict[str, Any] = {
     "long_csv": _("Long, CSV (one row per answer)"),
-    "wide_csv": _("Wide, CSV (one row per participant and timepoint)"),
+    "wide_csv": _("Wide, CSV (one row per participant and timepoint; several questionnaires: a zip of one file each)"),
     "long_xlsx": _("Long, Excel (one row per answer)"),
     "wide_xlsx": _("Wide, Excel (one row per participant and timepoint)"),
-    "sav": _("SPSS .sav (wide, with variable and value labels)"),
-    "dta": _("Stata .dta (wide, with variable and value labels)"),
+    "sav": _("SPSS .sav (wide, with variable and value labels; several questionnaires: a zip of one file each)"),
+    "dta": _("Stata .dta (wide, with variable and value labels; several questionnaires: a zip of one file each)"),
     "codebook_csv": _("Codebook, CSV"),
     "codebook_html": _("Codebook, HTML"),
     "fhir_ndjson": _("FHIR QuestionnaireResponse, NDJSON (one response per line)"),
