@@ -31,7 +31,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -100,8 +100,11 @@ class ExportForm(forms.Form):
             .order_by("code")
             .values_list("code", "title_en", "title_fr")
         )
+        # Titles in the language of the page, the other one when it has none.
+        french = (translation.get_language() or "").startswith("fr")
         self.fields["questionnaires"].choices = [
-            (code, f"{code} — {en or fr}" if (en or fr) else code) for code, en, fr in codes
+            (code, f"{code} — {title}" if (title := (fr or en) if french else (en or fr)) else code)
+            for code, en, fr in codes
         ]
         names = dict(settings.LANGUAGES)
         self.fields["language"].choices = [(code, names.get(code, code)) for code in study.languages]

@@ -113,3 +113,14 @@ def test_the_first_message_sent_records_its_channel_on_the_assignment(make):
     out = io.BytesIO()
     export_write(spec=ExportSpec(study_id=assignment.participant.study_id), out=out)
     assert {r["channel"] for r in read_csv(out.getvalue())} == {"sms"}
+
+
+@pytest.mark.parametrize(("language", "title"), [("fr", "Humeur"), ("en", "Mood")])
+def test_the_export_page_names_questionnaires_in_the_pages_language(make, client, language, title):
+    study = make.study(code="titles")
+    questionnaire = make.published_version(study=study).questionnaire
+    questionnaire.title_en, questionnaire.title_fr = "Mood", "Humeur"
+    questionnaire.save()
+    client.force_login(member(make, study, Role.DATA_MANAGER))
+    page = client.get("/staff/studies/titles/exports/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f"{questionnaire.code} — {title}" in page
