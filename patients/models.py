@@ -82,15 +82,24 @@ class Enrollment(models.Model):
         KEEP = "keep", _("Keep the data already collected")
         DELETE = "delete", _("Delete the data already collected")
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
-    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("patient")
+    )
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, related_name="+", verbose_name=_("participant")
+    )
     consent_method = models.CharField(
         _("consent"), max_length=16, choices=ConsentMethod.choices, default=ConsentMethod.PENDING
     )
     consent_document_version = models.CharField(_("information notice version"), max_length=40, blank=True)
     consent_recorded_at = models.DateTimeField(_("consent recorded at"), null=True, blank=True)
     consent_recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("consent recorded by"),
     )
     enrolled_at = models.DateTimeField(_("enrolled at"))
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
@@ -99,7 +108,7 @@ class Enrollment(models.Model):
         _("data at withdrawal"), max_length=8, choices=WithdrawalData.choices, blank=True
     )
     # How many responses a withdrawal erased: the audit shows that deletion happened, never what.
-    responses_deleted = models.PositiveIntegerField(default=0)
+    responses_deleted = models.PositiveIntegerField(default=0, verbose_name=_("responses deleted"))
     history = HistoricalRecords()
 
     class Meta:
@@ -123,13 +132,22 @@ class Enrollment(models.Model):
 class ConsentRecord(AuditRecord):
     """A signed notice: immutable, with a hash over what was shown and what was signed."""
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="consent_records")
-    notice = models.ForeignKey(ConsentNotice, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="consent_records", verbose_name=_("enrolment")
+    )
+    notice = models.ForeignKey(
+        ConsentNotice, on_delete=models.PROTECT, related_name="+", verbose_name=_("information notice")
+    )
     method = models.CharField(_("consent"), max_length=16, choices=Enrollment.ConsentMethod.choices)
     typed_name = EncryptedTextField(_("name typed by the patient"), blank=True)
     recorded_at = models.DateTimeField(_("recorded at"))
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
     record_hash = models.CharField(_("record hash (SHA-256)"), max_length=64)
 
@@ -154,8 +172,12 @@ class ConsentRecord(AuditRecord):
 class ReidentificationEvent(AuditRecord):
     """Each time a staff member looked up who is behind a pseudonym: who, when and why."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="+", verbose_name=_("participant")
+    )
     reason = models.CharField(_("reason"), max_length=300)
     at = models.DateTimeField(_("at"), auto_now_add=True)
 
@@ -197,15 +219,17 @@ class Message(models.Model):
         FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Cancelled")
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="messages")
-    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="messages", verbose_name=_("enrolment")
+    )
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="+", verbose_name=_("assignment"))
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     # 0 for the invitation, 1..5 for reminders: with the unique constraint below
     # a message can be planned once per assignment, whatever retries happen.
-    sequence = models.PositiveSmallIntegerField(default=0)
+    sequence = models.PositiveSmallIntegerField(default=0, verbose_name=_("reminder number"))
     # 0 for the planned send; n for the n-th manual resend (an audited staff action).
-    resend = models.PositiveSmallIntegerField(default=0)
+    resend = models.PositiveSmallIntegerField(default=0, verbose_name=_("resend number"))
     scheduled_at = models.DateTimeField(_("send at"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
     provider_id = models.CharField(_("provider id"), max_length=128, blank=True)
@@ -254,9 +278,15 @@ class MessageResend(AuditRecord):
     is a new Message row (resend n+1), and this row says who asked for it and why.
     """
 
-    original = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="+")
-    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="resend_record")
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    original = models.ForeignKey(
+        Message, on_delete=models.PROTECT, related_name="+", verbose_name=_("original message")
+    )
+    message = models.OneToOneField(
+        Message, on_delete=models.PROTECT, related_name="resend_record", verbose_name=_("new message")
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("resent by")
+    )
     reason = models.CharField(_("reason"), max_length=300)
     at = models.DateTimeField(_("at"))
 
@@ -284,7 +314,7 @@ class SmsTemplate(models.Model):
     Checked when saved (patients/admin.py, patients.messaging.texts.sms_template_check): only the
     sender and the two links may appear, and the length is counted the way GSM-7 counts it."""
 
-    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="+")
+    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="+", verbose_name=_("study"))
     kind = models.CharField(_("kind"), max_length=16, choices=Message.Kind.choices)
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
     text = models.TextField(

@@ -15,18 +15,27 @@ from surveys.models.study import Study
 class Alert(models.Model):
     """One alert rule that fired for one response (surveys.scoring.alerts). Never holds answer content."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="alerts")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("study"))
     # Deleting a withdrawn participant's responses keeps an unacknowledged alert as a trace
     # without content (rule, participant, time) until an investigator has seen it.
-    response = models.ForeignKey(Response, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, null=True, related_name="alerts")
+    response = models.ForeignKey(
+        Response, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts", verbose_name=_("response")
+    )
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, null=True, related_name="alerts", verbose_name=_("participant")
+    )
     rule = models.CharField(_("rule"), max_length=40)
     created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
     # Claimed by the e-mail task with a conditional update: set once, e-mail sent once.
     notified_at = models.DateTimeField(_("investigators notified at"), null=True, blank=True)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
     )
 
     class Meta:
@@ -46,8 +55,17 @@ class Alert(models.Model):
 class ScoreRecomputation(AuditRecord):
     """Audit row: who recomputed the scores of a version, when, and what changed."""
 
-    version = models.ForeignKey(QuestionnaireVersion, on_delete=models.PROTECT, related_name="recomputations")
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    version = models.ForeignKey(
+        QuestionnaireVersion, on_delete=models.PROTECT, related_name="recomputations", verbose_name=_("version")
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("run by"),
+    )
     at = models.DateTimeField(_("at"), auto_now_add=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     responses = models.PositiveIntegerField(_("responses recomputed"), default=0)

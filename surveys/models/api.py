@@ -18,7 +18,9 @@ from surveys.models.study import Study
 
 
 class ApiToken(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
     label = models.CharField(_("label"), max_length=100, help_text=_('What the token is for, e.g. "R analysis".'))
     # The first characters of the token ("rst_" + 8), enough to tell one's tokens apart, useless to guess one.
     prefix = models.CharField(_("starts with"), max_length=16, editable=False)

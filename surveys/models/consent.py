@@ -13,7 +13,7 @@ class ConsentNotice(models.Model):
     """One version of a study's information notice, in one language. Immutable once created:
     consent records point to it and carry its hash."""
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="consent_notices")
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="consent_notices", verbose_name=_("study"))
     version = models.CharField(_("version"), max_length=20, help_text=_("e.g. 1.0 or 2026-11-01"))
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
     title = models.CharField(_("title"), max_length=200)
@@ -48,7 +48,9 @@ class EligibilityRule(models.Model):
         INCLUSION = "inclusion", _("Inclusion: must hold")
         EXCLUSION = "exclusion", _("Exclusion: must not hold")
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="eligibility_rules")
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="eligibility_rules", verbose_name=_("study")
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     question = models.CharField(_("item (code)"), max_length=40)
     operator = models.CharField(_("operator"), max_length=6, default="=")

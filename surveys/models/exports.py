@@ -29,7 +29,7 @@ class ExportJob(models.Model):
         INCOMPLETE = "incomplete", _("Interrupted download")
         EXPIRED = "expired", _("Expired (file deleted)")
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="export_jobs")
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="export_jobs", verbose_name=_("study"))
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
     )
@@ -41,17 +41,17 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     # Set once the task was handed to the broker; a pending job without it was never enqueued
     # (broker down) and the sweep enqueues it.
-    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("queued at"))
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     # Written while a worker holds the job; a running job whose heartbeat stops lost its worker.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last sign of life"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("file expires at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     # Token of the run holding the job (conditional claim): only that run may report or finish it.
     claim = models.CharField(max_length=32, blank=True, editable=False)
-    progress_done = models.PositiveBigIntegerField(default=0)
-    progress_total = models.PositiveBigIntegerField(null=True, blank=True)
+    progress_done = models.PositiveBigIntegerField(default=0, verbose_name=_("rows done"))
+    progress_total = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("rows in all"))
     rows = models.PositiveBigIntegerField(_("rows"), null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), null=True, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)

@@ -18,9 +18,11 @@ class Participant(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn")
         COMPLETED = "completed", _("Completed follow-up")
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants", verbose_name=_("study"))
     pseudonym = models.CharField(_("pseudonym"), max_length=40)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="participants")
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, blank=True, related_name="participants", verbose_name=_("site")
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # Copied from the enrolment so that patient pages speak the patient's
     # language without reaching into the identity domain.
@@ -63,9 +65,15 @@ class Assignment(models.Model):
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="assignments")
-    timepoint = models.ForeignKey(Timepoint, on_delete=models.PROTECT, related_name="assignments")
-    occurrence = models.PositiveIntegerField(default=1, help_text=_("1 for single timepoints; n for repeats."))
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("participant")
+    )
+    timepoint = models.ForeignKey(
+        Timepoint, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("timepoint")
+    )
+    occurrence = models.PositiveIntegerField(
+        default=1, help_text=_("1 for single timepoints; n for repeats."), verbose_name=_("occurrence")
+    )
     due_at = models.DateTimeField(_("opens at"))
     expires_at = models.DateTimeField(_("closes at"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
@@ -112,13 +120,17 @@ class Response(models.Model):
 
     # One response per assignment, enforced by the database: a double submit
     # can only ever update this row, never create a second one.
-    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="response")
-    version = models.ForeignKey(QuestionnaireVersion, on_delete=models.PROTECT, related_name="responses")
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.PROTECT, related_name="response", verbose_name=_("assignment")
+    )
+    version = models.ForeignKey(
+        QuestionnaireVersion, on_delete=models.PROTECT, related_name="responses", verbose_name=_("version")
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
     answers = models.JSONField(_("answers by linkId"), default=dict, blank=True)
     scores = models.JSONField(_("scores"), default=dict, blank=True)
     # Index of the first page not yet saved: where a patient resumes.
-    next_page = models.PositiveIntegerField(default=0)
+    next_page = models.PositiveIntegerField(default=0, verbose_name=_("next page"))
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
@@ -151,13 +163,17 @@ class ResponseCorrection(AuditRecord):
     changed or deleted, except with the response itself when a withdrawing patient asks for erasure.
     """
 
-    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="corrections")
+    response = models.ForeignKey(
+        Response, on_delete=models.CASCADE, related_name="corrections", verbose_name=_("response")
+    )
     link_id = models.CharField(_("question"), max_length=255)
     # The stored answer before and after (None: unanswered), as Response.answers holds it.
     old_value = models.JSONField(_("old value"), null=True, blank=True)
     new_value = models.JSONField(_("new value"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=500)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("corrected by")
+    )
     at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
@@ -180,7 +196,9 @@ class LinkCheckLock(models.Model):
     rows hold no answer and no address, only which link, when and until when.
     """
 
-    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="link_check_locks")
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.CASCADE, related_name="link_check_locks", verbose_name=_("assignment")
+    )
     locked_at = models.DateTimeField(_("locked at"))
     locked_until = models.DateTimeField(_("locked until"))
     # 1 for the first lock of this link, 2 for the next...

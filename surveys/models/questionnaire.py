@@ -54,7 +54,7 @@ class Questionnaire(models.Model):
         PROM = "PROM", _("PROM (outcome)")
         PREM = "PREM", _("PREM (experience)")
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questionnaires")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questionnaires", verbose_name=_("study"))
     code = models.SlugField(_("code"), max_length=40)
     kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices, default=Kind.PROM)
     title_fr = models.CharField(_("title (French)"), max_length=200, blank=True)
@@ -113,7 +113,9 @@ class Section(FrozenCodeMixin, models.Model):
 
     frozen_code_field = "link_id"
 
-    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="sections")
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.CASCADE, related_name="sections", verbose_name=_("questionnaire")
+    )
     order = models.PositiveIntegerField(_("order"), default=0)
     link_id = models.CharField(_("code"), max_length=40, validators=[code_validator])
     title_fr = models.CharField(_("title (French)"), max_length=200, blank=True)
@@ -158,7 +160,9 @@ class Item(FrozenCodeMixin, models.Model):
 
     frozen_code_field = "link_id"
 
-    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="items")
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.CASCADE, related_name="items", verbose_name=_("questionnaire")
+    )
     section = models.ForeignKey(
         Section,
         on_delete=models.SET_NULL,
@@ -210,7 +214,7 @@ class Item(FrozenCodeMixin, models.Model):
 
 
 class AnswerOption(FrozenCodeMixin, models.Model):
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="options")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="options", verbose_name=_("item"))
     order = models.PositiveIntegerField(_("order"), default=0)
     code = models.CharField(_("code"), max_length=40, validators=[option_code_validator])
     label_fr = models.CharField(_("label (French)"), max_length=300, blank=True)
@@ -244,7 +248,7 @@ class EnableCondition(models.Model):
         GE = ">=", "≥"
         EXISTS = "exists", _("is answered / not answered")
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="conditions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="conditions", verbose_name=_("item"))
     question = models.CharField(_("when item (code)"), max_length=40, help_text=_("Code (linkId) of an earlier item."))
     operator = models.CharField(_("operator"), max_length=6, choices=Operator.choices, default=Operator.EQ)
     answer = models.CharField(
@@ -283,13 +287,20 @@ class QuestionnaireVersionQuerySet(models.QuerySet):
 
 
 class QuestionnaireVersion(models.Model):
-    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.PROTECT, related_name="versions")
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.PROTECT, related_name="versions", verbose_name=_("questionnaire")
+    )
     number = models.PositiveIntegerField(_("version"))
     definition = models.JSONField(_("definition (FHIR Questionnaire)"))
     content_hash = models.CharField(_("content hash (SHA-256)"), max_length=64)
     published_at = models.DateTimeField(_("published at"), auto_now_add=True)
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("published by"),
     )
     # Sign-off (surveys.review.rounds), set at creation: the round whose approvals let it through, or the override.
     approved_round = models.ForeignKey(

@@ -23,7 +23,9 @@ RATING = [MinValueValidator(1), MaxValueValidator(5)]
 class Panel(models.Model):
     """Reviewers of one study, or of the whole site when `study` is empty."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, null=True, blank=True, related_name="panels")
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, null=True, blank=True, related_name="panels", verbose_name=_("study")
+    )
     code = models.SlugField(_("code"), max_length=40)
     title = models.CharField(_("title"), max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -48,14 +50,21 @@ class PanelMember(models.Model):
         EXPERT_PATIENT = "expert_patient", _("Expert patient")
         PRACTITIONER = "practitioner", _("Practitioner")
 
-    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="panel_memberships")
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="members", verbose_name=_("panel"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="panel_memberships", verbose_name=_("user")
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.EXPERT_PATIENT)
     # The invitation link: only its hash is kept; accepted_at is set when the reviewer sets a password.
     invitation_hash = models.CharField(max_length=64, blank=True, editable=False)
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invited by"),
     )
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
@@ -79,8 +88,10 @@ class PanelMember(models.Model):
 class ReviewRound(AuditRecord):
     """A panel is asked to review one draft (and optionally the study's notice and schedule) by a deadline."""
 
-    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.CASCADE, related_name="review_rounds")
-    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="rounds")
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.CASCADE, related_name="review_rounds", verbose_name=_("questionnaire")
+    )
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="rounds", verbose_name=_("panel"))
     title = models.CharField(_("title"), max_length=200, blank=True)
     instructions = models.TextField(_("instructions to reviewers"), blank=True)
     # What the reviewers read, frozen at opening: the draft's definition and its content hash.
@@ -88,7 +99,9 @@ class ReviewRound(AuditRecord):
     content_hash = models.CharField(_("content hash reviewed"), max_length=64, editable=False)
     includes_notice = models.BooleanField(_("also review the information notice"), default=False)
     includes_schedule = models.BooleanField(_("also review the schedule"), default=False)
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("opened by")
+    )
     opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
     deadline = models.DateTimeField(_("deadline"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -115,8 +128,12 @@ class ItemFeedback(AuditRecord):
         RESOLVED = "resolved", _("Resolved")
         DECLINED = "declined", _("Declined")
 
-    round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, related_name="item_feedback")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey(
+        ReviewRound, on_delete=models.CASCADE, related_name="item_feedback", verbose_name=_("review round")
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("reviewer")
+    )
     link_id = models.CharField(_("item"), max_length=100)
     clarity = models.PositiveSmallIntegerField(_("clarity"), null=True, blank=True, validators=RATING)
     relevance = models.PositiveSmallIntegerField(_("relevance"), null=True, blank=True, validators=RATING)
@@ -128,7 +145,12 @@ class ItemFeedback(AuditRecord):
     reply = models.TextField(_("designer's reply"), blank=True)
     reason = models.TextField(_("reason"), blank=True, help_text=_("Why it was resolved this way or declined."))
     handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
     )
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
     history = HistoricalRecords()
@@ -165,8 +187,12 @@ class ReviewSubmission(AuditRecord):
         TOO_LATE = "too_late", _("Too late")
         TOO_OFTEN = "too_often", _("Too often")
 
-    round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, related_name="submissions")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey(
+        ReviewRound, on_delete=models.CASCADE, related_name="submissions", verbose_name=_("review round")
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("reviewer")
+    )
     burden = models.PositiveSmallIntegerField(
         _("burden"), null=True, blank=True, validators=RATING, help_text=_("1 = very light, 5 = far too long.")
     )
@@ -195,10 +221,14 @@ class ReviewSubmission(AuditRecord):
 class ReviewReminder(models.Model):
     """A deadline reminder sent to one reviewer for one round: inserting the row claims it, so it goes once."""
 
-    round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, related_name="reminders")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    days_before = models.PositiveSmallIntegerField()
-    sent_at = models.DateTimeField()
+    round = models.ForeignKey(
+        ReviewRound, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("review round")
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("reviewer")
+    )
+    days_before = models.PositiveSmallIntegerField(verbose_name=_("days before the deadline"))
+    sent_at = models.DateTimeField(verbose_name=_("sent at"))
 
     class Meta:
         constraints = [
@@ -216,9 +246,13 @@ class ReviewReminder(models.Model):
 class PublishOverride(AuditRecord):
     """Audit row: a version published without the sign-off the study asks for, who did it and why."""
 
-    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.PROTECT, related_name="publish_overrides")
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.PROTECT, related_name="publish_overrides", verbose_name=_("questionnaire")
+    )
     content_hash = models.CharField(_("content hash published"), max_length=64)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("overridden by")
+    )
     at = models.DateTimeField(auto_now_add=True)
     reason = models.TextField(_("reason"))
 

@@ -64,7 +64,7 @@ class Timepoint(models.Model):
         LE = "<=", "≤"
         GE = ">=", "≥"
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="timepoints")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="timepoints", verbose_name=_("study"))
     code = models.SlugField(_("code"), max_length=40)
     label = models.CharField(_("label"), max_length=200)
     order = models.PositiveIntegerField(_("order"), default=0)

@@ -166,7 +166,7 @@ GOVERNANCE_FIELDS: tuple[str, ...] = (
 class Site(models.Model):
     """A recruiting practice or centre (REDCap's data access group)."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sites")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sites", verbose_name=_("study"))
     code = models.SlugField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=200)
 
@@ -193,8 +193,10 @@ class StudyMembership(models.Model):
         DATA_MANAGER = "data_manager", _("Data manager")
         REVIEWER = "reviewer", _("Reviewer")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships")
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships", verbose_name=_("user")
+    )
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("study"))
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     # Investigators limited to one site see only that site's participants (REDCap's data access groups).
     site = models.ForeignKey(

@@ -11,7 +11,9 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
+import django
 import polib
 import pytest
 
@@ -192,3 +194,48 @@ def test_the_po_holds_exactly_the_strings_of_the_code(po, tmp_path):
         "entries of django.po no longer in the code (run `make messages`, which drops "
         "them):\n" + "\n".join(repr(k[1])[:120] for k in gone)
     )
+
+
+DJANGO_CATALOGUES = [
+    Path(django.__file__).parent / "contrib" / app / "locale" / "fr" / "LC_MESSAGES" / "django.po"
+    for app in ("admin", "auth", "contenttypes")
+]
+
+
+def test_the_catalogue_never_changes_what_djangos_own_catalogues_say(po):
+    """A msgid of ours that Django's admin also uses replaces Django's French everywhere in the admin
+    ("Change" once read "Changement" on every change link): such an entry must say what Django says,
+    or carry a context (msgctxt) of its own."""
+    theirs: dict[str, str] = {}
+    for path in DJANGO_CATALOGUES:
+        for entry in polib.pofile(str(path)):
+            if not entry.msgctxt and entry.msgstr:
+                theirs.setdefault(entry.msgid, entry.msgstr)
+    differing = [
+        f"{e.msgid!r}: ours {e.msgstr!r}, Django's {theirs[e.msgid]!r}"
+        for e in active(po)
+        if not e.msgctxt and e.msgid in theirs and e.msgstr and e.msgstr != theirs[e.msgid]
+    ]
+    assert not differing, "\n".join(differing)
+
+
+def test_every_field_the_staff_see_has_a_french_label(po):
+    """Admin forms, lists and filters print field labels: each one is marked for translation and translated."""
+    from django.apps import apps
+    from django.utils.functional import Promise
+
+    translated = {e.msgid for e in active(po) if e.msgstr}
+    missing = []
+    for app in ("surveys", "patients"):
+        for model in apps.get_app_config(app).get_models():
+            if model.__name__.startswith("Historical"):
+                continue
+            for field in model._meta.get_fields():
+                if not getattr(field, "concrete", False) or field.auto_created or not field.editable:
+                    continue
+                name = f"{model.__name__}.{field.name}"
+                if not isinstance(field.verbose_name, Promise):
+                    missing.append(f"{name}: no verbose_name marked for translation")
+                elif str(field.verbose_name._args[0]) not in translated:
+                    missing.append(f"{name}: {field.verbose_name._args[0]!r} has no French")
+    assert not missing, "\n".join(missing)
