@@ -187,8 +187,9 @@ def conditions_evaluate(definition: dict, answers: dict) -> Evaluation:
         str(n.get("linkId")) for n in _all_nodes(definition.get("item", [])) if expressions.is_calculated(n)
     }
     current = {k: v for k, v in answers.items() if k not in calculated_ids and not values.is_missing(v)}
+    stored = {k: v for k, v in answers.items() if k in calculated_ids}
     while True:
-        outcome = expressions.expressions_evaluate(definition, current)
+        outcome = expressions.expressions_evaluate(definition, current, seed=stored)
         evaluation = _evaluate(definition, {**current, **outcome.calculated}, outcome)
         kept = {k: v for k, v in evaluation.pruned().items() if k not in calculated_ids}
         if kept == current:

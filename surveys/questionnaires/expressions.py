@@ -23,7 +23,12 @@ definition is immutable, so each expression text is compiled once and kept (`com
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -142,7 +147,8 @@ def expressions_of(node: dict, url: str) -> list[Expression]:
     out = []
     for ext in node.get("extension", ()):
         if isinstance(ext, dict) and ext.get("url") == url:
-            value = ext.get("valueExpression") if isinstance(ext.get("valueExpression"), dict) else {}
+            given = ext.get("valueExpression")
+            value: dict = given if isinstance(given, dict) else {}
             out.append(
                 Expression(
                     url=url,
@@ -187,7 +193,7 @@ def expression_problems(definition: dict) -> list[tuple[str | None, str]]:
     in document order, at most one per item (the first found), each quoting the expression."""
     problems: list[tuple[str | None, str]] = []
 
-    def check(where: str | None, found: list[Expression], scope: set[str]) -> set[str]:
+    def check(where: str | None, found: list[Expression], scope: set[str] | frozenset[str]) -> set[str]:
         scope = set(scope)
         for expression in found:
             problem = _problem(expression, scope)
@@ -217,7 +223,7 @@ def expression_problems(definition: dict) -> list[tuple[str | None, str]]:
     return problems
 
 
-def _problem(expression: Expression, scope: set[str]) -> str:
+def _problem(expression: Expression, scope: set[str] | frozenset[str]) -> str:
     label = {EXT_VARIABLE: "variable", EXT_CALCULATED: "calculatedExpression"}.get(
         expression.url, "enableWhenExpression"
     )
@@ -315,20 +321,51 @@ def _one_pass(definition: dict, answers: dict) -> Outcome:
     return outcome
 
 
-def expressions_evaluate(definition: dict, answers: dict) -> Outcome:
-    """Calculated values and expression conditions for these answers (the patient's; stored calculated
-    values in them are ignored and computed again). A calculation may read another: passes are repeated
-    until the values stop changing."""
+def expressions_evaluate(definition: dict, answers: dict, seed: dict | None = None) -> Outcome:
+    """Calculated values and expression conditions for these answers (the patient's; calculated values in
+    them are not taken, but computed). A calculation may read another: passes are repeated until the values
+    stop changing, starting from `seed` (the values stored last time), so that answers whose stored values
+    are right take one pass. Outcomes are kept for the last few (definition, answers): a page and its
+    post evaluate the same answers several times, and some published expressions are slow in fhirpathpy
+    (lforms' PHQ-9 variables search the answers once per option: about 50 ms a pass)."""
     calculated_ids = {str(n.get("linkId")) for n in _all_nodes(definition.get("item") or []) if is_calculated(n)}
     given = {k: v for k, v in (answers or {}).items() if k not in calculated_ids}
-    outcome = _one_pass(definition, given)
+    start = {k: v for k, v in (seed or {}).items() if k in calculated_ids and not values.is_missing(v)}
+    # The seed only saves passes (the values do not depend on it): it is not part of the key.
+    key = (_content_key(definition), _canonical(given))
+    with _OUTCOMES_LOCK:
+        found = _OUTCOMES.get(key)
+        if found is not None:
+            _OUTCOMES.move_to_end(key)
+            return copy.deepcopy(found)
+    outcome = _one_pass(definition, {**given, **start})
+    previous = start
     for _pass in range(MAX_PASSES):
-        again = _one_pass(definition, {**given, **outcome.calculated})
-        if again.calculated == outcome.calculated:
-            return again
-        outcome = again
-    logger.warning("calculated items of %r keep changing: a calculation reads itself", definition.get("title"))
+        if outcome.calculated == previous:
+            break
+        previous = outcome.calculated
+        outcome = _one_pass(definition, {**given, **outcome.calculated})
+    else:
+        logger.warning("calculated items of %r keep changing: a calculation reads itself", definition.get("title"))
+    with _OUTCOMES_LOCK:
+        _OUTCOMES[key] = copy.deepcopy(outcome)
+        while len(_OUTCOMES) > OUTCOMES_KEPT:
+            _OUTCOMES.popitem(last=False)
     return outcome
+
+
+OUTCOMES_KEPT = 256
+_OUTCOMES: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+_OUTCOMES_LOCK = threading.Lock()
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _content_key(definition: dict) -> str:
+    """What the definition holds (not which dict it is: a draft's definition may be built again, or changed)."""
+    return hashlib.sha256(_canonical(definition).encode()).hexdigest()
 
 
 # --- results as stored answers ------------------------------------------------------------------------
