@@ -71,7 +71,7 @@ def test_a_saved_yes_no_is_shown_ticked_and_survives_previous_and_the_change_lin
     stored = {"smoker": True, "cigs": 2}
     assert Response.objects.get(assignment=assignment).answers == stored
     # Shown again (Previous and the review page's change link both ask for ?p=1): ticked, with its follow-up.
-    assert 'href="?p=1"' in client.get(url(token, "review")).content.decode()
+    assert 'href="?p=1&amp;back=review"' in client.get(url(token, "review")).content.decode()
     html = client.get(url(token, 1)).content.decode()
     assert checked_codes(html, "smoker") == ["true"] and 'value="2"' in html
     # Resuming goes on at page 2, the first page not yet passed.
