@@ -161,7 +161,7 @@ def _item_changes(before: dict, after: dict, languages: list[str]) -> list[Chang
                     % {"before": _codes_text(old_codes), "after": _codes_text(new_codes)},
                 )
             )
-        elif old_options != new_options:
+        if [label for _code, label, _score in old_options] != [label for _code, label, _score in new_options]:
             changes.append(Change("options_relabelled", link, _("option labels reworded")))
         if _canonical(was.get("enableWhen", [])) != _canonical(node.get("enableWhen", [])) or was.get(
             "enableBehavior", "all"
