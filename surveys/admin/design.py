@@ -42,6 +42,7 @@ from surveys.models import (
 from surveys.questionnaires import fhir
 from surveys.questionnaires.changes import KIND_LABELS, changes_by_kind, definition_changes
 from surveys.questionnaires.publish import PublishError, questionnaire_draft_from_version, questionnaire_publish
+from surveys.questionnaires.values import SCALE_DEFAULT_RANGE
 from surveys.scoring import compute
 from surveys.staff.selectors import studies_for_user
 
@@ -305,6 +306,10 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         sections = {s.link_id: s for s in form.instance.sections.all()}
         last = max(sections.values(), key=lambda s: (s.order, s.pk), default=None)
         for row in formset.kept_forms():
+            low_high = SCALE_DEFAULT_RANGE.get(row.instance.type)
+            if not row.instance.pk and low_high and row.instance.min_value is None and row.instance.max_value is None:
+                # A new "scale 0–10" (or 0–100) row is that scale: its bounds are written, not asked.
+                row.instance.min_value, row.instance.max_value = low_high
             if not row.instance.pk or "section_code" in row.changed_data:
                 code = row.cleaned_data.get("section_code")
                 row.instance.section = sections.get(code) if code else (last if not row.instance.pk else None)

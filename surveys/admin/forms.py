@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from surveys.interop import library
 from surveys.models import EnableCondition, Item, Questionnaire, Study, Timepoint
-from surveys.models.schedule import CHANNELS
+from surveys.models.schedule import CHANNELS, default_channels
 from surveys.questionnaires import fhir, values
 from surveys.scoring import alerts, compute, formats
 
@@ -926,6 +926,7 @@ class TimepointForm(forms.ModelForm):
         label=_("channels"),
         choices=(("sms", _("SMS")), ("email", _("e-mail"))),
         widget=forms.CheckboxSelectMultiple,
+        initial=default_channels,
         error_messages={"required": _("Tick at least one channel.")},
     )
 
