@@ -390,6 +390,50 @@ def format_error(node: dict, value: str) -> str:
     return _("This answer is not in the form asked.")
 
 
+# The most decimals a number's answer format is tried with (REDCap's number_Ndp go to 4).
+MAX_FORMAT_DECIMALS = 6
+
+
+def decimal_places(node: dict) -> int | None:
+    """The number of decimals a number item's answer format asks for (REDCap's number_2dp: 2), or None
+    when its format takes a number written without decimals, or it has no format.
+
+    Read from the format itself (the first of 0, 0.0, 0.00… it takes, with a point or a comma), so that any
+    pattern, REDCap's or a FHIR regex, says it the same way to the page, the server and the import."""
+    if kind_of(node) not in NUMBER_TYPES:
+        return None
+    found = answer_format(node)
+    if found is None or re.fullmatch(found[0], "0", re.ASCII):
+        return None
+    for places in range(1, MAX_FORMAT_DECIMALS + 1):
+        if any(re.fullmatch(found[0], f"0{mark}{'0' * places}", re.ASCII) for mark in ".,"):
+            return places
+    return None
+
+
+def number_text(node: dict, number: Decimal) -> str:
+    """A stored number as the item shows it: plainly (71.5), or with the decimals its answer format asks for
+    (70.50 for number_2dp), so that posting it again passes the format and stores the same number.
+
+    A number with more decimals than the format's (imported from elsewhere) is shown as it is: rounding it
+    would change the answer."""
+    text = plain(number)
+    places = decimal_places(node)
+    if places is None or not number.is_finite():
+        return text
+    written = len(text.partition(".")[2])
+    if written >= places:
+        return text
+    found = answer_format(node)
+    padded = format(number.quantize(Decimal(1).scaleb(-places)), "f")
+    padded = padded.removeprefix("-") if padded.startswith("-") and Decimal(padded) == 0 else padded
+    # The format may take the decimal comma only (REDCap's number_2dp_comma_decimal takes both).
+    for candidate in (padded, padded.replace(".", ",")):
+        if found is not None and re.fullmatch(found[0], candidate, re.ASCII):
+            return candidate
+    return text
+
+
 def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
     """(stored value, error) for the strings posted for one item; value None means unanswered.
 
@@ -504,7 +548,7 @@ def form_values(node: dict, value: Any) -> list[str]:
         return [] if truth is None else [YES if truth else NO]
     if kind in NUMBER_TYPES:
         number = to_decimal(value)
-        return [] if number is None else [plain(number)]
+        return [] if number is None else [number_text(node, number)]
     if kind == T.DATETIME and values:
         found = read_datetime(str(values[0]))
         # The datetime-local field shows and sends YYYY-MM-DDTHH:MM[:SS], as stored.

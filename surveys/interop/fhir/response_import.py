@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -115,7 +117,36 @@ def _flat_answers(items: list[dict], out: list[tuple[str, list[dict]]]) -> None:
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _answer_value(node: dict, answer: dict, problem) -> Any:
+def _wall_clock(value: str, time_zone: str) -> str | None:
+    """The wall-clock reading in `time_zone` (the study's) of a FHIR dateTime with a time, written as a patient's
+    page posts it ("YYYY-MM-DDTHH:MM[:SS]"), or None when it has no time of day.
+
+    The reverse of values.fhir_datetime: a reading our export gave the study's offset comes back as written
+    (a reading in a spring-forward gap, 02:30 on a DST morning, has no instant of its own, and before 1911
+    Paris' offset was 9 min 21 s, written to the minute); another offset is moved to the study's zone."""
+    found = values.read_datetime(value)
+    if found is None:
+        return None
+    day, (hours, minutes, seconds), zone = found
+    reading = f"{day.isoformat()}T{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
+    if not zone or values.fhir_datetime(reading, time_zone) == values.fhir_datetime(value, time_zone):
+        return reading
+    offset = (
+        dt.timedelta(0)
+        if zone == "Z"
+        else (1 if zone[0] == "+" else -1) * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    )
+    try:
+        instant = dt.datetime(day.year, day.month, day.day, hours, minutes, seconds, tzinfo=dt.timezone(offset))
+        local = instant.astimezone(ZoneInfo(time_zone))
+    except (ValueError, OverflowError):
+        return None
+    return f"{local.date().isoformat()}T{local.hour:02d}:{local.minute:02d}" + (
+        f":{local.second:02d}" if local.second else ""
+    )
+
+
+def _answer_value(node: dict, answer: dict, problem, time_zone: str = "UTC") -> Any:
     """Our stored value for one FHIR answer, or None after reporting a problem."""
     kind = fhir.item_type(node)
     keys = [k for k in answer if k.startswith("value")]
@@ -152,7 +183,15 @@ def _answer_value(node: dict, answer: dict, problem) -> Any:
         if key not in ("valueInteger", "valueDecimal") or not is_number(value):
             problem(_("a number is expected"))
             return None
-        text = values.plain(Decimal(str(value)))
+        # Written with the item's decimals (valueDecimal 0.0 as "0.00" for REDCap's number_2dp): the answer
+        # format is a rule of typed text, and a number is checked by its value, with at most those decimals.
+        text = values.number_text(node, Decimal(str(value)))
+    elif kind == T.DATETIME:
+        reading = _wall_clock(value, time_zone) if key == "valueDateTime" and isinstance(value, str) else None
+        if reading is None:
+            problem(_("a date and time (valueDateTime, with hours and minutes) is expected"))
+            return None
+        text = reading
     elif kind in expected:
         if key != expected[kind][0] or not isinstance(value, str) or (kind == T.DATE and not _ISO_DATE.match(value)):
             problem(expected[kind][1])
@@ -380,7 +419,9 @@ class _ResponseChecker:
                 continue
             read = []
             for answer in given:
-                value = _answer_value(node, answer, lambda message, lid=link_id: problem(message, lid))
+                value = _answer_value(
+                    node, answer, lambda message, lid=link_id: problem(message, lid), self.study.time_zone
+                )
                 if value is None:
                     ok = False
                 else:

@@ -13,7 +13,9 @@ from surveys.interop.redcap.fields import (
     CHARLIMIT,
     CHOICE_KINDS,
     EXPORT_TYPE,
+    HIDDEN_TAG,
     NUMBER_KINDS,
+    READONLY_TAG,
     REDCAP_CODE,
     WHOLE_NUMBER,
     codebook_lines,
@@ -21,7 +23,7 @@ from surveys.interop.redcap.fields import (
 )
 from surveys.interop.redcap.texts import plain_text, slider_help
 from surveys.models import Item
-from surveys.questionnaires import fhir, values
+from surveys.questionnaires import conditions, fhir, values
 
 T = Item.Type
 
@@ -210,8 +212,13 @@ def dictionary_export(version) -> str:
     writer.writerow(HEADER)
     # REDCap takes the first field as the record ID: keep every question out of that place.
     writer.writerow(_row(name=record_id, form=form, ftype="text", label="Record ID"))
+    hidden = _hidden_link_ids(definition.get("item", []), inside_hidden=False)
     for node, header, scopes in entries:
-        writer.writerow(_export_row(node, header, scopes, form, base, by_link, names, recoded))
+        row = _export_row(node, header, scopes, form, base, by_link, names, recoded)
+        row[KEYS.index("annotation")] = _with_action_tags(
+            row[KEYS.index("annotation")], node, hidden=str(node.get("linkId")) in hidden
+        )
+        writer.writerow(row)
     exported: dict[str, str] = {}
     taken = set(names.values()) | {record_id}
     for score in fhir.rules_of(definition).get("scores", []):
@@ -226,6 +233,34 @@ def dictionary_export(version) -> str:
         label = (score.get("label") or {}).get(base) or next(iter((score.get("label") or {}).values()), name)
         writer.writerow(_row(name=name, form=form, ftype="calc", label=label, choices=equation))
     return out.getvalue()
+
+
+def _hidden_link_ids(items: list[dict], *, inside_hidden: bool) -> set[str]:
+    """The linkIds of the items flagged questionnaire-hidden or inside a hidden group (REDCap has no groups:
+    each field carries the flag of the groups around it)."""
+    found: set[str] = set()
+    for node in items:
+        hidden = inside_hidden or conditions.hidden_from_patient(node)
+        if hidden:
+            found.add(str(node.get("linkId")))
+        found |= _hidden_link_ids(node.get("item") or [], inside_hidden=hidden)
+    return found
+
+
+def _with_action_tags(annotation: str, node: dict, *, hidden: bool) -> str:
+    """The field annotation with the action tags that keep a never-asked item from REDCap's survey: @HIDDEN
+    for a hidden item, @READONLY for a read-only or calculated one (its expression is FHIRPath, which REDCap
+    does not run: the value comes from the record). Tags already there (an imported REDCap field) stay once."""
+    calculated = any(e.get("url") == conditions.EXT_CALCULATED for e in node.get("extension", ()))
+    tags = []
+    if hidden and not HIDDEN_TAG.search(annotation):
+        tags.append("@HIDDEN")
+    if (node.get("readOnly") or calculated) and node.get("type") != "display" and not READONLY_TAG.search(annotation):
+        tags.append("@READONLY")
+    if not tags:
+        return annotation
+    # First, on their own line: the codebook lines below keep their place for whoever reads them.
+    return "\n".join(filter(None, [" ".join(tags), annotation]))
 
 
 def _row(**values: str) -> list[str]:

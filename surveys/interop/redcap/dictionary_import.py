@@ -46,9 +46,11 @@ from surveys.interop.redcap.fields import (
     DATE_VALIDATION,
     DATETIME_VALIDATION,
     EXPORT_TYPE,
+    HIDDEN_TAG,
     KNOWN_TYPES,
     NUMBER_KINDS,
     NUMBER_VALIDATION,
+    READONLY_TAG,
     TEXT_FORMATS,
     TIME_VALIDATION,
     WHOLE_NUMBER,
@@ -61,6 +63,7 @@ from surveys.interop.redcap.variables import Known
 from surveys.models import Item, Study
 from surveys.models.questionnaire import code_validator, option_code_validator
 from surveys.questionnaires import fhir, values
+from surveys.questionnaires.conditions import EXT_HIDDEN
 from surveys.questionnaires.validation import LANGUAGE_NAMES, Problem, definition_problems
 from surveys.scoring.compute import scoring_problems
 
@@ -379,7 +382,13 @@ class _Import:
         limit = CHARLIMIT.search(annotation)
         if limit and kind in (T.SHORT_TEXT, T.LONG_TEXT):
             node["maxLength"] = int(limit.group(1))
-        others = sorted({t for t in _ACTION_TAG.findall(annotation) if t != "@CHARLIMIT"})
+        # Never asked of a patient, as REDCap never asks them on a survey (the value stays a field of the record).
+        if HIDDEN_TAG.search(annotation):
+            ext.append({"url": EXT_HIDDEN, "valueBoolean": True})
+        if READONLY_TAG.search(annotation) and kind != T.DISPLAY:
+            node["readOnly"] = True
+        applied = {"@CHARLIMIT", "@HIDDEN", "@HIDDEN-SURVEY", "@READONLY", "@READONLY-SURVEY"}
+        others = sorted({t for t in _ACTION_TAG.findall(annotation) if t not in applied})
         if others:
             self.warn(
                 form,

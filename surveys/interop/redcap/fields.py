@@ -73,6 +73,12 @@ for _places in range(1, 5):
         )
 # The action tag that limits a text answer's length: read as maxLength, written back from it.
 CHARLIMIT = re.compile(r"@CHARLIMIT\s*=\s*['\"]?(\d+)")
+# REDCap's action tags that keep a field from a participant's survey (upper case, as REDCap reads them):
+# @HIDDEN hides it everywhere and @HIDDEN-SURVEY on the survey page (our questionnaire-hidden; @HIDDEN-FORM,
+# -APP and -PDF leave the survey alone); @READONLY and @READONLY-SURVEY show it without letting it be changed,
+# as REDCap shows the value @CALCTEXT and @CALCDATE compute (our readOnly).
+HIDDEN_TAG = re.compile(r"(?<![\w@-])@HIDDEN(?:-SURVEY)?(?![\w-])")
+READONLY_TAG = re.compile(r"(?<![\w@-])(?:@READONLY(?:-SURVEY)?(?![\w-])|@CALC(?:TEXT|DATE)\s*\()")
 # A raw choice code that REDCap's calculations add as a number.
 WHOLE_NUMBER = re.compile(r"^-?\d+$")
 # A raw choice code REDCap takes: a whole number, or letters, digits and _ (REDCap turns a "-" of a checkbox

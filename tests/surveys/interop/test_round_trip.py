@@ -208,40 +208,14 @@ REFUSALS: dict[str, list[tuple[str, str]]] = {
 # every problem. (None today: FHIR option codes such as LOINC's LA6568-5 are recoded for REDCap.)
 REDCAP_REFUSALS: dict[str, list[tuple[str, str]]] = {}
 # Items kept but never asked (calculated, read-only, questionnaire-hidden) that the REDCap export writes as
-# ordinary fields, with no action tag (@HIDDEN, @READONLY, @CALCTEXT) and no calc, so that REDCap, and our import
-# of the dictionary, ask patients for them: file -> their linkIds.
-REDCAP_ASKED_AGAIN: dict[str, set[str]] = {
-    "fhir/lforms-hidden-items.json": {
-        "CE-HIDDEN",
-        "CE-VISIBLE",
-        "GROUP-VISIBLE/CE-HIDDEN",
-        "GROUP-VISIBLE/CE-VISIBLE",
-        "GROUP-HIDDEN/CE-HIDDEN",
-    },
-    "fhir/round-trip/sdc-hunger-vital-signs.json": {"/88124-3"},
-    "shared/fhir/phq9.json": {"/44261-6"},
-}
+# ordinary fields that REDCap, and our import of the dictionary, would ask patients for: file -> their linkIds.
+# (None today: the export tags them @HIDDEN / @READONLY, and the import reads the tags back.)
+REDCAP_ASKED_AGAIN: dict[str, set[str]] = {}
 
 # What the QuestionnaireResponse import says of our own export of a response it refuses: file -> [(where,
-# words)], every problem. A number item with REDCap's number_Ndp format takes "0.00" from a patient and stores
-# the number 0.0; the export writes valueDecimal 0.0, which the import reads as the text "0" and checks against
-# the format: refused. (The patient page does the same: it shows a stored 70.5 typed as "70.50" back as "70.5",
-# then refuses it when posted again.)
-DECIMALS = "0: Enter the answer in the form "
-# And a date-time answer (REDCap's datetime validations), exported as valueDateTime, is not read back: "this item
-# takes no answer".
-RESPONSE_REFUSALS: dict[str, list[tuple[str, str]]] = {
-    "redcap/redcapr-validation-types.csv": [
-        (f"line 1, item v_number_{places}dp{suffix}", DECIMALS + "0" + mark + "0" * places + ".")
-        for suffix, mark in (("", "."), ("_comma_decimal", ","))
-        for places in (2, 3, 4)
-    ]
-    + [
-        (f"line 1, item v_datetime{seconds}_{order}", "this item takes no answer")
-        for seconds in ("", "_seconds")
-        for order in ("dmy", "mdy", "ymd")
-    ],
-}
+# words)], every problem. (None today: a valueDecimal is written with the item's decimals before REDCap's
+# number_Ndp format is checked, and a valueDateTime comes back as the wall-clock reading it was exported from.)
+RESPONSE_REFUSALS: dict[str, list[tuple[str, str]]] = {}
 
 # Elements the FHIR Questionnaire export sets for itself (questionnaire_export.py): our canonical url, our
 # version number, status active, the publication date; and derivedFrom, where the import of the export keeps
