@@ -5,7 +5,7 @@ Writes go through services (publish, copy into draft); the admin stays thin.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -111,14 +111,14 @@ class PositionedFormSet(BaseInlineFormSet):
             kwargs["initial"] = {"order": start + ORDER_STEP * (index - self.initial_form_count())}
         return kwargs
 
-    def kept_forms(self) -> list[forms.Form]:
+    def kept_forms(self) -> list[Any]:
         return [
             form
             for form in self.forms
             if not form.errors
             and hasattr(form, "cleaned_data")
             and (form.instance.pk or form.has_changed())
-            and not self._should_delete_form(form)
+            and not form.cleaned_data.get("DELETE")
         ]
 
     def clean(self) -> None:
@@ -180,7 +180,7 @@ class ItemRowForm(ItemForm):
         choices = [("", "—")] + answer_choices(self.questions, exclude=self.instance.link_id or "")
         conditions = list(self.instance.conditions.all()) if self.instance.pk else []
         field = self.fields["show_when"]
-        field.choices = choices
+        cast(forms.ChoiceField, field).choices = choices
         if len(conditions) == 1 and conditions[0].operator == "=":
             chosen = f"{conditions[0].question}={conditions[0].answer}"
             if chosen in dict(choices):
@@ -188,7 +188,9 @@ class ItemRowForm(ItemForm):
                 return
         if conditions:
             # Richer conditions are edited on the item's page; this row only says so.
-            field.choices = [("", _("%(count)s condition(s): on the item's page") % {"count": len(conditions)})]
+            cast(forms.ChoiceField, field).choices = [
+                ("", _("%(count)s condition(s): on the item's page") % {"count": len(conditions)})
+            ]
             field.disabled = True
 
     def posted_section_codes(self) -> set[str]:
@@ -244,9 +246,9 @@ class ItemInline(StudyScopedInline, admin.TabularInline):
             return "—"
         url = reverse("admin:surveys_item_change", args=[obj.pk])
         if obj.has_options:
-            label = _("%(count)s options, conditions") % {"count": obj.options.count()}
+            label = str(_("%(count)s options, conditions") % {"count": obj.options.count()})
         else:
-            label = _("conditions, help, limits")
+            label = str(_("conditions, help, limits"))
         return format_html('<a href="{}">{}</a>', url, label)
 
 
@@ -420,7 +422,7 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
             # Side by side with the form, reloaded with the page after each save.
             "preview_frame_url": reverse("admin:surveys_questionnaire_preview_frame", args=[questionnaire.pk])
             + "?"
-            + urlencode({"lang": language, "page": 1})
+            + urlencode({"lang": language, "page": "1"})
             if can_preview and not questionnaire.source_definition
             else "",
             "section_codes": list(questionnaire.sections.values_list("link_id", flat=True)),
@@ -497,7 +499,12 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
             reverse("admin:surveys_timepoint_add")
             + "?"
             + urlencode(
-                {"study": questionnaire.study_id, "version": version.pk, "code": questionnaire.code, "label": title}
+                {
+                    "study": str(questionnaire.study_id),
+                    "version": str(version.pk),
+                    "code": questionnaire.code,
+                    "label": title,
+                }
             )
         )
 

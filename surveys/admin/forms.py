@@ -12,13 +12,13 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
@@ -291,6 +291,11 @@ def rules_fit_editor(rules: Any, context: RulesContext) -> bool:
     return True
 
 
+def _deleted(form: forms.Form) -> bool:
+    """Whether a formset row was ticked for deletion."""
+    return bool(getattr(form, "cleaned_data", {}).get("DELETE"))
+
+
 class OriginalField(forms.CharField):
     """The rule a row was read from (JSON), kept in the page so it is written back as it was."""
 
@@ -317,12 +322,12 @@ def _label_fields(form: forms.Form, languages: tuple[str, ...], what: str) -> No
 
 
 def _label_initial(rule: dict, languages: tuple[str, ...]) -> dict[str, str]:
-    label = rule.get("label") if isinstance(rule.get("label"), dict) else {}
+    label: dict = rule["label"] if isinstance(rule.get("label"), dict) else {}
     return {f"label_{lang}": label.get(lang, "") for lang in languages}
 
 
 def _label_out(cleaned: dict, original: dict, languages: tuple[str, ...]) -> dict[str, str] | None:
-    before = original.get("label") if isinstance(original.get("label"), dict) else {}
+    before: dict = original["label"] if isinstance(original.get("label"), dict) else {}
     label = {
         lang: cleaned.get(f"label_{lang}", "") for lang in languages if cleaned.get(f"label_{lang}") or lang in before
     }
@@ -357,7 +362,7 @@ class NumberText(forms.CharField):
         return text
 
 
-def _number_out(text: str, original: dict, key: str) -> int | float:
+def _number_out(text: str, original: dict, key: str) -> int | float | None:
     if key in original and number_text(original[key]) == text.strip():
         return original[key]
     return read_number(text)
@@ -387,7 +392,8 @@ class BandForm(forms.Form):
         }
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for bound in ("min", "max"):
             if bound not in self.errors and not cleaned.get(bound):
                 self.add_error(bound, _("Give the band's bounds (inclusive)."))
@@ -423,13 +429,11 @@ class BandFormSet(forms.BaseFormSet):
             out.append(band)
         return out
 
-    def kept(self) -> list[BandForm]:
-        return [
-            f for f in self.forms if (f.has_changed() or f in self.initial_forms) and not self._should_delete_form(f)
-        ]
+    def kept(self) -> list[Any]:
+        return [f for f in self.forms if (f.has_changed() or f in self.initial_forms) and not _deleted(f)]
 
 
-BANDS = forms.formset_factory(BandForm, formset=BandFormSet, extra=0, can_delete=True)
+BANDS = cast(type[BandFormSet], forms.formset_factory(BandForm, formset=BandFormSet, extra=0, can_delete=True))
 
 
 class ScoreForm(forms.Form):
@@ -460,8 +464,8 @@ class ScoreForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.context = context
         choices = context.item_choices(scorable=True)
-        self.fields["items"].choices = choices
-        self.fields["reverse"].choices = choices
+        cast(forms.ChoiceField, self.fields["items"]).choices = choices
+        cast(forms.ChoiceField, self.fields["reverse"]).choices = choices
         self.fields["name"].widget.attrs["size"] = 14
         self.fields["min_answered"].widget.attrs["class"] = "rules-small"
         self.fields["round"].widget.attrs["class"] = "rules-small"
@@ -500,7 +504,8 @@ class ScoreForm(forms.Form):
             self.add_error(None, _("Some bands need correcting."))
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not cleaned.get("name"):
             self.add_error("name", _("Give the score a name."))
         if not cleaned.get("items"):
@@ -536,24 +541,18 @@ class ScoreFormSet(forms.BaseFormSet):
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index: int | None) -> dict:
-        return {"context": self.context}
-
-    def _construct_form(self, i: int, **kwargs: Any):
-        form = super()._construct_form(i, **kwargs)
-        if i >= self.initial_form_count() and not self.initial_form_count() and i == 0:
+        kwargs: dict[str, Any] = {"context": self.context}
+        if index == 0 and not self.initial_form_count():
             # The first score of a questionnaire: a name and label offered, so its bands are enough.
-            form.fields["name"].initial = DEFAULT_SCORE_NAME
-            for lang in self.context.languages:
-                form.fields[f"label_{lang}"].initial = DEFAULT_SCORE_LABEL.get(lang, "")
-        return form
+            labels = {f"label_{lang}": DEFAULT_SCORE_LABEL.get(lang, "") for lang in self.context.languages}
+            kwargs["initial"] = {"name": DEFAULT_SCORE_NAME, **labels}
+        return kwargs
 
-    def kept(self) -> list[ScoreForm]:
-        return [
-            f for f in self.forms if (f.has_changed() or f in self.initial_forms) and not self._should_delete_form(f)
-        ]
+    def kept(self) -> list[Any]:
+        return [f for f in self.forms if (f.has_changed() or f in self.initial_forms) and not _deleted(f)]
 
 
-SCORES = forms.formset_factory(ScoreForm, formset=ScoreFormSet, extra=1, can_delete=True)
+SCORES = cast(type[ScoreFormSet], forms.formset_factory(ScoreForm, formset=ScoreFormSet, extra=1, can_delete=True))
 
 
 class AlertForm(forms.Form):
@@ -567,7 +566,7 @@ class AlertForm(forms.Form):
     def __init__(self, *args: Any, context: RulesContext, targets: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.context = context
-        self.fields["target"].choices = targets
+        cast(forms.ChoiceField, self.fields["target"]).choices = targets
         if targets and not self.initial.get("target"):
             self.fields["target"].initial = targets[0][0]
         self.fields["code"].widget.attrs["size"] = 12
@@ -589,7 +588,8 @@ class AlertForm(forms.Form):
         }
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not cleaned.get("code") and not any(cleaned.get(f"label_{lang}") for lang in self.context.languages):
             self.add_error("code", _("Give the alert a code or a label."))
         if cleaned.get("operator") not in (None, "exists") and not (cleaned.get("value") or "").strip():
@@ -636,13 +636,11 @@ class AlertFormSet(forms.BaseFormSet):
     def get_form_kwargs(self, index: int | None) -> dict:
         return {"context": self.context, "targets": self.targets}
 
-    def kept(self) -> list[AlertForm]:
-        return [
-            f for f in self.forms if (f.has_changed() or f in self.initial_forms) and not self._should_delete_form(f)
-        ]
+    def kept(self) -> list[Any]:
+        return [f for f in self.forms if (f.has_changed() or f in self.initial_forms) and not _deleted(f)]
 
 
-ALERTS = forms.formset_factory(AlertForm, formset=AlertFormSet, extra=1, can_delete=True)
+ALERTS = cast(type[AlertFormSet], forms.formset_factory(AlertForm, formset=AlertFormSet, extra=1, can_delete=True))
 
 
 class RulesEditor:
@@ -706,11 +704,11 @@ class RulesEditor:
 class RulesEditorWidget(forms.Widget):
     """Renders the editor in the place of the JSON box; its value is the editor itself."""
 
-    def __init__(self, editor: RulesEditor | None, note: str = "") -> None:
+    def __init__(self, editor: RulesEditor | None, note: Any = "") -> None:
         super().__init__()
         self.editor, self.note = editor, note
 
-    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
         if self.editor is None:
             return format_html('<p class="help">{}</p>', self.note)
         return mark_safe(self.editor.render())  # noqa: S308 (a template rendering with autoescape)
@@ -849,7 +847,8 @@ class ConditionForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["option"].choices = [("", "—")] + answer_choices(self.questions, exclude=self.own_link_id)
+        offered = answer_choices(self.questions, exclude=self.own_link_id)
+        cast(forms.ChoiceField, self.fields["option"]).choices = [("", "—"), *offered]
         others = [q for q in self.questions.values() if q.link_id != self.own_link_id]
         self.fields["question"] = forms.ChoiceField(
             label=_("or the item"),
@@ -860,11 +859,12 @@ class ConditionForm(forms.ModelForm):
         self.fields["answer"].help_text = ""
         if self.instance.pk:
             chosen = f"{self.instance.question}={self.instance.answer}"
-            if self.instance.operator in ("=", "!=") and chosen in dict(self.fields["option"].choices):
+            if self.instance.operator in ("=", "!=") and chosen in {value for value, _label in offered}:
                 self.initial["option"] = chosen
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         option = cleaned.get("option")
         operator = cleaned.get("operator") or "="
         typed = {"question", "answer"} & set(self.changed_data)
@@ -893,7 +893,7 @@ class ConditionForm(forms.ModelForm):
 # --- timepoint messages: channels and reminders as fields ----------------------------------------
 
 
-class RemindersField(forms.CharField):
+class RemindersField(forms.Field):
     """Reminders after opening as a list typed "2, 5", stored as the model's JSON list [2, 5]."""
 
     def prepare_value(self, value: Any) -> Any:
@@ -905,6 +905,8 @@ class RemindersField(forms.CharField):
             except (json.JSONDecodeError, TypeError):
                 return value
         return value
+
+    widget = forms.TextInput
 
     def to_python(self, value: Any) -> list[int]:
         if isinstance(value, list):
