@@ -783,13 +783,14 @@ def questions_of(definition: dict) -> dict[str, Question]:
 
 
 def answer_choices(questions: dict[str, Question], *, exclude: str = "") -> list[tuple[str, str]]:
-    """("linkId=code", "linkId — label") of every answer an item offers, for a select."""
-    return [
-        (f"{q.link_id}={code}", f"{q.link_id} — {label}")
-        for q in questions.values()
-        if q.link_id != exclude
-        for code, label in q.answers
-    ]
+    """("linkId=code", "linkId — label") of every answer offered by the items before `exclude` (all of
+    them for a new item), for a select: a condition tests an earlier item (publish refuses the others)."""
+    choices = []
+    for q in questions.values():
+        if q.link_id == exclude:
+            break
+        choices += [(f"{q.link_id}={code}", f"{q.link_id} — {label}") for code, label in q.answers]
+    return choices
 
 
 def condition_answer_problem(question: Question | None, link_id: str, operator: str, answer: str) -> str | None:

@@ -101,6 +101,8 @@ def test_a_row_chooses_its_condition_among_the_answers_of_other_items(client, ma
     choices = dict(formset.forms[index["pain"]].fields["show_when"].choices)
     assert choices["mood=a1"] == "mood — Parfois"
     assert not any(value.startswith("pain=") for value in choices)  # not itself
+    # Only earlier items: the first item offers nothing to test.
+    assert dict(formset.forms[index["mood"]].fields["show_when"].choices) == {"": "—"}
     assert formset.forms[index["why"]]["show_when"].value() == "mood=a2"
 
     data = form_data(page) | {f"items-{index['pain']}-show_when": "mood=a1"}
