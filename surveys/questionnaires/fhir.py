@@ -340,6 +340,35 @@ def _put_text(node: dict, key: str, row: Any, field: str, languages: list[str], 
         node[f"_{key}"] = translations
 
 
+def _put_missing_titles(definition: dict, questionnaire: Questionnaire, languages: list[str]) -> None:
+    """An imported draft's title in the languages its file leaves without one, from the draft's title fields
+    (the one text of an imported draft the designer edits in the admin); the file's own titles are kept."""
+    base = definition["language"]
+    values = {
+        lang: text_in(definition, "title", lang, base) or getattr(questionnaire, f"title_{lang}", "") or ""
+        for lang in languages
+    }
+    if values == {lang: text_in(definition, "title", lang, base) for lang in languages}:
+        return
+    # Translations into languages the study does not use stay as the file wrote them.
+    others = [
+        ext
+        for ext in (definition.pop("_title", None) or {}).get("extension", ())
+        if not (
+            ext.get("url") == EXT_TRANSLATION
+            and any(part.get("valueCode") in values for part in ext.get("extension", ()) if part.get("url") == "lang")
+        )
+    ]
+    text, translations = _texts(
+        definition.get("title") or values.get(base, "") or definition.get("name", ""),
+        {k: v for k, v in values.items() if k != base},
+    )
+    definition["title"] = text
+    extensions = [*(translations or {}).get("extension", []), *others]
+    if extensions:
+        definition["_title"] = {"extension": extensions}
+
+
 def _control(code: str) -> dict:
     return {
         "url": EXT_ITEM_CONTROL,
@@ -463,6 +492,7 @@ def definition_from_draft(questionnaire: Questionnaire) -> dict:
         definition.pop("version", None)
         definition.setdefault("language", base)
         _put_draft_extensions(definition, questionnaire, languages, definition["language"])
+        _put_missing_titles(definition, questionnaire, languages)
         return definition
     sections = list(questionnaire.sections.all())
     items = list(questionnaire.items.select_related("section").prefetch_related("options", "conditions"))

@@ -124,7 +124,9 @@ def definition_problems(definition: dict, *, languages: list[str], texts: bool =
                     add(where, _("option code %(code)s is used more than once") % {"code": code})
                 seen.add(code)
                 coding = option.get("valueCoding")
-                if coding is not None:
+                # A coding with no display at all is shown by its code, in every language (values.option_label);
+                # one labelled in a language needs its label in each.
+                if coding is not None and _has_text(coding, "display"):
                     for lang in missing(coding, "display"):
                         add(
                             where,

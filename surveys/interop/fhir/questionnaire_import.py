@@ -131,6 +131,25 @@ def _repair_variable_names(definition: dict, prefix: str) -> list[Problem]:
     ]
 
 
+def _repair_publication_elements(definition: dict, prefix: str) -> list[Problem]:
+    """Elements R4 requires that say nothing about the questions, often missing in published forms:
+    supplied or left out, with a warning, so such a file imports (its export writes both afresh).
+
+    `status` is required: a file without it is taken as a draft (the export says "active" once published).
+    `text` (the narrative) must carry an XHTML `div`: one without it is left out, as pages never show it."""
+    warnings = []
+    if "status" not in definition:
+        definition["status"] = "draft"
+        warnings.append(Problem(problem_where(prefix), _("status: missing (FHIR R4 requires it); taken as draft")))
+    text = definition.get("text")
+    if isinstance(text, dict) and not text.get("div"):
+        del definition["text"]
+        warnings.append(
+            Problem(problem_where(prefix), _("text: the narrative has no div (FHIR R4 requires one); left out"))
+        )
+    return warnings
+
+
 def _language_code(code: Any) -> str:
     """ "en-US" -> "en" when that is one of our languages; other codes unchanged."""
     text = str(code or "").strip()
@@ -219,6 +238,16 @@ class _Checker:
                 )
 
     def item(self, node: dict, depth: int) -> None:
+        self.item_itself(node, depth)
+        # Items nested under a question (R4 allows it: a follow-up, an instruction) come on the same page,
+        # right after it, and are shown only while it is: checked after it, as conditions test earlier items.
+        if node.get("type") != "group" and node.get("linkId"):
+            nested = [
+                c for c in node.get("item", []) if not (c.get("type") == "display" and fhir.item_control(c) == "help")
+            ]
+            self.walk(nested, depth + 1)
+
+    def item_itself(self, node: dict, depth: int) -> None:
         link_id = str(node.get("linkId", ""))
         fhir_type = node.get("type")
         if not link_id:
@@ -272,15 +301,6 @@ class _Checker:
             self.warn(link_id, _("initialExpression: kept but not evaluated"))
         if node.get("initial") and not calculated and not node.get("readOnly"):
             self.warn(link_id, _("initial: the initial answer is kept but not filled in for patients"))
-        children = [
-            c for c in node.get("item", []) if not (c.get("type") == "display" and fhir.item_control(c) == "help")
-        ]
-        if children:
-            self.problem(
-                link_id,
-                _("item: questions nested under a %(type)s item cannot be shown; put them in a group")
-                % {"type": fhir_type},
-            )
         if fhir_type == "display":
             return
         if node.get("repeats") is True and fhir_type not in CHOICE_FHIR_TYPES:
@@ -620,7 +640,7 @@ def _one_questionnaire(
     would refuse. An item that FHIR validation refuses is not checked further (its checks would say
     nothing true); everything else still is."""
     definition = copy.deepcopy(resource)
-    warnings = _repair_variable_names(definition, prefix)
+    warnings = _repair_variable_names(definition, prefix) + _repair_publication_elements(definition, prefix)
     structure = fhir_errors(definition, FhirQuestionnaire)
     problems = [Problem(problem_where(prefix, link_id), f"{path}: {message}") for link_id, path, message in structure]
     refused_items = frozenset(link_id for link_id, _path, _message in structure if link_id is not None)

@@ -362,7 +362,6 @@ def _with_item(**node: Any) -> dict:
             {"type": "string", "enableWhen": [{"question": "mood", "operator": "=", "answerBoolean": True}]},
             "answerBoolean cannot be compared",
         ),
-        ({"type": "string", "item": [{"linkId": "child", "type": "string", "text": "c"}]}, "nested under"),
         ({"type": "string", "unknownElement": 1}, "Extra inputs are not permitted"),
         ({"type": "integer", "extension": [{"url": fhir.EXT_MIN, "valueString": "low"}]}, "minValue"),
     ],
@@ -371,6 +370,27 @@ def test_what_cannot_be_represented_is_refused_naming_the_item(make, node, words
     result = parse(make.study(), _with_item(**node))
     assert not result.ok
     assert any(p.where == "item odd" and words in p.message for p in result.problems), result.problems
+
+
+def test_items_nested_under_a_question_come_after_it_and_hide_with_it(make):
+    """R4 lets a question carry items (a follow-up, an instruction): on the same page, right after it."""
+    definition = _with_item(
+        type="boolean",
+        enableWhen=[{"question": "mood", "operator": "exists", "answerBoolean": True}],
+        item=[
+            {"linkId": "odd-note", "type": "display", "text": "Think of the last week."},
+            {"linkId": "odd-why", "type": "string", "text": "Why?"},
+        ],
+    )
+    result = parse(make.study(), definition)
+    assert result.ok, result.problems
+    [found] = result.questionnaires
+    pages = rendering.build_pages(found.definition, "en")
+    ids = [str(n.get("linkId")) for page in pages for n in page.nodes]
+    assert ids[ids.index("odd") + 1 : ids.index("odd") + 3] == ["odd-note", "odd-why"]
+    # Hidden with the question they belong to, shown with it.
+    assert not {"odd", "odd-note", "odd-why"} & conditions.enabled_ids(found.definition, {})
+    assert {"odd", "odd-note", "odd-why"} <= conditions.enabled_ids(found.definition, {"mood": "good"})
 
 
 def test_enable_when_on_a_calculated_item_is_taken_and_reads_its_value(make):

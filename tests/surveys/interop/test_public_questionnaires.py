@@ -280,7 +280,7 @@ CASES = {
 # What the import says about each file: (where, words of the message) for problems that refuse it.
 REFUSALS = {
     OPERATORS: [
-        ("questionnaire", "text.div"),
+        # Its narrative without a div is left out with a warning; a useContext that is not a list is refused.
         ("questionnaire", "useContext"),
         ("item Q9c-eq-B", "answerInteger: Input should be a valid integer"),
         ("item Q9c-noteq-B", "answerInteger: Input should be a valid integer"),
@@ -305,10 +305,6 @@ REFUSALS = {
         ("item fab7c5c4-0ac0-4afa-bd6d-c0ce4f5e0bdf", f"{S_YN} has no option ASKU"),
         ("item 945b97b5-6d74-4a55-9be1-1989751219fb", "answerDecimal cannot be compared with the answer to s3-radio"),
         ("item 04fabc33-534a-4047-9a13-c13b0b63fa17", "answerDecimal cannot be compared with the answer to s3-radio"),
-    ],
-    BLUEBOOK: [
-        ("item vitaminKgiven", "questions nested under a choice item cannot be shown"),
-        ("item hepBgiven", "questions nested under a boolean item cannot be shown"),
     ],
     # Only its total score: SDC's answers() is not FHIRPath that can be evaluated here. Its nine questions and
     # their options from the contained ValueSet are taken (tests/surveys/interop/test_fhir_features.py).
