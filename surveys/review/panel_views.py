@@ -46,14 +46,20 @@ def review_render(
     with translation.override(language):
         response = render(request, template, {**context, "language": language}, status=status)
     if request.GET.get("lang") in LANGUAGES:
-        response.set_cookie(
-            REVIEW_LANG_COOKIE,
-            language,
-            max_age=365 * 86400,
-            samesite="Lax",
-            httponly=True,
-            secure=settings.LANGUAGE_COOKIE_SECURE,
-        )
+        review_language_keep(response, language)
+    return response
+
+
+def review_language_keep(response: HttpResponse, language: str) -> HttpResponse:
+    """Keep a reviewer's choice of language for their later visits (a cookie)."""
+    response.set_cookie(
+        REVIEW_LANG_COOKIE,
+        language,
+        max_age=365 * 86400,
+        samesite="Lax",
+        httponly=True,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+    )
     return response
 
 
@@ -99,16 +105,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError:
                 return review_render(request, "review/invitation_invalid.html", {}, language=language, status=404)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            response = redirect("/review/")
-            response.set_cookie(
-                REVIEW_LANG_COOKIE,
-                language,
-                max_age=365 * 86400,
-                samesite="Lax",
-                httponly=True,
-                secure=settings.LANGUAGE_COOKIE_SECURE,
-            )
-            return response
+            return review_language_keep(redirect("/review/"), language)
         for name in ("new_password1", "new_password2"):
             widget = form.fields[name].widget
             widget.attrs["autocomplete"] = "new-password"
