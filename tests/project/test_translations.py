@@ -239,3 +239,21 @@ def test_every_field_the_staff_see_has_a_french_label(po):
                 elif str(field.verbose_name._args[0]) not in translated:
                     missing.append(f"{name}: {field.verbose_name._args[0]!r} has no French")
     assert not missing, "\n".join(missing)
+
+
+# Sent by SMS: GSM-7 has no no-break space, so these keep plain spaces (patients/messaging/sms/gsm.py).
+SMS_MSGIDS = ("your code is",)
+# French puts a no-break space before : and a narrow one before ; ? ! (and inside « »), so that a line never
+# starts with the sign.
+PLAIN_SPACE_BEFORE_SIGN = re.compile(r"(?:\s(?<![\u00a0\u202f])|(?<=[\w)\]%»]))[:;?!](?=\s|$)|«(?=[^\u00a0\u202f])")
+
+
+def test_french_punctuation_keeps_its_no_break_spaces(po):
+    wrong = [
+        f"{label(e)}: {text!r}"
+        for e in active(po)
+        if not any(sms in e.msgid for sms in SMS_MSGIDS)
+        for text in [e.msgstr, *e.msgstr_plural.values()]
+        if text and PLAIN_SPACE_BEFORE_SIGN.search(text)
+    ]
+    assert not wrong, "\n".join(wrong[:40])
