@@ -190,11 +190,6 @@ def _draft_fields(definition: dict, study: Study) -> dict:
     for lang in ("fr", "en"):
         fields[f"title_{lang}"] = fhir.text_in(definition, "title", lang, base)[:200]
         fields[f"safety_message_{lang}"] = fhir.extension_text(definition, fhir.EXT_SAFETY, lang, exact=True)
-    if not any(fields[f"title_{lang}"] for lang in ("fr", "en")):
-        # A file without a title (FHIR allows it): its name stands in every language until the designer
-        # writes one in the draft's title fields, which publishing reads (fhir.definition_from_draft).
-        name = str(definition.get("name") or definition.get("id") or "")[:200]
-        fields.update({f"title_{lang}": name for lang in ("fr", "en")})
     fields["kind"] = fhir.ext_value(definition, fhir.EXT_KIND, Questionnaire.Kind.PROM)
     fields["one_item_per_page"] = bool(fhir.ext_value(definition, fhir.EXT_ONE_PER_PAGE, False))
     fields["rules"] = fhir.rules_of(definition)

@@ -344,8 +344,10 @@ def _put_missing_titles(definition: dict, questionnaire: Questionnaire, language
     """An imported draft's title in the languages its file leaves without one, from the draft's title fields
     (the one text of an imported draft the designer edits in the admin); the file's own titles are kept."""
     base = definition["language"]
+    # A file with no title at all is named by its machine name (or the questionnaire's code) until then.
+    untitled = str(definition.get("name") or questionnaire.code)
     values = {
-        lang: text_in(definition, "title", lang, base) or getattr(questionnaire, f"title_{lang}", "") or ""
+        lang: text_in(definition, "title", lang, base) or getattr(questionnaire, f"title_{lang}", "") or untitled
         for lang in languages
     }
     if values == {lang: text_in(definition, "title", lang, base) for lang in languages}:
@@ -360,7 +362,7 @@ def _put_missing_titles(definition: dict, questionnaire: Questionnaire, language
         )
     ]
     text, translations = _texts(
-        definition.get("title") or values.get(base, "") or definition.get("name", ""),
+        definition.get("title") or values.get(base, "") or untitled,
         {k: v for k, v in values.items() if k != base},
     )
     definition["title"] = text

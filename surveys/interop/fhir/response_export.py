@@ -115,13 +115,22 @@ def _answer_items(nodes: list[dict], answers: dict, base: str, time_zone: str = 
                     group["text"] = text
                 out.append({**group, "item": children})
             continue
-        if node.get("type") == "display" or values.is_missing(answers.get(link_id)):
+        # Items nested under a question: under its (first) answer, as R4 writes them (an item holds either
+        # answers or items), or under the item itself when the question has no answer.
+        nested = _answer_items(node.get("item", []), answers, base, time_zone)
+        answered = node.get("type") != "display" and not values.is_missing(answers.get(link_id))
+        if not answered and not nested:
             continue
         entry: dict[str, Any] = {"linkId": link_id}
         text = fhir.localized(node, "text", base, base)
         if text:
             entry["text"] = text
-        entry["answer"] = _answer_values(node, answers[link_id], base, time_zone)
+        if answered:
+            entry["answer"] = _answer_values(node, answers[link_id], base, time_zone)
+            if nested:
+                entry["answer"][0]["item"] = nested
+        else:
+            entry["item"] = nested
         out.append(entry)
     return out
 

@@ -65,7 +65,8 @@ def _export_nodes(items: list[dict], inherited: list[dict], header: str = "") ->
     """(item, section header above it, conditions of the groups around it), in questionnaire order.
 
     REDCap has pages (section headers) but no nested groups: a group's title becomes the section header
-    of its first field, and its conditions are added to each of its fields.
+    of its first field, and its conditions are added to each of its fields; so are a question's to the
+    items nested under it.
     """
     out: list[tuple[dict, str, list[dict]]] = []
     for node in items:
@@ -79,6 +80,10 @@ def _export_nodes(items: list[dict], inherited: list[dict], header: str = "") ->
             continue
         out.append((node, header, inherited))
         header = ""
+        # Items nested under a question follow it, shown only when it is (its conditions, as a group's).
+        if node.get("item"):
+            scope = inherited + ([node] if node.get("enableWhen") else [])
+            out += _export_nodes(node["item"], scope)
     return out
 
 
