@@ -22,6 +22,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -50,6 +51,7 @@ from surveys.models import (
 )
 from surveys.questionnaires import fhir
 from surveys.questionnaires.publish import questionnaire_publish
+from surveys.review.rounds import round_close, round_open
 
 STUDY_CODE = "demo-soins-primaires"
 SITE_CODE = "martin"
@@ -579,12 +581,10 @@ def _staff_load(*, study: Study) -> tuple[dict, dict]:
 
 
 def _review_load(
-    *, study: Study, designer: models.Model, draft: Questionnaire, signed_off: QuestionnaireVersion
+    *, study: Study, designer: AbstractBaseUser, draft: Questionnaire, signed_off: QuestionnaireVersion
 ) -> tuple[models.Model, str]:
     """The panel, its expert reviewer (not staff), an open round on `draft` and a closed one approving
     `signed_off`. Rounds are created once: a round freezes what it reviewed, so loading again keeps them."""
-    from surveys.review.rounds import round_close, round_open
-
     expert = _upsert(
         get_user_model(),
         lookup={"username": EXPERT},

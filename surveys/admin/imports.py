@@ -130,9 +130,9 @@ class QuestionnaireImportForm(forms.Form):
         self.fields["language"].choices = [("", _("as the file says"))] + [
             (code, _(name)) for code, name in settings.LANGUAGES
         ]
-        self.fields["language_override"].choices = [("", _("no override"))] + [
-            (code, _(name)) for code, name in settings.LANGUAGES
-        ]
+        override = self.fields["language_override"]
+        assert isinstance(override, forms.ChoiceField)  # declared above
+        override.choices = [("", _("no override"))] + [(code, _(name)) for code, name in settings.LANGUAGES]
 
 
 def _preview_rows(result: ImportResult, study: Study) -> list[dict]:

@@ -139,8 +139,10 @@ def _post(request, token, study, definition, pages, state, language) -> HttpResp
         )
     following = rendering.visible_page(definition, pages, merged, index + 1, 1)
     # A page opened from the review goes back to the review when done.
-    done = following is None or request.POST.get("back") == "review"
-    target = _url(token, "review") if done else _url(token, following + 1)
+    if following is None or request.POST.get("back") == "review":
+        target = _url(token, "review")
+    else:
+        target = _url(token, following + 1)
     return screening.state_save(HttpResponseRedirect(target), request, study, token, new_state)
 
 

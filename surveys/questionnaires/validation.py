@@ -191,13 +191,13 @@ def definition_problems(definition: dict, *, languages: list[str], texts: bool =
                 )
                 continue
             if target_kind in values.CHOICE_TYPES:
-                codes = {option_code(o) for o in target.get("answerOption", [])}
-                code = value.get("code") if isinstance(value, dict) else value
-                if str(code) not in codes:
+                target_codes = {option_code(o) for o in target.get("answerOption", [])}
+                answer_code = value.get("code") if isinstance(value, dict) else value
+                if str(answer_code) not in target_codes:
                     add(
                         where,
                         _("its display condition expects option %(answer)s, which %(code)s does not offer")
-                        % {"answer": code, "code": target_id},
+                        % {"answer": answer_code, "code": target_id},
                     )
             elif target_kind in values.NUMBER_TYPES and key not in ("answerInteger", "answerDecimal"):
                 add(

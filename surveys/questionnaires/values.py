@@ -149,7 +149,7 @@ def option_codes(node: dict) -> list[str]:
 
 # Item types that may offer answer options whose value is the answer itself (FHIR R4 answerOption
 # valueString / valueInteger / valueDate / valueTime on a string, integer, date or time item).
-OFFERED_OPTION_KEYS = {
+OFFERED_OPTION_KEYS: dict[str, str] = {
     T.SHORT_TEXT: "valueString",
     T.INTEGER: "valueInteger",
     T.DATE: "valueDate",
@@ -478,7 +478,7 @@ def parse(node: dict, raw: Iterable[str]) -> tuple[Any, str]:
             return None, _("Enter a number, for example 12.")
         if kind in WHOLE_NUMBER_TYPES and number != number.to_integral_value():
             return None, _("Enter a whole number, without decimals.")
-        stored: int | float = int(number) if kind in WHOLE_NUMBER_TYPES else float(number)
+        stored = int(number) if kind in WHOLE_NUMBER_TYPES else float(number)
         if stored == 0:
             # "-0", "-0,0" or "-0.000…1" would store the double -0.0, which form_values writes "0": posting the
             # page again would store 0.0, another JSON value (tests/surveys/answering/test_answer_round_trip.py). One zero.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -36,7 +37,7 @@ def study_for_page(request: HttpRequest, code: str, perm: str) -> Study:
 
 # Every staff page of a study, with the permission its view asks (the view's own study_for_page call).
 # Named URLs only: the identity app's pages are reached by name, never imported (tests/project/test_boundaries.py).
-STUDY_PAGES: tuple[tuple[str, str, str], ...] = (
+STUDY_PAGES: tuple[tuple[str, str, str | Promise], ...] = (
     ("patients:enrol", "patients.add_enrollment", _lazy("Enrol a patient")),
     ("patients:import", "patients.add_enrollment", _lazy("Import patients")),
     ("patients:outbox", "surveys.view_assignment", _lazy("Outbox")),
@@ -46,7 +47,7 @@ STUDY_PAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def study_pages(user: AbstractBaseUser | AnonymousUser, study: Study) -> list[tuple[str, str]]:
+def study_pages(user: PermissionsMixin | AnonymousUser, study: Study) -> list[tuple[str, str]]:
     """(label, URL) of each staff page of `study` this user may open, the study's review rounds included."""
     pages = [
         (str(label), reverse(name, args=[study.code]))
