@@ -249,8 +249,7 @@ def test_answers_survive_previous_review_links_and_resume_and_hidden_follow_ups_
     for number in range(1, PAGES + 1):
         page.get_by_role("link", name=f"Change the answers on page {number}").click()
         on_page(page, number)
-        for following in range(number + 1, PAGES + 1):
-            press_next(page, following)
+        # A page opened from the review goes back to the review.
         press_next(page, "review")
         assert stored(assignment) == everything, f"page {number}"
 
@@ -267,14 +266,14 @@ def test_answers_survive_previous_review_links_and_resume_and_hidden_follow_ups_
     follow_up_disappears(phone, page, "cigs")
     page.get_by_label("Never").check()
     follow_up_disappears(phone, page, "why")
-    press_next(page, 2)
+    press_next(page, "review")
+    page.get_by_role("link", name="Change the answers on page 2").click()
     page.get_by_role("textbox", name="Your health today (0 to 100)").fill("60")
     follow_up_disappears(phone, page, "call")
-    press_next(page, 3)
+    press_next(page, "review")
     changed = {k: v for k, v in everything.items() if k not in ("cigs", "why", "call")}
     changed |= {"smoker": False, "mood": "a0", "health": 60}
     assert stored(assignment) == changed
-    press_next(page, "review")
     review = page.locator("main").inner_text()
     assert (
         "Cigarettes a day" not in review and "What made you sad?" not in review and "Shall we call you?" not in review
