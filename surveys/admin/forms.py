@@ -204,13 +204,14 @@ class RulesContext:
         return next((row for row in self.items if row[0] == link_id), None)
 
 
-def number_text(value: Any) -> str:
-    """A JSON number as the designer reads it: 4, 4.5, -1e+20."""
+def rule_number_text(value: Any) -> str:
+    """A rule's number (a band bound, an alert threshold) as the designer reads it: 4, 4.5, -1e+20."""
     return "" if value is None else json.dumps(value)
 
 
-def read_number(text: str) -> int | float | None:
-    """A typed number as JSON keeps it: whole numbers as integers, others as finite decimals."""
+def read_rule_number(text: str) -> int | float | None:
+    """A rule's number as the designer typed it, as JSON keeps it: whole numbers as integers, others as finite
+    decimals (patients' answers are read by values.read_number)."""
     text = text.strip().replace(",", ".")
     if WHOLE.match(text):
         return int(text)
@@ -225,7 +226,7 @@ def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return number_text(value)
+        return rule_number_text(value)
     return "" if value is None else str(value)
 
 
@@ -357,15 +358,15 @@ class NumberText(forms.CharField):
 
     def clean(self, value: Any) -> str:
         text = super().clean(value)
-        if text and read_number(text) is None:
+        if text and read_rule_number(text) is None:
             raise ValidationError(_("Enter a number, e.g. 4 or 4.5."), code="number")
         return text
 
 
 def _number_out(text: str, original: dict, key: str) -> int | float | None:
-    if key in original and number_text(original[key]) == text.strip():
+    if key in original and rule_number_text(original[key]) == text.strip():
         return original[key]
-    return read_number(text)
+    return read_rule_number(text)
 
 
 class BandForm(forms.Form):
@@ -385,8 +386,8 @@ class BandForm(forms.Form):
     def initial_of(cls, band: dict, languages: tuple[str, ...]) -> dict:
         return {
             "code": band.get("code", ""),
-            "min": number_text(band.get("min")),
-            "max": number_text(band.get("max")),
+            "min": rule_number_text(band.get("min")),
+            "max": rule_number_text(band.get("max")),
             "original": json.dumps(band),
             **_label_initial(band, languages),
         }
@@ -609,7 +610,7 @@ class AlertForm(forms.Form):
         if row and kind in values.CHOICE_TYPES and operator in ("=", "!=") and text in row[3]:
             return text
         if source == "score" or kind in values.NUMBER_TYPES or kind in values.CHOICE_TYPES:
-            number = read_number(text)
+            number = read_rule_number(text)
             return text if number is None else number
         return text
 
