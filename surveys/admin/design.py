@@ -210,6 +210,26 @@ class ItemRowForm(ItemForm):
         return code
 
 
+MOVE_FIELD = "_move"  # the submit button of an item row: "<item pk>:up" or "<item pk>:down"
+
+
+def item_move(item: Item, step: int) -> bool:
+    """Move `item` one place up (step -1) or down (+1) among the items of its section, as the page shows
+    them (order, then id); False when it is already first or last. The section's orders are written
+    10, 20, 30… so that equal orders (old rows all at 0) move too."""
+    siblings = list(Item.objects.filter(questionnaire=item.questionnaire, section=item.section).order_by("order", "id"))
+    index = next(i for i, row in enumerate(siblings) if row.pk == item.pk)
+    target = index + step
+    if not 0 <= target < len(siblings):
+        return False
+    siblings[index], siblings[target] = siblings[target], siblings[index]
+    for position, row in enumerate(siblings, start=1):
+        if row.order != position * 10:
+            row.order = position * 10
+            row.save(update_fields=["order"])
+    return True
+
+
 class SectionInline(StudyScopedInline, admin.TabularInline):
     model = Section
     form = SectionRowForm
@@ -223,10 +243,26 @@ class ItemInline(StudyScopedInline, admin.TabularInline):
     model = Item
     form = ItemRowForm
     formset = PositionedFormSet
-    fields = ("order", "section_code", "link_id", "type", "text_fr", "text_en", "required", "show_when", "edit_link")
-    readonly_fields = ("edit_link",)
+    fields = (
+        "order",
+        "move",
+        "section_code",
+        "link_id",
+        "type",
+        "text_fr",
+        "text_en",
+        "required",
+        "show_when",
+        "edit_link",
+    )
+    readonly_fields = ("move", "edit_link")
     ordering = ("order", "id")
     formfield_overrides = SMALL_TEXT
+
+    def get_fields(self, request: HttpRequest, obj: Questionnaire | None = None):
+        fields = super().get_fields(request, obj)
+        # The move buttons save the page: only for those who may change it.
+        return fields if self.has_change_permission(request, obj) else [f for f in fields if f != "move"]
 
     def get_extra(self, request: HttpRequest, obj: Questionnaire | None = None, **kwargs: Any) -> int:
         # Three blank rows for a new questionnaire, one more row each time after.
@@ -239,6 +275,22 @@ class ItemInline(StudyScopedInline, admin.TabularInline):
         # The form class is built per request, so these attributes are this request's.
         formset.form = type(formset.form.__name__, (formset.form,), {"questions": questions, "section_codes": codes})
         return formset
+
+    @admin.display(description=_("move"))
+    def move(self, obj: Item) -> str:
+        # Buttons of the page's own form: the rows typed so far are saved, then the item moves (no script).
+        if obj.pk is None:
+            return ""
+        return format_html(
+            '<button type="submit" name="{}" value="{}:up" aria-label="{}">↑</button> '
+            '<button type="submit" name="{}" value="{}:down" aria-label="{}">↓</button>',
+            MOVE_FIELD,
+            obj.pk,
+            _("Move %(code)s up") % {"code": obj.link_id},
+            MOVE_FIELD,
+            obj.pk,
+            _("Move %(code)s down") % {"code": obj.link_id},
+        )
 
     @admin.display(description=_("options & conditions"))
     def edit_link(self, obj: Item) -> str:
@@ -319,6 +371,15 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         for row in formset.kept_forms():
             if "show_when" in row.changed_data and row.instance.pk:
                 self._show_when_save(row.instance, row.cleaned_data.get("show_when") or "")
+
+    def response_change(self, request: HttpRequest, obj: Questionnaire) -> HttpResponse:
+        pk, _sep, direction = request.POST.get(MOVE_FIELD, "").partition(":")
+        if not pk.isdigit() or direction not in ("up", "down"):
+            return super().response_change(request, obj)
+        item = obj.items.filter(pk=int(pk)).first()
+        if item is None or not item_move(item, -1 if direction == "up" else 1):
+            messages.info(request, _("That item is already at that end of its section."))
+        return HttpResponseRedirect(request.get_full_path())
 
     @staticmethod
     def _show_when_save(item: Item, chosen: str) -> None:

@@ -270,3 +270,46 @@ def test_roles_that_only_read_change_nothing_through_the_designer(client, make, 
     # Reading stays possible, the preview beside the form too.
     page = client.get(change_url(q))
     assert page.status_code == 200 and page.context["preview_frame_url"]
+
+
+def test_items_move_up_and_down_with_the_rows_buttons_keeping_what_was_typed(client, designer):
+    data = form_data(client.get(ADD))
+    data |= {"code": "moving", "title_fr": "Bouger", "title_en": "Moving"}
+    data |= {"sections-0-title_fr": "Début", "sections-0-title_en": "Start", "sections-0-link_id": "start"}
+    for i in range(3):
+        data |= {f"items-{i}-type": "short_text", f"items-{i}-text_fr": f"Question {i}", f"items-{i}-section_code": ""}
+    assert client.post(ADD, data).status_code == 302
+    q = Questionnaire.objects.get(code="moving")
+    page = client.get(change_url(q))
+    html = page.content.decode()
+    third = q.items.get(link_id="q3")
+    assert f'name="_move" value="{third.pk}:up" aria-label="Move q3 up"' in html
+    data = form_data(page)
+    # The row's button sends the page's form: a text typed on the way is kept, then the item moves.
+    second = q.items.get(link_id="q2")
+    index = next(i for i in range(3) if data.get(f"items-{i}-id") == str(second.pk))
+    data[f"items-{index}-text_fr"] = "Question deux"
+    moved = client.post(change_url(q), {**data, "_move": f"{third.pk}:up"})
+    assert moved.status_code == 302 and moved["Location"] == change_url(q)
+    assert list(q.items.order_by("order").values_list("link_id", flat=True)) == ["q1", "q3", "q2"]
+    assert q.items.get(link_id="q2").text_fr == "Question deux"
+    # At the top already: nothing moves, and the page says so.
+    first = q.items.get(link_id="q1")
+    again = client.post(change_url(q), {**form_data(client.get(change_url(q))), "_move": f"{first.pk}:up"}, follow=True)
+    assert "already at that end" in again.content.decode()
+    assert list(q.items.order_by("order").values_list("link_id", flat=True)) == ["q1", "q3", "q2"]
+
+
+def test_moving_renumbers_rows_whose_orders_are_equal(make):
+    from surveys.admin.design import item_move
+
+    q = make.questionnaire()
+    section = make.section(questionnaire=q, link_id="s")
+    rows = [make.item(questionnaire=q, link_id=f"i{n}", section=section, order=0) for n in range(3)]
+    assert item_move(rows[2], -1)
+    assert list(q.items.order_by("order", "id").values_list("link_id", "order")) == [
+        ("i0", 10),
+        ("i2", 20),
+        ("i1", 30),
+    ]
+    assert not item_move(rows[0], -1)
