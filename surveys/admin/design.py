@@ -41,8 +41,14 @@ from surveys.models import (
 )
 from surveys.questionnaires import fhir
 from surveys.questionnaires.changes import KIND_LABELS, changes_by_kind, definition_changes
-from surveys.questionnaires.publish import PublishError, questionnaire_draft_from_version, questionnaire_publish
+from surveys.questionnaires.publish import (
+    PublishError,
+    content_problems,
+    questionnaire_draft_from_version,
+    questionnaire_publish,
+)
 from surveys.questionnaires.values import SCALE_DEFAULT_RANGE
+from surveys.review import rounds
 from surveys.scoring import compute
 from surveys.staff.selectors import studies_for_user
 
@@ -575,13 +581,17 @@ class QuestionnaireAdmin(StudyScopedAdmin, AuditedHistoryAdmin):
         draft = fhir.definition_from_draft(questionnaire)
         latest = questionnaire.versions.order_by("-number").first()
         changes = definition_changes(latest.definition if latest else None, draft)
+        digest = fhir.content_hash(draft)
         return {
+            # Said before anyone confirms: content problems stop publishing; a missing sign-off is told too.
+            "problems": content_problems(draft, languages=list(questionnaire.study.languages)),
+            "signoff_problems": rounds.signoff_problems(questionnaire=questionnaire, content_hash=digest),
             "questionnaire": questionnaire,
             "latest": latest,
             "changes": changes,
             "groups": [(KIND_LABELS[kind], rows) for kind, rows in changes_by_kind(changes).items()],
-            "content_hash": fhir.content_hash(draft),
-            "unchanged": latest is not None and latest.content_hash == fhir.content_hash(draft),
+            "content_hash": digest,
+            "unchanged": latest is not None and latest.content_hash == digest,
         }
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -43,13 +43,7 @@ def questionnaire_publish(
     # they are new and take the same number.
     questionnaire = Questionnaire.objects.select_for_update().select_related("study").get(pk=questionnaire.pk)
     definition = fhir.definition_from_draft(questionnaire)
-    languages = list(questionnaire.study.languages)
-    problems = (
-        definition_problems(definition, languages=languages)
-        + compute.scoring_problems(definition, languages=languages)
-        + alerts.alert_problems(definition, languages=languages)
-        + library.licence_problems(definition)
-    )
+    problems = content_problems(definition, languages=list(questionnaire.study.languages))
     if problems:
         raise PublishError(problems)
     digest = fhir.content_hash(definition)
@@ -71,6 +65,17 @@ def questionnaire_publish(
         published_by=by,
         approved_round=approved_round,
         override=override,
+    )
+
+
+def content_problems(definition: dict, *, languages: list[str]) -> list[Problem]:
+    """What stops this content from being published in `languages`: the definition, its scores, its
+    alerts, its licence (the publish confirmation lists them before anyone confirms)."""
+    return (
+        definition_problems(definition, languages=languages)
+        + compute.scoring_problems(definition, languages=languages)
+        + alerts.alert_problems(definition, languages=languages)
+        + library.licence_problems(definition)
     )
 
 

@@ -262,3 +262,19 @@ def test_publish_then_add_a_timepoint_fills_it_in(client, make, designer):
     assert response["Location"].startswith(reverse("admin:surveys_timepoint_add"))
     form = client.get(response["Location"]).context["adminform"].form
     assert str(form.initial["version"]) == str(version.pk)
+
+
+def test_the_confirmation_lists_what_stops_publishing_before_anyone_confirms(client, make, designer):
+    q = make.valid_questionnaire(study=designer.study)
+    pain = q.items.get(link_id="pain")
+    pain.text_en = ""  # the study asks for English too
+    pain.save()
+    url = reverse("admin:surveys_questionnaire_publish", args=[q.pk])
+    page = client.get(url)
+    html = page.content.decode()
+    assert page.context["problems"] and "It cannot be published yet" in html
+    assert any("pain" in p.where for p in page.context["problems"])
+    assert "Yes, publish" not in html
+    # Nothing was published, and a post would be refused by the service all the same.
+    assert client.post(url, {"content_hash": page.context["content_hash"]}).status_code == 302
+    assert not q.versions.exists()
