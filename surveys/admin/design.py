@@ -27,7 +27,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from surveys.admin import imports, review
 from surveys.admin.base import READ_ONLY, StudyScopedAdmin, StudyScopedInline, pretty_json
-from surveys.admin.forms import ConditionForm, QuestionnaireForm, answer_choices, questions_of
+from surveys.admin.forms import ConditionForm, LabelledCells, QuestionnaireForm, answer_choices, questions_of
 from surveys.admin.history import AuditedHistoryAdmin
 from surveys.answering.rendering import build_pages, render_preview
 from surveys.interop.imports import EXPORTS, exporter
@@ -105,6 +105,11 @@ class PositionedFormSet(BaseInlineFormSet):
     code_field = "link_id"
     code_prefix = "q"
 
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if isinstance(form, LabelledCells):
+            form.label_cells()  # the formset's own fields (delete) too
+
     def _top_order(self) -> int:
         if not hasattr(self, "_top"):
             self._top = max((row.order for row in self.get_queryset()), default=0)
@@ -150,16 +155,17 @@ class SectionFormSet(PositionedFormSet):
     code_prefix = "p"
 
 
-class SectionRowForm(SectionForm):
+class SectionRowForm(LabelledCells, SectionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.label_cells()
         self.fields["order"].required = False
         if not self.instance.pk:
             self.fields["link_id"].required = False
             self.fields["link_id"].help_text = _("blank: p1, p2...")
 
 
-class ItemRowForm(ItemForm):
+class ItemRowForm(LabelledCells, ItemForm):
     """An item row of the questionnaire page: its section by code (sections added on the same page
     count), and a display condition chosen among the answers of the items saved so far."""
 
@@ -177,6 +183,7 @@ class ItemRowForm(ItemForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.label_cells()
         self.fields["order"].required = False
         if not self.instance.pk:
             self.fields["link_id"].required = False
@@ -722,9 +729,10 @@ class OptionFormSet(PositionedFormSet):
     code_prefix = ""
 
 
-class OptionRowForm(OptionForm):
+class OptionRowForm(LabelledCells, OptionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.label_cells()
         self.fields["order"].required = False
 
 
