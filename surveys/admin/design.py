@@ -105,7 +105,7 @@ class PositionedFormSet(BaseInlineFormSet):
     code_field = "link_id"
     code_prefix = "q"
 
-    def add_fields(self, form: forms.Form, index: int | None) -> None:
+    def add_fields(self, form: forms.ModelForm, index: int | None) -> None:
         super().add_fields(form, index)
         if isinstance(form, LabelledCells):
             form.label_cells()  # the formset's own fields (delete) too
