@@ -27,7 +27,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from surveys.admin import imports, review
 from surveys.admin.base import READ_ONLY, StudyScopedAdmin, StudyScopedInline, pretty_json
-from surveys.admin.forms import ConditionForm, LabelledCells, QuestionnaireForm, answer_choices, questions_of
+from surveys.admin.forms import ConditionForm, LabelledRowsFormSet, QuestionnaireForm, answer_choices, questions_of
 from surveys.admin.history import AuditedHistoryAdmin
 from surveys.answering.rendering import build_pages, render_preview
 from surveys.interop.imports import EXPORTS, exporter
@@ -97,18 +97,13 @@ SECTIONS_PREFIX = "sections"
 # --- questionnaire designer: sections and items on one page, in one pass ------------------------
 
 
-class PositionedFormSet(BaseInlineFormSet):
+class PositionedFormSet(LabelledRowsFormSet, BaseInlineFormSet):
     """Rows ordered by position: new rows are offered the next orders (10, 20, 30 after the last),
     a row left without an order goes after the others, and a new row left without a code gets one
     (q1, q2... for items, p1, p2... for sections), so adding a row needs only what it says."""
 
     code_field = "link_id"
     code_prefix = "q"
-
-    def add_fields(self, form: forms.ModelForm, index: int | None) -> None:
-        super().add_fields(form, index)
-        if isinstance(form, LabelledCells):
-            form.label_cells()  # the formset's own fields (delete) too
 
     def _top_order(self) -> int:
         if not hasattr(self, "_top"):
@@ -155,17 +150,16 @@ class SectionFormSet(PositionedFormSet):
     code_prefix = "p"
 
 
-class SectionRowForm(LabelledCells, SectionForm):
+class SectionRowForm(SectionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.label_cells()
         self.fields["order"].required = False
         if not self.instance.pk:
             self.fields["link_id"].required = False
             self.fields["link_id"].help_text = _("blank: p1, p2...")
 
 
-class ItemRowForm(LabelledCells, ItemForm):
+class ItemRowForm(ItemForm):
     """An item row of the questionnaire page: its section by code (sections added on the same page
     count), and a display condition chosen among the answers of the items saved so far."""
 
@@ -183,7 +177,6 @@ class ItemRowForm(LabelledCells, ItemForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.label_cells()
         self.fields["order"].required = False
         if not self.instance.pk:
             self.fields["link_id"].required = False
@@ -729,10 +722,9 @@ class OptionFormSet(PositionedFormSet):
     code_prefix = ""
 
 
-class OptionRowForm(LabelledCells, OptionForm):
+class OptionRowForm(OptionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.label_cells()
         self.fields["order"].required = False
 
 

@@ -369,19 +369,19 @@ def _number_out(text: str, original: dict, key: str) -> int | float | None:
     return read_rule_number(text)
 
 
-class LabelledCells:
-    """A form shown as a table row, its labels in the column headers: each field also names itself
-    (aria-label), so a screen reader says what a cell is (WCAG 1.3.1, 4.1.2)."""
+class LabelledRowsFormSet(forms.BaseFormSet):
+    """A formset shown as a table, its labels in the column headers: each field of each row (the formset's
+    own, such as delete, included) also names itself (aria-label), so a screen reader says what a cell is
+    (WCAG 1.3.1, 4.1.2). add_fields runs once per row, after the row's own fields are made."""
 
-    fields: dict[str, forms.Field]
-
-    def label_cells(self) -> None:
-        for field in self.fields.values():
+    def add_fields(self, form: forms.BaseForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        for field in form.fields.values():
             if field.label and "aria-label" not in field.widget.attrs:
                 field.widget.attrs["aria-label"] = str(field.label)
 
 
-class BandForm(LabelledCells, forms.Form):
+class BandForm(forms.Form):
     code = forms.CharField(label=_("code"), required=False, max_length=40)
     min = NumberText(label=_("from"), required=False)
     max = NumberText(label=_("to"), required=False)
@@ -393,7 +393,6 @@ class BandForm(LabelledCells, forms.Form):
         self.fields["code"].widget.attrs["size"] = 10
         self.fields["code"].help_text = _("blank: made from the label")
         _label_fields(self, languages, "band")
-        self.label_cells()
 
     @classmethod
     def initial_of(cls, band: dict, languages: tuple[str, ...]) -> dict:
@@ -426,15 +425,10 @@ class BandForm(LabelledCells, forms.Form):
         return band
 
 
-class BandFormSet(forms.BaseFormSet):
+class BandFormSet(LabelledRowsFormSet):
     def __init__(self, *args: Any, languages: tuple[str, ...] = (), **kwargs: Any) -> None:
         self.languages = languages
         super().__init__(*args, **kwargs)
-
-    def add_fields(self, form: forms.Form, index: int | None) -> None:
-        super().add_fields(form, index)
-        if isinstance(form, LabelledCells):
-            form.label_cells()  # the formset's own fields (delete) too
 
     def get_form_kwargs(self, index: int | None) -> dict:
         return {"languages": self.languages}
@@ -559,11 +553,6 @@ class ScoreFormSet(forms.BaseFormSet):
         self.context = context
         super().__init__(*args, **kwargs)
 
-    def add_fields(self, form: forms.Form, index: int | None) -> None:
-        super().add_fields(form, index)
-        if isinstance(form, LabelledCells):
-            form.label_cells()  # the formset's own fields (delete) too
-
     def get_form_kwargs(self, index: int | None) -> dict:
         kwargs: dict[str, Any] = {"context": self.context}
         if index == 0 and not self.initial_form_count():
@@ -579,7 +568,7 @@ class ScoreFormSet(forms.BaseFormSet):
 SCORES = cast(type[ScoreFormSet], forms.formset_factory(ScoreForm, formset=ScoreFormSet, extra=1, can_delete=True))
 
 
-class AlertForm(LabelledCells, forms.Form):
+class AlertForm(forms.Form):
     code = forms.CharField(label=_("code"), required=False, max_length=40, help_text=_("blank: made from the label"))
     target = forms.ChoiceField(label=_("when"))
     operator = forms.ChoiceField(label=_("is"), choices=[(op, op) for op in values.OPERATORS], initial=">=")
@@ -596,7 +585,6 @@ class AlertForm(LabelledCells, forms.Form):
         self.fields["code"].widget.attrs["size"] = 12
         self.fields["value"].widget.attrs["size"] = 8
         _label_fields(self, context.languages, "alert")
-        self.label_cells()
 
     @classmethod
     def initial_of(cls, alert: dict, languages: tuple[str, ...]) -> dict:
@@ -653,15 +641,10 @@ class AlertForm(LabelledCells, forms.Form):
         return rule
 
 
-class AlertFormSet(forms.BaseFormSet):
+class AlertFormSet(LabelledRowsFormSet):
     def __init__(self, *args: Any, context: RulesContext, targets: list[tuple[str, str]], **kwargs: Any) -> None:
         self.context, self.targets = context, targets
         super().__init__(*args, **kwargs)
-
-    def add_fields(self, form: forms.Form, index: int | None) -> None:
-        super().add_fields(form, index)
-        if isinstance(form, LabelledCells):
-            form.label_cells()  # the formset's own fields (delete) too
 
     def get_form_kwargs(self, index: int | None) -> dict:
         return {"context": self.context, "targets": self.targets}
