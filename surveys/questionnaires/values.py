@@ -195,10 +195,6 @@ def option_form_text(kind: str, stored: Any) -> str:
     return plain(Decimal(stored)) if kind == T.INTEGER else str(stored)
 
 
-def offers_options(node: dict) -> bool:
-    return bool(offered_options(node))
-
-
 def bounds(node: dict) -> tuple[Decimal | None, Decimal | None]:
     """(minimum, maximum) of a number item, scales defaulting to 0–10 and 0–100; None where open."""
     kind = kind_of(node)
