@@ -20,11 +20,6 @@ class SurveysConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import pre_delete
 
-        from surveys import signals
-        from surveys.scheduling import triggers
         from surveys.staff import accounts
 
         pre_delete.connect(accounts.refuse_user_deletion, sender=get_user_model(), dispatch_uid="surveys_keep_accounts")
-
-        # A submitted answer may start follow-ups (date answers, logic triggers), in its transaction.
-        signals.response_completed.connect(triggers.on_response_completed, dispatch_uid="surveys_triggers")

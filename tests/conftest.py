@@ -44,6 +44,17 @@ def make(db) -> Callable:
 
 
 @pytest.fixture(autouse=True)
+def fresh_version_caches():
+    """Published versions are cached by id for the process; a test database that rolls back may give
+    the next test's versions the same ids (SQLite reuses row ids), which production never does."""
+    from surveys.answering.version_forms import version_form
+    from surveys.questionnaires.published import published_definition
+
+    published_definition.cache_clear()
+    version_form.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def english_messages():
     """Assertions read English messages; French is covered by tests that switch on purpose."""
     from django.utils import translation

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -12,10 +13,11 @@ from datetime import datetime
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.db import connections, models
 from django.utils import timezone
 
 from surveys.answering.links import token_hash
-from surveys.models import Assignment, LinkCheckLock, Participant, Response
+from surveys.models import Assignment, LinkCheckLock, Participant, Response, Study, Timepoint
 
 
 class LinkState(enum.Enum):
@@ -39,17 +41,79 @@ class LinkAccess:
         return self.assignment.participant.language if self.assignment else None
 
 
+# The link lookup joins exactly what a patient page reads, each row whole (no deferred field loads later),
+# and not the versions: their definitions come from the per-process cache (surveys.answering.version_forms).
+# Written as SQL built once from the models' columns because the ORM compiles a select_related again on
+# every request and PostgreSQL plans a seven-table join in more time than a page takes to render.
+_LINK_TABLES = (
+    (Assignment, "a", ""),
+    (Participant, "p", "JOIN {table} p ON p.id = a.participant_id"),
+    (Study, "s", "JOIN {table} s ON s.id = p.study_id"),
+    (Timepoint, "t", "JOIN {table} t ON t.id = a.timepoint_id"),
+    (Response, "r", "LEFT JOIN {table} r ON r.assignment_id = a.id"),
+)
+
+
+@functools.cache
+def _link_query() -> tuple[str, list[tuple[type[models.Model], list[str], list]]]:
+    """The lookup's SQL, and per table its fields and their database-to-Python converters."""
+    connection = connections["default"]
+    quote = connection.ops.quote_name
+    columns: list[str] = []
+    layout = []
+    for model, alias, _join in _LINK_TABLES:
+        fields = list(model._meta.concrete_fields)
+        columns += [f"{alias}.{quote(f.column)}" for f in fields]
+        converters = []
+        for f in fields:
+            col = f.get_col(alias)
+            converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
+        layout.append((model, [f.attname for f in fields], converters))
+    joins = " ".join(join.format(table=quote(model._meta.db_table)) for model, _a, join in _LINK_TABLES if join)
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Assignment._meta.db_table)} a {joins} "
+        f"WHERE a.{quote(Assignment._meta.get_field('token_hash').column)} = %s"
+    )
+    return sql, layout
+
+
+def _link_assignment(hashed: str) -> Assignment | None:
+    """The assignment of a link with its participant, study, timepoint and response (or None) attached."""
+    sql, layout = _link_query()
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hashed])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances = []
+    start = 0
+    for model, attnames, converters in layout:
+        values = list(row[start : start + len(attnames)])
+        start += len(attnames)
+        if values[0] is None:  # the LEFT JOIN found no response
+            instances.append(None)
+            continue
+        for i, (col, field_converters) in enumerate(converters):
+            for converter in field_converters:
+                values[i] = converter(values[i], col, connection)
+        instances.append(model.from_db(connection.alias, attnames, values))
+    assignment, participant, study, timepoint, response = instances
+    participant.study = study
+    assignment.participant = participant
+    assignment.timepoint = timepoint
+    Assignment._meta.get_field("response").set_cached_value(assignment, response)
+    if response is not None:
+        response.assignment = assignment
+    return assignment
+
+
 def access_assignment_by_token(token: str, *, now: datetime) -> LinkAccess:
     """Resolve a link token. Times decide, not only status, so a link closes on
     time even if the beat task that flips statuses is late."""
     if not token or len(token) > 64:
         return LinkAccess(LinkState.UNKNOWN)
-    assignment = (
-        # One query for everything a page needs, whatever the questionnaire's size.
-        Assignment.objects.select_related("participant__study", "timepoint__version", "response__version")
-        .filter(token_hash=token_hash(token))
-        .first()
-    )
+    assignment = _link_assignment(token_hash(token))
     if assignment is None:
         return LinkAccess(LinkState.UNKNOWN)
     if assignment.status == Assignment.Status.COMPLETED:

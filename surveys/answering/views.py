@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from surveys.answering import access as link_access
 from surveys.answering import rendering, submit
 from surveys.answering.access import LinkState, access_assignment_by_token, response_of
-from surveys.questionnaires.fhir import definition_languages
+from surveys.answering.version_forms import version_form
 from surveys.scoring import alerts
 
 LANG_COOKIE = "ressenti_lang"
@@ -133,8 +133,9 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
 
     assignment = access.assignment
     response = response_of(assignment)
-    definition = response.version.definition if response else assignment.timepoint.version.definition
-    language = patient_language(request, access.language, definition_languages(definition))
+    form = version_form(response.version_id if response else assignment.timepoint.version_id)
+    definition = form.definition
+    language = patient_language(request, access.language, form.languages)
     if "lang" in request.GET:
         # Remember the switch, then drop it from the address bar.
         redirect = HttpResponseRedirect(_url(token, request.GET.get("p")))
@@ -142,7 +143,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         return redirect
 
     # The year-of-birth check, where the study asks it, was decided by LinkCheckGuard before this view.
-    pages = rendering.build_pages(definition, language)
+    pages = form.pages(language)
     answers = response.answers if response else {}
     resume = min(response.next_page if response else 0, len(pages))
 
@@ -295,7 +296,7 @@ def _post(request, token, assignment, definition, pages, answers, language) -> H
         return HttpResponseRedirect(_url(token))
     if switch_to:
         redirect = HttpResponseRedirect(_url(token, index + 1))
-        if switch_to in definition_languages(definition):
+        if switch_to in version_form(saved.version_id).languages:
             remember_language(redirect, switch_to)
         return redirect
     if action == "back":

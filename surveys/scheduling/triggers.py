@@ -1,7 +1,7 @@
 """Timepoints planned by a submitted response: counted from a date answer, or logic-triggered.
 
-Connected to `signals.response_completed` in SurveysConfig.ready(), so it runs inside the
-transaction of `response_submit`: the follow-up is planned with the completion, or neither.
+Called by `response_completion_apply` (surveys/answering/submit.py) inside the transaction of the
+completion: the follow-up is planned with it, or neither.
 
 * A timepoint with `anchor` = answer counts from the date answered to `anchor_item` (in any
   questionnaire of the study). The date is a local date: it counts from 00:00 of that date in
@@ -33,6 +33,7 @@ from surveys import signals
 from surveys.models import Assignment, Participant, Response, Timepoint
 from surveys.models.schedule import trigger_source
 from surveys.questionnaires import fhir, values
+from surveys.questionnaires.published import published_definition
 from surveys.scheduling.planning import assignments_ensure, timepoint_windows
 
 
@@ -42,7 +43,7 @@ def trigger_met(*, timepoint: Timepoint, response: Response) -> bool:
     if not source or not timepoint.trigger_operator:
         return False
     if source == "answer":
-        kind = values.kind_of(fhir.items_by_link(response.version.definition).get(name))
+        kind = values.kind_of(fhir.items_by_link(published_definition(response.version_id)).get(name))
         value = response.answers.get(name)
     else:  # a score stored with its details, e.g. {"value": 12, ...}: its value is a number
         kind = values.T.DECIMAL
@@ -74,16 +75,29 @@ def response_anchor(*, timepoint: Timepoint, response: Response, time_zone: str)
     return None
 
 
-@transaction.atomic
 def assignments_plan_after_response(*, response: Response, now: datetime | None = None) -> list[Assignment]:
     """Plan the date-anchored and triggered timepoints this completed response starts.
 
     Returns the assignments created (none on a second call: idempotent). Sends
     `assignments_replanned` for them, so their invitations and reminders are planned.
     """
-    now = now or timezone.now()
     if response.status != Response.Status.COMPLETED:
         return []
+    # Most studies plan everything at enrolment: one read tells, and nothing is locked for them.
+    waiting = [
+        tp
+        for tp in Timepoint.objects.filter(study_id=response.assignment.participant.study_id).order_by(
+            "order", "offset", "pk"
+        )
+        if not tp.planned_at_enrolment
+    ]
+    if not waiting:
+        return []
+    return _plan_waiting(response=response, waiting=waiting, now=now or timezone.now())
+
+
+@transaction.atomic
+def _plan_waiting(*, response: Response, waiting: list[Timepoint], now: datetime) -> list[Assignment]:
     # Locked before deciding, so that two submissions at once cannot both plan the follow-up.
     participant = (
         Participant.objects.select_for_update(of=("self",))
@@ -91,13 +105,6 @@ def assignments_plan_after_response(*, response: Response, now: datetime | None 
         .get(pk=response.assignment.participant_id)
     )
     if participant.status != Participant.Status.ACTIVE or participant.withdrawn_at is not None:
-        return []
-    waiting = [
-        tp
-        for tp in Timepoint.objects.filter(study_id=participant.study_id).order_by("order", "offset", "pk")
-        if not tp.planned_at_enrolment
-    ]
-    if not waiting:
         return []
     planned_once = set(
         Assignment.objects.filter(participant=participant, timepoint__in=waiting).values_list("timepoint_id", flat=True)
@@ -122,9 +129,3 @@ def assignments_plan_after_response(*, response: Response, now: datetime | None 
     if new:
         signals.assignments_replanned.send(sender=Assignment, assignment_ids=[a.pk for a in new], now=now)
     return new
-
-
-def on_response_completed(sender, *, assignment_id: int, **kwargs) -> None:
-    response = Response.objects.select_related("assignment").filter(assignment_id=assignment_id).first()
-    if response is not None:
-        assignments_plan_after_response(response=response)

@@ -43,6 +43,7 @@ from django.utils.translation import gettext as _
 
 from surveys.models import Alert, Item, Response, StudyMembership
 from surveys.questionnaires import fhir, values
+from surveys.questionnaires.published import published_definition
 from surveys.questionnaires.validation import LANGUAGE_NAMES, Problem
 from surveys.rules import DATA_MANAGER, INVESTIGATOR, NOBODY, register_model_permissions, register_site_scope, roles_for
 from surveys.scoring import formats
@@ -417,11 +418,10 @@ def alerts_raise(*, response: Response) -> list[Alert]:
     Returns the alerts created now (none on a second call). Their e-mail is enqueued when the
     transaction commits, so no task runs for a submit that rolled back.
     """
-    definition = response.version.definition
-    codes = alerts_fired(definition, response.answers, response.scores)
+    codes = alerts_fired(published_definition(response.version_id), response.answers, response.scores)
     if not codes:
         return []
-    study_id = response.version.questionnaire.study_id
+    study_id = response.assignment.participant.study_id
     created: list[Alert] = []
     for code in codes:
         # get_or_create retries the read after an IntegrityError (savepoint): the unique constraint
