@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -170,7 +170,6 @@ def _has_notice(study: Study) -> bool:
     return study.consent_notices.exists()
 
 
-@transaction.atomic
 def patient_from_record(cleaned: dict) -> Patient:
     """The (unsaved) patient row of a cleaned enrolment record: one page or one import line."""
     return Patient(

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.bulk_rows import rows_insert
 from patients.messaging.sendtime import send_instant
 from patients.models import Enrollment, Message, Patient
 from surveys.models import Assignment, Participant, Study, Timepoint
@@ -132,48 +133,69 @@ def messages_plan(
 
 
 def messages_plan_many(
-    *, enrollments: Iterable[Enrollment], assignments_by_participant: dict[int, list[Assignment]], now: datetime
+    *,
+    enrollments: Iterable[Enrollment],
+    assignments_by_participant: dict[int, list[Assignment]],
+    now: datetime,
+    created: Collection[int] = (),
 ) -> int:
     """The rules of messages_plan for many enrolments at once (an import, a re-plan): one read of
     what is taken, one bulk insert. Enrolments come with patient and participant.study loaded and
-    assignments with their timepoint. Returns the number of rows proposed."""
-    ids = [a.pk for rows in assignments_by_participant.values() for a in rows]
-    taken = set(
-        Message.objects.filter(assignment_id__in=ids, resend=0)
-        .exclude(status=Message.Status.CANCELLED)
-        .values_list("assignment_id", "sequence")
+    assignments with their timepoint. Returns the number of rows proposed.
+
+    `created`: ids of assignments inserted by this transaction (assignments_ensure). Nobody else
+    can see them yet, so none of their messages can exist: they are not looked up, and their rows
+    go in by COPY; the others' rows are inserted with ON CONFLICT DO NOTHING, as always.
+    The times depend only on the timepoint, the assignment's window, the patient's time zone and
+    the study: computed once for each such combination, not once per enrolment."""
+    created = set(created)
+    ids = [a.pk for rows in assignments_by_participant.values() for a in rows if a.pk not in created]
+    taken = (
+        set(
+            Message.objects.filter(assignment_id__in=ids, resend=0)
+            .exclude(status=Message.Status.CANCELLED)
+            .values_list("assignment_id", "sequence")
+        )
+        if ids
+        else set()
     )
-    new = []
+    times: dict[tuple, list[tuple[int, datetime]]] = {}
+    fresh: list[dict] = []
+    others: list[Message] = []
     for enrollment in enrollments:
         participant, patient = enrollment.participant, enrollment.patient
         if enrollment.withdrawn_at is not None or participant.status != Participant.Status.ACTIVE:
             continue
+        study = participant.study
         for assignment in assignments_by_participant.get(participant.pk, []):
             if assignment.status not in REACHABLE_ASSIGNMENTS or assignment.expires_at <= now:
                 continue
-            channel = channel_choose(patient=patient, allowed=assignment.timepoint.channels)
+            timepoint = assignment.timepoint
+            channel = channel_choose(patient=patient, allowed=timepoint.channels)
             if channel is None:
                 continue
-            for sequence, at in message_times(
-                assignment=assignment,
-                timepoint=assignment.timepoint,
-                patient=patient,
-                study=participant.study,
-                now=now,
-            ):
-                if (assignment.pk, sequence) not in taken:
-                    new.append(
-                        Message(
-                            enrollment=enrollment,
-                            assignment=assignment,
-                            channel=channel,
-                            sequence=sequence,
-                            kind=Message.Kind.REMINDER if sequence else Message.Kind.INVITATION,
-                            scheduled_at=at,
-                        )
-                    )
-    Message.objects.bulk_create(new, ignore_conflicts=True, batch_size=5000)
-    return len(new)
+            key = (timepoint.pk, assignment.due_at, assignment.expires_at, patient.time_zone, study.pk)
+            if key not in times:
+                times[key] = message_times(
+                    assignment=assignment, timepoint=timepoint, patient=patient, study=study, now=now
+                )
+            is_new = assignment.pk in created
+            for sequence, at in times[key]:
+                row = {
+                    "enrollment_id": enrollment.pk,
+                    "assignment_id": assignment.pk,
+                    "channel": channel,
+                    "sequence": sequence,
+                    "kind": Message.Kind.REMINDER if sequence else Message.Kind.INVITATION,
+                    "scheduled_at": at,
+                }
+                if is_new:
+                    fresh.append(row)
+                elif (assignment.pk, sequence) not in taken:
+                    others.append(Message(**row))
+    rows_insert(Message, fresh, now=timezone.now())
+    Message.objects.bulk_create(others, ignore_conflicts=True, batch_size=5000)
+    return len(fresh) + len(others)
 
 
 @transaction.atomic

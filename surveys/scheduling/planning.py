@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
-from simple_history.utils import bulk_create_with_history
+from django.utils import timezone
 
+from config.bulk_rows import HistoryStamp, rows_insert
 from surveys import signals
 from surveys.models import Assignment, Participant, Timepoint
 
@@ -117,7 +118,8 @@ def assignments_ensure(
     Returns (every wanted assignment by participant, existing or new, in the order wanted;
     the new ones). Idempotent on the unique participant × timepoint × occurrence: an existing
     row is kept as it is. The participants are locked first, so two planners of the same
-    participant (enrolment and a trigger, two submissions) take turns and never both insert.
+    participant (enrolment and a trigger, two submissions) take turns and never both insert:
+    that lock is what lets the new rows and their history rows go in by COPY.
     Must run inside a transaction.
     """
     ids = sorted(wanted)
@@ -129,18 +131,50 @@ def assignments_ensure(
         (a.participant_id, a.timepoint_id, a.occurrence): a
         for a in Assignment.objects.filter(participant_id__in=ids, timepoint_id__in=timepoint_ids)
     }
-    new = [
-        Assignment(participant_id=pid, timepoint=tp, occurrence=k, due_at=due, expires_at=closes)
+    missing = [
+        (pid, tp, k, due, closes)
         for pid in ids
         for tp, k, due, closes in wanted[pid]
         if (pid, tp.pk, k) not in existing
     ]
-    if new:
-        new = bulk_create_with_history(new, Assignment, batch_size=1000, default_user=by, default_change_reason=reason)
-        for assignment in new:
-            existing[(assignment.participant_id, assignment.timepoint_id, assignment.occurrence)] = assignment
+    new = _assignments_insert(missing, by=by, reason=reason) if missing else []
+    for assignment in new:
+        existing[(assignment.participant_id, assignment.timepoint_id, assignment.occurrence)] = assignment
     planned = {pid: [existing[(pid, tp.pk, k)] for tp, k, _due, _closes in wanted[pid]] for pid in ids}
     return planned, new
+
+
+# The columns of an assignment row as the database returns them, for Model.from_db.
+_ASSIGNMENT_FIELDS = [field.attname for field in Assignment._meta.concrete_fields]
+
+
+def _assignments_insert(
+    missing: list[tuple[int, Timepoint, int, datetime, datetime]], *, by: AbstractBaseUser | None, reason: str
+) -> list[Assignment]:
+    """Insert the assignments and their history rows ("+", by, reason) as the service always has;
+    returns them as saved model instances, their timepoint loaded."""
+    now = timezone.now()
+    user = by or Assignment.history.model.get_default_history_user(None)
+    pks = rows_insert(
+        Assignment,
+        [
+            {"participant_id": pid, "timepoint_id": tp.pk, "occurrence": k, "due_at": due, "expires_at": closes}
+            for pid, tp, k, due, closes in missing
+        ],
+        now=now,
+        history=HistoryStamp(user_id=user.pk if user else None, date=now, change_reason=reason),
+    )
+    defaults = Assignment()
+    new = []
+    for pk, (pid, tp, k, due, closes) in zip(pks, missing, strict=True):
+        values = {"id": pk, "participant_id": pid, "timepoint_id": tp.pk, "occurrence": k, "due_at": due}
+        values |= {"expires_at": closes, "created_at": now}
+        assignment = Assignment.from_db(
+            None, _ASSIGNMENT_FIELDS, [values.get(name, getattr(defaults, name)) for name in _ASSIGNMENT_FIELDS]
+        )
+        assignment._state.fields_cache["timepoint"] = tp
+        new.append(assignment)
+    return new
 
 
 def enrolment_timepoints(study_id: int) -> list[Timepoint]:
@@ -158,21 +192,26 @@ def assignments_plan_many(
     anchors: list[tuple[Participant, datetime]],
     by: AbstractBaseUser | None = None,
     reason: str = "planned at enrolment",
-) -> dict[int, list[Assignment]]:
+) -> tuple[dict[int, list[Assignment]], list[Assignment]]:
     """assignments_plan for many participants of one study at once (import, benchmark): a few
-    queries in all instead of a few per participant. Returns the assignments by participant id."""
+    queries in all instead of a few per participant, each timepoint's windows computed once per
+    anchor (an import enrols everyone at the same instant). Returns (the assignments by
+    participant id, the new ones), as assignments_ensure."""
     if not anchors:
-        return {}
+        return {}, []
     studies = {p.study_id for p, _anchor in anchors}
     if len(studies) != 1:
         raise ValueError(f"Plan one study at a time (got studies {sorted(studies)}).")
     timepoints = enrolment_timepoints(studies.pop())
-    wanted = {
-        participant.pk: [(tp, k, due, closes) for tp in timepoints for k, due, closes in timepoint_windows(tp, anchor)]
-        for participant, anchor in anchors
-    }
-    planned, _new = assignments_ensure(wanted=wanted, by=by, reason=reason)
-    return planned
+    windows: dict[datetime, list[Wanted]] = {}
+    wanted = {}
+    for participant, anchor in anchors:
+        if anchor not in windows:
+            windows[anchor] = [
+                (tp, k, due, closes) for tp in timepoints for k, due, closes in timepoint_windows(tp, anchor)
+            ]
+        wanted[participant.pk] = windows[anchor]
+    return assignments_ensure(wanted=wanted, by=by, reason=reason)
 
 
 @transaction.atomic
@@ -184,4 +223,5 @@ def assignments_plan(*, participant: Participant, anchor: datetime) -> list[Assi
     submission that brings the answer plans them (surveys/scheduling/triggers.py).
     Idempotent: planning twice keeps the existing rows (unique participant × timepoint ×
     occurrence)."""
-    return assignments_plan_many(anchors=[(participant, anchor)]).get(participant.pk, [])
+    planned, _new = assignments_plan_many(anchors=[(participant, anchor)])
+    return planned.get(participant.pk, [])
