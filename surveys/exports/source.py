@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,6 +19,8 @@ from surveys.exports.spec import ExportSpec
 from surveys.models import Response
 
 CHUNK = 2000
+MICROSECONDS_PER_HOUR = Decimal(3_600_000_000)
+HUNDREDTH = Decimal("0.01")
 
 FIELDS = (
     "pk",
@@ -81,7 +84,10 @@ class ResponseRow:
         """
         if self.submitted_at is None or self.submitted_at < self.due_at:
             return None
-        return round((self.submitted_at - self.due_at).total_seconds() / 3600, 2)
+        # Exact decimal arithmetic, rounded half up: 54 s is 0.015 h, shown 0.02 (the double 0.015 is
+        # just below it and round() would give 0.01). The SQL wide table rounds the same way (wide_sql.py).
+        hours = Decimal((self.submitted_at - self.due_at) // dt.timedelta(microseconds=1)) / MICROSECONDS_PER_HOUR
+        return float(hours.quantize(HUNDREDTH, rounding=ROUND_HALF_UP))
 
 
 def responses_queryset(spec: ExportSpec, *, questionnaires: list[str] | None = None) -> QuerySet[Response]:

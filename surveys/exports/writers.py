@@ -40,6 +40,7 @@ from surveys.exports.source import ResponseRow, responses_queryset, responses_st
 from surveys.exports.spec import ExportSpec, ExportSpecError, ExportStats
 from surveys.exports.statfiles import RowSpool, statfile_write
 from surveys.exports.tables import Context, long_columns, long_rows, wall_clock, wide_columns, wide_values
+from surveys.exports.wide_sql import wide_csv_rows_sql
 from surveys.models import Study
 
 Progress = Callable[[int, int], None]
@@ -153,6 +154,13 @@ class _Counter:
         if self.progress and self.stats.responses % PROGRESS_EVERY == 0:
             self.progress(self.stats.responses, max(self.total, self.stats.responses))
 
+    def seen_table(self, rows: int, participants: list[int]) -> None:
+        """A table written without reading its rows here (wide_sql): its counts at once."""
+        self.stats.responses += rows
+        self._participants.update(participants)
+        if self.progress:
+            self.progress(self.stats.responses, max(self.total, self.stats.responses))
+
     def done(self) -> None:
         self.stats.participants = len(self._participants)
         if self.progress:
@@ -182,11 +190,29 @@ def _long_csv(spec, ctx, cats, out, counter, stats) -> None:
     text.detach()
 
 
-def _wide_csv_one(spec, ctx, cat, binary, counter, stats) -> None:
+def _wide_csv_one(spec, ctx, cat, binary, counter, stats, *, use_sql: bool = True) -> None:
+    """The header, then the rows: built by PostgreSQL when it can (wide_sql.py, the same bytes),
+    else here, row by row (the reference, and the writer on SQLite)."""
     text = _text_out(binary)
     writer = csv.writer(text)
     columns = wide_columns(cat, ctx)
     writer.writerow([c.name for c in columns])
+    text.flush()
+    if use_sql:
+        done_before = stats.responses
+        progress = None
+        if counter.progress:
+
+            def progress(rows: int) -> None:
+                done = done_before + rows
+                counter.progress(done, max(counter.total, done))
+
+        built = wide_csv_rows_sql(spec=spec, ctx=ctx, cat=cat, columns=columns, out=binary, progress=progress)
+        if built is not None:
+            counter.seen_table(built.rows, built.participants)
+            stats.rows += built.rows
+            text.detach()
+            return
     for row, _cat in _stream(spec, {cat.code: cat}, counter):
         writer.writerow([csv_cell(v) for v in wide_values(row, cat, columns, ctx)])
         stats.rows += 1

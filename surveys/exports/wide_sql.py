@@ -1,0 +1,525 @@
+"""Wide CSV rows built by PostgreSQL: one `COPY (SELECT …) TO STDOUT WITH CSV` per questionnaire.
+
+The Python writer (tables.wide_values → writers.csv_cell → csv.writer) spends about 4 µs per
+answer; PostgreSQL extracts and formats the same cells in SQL at close to the cost of copying the
+stored rows out. So, on PostgreSQL, each cell of the wide table is an SQL expression that gives
+exactly the text the Python writer gives, and COPY streams the rows to the output: no Python per
+row or per cell, memory of one COPY block.
+
+The Python writer stays the reference (and the writer on SQLite). Both must write the same bytes;
+tests/surveys/exports/test_export_wide_sql.py compares them over a table of cases and generated
+ones. Where a stored value has a shape whose Python rendering SQL cannot reproduce exactly (a number
+typed as text, a date in one of Python's other ISO forms, a list in a text item, an imported Coding
+…), one query before the COPY finds it and the whole table goes to the Python writer instead:
+`wide_csv_rows_sql` returns None and writes nothing. So a value is never rendered differently, it is
+only rendered slower. The query that looks for such values also counts the responses and
+participants, and it runs in the same REPEATABLE READ snapshot as the COPY when the caller holds no
+transaction.
+
+How SQL matches the Python writer, in short (each rule names the Python it mirrors):
+
+* CSV: PostgreSQL quotes a field holding a comma, a quote, CR or LF and doubles quotes, as
+  csv.writer does (QUOTE_MINIMAL); it also quotes an empty non-null string, so every cell is NULLIF'd
+  to NULL (the Python writer writes None and "" alike). PostgreSQL ends rows with LF, csv.writer with
+  CRLF: the stream is split on quotes and LF outside quoted fields becomes CRLF (`_CrlfRows`).
+* instants (DateMode.instant): the study's wall-clock time and UTC offset, ISO 8601 to the second;
+  shifted, the wall clock moved by whole days with the offset Python's fold=0 gives that wall clock
+  (the one before a transition, in a gap or a fold); days since enrolment as calendar days.
+* numbers (scalar_value, score_value, csv_cell): an integer as stored; a double as Python's repr,
+  which is PostgreSQL's shortest float8 text for 1e-4 <= |x| < 1e15 (outside: the Python writer).
+* completion delay: hours rounded half up to 2 decimals (source.ResponseRow.delay_hours), exact
+  decimal arithmetic on both sides.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from django.db import connection, transaction
+from django.db.models import F
+from psycopg import sql
+
+from surveys.exports.catalogue import ItemVar, QuestionnaireCatalogue, ScoreVar
+from surveys.exports.deid import date_shift_days
+from surveys.exports.source import responses_queryset
+from surveys.exports.spec import ExportSpec
+from surveys.exports.tables import Column, Context, option_shown
+from surveys.models import Item
+from surveys.questionnaires import values
+
+T = Item.Type
+
+# The response columns the expressions read, by alias (Django builds the query: one home for the
+# export's filters, responses_queryset).
+_BASE = {
+    "x_id": "pk",
+    "x_version_id": "version_id",
+    "x_status": "status",
+    "x_answers": "answers",
+    "x_scores": "scores",
+    "x_submitted": "submitted_at",
+    "x_due": "assignment__due_at",
+    "x_occurrence": "assignment__occurrence",
+    "x_channel": "assignment__invitation_channel",
+    "x_timepoint": "assignment__timepoint__code",
+    "x_tp_order": "assignment__timepoint__order",
+    "x_participant": "assignment__participant_id",
+    "x_pseudonym": "assignment__participant__pseudonym",
+    "x_enrolled": "assignment__participant__created_at",
+    "x_site": "assignment__participant__site__code",
+    "x_questionnaire": "version__questionnaire__code",
+    "x_version": "version__number",
+    "x_source": "source",
+}
+# source.ORDER, on the aliases.
+_ORDER = "r.x_pseudonym, r.x_due, r.x_tp_order, r.x_occurrence, r.x_id"
+
+ISO_SECONDS = "'YYYY-MM-DD\"T\"HH24:MI:SS'"
+# A stored number Python reads as a double (its JSON text has a point) prints as PostgreSQL's
+# shortest float8 text only in this range (below, repr switches to an exponent earlier or later).
+REPR_LOW, REPR_HIGH = "1e-4", "1e15"
+# Python's date.fromisoformat (3.11) also reads YYYYMMDD and ISO week dates: left to the Python writer.
+OTHER_ISO_DATE = "'^([0-9]{8}$|[0-9]{4}-?W)'"
+ISO_DATE = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
+# What a date-and-time page stores (values._datetime_text); any other text goes to the Python writer.
+CANONICAL_DATETIME = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$'"
+FLUSH = 256 * 1024
+NON_STRING_ELEMENT = '\'strict $[*] ? (@.type() != "string" && @.type() != "null")\''
+
+
+@dataclass
+class SqlTableStats:
+    rows: int
+    participants: list[int]
+
+
+def _lit(value: Any) -> str:
+    return sql.Literal(value).as_string(connection.connection)
+
+
+def _json(value: Any) -> str:
+    return _lit(json.dumps(value)) + "::jsonb"
+
+
+def _text_list(codes: list[str]) -> str:
+    return "ARRAY[" + ", ".join(_lit(c) for c in codes) + "]::text[]" if codes else "ARRAY[]::text[]"
+
+
+def _case(subject: str, mapping: list[tuple[str, str]], default: str = "NULL") -> str:
+    if not mapping:
+        return default
+    whens = " ".join(f"WHEN {_lit(code)} THEN {_lit(shown)}" for code, shown in mapping)
+    return f"CASE {subject} {whens} ELSE {default} END"
+
+
+class _Builder:
+    """The SELECT of one questionnaire's wide table: a text expression per column, and the
+    predicate that finds a row the Python writer must render."""
+
+    def __init__(self, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context):
+        self.cat = cat
+        self.columns = columns
+        self.ctx = ctx
+        self.tz = _lit(ctx.dates.zone.key)
+        self.mode = ctx.dates.mode
+        # LATERAL subqueries that compute a value once for several uses: those of the metadata
+        # (shifted instants need the shift), and those of items, which the check needs too.
+        self.laterals: list[str] = []
+        self.item_laterals: list[str] = []
+        self.odd: list[str] = [
+            "jsonb_typeof(r.x_answers) NOT IN ('object', 'null')",
+            "jsonb_typeof(r.x_scores) NOT IN ('object', 'null')",
+        ]
+        self.enrol_day = f"(r.x_enrolled AT TIME ZONE {self.tz})::date"
+
+    # --- metadata -----------------------------------------------------------------------------
+
+    def instant(self, column: str, name: str) -> str:
+        """DateMode.instant, as csv_cell writes it (isoformat to the second, or a day number)."""
+        tz = self.tz
+        wall = f"({column} AT TIME ZONE {tz})"
+        if self.mode == "days_since_enrolment":
+            return f"({wall}::date - {self.enrol_day})::text"
+        if self.mode == "exact":
+            self.laterals.append(
+                f"CROSS JOIN LATERAL (SELECT {wall} AS w, "
+                f"extract(epoch FROM {wall} - ({column} AT TIME ZONE 'UTC'))::int AS o) AS {name}"
+            )
+            return f"to_char({name}.w, {ISO_SECONDS}) || {_offset(name + '.o')}"
+        # Shifted: the wall clock moved by whole days; the offset is the one Python's fold=0 gives
+        # that wall clock: PostgreSQL's own reading (the offset before a gap, after a fold), or the
+        # offset before the transition when the wall clock falls in a fold.
+        self.laterals.append(
+            f"CROSS JOIN LATERAL (SELECT {wall} + sh.days * interval '1 day' AS w) AS {name}_w "
+            f"CROSS JOIN LATERAL (SELECT ({name}_w.w AT TIME ZONE {tz}) AS x) AS {name}_x "
+            f"CROSS JOIN LATERAL (SELECT "
+            f"extract(epoch FROM {name}_w.w - ({name}_x.x AT TIME ZONE 'UTC'))::int AS pg, "
+            f"extract(epoch FROM (({name}_x.x - interval '1 day') AT TIME ZONE {tz}) "
+            f"- (({name}_x.x - interval '1 day') AT TIME ZONE 'UTC'))::int AS before) AS {name}_o "
+            f"CROSS JOIN LATERAL (SELECT CASE WHEN {name}_o.before > {name}_o.pg AND "
+            f"extract(epoch FROM ((({name}_w.w - make_interval(secs => {name}_o.before)) AT TIME ZONE 'UTC') "
+            f"AT TIME ZONE {tz}) - ({name}_w.w - make_interval(secs => {name}_o.before)))::int = {name}_o.before "
+            f"THEN {name}_o.before ELSE {name}_o.pg END AS o, {name}_w.w AS w) AS {name}"
+        )
+        return (
+            f"CASE WHEN {column} IS NOT NULL AND extract(year FROM {name}.w) BETWEEN 1 AND 9999 "
+            f"THEN to_char({name}.w, {ISO_SECONDS}) || {_offset(name + '.o')} END"
+        )
+
+    def metadata(self) -> list[str]:
+        delay = (
+            "CASE WHEN r.x_submitted IS NULL OR r.x_submitted < r.x_due THEN NULL "
+            "ELSE trim_scale(round(extract(epoch FROM r.x_submitted - r.x_due) / 3600, 2))::text END"
+        )
+        return [
+            "NULLIF(r.x_pseudonym, '')",
+            "NULLIF(r.x_site, '')",
+            "NULLIF(r.x_questionnaire, '')",
+            "r.x_version::text",
+            "NULLIF(r.x_timepoint, '')",
+            "r.x_occurrence::text",
+            self.instant("r.x_due", "t_due"),
+            self.instant("r.x_submitted", "t_sub"),
+            delay,
+            "NULLIF(r.x_channel, '')",
+            "NULLIF(r.x_status, '')",
+            "NULLIF(r.x_source, '')",
+        ]
+
+    # --- items --------------------------------------------------------------------------------
+
+    def _in_versions(self, expression: str, version_ids: set[int]) -> str:
+        if version_ids >= set(self.cat.number_of_version):
+            return expression
+        if not version_ids:
+            return "NULL"
+        ids = ", ".join(str(int(v)) for v in sorted(version_ids))
+        return f"CASE WHEN r.x_version_id IN ({ids}) THEN {expression} END"
+
+    def _answer(self, item: ItemVar) -> str:
+        return f"(r.x_answers -> {_lit(item.link_id)})"
+
+    def column(self, column: Column) -> str:
+        item = column.item
+        if column.kind == "score":
+            return self.score(column.score)
+        if column.kind == "band":
+            return self.band(column.score)
+        assert item is not None
+        in_item = {vid for vid, links in self.cat.items_by_version.items() if item.link_id in links}
+        a = self._answer(item)
+        if column.kind in ("option", "other") and self._choice_odd(a) not in self.odd:
+            self.odd.append(self._choice_odd(a))
+        if column.kind == "option":
+            code = column.option.code
+            offered = {vid for vid, codes in item.codes_by_version.items() if code in codes}
+            # Python skips "" before matching, so an option coded "" is never chosen.
+            chosen = "'0'" if code == "" else f"CASE WHEN {a} @> {_json(code)} THEN '1' ELSE '0' END"
+            answered = f"((jsonb_typeof({a}) = 'string' AND {a} <> '\"\"') OR (jsonb_typeof({a}) = 'array' AND NOT {a} <@ '[null, \"\"]'))"
+            return self._in_versions(f"CASE WHEN {answered} THEN {chosen} END", offered & in_item)
+        if column.kind == "other":
+            codes = _text_list([c for c in item.option_order if c])
+            expression = (
+                f"CASE jsonb_typeof({a}) "
+                f"WHEN 'string' THEN CASE WHEN {a} #>> '{{}}' <> ALL({codes}) THEN NULLIF({a} #>> '{{}}', '') END "
+                f"WHEN 'array' THEN (SELECT NULLIF(string_agg(e.v, '; ' ORDER BY e.n), '') "
+                f"FROM jsonb_array_elements_text({a}) WITH ORDINALITY AS e(v, n) "
+                f"WHERE e.v <> '' AND e.v <> ALL({codes})) END"
+            )
+            return self._in_versions(expression, in_item)
+        return self._in_versions(self.scalar(item, a), in_item)
+
+    def _choice_odd(self, a: str) -> str:
+        return (
+            f"(jsonb_typeof({a}) NOT IN ('string', 'array', 'null') OR "
+            f"(jsonb_typeof({a}) = 'array' AND jsonb_path_exists({a}, {NON_STRING_ELEMENT})))"
+        )
+
+    def scalar(self, item: ItemVar, a: str) -> str:
+        """tables.scalar_value (numeric=False) of one item, as text."""
+        kind = item.type
+        empty = f"({a} IS NULL OR {a} IN ('null', '\"\"', '[]'))"
+        if kind in (T.SINGLE, T.MULTIPLE):
+            if self._choice_odd(a) not in self.odd:
+                self.odd.append(self._choice_odd(a))
+            shown = [(o.code, str(option_shown(o, self.ctx))) for o in item.ordered_options() if o.code]
+            codes = _text_list([code for code, _shown in shown])
+            first = (
+                f"(SELECT e.v FROM jsonb_array_elements_text({a}) WITH ORDINALITY AS e(v, n) "
+                f"WHERE e.v = ANY({codes}) ORDER BY e.n LIMIT 1)"
+            )
+            scalar = _case(f"{a} #>> '{{}}'", shown)
+            return (
+                f"CASE jsonb_typeof({a}) WHEN 'string' THEN NULLIF({scalar}, '') "
+                f"WHEN 'array' THEN NULLIF({_case(first, shown)}, '') END"
+            )
+        if kind == T.YES_NO:
+            yes, no = (self.ctx.yes_no[True], self.ctx.yes_no[False]) if self.ctx.labels else ("1", "0")
+            true_words = _text_list(sorted(values.TRUE_WORDS))
+            false_words = _text_list(sorted(values.FALSE_WORDS))
+            self.odd.append(
+                f"((jsonb_typeof({a}) = 'string' AND {a} <> '\"\"' AND NOT ({a} #>> '{{}}' = ANY({true_words}) "
+                f"OR {a} #>> '{{}}' = ANY({false_words}))) OR "
+                f"(jsonb_typeof({a}) = 'number' AND strpos({a}::text, '.') > 0))"
+            )
+            return (
+                f"NULLIF(CASE jsonb_typeof({a}) "
+                f"WHEN 'boolean' THEN CASE WHEN {a} = 'true' THEN {_lit(yes)} ELSE {_lit(no)} END "
+                f"WHEN 'string' THEN CASE WHEN {a} #>> '{{}}' = ANY({true_words}) THEN {_lit(yes)} "
+                f"WHEN {a} #>> '{{}}' = ANY({false_words}) THEN {_lit(no)} END "
+                f"WHEN 'number' THEN CASE ({a} #>> '{{}}')::numeric WHEN 1 THEN {_lit(yes)} "
+                f"WHEN 0 THEN {_lit(no)} END END, '')"
+            )
+        if kind in values.NUMBER_TYPES:
+            self.odd.append(
+                f"((jsonb_typeof({a}) = 'string' AND {a} <> '\"\"') OR "
+                f"(jsonb_typeof({a}) = 'number' AND {_odd_number(a, whole=kind == T.DECIMAL)}))"
+            )
+            return f"CASE WHEN jsonb_typeof({a}) = 'number' THEN {_number(a)} END"
+        if kind == T.DATE:
+            return self.date(item, a, empty)
+        if kind == T.DATETIME:
+            return self.datetime(item, a, empty)
+        # Text (and any other type): str(value).
+        self.odd.append(f"(NOT {empty} AND jsonb_typeof({a}) <> 'string')")
+        return f"NULLIF({a} #>> '{{}}', '')"
+
+    def date(self, item: ItemVar, a: str, empty: str) -> str:
+        """DateMode.date of str(value)[:10]; text that is not a date kept only with exact dates."""
+        name = f"d{len(self.item_laterals)}"
+        text = f"CASE WHEN jsonb_typeof({a}) = 'string' THEN {a} #>> '{{}}' END"
+        self.item_laterals.append(
+            f"CROSS JOIN LATERAL (SELECT {text} AS s, left({text}, 10) AS p) AS {name}_t "
+            f"CROSS JOIN LATERAL (SELECT CASE WHEN {_valid_date(name + '_t.p')} THEN "
+            f"make_date(substr({name}_t.p, 1, 4)::int, substr({name}_t.p, 6, 2)::int, substr({name}_t.p, 9, 2)::int) "
+            f"END AS d, {name}_t.s AS s, {name}_t.p AS p) AS {name}"
+        )
+        self.odd.append(f"(NOT {empty} AND (jsonb_typeof({a}) <> 'string' OR {name}.p ~ {OTHER_ISO_DATE}))")
+        if self.mode == "exact":
+            return f"NULLIF(CASE WHEN {name}.d IS NOT NULL THEN {name}.p ELSE {name}.s END, '')"
+        if self.mode == "shifted":
+            moved = f"({name}.d + sh.days)"
+            return f"CASE WHEN extract(year FROM {moved}) BETWEEN 1 AND 9999 THEN to_char({moved}, 'YYYY-MM-DD') END"
+        return f"({name}.d - {self.enrol_day})::text"
+
+    def datetime(self, item: ItemVar, a: str, empty: str) -> str:
+        """tables.wall_clock: the stored reading (astimezone into its own zone changes nothing)."""
+        name = f"d{len(self.item_laterals)}"
+        s = f"{name}_t.s"
+        parts = {
+            "y": f"substr({s}, 1, 4)::int",
+            "mo": f"substr({s}, 6, 2)::int",
+            "d": f"substr({s}, 9, 2)::int",
+            "h": f"substr({s}, 12, 2)::int",
+            "mi": f"substr({s}, 15, 2)::int",
+            "sec": f"coalesce(nullif(substr({s}, 18, 2), ''), '0')::int",
+        }
+        valid = (
+            f"{s} ~ {CANONICAL_DATETIME} AND {_valid_date(f'left({s}, 10)')} AND {parts['y']} BETWEEN 2 AND 9998 "
+            f"AND {parts['h']} <= 23 AND {parts['mi']} <= 59 AND {parts['sec']} <= 59"
+        )
+        self.item_laterals.append(
+            f"CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof({a}) = 'string' THEN {a} #>> '{{}}' END AS s) AS {name}_t "
+            f"CROSS JOIN LATERAL (SELECT CASE WHEN {valid} THEN make_timestamp({parts['y']}, {parts['mo']}, "
+            f"{parts['d']}, {parts['h']}, {parts['mi']}, {parts['sec']}) END AS w) AS {name}"
+        )
+        self.odd.append(f"(NOT {empty} AND {name}.w IS NULL)")
+        if self.mode == "exact":
+            return f"to_char({name}.w, {ISO_SECONDS})"
+        if self.mode == "shifted":
+            return f"to_char({name}.w + sh.days * interval '1 day', {ISO_SECONDS})"
+        return f"({name}.w::date - {self.enrol_day})::text"
+
+    # --- scores -------------------------------------------------------------------------------
+
+    def score(self, score: ScoreVar) -> str:
+        entry = f"(r.x_scores -> {_lit(score.name)})"
+        value = f"({entry} -> 'value')"
+        self.odd.append(
+            f"(jsonb_typeof({entry}) = 'object' AND (jsonb_typeof({value}) IN ('string', 'boolean', 'array', 'object') "
+            f"OR (jsonb_typeof({value}) = 'number' AND {_odd_number(value, whole=False)})))"
+        )
+        return (
+            f"CASE WHEN jsonb_typeof({entry}) = 'object' AND jsonb_typeof({value}) = 'number' THEN {_number(value)} END"
+        )
+
+    def band(self, score: ScoreVar) -> str:
+        entry = f"(r.x_scores -> {_lit(score.name)})"
+        code = f"({entry} -> 'band')"
+        self.odd.append(
+            f"(jsonb_typeof({entry}) = 'object' AND (jsonb_typeof({code}) IN ('boolean', 'array', 'object') "
+            f"OR (jsonb_typeof({code}) = 'number' AND strpos({code}::text, '.') > 0)))"
+        )
+        shown = []
+        for band in score.ordered_bands():
+            text = self.ctx.label(band.labels) if self.ctx.labels else band.code
+            shown.append((band.code, str(text)))
+        subject = f"{code} #>> '{{}}'"
+        return (
+            f"CASE WHEN jsonb_typeof({entry}) = 'object' AND jsonb_typeof({code}) IN ('string', 'number') "
+            f"THEN NULLIF({_case(subject, shown, default=subject)}, '') END"
+        )
+
+    # --- the statements -----------------------------------------------------------------------
+
+    def select(self, base: str, shifts: tuple[list[str], list[int]] | None) -> str:
+        cells = self.metadata() + [self.column(c) for c in self.columns[12:]]
+        joins = ""
+        if shifts is not None:
+            joins = (
+                f"JOIN unnest({_text_list(shifts[0])}, ARRAY[{', '.join(str(int(d)) for d in shifts[1])}]::int[]) "
+                "AS sh(pseudonym, days) ON sh.pseudonym = r.x_pseudonym "
+            )
+        laterals = " ".join(self.laterals + self.item_laterals)
+        return f"SELECT {', '.join(cells)} FROM ({base}) AS r {joins}{laterals} ORDER BY {_ORDER}"
+
+    def check(self, base: str, *, shifted: bool) -> str:
+        """Responses, participants, whether a row needs the Python writer, whether PostgreSQL
+        prints doubles shortest (extra_float_digits > 0); the pseudonyms when dates are shifted. Call after `select`, which gathers the predicates."""
+        return (
+            "SELECT count(*), coalesce(array_agg(DISTINCT r.x_participant), '{}'), "
+            f"coalesce(bool_or(({' OR '.join(self.odd)}) IS TRUE), false), "
+            "current_setting('extra_float_digits')::int > 0"
+            + (", coalesce(array_agg(DISTINCT r.x_pseudonym), '{}')" if shifted else "")
+            + f" FROM ({base}) AS r {' '.join(self.item_laterals)}"
+        )
+
+
+def _offset(seconds: str) -> str:
+    """A UTC offset in seconds as datetime.isoformat writes it: +HH:MM, or +HH:MM:SS."""
+    a = f"abs({seconds})"
+    return (
+        f"(CASE WHEN {seconds} < 0 THEN '-' ELSE '+' END || to_char({a} / 3600, 'FM00') || ':' || "
+        f"to_char({a} % 3600 / 60, 'FM00') || CASE WHEN {a} % 60 <> 0 THEN ':' || to_char({a} % 60, 'FM00') ELSE '' END)"
+    )
+
+
+def _number(a: str) -> str:
+    """A JSON number as csv_cell writes what Python read: an integer as stored, a double as repr
+    (a whole double as its integer)."""
+    f = f"({a} #>> '{{}}')::float8"
+    return (
+        f"CASE WHEN strpos({a}::text, '.') = 0 THEN {a}::text "
+        f"WHEN {f} = trunc({f}) THEN trunc({f})::bigint::text ELSE {f}::text END"
+    )
+
+
+def _odd_number(a: str, *, whole: bool) -> str:
+    """A JSON number whose Python rendering the expression above does not reproduce. `whole`: an
+    integer is written through a double (decimal items: float(number))."""
+    n = f"({a} #>> '{{}}')::numeric"
+    double = f"(strpos({a}::text, '.') > 0 AND (abs({n}) >= {REPR_HIGH} OR ({n} <> 0 AND abs({n}) < {REPR_LOW})))"
+    return f"({double} OR abs({n}) >= {REPR_HIGH})" if whole else double
+
+
+def _valid_date(p: str) -> str:
+    """`p` is YYYY-MM-DD of a real date of years 1 to 9999 (checked before make_date reads it)."""
+    y, m, d = f"substr({p}, 1, 4)::int", f"substr({p}, 6, 2)::int", f"substr({p}, 9, 2)::int"
+    leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
+    days = f"CASE WHEN {m} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END WHEN {m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
+    return f"({p} ~ {ISO_DATE} AND {y} >= 1 AND {m} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {days})"
+
+
+# --- streaming ------------------------------------------------------------------------------------
+
+
+class _CrlfRows:
+    """PostgreSQL's CSV rows with csv.writer's line ends: LF outside quoted fields becomes CRLF.
+
+    A COPY block is split on quotes: parts alternate outside and inside quoted fields (a doubled
+    quote inside a field toggles twice), carried over from one block to the next."""
+
+    def __init__(self) -> None:
+        self.quoted = False
+        self.rows = 0
+
+    def convert(self, block: bytes) -> bytes:
+        parts = block.split(b'"')
+        for index, part in enumerate(parts):
+            if not self.quoted and b"\n" in part:
+                self.rows += part.count(b"\n")
+                parts[index] = part.replace(b"\n", b"\r\n")
+            if index < len(parts) - 1:
+                self.quoted = not self.quoted
+        return b'"'.join(parts)
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """The time zones PostgreSQL knows (read once: the view reads every zone file)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_timezone_names")
+        return frozenset(name for (name,) in cursor.fetchall())
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One snapshot for the check and the COPY; inside the caller's transaction, that transaction."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def wide_csv_rows_sql(
+    *,
+    spec: ExportSpec,
+    ctx: Context,
+    cat: QuestionnaireCatalogue,
+    columns: list[Column],
+    out: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> SqlTableStats | None:
+    """Write the data rows of one questionnaire's wide CSV (after its header) with one COPY.
+
+    None, with nothing written, when not on PostgreSQL or when a stored value needs the Python
+    writer (module docstring). `progress(rows)` is called as rows stream out."""
+    if connection.vendor != "postgresql" or ctx.dates.zone.key not in _zones():
+        return None
+    queryset = responses_queryset(spec, questionnaires=[cat.code]).values(**{a: F(p) for a, p in _BASE.items()})
+    base_sql, params = queryset.query.sql_with_params()
+    connection.ensure_connection()
+    with _snapshot(), connection.cursor() as cursor:
+        from psycopg import ClientCursor
+
+        base = ClientCursor(connection.connection).mogrify(base_sql, params)
+        shifted = ctx.dates.mode == "shifted"
+        builder = _Builder(cat, columns, ctx)
+        builder.select(base, ([], []) if shifted else None)
+        cursor.execute(builder.check(base, shifted=shifted))
+        found = cursor.fetchone()
+        rows, participants, odd, shortest_floats = found[:4]
+        if odd or not shortest_floats:
+            return None
+        if rows == 0:
+            return SqlTableStats(rows=0, participants=[])
+        shifts = None
+        if shifted:
+            pseudonyms = list(found[4])
+            shifts = (pseudonyms, [date_shift_days(study_id=ctx.dates.study_id, pseudonym=p) for p in pseudonyms])
+        select = _Builder(cat, columns, ctx).select(base, shifts)
+        rows_out = _CrlfRows()
+        pending: list[bytes] = []
+        size = 0
+        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
+            # libpq hands over one row at a time: written in blocks of about FLUSH bytes.
+            for block in copy:
+                pending.append(bytes(block))
+                size += len(block)
+                if size >= FLUSH:
+                    out.write(rows_out.convert(b"".join(pending)))
+                    pending, size = [], 0
+                    if progress is not None:
+                        progress(rows_out.rows)
+        out.write(rows_out.convert(b"".join(pending)))
+        if progress is not None:
+            progress(rows_out.rows)
+        return SqlTableStats(rows=rows_out.rows, participants=list(participants))
