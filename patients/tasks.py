@@ -14,6 +14,7 @@ backoff: Django's fixup drops the broken connection before the next run.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from celery import shared_task
 from celery.signals import task_prerun
@@ -38,9 +39,29 @@ def _database_health_check(sender=None, **kwargs) -> None:
 
 @shared_task(ignore_result=True)
 def messages_dispatch_due() -> dict[str, int]:
-    """Beat, every minute (CELERY_BEAT_SCHEDULE): claim the due messages and enqueue their sends."""
+    """Beat, every minute (CELERY_BEAT_SCHEDULE): claim the due messages and enqueue their sends,
+    MESSAGES_SEND_BATCH per messages_send task."""
     report = dispatch.messages_dispatch(now=timezone.now())
     return {"claimed": len(report.claimed), "enqueued": report.enqueued, "released": report.released}
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=30,
+)
+def messages_send(self, message_ids: list[int]) -> dict[str, int]:
+    """A batch claimed by the beat tick, sent concurrently within the provider's rate; the messages
+    that need another go (a retry, a check with the provider) get a message_send task each."""
+    outcomes = dispatch.messages_send(message_ids=message_ids, now=timezone.now())
+    dispatch.message_retries_enqueue(outcomes)
+    return dict(Counter(outcome.status for outcome in outcomes.values()))
 
 
 @shared_task(

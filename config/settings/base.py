@@ -440,10 +440,23 @@ TWILIO_STATUS_CALLBACK_URL = env("TWILIO_STATUS_CALLBACK_URL", default="")
 TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
 # Seconds to wait for Twilio's answer; past it the send counts as a temporary failure.
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+# Message segments per second TWILIO_FROM may send (Twilio queues the excess, then fails what waited
+# past the validity period); 0: by the kind of sender, a long code 1, a short code 100, an alphanumeric
+# ID or a Messaging Service 10 (set what the account was granted). TWILIO_ACCOUNT_MPS caps the account
+# over all senders (0: no cap of ours). Paced in Redis, so the rate holds over every worker
+# (patients/messaging/ratelimit.py).
+TWILIO_SENDER_MPS = env.float("TWILIO_SENDER_MPS", default=0.0)
+TWILIO_ACCOUNT_MPS = env.float("TWILIO_ACCOUNT_MPS", default=0.0)
 
 # --- Sending (patients/messaging/dispatch.py, patients/tasks.py) -----------------------------------------
-# Messages claimed per beat tick (one send task each); what is left waits for the next minute.
-MESSAGES_DISPATCH_BATCH = env.int("MESSAGES_DISPATCH_BATCH", default=1000)
+# Messages claimed per beat tick; what is left waits for the next minute. 0: a minute of the SMS
+# sender's rate (1000 when SMS have no rate), so claimed messages do not wait past MESSAGES_QUEUED_TIMEOUT.
+MESSAGES_DISPATCH_BATCH = env.int("MESSAGES_DISPATCH_BATCH", default=0)
+# Messages per send task: claimed, prepared and recorded together, sent concurrently.
+MESSAGES_SEND_BATCH = env.int("MESSAGES_SEND_BATCH", default=100)
+# Provider calls in flight at once in one worker process (threads); the account's API concurrency
+# (Twilio answers 429, error 20429, beyond it) bounds this times the number of workers.
+MESSAGES_SEND_CONCURRENCY = env.int("MESSAGES_SEND_CONCURRENCY", default=16)
 # Attempts at one message before it is marked failed and shown to the study team.
 MESSAGES_SEND_MAX_ATTEMPTS = env.int("MESSAGES_SEND_MAX_ATTEMPTS", default=6)
 # Exponential backoff between attempts: base × 2^(attempt-1), at most the max, with full jitter;

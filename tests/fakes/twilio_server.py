@@ -516,9 +516,15 @@ if __name__ == "__main__":
     main()
 
 
+# The fake has no carrier queue behind it: its sender is paced (the limiter runs) far above what a
+# test sends, unless a test sets TWILIO_SENDER_MPS itself.
+FAKE_SENDER_MPS = 10000.0
+
+
 def use_fake_twilio(settings, fake: FakeTwilio, *, sender: str = "+33700000000", timeout: float = 2.0) -> None:
     """Point the Twilio backend at `fake` (pytest-django's `settings` fixture or an override)."""
     settings.SMS_BACKEND = "patients.messaging.sms.twilio.TwilioBackend"
+    settings.TWILIO_SENDER_MPS = FAKE_SENDER_MPS
     settings.TWILIO_ACCOUNT_SID = fake.account_sid
     settings.TWILIO_AUTH_TOKEN = fake.auth_token
     settings.TWILIO_FROM = sender
@@ -535,4 +541,5 @@ def fake_twilio_env(fake: FakeTwilio, *, sender: str = "+33700000000", timeout: 
         "TWILIO_FROM": sender,
         "TWILIO_API_BASE": fake.url,
         "TWILIO_TIMEOUT": str(timeout),
+        "TWILIO_SENDER_MPS": str(FAKE_SENDER_MPS),
     }

@@ -98,6 +98,13 @@ def can_look_up(backend: SmsBackend) -> bool:
     return callable(getattr(backend, "find_sent", None))
 
 
+def backend_send_rates(backend: SmsBackend) -> tuple:
+    """The backend's send rates (patients.messaging.ratelimit.SendRate: its sender's, its account's),
+    for a backend that has a provider's limits to respect (`send_rates()`); () otherwise."""
+    rates = getattr(backend, "send_rates", None)
+    return tuple(rates()) if callable(rates) else ()
+
+
 # Sent by the Twilio status webhook when a message that had been accepted fails later
 # with a recipient error code (undelivered/failed 30003...): the dispatcher connects a
 # receiver to plan the email fallback, as it does for an SmsPermanentError at send time.

@@ -8,6 +8,9 @@ Settings (config/settings/base.py, from the environment):
     TWILIO_API_BASE             another host for the REST API (the fake provider in tests and the
                                 benchmark); empty: https://api.twilio.com
     TWILIO_TIMEOUT              seconds to wait for Twilio's answer before calling it a timeout
+    TWILIO_SENDER_MPS           message segments per second TWILIO_FROM may send (0: by its kind,
+                                SENDER_MPS below); TWILIO_ACCOUNT_MPS the account's cap (0: none)
+    MESSAGES_SEND_CONCURRENCY   requests in flight per worker: the connection pool is that large
 
 Errors are sorted for the caller's retry policy: 500, 503, 429 (with Retry-After) and a
 connection that could not be opened are temporary (Twilio did not take the message); no answer
@@ -29,15 +32,25 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from patients.messaging.ratelimit import SendRate
 from patients.messaging.sms import SmsPermanentError, SmsResult, SmsTemporaryError, SmsUncertainError
 
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+SHORT_CODE = re.compile(r"^[0-9]{3,8}$")
+# Segments per second of a sender by its kind, when TWILIO_SENDER_MPS does not say (Twilio's
+# defaults: a long code sends 1 a second, a short code 100; an alphanumeric ID or a Messaging
+# Service gets what the account was granted: 10 is a cautious start).
+SENDER_MPS = {"long_code": 1.0, "short_code": 100.0, "alphanumeric": 10.0, "messaging_service": 10.0}
+# 21611: the sender's queue at Twilio holds more than it can send within the validity period.
+# Nothing was created: a later attempt works once the queue has drained.
+QUEUE_FULL_CODES = frozenset({21611})
 # Twilio adds this header to its own webhook retries; sending it on our requests costs nothing,
 # lets a provider that honours it drop a repeat, and lets the fake provider count duplicates.
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
@@ -78,10 +91,15 @@ class _HttpClient(TwilioHttpClient):
     the idempotency header of the current send, and the Retry-After of a 429 (the SDK's
     exception drops the response headers)."""
 
-    def __init__(self, *, timeout: float):
+    def __init__(self, *, timeout: float, connections: int):
         # max_retries=0: a retried POST could send the SMS twice; retries are the caller's
         # decision, with the same idempotency key.
         super().__init__(timeout=timeout, max_retries=0)
+        # As many pooled connections as concurrent sends (requests keeps 10 by default and opens,
+        # then drops, one per send beyond that).
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, connections), max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         # Per thread: a threaded worker pool may share this backend between concurrent sends.
         self._current = threading.local()
 
@@ -139,7 +157,10 @@ class TwilioBackend:
         if missing:
             raise ImproperlyConfigured(f"The Twilio SMS backend needs {', '.join(missing)}.")
         self.sender = sender
-        self.http = _HttpClient(timeout=settings.TWILIO_TIMEOUT)
+        self.account_sid = sid
+        self.http = _HttpClient(
+            timeout=settings.TWILIO_TIMEOUT, connections=int(getattr(settings, "MESSAGES_SEND_CONCURRENCY", 16))
+        )
         # environment={} : the SDK otherwise reads TWILIO_* variables behind our settings' back.
         self.client = Client(sid, token, http_client=self.http, environment={})
         if settings.TWILIO_API_BASE:
@@ -149,6 +170,24 @@ class TwilioBackend:
         self.status_callback = settings.TWILIO_STATUS_CALLBACK_URL or (
             settings.SITE_URL + reverse("patients:twilio_status")
         )
+
+    def sender_kind(self) -> str:
+        if MESSAGING_SERVICE_SID.match(self.sender):
+            return "messaging_service"
+        if SHORT_CODE.match(self.sender):
+            return "short_code"
+        if self.sender.startswith("+"):
+            return "long_code"
+        return "alphanumeric"
+
+    def send_rates(self) -> tuple[SendRate, ...]:
+        """The sender's rate, then the account's cap (patients/messaging/ratelimit.py)."""
+        sender = float(getattr(settings, "TWILIO_SENDER_MPS", 0.0)) or SENDER_MPS[self.sender_kind()]
+        account = float(getattr(settings, "TWILIO_ACCOUNT_MPS", 0.0))
+        rates = [SendRate(f"twilio:{self.account_sid}:{self.sender}", sender)]
+        if account:
+            rates.append(SendRate(f"twilio:{self.account_sid}", account))
+        return tuple(rates)
 
     def send_sms(self, *, to: str, body: str, idempotency_key: str) -> SmsResult:
         sender = (
@@ -169,6 +208,8 @@ class TwilioBackend:
             ) from exc
         except TwilioException as exc:
             status, code = getattr(exc, "status", None), getattr(exc, "code", None)
+            if code in QUEUE_FULL_CODES:
+                raise SmsTemporaryError(f"Twilio's queue for the sender is full: error {code}", code=code) from exc
             if isinstance(status, int) and 400 <= status < 500:
                 raise SmsPermanentError(f"Twilio refused the message: HTTP {status}, error {code}", code=code) from exc
             raise SmsTemporaryError(f"Twilio error: HTTP {status}, error {code}", code=code) from exc

@@ -135,7 +135,9 @@ def test_redis_down_when_beat_fires_loses_nothing_and_sends_once_it_is_back(make
 def test_a_worker_killed_mid_send_is_settled_with_the_provider_and_sends_nothing_twice(make, workers, fake):
     first, second = due_messages(make, 2)
     fake.hang_next(1, seconds=20, accept=True)  # the provider takes the SMS, then answers late
-    doomed = workers()
+    # One provider call at a time, so that the second SMS is still queued when the worker dies
+    # (test_a_worker_killed_with_sends_in_flight_... covers a full pool of them).
+    doomed = workers(MESSAGES_SEND_CONCURRENCY="1")
 
     messages_dispatch(now=timezone.now())
     wait_for(lambda: len(fake.messages) == 1, "the provider to receive the first SMS", doomed)
