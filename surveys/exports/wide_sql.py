@@ -89,6 +89,8 @@ ISO_DATE = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
 # What a date-and-time page stores (values._datetime_text); any other text goes to the Python writer.
 CANONICAL_DATETIME = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$'"
 FLUSH = 256 * 1024
+NON_STRING_MEMBER = "'strict $.* ? (@.type() != \"string\")'"
+ARRAY_MEMBER = "'strict $.* ? (@.type() == \"array\")'"
 NON_STRING_ELEMENT = '\'strict $[*] ? (@.type() != "string" && @.type() != "null")\''
 
 
@@ -121,7 +123,7 @@ class _Builder:
     """The SELECT of one questionnaire's wide table: a text expression per column, and the
     predicate that finds a row the Python writer must render."""
 
-    def __init__(self, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context):
+    def __init__(self, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context, *, no_arrays: bool = False):
         self.cat = cat
         self.columns = columns
         self.ctx = ctx
@@ -131,10 +133,18 @@ class _Builder:
         # (shifted instants need the shift), and those of items, which the check needs too.
         self.laterals: list[str] = []
         self.item_laterals: list[str] = []
-        self.odd: list[str] = [
+        # What makes a row need the Python writer: `odd` in general, `odd_strings` when every answer
+        # of the row is a JSON string (most rows: one jsonpath over the row says so, and then most
+        # items need no check at all), `odd_always` whatever the answers.
+        self.odd: list[str] = []
+        self.odd_strings: list[str] = []
+        self.odd_always: list[str] = [
             "jsonb_typeof(r.x_answers) NOT IN ('object', 'null')",
             "jsonb_typeof(r.x_scores) NOT IN ('object', 'null')",
         ]
+        # Set once the check found no answer that is a list: a choice is then a string or missing,
+        # and its cells are plain lookups on the answer's text.
+        self.no_arrays = no_arrays
         self.enrol_day = f"(r.x_enrolled AT TIME ZONE {self.tz})::date"
 
     # --- metadata -----------------------------------------------------------------------------
@@ -204,6 +214,10 @@ class _Builder:
     def _answer(self, item: ItemVar) -> str:
         return f"(r.x_answers -> {_lit(item.link_id)})"
 
+    def _text(self, item: ItemVar) -> str:
+        """The answer's text: a string's own text (what a choice is, once no answer is a list)."""
+        return f"(r.x_answers ->> {_lit(item.link_id)})"
+
     def column(self, column: Column) -> str:
         item = column.item
         if column.kind == "score":
@@ -215,6 +229,11 @@ class _Builder:
         a = self._answer(item)
         if column.kind in ("option", "other") and self._choice_odd(a) not in self.odd:
             self.odd.append(self._choice_odd(a))
+        if column.kind == "option" and self.no_arrays:
+            code, text = column.option.code, self._text(item)
+            offered = {vid for vid, codes in item.codes_by_version.items() if code in codes}
+            chosen = "'0'" if code == "" else f"CASE WHEN {text} = {_lit(code)} THEN '1' ELSE '0' END"
+            return self._in_versions(f"CASE WHEN {text} <> '' THEN {chosen} END", offered & in_item)
         if column.kind == "option":
             code = column.option.code
             offered = {vid for vid, codes in item.codes_by_version.items() if code in codes}
@@ -248,6 +267,8 @@ class _Builder:
             if self._choice_odd(a) not in self.odd:
                 self.odd.append(self._choice_odd(a))
             shown = [(o.code, str(option_shown(o, self.ctx))) for o in item.ordered_options() if o.code]
+            if self.no_arrays:
+                return f"NULLIF({_case(self._text(item), shown)}, '')"
             codes = _text_list([code for code, _shown in shown])
             first = (
                 f"(SELECT e.v FROM jsonb_array_elements_text({a}) WITH ORDINALITY AS e(v, n) "
@@ -262,6 +283,10 @@ class _Builder:
             yes, no = (self.ctx.yes_no[True], self.ctx.yes_no[False]) if self.ctx.labels else ("1", "0")
             true_words = _text_list(sorted(values.TRUE_WORDS))
             false_words = _text_list(sorted(values.FALSE_WORDS))
+            self.odd_strings.append(
+                f"({self._text(item)} <> '' AND NOT ({self._text(item)} = ANY({true_words}) "
+                f"OR {self._text(item)} = ANY({false_words})))"
+            )
             self.odd.append(
                 f"((jsonb_typeof({a}) = 'string' AND {a} <> '\"\"' AND NOT ({a} #>> '{{}}' = ANY({true_words}) "
                 f"OR {a} #>> '{{}}' = ANY({false_words}))) OR "
@@ -276,6 +301,7 @@ class _Builder:
                 f"WHEN 0 THEN {_lit(no)} END END, '')"
             )
         if kind in values.NUMBER_TYPES:
+            self.odd_strings.append(f"{self._text(item)} <> ''")
             self.odd.append(
                 f"((jsonb_typeof({a}) = 'string' AND {a} <> '\"\"') OR "
                 f"(jsonb_typeof({a}) = 'number' AND {_odd_number(a, whole=kind == T.DECIMAL)}))"
@@ -300,6 +326,7 @@ class _Builder:
             f"END AS d, {name}_t.s AS s, {name}_t.p AS p) AS {name}"
         )
         self.odd.append(f"(NOT {empty} AND (jsonb_typeof({a}) <> 'string' OR {name}.p ~ {OTHER_ISO_DATE}))")
+        self.odd_strings.append(f"{name}.p ~ {OTHER_ISO_DATE}")
         if self.mode == "exact":
             return f"NULLIF(CASE WHEN {name}.d IS NOT NULL THEN {name}.p ELSE {name}.s END, '')"
         if self.mode == "shifted":
@@ -329,6 +356,7 @@ class _Builder:
             f"{parts['d']}, {parts['h']}, {parts['mi']}, {parts['sec']}) END AS w) AS {name}"
         )
         self.odd.append(f"(NOT {empty} AND {name}.w IS NULL)")
+        self.odd_strings.append(f"({name}_t.s <> '' AND {name}.w IS NULL)")
         if self.mode == "exact":
             return f"to_char({name}.w, {ISO_SECONDS})"
         if self.mode == "shifted":
@@ -340,7 +368,7 @@ class _Builder:
     def score(self, score: ScoreVar) -> str:
         entry = f"(r.x_scores -> {_lit(score.name)})"
         value = f"({entry} -> 'value')"
-        self.odd.append(
+        self.odd_always.append(
             f"(jsonb_typeof({entry}) = 'object' AND (jsonb_typeof({value}) IN ('string', 'boolean', 'array', 'object') "
             f"OR (jsonb_typeof({value}) = 'number' AND {_odd_number(value, whole=False)})))"
         )
@@ -351,7 +379,7 @@ class _Builder:
     def band(self, score: ScoreVar) -> str:
         entry = f"(r.x_scores -> {_lit(score.name)})"
         code = f"({entry} -> 'band')"
-        self.odd.append(
+        self.odd_always.append(
             f"(jsonb_typeof({entry}) = 'object' AND (jsonb_typeof({code}) IN ('boolean', 'array', 'object') "
             f"OR (jsonb_typeof({code}) = 'number' AND strpos({code}::text, '.') > 0)))"
         )
@@ -378,13 +406,24 @@ class _Builder:
         laterals = " ".join(self.laterals + self.item_laterals)
         return f"SELECT {', '.join(cells)} FROM ({base}) AS r {joins}{laterals} ORDER BY {_ORDER}"
 
+    def _odd_row(self) -> str:
+        def any_of(predicates: list[str]) -> str:
+            return "(" + " OR ".join(predicates) + ")" if predicates else "false"
+
+        only_strings = f"NOT jsonb_path_exists(r.x_answers, {NON_STRING_MEMBER}, '{{}}', true)"
+        return (
+            f"{any_of(self.odd_always)} OR "
+            f"CASE WHEN {only_strings} THEN {any_of(self.odd_strings)} ELSE {any_of(self.odd)} END"
+        )
+
     def check(self, base: str, *, shifted: bool) -> str:
         """Responses, participants, whether a row needs the Python writer, whether PostgreSQL
         prints doubles shortest (extra_float_digits > 0); the pseudonyms when dates are shifted. Call after `select`, which gathers the predicates."""
         return (
             "SELECT count(*), coalesce(array_agg(DISTINCT r.x_participant), '{}'), "
-            f"coalesce(bool_or(({' OR '.join(self.odd)}) IS TRUE), false), "
-            "current_setting('extra_float_digits')::int > 0"
+            f"coalesce(bool_or(({self._odd_row()}) IS TRUE), false), "
+            "current_setting('extra_float_digits')::int > 0, "
+            f"coalesce(bool_or(jsonb_path_exists(r.x_answers, {ARRAY_MEMBER}, '{{}}', true)), false)"
             + (", coalesce(array_agg(DISTINCT r.x_pseudonym), '{}')" if shifted else "")
             + f" FROM ({base}) AS r {' '.join(self.item_laterals)}"
         )
@@ -496,16 +535,16 @@ def wide_csv_rows_sql(
         builder.select(base, ([], []) if shifted else None)
         cursor.execute(builder.check(base, shifted=shifted))
         found = cursor.fetchone()
-        rows, participants, odd, shortest_floats = found[:4]
+        rows, participants, odd, shortest_floats, arrays = found[:5]
         if odd or not shortest_floats:
             return None
         if rows == 0:
             return SqlTableStats(rows=0, participants=[])
         shifts = None
         if shifted:
-            pseudonyms = list(found[4])
+            pseudonyms = list(found[5])
             shifts = (pseudonyms, [date_shift_days(study_id=ctx.dates.study_id, pseudonym=p) for p in pseudonyms])
-        select = _Builder(cat, columns, ctx).select(base, shifts)
+        select = _Builder(cat, columns, ctx, no_arrays=not arrays).select(base, shifts)
         rows_out = _CrlfRows()
         pending: list[bytes] = []
         size = 0
