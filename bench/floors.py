@@ -2,8 +2,13 @@
 
 The floor of a path is a raw COPY of exactly the rows that path wrote: the path runs once in
 a transaction that is rolled back, its new rows are read back as the database holds them
-(ciphertexts, ids and all), and the floor writes those tuples again with one COPY per table
-through psycopg (and is rolled back too). Paths and floors then run interleaved, several
+(ciphertexts, ids and all), and the floor writes them again with one COPY per table through
+psycopg (and is rolled back too), in two forms:
+
+* rows: the rows as Python tuples, each handed to `copy.write_row` — what any Python code
+  that has its rows in hand pays at least (the floor the ratios are against);
+* data: the COPY text itself, read with COPY TO and written back with COPY FROM — the
+  server's share alone, no Python per row (shown for scale). Paths and floors then run interleaved, several
 times, and the median of each is kept: on a shared machine only ratios of medians travel.
 """
 
@@ -27,13 +32,15 @@ class Captured:
     """The rows one run wrote, by table, as tuples in the table's column order."""
 
     tables: dict[str, tuple[list[str], list[tuple]]] = field(default_factory=dict)
+    data: dict[str, tuple[list[str], bytes]] = field(default_factory=dict)
+    counted: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
-        return sum(len(rows) for _columns, rows in self.tables.values())
+        return sum(self.counted.values())
 
     def counts(self) -> dict[str, int]:
-        return {table: len(rows) for table, (_columns, rows) in self.tables.items()}
+        return dict(self.counted)
 
 
 def _pk(table: str) -> str:
@@ -60,34 +67,52 @@ def high_marks(tables: list[str]) -> dict[str, int]:
     return marks
 
 
-def capture(marks: dict[str, int]) -> Captured:
-    """Every row above the marks, read with psycopg's own types (no Django conversion)."""
+def capture(marks: dict[str, int], *, tuples: bool = True) -> Captured:
+    """Every row above the marks: as COPY text, and (`tuples`) as tuples read with psycopg's own
+    types (no Django conversion). Tuples of millions of rows take gigabytes: big runs skip them."""
     captured = Captured()
     raw = connection.connection
     for table, mark in marks.items():
+        pk = sql.Identifier(_pk(table))
         with raw.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("SELECT * FROM {table} WHERE {pk} > %s ORDER BY {pk}").format(
-                    table=sql.Identifier(table), pk=sql.Identifier(_pk(table))
-                ),
-                [mark],
-            )
+            cursor.execute(sql.SQL("SELECT * FROM {table} LIMIT 0").format(table=sql.Identifier(table)))
             columns = [d.name for d in cursor.description]
-            captured.tables[table] = (columns, cursor.fetchall())
+            chosen = sql.SQL("SELECT * FROM {table} WHERE {pk} > {mark} ORDER BY {pk}").format(
+                table=sql.Identifier(table), pk=pk, mark=sql.Literal(mark)
+            )
+            blocks = []
+            with cursor.copy(sql.SQL("COPY ({chosen}) TO STDOUT").format(chosen=chosen)) as copy:
+                blocks.extend(bytes(block) for block in copy)
+            captured.data[table] = (columns, b"".join(blocks))
+            captured.counted[table] = captured.data[table][1].count(b"\n")
+            if tuples:
+                cursor.execute(chosen)
+                captured.tables[table] = (columns, cursor.fetchall())
     return captured
+
+
+def _copy_in(table: str, columns: list[str]) -> sql.Composed:
+    return sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+        table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
 
 
 def copy_rows(captured: Captured) -> None:
     """The floor: one COPY per table of the captured tuples, in the order they were written."""
-    raw = connection.connection
-    with raw.cursor() as cursor:
+    with connection.connection.cursor() as cursor:
         for table, (columns, rows) in captured.tables.items():
-            statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
-                table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, columns))
-            )
-            with cursor.copy(statement) as copy:
+            with cursor.copy(_copy_in(table, columns)) as copy:
                 for row in rows:
                     copy.write_row(row)
+
+
+def copy_data(captured: Captured) -> None:
+    """The server's share: one COPY per table of the captured COPY text."""
+    with connection.connection.cursor() as cursor:
+        for table, (columns, data) in captured.data.items():
+            with cursor.copy(_copy_in(table, columns)) as copy:
+                for start in range(0, len(data), 1 << 20):
+                    copy.write(data[start : start + (1 << 20)])
 
 
 def timed_rolled_back(work: Callable[[], object]) -> float:

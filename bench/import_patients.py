@@ -2,9 +2,10 @@
 measured in the same run, interleaved, median of several runs (machines here are shared and
 noisy: ratios travel, seconds do not):
 
-* floor, COPY: a raw COPY (psycopg) of exactly the rows the import writes — patients,
-  participants, enrolments, their history rows, assignments, their history rows, messages —
-  read back from a first import and written again as they are (ciphertexts included);
+* floor, COPY: a raw COPY (psycopg `write_row`) of exactly the rows the import writes —
+  patients, participants, enrolments, their history rows, assignments, their history rows,
+  messages — read back from a first import and written again as they are (ciphertexts
+  included); and the same COPY from its text (`floor_copy_data`: the server's share alone);
 * old floor, bulk_create: the same Patient rows written with plain bulk_create (encrypted, no
   validation, no history, no participant or schedule), the floor the earlier runs compared to;
 * dry run: import_check alone (every rule of enrolment_problems, writes nothing);
@@ -115,6 +116,7 @@ def one_size(rows_count: int, runs: int) -> dict:
     measured = floors.interleaved(
         {
             "floor_copy": lambda: floors.timed_rolled_back(lambda: floors.copy_rows(captured)),
+            "floor_copy_data": lambda: floors.timed_rolled_back(lambda: floors.copy_data(captured)),
             "old_floor_bulk_create": lambda: floors.timed_rolled_back(plain_bulk_create),
             "dry_run": lambda: floors.timed_rolled_back(dry_run),
             "import": lambda: floors.timed_rolled_back(full_import),
@@ -132,6 +134,9 @@ def one_size(rows_count: int, runs: int) -> dict:
         "seconds": measured,
         "rows_per_second": {name: round(rows_count / seconds) for name, seconds in median.items()},
         "import_over_floor_copy": round(median["import"] / median["floor_copy"], 2),
+        "import_over_floor_copy_data": round(median["import"] / median["floor_copy_data"], 2),
+        # The writing alone: the import less its own check (the dry run's work), against the floor.
+        "writing_over_floor_copy": round((median["import"] - median["dry_run"]) / median["floor_copy"], 2),
         "import_over_bulk_create": round(median["import"] / median["old_floor_bulk_create"], 2),
         "dry_run_share_of_import": round(median["dry_run"] / median["import"], 2),
     }

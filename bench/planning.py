@@ -1,74 +1,74 @@
-"""Planning benchmark: assignments and messages for many enrolments, against bulk inserts of the same rows.
+"""Planning benchmark: assignments and messages for many enrolments, against floors measured in
+the same run, interleaved, median of several runs (the machine is shared: ratios travel).
 
 Schedule (per enrolment): a baseline t0 (reminders at +2, +5 days), a weekly questionnaire for
 12 weeks (reminder at +3 days), a 3-month one (reminders at +3, +7 days) and a triggered pain
-follow-up (not planned at enrolment): 14 assignments (+14 history rows) and 30 messages.
+follow-up (not planned at enrolment): 14 assignments, 14 history rows and 30 messages.
+Patients, participants and enrolments are written first and loaded with their patient and
+study (setup, timed apart, in no ratio).
 
-Paths, in this order, on the same enrolments (ENROLMENTS participants, patients and enrolments
-are bulk-created first; that setup is timed and reported but is not part of any ratio):
+Paths, each in a transaction rolled back (the database is left as found):
 
-1. baseline: bulk_create of exactly the rows the services write (assignments with their
-   history rows through simple-history's bulk_create_with_history, messages with plain
-   bulk_create), in batches of 2,000 enrolments. Row values are computed before the clock
-   starts (same pure functions as the services): only the inserts are timed.
-2. bulk planner: surveys.scheduling.planning.assignments_plan_many + patients.messaging.planning.messages_plan_many
-   (the rules of messages_plan, one query set per batch instead of per enrolment; what the
-   import uses), 2,000 enrolments per transaction; timed in full.
-3. services: per enrolment, in its own transaction, as enrollment_create does:
-   surveys.scheduling.planning.assignments_plan + patients.messaging.planning.messages_plan. If this exceeds
-   BENCH_SERVICE_BUDGET seconds (default 600), or after BENCH_SERVICE_SAMPLE enrolments, it
-   stops there and the rate measured so far is extrapolated to all enrolments (said so in the
-   JSON: services.extrapolated).
-
-Paths 1 and 2 run in a transaction rolled back at the end; path 3 commits (like enrolment).
-Each path's row counts are checked equal. Run on its own database, which it fills:
+* floor, COPY: a raw COPY (psycopg `write_row`) of exactly the rows the bulk planner writes,
+  read back from a first planning; `floor_copy_data` writes the same COPY text (the server's
+  share alone, for scale) — bench/floors.py;
+* old floor, bulk_create: those rows through simple-history's bulk_create_with_history and
+  Message bulk_create, values computed before the clock: the floor earlier runs compared to;
+* bulk planner: assignments_plan_many + messages_plan_many (what the import runs), 2,000
+  enrolments per call;
+* services: assignments_plan + messages_plan per enrolment (in a savepoint each), as
+  enrollment_create plans, on a sample of enrolments, its rate extrapolated.
 
     createdb -h 127.0.0.1 -U postgres ressenti_bench_planning
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ressenti_bench_planning .venv/bin/python bench/planning.py
 
-BENCH_ENROLMENTS (default 100000), BENCH_SERVICE_BUDGET (600). Writes bench/results/planning.json.
+Default: a scaling line of 1,000 and 10,000 enrolments (580,000 rows), 3 runs, a few minutes.
+`--sizes 10000,100000` for 100,000 enrolments (5.8 million rows; the old bulk_create floor and
+the tuple floor are skipped above 20,000 enrolments: too slow, and gigabytes of tuples),
+`--runs N`, `--service-sample N` (default 300). Writes bench/results/planning.json, with the
+previous ratios kept beside as `before`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import sys
 import time
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-ENROLMENTS = int(os.environ.get("BENCH_ENROLMENTS", "100000"))
-BUDGET = float(os.environ.get("BENCH_SERVICE_BUDGET", "600"))
-# The service path stops after this many enrolments too (0 = all), and is extrapolated.
-SAMPLE = int(os.environ.get("BENCH_SERVICE_SAMPLE", "0")) or ENROLMENTS
+OUT = ROOT / "bench" / "results" / "planning.json"
 BATCH = 2000
+# Above this many enrolments the old bulk_create floor (minutes) and the tuple floor (memory) are left out.
+FULL_FLOORS_UP_TO = 20_000
 # Enrolled on a Monday noon, planned "now": the same instant for every enrolment.
 ENROLLED = datetime(2030, 6, 3, 10, 0, tzinfo=UTC)
+# The last figures before planning wrote by COPY (bench/results/planning.json then, 100,000
+# enrolments, bulk_create as the floor; rows/s).
+BEFORE = {
+    "enrolments": 100000,
+    "rows_per_second": {"bulk_create_floor": 7689, "bulk_planner": 6429, "services": 1568},
+    "bulk_planner_over_bulk_create": 1.2,
+    "services_over_bulk_create": 4.9,
+}
 
 
-class Rollback(Exception):
-    pass
+def log(text: str) -> None:
+    print(text, flush=True)
 
 
-def log(label: str, seconds: float, rows: int, unit: str = "rows") -> None:
-    print(f"  {label:<44} {seconds:8.2f} s  {rows / seconds:9.0f} {unit}/s  ({rows} {unit})", flush=True)
-
-
-def main() -> None:  # noqa: C901 - one linear script
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection, transaction
+def one_size(enrolments: int, runs: int, sample: int) -> dict:  # noqa: C901 - one linear script
+    from django.db import transaction
     from simple_history.utils import bulk_create_with_history
 
-    call_command("migrate", verbosity=0)
+    from bench import floors
+    from config.bulk_rows import rows_insert
     from patients.messaging.planning import channel_choose, message_times, messages_plan, messages_plan_many
     from patients.models import Enrollment, Message, Patient
     from surveys.models import Assignment, Participant
@@ -81,10 +81,8 @@ def main() -> None:  # noqa: C901 - one linear script
     )
     from tests import factories
 
-    run = str(int(time.time()))
-    print(f"{ENROLMENTS} enrolments, {connection.vendor}, batch {BATCH}", flush=True)
-
-    # --- setup: a study and its enrolments, in bulk ---------------------------------------
+    run = str(time.time_ns())
+    log(f"{enrolments} enrolments, batch {BATCH}")
     started = time.perf_counter()
     study = factories.study(code=f"bench-plan-{run}", consent_required=False)
     version = factories.published_version(study=study)
@@ -101,190 +99,203 @@ def main() -> None:  # noqa: C901 - one linear script
         trigger_operator=">=",
         trigger_value="7",
     )
-    for start in range(0, ENROLMENTS, BATCH):
-        size = min(BATCH, ENROLMENTS - start)
-        with transaction.atomic():
-            participants = Participant.objects.bulk_create(
-                [
-                    Participant(study=study, pseudonym=f"B{run}-{start + i:06d}", language="fr", consented_at=ENROLLED)
-                    for i in range(size)
-                ]
-            )
-            patients = Patient.objects.bulk_create(
-                [
-                    Patient(
-                        name=f"Patient {start + i}",
-                        phone=f"+3361{(start + i) % 10_000_000:07d}",
-                        email=f"p{start + i}@example.org",
-                        time_zone="Europe/Paris",
-                    )
-                    for i in range(size)
-                ]
-            )
-            Enrollment.objects.bulk_create(
-                [
-                    Enrollment(
-                        patient=patient,
-                        participant=participant,
-                        consent_method="written",
-                        consent_recorded_at=ENROLLED,
-                        enrolled_at=ENROLLED,
-                    )
-                    for patient, participant in zip(patients, participants, strict=True)
-                ]
-            )
-    setup_s = time.perf_counter() - started
-    log("setup: participants+patients+enrolments", setup_s, ENROLMENTS, "enrolments")
-
-    def enrollments_in(lo: int, hi: int):
-        return list(
-            Enrollment.objects.filter(participant__study=study)
-            .select_related("patient", "participant__study")
-            .order_by("pk")[lo:hi]
+    with transaction.atomic():
+        now = datetime.now(UTC)
+        participants = rows_insert(
+            Participant,
+            [
+                {"study_id": study.pk, "pseudonym": f"B{run}-{i:07d}", "language": "fr", "consented_at": ENROLLED}
+                for i in range(enrolments)
+            ],
+            now=now,
         )
+        patients = rows_insert(
+            Patient,
+            [
+                {
+                    "name": f"Patient {i}",
+                    "phone": f"+3361{i % 10_000_000:07d}",
+                    "email": f"p{i}@example.org",
+                    "time_zone": "Europe/Paris",
+                }
+                for i in range(enrolments)
+            ],
+            now=now,
+        )
+        rows_insert(
+            Enrollment,
+            [
+                {
+                    "patient_id": patient,
+                    "participant_id": participant,
+                    "consent_method": "written",
+                    "consent_recorded_at": ENROLLED,
+                    "enrolled_at": ENROLLED,
+                }
+                for patient, participant in zip(patients, participants, strict=True)
+            ],
+            now=now,
+        )
+    loaded = list(
+        Enrollment.objects.filter(participant__study=study)
+        .select_related("patient", "participant__study")
+        .order_by("pk")
+    )
+    batches = [loaded[lo : lo + BATCH] for lo in range(0, enrolments, BATCH)]
+    setup_s = time.perf_counter() - started
+    log(f"  setup: {enrolments} participants, patients, enrolments, loaded: {setup_s:.1f} s (in no ratio)")
+
+    tables = [
+        Assignment._meta.db_table,
+        Assignment.history.model._meta.db_table,
+        Message._meta.db_table,
+    ]
+
+    def bulk_planner() -> None:
+        for batch in batches:
+            planned, created = assignments_plan_many(anchors=[(e.participant, ENROLLED) for e in batch])
+            messages_plan_many(
+                enrollments=batch,
+                assignments_by_participant=planned,
+                now=ENROLLED,
+                created={a.pk for a in created},
+            )
+
+    full_floors = enrolments <= FULL_FLOORS_UP_TO
+    captured = floors.Captured()
+
+    def plan_and_capture() -> None:
+        nonlocal captured
+        marks = floors.high_marks(tables)
+        bulk_planner()
+        captured = floors.capture(marks, tuples=full_floors)
+
+    first_s = floors.timed_rolled_back(plan_and_capture)
+    log(f"  first planning (captures the floor's rows) {first_s:7.2f} s  {captured.rows} rows: {captured.counts()}")
+    rows = captured.rows
 
     timepoints = enrolment_timepoints(study.pk)
-    results: dict = {}
 
-    # --- 1. baseline: bulk_create of the same rows ----------------------------------------
-    timed = 0.0
-    counts = defaultdict(int)
-    try:
-        with transaction.atomic():
-            for lo in range(0, ENROLMENTS, BATCH):
-                batch = enrollments_in(lo, lo + BATCH)
-                assignments = [
-                    Assignment(participant=e.participant, timepoint=tp, occurrence=k, due_at=due, expires_at=closes)
-                    for e in batch
-                    for tp in timepoints
-                    for k, due, closes in timepoint_windows(tp, ENROLLED)
-                ]
-                t = time.perf_counter()
-                assignments = bulk_create_with_history(assignments, Assignment, batch_size=5000)
-                timed += time.perf_counter() - t
-                enrollment_of = {e.participant_id: e for e in batch}
-                messages = []
-                for a in assignments:
-                    e = enrollment_of[a.participant_id]
-                    channel = channel_choose(patient=e.patient, allowed=a.timepoint.channels)
-                    for sequence, at in message_times(
-                        assignment=a, timepoint=a.timepoint, patient=e.patient, study=study, now=ENROLLED
-                    ):
-                        messages.append(
-                            Message(
-                                enrollment=e,
-                                assignment=a,
-                                channel=channel,
-                                sequence=sequence,
-                                scheduled_at=at,
-                                kind="reminder" if sequence else "invitation",
+    def old_floor() -> float:
+        """bulk_create of the same rows, only the inserts timed (values computed before the clock)."""
+        timed = 0.0
+        try:
+            with transaction.atomic():
+                for batch in batches:
+                    assignments = [
+                        Assignment(participant=e.participant, timepoint=tp, occurrence=k, due_at=due, expires_at=closes)
+                        for e in batch
+                        for tp in timepoints
+                        for k, due, closes in timepoint_windows(tp, ENROLLED)
+                    ]
+                    t = time.perf_counter()
+                    assignments = bulk_create_with_history(assignments, Assignment, batch_size=5000)
+                    timed += time.perf_counter() - t
+                    enrollment_of = {e.participant_id: e for e in batch}
+                    messages = []
+                    for a in assignments:
+                        e = enrollment_of[a.participant_id]
+                        channel = channel_choose(patient=e.patient, allowed=a.timepoint.channels)
+                        for sequence, at in message_times(
+                            assignment=a, timepoint=a.timepoint, patient=e.patient, study=study, now=ENROLLED
+                        ):
+                            messages.append(
+                                Message(
+                                    enrollment=e,
+                                    assignment=a,
+                                    channel=channel,
+                                    sequence=sequence,
+                                    scheduled_at=at,
+                                    kind="reminder" if sequence else "invitation",
+                                )
                             )
-                        )
-                t = time.perf_counter()
-                Message.objects.bulk_create(messages, batch_size=5000)
-                timed += time.perf_counter() - t
-                counts["assignments"] += len(assignments)
-                counts["messages"] += len(messages)
-            counts["history"] = Assignment.history.filter(participant__study=study).count()
-            raise Rollback
-    except Rollback:
-        pass
-    rows = counts["assignments"] + counts["history"] + counts["messages"]
-    log("1. baseline: bulk_create of the same rows", timed, rows)
-    results["baseline_bulk_create"] = {
-        "seconds": round(timed, 2),
-        **counts,
-        "rows": rows,
-        "rows_per_second": round(rows / timed),
-    }
-    per_enrolment = rows / ENROLMENTS
+                    t = time.perf_counter()
+                    Message.objects.bulk_create(messages, batch_size=5000)
+                    timed += time.perf_counter() - t
+                raise floors.Rollback
+        except floors.Rollback:
+            pass
+        return timed
 
-    # --- 2. bulk planner ------------------------------------------------------------------
-    fast_counts = defaultdict(int)
-    started = time.perf_counter()
-    try:
-        with transaction.atomic():
-            for lo in range(0, ENROLMENTS, BATCH):
-                with transaction.atomic():
-                    batch = enrollments_in(lo, lo + BATCH)
-                    planned = assignments_plan_many(anchors=[(e.participant, ENROLLED) for e in batch])
-                    fast_counts["messages"] += messages_plan_many(
-                        enrollments=batch, assignments_by_participant=planned, now=ENROLLED
-                    )
-                    fast_counts["assignments"] += sum(len(v) for v in planned.values())
-            fast_s = time.perf_counter() - started
-            fast_counts["history"] = Assignment.history.filter(participant__study=study).count()
-            raise Rollback
-    except Rollback:
-        pass
-    fast_rows = sum(fast_counts.values())
-    assert dict(fast_counts) == dict(counts), (fast_counts, counts)
-    log("2. bulk planner (assignments_plan_many + bulk messages)", fast_s, fast_rows)
-    results["bulk_planner"] = {
-        "seconds": round(fast_s, 2),
-        **fast_counts,
-        "rows": fast_rows,
-        "rows_per_second": round(fast_rows / fast_s),
-        "enrolments_per_second": round(ENROLMENTS / fast_s),
-    }
+    sampled = loaded[: min(sample, enrolments)]
 
-    # --- 3. the services, one enrolment per transaction -----------------------------------
-    done = 0
-    started = time.perf_counter()
-    elapsed = 0.0
-    while done < min(ENROLMENTS, SAMPLE) and elapsed < BUDGET:
-        for enrollment in enrollments_in(done, done + 500):
+    def services() -> None:
+        for enrollment in sampled:
             with transaction.atomic():
                 assignments = assignments_plan(participant=enrollment.participant, anchor=ENROLLED)
                 messages_plan(enrollment=enrollment, assignments=assignments, now=ENROLLED)
-            done += 1
-        elapsed = time.perf_counter() - started
-        print(f"    services: {done} enrolments in {elapsed:.0f} s", flush=True)
-    service_counts = {
-        "assignments": Assignment.objects.filter(participant__study=study).count(),
-        "history": Assignment.history.filter(participant__study=study).count(),
-        "messages": Message.objects.filter(enrollment__participant__study=study).count(),
+        written = (
+            Assignment.objects.filter(participant__study=study).count()
+            + Assignment.history.filter(participant__study=study).count()
+            + Message.objects.filter(enrollment__participant__study=study).count()
+        )
+        assert written * enrolments == rows * len(sampled), (written, rows, len(sampled))
+
+    paths = {
+        "floor_copy_data": lambda: floors.timed_rolled_back(lambda: floors.copy_data(captured)),
+        "bulk_planner": lambda: floors.timed_rolled_back(bulk_planner),
+        "services_sample": lambda: floors.timed_rolled_back(services),
     }
-    service_rows = sum(service_counts.values())
-    assert service_rows == round(per_enrolment * done), (service_counts, per_enrolment, done)
-    rate = service_rows / elapsed
-    extrapolated = done < ENROLMENTS
-    service_total_s = elapsed * ENROLMENTS / done
-    log(f"3. services, {done} enrolments" + (" (sample)" if extrapolated else ""), elapsed, service_rows)
-    results["services"] = {
-        "enrolments_measured": done,
-        "seconds_measured": round(elapsed, 2),
-        **service_counts,
-        "rows": service_rows,
-        "rows_per_second": round(rate),
-        "enrolments_per_second": round(done / elapsed),
-        "extrapolated": extrapolated,
-        "seconds_for_all": round(service_total_s, 1),
+    if full_floors:
+        paths["floor_copy"] = lambda: floors.timed_rolled_back(lambda: floors.copy_rows(captured))
+        paths["old_floor_bulk_create"] = old_floor
+    measured = floors.interleaved(paths, runs, log)
+    median = {name: values["median_s"] for name, values in measured.items()}
+    services_s = median["services_sample"] * enrolments / len(sampled)
+    rate = {name: round(rows / seconds) for name, seconds in median.items() if name != "services_sample"}
+    rate["services"] = round(rows / services_s)
+    result = {
+        "enrolments": enrolments,
+        "rows": rows,
+        "rows_by_table": captured.counts(),
+        "setup_seconds_not_in_ratios": round(setup_s, 1),
+        "runs": runs,
+        "services_enrolments_sampled": len(sampled),
+        "seconds": measured,
+        "rows_per_second": rate,
+        "enrolments_per_second_bulk_planner": round(enrolments / median["bulk_planner"]),
+        # Slowdown against each floor (higher = slower).
+        "bulk_planner_over_floor_copy_data": round(median["bulk_planner"] / median["floor_copy_data"], 2),
+        "services_over_floor_copy_data": round(services_s / median["floor_copy_data"], 2),
     }
-    baseline_rate = results["baseline_bulk_create"]["rows_per_second"]
-    fast_rate = results["bulk_planner"]["rows_per_second"]
+    if full_floors:
+        result |= {
+            "bulk_planner_over_floor_copy": round(median["bulk_planner"] / median["floor_copy"], 2),
+            "services_over_floor_copy": round(services_s / median["floor_copy"], 2),
+            "bulk_planner_over_bulk_create": round(median["bulk_planner"] / median["old_floor_bulk_create"], 2),
+            "services_over_bulk_create": round(services_s / median["old_floor_bulk_create"], 2),
+        }
+    log("  " + json.dumps({k: v for k, v in result.items() if "_over_" in k}))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000", help="enrolments, comma-separated (scaling line)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--service-sample", type=int, default=300)
+    args = parser.parse_args()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    if connection.vendor != "postgresql":
+        raise SystemExit("Run on PostgreSQL (DATABASE_URL): the floor is a PostgreSQL COPY.")
+    sizes = [one_size(int(size), args.runs, args.service_sample) for size in args.sizes.split(",")]
     payload = {
-        "enrolments": ENROLMENTS,
-        "rows_per_enrolment": {
-            "assignments": counts["assignments"] // ENROLMENTS,
-            "assignment_history": counts["history"] // ENROLMENTS,
-            "messages": counts["messages"] // ENROLMENTS,
-        },
         "database": connection.vendor,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "setup_seconds_not_in_ratios": round(setup_s, 1),
-        **results,
-        # Slowdown against plain inserts of the same rows (higher = slower); rates in rows/s.
-        "ratio_services_over_bulk_create": round(baseline_rate / rate, 1),
-        "ratio_bulk_planner_over_bulk_create": round(baseline_rate / fast_rate, 1),
-        "speedup_bulk_planner_over_services": round(fast_rate / rate, 1),
+        "rows_per_enrolment": {"assignments": 14, "assignment_history": 14, "messages": 30},
+        "before": BEFORE,
+        "sizes": sizes,
     }
-    print(json.dumps({k: v for k, v in payload.items() if k.startswith(("ratio", "speedup"))}), flush=True)
-    out = ROOT / "bench" / "results" / "planning.json"
-    out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"written {out.relative_to(ROOT)}")
+    OUT.write_text(json.dumps(payload, indent=2) + "\n")
+    log(f"written {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

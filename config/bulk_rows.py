@@ -60,7 +60,13 @@ Prepare = Callable[[Any], Any]
 class _Column:
     field: models.Field
     prepare: Prepare | None  # None: the value goes to the driver as it is
-    default: Callable[[], Any]
+    # A column left out of a row: a callable default is called for each row (and prepared),
+    # anything else is the same prepared value for every row.
+    factory: Callable[[], Any] | None
+    constant: Any
+
+
+_MISSING = object()
 
 
 def _columns(model: type[models.Model], now: datetime, connection: BaseDatabaseWrapper) -> list[_Column]:
@@ -69,18 +75,17 @@ def _columns(model: type[models.Model], now: datetime, connection: BaseDatabaseW
         if field.primary_key:
             continue
         prepare = None if type(field) in _AS_IS else _preparer(field, connection)
+        factory, constant = None, None
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            default = _always(now)  # one instant for the whole write
-        elif callable(field.default):
-            default = field.get_default
+            constant = now  # one instant for the whole write
+        elif field.has_default() and callable(field.default):
+            factory = field.get_default
         else:
-            default = _always(field.get_default())
-        columns.append(_Column(field=field, prepare=prepare, default=default))
+            constant = field.get_default()
+            if prepare is not None and constant is not None:
+                constant = prepare(constant)
+        columns.append(_Column(field=field, prepare=prepare, factory=factory, constant=constant))
     return columns
-
-
-def _always(value: Any) -> Callable[[], Any]:
-    return lambda: value
 
 
 def _preparer(field: models.Field, connection: BaseDatabaseWrapper) -> Prepare:
@@ -97,13 +102,18 @@ def _prepared(rows: Sequence[Mapping[str, Any]], columns: list[_Column]) -> list
         unknown = set(row) - names
         if unknown:
             raise ValueError(f"Unknown column(s) {sorted(unknown)}.")
+    plan = [(column.field.attname, column.prepare, column.factory, column.constant) for column in columns]
     table = []
     for row in rows:
         values = []
-        for column in columns:
-            name = column.field.attname
-            value = row[name] if name in row else column.default()
-            values.append(value if column.prepare is None or value is None else column.prepare(value))
+        for name, prepare, factory, constant in plan:
+            value = row.get(name, _MISSING)
+            if value is _MISSING:
+                if factory is None:
+                    values.append(constant)
+                    continue
+                value = factory()
+            values.append(value if prepare is None or value is None else prepare(value))
         table.append(values)
     return table
 

@@ -172,7 +172,7 @@ def _assignments_insert(
         assignment = Assignment.from_db(
             None, _ASSIGNMENT_FIELDS, [values.get(name, getattr(defaults, name)) for name in _ASSIGNMENT_FIELDS]
         )
-        assignment._state.fields_cache["timepoint"] = tp
+        assignment._state.fields_cache = {"timepoint": tp}
         new.append(assignment)
     return new
 
