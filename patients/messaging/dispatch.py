@@ -66,6 +66,7 @@ import logging
 import math
 import random
 import smtplib
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -74,7 +75,7 @@ from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
@@ -104,7 +105,7 @@ from patients.messaging.sms import (
 from patients.messaging.sms.gsm import sms_segments
 from patients.messaging.texts import email_render, message_language, message_links, sms_render
 from patients.models import Message, Patient, SmsTemplate
-from surveys.answering.links import assignment_link_token
+from surveys.answering.links import assignment_link_token, assignment_link_tokens
 from surveys.models import Assignment, Participant
 
 logger = logging.getLogger(__name__)
@@ -430,7 +431,9 @@ def _load_many(message_ids: Sequence[int]) -> dict[int, Message]:
     return {message.pk: message for message in rows}
 
 
-def _claim_for_send(messages: list[Message], now: datetime) -> tuple[list[tuple[Message, str]], dict[int, SendOutcome]]:
+def _claim_for_send(
+    messages: Sequence[_Queued], now: datetime
+) -> tuple[list[tuple[Message, str]], dict[int, SendOutcome]]:
     """queued → sending, in one transaction, for the messages still wanted: ([(message, link
     token)], the outcomes of the others: cancelled, no longer queued, gone)."""
     ids = [message.pk for message in messages]
@@ -466,12 +469,11 @@ def _claim_for_send(messages: list[Message], now: datetime) -> tuple[list[tuple[
             Message.objects.filter(pk__in=[m.pk for m in claimed], status=Status.QUEUED).update(
                 status=Status.SENDING, sending_since=now, retry_at=None, updated_at=now
             )
-        with_tokens = []
         for message in claimed:
             message.status, message.sending_since, message.retry_at, message.updated_at = Status.SENDING, now, None, now
-            # The link goes out with this message; only its hash is stored (written the first time).
-            with_tokens.append((message, assignment_link_token(assignment=message.assignment)))
-    return with_tokens, outcomes
+        # The links go out with these messages; only their hashes are stored (written the first time).
+        tokens = assignment_link_tokens(assignments=[message.assignment for message in claimed])
+    return [(message, tokens[message.assignment_id]) for message in claimed], outcomes
 
 
 def _in_flight(message: Message, now: datetime) -> SendOutcome:
@@ -721,25 +723,40 @@ def messages_send(*, message_ids: Sequence[int], now: datetime | None = None) ->
     are conditional); one after is retried into the database (_db_retry).
     """
     now = now or timezone.now()
-    loaded = _load_many(message_ids)
+    # Only the status is needed to sort them: the queued ones (nearly all) are read in full once,
+    # when they are claimed; the others now.
+    states = {
+        pk: (status, channel)
+        for pk, status, channel in Message.objects.filter(pk__in=message_ids)
+        .order_by()
+        .values_list("pk", "status", "channel")
+    }
+    unsettled = _load_many(
+        [pk for pk, (status, _channel) in states.items() if status in (Status.SENDING, Status.UNCONFIRMED)]
+    )
     outcomes: dict[int, SendOutcome] = {}
-    queued: list[Message] = []
+    queued: list[_Queued] = []
     for pk in dict.fromkeys(message_ids):
-        message = loaded.get(pk)
-        if message is None:
+        status, channel = states.get(pk, ("missing", ""))
+        if status == "missing":
             outcomes[pk] = SendOutcome("missing")
-        elif message.status == Status.SENDING:
-            outcomes[pk] = _in_flight(message, now)
-        elif message.status == Status.UNCONFIRMED:
-            outcomes[pk] = message_reconcile(message=message, now=now)
-        elif message.status != Status.QUEUED:
+        elif status == Status.SENDING:
+            outcomes[pk] = _in_flight(unsettled[pk], now)
+        elif status == Status.UNCONFIRMED:
+            outcomes[pk] = message_reconcile(message=unsettled[pk], now=now)
+        elif status != Status.QUEUED:
             # Sent by an earlier delivery of this task, cancelled, failed, or back to planned.
-            outcomes[pk] = SendOutcome(message.status, detail="not queued")
+            outcomes[pk] = SendOutcome(status, detail="not queued")
         else:
-            queued.append(message)
+            queued.append(_Queued(pk, channel))
     if queued:
         outcomes.update(_Batch(queued, now).run())
     return outcomes
+
+
+class _Queued(NamedTuple):
+    pk: int
+    channel: str
 
 
 class _LimiterDown(Exception):
@@ -758,7 +775,7 @@ class _Batch:
     RECORD_SECONDS = 0.05
     RECORD_SIZE = 100
 
-    def __init__(self, messages: list[Message], now: datetime):
+    def __init__(self, messages: list[_Queued], now: datetime):
         self.pending = deque(messages)
         self.now, self.started = now, time.monotonic()
         self.concurrency = max(1, int(_setting("MESSAGES_SEND_CONCURRENCY", 16)))
@@ -780,14 +797,17 @@ class _Batch:
         return self.now + timedelta(seconds=time.monotonic() - self.started)
 
     def run(self) -> dict[int, SendOutcome]:
-        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(self.pending)), thread_name_prefix="send")
+        pool = _send_pool(self.concurrency)
         recorded = time.monotonic()
         try:
             while self.pending or self.in_flight:
                 wait = 0.0
-                if self.pending and len(self.in_flight) < self.concurrency:
+                # Up to two waves in the pool (one in the provider's hands, one ready behind it); the
+                # next is claimed once half of that is free, so claims stay a wave at a time rather
+                # than one message per answer.
+                if self.pending and len(self.in_flight) <= self.concurrency:
                     try:
-                        wave, wait = self._granted(self.concurrency - len(self.in_flight))
+                        wave, wait = self._granted(2 * self.concurrency - len(self.in_flight))
                     except _LimiterDown:
                         self._leave_pending("the rate limiter (Redis) is unavailable")
                         wave = []
@@ -816,25 +836,35 @@ class _Batch:
             # written down before the error goes up.
             for future in as_completed(list(self.in_flight)):
                 self.answers.append((self.in_flight.pop(future), _answer(future)))
-            pool.shutdown(wait=True)
             if self.answers:
                 self._record()
         return self.outcomes
 
-    def _granted(self, room: int) -> tuple[list[Message], float]:
+    def _granted(self, room: int) -> tuple[list[_Queued], float]:
         """Up to `room` pending messages the rate lets go now, and the seconds until the next
         token when the rate stopped the wave (0: it did not)."""
-        wave: list[Message] = []
+        wave: list[_Queued] = []
         while self.pending and len(wave) < room:
-            if self.limiter is not None and self.pending[0].channel == Message.Channel.SMS:
-                try:
-                    wait = self.limiter.take(1)
-                except RedisError as exc:
-                    logger.error("send rates cannot be read (%s): the batch's unsent messages wait", exc)
-                    raise _LimiterDown from exc
-                if wait:
-                    return wave, wait
-            wave.append(self.pending.popleft())
+            if self.limiter is None or self.pending[0].channel != Message.Channel.SMS:
+                wave.append(self.pending.popleft())
+                continue
+            # The SMS at the head of the queue, asked for in one take when the bucket holds them
+            # all (one Redis call a wave, not one a message), else one at a time.
+            run = 0
+            while run < min(room - len(wave), self.limiter.burst, len(self.pending)):
+                if self.pending[run].channel != Message.Channel.SMS:
+                    break
+                run += 1
+            try:
+                wait = self.limiter.take(run)
+                if wait and run > 1:
+                    run, wait = 1, self.limiter.take(1)
+            except RedisError as exc:
+                logger.error("send rates cannot be read (%s): the batch's unsent messages wait", exc)
+                raise _LimiterDown from exc
+            if wait:
+                return wave, wait
+            wave.extend(self.pending.popleft() for _ in range(run))
         return wave, 0.0
 
     def _leave_pending(self, why: str) -> None:
@@ -844,7 +874,7 @@ class _Batch:
             self.outcomes[message.pk] = SendOutcome(Status.QUEUED, retry_in=delay, detail=why)
         self.pending.clear()
 
-    def _claim_and_prepare(self, wave: list[Message]) -> list[_Prepared]:
+    def _claim_and_prepare(self, wave: list[_Queued]) -> list[_Prepared]:
         if not wave:
             return []
         claimed, settled = _claim_for_send(wave, self.clock())
@@ -911,6 +941,20 @@ class _Batch:
             self.touched = time.monotonic()
 
 
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _send_pool(size: int) -> ThreadPoolExecutor:
+    """The process's provider-call threads, kept from one batch to the next (starting 16 threads per
+    batch cost more than the batch's database work)."""
+    with _pools_lock:
+        pool = _pools.get(size)
+        if pool is None:
+            pool = _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="message-send")
+        return pool
+
+
 def _answer(future: Future) -> tuple[str, str] | BaseException:
     """The provider's (id, status), or the exception the call raised."""
     exc = future.exception()
@@ -938,17 +982,8 @@ def _record_sent(items: list[tuple[Message, str, str]], *, count_attempt: bool =
     now = timezone.now()
     ids = [message.pk for message, _id, _status in items]
     with transaction.atomic():
-        # Unconfirmed too: a slow attempt that the sweep gave up on may still bring the answer.
-        sent = Message.objects.filter(pk__in=ids, status__in=(Status.SENDING, Status.UNCONFIRMED)).update(
-            status=Status.SENT,
-            provider_id=Case(
-                *(When(pk=message.pk, then=Value(provider_id[:128])) for message, provider_id, _s in items),
-                default=F("provider_id"),
-            ),
-            sent_at=now,
-            attempts=F("attempts") + 1 if count_attempt else F("attempts"),
-            last_error="",
-            updated_at=now,
+        sent = _mark_sent(
+            {message.pk: provider_id[:128] for message, provider_id, _s in items}, now=now, count_attempt=count_attempt
         )
         if sent:
             # Rarely not all of them (settled meanwhile by another path): which ones, then.
@@ -972,6 +1007,42 @@ def _record_sent(items: list[tuple[Message, str, str]], *, count_attempt: bool =
         logger.debug("message %s sent by %s (%s)", message.pk, message.channel, provider_status or "accepted")
     logger.info("%d message(s) sent", len(items))
     return {message.pk: SendOutcome(Status.SENT, detail=provider_status) for message, _id, provider_status in items}
+
+
+def _mark_sent(provider_ids: dict[int, str], *, now: datetime, count_attempt: bool) -> int:
+    """sending/unconfirmed → sent with each row's provider id, in one UPDATE; the rows changed.
+
+    Unconfirmed too: a slow attempt that the sweep gave up on may still bring the answer."""
+    settled = (Status.SENDING, Status.UNCONFIRMED)
+    if connection.vendor == "postgresql":
+        # The ids and provider ids as two arrays: one short statement whatever the batch size (the
+        # ORM's CASE WHEN per row cost more Python time to build than the database took to run it).
+        table = Message._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{table}" AS m SET status = %s, provider_id = v.provider_id, sent_at = %s, '
+                "attempts = m.attempts + %s, last_error = '', updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, provider_id) "
+                "WHERE m.id = v.id AND m.status = ANY(%s)",
+                [
+                    Status.SENT,
+                    now,
+                    1 if count_attempt else 0,
+                    now,
+                    list(provider_ids),
+                    list(provider_ids.values()),
+                    list(settled),
+                ],
+            )
+            return cursor.rowcount
+    return Message.objects.filter(pk__in=list(provider_ids), status__in=settled).update(
+        status=Status.SENT,
+        provider_id=Case(*(When(pk=pk, then=Value(pid)) for pk, pid in provider_ids.items()), default=F("provider_id")),
+        sent_at=now,
+        attempts=F("attempts") + 1 if count_attempt else F("attempts"),
+        last_error="",
+        updated_at=now,
+    )
 
 
 def _record_temporary(items: list[tuple[Message, _Temporary]]) -> dict[int, SendOutcome]:

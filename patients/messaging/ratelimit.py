@@ -58,6 +58,11 @@ class SendRateLimiter:
         self._algorithm = TokenBucket()
         self._stores: list[tuple[SendRate, StateStore]] = [(rate, _store(rate.key, redis_url)) for rate in rates]
 
+    @property
+    def burst(self) -> int:
+        """The most units one take can be granted: the smallest bucket."""
+        return min(rate.burst for rate in self.rates)
+
     def take(self, weight: int = 1) -> float:
         """Spend `weight` units now if every bucket has them: 0.0; else the seconds to wait before
         asking again (nothing spent in the bucket that refused).

@@ -26,14 +26,26 @@ def assignment_link_token(*, assignment: Assignment) -> str:
     16 bytes = 128 bits, 22 URL-safe characters: `https://host/s/` plus the token stays far
     inside one 160-character SMS segment.
     """
-    message = f"{assignment.pk}:{assignment.token_version}".encode()
-    raw = hmac.new(settings.LINK_TOKEN_KEY.encode(), message, hashlib.sha256).digest()[:16]
-    token = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    digest = token_hash(token)
-    if assignment.token_hash != digest:
-        Assignment.objects.filter(pk=assignment.pk).update(token_hash=digest)
-        assignment.token_hash = digest
-    return token
+    return assignment_link_tokens(assignments=[assignment])[assignment.pk]
+
+
+def assignment_link_tokens(*, assignments: list[Assignment]) -> dict[int, str]:
+    """The link tokens of many assignments (a batch of messages), by assignment id; the hashes not
+    stored yet are written in one UPDATE."""
+    tokens: dict[int, str] = {}
+    stale: list[Assignment] = []
+    for assignment in assignments:
+        message = f"{assignment.pk}:{assignment.token_version}".encode()
+        raw = hmac.new(settings.LINK_TOKEN_KEY.encode(), message, hashlib.sha256).digest()[:16]
+        token = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        digest = token_hash(token)
+        if assignment.token_hash != digest:
+            assignment.token_hash = digest
+            stale.append(assignment)
+        tokens[assignment.pk] = token
+    if stale:
+        Assignment.objects.bulk_update(stale, ["token_hash"])
+    return tokens
 
 
 def assignment_link_revoke(*, assignment: Assignment) -> str:

@@ -136,8 +136,7 @@ class FakeTwilio:
         self._random = random.Random(1)
         self._rates: list[tuple[float, _Fault]] = []
         self.reset()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread: threading.Thread | None = None
         self._callback_threads: list[threading.Thread] = []
 
@@ -469,6 +468,13 @@ class FakeTwilio:
                 self._answer(404, _error(20404, 404))
 
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Workers open a pool of connections each, all at once: socketserver's default backlog of 5
+    # drops the SYNs beyond it (a 1 s retransmit each) or resets the connection.
+    request_queue_size = 256
 
 
 def _error(code: int, status: int) -> dict:
