@@ -33,8 +33,11 @@ How SQL matches the Python writer, in short (each rule names the Python it mirro
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,13 +45,13 @@ from typing import Any, BinaryIO
 
 from django.db import connection, transaction
 from django.db.models import F
-from psycopg import sql
+from psycopg import ClientCursor, sql
 
 from surveys.exports.catalogue import ItemVar, QuestionnaireCatalogue, ScoreVar
 from surveys.exports.deid import date_shift_days
-from surveys.exports.source import responses_queryset
+from surveys.exports.source import responses_by_id, responses_queryset
 from surveys.exports.spec import ExportSpec
-from surveys.exports.tables import Column, Context, option_shown
+from surveys.exports.tables import Column, Context, option_shown, wide_values
 from surveys.models import Item
 from surveys.questionnaires import values
 
@@ -90,7 +93,6 @@ ISO_DATE = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
 CANONICAL_DATETIME = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$'"
 FLUSH = 256 * 1024
 NON_STRING_MEMBER = "'strict $.* ? (@.type() != \"string\")'"
-ARRAY_MEMBER = "'strict $.* ? (@.type() == \"array\")'"
 NON_STRING_ELEMENT = '\'strict $[*] ? (@.type() != "string" && @.type() != "null")\''
 
 
@@ -123,7 +125,7 @@ class _Builder:
     """The SELECT of one questionnaire's wide table: a text expression per column, and the
     predicate that finds a row the Python writer must render."""
 
-    def __init__(self, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context, *, no_arrays: bool = False):
+    def __init__(self, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context):
         self.cat = cat
         self.columns = columns
         self.ctx = ctx
@@ -142,9 +144,6 @@ class _Builder:
             "jsonb_typeof(r.x_answers) NOT IN ('object', 'null')",
             "jsonb_typeof(r.x_scores) NOT IN ('object', 'null')",
         ]
-        # Set once the check found no answer that is a list: a choice is then a string or missing,
-        # and its cells are plain lookups on the answer's text.
-        self.no_arrays = no_arrays
         self.enrol_day = f"(r.x_enrolled AT TIME ZONE {self.tz})::date"
 
     # --- metadata -----------------------------------------------------------------------------
@@ -157,25 +156,30 @@ class _Builder:
             return f"({wall}::date - {self.enrol_day})::text"
         if self.mode == "exact":
             self.laterals.append(
-                f"CROSS JOIN LATERAL (SELECT {wall} AS w, "
-                f"extract(epoch FROM {wall} - ({column} AT TIME ZONE 'UTC'))::int AS o) AS {name}"
+                _once(name, w=wall, o=f"extract(epoch FROM {wall} - ({column} AT TIME ZONE 'UTC'))::int")
             )
             return f"to_char({name}.w, {ISO_SECONDS}) || {_offset(name + '.o')}"
         # Shifted: the wall clock moved by whole days; the offset is the one Python's fold=0 gives
         # that wall clock: PostgreSQL's own reading (the offset before a gap, after a fold), or the
         # offset before the transition when the wall clock falls in a fold.
-        self.laterals.append(
-            f"CROSS JOIN LATERAL (SELECT {wall} + sh.days * interval '1 day' AS w) AS {name}_w "
-            f"CROSS JOIN LATERAL (SELECT ({name}_w.w AT TIME ZONE {tz}) AS x) AS {name}_x "
-            f"CROSS JOIN LATERAL (SELECT "
-            f"extract(epoch FROM {name}_w.w - ({name}_x.x AT TIME ZONE 'UTC'))::int AS pg, "
-            f"extract(epoch FROM (({name}_x.x - interval '1 day') AT TIME ZONE {tz}) "
-            f"- (({name}_x.x - interval '1 day') AT TIME ZONE 'UTC'))::int AS before) AS {name}_o "
-            f"CROSS JOIN LATERAL (SELECT CASE WHEN {name}_o.before > {name}_o.pg AND "
-            f"extract(epoch FROM ((({name}_w.w - make_interval(secs => {name}_o.before)) AT TIME ZONE 'UTC') "
-            f"AT TIME ZONE {tz}) - ({name}_w.w - make_interval(secs => {name}_o.before)))::int = {name}_o.before "
-            f"THEN {name}_o.before ELSE {name}_o.pg END AS o, {name}_w.w AS w) AS {name}"
-        )
+        moved = f"{name}_w.w - make_interval(secs => {name}_o.before)"
+        self.laterals += [
+            _once(f"{name}_w", w=f"{wall} + sh.days * interval '1 day'"),
+            _once(f"{name}_x", x=f"({name}_w.w AT TIME ZONE {tz})"),
+            _once(
+                f"{name}_o",
+                pg=f"extract(epoch FROM {name}_w.w - ({name}_x.x AT TIME ZONE 'UTC'))::int",
+                before=f"extract(epoch FROM (({name}_x.x - interval '1 day') AT TIME ZONE {tz}) "
+                f"- (({name}_x.x - interval '1 day') AT TIME ZONE 'UTC'))::int",
+            ),
+            _once(
+                name,
+                o=f"CASE WHEN {name}_o.before > {name}_o.pg AND "
+                f"extract(epoch FROM ((({moved}) AT TIME ZONE 'UTC') AT TIME ZONE {tz}) - ({moved}))::int "
+                f"= {name}_o.before THEN {name}_o.before ELSE {name}_o.pg END",
+                w=f"{name}_w.w",
+            ),
+        ]
         return (
             f"CASE WHEN {column} IS NOT NULL AND extract(year FROM {name}.w) BETWEEN 1 AND 9999 "
             f"THEN to_char({name}.w, {ISO_SECONDS}) || {_offset(name + '.o')} END"
@@ -186,8 +190,9 @@ class _Builder:
             "CASE WHEN r.x_submitted IS NULL OR r.x_submitted < r.x_due THEN NULL "
             "ELSE trim_scale(round(extract(epoch FROM r.x_submitted - r.x_due) / 3600, 2))::text END"
         )
-        return [
-            "NULLIF(r.x_pseudonym, '')",
+        # A row the Python writer renders is a marker row: "" (which no other row starts with:
+        # pseudonyms are NULLIF'd) and the response id, every other cell NULL (_Rows).
+        cells = [
             "NULLIF(r.x_site, '')",
             "NULLIF(r.x_questionnaire, '')",
             "r.x_version::text",
@@ -199,6 +204,11 @@ class _Builder:
             "NULLIF(r.x_channel, '')",
             "NULLIF(r.x_status, '')",
             "NULLIF(r.x_source, '')",
+        ]
+        return [
+            "CASE WHEN k.odd THEN '' ELSE NULLIF(r.x_pseudonym, '') END",
+            "CASE WHEN k.odd THEN r.x_id::text ELSE NULLIF(r.x_site, '') END",
+            *(f"CASE WHEN NOT k.odd THEN {cell} END" for cell in cells[1:]),
         ]
 
     # --- items --------------------------------------------------------------------------------
@@ -229,11 +239,6 @@ class _Builder:
         a = self._answer(item)
         if column.kind in ("option", "other") and self._choice_odd(a) not in self.odd:
             self.odd.append(self._choice_odd(a))
-        if column.kind == "option" and self.no_arrays:
-            code, text = column.option.code, self._text(item)
-            offered = {vid for vid, codes in item.codes_by_version.items() if code in codes}
-            chosen = "'0'" if code == "" else f"CASE WHEN {text} = {_lit(code)} THEN '1' ELSE '0' END"
-            return self._in_versions(f"CASE WHEN {text} <> '' THEN {chosen} END", offered & in_item)
         if column.kind == "option":
             code = column.option.code
             offered = {vid for vid, codes in item.codes_by_version.items() if code in codes}
@@ -267,18 +272,23 @@ class _Builder:
             if self._choice_odd(a) not in self.odd:
                 self.odd.append(self._choice_odd(a))
             shown = [(o.code, str(option_shown(o, self.ctx))) for o in item.ordered_options() if o.code]
-            if self.no_arrays:
-                return f"NULLIF({_case(self._text(item), shown)}, '')"
-            codes = _text_list([code for code, _shown in shown])
-            first = (
-                f"(SELECT e.v FROM jsonb_array_elements_text({a}) WITH ORDINALITY AS e(v, n) "
-                f"WHERE e.v = ANY({codes}) ORDER BY e.n LIMIT 1)"
-            )
-            scalar = _case(f"{a} #>> '{{}}'", shown)
-            return (
-                f"CASE jsonb_typeof({a}) WHEN 'string' THEN NULLIF({scalar}, '') "
-                f"WHEN 'array' THEN NULLIF({_case(first, shown)}, '') END"
-            )
+            # The first option code in the list's order. A path, not a subquery: a subquery in the
+            # SELECT list would keep the whole list out of PostgreSQL's parallel workers.
+            variables = _json({f"c{n}": code for n, (code, _shown) in enumerate(shown)})
+            matches = " || ".join(f"@ == $c{n}" for n in range(len(shown))) or "false"
+            first = f"(jsonb_path_query_first({a}, {_lit(f'strict $[*] ? ({matches})')}, {variables}) #>> '{{}}')"
+            in_list = _case(first, shown)
+            if any(code.startswith("[") for code, _shown in shown):
+                # A list's JSON text could read as such a code: look at the type first.
+                scalar = _case(f"{a} #>> '{{}}'", shown)
+                return (
+                    f"CASE jsonb_typeof({a}) WHEN 'string' THEN NULLIF({scalar}, '') "
+                    f"WHEN 'array' THEN NULLIF({in_list}, '') END"
+                )
+            # One lookup for the usual answer, a string: its text is an option code, or the answer is
+            # a list (or not an option: NULL either way).
+            in_list = f"CASE WHEN jsonb_typeof({a}) = 'array' THEN {in_list} END"
+            return f"NULLIF({_case(self._text(item), shown, default=in_list)}, '')"
         if kind == T.YES_NO:
             yes, no = (self.ctx.yes_no[True], self.ctx.yes_no[False]) if self.ctx.labels else ("1", "0")
             true_words = _text_list(sorted(values.TRUE_WORDS))
@@ -319,12 +329,12 @@ class _Builder:
         """DateMode.date of str(value)[:10]; text that is not a date kept only with exact dates."""
         name = f"d{len(self.item_laterals)}"
         text = f"CASE WHEN jsonb_typeof({a}) = 'string' THEN {a} #>> '{{}}' END"
-        self.item_laterals.append(
-            f"CROSS JOIN LATERAL (SELECT {text} AS s, left({text}, 10) AS p) AS {name}_t "
-            f"CROSS JOIN LATERAL (SELECT CASE WHEN {_valid_date(name + '_t.p')} THEN "
-            f"make_date(substr({name}_t.p, 1, 4)::int, substr({name}_t.p, 6, 2)::int, substr({name}_t.p, 9, 2)::int) "
-            f"END AS d, {name}_t.s AS s, {name}_t.p AS p) AS {name}"
-        )
+        p = f"{name}_t.p"
+        day = f"make_date(substr({p}, 1, 4)::int, substr({p}, 6, 2)::int, substr({p}, 9, 2)::int)"
+        self.item_laterals += [
+            _once(f"{name}_t", s=text, p=f"left({text}, 10)"),
+            _once(name, d=f"CASE WHEN {_valid_date(p)} THEN {day} END", s=f"{name}_t.s", p=p),
+        ]
         self.odd.append(f"(NOT {empty} AND (jsonb_typeof({a}) <> 'string' OR {name}.p ~ {OTHER_ISO_DATE}))")
         self.odd_strings.append(f"{name}.p ~ {OTHER_ISO_DATE}")
         if self.mode == "exact":
@@ -350,11 +360,11 @@ class _Builder:
             f"{s} ~ {CANONICAL_DATETIME} AND {_valid_date(f'left({s}, 10)')} AND {parts['y']} BETWEEN 2 AND 9998 "
             f"AND {parts['h']} <= 23 AND {parts['mi']} <= 59 AND {parts['sec']} <= 59"
         )
-        self.item_laterals.append(
-            f"CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof({a}) = 'string' THEN {a} #>> '{{}}' END AS s) AS {name}_t "
-            f"CROSS JOIN LATERAL (SELECT CASE WHEN {valid} THEN make_timestamp({parts['y']}, {parts['mo']}, "
-            f"{parts['d']}, {parts['h']}, {parts['mi']}, {parts['sec']}) END AS w) AS {name}"
-        )
+        stamp = ", ".join(parts[key] for key in ("y", "mo", "d", "h", "mi", "sec"))
+        self.item_laterals += [
+            _once(f"{name}_t", s=f"CASE WHEN jsonb_typeof({a}) = 'string' THEN {a} #>> '{{}}' END"),
+            _once(name, w=f"CASE WHEN {valid} THEN make_timestamp({stamp}) END"),
+        ]
         self.odd.append(f"(NOT {empty} AND {name}.w IS NULL)")
         self.odd_strings.append(f"({name}_t.s <> '' AND {name}.w IS NULL)")
         if self.mode == "exact":
@@ -396,15 +406,17 @@ class _Builder:
     # --- the statements -----------------------------------------------------------------------
 
     def select(self, base: str, shifts: tuple[list[str], list[int]] | None) -> str:
-        cells = self.metadata() + [self.column(c) for c in self.columns[12:]]
+        """The COPY's SELECT: each row's cells, or its marker when it has a value only the Python
+        writer renders (k.odd, computed once per row)."""
+        cells = self.metadata() + [f"CASE WHEN NOT k.odd THEN {self.column(c)} END" for c in self.columns[12:]]
         joins = ""
         if shifts is not None:
             joins = (
                 f"JOIN unnest({_text_list(shifts[0])}, ARRAY[{', '.join(str(int(d)) for d in shifts[1])}]::int[]) "
                 "AS sh(pseudonym, days) ON sh.pseudonym = r.x_pseudonym "
             )
-        laterals = " ".join(self.laterals + self.item_laterals)
-        return f"SELECT {', '.join(cells)} FROM ({base}) AS r {joins}{laterals} ORDER BY {_ORDER}"
+        laterals = "".join(self.item_laterals + [_once("k", odd=f"({self._odd_row()}) IS TRUE")] + self.laterals)
+        return f"SELECT {', '.join(cells)} FROM ({base}) AS r {joins}{laterals}ORDER BY {_ORDER}"
 
     def _odd_row(self) -> str:
         def any_of(predicates: list[str]) -> str:
@@ -416,17 +428,24 @@ class _Builder:
             f"CASE WHEN {only_strings} THEN {any_of(self.odd_strings)} ELSE {any_of(self.odd)} END"
         )
 
-    def check(self, base: str, *, shifted: bool) -> str:
-        """Responses, participants, whether a row needs the Python writer, whether PostgreSQL
-        prints doubles shortest (extra_float_digits > 0); the pseudonyms when dates are shifted. Call after `select`, which gathers the predicates."""
-        return (
-            "SELECT count(*), coalesce(array_agg(DISTINCT r.x_participant), '{}'), "
-            f"coalesce(bool_or(({self._odd_row()}) IS TRUE), false), "
-            "current_setting('extra_float_digits')::int > 0, "
-            f"coalesce(bool_or(jsonb_path_exists(r.x_answers, {ARRAY_MEMBER}, '{{}}', true)), false)"
-            + (", coalesce(array_agg(DISTINCT r.x_pseudonym), '{}')" if shifted else "")
-            + f" FROM ({base}) AS r {' '.join(self.item_laterals)}"
-        )
+
+def _facts(base: str, *, shifted: bool) -> str:
+    """Before the COPY, without reading the answers: the participants, whether PostgreSQL prints
+    doubles shortest (extra_float_digits > 0), and the pseudonyms when dates are shifted."""
+    return (
+        "SELECT coalesce(array_agg(DISTINCT r.x_participant), '{}'), "
+        "current_setting('extra_float_digits')::int > 0"
+        + (", coalesce(array_agg(DISTINCT r.x_pseudonym), '{}')" if shifted else "")
+        + f" FROM ({base}) AS r"
+    )
+
+
+def _once(name: str, **columns: str) -> str:
+    """Values computed once per row, for several cells: a function scan (unnest of one-element
+    arrays), which PostgreSQL neither copies into each use, as it does a LATERAL (SELECT …), nor keeps
+    out of its parallel workers, as it does a subquery with OFFSET 0."""
+    arrays = ", ".join(f"ARRAY[{expression}]" for expression in columns.values())
+    return f"CROSS JOIN LATERAL unnest({arrays}) AS {name}({', '.join(columns)}) "
 
 
 def _offset(seconds: str) -> str:
@@ -467,25 +486,73 @@ def _valid_date(p: str) -> str:
 # --- streaming ------------------------------------------------------------------------------------
 
 
-class _CrlfRows:
-    """PostgreSQL's CSV rows with csv.writer's line ends: LF outside quoted fields becomes CRLF.
+class _Rows:
+    """PostgreSQL's CSV rows as csv.writer writes them: LF outside quoted fields becomes CRLF, and
+    a marker row becomes the Python writer's row of that response.
 
-    A COPY block is split on quotes: parts alternate outside and inside quoted fields (a doubled
-    quote inside a field toggles twice), carried over from one block to the next."""
+    Data is handled in whole rows (`complete` keeps an unfinished row for the next block). A block
+    is split on quotes: parts alternate outside and inside quoted fields (a doubled quote inside a
+    field makes an empty outside part). A marker row is `"",<id>,,…` at the start of a row: an empty
+    inside part after a row end, followed by a comma; its other cells are NULL, so it has no quote
+    and ends at its LF."""
 
     def __init__(self) -> None:
-        self.quoted = False
+        self.tail = b""
         self.rows = 0
 
-    def convert(self, block: bytes) -> bytes:
-        parts = block.split(b'"')
-        for index, part in enumerate(parts):
-            if not self.quoted and b"\n" in part:
-                self.rows += part.count(b"\n")
-                parts[index] = part.replace(b"\n", b"\r\n")
-            if index < len(parts) - 1:
-                self.quoted = not self.quoted
-        return b'"'.join(parts)
+    def complete(self, data: bytes) -> bytes:
+        """The whole rows of what has arrived so far; the rest waits for the next block."""
+        data = self.tail + data
+        parts = data.split(b'"')
+        last = len(parts) - 1 if (len(parts) - 1) % 2 == 0 else len(parts) - 2
+        for index in range(last, -1, -2):
+            end = parts[index].rfind(b"\n")
+            if end >= 0:
+                offset = sum(len(part) + 1 for part in parts[:index]) + end + 1
+                self.tail = data[offset:]
+                return data[:offset]
+        self.tail = data
+        return b""
+
+    def markers(self, rows: bytes) -> list[int] | None:
+        """The response ids of the marker rows in `rows` (whole rows), or None when it has none."""
+        if b'"",' not in rows:
+            return None
+        found = [response_id for _index, response_id in self._markers(rows.split(b'"'))]
+        return found or None
+
+    @staticmethod
+    def _markers(parts: list[bytes]) -> Iterator[tuple[int, int]]:
+        for index in range(1, len(parts) - 1, 2):
+            if parts[index] or not parts[index + 1].startswith(b","):
+                continue
+            if parts[index - 1].endswith(b"\n") or (index == 1 and not parts[0]):
+                rest = parts[index + 1]
+                yield index, int(rest[1 : rest.index(b",", 1)])
+
+    def convert(self, rows: bytes, rendered: dict[int, bytes] | None = None) -> bytes:
+        """`rows` (whole rows) with CRLF line ends, each marker row replaced by `rendered[id]`."""
+        if b'"' not in rows:
+            self.rows += rows.count(b"\n")
+            return rows.replace(b"\n", b"\r\n")
+        parts = rows.split(b'"')
+        markers = dict(self._markers(parts)) if rendered else {}
+        out = [self._outside(parts[0])]
+        for index in range(1, len(parts) - 1, 2):
+            if index in markers:
+                rest = parts[index + 1]
+                out.append(rendered[markers[index]])
+                self.rows += 1
+                out.append(self._outside(rest[rest.index(b"\n") + 1 :]))
+            else:
+                out += (b'"', parts[index], b'"', self._outside(parts[index + 1]))
+        return b"".join(out)
+
+    def _outside(self, part: bytes) -> bytes:
+        if b"\n" not in part:
+            return part
+        self.rows += part.count(b"\n")
+        return part.replace(b"\n", b"\r\n")
 
 
 @functools.cache
@@ -498,7 +565,8 @@ def _zones() -> frozenset[str]:
 
 @contextmanager
 def _snapshot() -> Iterator[None]:
-    """One snapshot for the check and the COPY; inside the caller's transaction, that transaction."""
+    """One snapshot for the facts, the COPY and the rows rendered after it; inside the caller's
+    transaction, that transaction."""
     if connection.in_atomic_block:
         yield
         return
@@ -519,46 +587,91 @@ def wide_csv_rows_sql(
 ) -> SqlTableStats | None:
     """Write the data rows of one questionnaire's wide CSV (after its header) with one COPY.
 
-    None, with nothing written, when not on PostgreSQL or when a stored value needs the Python
-    writer (module docstring). `progress(rows)` is called as rows stream out."""
+    None, with nothing written, when not on PostgreSQL (or it would not print doubles as Python
+    does). A row holding a value only the Python writer renders comes out of the COPY as a marker
+    and is rendered by the Python writer once the COPY is over (the connection is busy until then):
+    from the first such row on, the COPY's output waits in a temporary file. `progress(rows)` is
+    called as rows go out."""
     if connection.vendor != "postgresql" or ctx.dates.zone.key not in _zones():
         return None
     queryset = responses_queryset(spec, questionnaires=[cat.code]).values(**{a: F(p) for a, p in _BASE.items()})
     base_sql, params = queryset.query.sql_with_params()
     connection.ensure_connection()
+    shifted = ctx.dates.mode == "shifted"
     with _snapshot(), connection.cursor() as cursor:
-        from psycopg import ClientCursor
-
         base = ClientCursor(connection.connection).mogrify(base_sql, params)
-        shifted = ctx.dates.mode == "shifted"
-        builder = _Builder(cat, columns, ctx)
-        builder.select(base, ([], []) if shifted else None)
-        cursor.execute(builder.check(base, shifted=shifted))
+        cursor.execute(_facts(base, shifted=shifted))
         found = cursor.fetchone()
-        rows, participants, odd, shortest_floats, arrays = found[:5]
-        if odd or not shortest_floats:
+        participants, shortest_floats = found[:2]
+        if not shortest_floats:
             return None
-        if rows == 0:
-            return SqlTableStats(rows=0, participants=[])
         shifts = None
         if shifted:
-            pseudonyms = list(found[5])
+            pseudonyms = list(found[2])
             shifts = (pseudonyms, [date_shift_days(study_id=ctx.dates.study_id, pseudonym=p) for p in pseudonyms])
-        select = _Builder(cat, columns, ctx, no_arrays=not arrays).select(base, shifts)
-        rows_out = _CrlfRows()
-        pending: list[bytes] = []
-        size = 0
-        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
-            # libpq hands over one row at a time: written in blocks of about FLUSH bytes.
-            for block in copy:
-                pending.append(bytes(block))
-                size += len(block)
-                if size >= FLUSH:
-                    out.write(rows_out.convert(b"".join(pending)))
-                    pending, size = [], 0
+        select = _Builder(cat, columns, ctx).select(base, shifts)
+        rows = _Rows()
+        with tempfile.TemporaryFile(prefix="ressenti-wide-") as spill:
+            spilling = False
+            pending: list[bytes] = []
+            size = 0
+            with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
+                # libpq hands over one row at a time: handled in blocks of about FLUSH bytes.
+                for block in copy:
+                    pending.append(bytes(block))
+                    size += len(block)
+                    if size < FLUSH:
+                        continue
+                    data, pending, size = b"".join(pending), [], 0
+                    if spilling:
+                        spill.write(data)
+                        continue
+                    whole = rows.complete(data)
+                    if rows.markers(whole) is None:
+                        out.write(rows.convert(whole))
+                        if progress is not None:
+                            progress(rows.rows)
+                    else:
+                        spilling = True
+                        spill.write(whole + rows.tail)
+                        rows.tail = b""
+            data = b"".join(pending)
+            if not spilling:
+                whole = rows.complete(data)
+                if rows.markers(whole) is None:
+                    out.write(rows.convert(whole))
+                    data, spilling = b"", False
+                else:
+                    data, spilling = whole, True
+            if spilling:
+                spill.write(data)
+                spill.seek(0)
+                renderer = _PythonRows(cat, columns, ctx)
+                while block := spill.read(FLUSH):
+                    whole = rows.complete(block)
+                    out.write(rows.convert(whole, renderer.render(rows.markers(whole) or [])))
                     if progress is not None:
-                        progress(rows_out.rows)
-        out.write(rows_out.convert(b"".join(pending)))
+                        progress(rows.rows)
+                out.write(rows.convert(rows.complete(b"")))
         if progress is not None:
-            progress(rows_out.rows)
-        return SqlTableStats(rows=rows_out.rows, participants=list(participants))
+            progress(rows.rows)
+        return SqlTableStats(rows=rows.rows, participants=list(participants))
+
+
+class _PythonRows:
+    """The Python writer's CSV rows of some responses (the reference: tables.wide_values, csv_cell)."""
+
+    def __init__(self, cat: QuestionnaireCatalogue, columns: list[Column], ctx: Context):
+        self.cat, self.columns, self.ctx = cat, columns, ctx
+
+    def render(self, ids: list[int]) -> dict[int, bytes]:
+        from surveys.exports.writers import csv_cell
+
+        found = responses_by_id(ids)
+        rendered = {}
+        for response_id in ids:
+            text = io.StringIO()
+            values = wide_values(found[response_id], self.cat, self.columns, self.ctx)
+            csv.writer(text).writerow([csv_cell(v) for v in values])
+            rendered[response_id] = text.getvalue().encode()
+        return rendered

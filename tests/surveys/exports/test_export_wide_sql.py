@@ -4,8 +4,9 @@ Every export choice (date modes, labels, free text, completed only) over a table
 type, multiple choice, missing, not asked (an item and an option absent from the version answered),
 scores and bands, decimals, datetimes on both sides of daylight saving time changes, quotes, newlines
 and commas in text, a text that looks like a formula. Then generated values and instants (hypothesis).
-Values only the Python writer can render (a number typed as text...) send the table to it: the bytes
-are the same again, and the test says which path wrote them. PostgreSQL only.
+Values only the Python writer can render (a number typed as text...) make their row a marker that
+the Python writer fills in: the bytes are the same again, and the test says which rows Python wrote.
+PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from surveys.exports import writers
+from surveys.exports import wide_sql, writers
 from surveys.exports.spec import ExportSpec
 from surveys.models import Assignment, Item, Response
 from surveys.questionnaires.publish import questionnaire_publish
@@ -151,17 +152,23 @@ SPECS = [
 ]
 
 
-def both(spec: ExportSpec) -> tuple[bytes, bytes, list[bool]]:
-    """(bytes with the SQL path, bytes from the Python writer, whether each table took the SQL path)."""
+def both(spec: ExportSpec, rendered: list[int] | None = None) -> tuple[bytes, bytes, list[bool]]:
+    """(bytes with the SQL path, bytes from the Python writer, whether each table took the SQL path);
+    `rendered` receives the ids of the rows the SQL path left to the Python writer."""
     taken: list[bool] = []
-    real = writers.wide_csv_rows_sql
+    real, real_render = writers.wide_csv_rows_sql, wide_sql._PythonRows.render
 
     def spy(**kw):
         built = real(**kw)
         taken.append(built is not None)
         return built
 
-    with patch.object(writers, "wide_csv_rows_sql", spy):
+    def render_spy(self, ids):
+        if rendered is not None:
+            rendered.extend(ids)
+        return real_render(self, ids)
+
+    with patch.object(writers, "wide_csv_rows_sql", spy), patch.object(wide_sql._PythonRows, "render", render_spy):
         sql_out = io.BytesIO()
         sql_stats = writers.export_write(spec=spec, out=sql_out)
     with patch.object(writers, "wide_csv_rows_sql", lambda **kw: None):
@@ -206,8 +213,9 @@ def test_the_sql_rows_are_the_python_rows_for_every_case_and_choice(make):
         )
     for options in SPECS:
         spec = ExportSpec(study_id=study.pk, format="wide_csv", language="en" if options["labels"] else None, **options)
-        sql, python, taken = both(spec)
-        assert taken == [True], options
+        rendered: list[int] = []
+        sql, python, taken = both(spec, rendered)
+        assert taken == [True] and rendered == [], options
         _assert_same(sql, python, options)
     # Several questionnaires: a zip of one CSV each, every entry the same.
     other = make.questionnaire(study=study, code="zz-second")
@@ -239,21 +247,39 @@ ODD = [
 
 
 @pytest.mark.parametrize("answers", ODD, ids=lambda a: repr(a)[:40])
-def test_a_value_only_python_renders_sends_the_table_to_python(make, answers):
+def test_a_value_only_python_renders_has_its_row_written_by_python(make, answers):
     study, v1, _v2 = build(make)
     add_response(make, study, v1, n=1, answers=FULL)
-    add_response(make, study, v1, n=2, answers={**FULL, **answers})
+    odd = add_response(make, study, v1, n=2, answers={**FULL, **answers})
+    add_response(make, study, v1, n=3, answers=FULL)
     for dates in ("exact", "shifted"):
-        sql, python, taken = both(ExportSpec(study_id=study.pk, format="wide_csv", dates=dates))
-        assert taken == [False]
+        rendered: list[int] = []
+        sql, python, taken = both(ExportSpec(study_id=study.pk, format="wide_csv", dates=dates), rendered)
+        assert taken == [True] and rendered == [odd.pk]
         assert sql == python
 
 
-def test_an_odd_score_sends_the_table_to_python(make):
+def test_an_odd_score_has_its_row_written_by_python(make):
     study, v1, _v2 = build(make)
-    add_response(make, study, v1, n=1, answers=FULL, scores={"total": {"value": "2.5"}})
-    sql, python, taken = both(ExportSpec(study_id=study.pk, format="wide_csv"))
-    assert taken == [False] and sql == python
+    odd = add_response(make, study, v1, n=1, answers=FULL, scores={"total": {"value": "2.5"}})
+    rendered: list[int] = []
+    sql, python, _taken = both(ExportSpec(study_id=study.pk, format="wide_csv"), rendered)
+    assert rendered == [odd.pk] and sql == python
+
+
+@pytest.mark.parametrize("flush", [1, 7, 64, 100_000])
+def test_rows_cut_anywhere_by_copy_blocks_come_out_whole(make, flush):
+    """Blocks of any size (a row, a quoted field or a marker cut in two; the output waiting on disk
+    from the first marker on) give the same file."""
+    study, v1, v2 = build(make)
+    for n, answers in enumerate([*CASES, *ODD, FULL, *ODD[:2]]):
+        add_response(make, study, v1 if n % 2 else v2, n=n, answers=answers if n % 3 else {**FULL, **answers})
+    with patch.object(wide_sql, "FLUSH", flush):
+        for dates in ("exact", "days_since_enrolment"):
+            rendered: list[int] = []
+            sql, python, _taken = both(ExportSpec(study_id=study.pk, format="wide_csv", dates=dates), rendered)
+            assert len(rendered) >= len(ODD)
+            _assert_same(sql, python, (flush, dates))
 
 
 def test_progress_and_stats_are_those_of_the_python_writer(make):
@@ -327,7 +353,8 @@ def test_generated_rows_are_the_python_rows(make):
     study, v1, v2 = build(make)
     first = add_response(make, study, v1, n=1, answers=FULL)
     second = add_response(make, study, v2, n=2, answers=FULL)
-    taken_any: list[bool] = []
+    rendered: list[int] = []
+    exports = []
 
     @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
@@ -347,10 +374,11 @@ def test_generated_rows_are_the_python_rows(make):
                 due_at=due, expires_at=due + dt.timedelta(days=14)
             )
         spec = ExportSpec(study_id=study.pk, format="wide_csv", language="en" if options["labels"] else None, **options)
-        sql, python, taken = both(spec)
-        taken_any.extend(taken)
+        sql, python, taken = both(spec, rendered)
+        assert taken == [True]
+        exports.append(spec)
         _assert_same(sql, python, (answers, scores, due, delay, options))
 
     run()
-    # About half the generated tables hold a value only Python renders; the rest must take SQL.
-    assert sum(taken_any) >= len(taken_any) // 4, "too few generated cases took the SQL path"
+    # Two rows per export; about half the generated rows hold a value only Python renders.
+    assert len(rendered) <= 2 * len(exports) * 3 // 4, "too few generated rows came from SQL"
