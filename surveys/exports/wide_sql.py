@@ -83,6 +83,7 @@ _BASE = {
 _ORDER = "r.x_pseudonym, r.x_due, r.x_tp_order, r.x_occurrence, r.x_id"
 
 ISO_SECONDS = "'YYYY-MM-DD\"T\"HH24:MI:SS'"
+ISO_OFFSET = "'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM'"
 # A stored number Python reads as a double (its JSON text has a point) prints as PostgreSQL's
 # shortest float8 text only in this range (below, repr switches to an exponent earlier or later).
 REPR_LOW, REPR_HIGH = "1e-4", "1e15"
@@ -92,6 +93,18 @@ ISO_DATE = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
 # What a date-and-time page stores (values._datetime_text); any other text goes to the Python writer.
 CANONICAL_DATETIME = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$'"
 FLUSH = 256 * 1024
+# A score entry (any of the row: one path over the document) whose value or band only Python
+# renders: text, true/false, lists and objects; a number out of the range above (kept wide: an
+# integer there is rendered right by both, only slower); any numeric band (2.00 would read 2.0).
+ODD_SCORES = (
+    'jsonb_path_exists(r.x_scores, \'strict $.* ? (@.type() == "object") ? ('
+    'exists(@.value ? (@.type() == "string" || @.type() == "boolean" || @.type() == "array" '
+    '|| @.type() == "object")) '
+    f'|| exists(@.value ? (@.type() == "number" && (@ >= {REPR_HIGH} || @ <= -{REPR_HIGH} '
+    f"|| (@ != 0 && @ < {REPR_LOW} && @ > -{REPR_LOW})))) "
+    '|| exists(@.band ? (@.type() == "boolean" || @.type() == "array" || @.type() == "object" '
+    "|| @.type() == \"number\")))', '{}', true)"
+)
 NON_STRING_MEMBER = "'strict $.* ? (@.type() != \"string\")'"
 NON_STRING_ELEMENT = '\'strict $[*] ? (@.type() != "string" && @.type() != "null")\''
 
@@ -155,10 +168,14 @@ class _Builder:
         if self.mode == "days_since_enrolment":
             return f"({wall}::date - {self.enrol_day})::text"
         if self.mode == "exact":
-            self.laterals.append(
-                _once(name, w=wall, o=f"extract(epoch FROM {wall} - ({column} AT TIME ZONE 'UTC'))::int")
+            # The session's time zone is the study's during the COPY (wide_csv_rows_sql): to_char
+            # writes the offset itself, unless it has seconds (local mean time, before 1912 in
+            # Paris), which TZH:TZM would drop.
+            offset = f"extract(epoch FROM {wall} - ({column} AT TIME ZONE 'UTC'))::int"
+            return (
+                f"CASE WHEN extract(timezone FROM {column})::int % 60 = 0 THEN to_char({column}, {ISO_OFFSET}) "
+                f"ELSE to_char({wall}, {ISO_SECONDS}) || {_offset(offset)} END"
             )
-            return f"to_char({name}.w, {ISO_SECONDS}) || {_offset(name + '.o')}"
         # Shifted: the wall clock moved by whole days; the offset is the one Python's fold=0 gives
         # that wall clock: PostgreSQL's own reading (the offset before a gap, after a fold), or the
         # offset before the transition when the wall clock falls in a fold.
@@ -378,10 +395,8 @@ class _Builder:
     def score(self, score: ScoreVar) -> str:
         entry = f"(r.x_scores -> {_lit(score.name)})"
         value = f"({entry} -> 'value')"
-        self.odd_always.append(
-            f"(jsonb_typeof({entry}) = 'object' AND (jsonb_typeof({value}) IN ('string', 'boolean', 'array', 'object') "
-            f"OR (jsonb_typeof({value}) = 'number' AND {_odd_number(value, whole=False)})))"
-        )
+        if ODD_SCORES not in self.odd_always:
+            self.odd_always.append(ODD_SCORES)
         return (
             f"CASE WHEN jsonb_typeof({entry}) = 'object' AND jsonb_typeof({value}) = 'number' THEN {_number(value)} END"
         )
@@ -389,10 +404,8 @@ class _Builder:
     def band(self, score: ScoreVar) -> str:
         entry = f"(r.x_scores -> {_lit(score.name)})"
         code = f"({entry} -> 'band')"
-        self.odd_always.append(
-            f"(jsonb_typeof({entry}) = 'object' AND (jsonb_typeof({code}) IN ('boolean', 'array', 'object') "
-            f"OR (jsonb_typeof({code}) = 'number' AND strpos({code}::text, '.') > 0)))"
-        )
+        if ODD_SCORES not in self.odd_always:
+            self.odd_always.append(ODD_SCORES)
         shown = []
         for band in score.ordered_bands():
             text = self.ctx.label(band.labels) if self.ctx.labels else band.code
@@ -615,26 +628,32 @@ def wide_csv_rows_sql(
             spilling = False
             pending: list[bytes] = []
             size = 0
-            with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
-                # libpq hands over one row at a time: handled in blocks of about FLUSH bytes.
-                for block in copy:
-                    pending.append(bytes(block))
-                    size += len(block)
-                    if size < FLUSH:
-                        continue
-                    data, pending, size = b"".join(pending), [], 0
-                    if spilling:
-                        spill.write(data)
-                        continue
-                    whole = rows.complete(data)
-                    if rows.markers(whole) is None:
-                        out.write(rows.convert(whole))
-                        if progress is not None:
-                            progress(rows.rows)
-                    else:
-                        spilling = True
-                        spill.write(whole + rows.tail)
-                        rows.tail = b""
+            # The study's zone as the session's for the COPY only (instant, exact dates).
+            cursor.execute("SELECT current_setting('TimeZone'), set_config('TimeZone', %s, true)", [ctx.dates.zone.key])
+            session_zone = cursor.fetchone()[0]
+            try:
+                with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
+                    # libpq hands over one row at a time: handled in blocks of about FLUSH bytes.
+                    for block in copy:
+                        pending.append(bytes(block))
+                        size += len(block)
+                        if size < FLUSH:
+                            continue
+                        data, pending, size = b"".join(pending), [], 0
+                        if spilling:
+                            spill.write(data)
+                            continue
+                        whole = rows.complete(data)
+                        if rows.markers(whole) is None:
+                            out.write(rows.convert(whole))
+                            if progress is not None:
+                                progress(rows.rows)
+                        else:
+                            spilling = True
+                            spill.write(whole + rows.tail)
+                            rows.tail = b""
+            finally:
+                cursor.execute("SELECT set_config('TimeZone', %s, true)", [session_zone])
             data = b"".join(pending)
             if not spilling:
                 whole = rows.complete(data)

@@ -259,9 +259,22 @@ def test_a_value_only_python_renders_has_its_row_written_by_python(make, answers
         assert sql == python
 
 
-def test_an_odd_score_has_its_row_written_by_python(make):
+ODD_SCORES = [
+    {"total": {"value": "2.5"}},
+    {"total": {"value": True}},
+    {"total": {"value": [1]}},
+    {"total": {"value": 1e20}},
+    {"total": {"value": 2, "band": 2.0}},
+    {"total": {"value": 2, "band": True}},
+    {"total": {"value": 2, "band": ["high"]}},
+]
+
+
+@pytest.mark.parametrize("scores", ODD_SCORES, ids=repr)
+def test_an_odd_score_has_its_row_written_by_python(make, scores):
     study, v1, _v2 = build(make)
-    odd = add_response(make, study, v1, n=1, answers=FULL, scores={"total": {"value": "2.5"}})
+    add_response(make, study, v1, n=0, answers=FULL)
+    odd = add_response(make, study, v1, n=1, answers=FULL, scores=scores)
     rendered: list[int] = []
     sql, python, _taken = both(ExportSpec(study_id=study.pk, format="wide_csv"), rendered)
     assert rendered == [odd.pk] and sql == python
