@@ -15,10 +15,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.safestring import SafeString
 from django.utils.text import Truncator
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 
+from surveys.answering.field_html import field_html
 from surveys.models import Item
 from surveys.questionnaires import conditions, expressions, fhir, values
 
@@ -31,6 +33,16 @@ class PageSpec:
 
     title: str
     nodes: list[dict]
+    # _field_static of each node, by language (and the language of the messages, "Yes", "No"): built
+    # once per page object; the pages of a published version are built once per process (version_forms).
+    _statics: dict[tuple, list[dict]] = field(default_factory=dict, repr=False, compare=False)
+
+    def statics(self, language: str, base: str) -> list[dict]:
+        key = (language, base, get_language())
+        statics = self._statics.get(key)
+        if statics is None:
+            statics = self._statics[key] = [_field_static(node, language, base) for node in self.nodes]
+        return statics
 
 
 @dataclass
@@ -98,6 +110,10 @@ class Field:
     @property
     def text_value(self) -> str:
         return self.posted[0] if self.posted else ""
+
+    @property
+    def html(self) -> SafeString:
+        return field_html(self)
 
     @property
     def short_text(self) -> str:
@@ -183,14 +199,8 @@ def visible_page(definition: dict, pages: list[PageSpec], answers: dict, start: 
 # --- fields -------------------------------------------------------------------------------
 
 
-def _field(
-    node: dict,
-    language: str,
-    base: str,
-    answers: dict,
-    evaluation: conditions.Evaluation,
-    plans: dict[str, list[dict] | None],
-) -> Field:
+def _field_static(node: dict, language: str, base: str) -> dict:
+    """What a field shows that depends only on its item and the language (not on any answer)."""
     kind = fhir.item_type(node)
     help_node = next((c for c in node.get("item", []) if _is_help(c)), None)
     low, high = values.accepted_range(node)
@@ -204,26 +214,40 @@ def _field(
         options = [(code, values.option_label(node, o, language=language, base=base)) for code, _v, o in offered]
     if kind == T.YES_NO:
         options = [(values.YES, _("Yes")), (values.NO, _("No"))]
-    link_id = str(node.get("linkId", ""))
-    value = answers.get(link_id)
     answer_format = values.answer_format(node)
+    return {
+        "link_id": str(node.get("linkId", "")),
+        "kind": kind,
+        "text": fhir.localized(node, "text", language, base),
+        "help": fhir.localized(help_node, "text", language, base) if help_node else "",
+        "required": bool(node.get("required")),
+        "options": options,
+        "offers": bool(offered),
+        "prefix": fhir.prefix(node, language, base),
+        "minimum": None if low is None else values.plain(low),
+        "maximum": None if high is None else values.plain(high),
+        "max_length": node.get("maxLength") if kind in values.TEXT_TYPES else None,
+        "pattern": answer_format[0] if answer_format else "",
+        "entry_format": answer_format[1] if answer_format else "",
+    }
+
+
+def _field(
+    node: dict,
+    static: dict,
+    language: str,
+    base: str,
+    answers: dict,
+    evaluation: conditions.Evaluation,
+    plans: dict[str, list[dict] | None],
+) -> Field:
+    link_id = static["link_id"]
+    value = answers.get(link_id)
     return Field(
-        link_id=link_id,
-        kind=kind,
-        text=fhir.localized(node, "text", language, base),
-        help=fhir.localized(help_node, "text", language, base) if help_node else "",
-        required=bool(node.get("required")),
+        **static,
         shown=link_id in evaluation.enabled,
         value=value,
         posted=values.form_values(node, value),
-        options=options,
-        offers=bool(offered),
-        prefix=fhir.prefix(node, language, base),
-        minimum=None if low is None else values.plain(low),
-        maximum=None if high is None else values.plain(high),
-        max_length=node.get("maxLength") if kind in values.TEXT_TYPES else None,
-        pattern=answer_format[0] if answer_format else "",
-        entry_format=answer_format[1] if answer_format else "",
         conditions=conditions.plan_json(plans[link_id]),
         calculated=expressions.display_label(node, evaluation.calculated.get(link_id), language=language, base=base)
         if conditions.shown_as_value(node)
@@ -234,12 +258,13 @@ def _field(
 def page_fields(definition: dict, page: PageSpec, language: str, answers: dict) -> list[Field]:
     base = definition.get("language", language)
     evaluation = conditions.conditions_evaluate(definition, answers)
-    on_page = {str(node.get("linkId", "")) for node in page.nodes if fhir.item_type(node) != T.DISPLAY}
-    plans = {
-        str(node.get("linkId", "")): evaluation.browser_plan(str(node.get("linkId", "")), on_page)
-        for node in page.nodes
-    }
-    fields = [_field(node, language, base, answers, evaluation, plans) for node in page.nodes]
+    statics = page.statics(language, base)
+    on_page = {static["link_id"] for static in statics if static["kind"] != T.DISPLAY}
+    plans = {static["link_id"]: evaluation.browser_plan(static["link_id"], on_page) for static in statics}
+    fields = [
+        _field(node, static, language, base, answers, evaluation, plans)
+        for node, static in zip(page.nodes, statics, strict=True)
+    ]
     # The script reads only the questions that a condition on this page tests.
     tested = {
         entry["q"]
