@@ -246,16 +246,16 @@ class _Builder:
 
     def column(self, column: Column) -> str:
         item = column.item
-        if column.kind == "score":
-            return self.score(column.score)
-        if column.kind == "band":
-            return self.band(column.score)
+        if column.kind in ("score", "band"):
+            assert column.score is not None
+            return self.score(column.score) if column.kind == "score" else self.band(column.score)
         assert item is not None
         in_item = {vid for vid, links in self.cat.items_by_version.items() if item.link_id in links}
         a = self._answer(item)
         if column.kind in ("option", "other") and self._choice_odd(a) not in self.odd:
             self.odd.append(self._choice_odd(a))
         if column.kind == "option":
+            assert column.option is not None
             code = column.option.code
             offered = {vid for vid, codes in item.codes_by_version.items() if code in codes}
             # Python skips "" before matching, so an option coded "" is never chosen.
@@ -552,6 +552,7 @@ class _Rows:
         out = [self._outside(parts[0])]
         for index in range(1, len(parts) - 1, 2):
             if index in markers:
+                assert rendered is not None
                 rest = parts[index + 1]
                 out.append(rendered[markers[index]])
                 self.rows += 1
