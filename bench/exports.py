@@ -1,40 +1,31 @@
-"""Export benchmark: 1,000,000 answers to wide CSV, SPSS .sav and Stata .dta, against PostgreSQL's own COPY.
+"""Export benchmark: wide CSV, SPSS .sav, Stata .dta and Excel against PostgreSQL's own COPY, in one run.
 
-Data: 10,000 participants × 5 timepoints × one questionnaire of 20 scored single-choice items =
-50,000 responses holding 1,000,000 answers (study `bench-exp-1m`), and a tenth of it (1,000
-participants, 100,000 answers; study `bench-exp-100k`) to see whether memory grows with the export.
-Setup is bulk_create in batches (benchmark setup, not measured in any ratio); a second run reuses
-the rows when the counts match.
+Data: participants × 5 timepoints × one questionnaire of 20 scored single-choice items. Scales:
+10k answers (100 participants) and 100k (1,000) by default; `--full` adds 1M (10,000 participants,
+50,000 responses; setup about 30 s, not in any ratio; a second run reuses the rows). BENCH_PARTICIPANTS
+sets the largest scale (default 10000), the others are a tenth and a hundredth of it.
 
 Measured, each in a fresh subprocess (so one run's memory cannot hide in another's):
 
-* `export_write(spec=...)` for wide_csv, sav and dta into a file, at 100k and 1M answers;
-* PostgreSQL `COPY (SELECT …) TO STDOUT WITH (FORMAT csv, HEADER)` of the same rows (one per response:
-  pseudonym, site, questionnaire, version, timepoint, occurrence, due and submitted times, delay,
-  channel, status, the 20 items as stored codes, score and band), read with psycopg's `cursor.copy()`
-  into a file: the floor for getting these rows out of the database as CSV;
-* the whole background job at 1M (surveys.exports.jobs.export_job_run: claim, heartbeat thread,
-  export_write, fsync, SHA-256 read-back, rename, audit row).
+* the floor: PostgreSQL `COPY (SELECT …) TO STDOUT WITH (FORMAT csv, HEADER)` of the same rows (one per
+  response: the metadata, the 20 items as stored codes, score and band), read with psycopg's
+  `cursor.copy()` into a file;
+* `export_write(spec=...)` for wide_csv, sav, dta and wide_xlsx into a file (Excel not at 1M: openpyxl
+  writes about 10,000 rows a second, minutes for one run);
+* `--full` also: the whole background job at 1M (surveys.exports.jobs.export_job_run).
 
-Memory, of the measuring subprocess:
-* `ru_maxrss_mb`: resource.getrusage(RUSAGE_SELF).ru_maxrss, the subprocess's lifetime peak resident
-  set (interpreter, Django, pandas, pyreadstat and openpyxl imported before the export included);
-* `rss_before_mb`, `rss_peak_mb`, `rss_growth_mb`: the export's own peak, whole process (C libraries
-  such as ReadStat and psycopg's buffers included): the kernel's high-water mark is reset just before
-  the export (writing 5 to /proc/self/clear_refs), VmRSS is read then, VmHWM after; growth = peak -
-  before;
-* `traced_peak_mb`: tracemalloc's peak of Python allocations (numpy buffers included) during the
-  export, in a separate subprocess (tracemalloc slows Python down, so its times are not reported).
-
-Times are wall-clock seconds in the subprocess around the export call only, the best of BENCH_REPEAT
-runs (default 3; all are kept in `seconds_all`): the machine may be shared, and the best run is the
-one least disturbed. The database is warmed by one untimed COPY first. Run on its own database:
+The machine is shared, so the floor is measured in the same run, interleaved with the formats: each
+round runs every kind once (in a rotating order), BENCH_REPEAT rounds (default 3), and each kind's
+time is the median of its rounds. The ratio is floor seconds / format seconds (1.0: as fast as COPY;
+the goal is 0.5 for CSV). Memory of each run: `rss_growth_mb`, the growth of the subprocess's
+resident set during the export (the kernel's high-water mark reset just before, /proc/self/clear_refs;
+C libraries included), the largest over the rounds. The database is warmed by one untimed COPY first.
 
     createdb -h 127.0.0.1 -U postgres ressenti_bench_exports
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ressenti_bench_exports .venv/bin/python bench/exports.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ressenti_bench_exports .venv/bin/python bench/exports.py [--full]
 
-BENCH_PARTICIPANTS (default 10000; the small study has a tenth). Writes bench/results/exports.json
-(BENCH_OUT: another path, e.g. for a smoke run).
+Writes bench/results/exports.json (BENCH_OUT: another path), with the ratios measured before the
+SQL wide CSV beside the new ones.
 """
 
 from __future__ import annotations
@@ -59,7 +50,10 @@ TIMEPOINTS = ("t0", "m1", "m3", "m6", "m12")
 ITEMS = tuple(f"i{n:02d}" for n in range(1, 21))
 OPTIONS = [(f"a{k}", f"Réponse {k}", f"Answer {k}", k) for k in range(5)]
 BATCH = 5000
-STAT_KINDS = ("wide_csv", "sav", "dta")  # the formats measured against COPY
+KINDS = ("wide_csv", "sav", "dta", "wide_xlsx")  # the formats measured against COPY
+XLSX_MAX_ANSWERS = 100_000  # Excel beyond this takes minutes per run
+# COPY seconds / format seconds before the wide table was built in SQL (the same bench, 2026-11-28).
+OLD_RATIOS = {"wide_csv": 0.10, "sav": 0.084, "dta": 0.080, "wide_xlsx": "0.04-0.07 (100k)"}
 ENROLLED = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 OFFSETS = {"t0": 0, "m1": 30, "m3": 90, "m6": 180, "m12": 365}
 RULES = {
@@ -264,7 +258,7 @@ def measure(kind: str, study_id: int, trace: bool) -> dict:
             tracemalloc.stop()
             result["traced_peak_mb"] = round(peak / 2**20, 1)
         else:
-            result["seconds"] = round(seconds, 2)
+            result["seconds"] = round(seconds, 3)
         rss_peak = _status_kb("VmHWM")
         if kind == "copy":
             rows = sum(1 for _line in path.open("rb")) - 1
@@ -287,15 +281,25 @@ def run_measure(kind: str, study_id: int, *, trace: bool = False) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_best(kind: str, study_id: int) -> dict:
-    """The best of REPEAT timed runs (each in its own subprocess); memory of that run, every time kept."""
-    runs = [run_measure(kind, study_id) for _ in range(REPEAT)]
-    best = min(runs, key=lambda run: run["seconds"])
-    return {
-        **best,
-        "seconds_all": [run["seconds"] for run in runs],
-        "rss_growth_mb_max": max(run["rss_growth_mb"] for run in runs),
-    }
+def run_rounds(kinds: list[str], study_id: int) -> dict[str, dict]:
+    """REPEAT rounds, each running every kind once in a rotating order; the median time per kind."""
+    import statistics
+
+    runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    for round_number in range(REPEAT):
+        shift = round_number % len(kinds)
+        for kind in kinds[shift:] + kinds[:shift]:
+            runs[kind].append(run_measure(kind, study_id))
+    out = {}
+    for kind, measured in runs.items():
+        seconds = [run["seconds"] for run in measured]
+        out[kind] = {
+            **measured[-1],
+            "seconds": round(statistics.median(seconds), 3),
+            "seconds_all": seconds,
+            "rss_growth_mb": max(run["rss_growth_mb"] for run in measured),
+        }
+    return out
 
 
 def main() -> None:
@@ -305,7 +309,10 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     assert connection.vendor == "postgresql", "the benchmark compares with PostgreSQL's COPY: set DATABASE_URL"
-    sizes = {"100k": PARTICIPANTS // 10, "1M": PARTICIPANTS}
+    full = "--full" in sys.argv[1:]
+    sizes = {"10k": PARTICIPANTS // 100, "100k": PARTICIPANTS // 10}
+    if full:
+        sizes["1M"] = PARTICIPANTS
     studies: dict[str, int] = {}
     setup: dict[str, float] = {}
     for label, participants in sizes.items():
@@ -324,44 +331,31 @@ def main() -> None:
     results: dict = {}
     load_before = os.getloadavg()
     for label, study_id in studies.items():
+        answers = sizes[label] * len(TIMEPOINTS) * len(ITEMS)
         run_measure("copy", study_id)  # warm the buffer cache, untimed
-        runs = {}
-        for kind in ("copy", *STAT_KINDS):
-            runs[kind] = run_best(kind, study_id)
+        kinds = ["copy", *(k for k in KINDS if k != "wide_xlsx" or answers <= XLSX_MAX_ANSWERS)]
+        runs = run_rounds(kinds, study_id)
+        for kind in kinds:
             print(
-                f"  {label} {kind:<9} {runs[kind]['seconds']:7.2f} s  {runs[kind]['bytes']:>11} bytes  "
-                f"rss +{runs[kind]['rss_growth_mb']} MB",
+                f"  {label} {kind:<9} {runs[kind]['seconds']:7.3f} s (median of {runs[kind]['seconds_all']})  "
+                f"{runs[kind]['bytes']:>11} bytes  rss +{runs[kind]['rss_growth_mb']} MB",
                 flush=True,
             )
-        for kind in STAT_KINDS:
-            traced = run_measure(kind, study_id, trace=True)
-            runs[kind]["traced_peak_mb"] = traced["traced_peak_mb"]
-            print(f"  {label} {kind:<9} traced peak {traced['traced_peak_mb']} MB", flush=True)
         if label == "1M":
-            runs["job_wide_csv"] = run_best("job", study_id)
+            runs["job_wide_csv"] = run_rounds(["job"], study_id)["job"]
             print(f"  {label} job       {runs['job_wide_csv']['seconds']:7.2f} s", flush=True)
-        for kind in STAT_KINDS:
-            runs[f"ratio_{kind}_over_copy"] = round(runs[kind]["seconds"] / runs["copy"]["seconds"], 1)
+        for kind in kinds[1:]:
+            runs[f"ratio_copy_over_{kind}"] = round(runs["copy"]["seconds"] / runs[kind]["seconds"], 3)
         results[label] = {
             "participants": sizes[label],
             "responses": sizes[label] * len(TIMEPOINTS),
-            "answers": sizes[label] * len(TIMEPOINTS) * len(ITEMS),
+            "answers": answers,
             **runs,
         }
 
-    small, large = results["100k"], results["1M"]
-    growth = {
-        kind: {
-            "rss_growth_mb_100k": small[kind]["rss_growth_mb"],
-            "rss_growth_mb_1M": large[kind]["rss_growth_mb"],
-            "traced_peak_mb_100k": small[kind]["traced_peak_mb"],
-            "traced_peak_mb_1M": large[kind]["traced_peak_mb"],
-        }
-        for kind in STAT_KINDS
-    }
+    ratios = {label: {k: v for k, v in r.items() if k.startswith("ratio")} for label, r in results.items()}
     payload = {
-        "what": "10,000 participants x 5 timepoints x 20 items = 1,000,000 answers (50,000 responses); "
-        "and a tenth of it",
+        "what": "participants x 5 timepoints x 20 single-choice items: 10k, 100k and (--full) 1M answers",
         "database": f"postgresql {connection.connection.info.server_version}",
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -370,19 +364,18 @@ def main() -> None:
         # The machine is shared: its 1-minute load average before and after the measurements.
         "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "repeat": REPEAT,
-        "memory": "ru_maxrss_mb: ru_maxrss of the measuring subprocess (lifetime peak, imports included). "
-        "rss_before_mb / rss_peak_mb: VmRSS just before the export and VmHWM after it, the high-water "
-        "mark reset just before (/proc/self/clear_refs): the export's own peak, whole process, C "
-        "libraries included; rss_growth_mb = peak - before. traced_peak_mb: tracemalloc peak of Python "
-        "allocations during the export (separate run, not timed). seconds: best of `repeat` runs.",
+        "method": "interleaved rounds (every kind once per round, rotating order), median seconds per kind; "
+        "ratio = COPY seconds / format seconds, COPY measured in the same rounds. rss_growth_mb: growth "
+        "of the subprocess's resident set during the export (high-water mark reset just before), "
+        "largest over the rounds.",
+        "ratios_before_sql_wide_csv_1M": OLD_RATIOS,
+        "ratios": ratios,
         "setup_seconds_not_in_ratios": setup,
         "results": results,
-        "memory_100k_vs_1M": growth,
     }
     out = Path(os.environ.get("BENCH_OUT") or ROOT / "bench" / "results" / "exports.json").resolve()
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(json.dumps({k: {r: v for r, v in results[k].items() if r.startswith("ratio")} for k in results}))
-    print(json.dumps(growth))
+    print(json.dumps(ratios))
     print(f"written {out}")
 
 
