@@ -9,11 +9,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.db import connections, models
+from django.db import connections
 from django.utils import timezone
 
 from surveys.answering.links import token_hash
@@ -55,16 +56,16 @@ _LINK_TABLES = (
 
 
 @functools.cache
-def _link_query() -> tuple[str, list[tuple[type[models.Model], list[str], list]]]:
+def _link_query() -> tuple[str, list[tuple[Any, list[str], list[tuple[Any, list]]]]]:
     """The lookup's SQL, and per table its fields and their database-to-Python converters."""
     connection = connections["default"]
     quote = connection.ops.quote_name
     columns: list[str] = []
-    layout = []
+    layout: list[tuple[Any, list[str], list[tuple[Any, list]]]] = []
     for model, alias, _join in _LINK_TABLES:
         fields = list(model._meta.concrete_fields)
-        columns += [f"{alias}.{quote(f.column)}" for f in fields]
-        converters = []
+        columns += [f"{alias}.{quote(str(f.column))}" for f in fields]
+        converters: list[tuple[Any, list]] = []
         for f in fields:
             col = f.get_col(alias)
             converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
@@ -72,7 +73,7 @@ def _link_query() -> tuple[str, list[tuple[type[models.Model], list[str], list]]
     joins = " ".join(join.format(table=quote(model._meta.db_table)) for model, _a, join in _LINK_TABLES if join)
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(Assignment._meta.db_table)} a {joins} "
-        f"WHERE a.{quote(Assignment._meta.get_field('token_hash').column)} = %s"
+        f"WHERE a.{quote(str(Assignment._meta.get_field('token_hash').column))} = %s"
     )
     return sql, layout
 
@@ -86,7 +87,7 @@ def _link_assignment(hashed: str) -> Assignment | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    instances = []
+    instances: list[Any] = []
     start = 0
     for model, attnames, converters in layout:
         values = list(row[start : start + len(attnames)])

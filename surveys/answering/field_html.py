@@ -95,7 +95,7 @@ def _choices(f: Field, dom_id: str) -> str:
 
 
 def _entry_format(f: Field, dom_id: str) -> str:
-    texts = {
+    texts: dict[str, str] = {
         T.DATE: _("For example 31/12/2025"),
         T.TIME: _("For example 14:30"),
         T.DATETIME: _("A date and a time, for example 31/12/2025 14:30"),
@@ -115,7 +115,8 @@ def _control(f: Field, dom_id: str) -> str:
     pattern = _attr("pattern", f.pattern)
     if f.kind == T.LONG_TEXT:
         return f'<textarea id="{dom_id}" name="{name}" rows="5"{max_length}{_aria(f)}>{value}</textarea>\n'
-    html_type = {T.DATE: "date", T.TIME: "time", T.DATETIME: "datetime-local"}.get(f.kind)
+    html_types: dict[str, str] = {T.DATE: "date", T.TIME: "time", T.DATETIME: "datetime-local"}
+    html_type = html_types.get(f.kind)
     if html_type:
         return f'<input id="{dom_id}" name="{name}" type="{html_type}" value="{value}"{_aria(f)}>\n'
     if f.kind == T.SHORT_TEXT:
