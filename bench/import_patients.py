@@ -20,8 +20,8 @@ two timepoints (2 assignments, 2 history rows and 2 invitations per patient).
 
 Default: 10,000 rows, 3 runs (about a minute). `--sizes 10000,100000` adds a scaling line
 (100,000 rows: a few minutes more; 1,000,000 works too, given the memory), `--runs N`.
-Writes bench/results/import_patients.json (the previous run's figures kept beside as `before`)
-and prints a table.
+Writes bench/results/import_patients.json (a size not measured again keeps its line; the
+figures before COPY are kept as `before`) and prints a table.
 """
 
 from __future__ import annotations
@@ -147,6 +147,16 @@ def one_size(rows_count: int, runs: int) -> dict:
     return result
 
 
+def _merged(sizes: list[dict]) -> list[dict]:
+    """The sizes just measured, with those of the previous file that were not measured again
+    (a scaling run adds its line to the default run's)."""
+    kept = {}
+    if OUT.exists():
+        kept = {size["rows"]: size for size in json.loads(OUT.read_text()).get("sizes", [])}
+    kept |= {size["rows"]: size for size in sizes}
+    return [kept[n] for n in sorted(kept)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000", help="file sizes, comma-separated (scaling line)")
@@ -168,7 +178,7 @@ def main() -> None:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "before": BEFORE,
-        "sizes": sizes,
+        "sizes": _merged(sizes),
     }
     OUT.write_text(json.dumps(payload, indent=2) + "\n")
     log(f"written {OUT.relative_to(ROOT)}")

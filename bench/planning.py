@@ -25,8 +25,8 @@ Paths, each in a transaction rolled back (the database is left as found):
 Default: a scaling line of 1,000 and 10,000 enrolments (580,000 rows), 3 runs, a few minutes.
 `--sizes 10000,100000` for 100,000 enrolments (5.8 million rows; the old bulk_create floor and
 the tuple floor are skipped above 20,000 enrolments: too slow, and gigabytes of tuples),
-`--runs N`, `--service-sample N` (default 300). Writes bench/results/planning.json, with the
-previous ratios kept beside as `before`.
+`--runs N`, `--service-sample N` (default 300). Writes bench/results/planning.json (a size not
+measured again keeps its line; the figures before COPY are kept as `before`).
 """
 
 from __future__ import annotations
@@ -269,6 +269,16 @@ def one_size(enrolments: int, runs: int, sample: int) -> dict:  # noqa: C901 - o
     return result
 
 
+def _merged(sizes: list[dict]) -> list[dict]:
+    """The sizes just measured, with those of the previous file that were not measured again
+    (a scaling run adds its line to the default run's)."""
+    kept = {}
+    if OUT.exists():
+        kept = {size["enrolments"]: size for size in json.loads(OUT.read_text()).get("sizes", [])}
+    kept |= {size["enrolments"]: size for size in sizes}
+    return [kept[n] for n in sorted(kept)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="enrolments, comma-separated (scaling line)")
@@ -292,7 +302,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "rows_per_enrolment": {"assignments": 14, "assignment_history": 14, "messages": 30},
         "before": BEFORE,
-        "sizes": sizes,
+        "sizes": _merged(sizes),
     }
     OUT.write_text(json.dumps(payload, indent=2) + "\n")
     log(f"written {OUT.relative_to(ROOT)}")
