@@ -8,12 +8,14 @@ row or per cell, memory of one COPY block.
 
 The Python writer stays the reference (and the writer on SQLite). Both must write the same bytes;
 tests/surveys/exports/test_export_wide_sql.py compares them over a table of cases and generated
-ones. Where a stored value has a shape whose Python rendering SQL cannot reproduce exactly (a number
-typed as text, a date in one of Python's other ISO forms, a list in a text item, an imported Coding
-…), one query before the COPY finds it and the whole table goes to the Python writer instead:
-`wide_csv_rows_sql` returns None and writes nothing. So a value is never rendered differently, it is
-only rendered slower. The query that looks for such values also counts the responses and
-participants, and it runs in the same REPEATABLE READ snapshot as the COPY when the caller holds no
+ones. A row holding a value whose Python rendering SQL does not reproduce exactly (a number typed as
+text, a date in one of Python's other ISO forms, a list in a text item, an imported Coding …) comes
+out of the COPY as a marker row, and the Python writer writes that row in its place (`_Rows`,
+`_PythonRows`): a value is never rendered differently, only slower. The predicate is computed once
+per row, mostly by one jsonpath over the row's answers (are they all strings?) and one over its
+scores. The connection is busy until the COPY ends, so from the first marker on the output waits in
+a temporary file. Before the COPY, one query without the answers reads the participants (for the
+counts, and the date shifts); both run in one REPEATABLE READ snapshot when the caller holds no
 transaction.
 
 How SQL matches the Python writer, in short (each rule names the Python it mirrors):
@@ -21,8 +23,9 @@ How SQL matches the Python writer, in short (each rule names the Python it mirro
 * CSV: PostgreSQL quotes a field holding a comma, a quote, CR or LF and doubles quotes, as
   csv.writer does (QUOTE_MINIMAL); it also quotes an empty non-null string, so every cell is NULLIF'd
   to NULL (the Python writer writes None and "" alike). PostgreSQL ends rows with LF, csv.writer with
-  CRLF: the stream is split on quotes and LF outside quoted fields becomes CRLF (`_CrlfRows`).
-* instants (DateMode.instant): the study's wall-clock time and UTC offset, ISO 8601 to the second;
+  CRLF: the stream is split on quotes and LF outside quoted fields becomes CRLF (`_Rows`).
+* instants (DateMode.instant): the study's wall-clock time and UTC offset, ISO 8601 to the second
+  (to_char in the study's zone, set for the COPY; an offset with seconds, local mean time, by hand);
   shifted, the wall clock moved by whole days with the offset Python's fold=0 gives that wall clock
   (the one before a transition, in a gap or a fold); days since enrolment as calendar days.
 * numbers (scalar_value, score_value, csv_cell): an integer as stored; a double as Python's repr,
@@ -143,8 +146,8 @@ class _Builder:
         self.ctx = ctx
         self.tz = _lit(ctx.dates.zone.key)
         self.mode = ctx.dates.mode
-        # LATERAL subqueries that compute a value once for several uses: those of the metadata
-        # (shifted instants need the shift), and those of items, which the check needs too.
+        # Values computed once per row for several uses (_once): those of the metadata (shifted
+        # instants), and those of items, which the odd-row predicate reads too (joined before it).
         self.laterals: list[str] = []
         self.item_laterals: list[str] = []
         # What makes a row need the Python writer: `odd` in general, `odd_strings` when every answer
@@ -637,29 +640,29 @@ def wide_csv_rows_sql(
             # The study's zone as the session's for the COPY only (instant, exact dates).
             cursor.execute("SELECT current_setting('TimeZone'), set_config('TimeZone', %s, true)", [ctx.dates.zone.key])
             session_zone = cursor.fetchone()[0]
-            try:
-                with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
-                    # libpq hands over one row at a time: handled in blocks of about FLUSH bytes.
-                    for block in copy:
-                        pending.append(bytes(block))
-                        size += len(block)
-                        if size < FLUSH:
-                            continue
-                        data, pending, size = b"".join(pending), [], 0
-                        if spilling:
-                            spill.write(data)
-                            continue
-                        whole = rows.complete(data)
-                        if rows.markers(whole) is None:
-                            out.write(rows.convert(whole))
-                            if progress is not None:
-                                progress(rows.rows)
-                        else:
-                            spilling = True
-                            spill.write(whole + rows.tail)
-                            rows.tail = b""
-            finally:
-                cursor.execute("SELECT set_config('TimeZone', %s, true)", [session_zone])
+            with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
+                # libpq hands over one row at a time: handled in blocks of about FLUSH bytes.
+                for block in copy:
+                    pending.append(bytes(block))
+                    size += len(block)
+                    if size < FLUSH:
+                        continue
+                    data, pending, size = b"".join(pending), [], 0
+                    if spilling:
+                        spill.write(data)
+                        continue
+                    whole = rows.complete(data)
+                    if rows.markers(whole) is None:
+                        out.write(rows.convert(whole))
+                        if progress is not None:
+                            progress(rows.rows)
+                    else:
+                        spilling = True
+                        spill.write(whole + rows.tail)
+                        rows.tail = b""
+            # Put back only after a whole COPY: one cut short (a client gone, a write failing) leaves
+            # the transaction aborted, and its rollback puts the zone back; a query would hide the error.
+            cursor.execute("SELECT set_config('TimeZone', %s, true)", [session_zone])
             data = b"".join(pending)
             if not spilling:
                 whole = rows.complete(data)

@@ -1,7 +1,8 @@
 """Write an export in any format: `export_write(spec=..., out=...)`.
 
 Every format streams the responses from the database (source.responses_stream) and writes as it
-reads: CSV row by row, Excel through openpyxl's write-only mode (rows go to temporary files, not
+reads: CSV row by row (the wide CSV on PostgreSQL as PostgreSQL builds it, one COPY per table:
+wide_sql.py, the same bytes), Excel through openpyxl's write-only mode (rows go to temporary files, not
 memory), NDJSON line by line, zip entries as they are written (no seeking: `out` may be a pipe).
 .sav/.dta declare text widths and the row count before the data: one questionnaire's rows are
 spooled to a temporary file, then written row by row to a temporary .sav/.dta that is copied to
