@@ -4,6 +4,7 @@ with a full pool of calls in flight."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -282,3 +283,19 @@ def test_retries_of_a_batch_go_to_their_own_tasks_after_their_delay(monkeypatch)
 
     assert dispatch.message_retries_enqueue(outcomes) == 2
     assert enqueued == [(2, 7.5), (3, 20.0)]
+
+
+def test_with_the_rate_limiter_unreachable_nothing_is_claimed_or_sent(make, settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"  # nothing listens: connection refused
+    with FakeTwilio() as twilio:
+        use_fake_twilio(settings, twilio)
+        settings.REDIS_URL = dead
+        ids = claimed_batch(make, 3)
+
+        outcomes = messages_send(message_ids=ids)
+
+        assert {o.status for o in outcomes.values()} == {S.QUEUED} and all(o.retry_in for o in outcomes.values())
+        assert set(Message.objects.filter(pk__in=ids).values_list("status", flat=True)) == {S.QUEUED}
+        assert twilio.requests == 0
