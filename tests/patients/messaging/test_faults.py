@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -111,7 +112,10 @@ def test_redis_down_when_beat_fires_loses_nothing_and_sends_once_it_is_back(make
         report = messages_dispatch(
             now=timezone.now(),
             enqueue=lambda pk: message_send.apply_async(
-                args=[pk], queue=workers.queue, connection=down, retry_policy={"max_retries": 1, "interval_start": 0.1}
+                args=[pk],
+                queue=settings.MESSAGES_SEND_QUEUE,
+                connection=down,
+                retry_policy={"max_retries": 1, "interval_start": 0.1},
             ),
         )
 
