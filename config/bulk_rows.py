@@ -131,6 +131,8 @@ def rows_insert(
     Must run inside a transaction (the rows and their history commit together)."""
     if not rows:
         return []
+    if not isinstance(model._meta.pk, models.AutoField):
+        raise ValueError(f"{model.__name__}: rows_insert takes its ids from a sequence (an auto primary key).")
     connection = connections[router.db_for_write(model)]
     columns = _columns(model, now, connection)
     table = _prepared(rows, columns)
