@@ -21,7 +21,7 @@ class Patient(models.Model):
         SMS = "sms", _("SMS")
         EMAIL = "email", _("Email")
 
-    # Encrypted at rest (patients/identity/crypto.py); history rows hold the same ciphertext.
+    # Encrypted at rest (patients/identity/crypto.py); history rows hold ciphertext too (an import writes the row's own; a single save encrypts again).
     name = EncryptedTextField(_("name"))
     email = EncryptedTextField(_("email"), blank=True)
     phone = EncryptedTextField(_("phone (E.164)"), blank=True)
