@@ -14,10 +14,12 @@ times, and the median of each is kept: on a shared machine only ratios of median
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import connection, transaction
 from psycopg import sql
@@ -144,3 +146,11 @@ def interleaved(paths: dict[str, Callable[[], float]], runs: int, log: Callable[
         name: {"runs_s": [round(s, 3) for s in values], "median_s": round(statistics.median(values), 3)}
         for name, values in seconds.items()
     }
+
+
+def merged_sizes(out: Path, key: str, sizes: list[dict]) -> list[dict]:
+    """The sizes just measured, with those of the previous results file that were not measured again
+    (a scaling run adds its line to the default run's), ordered by `key`."""
+    kept = {size[key]: size for size in json.loads(out.read_text()).get("sizes", [])} if out.exists() else {}
+    kept |= {size[key]: size for size in sizes}
+    return [kept[n] for n in sorted(kept)]

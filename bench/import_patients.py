@@ -147,16 +147,6 @@ def one_size(rows_count: int, runs: int) -> dict:
     return result
 
 
-def _merged(sizes: list[dict]) -> list[dict]:
-    """The sizes just measured, with those of the previous file that were not measured again
-    (a scaling run adds its line to the default run's)."""
-    kept = {}
-    if OUT.exists():
-        kept = {size["rows"]: size for size in json.loads(OUT.read_text()).get("sizes", [])}
-    kept |= {size["rows"]: size for size in sizes}
-    return [kept[n] for n in sorted(kept)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000", help="file sizes, comma-separated (scaling line)")
@@ -168,6 +158,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from bench import floors
+
     call_command("migrate", verbosity=0)
     if connection.vendor != "postgresql":
         raise SystemExit("Run on PostgreSQL (DATABASE_URL): the floor is a PostgreSQL COPY.")
@@ -178,7 +170,7 @@ def main() -> None:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "before": BEFORE,
-        "sizes": _merged(sizes),
+        "sizes": floors.merged_sizes(OUT, "rows", sizes),
     }
     OUT.write_text(json.dumps(payload, indent=2) + "\n")
     log(f"written {OUT.relative_to(ROOT)}")

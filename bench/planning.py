@@ -269,16 +269,6 @@ def one_size(enrolments: int, runs: int, sample: int) -> dict:  # noqa: C901 - o
     return result
 
 
-def _merged(sizes: list[dict]) -> list[dict]:
-    """The sizes just measured, with those of the previous file that were not measured again
-    (a scaling run adds its line to the default run's)."""
-    kept = {}
-    if OUT.exists():
-        kept = {size["enrolments"]: size for size in json.loads(OUT.read_text()).get("sizes", [])}
-    kept |= {size["enrolments"]: size for size in sizes}
-    return [kept[n] for n in sorted(kept)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="enrolments, comma-separated (scaling line)")
@@ -291,6 +281,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from bench import floors
+
     call_command("migrate", verbosity=0)
     if connection.vendor != "postgresql":
         raise SystemExit("Run on PostgreSQL (DATABASE_URL): the floor is a PostgreSQL COPY.")
@@ -302,7 +294,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "rows_per_enrolment": {"assignments": 14, "assignment_history": 14, "messages": 30},
         "before": BEFORE,
-        "sizes": _merged(sizes),
+        "sizes": floors.merged_sizes(OUT, "enrolments", sizes),
     }
     OUT.write_text(json.dumps(payload, indent=2) + "\n")
     log(f"written {OUT.relative_to(ROOT)}")

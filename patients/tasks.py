@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import Any
 
 from celery import shared_task
 from celery.signals import task_prerun
@@ -45,17 +46,22 @@ def messages_dispatch_due() -> dict[str, int]:
     return {"claimed": len(report.claimed), "enqueued": report.enqueued, "released": report.released}
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=30,
-)
+# Both send tasks: acknowledged only once done, so a worker killed mid-send hands the task back (the
+# send's conditional updates make the second run harmless), and retried while the database is away.
+SEND_TASK: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 30,
+}
+
+
+@shared_task(**SEND_TASK)
 def messages_send(self, message_ids: list[int]) -> dict[str, int]:
     """A batch claimed by the beat tick, sent concurrently within the provider's rate; the messages
     that need another go (a retry, a check with the provider) get a message_send task each."""
@@ -64,17 +70,7 @@ def messages_send(self, message_ids: list[int]) -> dict[str, int]:
     return dict(Counter(outcome.status for outcome in outcomes.values()))
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=30,
-)
+@shared_task(**SEND_TASK)
 def message_send(self, message_id: int) -> str:
     outcome = dispatch.message_send(message_id=message_id, now=timezone.now())
     if outcome.retry_in is not None:
