@@ -49,12 +49,15 @@ def patient_language(
     return available[0]
 
 
-def remember_language(response: HttpResponse, language: str) -> HttpResponse:
-    """Keep the patient's choice of language for the link's later pages (a cookie, no account)."""
+def remember_language(
+    response: HttpResponse, language: str, *, cookie: str = LANG_COOKIE, days: int = 180
+) -> HttpResponse:
+    """Keep a visitor's choice of language for their later pages (a cookie, no account): a patient's
+    for the link's pages, or, with the reviewers' cookie, a reviewer's."""
     response.set_cookie(
-        LANG_COOKIE,
+        cookie,
         language,
-        max_age=180 * 86400,
+        max_age=days * 86400,
         samesite="Lax",
         httponly=True,
         secure=settings.LANGUAGE_COOKIE_SECURE,

@@ -20,6 +20,7 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from surveys.answering.views import remember_language
 from surveys.review import panels
 
 REVIEW_LANG_COOKIE = "ressenti_review_lang"
@@ -52,15 +53,7 @@ def review_render(
 
 def review_language_keep(response: HttpResponse, language: str) -> HttpResponse:
     """Keep a reviewer's choice of language for their later visits (a cookie)."""
-    response.set_cookie(
-        REVIEW_LANG_COOKIE,
-        language,
-        max_age=365 * 86400,
-        samesite="Lax",
-        httponly=True,
-        secure=settings.LANGUAGE_COOKIE_SECURE,
-    )
-    return response
+    return remember_language(response, language, cookie=REVIEW_LANG_COOKIE, days=365)
 
 
 def reviewer_required(view: Callable) -> Callable:
